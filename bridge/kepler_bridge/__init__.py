@@ -1,0 +1,1 @@
+"""Kepler's bridge: the HTTPS service the SDK and the Splunk command talk to."""

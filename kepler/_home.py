@@ -1,0 +1,42 @@
+"""Where the embedded stack keeps its files, and the generated bridge token."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+TOKEN_FILE = "token"
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("KEPLER_HOME") or Path.home() / ".kepler").expanduser()
+
+
+def token_path(home: Path | None = None) -> Path:
+    return (home or default_home()) / TOKEN_FILE
+
+
+def read_token(home: Path | None = None) -> str | None:
+    path = token_path(home)
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return text or None
+
+
+def ensure_token(home: Path | None = None) -> str:
+    """The embedded stack's token: read it, or make one readable by this user only."""
+    existing = read_token(home)
+    path = token_path(home)
+    if existing:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+        return existing
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+    return token

@@ -1,0 +1,155 @@
+"""One exception tree for every part of Kepler, with messages safe to show a user.
+
+Each class carries the HTTP status the bridge answers with and a stable ``code`` that the
+SDK and the search command use to rebuild the same class on their side::
+
+    KeplerError                      500 internal
+    ├── InvalidSpec                  400 invalid_spec        (a spec line that does not parse)
+    │   ├── UnknownAlgorithm         400 unknown_algorithm   (suggests the closest names)
+    │   └── BadParameter             400 bad_parameter       (names the allowed parameters)
+    ├── DataError                    422 data_error          (the data cannot be trained on)
+    ├── NotFound                     404 not_found
+    │   ├── ModelNotFound            404 model_not_found
+    │   ├── VersionNotFound          404 version_not_found
+    │   ├── DatasetNotFound          404 dataset_not_found
+    │   └── JobNotFound              404 job_not_found
+    ├── Conflict                     409 conflict
+    │   └── DatasetIncomplete        409 dataset_incomplete  (an upload never finished)
+    ├── Unauthorized                 401 unauthorized
+    ├── PayloadTooLarge              413 payload_too_large
+    ├── JobFailed                    500 job_failed
+    ├── MissingDependency            500 missing_dependency  (names the pip install)
+    └── BridgeUnavailable            503 bridge_unavailable  (raised client-side only)
+
+Messages never contain secrets, file paths of the server's home, or tracebacks.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class KeplerError(Exception):
+    """Root of every error Kepler raises on purpose."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal"
+
+    def __init__(self, message: str, *, detail: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail: dict[str, Any] = dict(detail or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form the bridge sends and :func:`from_dict` reads back."""
+        body: dict[str, Any] = {"code": self.code, "message": self.message, "status": self.status}
+        if self.detail:
+            body["detail"] = self.detail
+        return body
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidSpec(KeplerError):
+    status = 400
+    code = "invalid_spec"
+
+
+class UnknownAlgorithm(InvalidSpec):
+    code = "unknown_algorithm"
+
+
+class BadParameter(InvalidSpec):
+    code = "bad_parameter"
+
+
+class DataError(KeplerError):
+    status = 422
+    code = "data_error"
+
+
+class NotFound(KeplerError):
+    status = 404
+    code = "not_found"
+
+
+class ModelNotFound(NotFound):
+    code = "model_not_found"
+
+
+class VersionNotFound(NotFound):
+    code = "version_not_found"
+
+
+class DatasetNotFound(NotFound):
+    code = "dataset_not_found"
+
+
+class JobNotFound(NotFound):
+    code = "job_not_found"
+
+
+class Conflict(KeplerError):
+    status = 409
+    code = "conflict"
+
+
+class DatasetIncomplete(Conflict):
+    code = "dataset_incomplete"
+
+
+class Unauthorized(KeplerError):
+    status = 401
+    code = "unauthorized"
+
+
+class PayloadTooLarge(KeplerError):
+    status = 413
+    code = "payload_too_large"
+
+
+class JobFailed(KeplerError):
+    status = 500
+    code = "job_failed"
+
+
+class MissingDependency(KeplerError):
+    status = 500
+    code = "missing_dependency"
+
+
+class BridgeUnavailable(KeplerError):
+    status = 503
+    code = "bridge_unavailable"
+
+
+def _all_subclasses(cls: type[KeplerError]) -> list[type[KeplerError]]:
+    found = [cls]
+    for sub in cls.__subclasses__():
+        found.extend(_all_subclasses(sub))
+    return found
+
+
+ERRORS_BY_CODE: dict[str, type[KeplerError]] = {c.code: c for c in _all_subclasses(KeplerError)}
+
+
+def from_dict(body: dict[str, Any], *, status: int | None = None) -> KeplerError:
+    """Rebuild the typed error from the bridge's JSON ``{"code", "message", ...}``."""
+    cls = ERRORS_BY_CODE.get(str(body.get("code", "")), KeplerError)
+    message = str(body.get("message") or f"the bridge answered HTTP {status}")
+    detail = body.get("detail")
+    return cls(message, detail=detail if isinstance(detail, dict) else None)
+
+
+def require(module: str, extra: str) -> Any:
+    """Import an optional heavy library, or say which ``pip install`` brings it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependency(
+            f"this needs the Python package {module!r}, which is not installed; "
+            f"install it with: pip install 'kepler-ml[{extra}]'"
+        ) from exc

@@ -1,0 +1,205 @@
+"""Declared parameters: what an algorithm accepts, and turning SPL text into typed values.
+
+An SPL parameter arrives as text (``k=3``, ``fit_intercept=t``); an SDK parameter arrives
+already typed. Both go through :func:`coerce` so a model trained from either place records
+the same values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kepler.core.errors import BadParameter
+
+_TRUE = {"true", "t", "1", "yes", "y"}
+_FALSE = {"false", "f", "0", "no", "n"}
+_NONE = {"none", "null"}
+
+KINDS = ("int", "float", "number", "bool", "str", "any")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter an algorithm declares.
+
+    ``name`` is the spelling users type (MLTK's where MLTK has one, e.g. ``k``);
+    ``target`` is the estimator's keyword argument (``n_clusters``); ``aliases`` are other
+    accepted spellings (scikit-learn's own name is always accepted).
+    ``kind`` is one of ``int``, ``float``, ``number`` (int or float), ``bool``, ``str``, ``any``.
+    ``choices`` lists the allowed strings; for a numeric kind it lists the strings accepted
+    besides numbers (``max_features=sqrt``).
+    """
+
+    name: str
+    kind: str
+    target: str = ""
+    aliases: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
+    nullable: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    doc: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown parameter kind {self.kind!r}")
+
+    @property
+    def kwarg(self) -> str:
+        return self.target or self.name
+
+    @property
+    def spellings(self) -> tuple[str, ...]:
+        names = [self.name, *self.aliases]
+        if self.kwarg not in names:
+            names.append(self.kwarg)
+        return tuple(names)
+
+
+@dataclass(frozen=True)
+class ParamSet:
+    """The parameters of one algorithm, looked up by any accepted spelling."""
+
+    params: tuple[Param, ...] = ()
+    open: bool = False  # plugins without declarations: any name goes to the estimator
+    _index: dict[str, Param] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for p in self.params:
+            for s in p.spellings:
+                self._index[s.lower()] = p
+
+    def lookup(self, name: str) -> Param | None:
+        return self._index.get(name.lower())
+
+    def names(self) -> list[str]:
+        return sorted(p.name for p in self.params)
+
+
+def _bad(param: str, value: Any, expected: str, hint: str = "") -> BadParameter:
+    msg = f"parameter {param}={value!r} is not valid: expected {expected}"
+    if hint:
+        msg += f"; {hint}"
+    return BadParameter(msg, detail={"parameter": param, "value": str(value)})
+
+
+def _to_number(param: Param, value: Any, want: str) -> int | float:
+    if isinstance(value, bool):
+        raise _bad(param.name, value, f"a{'n integer' if want == 'int' else ' number'}")
+    if isinstance(value, int | float):
+        number: int | float = value
+    else:
+        text = str(value).strip()
+        try:
+            number = int(text)
+        except ValueError:
+            try:
+                number = float(text)
+            except ValueError:
+                raise _bad(
+                    param.name, value, "an integer" if want == "int" else "a number"
+                ) from None
+    if want == "int":
+        if isinstance(number, float):
+            if not number.is_integer():
+                raise _bad(param.name, value, "an integer")
+            number = int(number)
+    elif want == "float":
+        number = float(number)
+    if param.minimum is not None and number < param.minimum:
+        raise _bad(param.name, value, f"a value >= {param.minimum:g}")
+    if param.maximum is not None and number > param.maximum:
+        raise _bad(param.name, value, f"a value <= {param.maximum:g}")
+    return number
+
+
+def _auto(text: str) -> Any:
+    """Best reading of an undeclared SPL value: bool, int, float, else the string."""
+    low = text.lower()
+    if low in ("true", "t"):
+        return True
+    if low in ("false", "f"):
+        return False
+    if low in _NONE:
+        return None
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return text
+
+
+def coerce(param: Param, value: Any) -> Any:
+    """Turn ``value`` (SPL text or a Python value) into what ``param`` declares."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in _NONE):
+        if param.nullable:
+            return None
+        raise _bad(param.name, value, f"a value of kind {param.kind}", "it cannot be none")
+    if param.kind == "any":
+        return _auto(value.strip()) if isinstance(value, str) else value
+    if param.kind == "bool":
+        if isinstance(value, bool):
+            return value
+        low = str(value).strip().lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise _bad(param.name, value, "true or false (t/f, 1/0 also work)")
+    if param.kind == "str":
+        text = str(value).strip()
+        if param.choices and text not in param.choices:
+            lowered = {c.lower(): c for c in param.choices}
+            if text.lower() in lowered:
+                return lowered[text.lower()]
+            raise _bad(param.name, value, "one of " + ", ".join(param.choices))
+        return text
+    # numeric kinds, possibly with a few accepted strings
+    if isinstance(value, str) and param.choices and value.strip() in param.choices:
+        return value.strip()
+    try:
+        return _to_number(param, value, param.kind)
+    except BadParameter:
+        if param.choices:
+            kind = "an integer" if param.kind == "int" else "a number"
+            raise _bad(param.name, value, f"{kind} or one of " + ", ".join(param.choices)) from None
+        raise
+
+
+def check_params(
+    algorithm: str, params: ParamSet, given: dict[str, Any]
+) -> dict[str, Any]:
+    """Validate ``given`` (any accepted spellings) and return ``{declared name: value}``.
+
+    Raises :class:`BadParameter` naming the bad parameter and listing the allowed ones.
+    """
+    out: dict[str, Any] = {}
+    for raw_name, value in given.items():
+        param = params.lookup(raw_name)
+        if param is None:
+            if params.open:
+                out[raw_name] = _auto(value.strip()) if isinstance(value, str) else value
+                continue
+            allowed = ", ".join(params.names()) or "none"
+            raise BadParameter(
+                f"{algorithm} has no parameter {raw_name!r}; allowed parameters: {allowed}",
+                detail={"parameter": raw_name, "allowed": params.names()},
+            )
+        if param.name in out:
+            raise BadParameter(
+                f"parameter {param.name!r} of {algorithm} is given twice",
+                detail={"parameter": param.name},
+            )
+        out[param.name] = coerce(param, value)
+    return out
+
+
+def to_kwargs(params: ParamSet, checked: dict[str, Any]) -> dict[str, Any]:
+    """Map checked ``{declared name: value}`` to the estimator's keyword arguments."""
+    kwargs: dict[str, Any] = {}
+    for name, value in checked.items():
+        param = params.lookup(name)
+        kwargs[param.kwarg if param else name] = value
+    return kwargs

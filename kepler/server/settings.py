@@ -1,0 +1,68 @@
+"""The one settings object of a bridge or worker process (prefix ``KEPLER_``).
+
+Every default points into ``KEPLER_HOME`` (``~/.kepler``) so the embedded stack needs no
+configuration; a team or the cloud sets URLs instead (a Redis broker, a Postgres jobs
+database, a ``gs://`` dataset store, an MLflow server).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kepler._home import default_home
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+
+
+class ServerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KEPLER_", extra="ignore")
+
+    home: Path = default_home()
+    token: SecretStr | None = None
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
+
+    # Where datasets live: a folder, or any fsspec URL (gs://bucket/kepler, s3://...).
+    dataset_store: str = ""
+    # Largest single upload request (one chunk), and largest dataset in all.
+    max_chunk_bytes: int = 512 * MiB
+    max_dataset_bytes: int = 200 * GiB
+
+    tracking_uri: str = ""
+    artifact_location: str = ""
+    experiment: str = "kepler"
+
+    broker_url: str = ""
+    database_url: str = ""
+
+    model_cache_size: int = 8
+    worker_concurrency: int = 2
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> ServerSettings:
+        home = self.home.expanduser()
+        self.home = home
+        if not self.dataset_store:
+            self.dataset_store = str(home / "datasets")
+        if not self.tracking_uri:
+            self.tracking_uri = f"sqlite:///{home / 'mlflow.db'}"
+        if not self.artifact_location:
+            self.artifact_location = (home / "mlartifacts").as_uri()
+        if not self.broker_url:
+            self.broker_url = f"sqla+sqlite:///{home / 'broker.db'}"
+        if not self.database_url:
+            self.database_url = f"sqlite:///{home / 'kepler.db'}"
+        if (self.tls_certfile is None) != (self.tls_keyfile is None):
+            raise ValueError("set both KEPLER_TLS_CERTFILE and KEPLER_TLS_KEYFILE, or neither")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_certfile is not None

@@ -1,0 +1,1 @@
+"""Kepler's Celery workers: thin tasks over the plain training functions in kepler.ml."""
