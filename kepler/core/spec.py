@@ -121,5 +121,233 @@ def _preview(columns: list[str], n: int = 12) -> str:
     return shown + (f" and {len(columns) - n} more" if len(columns) > n else "")
 
 
-def _unused() -> None:  # pragma: no cover - placeholder removed by the parser below
-    raise InvalidSpec("")
+# ---------------------------------------------------------------------------------------
+# Parsing
+
+
+@dataclass(frozen=True)
+class _Tok:
+    text: str
+    quoted: bool = False
+    key: str | None = None  # set for key=value tokens
+
+    @property
+    def word(self) -> str:
+        return "" if self.quoted or self.key is not None else self.text.lower()
+
+
+def tokenize(line: str) -> list[_Tok]:
+    """Split a spec line as SPL does: whitespace separates, double quotes group
+    (``\\"`` escapes a quote), ``key=value`` pairs stay together (``key="a b"`` too)."""
+    toks: list[_Tok] = []
+    i, n = 0, len(line)
+    while i < n:
+        if line[i].isspace():
+            i += 1
+            continue
+        buf: list[str] = []
+        quoted_all = line[i] == '"'
+        key: str | None = None
+        while i < n and not line[i].isspace():
+            ch = line[i]
+            if ch == '"':
+                i += 1
+                while i < n and line[i] != '"':
+                    if line[i] == "\\" and i + 1 < n and line[i + 1] in '"\\':
+                        i += 1
+                    buf.append(line[i])
+                    i += 1
+                if i >= n:
+                    raise InvalidSpec(f"unclosed double quote in: {line.strip()}")
+                i += 1
+                continue
+            if ch == "=" and key is None and not quoted_all and buf:
+                key = "".join(buf)
+                buf = []
+                i += 1
+                quoted_all = i < n and line[i] == '"'
+                continue
+            buf.append(ch)
+            i += 1
+        text = "".join(buf)
+        if key is not None:
+            toks.append(_Tok(text, quoted_all, key))
+        else:
+            toks.append(_Tok(text, quoted_all))
+    return toks
+
+
+def _strip_prefix(toks: list[_Tok]) -> list[_Tok]:
+    if toks and toks[0].word == "|":
+        toks = toks[1:]
+    if toks and toks[0].word == "kepler":
+        toks = toks[1:]
+    return toks
+
+
+def parse(line: str, *, catalog: Any = None, allow_unknown: bool = False) -> Spec:
+    """Parse one spec line (``fit ...``, ``apply ...``, ...) into a typed spec.
+
+    ``catalog`` is an iterable of extra :class:`~kepler.core.algorithms.AlgorithmInfo`
+    (plugins). An algorithm Kepler does not know is an :class:`UnknownAlgorithm` unless
+    ``allow_unknown`` (Splunk's side, where plugins are not installed: the bridge checks).
+    Parameters of known algorithms are checked here, before any data moves.
+    """
+    toks = _strip_prefix(tokenize(line))
+    if not toks:
+        raise InvalidSpec("empty command; expected fit, apply, summary, models or deletemodel")
+    verb, rest = toks[0].word, toks[1:]
+    if verb == "fit":
+        return _parse_fit(rest, catalog=catalog, allow_unknown=allow_unknown)
+    if verb == "apply":
+        return _parse_apply(rest)
+    if verb == "summary":
+        return SummarySpec(ModelRef.parse(_one_name(rest, "summary <model>")))
+    if verb in ("models", "listmodels"):
+        if rest:
+            raise InvalidSpec(f"{verb} takes no arguments")
+        return ModelsSpec()
+    if verb == "deletemodel":
+        ref = ModelRef.parse(_one_name(rest, "deletemodel <model>"))
+        if ref.version is not None or ref.alias is not None:
+            raise InvalidSpec("deletemodel takes a model name; versions are never deleted one by one")
+        return DeleteModelSpec(ref.name)
+    raise InvalidSpec(
+        f"unknown command {toks[0].text!r}; expected fit, apply, summary, models or deletemodel"
+    )
+
+
+def _one_name(rest: list[_Tok], usage: str) -> str:
+    if len(rest) != 1 or rest[0].key is not None:
+        raise InvalidSpec(f"usage: {usage}")
+    return rest[0].text
+
+
+def _parse_fit(rest: list[_Tok], *, catalog: Any, allow_unknown: bool) -> FitSpec:
+    from kepler.core.algorithms import find_algorithm
+
+    usage = "fit <algorithm> [<param>=<value> ...] [<target> from] <field> ... [into <model>]"
+    if not rest or rest[0].key is not None:
+        raise InvalidSpec(f"fit needs an algorithm; usage: {usage}")
+    algo_name = rest[0].text
+    fields_before: list[str] = []
+    fields_after: list[str] = []
+    seen_from = False
+    into: str | None = None
+    output_name: str | None = None
+    raw_params: dict[str, Any] = {}
+    options: dict[str, Any] = {}
+    i = 1
+    while i < len(rest):
+        tok = rest[i]
+        if tok.key is not None:
+            bucket = options if tok.key.lower() in FIT_OPTIONS else raw_params
+            name = tok.key.lower() if bucket is options else tok.key
+            if name in bucket:
+                raise InvalidSpec(f"parameter {tok.key!r} is given twice")
+            bucket[name] = tok.text
+        elif tok.word == "from":
+            if seen_from:
+                raise InvalidSpec(f"`from` appears twice; usage: {usage}")
+            seen_from = True
+        elif tok.word in ("into", "as"):
+            if i + 1 >= len(rest) or rest[i + 1].key is not None:
+                raise InvalidSpec(f"`{tok.word}` must be followed by a name")
+            if tok.word == "into":
+                into = ModelRef.parse(rest[i + 1].text).name
+            else:
+                output_name = rest[i + 1].text
+            i += 1
+        else:
+            (fields_after if seen_from else fields_before).append(tok.text)
+        i += 1
+
+    if seen_from:
+        if len(fields_before) != 1:
+            raise InvalidSpec(
+                f"exactly one target field goes before `from` (got {len(fields_before)}); "
+                f"usage: {usage}"
+            )
+        if not fields_after:
+            raise InvalidSpec(f"name the feature fields after `from`; usage: {usage}")
+        target: str | None = fields_before[0]
+        features = tuple(fields_after)
+    else:
+        target, features = None, tuple(fields_before)
+        if not features:
+            raise InvalidSpec(f"name the fields to train on; usage: {usage}")
+
+    try:
+        info = find_algorithm(algo_name, catalog or ())
+    except InvalidSpec:
+        if not allow_unknown:
+            raise
+        info = None
+    if info is not None:
+        algo_name = info.name
+        params = info.check(raw_params)
+        if info.supervised and target is None:
+            raise InvalidSpec(
+                f"{info.name} predicts a field: name it before `from`, as in "
+                f"fit {info.name} <target> from {' '.join(features)}"
+            )
+        if not info.supervised and target is not None:
+            raise InvalidSpec(
+                f"{info.name} is {_article(info.task)} and learns without a target: "
+                f"drop `{target} from` and list the fields"
+            )
+    else:
+        params = dict(raw_params)
+    return FitSpec(
+        algorithm=algo_name,
+        target=target,
+        features=features,
+        params=params,
+        into=into,
+        output_name=output_name,
+        **_fit_options(options),
+    )
+
+
+def _article(task: str) -> str:
+    names = {"clusterer": "a clustering algorithm", "outlier": "an anomaly detector",
+             "transformer": "a preprocessing step"}
+    return names.get(task, task)
+
+
+def _fit_options(options: dict[str, Any]) -> dict[str, Any]:
+    from kepler.core.params import Param, coerce
+
+    out: dict[str, Any] = {}
+    if "probabilities" in options:
+        out["probabilities"] = coerce(Param("probabilities", "bool"), options["probabilities"])
+    if "holdout" in options:
+        out["holdout"] = coerce(
+            Param("holdout", "float", minimum=0.0, maximum=0.9), options["holdout"]
+        )
+    return out
+
+
+def _parse_apply(rest: list[_Tok]) -> ApplySpec:
+    usage = "apply <model>[@<version>|:<alias>] [as <out>] [probabilities=<bool>]"
+    if not rest or rest[0].key is not None:
+        raise InvalidSpec(f"apply needs a model; usage: {usage}")
+    ref = ModelRef.parse(rest[0].text)
+    output_name: str | None = None
+    probabilities: bool | None = None
+    i = 1
+    while i < len(rest):
+        tok = rest[i]
+        if tok.key is not None:
+            if tok.key.lower() != "probabilities":
+                raise InvalidSpec(
+                    f"apply has no option {tok.key!r}; allowed: {', '.join(APPLY_OPTIONS)}"
+                )
+            probabilities = _fit_options({"probabilities": tok.text})["probabilities"]
+        elif tok.word == "as" and i + 1 < len(rest) and rest[i + 1].key is None:
+            output_name = rest[i + 1].text
+            i += 1
+        else:
+            raise InvalidSpec(f"unexpected {tok.text!r}; usage: {usage}")
+        i += 1
+    return ApplySpec(model=ref, output_name=output_name, probabilities=probabilities)

@@ -1,0 +1,47 @@
+"""Build the bridge's FastAPI application from one settings object."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from kepler._version import __version__
+from kepler.server.jobs import JobStore
+from kepler.server.queue import make_celery
+from kepler.server.settings import ServerSettings
+from kepler_bridge import errors
+from kepler_bridge.deps import BridgeState
+from kepler_bridge.model_cache import ModelCache
+from kepler_bridge.routes import algorithms, datasets, health, jobs, models
+
+log = logging.getLogger("kepler.bridge")
+
+
+def create_app(settings: ServerSettings, token: str) -> FastAPI:
+    """The bridge for ``settings``; ``token`` is required on every route but ``/health``."""
+    from kepler.ml.store import ModelStore
+    from kepler.server.datasets import DatasetStore
+
+    if not token:
+        raise ValueError("the bridge refuses to start without a token")
+    store = ModelStore(settings.tracking_uri, settings.artifact_location, settings.experiment)
+    state = BridgeState(
+        settings=settings,
+        token=token,
+        jobs=JobStore(settings.database_url),
+        datasets=DatasetStore(settings.dataset_store),
+        models=store,
+        cache=ModelCache(settings.model_cache_size, store.load),
+        celery=make_celery(settings),
+    )
+    app = FastAPI(
+        title="Kepler bridge",
+        version=__version__,
+        description="Datasets in, training jobs queued, models versioned and served.",
+    )
+    app.state.kepler = state
+    errors.install(app)
+    for module in (health, datasets, jobs, models, algorithms):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,1 @@
+"""One module per resource; each route translates, calls one function, translates back."""

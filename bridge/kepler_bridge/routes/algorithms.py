@@ -1,0 +1,58 @@
+"""What can be trained, and checking a spec line without sending data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from kepler.core.spec import parse
+from kepler_bridge.deps import AuthDep
+from kepler_bridge.wire import ParseRequest
+
+router = APIRouter(prefix="/v1", tags=["algorithms"], dependencies=[AuthDep])
+
+
+def describe_algorithm(info: Any) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "task": info.task,
+        "aliases": list(info.aliases),
+        "extra": info.extra,
+        "doc": info.doc,
+        "open_params": info.params.open,
+        "params": [
+            {
+                "name": p.name,
+                "kind": p.kind,
+                "aliases": [s for s in p.spellings if s != p.name],
+                "choices": list(p.choices),
+                "nullable": p.nullable,
+                "minimum": p.minimum,
+                "maximum": p.maximum,
+                "doc": p.doc,
+            }
+            for p in info.params.params
+        ],
+    }
+
+
+@router.get("/algorithms")
+def list_algorithms() -> list[dict[str, Any]]:
+    from kepler.ml.registry import all_algorithms
+
+    return [describe_algorithm(a) for a in all_algorithms()]
+
+
+@router.post("/specs/parse")
+def parse_spec(body: ParseRequest) -> dict[str, Any]:
+    """Check a spec line (``fit ...``, ``apply ...``) as the bridge would run it."""
+    from dataclasses import asdict
+
+    from kepler.ml.registry import all_algorithms
+
+    spec = parse(body.line, catalog=all_algorithms())
+    out = asdict(spec)
+    if "model" in out and hasattr(spec, "model"):
+        out["model"] = str(spec.model)
+    return out

@@ -1,0 +1,38 @@
+"""Jobs: queue a fit, follow its progress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
+
+from kepler.server.submit import build_spec, submit_fit
+from kepler_bridge.deps import AuthDep, StateDep
+from kepler_bridge.wire import FitRequest
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[AuthDep])
+
+
+@router.post("/fit", status_code=202)
+def create_fit_job(body: FitRequest, state: StateDep) -> dict[str, Any]:
+    parts = body.model_dump(exclude={"dataset_id", "line"})
+    spec = build_spec(line=body.line, **parts) if body.line else build_spec(**parts)
+    job = submit_fit(
+        spec, body.dataset_id, datasets=state.datasets, jobs=state.jobs, celery=state.celery
+    )
+    return job.to_dict()
+
+
+@router.get("")
+async def list_jobs(
+    state: StateDep, limit: int = Query(100, ge=1, le=1000), status: str | None = None
+) -> list[dict[str, Any]]:
+    jobs = await run_in_threadpool(state.jobs.list, limit=limit, state=status)
+    return [j.to_dict() for j in jobs]
+
+
+@router.get("/{job_id}")
+async def get_job(job_id: str, state: StateDep) -> dict[str, Any]:
+    job = await run_in_threadpool(state.jobs.get, job_id)
+    return job.to_dict()

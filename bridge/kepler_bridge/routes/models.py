@@ -1,0 +1,101 @@
+"""Models: list, describe, delete, alias, and apply (score) a registered version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from kepler.core.errors import PayloadTooLarge
+from kepler.core.refs import ModelRef
+from kepler.server.scoring import read_body, score_table, write_body
+from kepler_bridge.deps import AuthDep, StateDep
+from kepler_bridge.wire import ARROW, CSV, AliasRequest, media_format
+
+router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[AuthDep])
+
+
+@router.get("")
+async def list_models(state: StateDep) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = await run_in_threadpool(state.models.list_models)
+    return out
+
+
+@router.get("/{ref}")
+async def describe_model(ref: str, state: StateDep) -> dict[str, Any]:
+    out: dict[str, Any] = await run_in_threadpool(state.models.describe, ModelRef.parse(ref))
+    return out
+
+
+@router.delete("/{name}")
+def delete_model(name: str, state: StateDep) -> dict[str, Any]:
+    ref = ModelRef.parse(name)
+    state.models.delete(ref.name)
+    state.cache.drop(ref.name)
+    return {"deleted": ref.name}
+
+
+@router.put("/{name}/aliases/{alias}")
+def set_alias(name: str, alias: str, body: AliasRequest, state: StateDep) -> dict[str, Any]:
+    ref = ModelRef.parse(f"{name}:{alias}")
+    state.models.set_alias(ref.name, alias, body.version)
+    return {"model": ref.name, "alias": alias, "version": body.version}
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for block in request.stream():
+        size += len(block)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(block)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"the request body is larger than the bridge's limit of {limit // (1024 * 1024)} MiB "
+        "(KEPLER_MAX_CHUNK_BYTES); send the data in smaller chunks",
+        detail={"limit_bytes": limit},
+    )
+
+
+@router.post(
+    "/{ref}/apply",
+    responses={200: {"content": {CSV: {}, ARROW: {}}}},
+)
+async def apply_model(
+    ref: str,
+    request: Request,
+    state: StateDep,
+    probabilities: bool | None = None,
+    output_name: str | None = Query(None, alias="as"),
+    include_input: bool = True,
+) -> Response:
+    """Score CSV or Arrow rows with ``ref`` (``pump``, ``pump@3``, ``pump:production``);
+    the answer has the same media type, with the model's output fields."""
+    fmt = media_format(request.headers.get("content-type"))
+    body = await _read_limited(request, state.settings.max_chunk_bytes)
+    model_ref = ModelRef.parse(ref)
+
+    def work() -> tuple[bytes, int]:
+        version = state.models.resolve(model_ref)
+        pipeline, meta = state.cache.get(version.name, version.version)
+        table = read_body(fmt, body)
+        scored = score_table(
+            pipeline, meta, table, probabilities=probabilities,
+            output_name=output_name, include_input=include_input,
+        )
+        return write_body(fmt, scored), version.version
+
+    payload, version = await run_in_threadpool(work)
+    return Response(
+        payload,
+        media_type=ARROW if fmt == "arrow" else CSV,
+        headers={"X-Kepler-Model": model_ref.name, "X-Kepler-Model-Version": str(version)},
+    )

@@ -1,0 +1,31 @@
+"""Run the bridge under uvicorn (what ``kepler bridge`` and ``kepler up`` call)."""
+
+from __future__ import annotations
+
+from kepler._home import ensure_token
+from kepler.server.settings import ServerSettings
+
+
+def resolve_token(settings: ServerSettings) -> str:
+    """``KEPLER_TOKEN`` when set, else the embedded stack's generated token file."""
+    if settings.token is not None and settings.token.get_secret_value():
+        return settings.token.get_secret_value()
+    return ensure_token(settings.home)
+
+
+def run_bridge(settings: ServerSettings, *, log_level: str = "info") -> None:
+    import uvicorn
+
+    from kepler_bridge.app import create_app
+
+    app = create_app(settings, resolve_token(settings))
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        ssl_certfile=str(settings.tls_certfile) if settings.tls_certfile else None,
+        ssl_keyfile=str(settings.tls_keyfile) if settings.tls_keyfile else None,
+        proxy_headers=False,
+        server_header=False,
+    )

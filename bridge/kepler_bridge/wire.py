@@ -1,0 +1,62 @@
+"""Request and response bodies of the bridge's API, and the two tabular media types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+CSV = "text/csv"
+ARROW = "application/vnd.apache.arrow.stream"
+
+
+def media_format(content_type: str | None) -> str:
+    """``"csv"`` or ``"arrow"`` from a Content-Type header (CSV when absent)."""
+    ct = (content_type or CSV).split(";")[0].strip().lower()
+    if ct in (ARROW, "application/vnd.apache.arrow.file", "application/x-arrow"):
+        return "arrow"
+    if ct in (CSV, "application/csv", "text/plain", "application/octet-stream"):
+        return "csv"
+    from kepler.core.errors import InvalidSpec
+
+    raise InvalidSpec(f"unsupported Content-Type {ct!r}: send {CSV} or {ARROW}")
+
+
+class SplunkSource(BaseModel):
+    search: str | None = None
+    earliest: str | None = None
+    latest: str | None = None
+    sid: str | None = None
+
+
+class DatasetCreate(BaseModel):
+    format: str = Field("csv", pattern="^(csv|arrow)$")
+    source: SplunkSource | None = None
+
+
+class DatasetComplete(BaseModel):
+    chunks: int | None = Field(None, ge=0)
+    rows: int | None = Field(None, ge=0)
+
+
+class FitRequest(BaseModel):
+    dataset_id: str
+    # Either an SPL-style line ("fit RandomForestClassifier y from a b into m")...
+    line: str | None = None
+    # ...or the parts, as the SDK sends them.
+    algorithm: str | None = None
+    target: str | None = None
+    features: list[str] = []
+    params: dict[str, Any] = {}
+    into: str | None = None
+    output_name: str | None = None
+    probabilities: bool = False
+    holdout: float = Field(0.2, ge=0.0, le=0.9)
+
+
+class AliasRequest(BaseModel):
+    version: int = Field(ge=1)
+
+
+class ParseRequest(BaseModel):
+    line: str

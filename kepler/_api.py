@@ -1,0 +1,68 @@
+"""Module-level functions over one default client: ``kp.fit(...)``, ``kp.apply(...)``."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from kepler._client import Client, FitResult
+
+_default: Client | None = None
+_lock = threading.Lock()
+
+
+def connect(url: str | None = None, token: str | None = None, **kw: Any) -> Client:
+    """Point the module-level functions at a bridge (default: KEPLER_URL / KEPLER_TOKEN,
+    then the local embedded stack)."""
+    global _default
+    with _lock:
+        if _default is not None:
+            _default.close()
+        _default = Client(url, token, **kw)
+        return _default
+
+
+def client() -> Client:
+    global _default
+    with _lock:
+        if _default is None:
+            _default = Client()
+        return _default
+
+
+def fit(
+    df: Any,
+    algorithm: str,
+    *,
+    target: str | None = None,
+    features: list[str] | None = None,
+    into: str | None = None,
+    **kw: Any,
+) -> FitResult:
+    """Train ``algorithm`` on ``df`` in a worker; ``into`` registers a new model version."""
+    return client().fit(df, algorithm, target=target, features=features, into=into, **kw)
+
+
+def apply(df: Any, model: str, **kw: Any) -> Any:
+    """``df`` with the output fields of ``model`` (``pump``, ``pump@3``, ``pump:prod``)."""
+    return client().apply(df, model, **kw)
+
+
+def models() -> Any:
+    return client().models()
+
+
+def summary(model: str) -> dict[str, Any]:
+    return client().summary(model)
+
+
+def delete_model(model: str) -> None:
+    client().delete_model(model)
+
+
+def jobs(limit: int = 100) -> Any:
+    return client().jobs(limit)
+
+
+def algorithms() -> list[dict[str, Any]]:
+    return client().algorithms()

@@ -1,0 +1,279 @@
+"""The SDK's client of the bridge: frames up as Arrow, typed errors back."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from kepler import _frames
+from kepler._home import read_token
+from kepler._settings import ClientSettings
+from kepler.core.errors import BridgeUnavailable, JobFailed, KeplerError, from_dict
+from kepler.core.refs import ModelRef, validate_model_name
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What a finished fit produced."""
+
+    job_id: str
+    model: str | None
+    version: int | None
+    run_id: str | None
+    metrics: dict[str, float] = field(default_factory=dict)
+    rows: int | None = None
+    duration_s: float | None = None
+
+    @property
+    def ref(self) -> str | None:
+        return f"{self.model}@{self.version}" if self.model else None
+
+
+class Client:
+    """A connection to one bridge.
+
+    ``url`` and ``token`` default to ``KEPLER_URL`` / ``KEPLER_TOKEN``, then to the local
+    embedded stack (``kepler up``) and the token file it keeps.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        verify: bool | str | None = None,
+        timeout: float | None = None,
+        settings: ClientSettings | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        s = settings or ClientSettings()
+        self.settings = s
+        self.url = (url or s.url).rstrip("/")
+        self._token = token or (s.token.get_secret_value() if s.token else None) or read_token(
+            s.home
+        )
+        if verify is None:
+            verify = str(s.ca_bundle) if s.ca_bundle else s.verify_tls
+        headers = {"User-Agent": "kepler-sdk"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        self._http = httpx.Client(
+            base_url=self.url,
+            headers=headers,
+            verify=verify,
+            timeout=timeout or s.timeout,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:  # never shows the token
+        return f"Client(url={self.url!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        try:
+            resp = self._http.request(method, path, **kw)
+        except httpx.ConnectError as exc:
+            raise BridgeUnavailable(
+                f"cannot reach the Kepler bridge at {self.url} ({_reason(exc)}); start it "
+                "with `kepler up`, or set KEPLER_URL to where it runs"
+            ) from None
+        except httpx.TimeoutException:
+            raise BridgeUnavailable(
+                f"the Kepler bridge at {self.url} did not answer in time; "
+                "raise KEPLER_TIMEOUT or check the bridge's load"
+            ) from None
+        if resp.status_code >= 400:
+            raise _error(resp)
+        return resp
+
+    def _json(self, method: str, path: str, **kw: Any) -> Any:
+        return self._request(method, path, **kw).json()
+
+    # -- API ----------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        out: dict[str, Any] = self._json("GET", "/health")
+        return out
+
+    def algorithms(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = self._json("GET", "/v1/algorithms")
+        return out
+
+    def upload(self, df: Any, *, source: dict[str, Any] | None = None) -> str:
+        """Send a DataFrame as a dataset (Arrow, in pieces); return its id."""
+        table = _frames.to_arrow(df)
+        body: dict[str, Any] = {"format": "arrow"}
+        if source:
+            body["source"] = source
+        dataset_id = str(self._json("POST", "/v1/datasets", json=body)["id"])
+        seq = 0
+        for seq, piece in enumerate(_frames.slices(table, self.settings.chunk_bytes)):  # noqa: B007
+            self._request(
+                "PUT",
+                f"/v1/datasets/{dataset_id}/chunks/{seq}",
+                content=_frames.ipc_bytes(piece),
+                headers={"Content-Type": _frames.ARROW},
+            )
+        self._json(
+            "POST",
+            f"/v1/datasets/{dataset_id}/complete",
+            json={"chunks": seq + 1, "rows": table.num_rows},
+        )
+        return dataset_id
+
+    def fit(
+        self,
+        df: Any,
+        algorithm: str,
+        *,
+        target: str | None = None,
+        features: list[str] | None = None,
+        into: str | None = None,
+        as_: str | None = None,
+        probabilities: bool = False,
+        holdout: float = 0.2,
+        wait: bool = True,
+        progress: bool = True,
+        **params: Any,
+    ) -> FitResult:
+        if into is not None:
+            validate_model_name(into)
+        dataset_id = self.upload(df)
+        job = self._json(
+            "POST",
+            "/v1/jobs/fit",
+            json={
+                "dataset_id": dataset_id,
+                "algorithm": algorithm,
+                "target": target,
+                "features": list(features) if features else ["*"],
+                "params": params,
+                "into": into,
+                "output_name": as_,
+                "probabilities": probabilities,
+                "holdout": holdout,
+            },
+        )
+        if not wait:
+            return FitResult(job_id=job["id"], model=into, version=None, run_id=None)
+        return self.wait(job["id"], progress=progress)
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        out: dict[str, Any] = self._json("GET", f"/v1/jobs/{job_id}")
+        return out
+
+    def wait(self, job_id: str, *, progress: bool = True, poll: float = 0.25) -> FitResult:
+        """Wait for a job, with a progress bar in terminals and notebooks."""
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=100, desc="fit", unit="%", disable=None if progress else True,
+                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
+        try:
+            while True:
+                job = self.job(job_id)
+                bar.n = round(100 * float(job.get("progress") or 0.0))
+                bar.set_postfix_str(str(job.get("message") or ""), refresh=True)
+                if job["state"] == "succeeded":
+                    res = job.get("result") or {}
+                    return FitResult(
+                        job_id=job_id,
+                        model=res.get("model"),
+                        version=res.get("version"),
+                        run_id=res.get("run_id"),
+                        metrics=dict(res.get("metrics") or {}),
+                        rows=res.get("rows"),
+                        duration_s=job.get("duration_s"),
+                    )
+                if job["state"] == "failed":
+                    err = job.get("error") or {}
+                    rebuilt = from_dict(err)
+                    if type(rebuilt) is KeplerError:
+                        rebuilt = JobFailed(rebuilt.message, detail=rebuilt.detail)
+                    raise rebuilt
+                time.sleep(poll)
+        finally:
+            bar.close()
+
+    def apply(
+        self,
+        df: Any,
+        model: str,
+        *,
+        probabilities: bool | None = None,
+        as_: str | None = None,
+    ) -> Any:
+        """Score ``df`` with ``model`` (``pump``, ``pump@3``, ``pump:production``); return
+        ``df`` with the model's output fields added."""
+        import pandas as pd
+
+        ref = ModelRef.parse(model)
+        table = _frames.to_arrow(df)
+        query: dict[str, Any] = {"include_input": "false"}
+        if probabilities is not None:
+            query["probabilities"] = str(probabilities).lower()
+        if as_:
+            query["as"] = as_
+        parts = []
+        for piece in _frames.slices(table, self.settings.chunk_bytes):
+            resp = self._request(
+                "POST",
+                f"/v1/models/{ref}/apply",
+                params=query,
+                content=_frames.ipc_bytes(piece),
+                headers={"Content-Type": _frames.ARROW},
+            )
+            parts.append(_frames.from_ipc(resp.content))
+        import pyarrow as pa
+
+        scored = pa.concat_tables(parts, promote_options="default").to_pandas()
+        scored.index = df.index
+        base = df.drop(columns=[c for c in scored.columns if c in df.columns])
+        return pd.concat([base, scored], axis=1)
+
+    def models(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(self._json("GET", "/v1/models"))
+
+    def summary(self, model: str) -> dict[str, Any]:
+        out: dict[str, Any] = self._json("GET", f"/v1/models/{ModelRef.parse(model)}")
+        return out
+
+    def delete_model(self, model: str) -> None:
+        self._request("DELETE", f"/v1/models/{ModelRef.parse(model).name}")
+
+    def set_alias(self, model: str, alias: str, version: int) -> None:
+        self._request("PUT", f"/v1/models/{model}/aliases/{alias}", json={"version": version})
+
+    def jobs(self, limit: int = 100) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(self._json("GET", "/v1/jobs", params={"limit": limit}))
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.split("]")[-1].strip() or text
+
+
+def _error(resp: httpx.Response) -> KeplerError:
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return from_dict(body["error"], status=resp.status_code)
+    return KeplerError(f"the bridge answered HTTP {resp.status_code} without a Kepler error body")

@@ -1,0 +1,26 @@
+"""The SDK's one settings object: where the bridge is and how to talk to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kepler._home import default_home
+
+DEFAULT_URL = "http://127.0.0.1:8765"
+
+
+class ClientSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KEPLER_", extra="ignore")
+
+    url: str = DEFAULT_URL
+    token: SecretStr | None = None
+    home: Path = default_home()
+    # TLS verification is on unless turned off; a CA bundle adds a private authority.
+    verify_tls: bool = True
+    ca_bundle: Path | None = None
+    timeout: float = 120.0
+    # Largest piece of a frame sent in one request (the bridge caps requests too).
+    chunk_bytes: int = 64 * 1024 * 1024

@@ -1,0 +1,106 @@
+"""The ``kepler`` command: run the embedded stack, a bridge or a worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from kepler._version import __version__
+
+app = typer.Typer(
+    help="Kepler: train, version and serve models on Splunk data.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+Port = Annotated[int | None, typer.Option(help="port to listen on (KEPLER_PORT)")]
+Host = Annotated[str | None, typer.Option(help="address to listen on (KEPLER_HOST)")]
+
+
+def _server_settings(host: str | None = None, port: int | None = None):  # type: ignore[no-untyped-def]
+    from kepler.server.settings import ServerSettings
+
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    return ServerSettings(**overrides)
+
+
+@app.command()
+def version() -> None:
+    """Print Kepler's version."""
+    typer.echo(__version__)
+
+
+@app.command()
+def bridge(host: Host = None, port: Port = None) -> None:
+    """Run the bridge (HTTPS with KEPLER_TLS_CERTFILE/KEPLER_TLS_KEYFILE)."""
+    from kepler_bridge.serve import run_bridge
+
+    run_bridge(_server_settings(host, port))
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(help="parallel fits")] = None,
+) -> None:
+    """Run a Celery worker that trains models (broker from KEPLER_BROKER_URL)."""
+    from kepler_workers.main import run_worker
+
+    run_worker(concurrency)
+
+
+@app.command()
+def up(host: Host = None, port: Port = None, workers: int = 1) -> None:
+    """Run the embedded stack in the foreground: bridge, worker(s) and the MLflow store."""
+    from kepler._home import token_path
+    from kepler_bridge.serve import resolve_token, run_bridge
+
+    settings = _server_settings(host, port)
+    token = resolve_token(settings)
+    env = dict(os.environ)
+    env["KEPLER_HOME"] = str(settings.home)
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "kepler", "worker"], env=env)
+        for _ in range(max(1, workers))
+    ]
+    scheme = "https" if settings.tls else "http"
+    url = f"{scheme}://{settings.host}:{settings.port}"
+    where = (
+        "from KEPLER_TOKEN"
+        if settings.token is not None
+        else f"in {token_path(settings.home)} (mode 0600)"
+    )
+    typer.echo(f"Kepler {__version__} embedded stack")
+    typer.echo(f"  bridge:  {url}   (API docs: {url}/docs)")
+    typer.echo(f"  token:   {where}")
+    typer.echo(f"  MLflow:  {settings.tracking_uri}")
+    typer.echo(
+        f"           open its UI with: mlflow ui --backend-store-uri {settings.tracking_uri}"
+    )
+    typer.echo(f"  workers: {len(procs)} (broker {settings.broker_url.split(':')[0]})")
+    typer.echo("Press Ctrl+C to stop.")
+    try:
+        run_bridge(settings)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        deadline = time.time() + 20
+        for p in procs:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

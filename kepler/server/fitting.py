@@ -1,0 +1,99 @@
+"""Run one fit job: read the dataset, train, register a new model version, record the result.
+
+A plain function the Celery task calls; it owns no Celery state, so it is testable alone
+and idempotent: a job already finished returns its stored result, and registration is
+keyed by the job id, so a redelivered message never makes a second version.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any
+
+from kepler.core.errors import KeplerError
+from kepler.core.spec import FitSpec
+from kepler.server.jobs import FAILED, SUCCEEDED, JobStore
+from kepler.server.settings import ServerSettings
+
+log = logging.getLogger(__name__)
+
+
+def model_store(settings: ServerSettings) -> Any:
+    from kepler.ml.store import ModelStore
+
+    return ModelStore(settings.tracking_uri, settings.artifact_location, settings.experiment)
+
+
+def dataset_store(settings: ServerSettings) -> Any:
+    from kepler.server.datasets import DatasetStore
+
+    return DatasetStore(settings.dataset_store)
+
+
+def run_fit_job(dataset_id: str, job_id: str, settings: ServerSettings) -> dict[str, Any]:
+    """Train the job's spec on the dataset; return ``{"run_id", "model", "version", ...}``."""
+    jobs = JobStore(settings.database_url)
+    job = jobs.get(job_id)
+    if job.state == SUCCEEDED and job.result:
+        return job.result
+    if job.state == FAILED:
+        return {"error": job.error}
+    jobs.start(job_id, socket.gethostname())
+    try:
+        result = _fit(dataset_id, job_id, job.spec, jobs, settings)
+    except KeplerError as exc:
+        jobs.fail(job_id, exc.to_dict())
+        log.info("job %s failed: %s", job_id, exc.message)
+        return {"error": exc.to_dict()}
+    except Exception:
+        log.exception("job %s crashed", job_id)
+        jobs.fail(
+            job_id,
+            {
+                "code": "internal",
+                "status": 500,
+                "message": f"the worker hit an internal error on job {job_id}; "
+                "its log has the details",
+            },
+        )
+        raise
+    jobs.succeed(job_id, result)
+    return result
+
+
+def _fit(
+    dataset_id: str, job_id: str, spec_dict: dict[str, Any], jobs: JobStore,
+    settings: ServerSettings,
+) -> dict[str, Any]:
+    from kepler.ml.training import train
+
+    spec = FitSpec.from_dict(spec_dict)
+
+    def progress(fraction: float, message: str) -> None:
+        # Reading takes the first 10%, registering the last 10%.
+        jobs.progress(job_id, 0.1 + 0.8 * fraction, message)
+
+    datasets = dataset_store(settings)
+    manifest = datasets.manifest(dataset_id)
+    jobs.progress(job_id, 0.02, f"reading {manifest.rows:,} rows")
+    frame = datasets.read_table(dataset_id).to_pandas()
+    jobs.progress(job_id, 0.1, "training")
+    trained = train(frame, spec, progress=progress)
+    del frame
+    result: dict[str, Any] = {
+        "metrics": trained.metrics,
+        "rows": manifest.rows,
+        "algorithm": spec.algorithm,
+        "dataset_id": dataset_id,
+    }
+    if spec.into:
+        jobs.progress(job_id, 0.92, f"registering a new version of {spec.into}")
+        lineage = {"dataset": manifest.to_dict(), "source": getattr(manifest, "source", None)}
+        registered = model_store(settings).register(
+            trained, spec.into, lineage=lineage, job_id=job_id
+        )
+        result.update(
+            model=registered.name, version=registered.version, run_id=registered.run_id
+        )
+    return result

@@ -1,0 +1,222 @@
+"""Job records shared by the bridge (creates, reads) and the workers (progress, results).
+
+A plain SQL table through SQLAlchemy: SQLite in the embedded default, any database URL
+(Postgres for a team) by setting ``KEPLER_DATABASE_URL``. Jobs hold the spec the worker
+trains from, so Celery messages carry only ids.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Float,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+
+from kepler.core.errors import JobNotFound
+
+QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
+STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED)
+FINISHED = (SUCCEEDED, FAILED)
+
+_metadata = MetaData()
+_jobs = Table(
+    "kepler_jobs",
+    _metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("state", String(16), nullable=False, index=True),
+    Column("model", String(128)),
+    Column("dataset_id", String(64)),
+    Column("spec", Text, nullable=False),
+    Column("progress", Float, nullable=False, default=0.0),
+    Column("message", Text, nullable=False, default=""),
+    Column("result", Text),
+    Column("error", Text),
+    Column("worker", String(255)),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+)
+
+
+@dataclass
+class Job:
+    id: str
+    kind: str
+    state: str
+    spec: dict[str, Any]
+    model: str | None = None
+    dataset_id: str | None = None
+    progress: float = 0.0
+    message: str = ""
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    worker: str | None = None
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        end = self.finished_at or (time.time() if self.started_at else None)
+        d["duration_s"] = round(end - self.started_at, 3) if end and self.started_at else None
+        return d
+
+
+def _row_to_job(row: Any) -> Job:
+    m = row._mapping
+    return Job(
+        id=m["id"],
+        kind=m["kind"],
+        state=m["state"],
+        spec=json.loads(m["spec"]),
+        model=m["model"],
+        dataset_id=m["dataset_id"],
+        progress=m["progress"],
+        message=m["message"],
+        result=json.loads(m["result"]) if m["result"] else None,
+        error=json.loads(m["error"]) if m["error"] else None,
+        worker=m["worker"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        started_at=m["started_at"],
+        finished_at=m["finished_at"],
+    )
+
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def _engine(url: str) -> Engine:
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            if url.startswith("sqlite"):
+                from pathlib import Path
+
+                path = url.split("///", 1)[-1]
+                if path and path != ":memory:":
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                engine = create_engine(url, connect_args={"timeout": 30})
+
+                @event.listens_for(engine, "connect")
+                def _sqlite_pragmas(conn: Any, _record: Any) -> None:
+                    # WAL lets the bridge read while a worker writes progress.
+                    cur = conn.cursor()
+                    cur.execute("PRAGMA journal_mode=WAL")
+                    cur.execute("PRAGMA busy_timeout=30000")
+                    cur.close()
+            else:
+                engine = create_engine(url, pool_pre_ping=True)
+            _metadata.create_all(engine)
+            _engines[url] = engine
+        return engine
+
+
+class JobStore:
+    def __init__(self, database_url: str) -> None:
+        self.engine = _engine(database_url)
+
+    def create(
+        self,
+        kind: str,
+        spec: dict[str, Any],
+        *,
+        model: str | None = None,
+        dataset_id: str | None = None,
+    ) -> Job:
+        now = time.time()
+        job = Job(
+            id=uuid.uuid4().hex,
+            kind=kind,
+            state=QUEUED,
+            spec=spec,
+            model=model,
+            dataset_id=dataset_id,
+            message="queued",
+            created_at=now,
+            updated_at=now,
+        )
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(_jobs).values(
+                    id=job.id,
+                    kind=kind,
+                    state=QUEUED,
+                    model=model,
+                    dataset_id=dataset_id,
+                    spec=json.dumps(spec),
+                    progress=0.0,
+                    message=job.message,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        return job
+
+    def get(self, job_id: str) -> Job:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(_jobs).where(_jobs.c.id == job_id)).first()
+        if row is None:
+            raise JobNotFound(f"no job {job_id!r}; list jobs with kp.jobs() or `| kepler jobs`")
+        return _row_to_job(row)
+
+    def list(self, *, limit: int = 100, state: str | None = None) -> list[Job]:
+        query = select(_jobs).order_by(_jobs.c.created_at.desc()).limit(limit)
+        if state:
+            query = query.where(_jobs.c.state == state)
+        with self.engine.connect() as conn:
+            return [_row_to_job(r) for r in conn.execute(query)]
+
+    def _update(self, job_id: str, **values: Any) -> None:
+        values["updated_at"] = time.time()
+        with self.engine.begin() as conn:
+            done = conn.execute(update(_jobs).where(_jobs.c.id == job_id).values(**values))
+        if done.rowcount == 0:
+            raise JobNotFound(f"no job {job_id!r}")
+
+    def start(self, job_id: str, worker: str) -> None:
+        now = time.time()
+        self._update(
+            job_id, state=RUNNING, worker=worker, started_at=now, message="started",
+            error=None, finished_at=None,
+        )
+
+    def progress(self, job_id: str, fraction: float, message: str) -> None:
+        self._update(job_id, progress=max(0.0, min(1.0, fraction)), message=message[:500])
+
+    def succeed(self, job_id: str, result: dict[str, Any]) -> None:
+        self._update(
+            job_id, state=SUCCEEDED, progress=1.0, message="done", result=json.dumps(result),
+            finished_at=time.time(),
+        )
+
+    def fail(self, job_id: str, error: dict[str, Any]) -> None:
+        self._update(
+            job_id, state=FAILED, message=str(error.get("message", "failed"))[:500],
+            error=json.dumps(error), finished_at=time.time(),
+        )

@@ -1,0 +1,46 @@
+"""The Celery application both sides build from settings: the bridge sends, workers run.
+
+Redis (``redis://``) in production; kombu's SQLAlchemy transport over SQLite
+(``sqla+sqlite://``) in the embedded default, so no server is needed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kepler.server.settings import ServerSettings
+
+FIT_TASK = "kepler.fit"
+
+
+def make_celery(s: ServerSettings) -> Any:
+    from celery import Celery
+
+    if s.broker_url.startswith("sqla+sqlite:///"):
+        Path(s.broker_url.removeprefix("sqla+sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    app = Celery("kepler", broker=s.broker_url)
+    app.conf.update(
+        # Ids in, ids out; never pickle what crosses the broker.
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        # A task is acknowledged when done, so a worker lost mid-fit hands it on.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue="kepler",
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        worker_concurrency=s.worker_concurrency,
+        broker_transport_options={"polling_interval": 0.2},
+        enable_utc=True,
+    )
+    return app
+
+
+def enqueue_fit(celery: Any, dataset_id: str, job_id: str) -> None:
+    celery.send_task(FIT_TASK, args=[dataset_id, job_id])

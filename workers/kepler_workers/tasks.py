@@ -1,0 +1,15 @@
+"""Celery tasks: translate ids to a plain function call and back, nothing more."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kepler.server.fitting import run_fit_job
+from kepler.server.queue import FIT_TASK
+from kepler_workers.app import app, settings
+
+
+@app.task(name=FIT_TASK, acks_late=True)
+def fit(dataset_id: str, job_id: str) -> dict[str, Any]:
+    """Train the spec held by job ``job_id`` on dataset ``dataset_id``."""
+    return run_fit_job(dataset_id, job_id, settings())
