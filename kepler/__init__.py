@@ -3,20 +3,17 @@
     import kepler as kp
     result = kp.fit(df, "RandomForestClassifier", target="failure", into="pump")
     scored = kp.apply(new_df, "pump")          # or "pump@3", "pump:production"
+
+The SDK's functions load on first use, so ``import kepler.core`` stays standard-library
+only (it also runs inside Splunk's Python, which has no httpx, pandas or pyarrow).
 """
 
-from kepler._api import (
-    algorithms,
-    apply,
-    client,
-    connect,
-    delete_model,
-    fit,
-    jobs,
-    models,
-    summary,
-)
-from kepler._client import Client, FitResult
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from kepler._version import __version__
 from kepler.core.errors import (
     BadParameter,
     BridgeUnavailable,
@@ -37,7 +34,47 @@ from kepler.core.errors import (
     VersionNotFound,
 )
 
-from kepler._version import __version__
+if TYPE_CHECKING:
+    from kepler._api import (
+        algorithms,
+        apply,
+        client,
+        connect,
+        delete_model,
+        fit,
+        jobs,
+        models,
+        summary,
+    )
+    from kepler._client import Client, FitResult
+
+_LAZY = {
+    "algorithms": "kepler._api",
+    "apply": "kepler._api",
+    "client": "kepler._api",
+    "connect": "kepler._api",
+    "delete_model": "kepler._api",
+    "fit": "kepler._api",
+    "jobs": "kepler._api",
+    "models": "kepler._api",
+    "summary": "kepler._api",
+    "Client": "kepler._client",
+    "FitResult": "kepler._client",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kepler' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "BadParameter",

@@ -86,6 +86,11 @@ class Client:
         try:
             resp = self._http.request(method, path, **kw)
         except httpx.ConnectError as exc:
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "SSL" in str(exc):
+                raise BridgeUnavailable(
+                    f"TLS verification of the bridge at {self.url} failed ({_reason(exc)}); "
+                    "set KEPLER_CA_BUNDLE to the certificate of the authority that signed it"
+                ) from None
             raise BridgeUnavailable(
                 f"cannot reach the Kepler bridge at {self.url} ({_reason(exc)}); start it "
                 "with `kepler up`, or set KEPLER_URL to where it runs"
@@ -147,16 +152,14 @@ class Client:
         holdout: float = 0.2,
         wait: bool = True,
         progress: bool = True,
+        source: dict[str, Any] | None = None,
         **params: Any,
     ) -> FitResult:
+        """Train ``algorithm`` on ``df`` in a worker. ``source`` records where the data came
+        from (``search``, ``earliest``, ``latest``, ``sid``) in the model's lineage."""
         if into is not None:
             validate_model_name(into)
-        dataset_id = self.upload(df)
-        job = self._json(
-            "POST",
-            "/v1/jobs/fit",
-            json={
-                "dataset_id": dataset_id,
+        spec = {
                 "algorithm": algorithm,
                 "target": target,
                 "features": list(features) if features else ["*"],
@@ -165,8 +168,11 @@ class Client:
                 "output_name": as_,
                 "probabilities": probabilities,
                 "holdout": holdout,
-            },
-        )
+        }
+        # The bridge checks the spec first, so bad input is refused before data moves.
+        self._json("POST", "/v1/jobs/fit", params={"dry_run": "true"}, json=spec)
+        dataset_id = self.upload(df, source=source)
+        job = self._json("POST", "/v1/jobs/fit", json={"dataset_id": dataset_id, **spec})
         if not wait:
             return FitResult(job_id=job["id"], model=into, version=None, run_id=None)
         return self.wait(job["id"], progress=progress)

@@ -10,19 +10,13 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import kepler as kp
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from kepler._stack import free_port
 
 
 def _start_stack(home: Path, port: int, token: str) -> subprocess.Popen[bytes]:
@@ -60,7 +54,7 @@ def main() -> None:
     from sklearn.datasets import load_breast_cancer, load_diabetes
 
     home = Path(os.environ.get("KEPLER_DEMO_HOME", ".kepler-demo")).resolve()
-    port, token = _free_port(), secrets.token_urlsafe(24)
+    port, token = free_port(), secrets.token_urlsafe(24)
     print(f"Starting the embedded stack (home {home}) ...")
     proc = _start_stack(home, port, token)
     try:

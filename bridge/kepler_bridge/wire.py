@@ -40,7 +40,7 @@ class DatasetComplete(BaseModel):
 
 
 class FitRequest(BaseModel):
-    dataset_id: str
+    dataset_id: str | None = None  # absent with dry_run: only the spec is checked
     # Either an SPL-style line ("fit RandomForestClassifier y from a b into m")...
     line: str | None = None
     # ...or the parts, as the SDK sends them.

@@ -176,8 +176,6 @@ class _TorchMLPBase(BaseEstimator):
         with _torch_threads(torch):
             x_all, y_all = torch.from_numpy(features), torch.from_numpy(target)
             n_valid = int(len(features) * self.validation_fraction) if self.early_stopping else 0
-            if n_valid >= len(features):
-                n_valid = 0
             order = torch.randperm(len(features), generator=generator)
             train, valid = order[n_valid:], order[:n_valid]
             layers = _init_layers(torch, [features.shape[1], *sizes, n_outputs], generator)
@@ -252,8 +250,7 @@ class _TorchMLPBase(BaseEstimator):
             x_all = torch.from_numpy(features)
             for chunk in x_all.split(_PREDICT_BATCH):
                 outputs.append(_forward(torch, layers, chunk).numpy())
-        n_outputs = self.state_dict_[f"{2 * (n_layers - 1)}.bias"].shape[0]
-        return np.concatenate(outputs) if outputs else np.empty((0, n_outputs))
+        return np.concatenate(outputs)
 
 
 class TorchMLPClassifier(ClassifierMixin, _TorchMLPBase):

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
+from kepler.core.errors import InvalidSpec
 from kepler.server.submit import build_spec, submit_fit
 from kepler_bridge.deps import AuthDep, StateDep
 from kepler_bridge.wire import FitRequest
@@ -15,9 +16,15 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[AuthDep])
 
 
 @router.post("/fit", status_code=202)
-def create_fit_job(body: FitRequest, state: StateDep) -> dict[str, Any]:
+def create_fit_job(body: FitRequest, state: StateDep, dry_run: bool = False) -> dict[str, Any]:
+    """Queue a fit of an uploaded dataset. With ``dry_run`` only the spec is checked
+    (algorithm, parameters), so a client can refuse bad input before sending data."""
     parts = body.model_dump(exclude={"dataset_id", "line"})
     spec = build_spec(line=body.line, **parts) if body.line else build_spec(**parts)
+    if dry_run:
+        return {"spec": spec.to_dict()}
+    if not body.dataset_id:
+        raise InvalidSpec("dataset_id is required: upload the data first (POST /v1/datasets)")
     job = submit_fit(
         spec, body.dataset_id, datasets=state.datasets, jobs=state.jobs, celery=state.celery
     )

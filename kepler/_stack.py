@@ -1,0 +1,133 @@
+"""Start the stack's processes (bridge, workers) on this machine and stop them cleanly.
+
+Used by ``make demo``, the benchmarks and the system tests, so all three run the parts
+exactly as ``kepler bridge`` and ``kepler worker`` run them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> None:
+    deadline = time.time() + timeout
+    last: Exception | None = None
+    while time.time() < deadline:
+        try:
+            if check():
+                return
+        except Exception as exc:  # still starting
+            last = exc
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} not ready after {timeout:.0f}s (last error: {last})")
+
+
+class LocalStack:
+    """A bridge and ``workers`` worker processes under ``home``, on a free port."""
+
+    def __init__(
+        self,
+        home: Path,
+        *,
+        broker_url: str | None = None,
+        workers: int = 1,
+        concurrency: int = 1,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.home = Path(home)
+        self.port = free_port()
+        self.token = secrets.token_urlsafe(24)
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KEPLER_")}
+        env.update(
+            KEPLER_HOME=str(self.home),
+            KEPLER_TOKEN=self.token,
+            KEPLER_PORT=str(self.port),
+            KEPLER_WORKER_CONCURRENCY=str(concurrency),
+            PYTHONUNBUFFERED="1",
+        )
+        if broker_url:
+            env["KEPLER_BROKER_URL"] = broker_url
+        env.update(extra_env or {})
+        self.env = env
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.logs: list[Path] = []
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self._n_workers = workers
+
+    def start(self, timeout: float = 120.0) -> LocalStack:
+        import httpx
+
+        self.bridge = self._spawn("bridge", "bridge")
+        for _ in range(self._n_workers):
+            self.add_worker()
+        wait_until(
+            lambda: httpx.get(f"{self.url}/health", timeout=2).status_code == 200,
+            timeout,
+            f"bridge (log: {self.home / 'bridge.log'})",
+        )
+        return self
+
+    def _spawn(self, command: str, name: str) -> subprocess.Popen[bytes]:
+        log = self.home / f"{name}.log"
+        self.logs.append(log)
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "kepler", command],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.procs.append(proc)
+        return proc
+
+    def add_worker(self) -> subprocess.Popen[bytes]:
+        proc = self._spawn("worker", f"worker{len(self.workers)}")
+        self.workers.append(proc)
+        return proc
+
+    def client(self, **kw: Any) -> Any:
+        from kepler._client import Client
+
+        return Client(self.url, self.token, **kw)
+
+    def log_text(self, tail: int = 4000) -> str:
+        return "\n".join(
+            f"--- {p.name}\n" + p.read_text(errors="replace")[-tail:]
+            for p in self.logs
+            if p.exists()
+        )
+
+    def stop(self, timeout: float = 20.0) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(5)
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()

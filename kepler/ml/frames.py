@@ -1,0 +1,241 @@
+"""The one place that decides dtypes: what a column *is*, and turning data into that.
+
+Data reaches Kepler two ways. Splunk's CSV makes every field text and writes a missing
+value as an empty string; the SDK and Arrow uploads bring typed columns (numbers, booleans,
+timestamps, pandas' ``str`` or pyarrow-backed strings, categoricals). At training time
+:func:`infer_feature_types` records each feature as ``numeric`` or ``categorical``; at apply
+time :func:`conform` turns any incoming frame into exactly those types, so a model trained
+on Splunk's text can score typed data from a notebook and the other way round.
+
+Rules:
+
+* A text column is numeric when every non-empty value parses as a number. When at least
+  90% parse but some do not, it is a :class:`~kepler.core.errors.DataError`: that is
+  nearly always dirty data (``n/a``, ``12ms``), and silently treating the column as a
+  category would train on nonsense. Below 90% the column is categorical.
+* Booleans are numeric (0/1); timestamps are numeric epoch seconds; durations seconds.
+* Infinities are treated as missing: no scikit-learn estimator accepts them.
+* Missing values stay missing (NaN); the pipeline imputes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from kepler.core.errors import DataError
+
+NUMERIC = "numeric"
+CATEGORICAL = "categorical"
+FEATURE_TYPES = (NUMERIC, CATEGORICAL)
+
+# Share of non-empty values that must parse for a column with stray text to be called
+# "numbers with dirt in it" rather than a category that happens to hold some digits.
+MIXED_THRESHOLD = 0.9
+
+
+def infer_feature_types(frame: pd.DataFrame, features: Iterable[str]) -> dict[str, str]:
+    """``{feature: "numeric" | "categorical"}`` in ``features`` order.
+
+    Raises :class:`DataError` for features with no values at all, and for mostly-numeric
+    text columns with stray non-numbers (naming each column, the count and examples).
+    """
+    types: dict[str, str] = {}
+    empty: list[str] = []
+    mixed: dict[str, str] = {}
+    for name in features:
+        col = frame[name]
+        if _kind(col) != "text":
+            if bool(col.isna().all()):
+                empty.append(name)
+            types[name] = NUMERIC
+            continue
+        text = _text(col)
+        blank = _blank(text)
+        n_present = int(len(blank) - blank.sum())
+        if n_present == 0:
+            empty.append(name)
+            continue
+        bad = ~blank & np.isnan(_parse(text))
+        n_bad = int(bad.sum())
+        if n_bad == 0:
+            types[name] = NUMERIC
+        elif (n_present - n_bad) / n_present >= MIXED_THRESHOLD:
+            mixed[name] = _mixed_message(name, text[bad], n_bad, n_present)
+        else:
+            types[name] = CATEGORICAL
+    if empty:
+        shown = ", ".join(repr(n) for n in empty)
+        raise DataError(
+            f"field(s) {shown} have no values in any row; drop them from the fit "
+            "(a model cannot learn from an empty field)",
+            detail={"fields": empty},
+        )
+    if mixed:
+        raise DataError("; ".join(mixed.values()), detail={"fields": list(mixed)})
+    return types
+
+
+def conform(frame: pd.DataFrame, feature_types: Mapping[str, str]) -> pd.DataFrame:
+    """The features of ``frame`` as recorded at training: numeric columns as float64
+    (unparseable text becomes NaN, for the pipeline to impute), categorical columns as
+    object arrays of strings (NaN where missing). Keeps ``frame``'s index and row order."""
+    missing = [f for f in feature_types if f not in frame.columns]
+    if missing:
+        shown = ", ".join(repr(m) for m in missing)
+        raise DataError(
+            f"the data lacks field(s) {shown} that the model was trained on; "
+            f"the data has: {_preview(list(frame.columns))}",
+            detail={"fields": missing},
+        )
+    columns: dict[str, np.ndarray] = {}
+    for name, typ in feature_types.items():
+        col = frame[name]
+        if typ == NUMERIC:
+            columns[name] = numeric_values(col)
+        elif typ == CATEGORICAL:
+            columns[name] = categorical_values(col)
+        else:
+            raise ValueError(f"unknown feature type {typ!r} for {name!r}")
+    return pd.DataFrame(columns, index=frame.index, copy=False)
+
+
+def numeric_values(col: pd.Series) -> np.ndarray:
+    """Float64 values, NaN where missing, unparseable or infinite."""
+    kind = _kind(col)
+    if kind == "text":
+        values = _parse(_text(col))
+    elif kind == "time":
+        zero = pd.Timestamp(0, tz=getattr(col.dt, "tz", None))
+        values = ((col - zero) / pd.Timedelta(seconds=1)).to_numpy(dtype="float64", na_value=np.nan)
+    elif kind == "delta":
+        values = (col / pd.Timedelta(seconds=1)).to_numpy(dtype="float64", na_value=np.nan)
+    else:
+        values = col.to_numpy(dtype="float64", na_value=np.nan)
+    if not values.flags.writeable:
+        values = values.copy()
+    values[np.isinf(values)] = np.nan
+    return values
+
+
+def categorical_values(col: pd.Series) -> np.ndarray:
+    """Object array of strings; NaN where missing or blank."""
+    text = _text(col)
+    values = text.to_numpy(dtype=object, na_value=np.nan)
+    blank = _blank(text)
+    if blank.any():
+        values[blank] = np.nan
+    return values
+
+
+def class_labels(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A classifier's target: ``(present, labels of the present rows)``.
+
+    Text stays text (strings), numbers stay numbers (integers as int64), booleans stay
+    booleans, so predicted labels read back exactly as the user's data wrote them.
+    """
+    kind = _kind(col)
+    if kind == "text" or kind in ("time", "delta"):
+        text = _text(col)
+        present = ~_blank(text)
+        return present, text.to_numpy(dtype=object, na_value=np.nan)[present]
+    present = ~col.isna().to_numpy(dtype=bool)
+    kept = col[present] if not present.all() else col
+    if kind == "bool":
+        return present, kept.to_numpy(dtype=bool)
+    if pd.api.types.is_integer_dtype(kept.dtype):
+        return present, kept.to_numpy(dtype="int64")
+    values = kept.to_numpy(dtype="float64")
+    finite = np.isfinite(values)
+    if not finite.all():
+        present[np.flatnonzero(present)[~finite]] = False
+        values = values[finite]
+    return present, values
+
+
+def regression_target(col: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A regressor's target: ``(present, float64 values of the present rows)``.
+
+    Raises :class:`DataError` when the field holds text that is not a number.
+    """
+    if _kind(col) == "text":
+        text = _text(col)
+        blank = _blank(text)
+        parsed = _parse(text)
+        bad = ~blank & np.isnan(parsed)
+        n_bad = int(bad.sum())
+        if n_bad:
+            n_present = int(len(blank) - blank.sum())
+            if (n_present - n_bad) / n_present >= MIXED_THRESHOLD:
+                raise DataError(_mixed_message(name, text[bad], n_bad, n_present),
+                                detail={"field": name})
+            raise DataError(
+                f"target field {name!r} is not numeric (values such as "
+                f"{_examples(text[bad])}); a regressor predicts numbers: use a classifier "
+                "such as RandomForestClassifier to predict categories",
+                detail={"field": name},
+            )
+        values = parsed
+    else:
+        values = numeric_values(col)
+    values[np.isinf(values)] = np.nan
+    present = ~np.isnan(values)
+    return present, values[present]
+
+
+def missing_count(col: pd.Series) -> int:
+    """How many values are missing, counting Splunk's empty strings."""
+    if _kind(col) == "text":
+        return int(_blank(_text(col)).sum())
+    return int(col.isna().sum())
+
+
+def _kind(col: pd.Series) -> str:
+    dtype = col.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "time"
+    if pd.api.types.is_timedelta64_dtype(dtype):
+        return "delta"
+    if pd.api.types.is_numeric_dtype(dtype):
+        return "number"
+    return "text"
+
+
+def _text(col: pd.Series) -> pd.Series:
+    """The column as pandas' string type (missing stays missing)."""
+    if isinstance(col.dtype, pd.StringDtype):
+        return col
+    return col.astype("str")
+
+
+def _blank(text: pd.Series) -> np.ndarray:
+    """Missing or empty (after trimming spaces): Splunk writes a missing field as ''."""
+    empty = text.str.strip().eq("")
+    return (empty.fillna(False) | text.isna()).to_numpy(dtype=bool)
+
+
+def _parse(text: pd.Series) -> np.ndarray:
+    parsed = pd.to_numeric(text, errors="coerce")
+    return np.asarray(parsed.to_numpy(dtype="float64", na_value=np.nan), dtype="float64")
+
+
+def _examples(values: pd.Series, n: int = 3) -> str:
+    seen = pd.unique(values.head(1000).to_numpy(dtype=object))[:n]
+    return ", ".join(repr(str(v)) for v in seen)
+
+
+def _mixed_message(name: str, bad: pd.Series, n_bad: int, n_present: int) -> str:
+    return (
+        f"field '{name}' is mostly numbers, but {n_bad} of {n_present} values are not "
+        f"(e.g. {_examples(bad)}); convert them before fitting, e.g. in SPL "
+        f"`| eval {name}=tonumber({name})` (non-numbers become empty), or clean them upstream"
+    )
+
+
+def _preview(columns: list[str], n: int = 12) -> str:
+    shown = ", ".join(str(c) for c in columns[:n])
+    return shown + (f" and {len(columns) - n} more" if len(columns) > n else "")

@@ -1,0 +1,571 @@
+"""The dataset store: uploaded chunks kept as Parquet parts, read back as one Arrow table.
+
+A dataset is uploaded as numbered chunks and then completed; only a completed dataset can
+be read, so a worker never trains on half an upload. Layout under the store's root (a
+folder, ``memory://`` in tests, or any fsspec URL such as ``gs://bucket/kepler``)::
+
+    <root>/<dataset_id>/dataset.json                 state: format, source, and once
+                                                     completed the manifest and schema
+    <root>/<dataset_id>/parts/part-000000.parquet    chunk 0, and so on
+    <root>/<dataset_id>/parts/.tmp-...               a part being written (never read)
+
+Each part is written under a temporary name and renamed into place only once complete,
+so a chunk cut off halfway never becomes a part and re-sending a chunk replaces it
+whole. The SHA-256 and size of the bytes the client sent travel inside the part's
+Parquet footer (``kepler.sha256``, ``kepler.raw_bytes``), committed by the same rename.
+
+Several bridge threads write parts of one dataset at once; workers on other machines read
+completed datasets. Writes after completion are refused. A chunk whose rename races with
+``complete()`` is the one window this design leaves open; ``complete()`` records each
+part's hash, so such a change shows in the manifest.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from kepler.core.errors import Conflict, DataError, DatasetIncomplete, DatasetNotFound
+
+__all__ = [
+    "FORMATS",
+    "MAX_SEQ",
+    "SOURCE_KEYS",
+    "DatasetInfo",
+    "DatasetStore",
+    "Manifest",
+    "PartInfo",
+    "check_seq",
+]
+
+FORMATS = ("csv", "arrow")
+SOURCE_KEYS = ("search", "earliest", "latest", "sid")
+MAX_SEQ = 999_999  # part names carry six digits
+
+_STATE = "dataset.json"
+_PART_RE = re.compile(r"^part-(\d{6})\.parquet$")
+_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+_META_SHA = b"kepler.sha256"
+_META_BYTES = b"kepler.raw_bytes"
+_META_SEQ = b"kepler.seq"
+_FOOTER_READERS = 8
+
+
+@dataclass(frozen=True)
+class PartInfo:
+    """One committed chunk: its rows and the size and SHA-256 of the bytes uploaded."""
+
+    seq: int
+    rows: int
+    bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a dataset was created as, and whether its upload was completed."""
+
+    dataset_id: str
+    format: str
+    source: dict[str, Any] | None
+    created_at: str
+    completed: bool
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A completed dataset: its shape, schema and fingerprint.
+
+    ``content_hash`` is the SHA-256 over the per-chunk SHA-256s in chunk order: the same
+    upload gives the same hash; the same rows chunked differently give another.
+    ``bytes`` counts what the client sent, ``stored_bytes`` what the Parquet parts take.
+    """
+
+    dataset_id: str
+    format: str
+    chunks: int
+    rows: int
+    columns: tuple[str, ...]
+    schema: dict[str, str]
+    bytes: int
+    stored_bytes: int
+    content_hash: str
+    parts: tuple[PartInfo, ...] = ()
+    source: dict[str, Any] | None = None
+    created_at: str = ""
+    completed_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        body = asdict(self)
+        body["columns"] = list(self.columns)
+        body["parts"] = [asdict(p) for p in self.parts]
+        return body
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> Manifest:
+        data = dict(body)
+        data["columns"] = tuple(data.get("columns", ()))
+        data["parts"] = tuple(PartInfo(**p) for p in data.get("parts", ()))
+        return cls(**data)
+
+
+def check_seq(seq: int) -> int:
+    """A chunk number as the store accepts it: 0, 1, 2, ... up to :data:`MAX_SEQ`."""
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= MAX_SEQ:
+        raise DataError(
+            f"chunk number {seq!r} is out of range: chunks are numbered 0, 1, 2, ... "
+            f"up to {MAX_SEQ}",
+            detail={"seq": str(seq)},
+        )
+    return seq
+
+
+class DatasetStore:
+    """Datasets under one fsspec URL; safe to share between threads."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.fs, self.root = fsspec.core.url_to_fs(url)
+        self.root = self.root.rstrip("/")
+        self._local = "file" in _protocols(self.fs)
+        if self._local:
+            self.fs.makedirs(self.root, exist_ok=True)
+
+    def __repr__(self) -> str:
+        return f"DatasetStore({self.url!r})"
+
+    # -- writing -----------------------------------------------------------------------
+
+    def create(self, fmt: str, source: dict[str, Any] | None = None) -> str:
+        """Start a dataset whose chunks come as ``fmt`` ("csv" or "arrow"); returns its id."""
+        if fmt not in FORMATS:
+            raise DataError(
+                f"unknown dataset format {fmt!r}; use one of: {', '.join(FORMATS)}",
+                detail={"format": str(fmt), "allowed": list(FORMATS)},
+            )
+        dataset_id = uuid.uuid4().hex
+        state = {
+            "dataset_id": dataset_id,
+            "format": fmt,
+            "source": _check_source(source),
+            "created_at": _now(),
+            "completed": False,
+        }
+        self._write_state(dataset_id, state)
+        return dataset_id
+
+    def write_part(
+        self,
+        dataset_id: str,
+        seq: int,
+        schema: pa.Schema,
+        batches: Iterable[pa.RecordBatch],
+        *,
+        sha256: str,
+        raw_bytes: int,
+    ) -> PartInfo:
+        """Write chunk ``seq`` as a Parquet part, replacing any earlier copy of it.
+
+        ``sha256`` and ``raw_bytes`` describe the bytes the client sent. The part is
+        renamed into place only after the last batch is written: if ``batches`` raises,
+        nothing is committed and the exception propagates.
+        """
+        check_seq(seq)
+        self._writable_state(dataset_id)
+        metadata = {
+            _META_SHA: sha256.encode(),
+            _META_BYTES: str(raw_bytes).encode(),
+            _META_SEQ: str(seq).encode(),
+        }
+        parts = self._parts_dir(dataset_id)
+        tmp = f"{parts}/.tmp-{_part_name(seq)}-{uuid.uuid4().hex}"
+        final = f"{parts}/{_part_name(seq)}"
+        if self._local:
+            self.fs.makedirs(parts, exist_ok=True)
+        rows = 0
+        try:
+            with self.fs.open(tmp, "wb") as f:
+                writer = pq.ParquetWriter(f, schema.with_metadata(metadata), compression="zstd")
+                try:
+                    for batch in batches:
+                        writer.write_batch(batch)
+                        rows += batch.num_rows
+                finally:
+                    writer.close()
+            self._writable_state(dataset_id)
+            self.fs.mv(tmp, final)
+        except BaseException:
+            self._remove_quietly(tmp)
+            raise
+        return PartInfo(seq=seq, rows=rows, bytes=raw_bytes, sha256=sha256)
+
+    def complete(
+        self,
+        dataset_id: str,
+        expected_chunks: int | None = None,
+        expected_rows: int | None = None,
+    ) -> Manifest:
+        """Check that chunks 0..n-1 all arrived with the rows declared, and seal the dataset.
+
+        Completing again with the same (or no) expectations returns the same manifest.
+        """
+        state = self._read_state(dataset_id)
+        for name, value in (("expected_chunks", expected_chunks), ("expected_rows", expected_rows)):
+            if value is not None and (isinstance(value, bool) or value < 0):
+                raise DataError(f"{name} must be a count of 0 or more, not {value!r}")
+        if state.get("completed"):
+            done = Manifest.from_dict(state["manifest"])
+            if expected_chunks not in (None, done.chunks) or expected_rows not in (
+                None,
+                done.rows,
+            ):
+                raise Conflict(
+                    f"dataset {dataset_id} was already completed with {done.chunks} chunks "
+                    f"and {done.rows} rows; upload a new dataset to change its data",
+                    detail={"chunks": done.chunks, "rows": done.rows},
+                )
+            return done
+
+        found = self._list_parts(dataset_id)
+        n = expected_chunks if expected_chunks is not None else max(found, default=-1) + 1
+        missing = [seq for seq in range(n) if seq not in found]
+        if missing:
+            raise DatasetIncomplete(
+                f"dataset {dataset_id} is missing chunk(s) {_ranges(missing)} of {n} "
+                f"(chunks received: {_ranges(sorted(found)) or 'none'}); the upload must be "
+                "re-sent: send the missing chunks again, then complete it",
+                detail={"missing_chunks": missing, "expected_chunks": n},
+            )
+        extra = sorted(seq for seq in found if seq >= n)
+        if extra:
+            raise Conflict(
+                f"dataset {dataset_id} holds chunk(s) {_ranges(extra)} beyond the {n} declared; "
+                "complete it with the right number of chunks, or delete it and upload again",
+                detail={"extra_chunks": extra, "expected_chunks": n},
+            )
+
+        paths = [found[seq][0] for seq in range(n)]
+        with ThreadPoolExecutor(max_workers=_FOOTER_READERS) as pool:
+            footers = list(pool.map(self._read_footer, range(n), paths))
+        rows = sum(part.rows for part, _ in footers)
+        if expected_rows is not None and rows != expected_rows:
+            raise DatasetIncomplete(
+                f"dataset {dataset_id} holds {rows} rows in its {n} chunks but the upload "
+                f"declared {expected_rows}; a chunk was cut short or sent from another "
+                "search: the upload must be re-sent (delete the dataset and upload it again)",
+                detail={"rows": rows, "expected_rows": expected_rows},
+            )
+        schema = _unify([s for _, s in footers])
+        parts = tuple(part for part, _ in footers)
+        content = hashlib.sha256("".join(f"{p.sha256}\n" for p in parts).encode()).hexdigest()
+        manifest = Manifest(
+            dataset_id=dataset_id,
+            format=state["format"],
+            chunks=n,
+            rows=rows,
+            columns=tuple(schema.names),
+            schema={f.name: str(f.type) for f in schema},
+            bytes=sum(p.bytes for p in parts),
+            stored_bytes=sum(found[seq][1] for seq in range(n)),
+            content_hash=content,
+            parts=parts,
+            source=state.get("source"),
+            created_at=state.get("created_at", ""),
+            completed_at=_now(),
+        )
+        state.update(
+            completed=True,
+            manifest=manifest.to_dict(),
+            arrow_schema=base64.b64encode(schema.serialize().to_pybytes()).decode(),
+        )
+        self._write_state(dataset_id, state)
+        return manifest
+
+    def delete(self, dataset_id: str) -> None:
+        """Remove a dataset, its parts and any half-written chunks."""
+        self._read_state(dataset_id)
+        self.fs.rm(self._dir(dataset_id), recursive=True)
+
+    # -- reading -----------------------------------------------------------------------
+
+    def info(self, dataset_id: str) -> DatasetInfo:
+        state = self._read_state(dataset_id)
+        return DatasetInfo(
+            dataset_id=dataset_id,
+            format=state["format"],
+            source=state.get("source"),
+            created_at=state.get("created_at", ""),
+            completed=bool(state.get("completed")),
+        )
+
+    def received_chunks(self, dataset_id: str) -> list[int]:
+        """The chunk numbers committed so far, in order."""
+        self._read_state(dataset_id)
+        return sorted(self._list_parts(dataset_id))
+
+    def size_bytes(self, dataset_id: str, *, excluding_seq: int | None = None) -> int:
+        """Bytes the committed parts take in the store (Parquet, compressed).
+
+        ``excluding_seq`` leaves out a chunk about to be replaced by a re-send.
+        """
+        self._read_state(dataset_id)
+        return sum(
+            size for seq, (_, size) in self._list_parts(dataset_id).items() if seq != excluding_seq
+        )
+
+    def manifest(self, dataset_id: str) -> Manifest:
+        return self._complete_state(dataset_id)[0]
+
+    def schema(self, dataset_id: str) -> pa.Schema:
+        """The unified Arrow schema of a completed dataset."""
+        return self._complete_state(dataset_id)[1]
+
+    def read_table(self, dataset_id: str, columns: Sequence[str] | None = None) -> pa.Table:
+        """The whole completed dataset as one table; columns a chunk lacked are null."""
+        manifest, schema = self._complete_state(dataset_id)
+        target = _select(schema, columns)
+        tables = []
+        for seq in range(manifest.chunks):
+            with self.fs.open(self._part_path(dataset_id, seq), "rb") as f:
+                part = pq.ParquetFile(f)
+                present = [name for name in target.names if name in part.schema_arrow.names]
+                tables.append(_conform(part.read(columns=present), target))
+        if not tables:
+            return target.empty_table()
+        return pa.concat_tables(tables)
+
+    def iter_batches(
+        self,
+        dataset_id: str,
+        columns: Sequence[str] | None = None,
+        *,
+        batch_size: int = 65_536,
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream a completed dataset batch by batch, every batch in the unified schema."""
+        manifest, schema = self._complete_state(dataset_id)
+        target = _select(schema, columns)
+        for seq in range(manifest.chunks):
+            with self.fs.open(self._part_path(dataset_id, seq), "rb") as f:
+                part = pq.ParquetFile(f)
+                present = [name for name in target.names if name in part.schema_arrow.names]
+                if not present:
+                    yield from _null_batches(target, part.metadata.num_rows, batch_size)
+                    continue
+                for batch in part.iter_batches(batch_size=batch_size, columns=present):
+                    yield _conform(batch, target)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _dir(self, dataset_id: str) -> str:
+        if not isinstance(dataset_id, str) or not _ID_RE.match(dataset_id):
+            raise DatasetNotFound(
+                f"there is no dataset {dataset_id!r}", detail={"dataset_id": str(dataset_id)}
+            )
+        return f"{self.root}/{dataset_id}"
+
+    def _parts_dir(self, dataset_id: str) -> str:
+        return f"{self._dir(dataset_id)}/parts"
+
+    def _part_path(self, dataset_id: str, seq: int) -> str:
+        return f"{self._parts_dir(dataset_id)}/{_part_name(seq)}"
+
+    def _read_state(self, dataset_id: str) -> dict[str, Any]:
+        path = f"{self._dir(dataset_id)}/{_STATE}"
+        try:
+            raw = self.fs.cat_file(path)
+        except FileNotFoundError:
+            raise DatasetNotFound(
+                f"there is no dataset {dataset_id}", detail={"dataset_id": dataset_id}
+            ) from None
+        state: dict[str, Any] = json.loads(raw)
+        return state
+
+    def _write_state(self, dataset_id: str, state: dict[str, Any]) -> None:
+        directory = self._dir(dataset_id)
+        if self._local:
+            self.fs.makedirs(directory, exist_ok=True)
+        tmp = f"{directory}/.tmp-{_STATE}-{uuid.uuid4().hex}"
+        try:
+            self.fs.pipe_file(tmp, json.dumps(state, indent=1, sort_keys=True).encode())
+            self.fs.mv(tmp, f"{directory}/{_STATE}")
+        except BaseException:
+            self._remove_quietly(tmp)
+            raise
+
+    def _writable_state(self, dataset_id: str) -> dict[str, Any]:
+        state = self._read_state(dataset_id)
+        if state.get("completed"):
+            raise Conflict(
+                f"dataset {dataset_id} is already completed and takes no more chunks; "
+                "upload a new dataset to change its data",
+                detail={"dataset_id": dataset_id},
+            )
+        return state
+
+    def _complete_state(self, dataset_id: str) -> tuple[Manifest, pa.Schema]:
+        state = self._read_state(dataset_id)
+        if not state.get("completed"):
+            received = _ranges(sorted(self._list_parts(dataset_id))) or "none"
+            raise DatasetIncomplete(
+                f"dataset {dataset_id} was never completed (chunks received: {received}); "
+                "a half-uploaded dataset is never trained on",
+                detail={"dataset_id": dataset_id},
+            )
+        schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(state["arrow_schema"])))
+        return Manifest.from_dict(state["manifest"]), schema
+
+    def _list_parts(self, dataset_id: str) -> dict[int, tuple[str, int]]:
+        """Committed parts as ``{seq: (path, size)}``; temporary files are left out."""
+        parts = self._parts_dir(dataset_id)
+        self.fs.invalidate_cache(parts)
+        try:
+            entries = self.fs.ls(parts, detail=True)
+        except FileNotFoundError:
+            return {}
+        found: dict[int, tuple[str, int]] = {}
+        for entry in entries:
+            match = _PART_RE.match(entry["name"].rstrip("/").rsplit("/", 1)[-1])
+            if match and entry.get("type") != "directory":
+                found[int(match.group(1))] = (f"{parts}/{match.group(0)}", int(entry["size"]))
+        return found
+
+    def _read_footer(self, seq: int, path: str) -> tuple[PartInfo, pa.Schema]:
+        with self.fs.open(path, "rb") as f:
+            part = pq.ParquetFile(f)
+            meta = part.metadata.metadata or {}
+            schema = part.schema_arrow
+            rows = part.metadata.num_rows
+        if _META_SHA not in meta or _META_BYTES not in meta:
+            raise DataError(
+                f"chunk {seq} was not written by Kepler's ingest (its Parquet footer lacks "
+                f"{_META_SHA.decode()}); re-send chunk {seq}",
+                detail={"seq": seq},
+            )
+        info = PartInfo(
+            seq=seq,
+            rows=rows,
+            bytes=int(meta[_META_BYTES]),
+            sha256=meta[_META_SHA].decode(),
+        )
+        return info, schema.remove_metadata()
+
+    def _remove_quietly(self, path: str) -> None:
+        with contextlib.suppress(OSError):
+            self.fs.rm(path)
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    protocol = fs.protocol
+    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
+
+
+def _part_name(seq: int) -> str:
+    return f"part-{seq:06d}.parquet"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _check_source(source: dict[str, Any] | None) -> dict[str, Any] | None:
+    if source is None:
+        return None
+    if not isinstance(source, dict):
+        raise DataError("a dataset's source must be an object with keys " + ", ".join(SOURCE_KEYS))
+    unknown = sorted(str(k) for k in source if k not in SOURCE_KEYS)
+    if unknown:
+        raise DataError(
+            f"unknown key(s) in a dataset's source: {', '.join(unknown)}; "
+            f"the allowed keys are: {', '.join(SOURCE_KEYS)}",
+            detail={"allowed": list(SOURCE_KEYS)},
+        )
+    for key, value in source.items():
+        if isinstance(value, bool) or not isinstance(value, str | int | float | None):
+            raise DataError(f"the dataset source's {key!r} must be a string or a number")
+    return dict(source)
+
+
+def _ranges(seqs: Sequence[int]) -> str:
+    """``[0, 1, 2, 5, 7, 8]`` -> ``"0-2, 5, 7-8"``."""
+    spans: list[str] = []
+    start = prev = None
+    for seq in seqs:
+        if prev is not None and seq == prev + 1:
+            prev = seq
+            continue
+        if start is not None:
+            spans.append(str(start) if start == prev else f"{start}-{prev}")
+        start = prev = seq
+    if start is not None:
+        spans.append(str(start) if start == prev else f"{start}-{prev}")
+    return ", ".join(spans)
+
+
+def _unify(schemas: Sequence[pa.Schema]) -> pa.Schema:
+    """Columns in order of first appearance; a type that differs between chunks is promoted
+    (int64 and double give double) where Arrow can, else the chunks are in conflict."""
+    fields: dict[str, pa.DataType] = {}
+    first_seen: dict[str, int] = {}
+    for seq, schema in enumerate(schemas):
+        for fld in schema:
+            known = fields.get(fld.name)
+            if known is None:
+                fields[fld.name] = fld.type
+                first_seen[fld.name] = seq
+            elif known != fld.type:
+                try:
+                    merged = pa.unify_schemas(
+                        [pa.schema([(fld.name, known)]), pa.schema([(fld.name, fld.type)])],
+                        promote_options="permissive",
+                    )
+                except (pa.ArrowTypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    raise DataError(
+                        f"column {fld.name!r} is {known} in chunk {first_seen[fld.name]} but "
+                        f"{fld.type} in chunk {seq}; send it with one type in every chunk",
+                        detail={"column": fld.name},
+                    ) from None
+                fields[fld.name] = merged.field(0).type
+    return pa.schema([pa.field(name, typ, nullable=True) for name, typ in fields.items()])
+
+
+def _select(schema: pa.Schema, columns: Sequence[str] | None) -> pa.Schema:
+    if columns is None:
+        return schema
+    unknown = [c for c in columns if c not in schema.names]
+    if unknown:
+        raise DataError(
+            f"the dataset has no column(s) {', '.join(map(repr, unknown))}; "
+            f"its columns are: {', '.join(schema.names)}",
+            detail={"unknown_columns": unknown},
+        )
+    return pa.schema([schema.field(c) for c in columns])
+
+
+def _conform(data: Any, target: pa.Schema) -> Any:
+    """A table or batch with ``target``'s columns in order: missing ones null, types promoted."""
+    for fld in target:
+        if fld.name not in data.column_names:
+            data = data.append_column(fld.name, pa.nulls(data.num_rows, fld.type))
+    return data.select(target.names).cast(target)
+
+
+def _null_batches(target: pa.Schema, rows: int, batch_size: int) -> Iterator[pa.RecordBatch]:
+    """Batches for a chunk that has none of the columns asked for."""
+    if not target.names:
+        return
+    for start in range(0, rows, batch_size):
+        size = min(batch_size, rows - start)
+        yield pa.RecordBatch.from_arrays([pa.nulls(size, f.type) for f in target], schema=target)

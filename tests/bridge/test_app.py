@@ -1,0 +1,113 @@
+"""The bridge in process (real app, real stores; no worker needed): auth, limits, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from kepler.server.settings import ServerSettings
+from kepler_bridge.app import create_app
+
+TOKEN = "s3cret-token-value"
+
+
+@pytest.fixture
+def small_settings(tmp_path) -> ServerSettings:  # type: ignore[no-untyped-def]
+    return ServerSettings(home=tmp_path / "home", max_chunk_bytes=4096)
+
+
+@pytest.fixture
+def http(small_settings: ServerSettings) -> Iterator[TestClient]:
+    with TestClient(create_app(small_settings, TOKEN), raise_server_exceptions=False) as c:
+        yield c
+
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def test_health_needs_no_token(http: TestClient) -> None:
+    resp = http.get("/health")
+    assert resp.status_code == 200 and resp.json()["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", "/v1/models"), ("get", "/v1/jobs"), ("post", "/v1/datasets"),
+     ("get", "/v1/algorithms"), ("post", "/v1/models/x/apply"), ("delete", "/v1/models/x"),
+     ("get", "/v1/jobs/abc"), ("put", "/v1/datasets/x/chunks/0")],
+)
+def test_every_route_but_health_needs_token(http: TestClient, method: str, path: str) -> None:
+    resp = getattr(http, method)(path)
+    assert resp.status_code == 401
+    assert resp.headers["www-authenticate"] == "Bearer"
+    wrong = getattr(http, method)(path, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert TOKEN not in wrong.text
+
+
+def test_openapi_published_lists_routes(http: TestClient) -> None:
+    spec = http.get("/openapi.json").json()
+    paths = set(spec["paths"])
+    assert {"/v1/datasets", "/v1/jobs/fit", "/v1/models/{ref}/apply", "/v1/models"} <= paths
+
+
+def test_oversize_chunk_413_names_limit(http: TestClient) -> None:
+    created = http.post("/v1/datasets", json={"format": "csv"}, headers=AUTH).json()
+    body = b"a\r\n" + b"1\r\n" * 5000
+    resp = http.put(f"/v1/datasets/{created['id']}/chunks/0", content=body,
+                    headers={**AUTH, "Content-Type": "text/csv"})
+    assert resp.status_code == 413
+    err = resp.json()["error"]
+    assert err["code"] == "payload_too_large"
+    assert "KEPLER_MAX_CHUNK_BYTES" in err["message"]
+
+
+def test_oversize_apply_413(http: TestClient) -> None:
+    resp = http.post("/v1/models/pump/apply", content=b"a\r\n" + b"1\r\n" * 5000,
+                     headers={**AUTH, "Content-Type": "text/csv"})
+    assert resp.status_code == 413
+
+
+def test_unknown_dataset_404(http: TestClient) -> None:
+    resp = http.get("/v1/datasets/nope", headers=AUTH)
+    assert resp.status_code == 404
+    assert resp.json()["error"]["code"] == "dataset_not_found"
+
+
+def test_fit_dry_run_checks_spec_only(http: TestClient) -> None:
+    ok = http.post("/v1/jobs/fit?dry_run=true", headers=AUTH,
+                   json={"algorithm": "KMeans", "params": {"k": "3"}})
+    assert ok.status_code == 202 and ok.json()["spec"]["params"] == {"k": 3}
+    bad = http.post("/v1/jobs/fit?dry_run=true", headers=AUTH,
+                    json={"algorithm": "KMeans", "params": {"kk": 3}})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_parameter"
+    line = http.post("/v1/jobs/fit?dry_run=true", headers=AUTH,
+                     json={"line": "fit SVM y from a b C=2"})
+    assert line.json()["spec"]["algorithm"] == "SVM"
+
+
+def test_invalid_request_body_is_400_with_message(http: TestClient) -> None:
+    resp = http.post("/v1/datasets", headers=AUTH, json={"format": "xml"})
+    assert resp.status_code == 400
+    assert "format" in resp.json()["error"]["message"]
+
+
+def test_unsupported_content_type(http: TestClient) -> None:
+    resp = http.post("/v1/models/pump/apply", content=b"{}",
+                     headers={**AUTH, "Content-Type": "application/json"})
+    assert resp.status_code == 400
+    assert "text/csv" in resp.json()["error"]["message"]
+
+
+def test_apply_unknown_model_404(http: TestClient) -> None:
+    resp = http.post("/v1/models/ghost/apply", content=b"a\r\n1\r\n",
+                     headers={**AUTH, "Content-Type": "text/csv"})
+    assert resp.status_code == 404
+    assert resp.json()["error"]["code"] == "model_not_found"
+
+
+def test_create_app_refuses_empty_token(small_settings: ServerSettings) -> None:
+    with pytest.raises(ValueError, match="token"):
+        create_app(small_settings, "")

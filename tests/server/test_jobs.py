@@ -1,0 +1,65 @@
+"""Job records: created queued, moved through states by workers, listed newest first."""
+
+from __future__ import annotations
+
+import pytest
+
+from kepler.core.errors import JobNotFound
+from kepler.server.jobs import FAILED, QUEUED, RUNNING, SUCCEEDED, JobStore
+from kepler.server.settings import ServerSettings
+
+
+@pytest.fixture
+def store(settings: ServerSettings) -> JobStore:
+    return JobStore(settings.database_url)
+
+
+def test_create_job_is_queued_with_spec(store: JobStore) -> None:
+    job = store.create("fit", {"algorithm": "KMeans"}, model="m", dataset_id="d1")
+    got = store.get(job.id)
+    assert got.state == QUEUED
+    assert got.spec == {"algorithm": "KMeans"}
+    assert (got.model, got.dataset_id) == ("m", "d1")
+
+
+def test_job_lifecycle_records_progress_result_and_duration(store: JobStore) -> None:
+    job = store.create("fit", {})
+    store.start(job.id, "host-1")
+    store.progress(job.id, 0.4, "training")
+    mid = store.get(job.id)
+    assert (mid.state, mid.progress, mid.message, mid.worker) == (RUNNING, 0.4, "training", "host-1")
+    store.succeed(job.id, {"version": 3})
+    done = store.get(job.id)
+    assert done.state == SUCCEEDED and done.progress == 1.0
+    assert done.result == {"version": 3}
+    assert done.to_dict()["duration_s"] is not None
+
+
+def test_job_failure_keeps_error(store: JobStore) -> None:
+    job = store.create("fit", {})
+    store.fail(job.id, {"code": "data_error", "message": "target missing"})
+    got = store.get(job.id)
+    assert got.state == FAILED
+    assert got.error == {"code": "data_error", "message": "target missing"}
+    assert got.message == "target missing"
+
+
+def test_progress_is_clamped(store: JobStore) -> None:
+    job = store.create("fit", {})
+    store.progress(job.id, 7.0, "x")
+    assert store.get(job.id).progress == 1.0
+
+
+def test_list_jobs_newest_first_and_by_state(store: JobStore) -> None:
+    a = store.create("fit", {})
+    b = store.create("fit", {})
+    store.fail(a.id, {"message": "x"})
+    assert [j.id for j in store.list()][:2] == [b.id, a.id]
+    assert [j.id for j in store.list(state=FAILED)] == [a.id]
+
+
+def test_get_unknown_job_not_found(store: JobStore) -> None:
+    with pytest.raises(JobNotFound):
+        store.get("nope")
+    with pytest.raises(JobNotFound):
+        store.progress("nope", 0.1, "x")
