@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,13 +58,16 @@ class Client:
         )
         if verify is None:
             verify = str(s.ca_bundle) if s.ca_bundle else s.verify_tls
+        tls: bool | ssl.SSLContext = (
+            ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+        )
         headers = {"User-Agent": "kepler-sdk"}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         self._http = httpx.Client(
             base_url=self.url,
             headers=headers,
-            verify=verify,
+            verify=tls,
             timeout=timeout or s.timeout,
             transport=transport,
         )

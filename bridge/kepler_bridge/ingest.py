@@ -15,8 +15,11 @@ A body cut off by the client, or any error, commits nothing and leaves no file b
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import csv
 import hashlib
+import io
 import os
 import tempfile
 from collections import Counter
@@ -34,19 +37,19 @@ from kepler.core.errors import Conflict, DataError, PayloadTooLarge
 from kepler.server.datasets import FORMATS, DatasetStore, check_seq
 from kepler.server.settings import MiB
 
-__all__ = ["CSV_BLOCK_BYTES", "ChunkResult", "ingest_chunk"]
+__all__ = ["ChunkResult", "ingest_chunk"]
 
-# The unit of memory: a CSV row may be at most this long; Arrow batches are written in
-# slices of about this size.
-CSV_BLOCK_BYTES = 8 * MiB
+# Arrow's CSV reader reads up to 32 blocks ahead, so the block size sets the memory an
+# upload takes (16 MiB at 512 KiB). A row must fit in one block: a chunk with a longer
+# row is read again with the larger size.
+_CSV_BLOCK_SIZES = (MiB // 2, 4 * MiB, 16 * MiB)
+_ARROW_SLICE_BYTES = 4 * MiB
 _SPOOL_FLUSH_BYTES = 1 * MiB
 _REASON_CHARS = 300
 
 _CSV_PARSE = pacsv.ParseOptions(
     delimiter=",", quote_char='"', double_quote=True, escape_char=False, newlines_in_values=True
 )
-# Serial reading keeps memory to about one block and makes Arrow report row numbers.
-_CSV_READ = pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, use_threads=False)
 _CSV_HINT = (
     "send CSV as Splunk writes it: one header line, then rows with as many fields as the "
     "header, any value holding a comma, a quote or a line break in double quotes (a quote "
@@ -186,13 +189,31 @@ def _convert_csv(
         # Splunk sends empty chunks: a part with no rows and no columns.
         return _write(store, dataset_id, seq, pa.schema([]), iter(()), size, sha256)
     _end_last_line(spool)
-    try:
-        # A first pass over the first block only, to learn the header as Arrow parses it.
-        with pacsv.open_csv(spool, read_options=_CSV_READ, parse_options=_CSV_PARSE) as probe:
-            names = probe.schema.names
-    except pa.ArrowInvalid as exc:
-        raise _csv_error(seq, exc) from None
-    _check_unique(names, seq)
+    for block_size in _CSV_BLOCK_SIZES:
+        # Serial reading keeps memory to the blocks read ahead and gives row numbers.
+        read = pacsv.ReadOptions(block_size=block_size, use_threads=False)
+        try:
+            return _csv_part(store, dataset_id, seq, spool, read, size=size, sha256=sha256)
+        except _RowTooLong:
+            continue
+    raise DataError(
+        f"chunk {seq} is not valid CSV: a row is longer than {_mib(_CSV_BLOCK_SIZES[-1])} MiB, "
+        f"or a quote is never closed; {_CSV_HINT}",
+        detail={"seq": seq},
+    )
+
+
+def _csv_part(
+    store: DatasetStore,
+    dataset_id: str,
+    seq: int,
+    spool: str,
+    read: pacsv.ReadOptions,
+    *,
+    size: int,
+    sha256: str,
+) -> ChunkResult:
+    names = _csv_header(spool, seq, read.block_size)
     convert = pacsv.ConvertOptions(
         column_types={name: pa.string() for name in names},
         strings_can_be_null=False,
@@ -201,14 +222,18 @@ def _convert_csv(
     )
     try:
         reader = pacsv.open_csv(
-            spool, read_options=_CSV_READ, parse_options=_CSV_PARSE, convert_options=convert
+            spool, read_options=read, parse_options=_CSV_PARSE, convert_options=convert
         )
     except pa.ArrowInvalid as exc:
         raise _csv_error(seq, exc) from None
     with reader:
-        return _write(
-            store, dataset_id, seq, reader.schema, _csv_batches(reader, seq), size, sha256
-        )
+        if reader.schema.names != names or any(t != pa.string() for t in reader.schema.types):
+            raise DataError(
+                f"chunk {seq} is not valid CSV: its header line is ambiguous; {_CSV_HINT}",
+                detail={"seq": seq},
+            )
+        batches = _csv_batches(reader, seq)
+        return _write(store, dataset_id, seq, reader.schema, batches, size, sha256)
 
 
 def _csv_batches(reader: Any, seq: int) -> Iterator[pa.RecordBatch]:
@@ -222,6 +247,40 @@ def _csv_batches(reader: Any, seq: int) -> Iterator[pa.RecordBatch]:
         yield batch
 
 
+def _csv_header(spool: str, seq: int, limit: int) -> list[str]:
+    """The column names, read from the first ``limit`` bytes as Arrow will read them.
+
+    (Asking Arrow itself would start a reader that reads 32 blocks ahead.)
+    """
+    with open(spool, "rb") as f:
+        head = f.read(limit)
+        more = bool(f.read(1))
+    try:
+        text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=not more)
+    except UnicodeDecodeError:
+        raise DataError(
+            f"chunk {seq} is not valid CSV: its header line is not UTF-8 text; {_CSV_HINT}",
+            detail={"seq": seq},
+        ) from None
+    lines = io.StringIO(text, newline="")
+    try:
+        # Arrow skips empty lines before the header as well.
+        names = next((row for row in csv.reader(lines) if row), [])
+    except csv.Error as exc:
+        raise DataError(
+            f"chunk {seq} is not valid CSV: its header line cannot be read ({exc}); {_CSV_HINT}",
+            detail={"seq": seq},
+        ) from None
+    if more and lines.tell() >= len(text):
+        raise _RowTooLong("the header line does not fit in one block")
+    _check_unique(names, seq)
+    return names
+
+
+class _RowTooLong(Exception):
+    """A row did not fit in one block: read the chunk again with larger blocks."""
+
+
 def _convert_arrow(
     store: DatasetStore, dataset_id: str, seq: int, spool: str, *, size: int, sha256: str
 ) -> ChunkResult:
@@ -233,7 +292,7 @@ def _convert_arrow(
         raise DataError(f"chunk {seq} is an Arrow IPC file, not a stream; {_ARROW_HINT}")
     if magic.startswith(b"PAR1"):
         raise DataError(f"chunk {seq} is a Parquet file, not an Arrow stream; {_ARROW_HINT}")
-    with pa.memory_map(spool) as source:
+    with pa.OSFile(spool, "rb") as source:
         try:
             reader = pa.ipc.open_stream(source)
         except (pa.ArrowInvalid, OSError) as exc:
@@ -256,7 +315,7 @@ def _arrow_batches(reader: Any, schema: pa.Schema, seq: int) -> Iterator[pa.Reco
             raise _arrow_error(seq, exc) from None
         batch = batch.replace_schema_metadata(None)
         # A client may send one huge batch; slices keep each Parquet row group small.
-        step = max(1, batch.num_rows * CSV_BLOCK_BYTES // max(1, batch.nbytes))
+        step = max(1, batch.num_rows * _ARROW_SLICE_BYTES // max(1, batch.nbytes))
         for start in range(0, batch.num_rows, step):
             yield batch.slice(start, step)
 
@@ -308,10 +367,10 @@ def _check_unique(names: list[str], seq: int) -> None:
         )
 
 
-def _csv_error(seq: int, exc: Exception) -> DataError:
+def _csv_error(seq: int, exc: Exception) -> Exception:
     reason = _reason(exc)
     if "straddle" in reason:
-        reason = f"a row is longer than {_mib(CSV_BLOCK_BYTES)} MiB, or a quote is never closed"
+        return _RowTooLong(reason)
     return DataError(f"chunk {seq} is not valid CSV: {reason}; {_CSV_HINT}", detail={"seq": seq})
 
 

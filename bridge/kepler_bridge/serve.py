@@ -28,4 +28,5 @@ def run_bridge(settings: ServerSettings, *, log_level: str = "info") -> None:
         ssl_keyfile=str(settings.tls_keyfile) if settings.tls_keyfile else None,
         proxy_headers=False,
         server_header=False,
+        timeout_graceful_shutdown=10,
     )

@@ -664,7 +664,8 @@ def find_algorithm(name: str, extra: Iterable[AlgorithmInfo] = ()) -> AlgorithmI
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
     if not close:
         low = {n.lower(): n for n in names}
-        close = [low[c] for c in difflib.get_close_matches(name.lower(), list(low), n=3, cutoff=0.4)]
+        lowered = difflib.get_close_matches(name.lower(), list(low), n=3, cutoff=0.4)
+        close = [low[c] for c in lowered]
     hint = f"did you mean {', '.join(close)}?" if close else "run `kepler models` or see the docs"
     raise UnknownAlgorithm(
         f"unknown algorithm {name!r}; {hint} (list them all with kp.algorithms())",

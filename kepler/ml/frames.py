@@ -42,30 +42,55 @@ def infer_feature_types(frame: pd.DataFrame, features: Iterable[str]) -> dict[st
     Raises :class:`DataError` for features with no values at all, and for mostly-numeric
     text columns with stray non-numbers (naming each column, the count and examples).
     """
+    return read_features(frame, features, convert=False)[0]
+
+
+def read_features(
+    frame: pd.DataFrame,
+    features: Iterable[str],
+    *,
+    rows: np.ndarray | None = None,
+    convert: bool = True,
+) -> tuple[dict[str, str], pd.DataFrame]:
+    """Training's single pass: infer each feature's type (as :func:`infer_feature_types`)
+    and convert it (as :func:`conform`), parsing text once. ``rows`` keeps only those row
+    positions, copying one column at a time rather than the whole frame."""
     types: dict[str, str] = {}
+    columns: dict[str, pd.Series] = {}
     empty: list[str] = []
     mixed: dict[str, str] = {}
+    index = frame.index if rows is None else frame.index[rows]
     for name in features:
-        col = frame[name]
+        col = frame[name] if rows is None else frame[name].iloc[rows]
+        parsed: np.ndarray | None = None
         if _kind(col) != "text":
             if bool(col.isna().all()):
                 empty.append(name)
             types[name] = NUMERIC
-            continue
-        text = _text(col)
-        blank = _blank(text)
-        n_present = int(len(blank) - blank.sum())
-        if n_present == 0:
-            empty.append(name)
-            continue
-        bad = ~blank & np.isnan(_parse(text))
-        n_bad = int(bad.sum())
-        if n_bad == 0:
-            types[name] = NUMERIC
-        elif (n_present - n_bad) / n_present >= MIXED_THRESHOLD:
-            mixed[name] = _mixed_message(name, text[bad], n_bad, n_present)
         else:
-            types[name] = CATEGORICAL
+            text = _text(col)
+            blank = _blank(text)
+            n_present = int(len(blank) - blank.sum())
+            if n_present == 0:
+                empty.append(name)
+                continue
+            parsed = _parse(text)
+            bad = ~blank & np.isnan(parsed)
+            n_bad = int(bad.sum())
+            if n_bad == 0:
+                types[name] = NUMERIC
+                parsed[np.isinf(parsed)] = np.nan
+            elif (n_present - n_bad) / n_present >= MIXED_THRESHOLD:
+                mixed[name] = _mixed_message(name, text[bad], n_bad, n_present)
+                continue
+            else:
+                types[name] = CATEGORICAL
+        if convert and not (empty or mixed):
+            if types[name] == NUMERIC:
+                values = parsed if parsed is not None else numeric_values(col)
+            else:
+                values = categorical_values(col)
+            columns[name] = pd.Series(values, index=index, dtype=values.dtype, copy=False)
     if empty:
         shown = ", ".join(repr(n) for n in empty)
         raise DataError(
@@ -75,30 +100,30 @@ def infer_feature_types(frame: pd.DataFrame, features: Iterable[str]) -> dict[st
         )
     if mixed:
         raise DataError("; ".join(mixed.values()), detail={"fields": list(mixed)})
-    return types
+    return types, pd.DataFrame(columns, index=index, copy=False)
 
 
 def conform(frame: pd.DataFrame, feature_types: Mapping[str, str]) -> pd.DataFrame:
     """The features of ``frame`` as recorded at training: numeric columns as float64
     (unparseable text becomes NaN, for the pipeline to impute), categorical columns as
-    object arrays of strings (NaN where missing). Keeps ``frame``'s index and row order."""
-    missing = [f for f in feature_types if f not in frame.columns]
-    if missing:
-        shown = ", ".join(repr(m) for m in missing)
-        raise DataError(
-            f"the data lacks field(s) {shown} that the model was trained on; "
-            f"the data has: {_preview(list(frame.columns))}",
-            detail={"fields": missing},
-        )
-    columns: dict[str, np.ndarray] = {}
+    object arrays of strings (NaN where missing). Keeps ``frame``'s index and row order.
+
+    A feature absent from ``frame`` is all missing: Splunk leaves a field out of a chunk
+    when no event in it has the field, and one sparse chunk must not fail a search.
+    """
+    columns: dict[str, pd.Series] = {}
     for name, typ in feature_types.items():
-        col = frame[name]
-        if typ == NUMERIC:
-            columns[name] = numeric_values(col)
-        elif typ == CATEGORICAL:
-            columns[name] = categorical_values(col)
-        else:
+        if typ not in FEATURE_TYPES:
             raise ValueError(f"unknown feature type {typ!r} for {name!r}")
+        if name not in frame.columns:
+            values = np.full(len(frame), np.nan, dtype=np.float64 if typ == NUMERIC else object)
+        elif typ == NUMERIC:
+            values = numeric_values(frame[name])
+        else:
+            values = categorical_values(frame[name])
+        # An explicit dtype stops pandas re-inferring object arrays as its "str" type,
+        # which scikit-learn would only convert back.
+        columns[name] = pd.Series(values, index=frame.index, dtype=values.dtype, copy=False)
     return pd.DataFrame(columns, index=frame.index, copy=False)
 
 
@@ -111,12 +136,14 @@ def numeric_values(col: pd.Series) -> np.ndarray:
         zero = pd.Timestamp(0, tz=getattr(col.dt, "tz", None))
         values = ((col - zero) / pd.Timedelta(seconds=1)).to_numpy(dtype="float64", na_value=np.nan)
     elif kind == "delta":
-        values = (col / pd.Timedelta(seconds=1)).to_numpy(dtype="float64", na_value=np.nan)
+        values = col.dt.total_seconds().to_numpy(dtype="float64", na_value=np.nan)
     else:
         values = col.to_numpy(dtype="float64", na_value=np.nan)
-    if not values.flags.writeable:
+    infinite = np.isinf(values)
+    if infinite.any():
+        # to_numpy may hand back the caller's own buffer: never write into it
         values = values.copy()
-    values[np.isinf(values)] = np.nan
+        values[infinite] = np.nan
     return values
 
 
@@ -178,9 +205,9 @@ def regression_target(col: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray
                 detail={"field": name},
             )
         values = parsed
+        values[np.isinf(values)] = np.nan
     else:
         values = numeric_values(col)
-    values[np.isinf(values)] = np.nan
     present = ~np.isnan(values)
     return present, values[present]
 
@@ -194,6 +221,14 @@ def missing_count(col: pd.Series) -> int:
 
 def _kind(col: pd.Series) -> str:
     dtype = col.dtype
+    if pd.api.types.is_object_dtype(dtype):
+        # Python objects from JSON or a notebook: read what the values are.
+        inferred = pd.api.types.infer_dtype(col, skipna=True)
+        if inferred == "boolean":
+            return "bool"
+        if inferred in ("integer", "floating", "mixed-integer-float", "decimal"):
+            return "number"
+        return "text"
     if pd.api.types.is_bool_dtype(dtype):
         return "bool"
     if pd.api.types.is_datetime64_any_dtype(dtype):
@@ -219,8 +254,10 @@ def _blank(text: pd.Series) -> np.ndarray:
 
 
 def _parse(text: pd.Series) -> np.ndarray:
+    """Float64 values of text (NaN where it is not a number), in a writable array."""
     parsed = pd.to_numeric(text, errors="coerce")
-    return np.asarray(parsed.to_numpy(dtype="float64", na_value=np.nan), dtype="float64")
+    values = np.asarray(parsed.to_numpy(dtype="float64", na_value=np.nan), dtype="float64")
+    return values if values.flags.writeable else values.copy()
 
 
 def _examples(values: pd.Series, n: int = 3) -> str:

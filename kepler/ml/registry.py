@@ -104,8 +104,8 @@ def _task_of(cls: type) -> str:
                 return "classifier"
             if is_regressor(probe):
                 return "regressor"
-        except Exception:  # tags of a half-conforming estimator; fall back to the mixins
-            pass
+        except Exception as exc:  # tags of a half-conforming estimator: use the mixins
+            log.debug("%s: no usable scikit-learn tags (%s)", cls.__name__, exc)
     from sklearn.base import ClassifierMixin, OutlierMixin, RegressorMixin
 
     for mixin, task in (
@@ -126,12 +126,12 @@ def _task_of(cls: type) -> str:
 def _params_from_signature(cls: type) -> ParamSet:
     """Declare each ``__init__`` keyword; values stay loosely typed (the class checks them)."""
     try:
-        sig = inspect.signature(cls.__init__)
+        sig = inspect.signature(cls)
     except (TypeError, ValueError):
         return ParamSet(open=True)
     params: list[Param] = []
     open_ = False
-    for p in list(sig.parameters.values())[1:]:
+    for p in sig.parameters.values():
         if p.kind is p.VAR_KEYWORD:
             open_ = True
             continue
@@ -170,7 +170,9 @@ def estimator_class(info: AlgorithmInfo) -> type:
                 f"algorithm {info.name}: {module_name!r} has no {qualname!r}; "
                 "the installed package may be too old or too new"
             )
-    return obj  # type: ignore[no-any-return]
+    if not inspect.isclass(obj):
+        raise MissingDependency(f"algorithm {info.name}: {info.estimator!r} is not a class")
+    return obj
 
 
 def make_estimator(info: AlgorithmInfo, checked_params: dict[str, Any]) -> Any:

@@ -62,6 +62,9 @@ _META_SHA = b"kepler.sha256"
 _META_BYTES = b"kepler.raw_bytes"
 _META_SEQ = b"kepler.seq"
 _FOOTER_READERS = 8
+# Small enough to keep a chunk's conversion in little memory, large enough for Parquet to
+# compress and read well.
+_ROW_GROUP_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -200,9 +203,9 @@ class DatasetStore:
             with self.fs.open(tmp, "wb") as f:
                 writer = pq.ParquetWriter(f, schema.with_metadata(metadata), compression="zstd")
                 try:
-                    for batch in batches:
-                        writer.write_batch(batch)
-                        rows += batch.num_rows
+                    for group in _row_groups(batches):
+                        writer.write_table(group)
+                        rows += group.num_rows
                 finally:
                     writer.close()
             self._writable_state(dataset_id)
@@ -539,6 +542,20 @@ def _unify(schemas: Sequence[pa.Schema]) -> pa.Schema:
                     ) from None
                 fields[fld.name] = merged.field(0).type
     return pa.schema([pa.field(name, typ, nullable=True) for name, typ in fields.items()])
+
+
+def _row_groups(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.Table]:
+    """Batches gathered into row groups of about :data:`_ROW_GROUP_BYTES` each."""
+    pending: list[pa.RecordBatch] = []
+    size = 0
+    for batch in batches:
+        pending.append(batch)
+        size += batch.nbytes
+        if size >= _ROW_GROUP_BYTES:
+            yield pa.Table.from_batches(pending)
+            pending, size = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending)
 
 
 def _select(schema: pa.Schema, columns: Sequence[str] | None) -> pa.Schema:

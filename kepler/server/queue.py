@@ -12,6 +12,7 @@ from typing import Any
 from kepler.server.settings import ServerSettings
 
 FIT_TASK = "kepler.fit"
+SQLITE_TRANSPORT = "kepler.server.sqlite_transport:SQLiteTransport"
 
 
 def make_celery(s: ServerSettings) -> Any:
@@ -21,7 +22,12 @@ def make_celery(s: ServerSettings) -> Any:
         Path(s.broker_url.removeprefix("sqla+sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
         )
-    app = Celery("kepler", broker=s.broker_url)
+    broker, transport = s.broker_url, None
+    if broker.startswith("sqla+"):
+        broker, transport = broker.removeprefix("sqla+"), SQLITE_TRANSPORT
+    app = Celery("kepler", broker=broker)
+    if transport:
+        app.conf.broker_transport = transport
     app.conf.update(
         # Ids in, ids out; never pickle what crosses the broker.
         task_serializer="json",
@@ -36,7 +42,6 @@ def make_celery(s: ServerSettings) -> Any:
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         worker_concurrency=s.worker_concurrency,
-        broker_transport_options={"polling_interval": 0.2},
         enable_utc=True,
     )
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 import stat
 import subprocess
 import sys
@@ -57,7 +58,8 @@ def test_bridge_serves_tls_with_certificate(tmp_path: Path) -> None:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"https://127.0.0.1:{port}"
-        wait_until(lambda: httpx.get(f"{url}/health", verify=str(cert)).status_code == 200,
+        ctx = ssl.create_default_context(cafile=str(cert))
+        wait_until(lambda: httpx.get(f"{url}/health", verify=ctx).status_code == 200,
                    60, "TLS bridge")
         import kepler as kp
 

@@ -1,0 +1,165 @@
+"""How good a fitted model is, as a flat ``{metric: float}`` dict.
+
+Supervised models are scored on the holdout rows they did not see:
+
+* classifiers: ``accuracy``, ``precision``, ``recall``, ``f1`` (binary for two classes,
+  the positive class being the later of the two sorted labels, e.g. ``yes`` over ``no``
+  and 1 over 0; weighted by class size for more), ``roc_auc`` (binary; one-vs-rest
+  weighted for more classes);
+* regressors: ``rmse``, ``mae``, ``r2``.
+
+Unsupervised models have no holdout; they are described on the training rows:
+
+* clusterers: ``n_clusters`` (noise, -1, excluded) and ``silhouette`` on a random sample
+  of at most :data:`SILHOUETTE_SAMPLE` rows (silhouette costs rows squared);
+* outlier detectors: ``outlier_fraction``, on a random sample of at most
+  :data:`OUTLIER_SAMPLE` rows;
+* transformers: ``explained_variance`` (share of variance kept) where the estimator
+  reports it (PCA).
+
+A metric that cannot be computed (one class in the holdout, a single cluster, too few
+rows) is left out rather than reported as NaN; computing metrics never raises.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+from sklearn.pipeline import Pipeline
+
+from kepler.ml.pipeline import final_estimator
+
+SILHOUETTE_SAMPLE = 10_000
+# Scoring every training row of a neighbour-based detector would cost as much as the fit.
+OUTLIER_SAMPLE = 100_000
+
+log = logging.getLogger(__name__)
+
+
+def compute_metrics(
+    pipeline: Pipeline,
+    task: str,
+    X: pd.DataFrame,
+    y: np.ndarray | None = None,
+    *,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Metrics of ``pipeline`` on ``X`` (and true labels ``y`` for supervised tasks)."""
+    if len(X) == 0:
+        return {}
+    scorers: dict[str, Callable[..., dict[str, float]]] = {
+        "classifier": _classifier,
+        "regressor": _regressor,
+        "clusterer": _clusterer,
+        "outlier": _outlier,
+        "transformer": _transformer,
+    }
+    scorer = scorers.get(task)
+    if scorer is None or (task in ("classifier", "regressor") and y is None):
+        return {}
+    # Degenerate holdouts make scikit-learn warn (and, where warnings are errors, raise);
+    # each metric is guarded on its own instead.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            raw = scorer(pipeline, X, y, seed)
+        except Exception as exc:  # a metric must never fail a fit that succeeded
+            log.warning("could not compute %s metrics: %s", task, exc)
+            return {}
+    return {k: float(v) for k, v in raw.items() if v is not None and np.isfinite(v)}
+
+
+def _safe(fn: Callable[[], Any]) -> float | None:
+    try:
+        return float(fn())
+    except (ValueError, TypeError, IndexError, ZeroDivisionError, FloatingPointError):
+        return None
+
+
+def _classifier(pipeline: Pipeline, X: pd.DataFrame, y: Any, seed: int) -> dict[str, Any]:
+    y_true = np.asarray(y)
+    y_pred = np.asarray(pipeline.predict(X))
+    classes: Sequence[Any] = pipeline.named_steps["model"].classes_
+    binary = len(classes) == 2
+    kw: dict[str, Any] = (
+        {"average": "binary", "pos_label": classes[1]} if binary else {"average": "weighted"}
+    )
+    out: dict[str, Any] = {
+        "accuracy": _safe(lambda: skm.accuracy_score(y_true, y_pred)),
+        "precision": _safe(lambda: skm.precision_score(y_true, y_pred, zero_division=0, **kw)),
+        "recall": _safe(lambda: skm.recall_score(y_true, y_pred, zero_division=0, **kw)),
+        "f1": _safe(lambda: skm.f1_score(y_true, y_pred, zero_division=0, **kw)),
+    }
+    if len(np.unique(y_true)) >= 2:
+        out["roc_auc"] = _roc_auc(pipeline, X, y_true, classes)
+    return out
+
+
+def _roc_auc(pipeline: Pipeline, X: pd.DataFrame, y_true: np.ndarray, classes: Any) -> Any:
+    if len(classes) == 2:
+        if hasattr(pipeline, "predict_proba"):
+            score = np.asarray(pipeline.predict_proba(X))[:, 1]
+        elif hasattr(pipeline, "decision_function"):
+            score = np.asarray(pipeline.decision_function(X)).ravel()
+        else:
+            return None
+        return _safe(lambda: skm.roc_auc_score(y_true == classes[1], score))
+    if not hasattr(pipeline, "predict_proba"):
+        return None
+    proba = np.asarray(pipeline.predict_proba(X))
+    return _safe(
+        lambda: skm.roc_auc_score(
+            y_true, proba, multi_class="ovr", average="weighted", labels=list(classes)
+        )
+    )
+
+
+def _regressor(pipeline: Pipeline, X: pd.DataFrame, y: Any, seed: int) -> dict[str, Any]:
+    y_true = np.asarray(y, dtype=np.float64)
+    y_pred = np.asarray(pipeline.predict(X), dtype=np.float64).ravel()
+    out: dict[str, Any] = {
+        "rmse": _safe(lambda: np.sqrt(skm.mean_squared_error(y_true, y_pred))),
+        "mae": _safe(lambda: skm.mean_absolute_error(y_true, y_pred)),
+    }
+    if len(y_true) >= 2 and np.ptp(y_true) > 0:  # r2 is undefined for a constant truth
+        out["r2"] = _safe(lambda: skm.r2_score(y_true, y_pred))
+    return out
+
+
+def _sample(X: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    if len(X) <= n:
+        return X
+    rows = np.random.default_rng(seed).choice(len(X), size=n, replace=False)
+    return X.iloc[np.sort(rows)]
+
+
+def _clusterer(pipeline: Pipeline, X: pd.DataFrame, y: Any, seed: int) -> dict[str, Any]:
+    sample = _sample(X, SILHOUETTE_SAMPLE, seed)
+    labels = np.asarray(pipeline.predict(sample))
+    found = np.unique(labels[labels != -1])
+    out: dict[str, Any] = {"n_clusters": len(found)}
+    n_labels = len(np.unique(labels))
+    if 2 <= n_labels <= len(sample) - 1:
+        Xt = np.asarray(pipeline[:-1].transform(sample), dtype=np.float64)
+        out["silhouette"] = _safe(lambda: skm.silhouette_score(Xt, labels))
+    return out
+
+
+def _outlier(pipeline: Pipeline, X: pd.DataFrame, y: Any, seed: int) -> dict[str, Any]:
+    if not hasattr(pipeline, "predict"):
+        return {}
+    flags = np.asarray(pipeline.predict(_sample(X, OUTLIER_SAMPLE, seed))) == -1
+    return {"outlier_fraction": float(flags.mean())}
+
+
+def _transformer(pipeline: Pipeline, X: pd.DataFrame, y: Any, seed: int) -> dict[str, Any]:
+    ratio = getattr(final_estimator(pipeline), "explained_variance_ratio_", None)
+    if ratio is None:
+        return {}
+    return {"explained_variance": float(np.sum(ratio))}

@@ -1,0 +1,181 @@
+"""Applying a model to events: the output columns, named as Splunk MLTK names them.
+
+=================  =========================================  ==========================
+task               fields                                     ``as <out>``
+=================  =========================================  ==========================
+classifier         ``predicted(<target>)``, and with          ``<out>`` (probability
+                   probabilities ``probability(<target>=<c>)``  fields keep their names)
+regressor          ``predicted(<target>)``                    ``<out>``
+clusterer          ``cluster``                                ``<out>``
+outlier detector   ``isOutlier`` (1 outlier, 0 normal)        ``<out>``
+scaler             ``SS_<field>`` / ``RS_<field>`` /          ``<out>_<field>``
+                   ``MMS_<field>``
+decomposition      ``PC_1`` ... (PCA, KernelPCA), ``IC_1``    ``<out>_1`` ...
+                   ... (ICA)
+=================  =========================================  ==========================
+
+A one-hot encoded field shows up as ``<field>=<value>`` in transformer outputs
+(``SS_color=red``), MLTK's own spelling. A plugin transformer that keeps one column per
+input (``get_feature_names_out`` echoes its inputs) is named ``<Algorithm>_<field>``;
+any other ``<Algorithm>_1`` ...
+
+Clusterers without their own ``predict`` (DBSCAN, SpectralClustering) assign new rows by
+nearest neighbour; see :mod:`kepler.ml.pipeline`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from kepler.core.errors import BadParameter
+from kepler.ml import frames
+from kepler.ml.pipeline import feature_names_out, final_estimator
+
+if TYPE_CHECKING:
+    from kepler.ml.training import ModelMeta
+
+# MLTK's prefixes; a scaler names one output per input field, a decomposition numbers them.
+PER_FIELD_PREFIX = {"StandardScaler": "SS", "RobustScaler": "RS", "MinMaxScaler": "MMS"}
+NUMBERED_PREFIX = {"PCA": "PC", "KernelPCA": "PC", "ICA": "IC"}
+
+
+def predict_frame(
+    pipeline: Pipeline,
+    meta: ModelMeta,
+    frame: pd.DataFrame,
+    *,
+    probabilities: bool | None = None,
+    output_name: str | None = None,
+) -> pd.DataFrame:
+    """Only the output columns for ``frame``'s rows, same order and index.
+
+    ``probabilities=None`` means as the model was fitted; ``output_name`` (``as <out>``)
+    overrides the name chosen at fit time. Features absent from ``frame`` count as missing
+    (imputed); the result's ``attrs["missing_fields"]`` lists them.
+    """
+    out = _predict_frame(pipeline, meta, frame, probabilities, output_name)
+    out.attrs["missing_fields"] = [f for f in meta.features if f not in frame.columns]
+    return out
+
+
+def _predict_frame(
+    pipeline: Pipeline,
+    meta: ModelMeta,
+    frame: pd.DataFrame,
+    probabilities: bool | None,
+    output_name: str | None,
+) -> pd.DataFrame:
+    want_proba = meta.probabilities if probabilities is None else probabilities
+    _check_probabilities(pipeline, meta, want_proba)
+    names = output_fields(pipeline, meta, probabilities=want_proba, output_name=output_name)
+    if len(frame) == 0:  # Splunk sends empty chunks; estimators refuse zero rows
+        return pd.DataFrame(
+            {n: pd.Series([], dtype=_empty_dtype(meta, i)) for i, n in enumerate(names)}
+        )
+    X = frames.conform(frame, {f: meta.feature_types[f] for f in meta.features})
+    index = frame.index
+    if meta.task == "transformer":
+        values = np.asarray(pipeline.transform(X), dtype=np.float64)
+        return pd.DataFrame(values, index=index, columns=names, copy=False)
+    if meta.task == "outlier":
+        flags = (np.asarray(_predict(pipeline, meta, X)) == -1).astype(np.int64)
+        return pd.DataFrame({names[0]: flags}, index=index)
+    predicted = np.asarray(_predict(pipeline, meta, X))
+    if meta.task == "regressor":  # XGBoost and torch answer in float32
+        predicted = predicted.astype(np.float64, copy=False).reshape(len(X))
+    out: dict[str, Any] = {names[0]: predicted}
+    if want_proba:
+        proba = np.asarray(pipeline.predict_proba(X), dtype=np.float64)
+        for i, name in enumerate(names[1:]):
+            out[name] = proba[:, i]
+    return pd.DataFrame(out, index=index)
+
+
+def output_fields(
+    pipeline: Pipeline,
+    meta: ModelMeta,
+    *,
+    probabilities: bool | None = None,
+    output_name: str | None = None,
+) -> list[str]:
+    """The names :func:`predict_frame` returns, without touching any data."""
+    out = output_name or meta.output_name
+    if meta.task in ("classifier", "regressor"):
+        names = [out or f"predicted({meta.target})"]
+        want = meta.probabilities if probabilities is None else probabilities
+        if want and meta.task == "classifier":
+            names += [f"probability({meta.target}={c})" for c in meta.classes or ()]
+        return names
+    if meta.task == "clusterer":
+        return [out or "cluster"]
+    if meta.task == "outlier":
+        return [out or "isOutlier"]
+    return _transformer_fields(pipeline, meta, out)
+
+
+def _transformer_fields(pipeline: Pipeline, meta: ModelMeta, out: str | None) -> list[str]:
+    inputs = feature_names_out(pipeline)
+    est = final_estimator(pipeline)
+    if meta.algorithm in PER_FIELD_PREFIX:
+        return [f"{out or PER_FIELD_PREFIX[meta.algorithm]}_{f}" for f in inputs]
+    produced: list[str] | None = None
+    try:
+        produced = [str(n) for n in est.get_feature_names_out(inputs)]
+    except Exception:  # a plugin without get_feature_names_out
+        produced = None
+    if meta.algorithm not in NUMBERED_PREFIX and produced == inputs:
+        return [f"{out or meta.algorithm}_{f}" for f in inputs]
+    prefix = out or NUMBERED_PREFIX.get(meta.algorithm, meta.algorithm)
+    n_out = len(produced) if produced is not None else _n_components(est, len(inputs))
+    return [f"{prefix}_{i}" for i in range(1, n_out + 1)]
+
+
+def _n_components(est: Any, n_inputs: int) -> int:
+    for attr in ("n_components_", "n_features_out_", "_n_features_out"):
+        n = getattr(est, attr, None)
+        if isinstance(n, int | np.integer):
+            return int(n)
+    return n_inputs
+
+
+def _predict(pipeline: Pipeline, meta: ModelMeta, X: pd.DataFrame) -> Any:
+    if not hasattr(pipeline, "predict"):
+        hint = (
+            "; refit with novelty=true so it can score new events"
+            if meta.algorithm == "LocalOutlierFactor"
+            else ""
+        )
+        raise BadParameter(
+            f"a {meta.algorithm} model cannot be applied to new events{hint}",
+            detail={"algorithm": meta.algorithm},
+        )
+    return pipeline.predict(X)
+
+
+def _check_probabilities(pipeline: Pipeline, meta: ModelMeta, wanted: bool) -> None:
+    if not wanted:
+        return
+    if meta.task != "classifier":
+        raise BadParameter(
+            f"probabilities=true applies to classifiers; {meta.algorithm} is a {meta.task}",
+            detail={"parameter": "probabilities"},
+        )
+    if not hasattr(pipeline, "predict_proba"):
+        raise BadParameter(
+            f"{meta.algorithm} does not estimate class probabilities; apply it without "
+            "probabilities=true, or fit a classifier that does (LogisticRegression, "
+            "RandomForestClassifier, ...)",
+            detail={"parameter": "probabilities", "algorithm": meta.algorithm},
+        )
+
+
+def _empty_dtype(meta: ModelMeta, position: int) -> str:
+    if meta.task in ("clusterer", "outlier"):
+        return "int64"
+    if meta.task == "classifier" and position == 0:
+        return "object"
+    return "float64"

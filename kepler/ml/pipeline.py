@@ -1,0 +1,194 @@
+"""The fitted object Kepler saves: preprocessing and the estimator in one scikit-learn Pipeline.
+
+``prep`` imputes numeric fields (median) and one-hot encodes categorical ones, so a saved
+model applies to raw events with missing values and unseen categories; ``model`` is the
+estimator. Two small wrappers give every estimator the behaviour ``apply`` relies on:
+
+* :class:`EncodedLabelClassifier` trains the classifier on label codes 0..k-1 and
+  answers with the original labels, because some libraries (XGBoost) accept only codes
+  while users expect their own labels (strings stay strings) back.
+* :class:`NearestNeighborClusterer` gives clusterers without ``predict`` (DBSCAN,
+  SpectralClustering) one: a new row takes the cluster of its nearest training point;
+  for DBSCAN the nearest *core* point, and only within ``eps`` (else -1, noise), which
+  is DBSCAN's own rule for points it did not see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, ClusterMixin, MetaEstimatorMixin, clone
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.neighbors import NearestNeighbors
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
+
+from kepler.ml.frames import CATEGORICAL, NUMERIC
+
+# Categories kept per field; rarer ones share one "infrequent" column. Bounds the width of
+# the dense matrix a high-cardinality field (a user id) would otherwise blow up.
+MAX_CATEGORIES = 100
+
+
+def build_pipeline(estimator: Any, feature_types: Mapping[str, str], task: str) -> Pipeline:
+    """``Pipeline([("prep", ColumnTransformer), ("model", estimator)])`` for these features.
+
+    Classifiers are wrapped in :class:`EncodedLabelClassifier`; clusterers without
+    ``predict`` in :class:`NearestNeighborClusterer`.
+    """
+    numeric = [f for f, t in feature_types.items() if t == NUMERIC]
+    categorical = [f for f, t in feature_types.items() if t == CATEGORICAL]
+    branches: list[tuple[str, Any, list[str]]] = []
+    if numeric:
+        # keep_empty_features: a field empty in the training split still keeps its column,
+        # so output names map one to one onto input fields.
+        branches.append(
+            ("num", SimpleImputer(strategy="median", keep_empty_features=True), numeric)
+        )
+    if categorical:  # numeric-only data never pays for string handling
+        branches.append(("cat", _categorical_branch(), categorical))
+    prep = ColumnTransformer(
+        branches, remainder="drop", sparse_threshold=0.0, verbose_feature_names_out=False
+    )
+    if task == "classifier":
+        estimator = EncodedLabelClassifier(estimator)
+    elif task == "clusterer" and not hasattr(estimator, "predict"):
+        estimator = NearestNeighborClusterer(estimator)
+    return Pipeline([("prep", prep), ("model", estimator)])
+
+
+def _categorical_branch() -> Pipeline:
+    return Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="constant", fill_value="",
+                                     keep_empty_features=True)),
+            (
+                "onehot",
+                OneHotEncoder(
+                    handle_unknown="infrequent_if_exist",
+                    max_categories=MAX_CATEGORIES,
+                    sparse_output=False,
+                    feature_name_combiner=one_hot_name,
+                ),
+            ),
+        ]
+    )
+
+
+def one_hot_name(feature: str, category: Any) -> str:
+    """MLTK's spelling of a one-hot column: ``color=red``."""
+    return f"{feature}={category}"
+
+
+def feature_names_out(pipeline: Pipeline) -> list[str]:
+    """Names of the columns the estimator sees: numeric fields as-is, ``field=value`` for
+    one-hot columns."""
+    prep = pipeline.named_steps["prep"]
+    try:
+        return [str(n) for n in prep.get_feature_names_out()]
+    except ValueError:  # a numeric field literally named like a one-hot column
+        prep.verbose_feature_names_out = True
+        try:
+            return [str(n) for n in prep.get_feature_names_out()]
+        finally:
+            prep.verbose_feature_names_out = False
+
+
+def final_estimator(pipeline: Pipeline) -> Any:
+    """The fitted estimator itself, inside Kepler's wrappers."""
+    model = pipeline.named_steps["model"]
+    # Only Kepler's own wrappers: forests also have an `estimator_` (their unfitted template).
+    if isinstance(model, EncodedLabelClassifier | NearestNeighborClusterer):
+        return model.estimator_
+    return model
+
+
+def _inner_has(attr: str) -> Any:
+    def check(self: Any) -> bool:
+        inner = getattr(self, "estimator_", self.estimator)
+        return hasattr(inner, attr)
+
+    return check
+
+
+class EncodedLabelClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+    """Fit ``estimator`` on label codes 0..k-1; predict the original labels.
+
+    ``classes_`` holds the original labels, sorted; ``predict_proba`` columns follow it.
+    """
+
+    def __init__(self, estimator: Any) -> None:
+        self.estimator = estimator
+
+    def fit(self, X: Any, y: Any, **fit_params: Any) -> EncodedLabelClassifier:
+        self.classes_, codes = np.unique(np.asarray(y), return_inverse=True)
+        self.estimator_ = clone(self.estimator).fit(X, codes, **fit_params)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        codes = np.asarray(self.estimator_.predict(X))
+        return self.classes_[codes.astype(np.intp, copy=False).ravel()]
+
+    @available_if(_inner_has("predict_proba"))
+    def predict_proba(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        return np.asarray(self.estimator_.predict_proba(X))
+
+    @available_if(_inner_has("decision_function"))
+    def decision_function(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        return np.asarray(self.estimator_.decision_function(X))
+
+
+class NearestNeighborClusterer(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
+    """Give a transductive clusterer (no ``predict``) a ``predict`` by nearest neighbour.
+
+    ``labels_`` are the clusterer's own labels of the training rows. For DBSCAN, new rows
+    join the cluster of their nearest core sample when it lies within ``eps``, else -1.
+    """
+
+    def __init__(self, estimator: Any) -> None:
+        self.estimator = estimator
+
+    def fit(self, X: Any, y: Any = None) -> NearestNeighborClusterer:
+        X = np.asarray(X, dtype=np.float64)
+        fitted = clone(self.estimator).fit(X)
+        labels = np.asarray(fitted.labels_)
+        self.labels_ = labels
+        if hasattr(fitted, "core_sample_indices_"):  # DBSCAN: only core samples attract
+            points = X[fitted.core_sample_indices_]
+            self.point_labels_ = labels[fitted.core_sample_indices_]
+            self.radius_ = float(fitted.eps)
+            metric = fitted.metric if isinstance(fitted.metric, str) else "euclidean"
+        else:
+            points, self.point_labels_, self.radius_ = X, labels, np.inf
+            metric = "euclidean"
+        # The n-by-n affinity matrix is only needed during fit and would dominate the
+        # saved model's size.
+        if hasattr(fitted, "affinity_matrix_"):
+            del fitted.affinity_matrix_
+        self.estimator_ = fitted
+        self.nn_ = (
+            NearestNeighbors(n_neighbors=1, metric=metric).fit(points) if len(points) else None
+        )
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        X = np.asarray(X, dtype=np.float64)
+        if self.nn_ is None:  # DBSCAN found no core samples: everything is noise
+            return np.full(len(X), -1, dtype=self.labels_.dtype)
+        dist, idx = self.nn_.kneighbors(X)
+        out = self.point_labels_[idx[:, 0]].copy()
+        out[dist[:, 0] > self.radius_] = -1
+        return out
+
+    def fit_predict(self, X: Any, y: Any = None, **kwargs: Any) -> np.ndarray:
+        return np.asarray(self.fit(X).labels_)
+

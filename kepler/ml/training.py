@@ -1,0 +1,295 @@
+"""Fitting one model from a data frame and a fit spec: checks, split, fit, score, explain.
+
+:func:`train` is what a worker runs for ``fit``. It refuses data it cannot learn from with
+a :class:`~kepler.core.errors.DataError` that says what to change, holds out a share of the
+rows to score supervised models on (stratified where the classes allow), and returns the
+fitted pipeline with a JSON-ready :class:`ModelMeta` that is everything ``apply`` needs
+besides the pipeline itself.
+
+Unsupervised models are fitted on all rows: there is no truth to hold out for, and users
+expect every event they fit on to get its cluster or outlier flag.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+
+from kepler import __version__
+from kepler.core.errors import BadParameter, DataError, InvalidSpec
+from kepler.core.spec import FitSpec, expand_features
+from kepler.ml import frames, registry
+from kepler.ml.explain import explain
+from kepler.ml.metrics import compute_metrics
+from kepler.ml.pipeline import build_pipeline
+
+# Below this many rows a holdout would leave too little to fit or to score.
+MIN_ROWS_FOR_HOLDOUT = 10
+# Fit-time warnings kept for the user (the rest are logged).
+MAX_WARNINGS = 10
+# Algorithms whose fit builds a dense rows-by-rows matrix, and how large one may be.
+QUADRATIC_MEMORY = frozenset({"SpectralClustering", "KernelPCA", "KernelRidge"})
+MAX_QUADRATIC_BYTES = 4 * 2**30
+
+Progress = Callable[[float, str], None]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ModelMeta:
+    """What ``apply`` needs besides the pipeline, stored as JSON with each version."""
+
+    algorithm: str
+    task: str
+    target: str | None
+    features: list[str]
+    feature_types: dict[str, str]
+    classes: list[str] | None = None  # as strings, in predict_proba column order
+    probabilities: bool = False
+    output_name: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)  # declared name -> value
+    n_train: int = 0
+    n_holdout: int = 0
+    n_dropped: int = 0  # rows left out because their target was missing
+    holdout: float = 0.0
+    kepler_version: str = __version__
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelMeta:
+        """Read a stored meta; keys from newer Kepler versions are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass
+class TrainedModel:
+    pipeline: Pipeline
+    meta: ModelMeta
+    metrics: dict[str, float]
+    importances: list[dict[str, Any]]
+    warnings: list[str] = field(default_factory=list)  # fit-time warnings, for the user
+
+
+def train(frame: pd.DataFrame, spec: FitSpec, *, progress: Progress | None = None) -> TrainedModel:
+    """Fit ``spec.algorithm`` on ``frame`` as ``spec`` says; see the module docstring."""
+    report = progress or _silent
+    report(0.0, "checking the fit")
+    info = registry.get_algorithm(spec.algorithm)
+    params = info.check(spec.params)
+    if len(frame) == 0:
+        raise DataError("the dataset has no rows; check that the search returns events")
+    target = spec.target if info.supervised else None
+    if info.supervised:
+        _check_target(frame, spec.target, info.name)
+    elif spec.target:
+        raise InvalidSpec(
+            f"{info.name} learns without a target; list only the fields to use, without `from`"
+        )
+    estimator = registry.make_estimator(info, params)  # a missing library fails early
+    _check_probabilities(info.name, info.task, estimator, spec.probabilities)
+    columns = [str(c) for c in frame.columns]
+    features = expand_features(spec.features, columns, exclude=(target,) if target else ())
+
+    y: np.ndarray | None = None
+    rows: np.ndarray | None = None  # positions kept; None: every row
+    n_dropped = 0
+    if target is not None:
+        report(0.05, f"reading the target {target}")
+        present, y = (
+            frames.class_labels(frame[target])
+            if info.task == "classifier"
+            else frames.regression_target(frame[target], target)
+        )
+        n_dropped = int(len(present) - present.sum())
+        if n_dropped == len(present):
+            raise DataError(
+                f"target field {target!r} has no values in any row; "
+                "check its name and that the search extracts it"
+            )
+        if n_dropped:
+            rows = np.flatnonzero(present)
+        if info.task == "classifier":
+            _check_classes(y, target)
+    _check_size(info.name, len(frame) - n_dropped)
+
+    report(0.1, "reading the features")
+    feature_types, X = frames.read_features(frame, features, rows=rows)
+
+    pipeline = build_pipeline(estimator, feature_types, info.task)
+
+    seed = params.get("random_state")
+    seed = int(seed) if isinstance(seed, int) else 0
+    report(0.15, "splitting off the holdout")
+    labels = y if info.task == "classifier" else None
+    train_rows, holdout_rows = _split(
+        len(X), labels, spec.holdout if info.supervised else 0.0, seed
+    )
+    X_train = X if holdout_rows is None else X.iloc[train_rows]
+    y_train = y if holdout_rows is None or y is None else y[train_rows]
+
+    report(0.2, f"fitting {info.name} on {len(X_train):,} rows")
+    fit_warnings = _fit(pipeline, X_train, y_train, info.name)
+
+    report(0.8, "scoring")
+    if holdout_rows is not None:
+        metrics = compute_metrics(
+            pipeline, info.task, X.iloc[holdout_rows],
+            None if y is None else y[holdout_rows], seed=seed,
+        )
+    elif info.supervised:
+        metrics = {}  # scoring on the training rows would flatter the model
+    else:
+        metrics = compute_metrics(pipeline, info.task, X_train, seed=seed)
+
+    report(0.9, "explaining")
+    importances = explain(pipeline)
+    classes = None
+    if info.task == "classifier":
+        classes = [str(c) for c in pipeline.named_steps["model"].classes_]
+    meta = ModelMeta(
+        algorithm=info.name,
+        task=info.task,
+        target=target,
+        features=list(features),
+        feature_types=feature_types,
+        classes=classes,
+        probabilities=bool(spec.probabilities),
+        output_name=spec.output_name,
+        params=_jsonable(params),
+        n_train=len(X_train),
+        n_holdout=0 if holdout_rows is None else len(holdout_rows),
+        n_dropped=n_dropped,
+        holdout=float(spec.holdout) if holdout_rows is not None else 0.0,
+    )
+    report(1.0, "done")
+    return TrainedModel(pipeline, meta, metrics, importances, fit_warnings)
+
+
+def _silent(fraction: float, message: str) -> None:
+    return None
+
+
+def _check_target(frame: pd.DataFrame, target: str | None, algorithm: str) -> None:
+    if not target:
+        raise DataError(
+            f"{algorithm} predicts a field: name it before `from`, as in "
+            f"`fit {algorithm} <target> from <fields>`"
+        )
+    if target not in frame.columns:
+        shown = ", ".join(str(c) for c in list(frame.columns)[:12])
+        more = f" and {len(frame.columns) - 12} more" if len(frame.columns) > 12 else ""
+        raise DataError(
+            f"target field {target!r} is not in the data; the data has: {shown}{more}",
+            detail={"field": target},
+        )
+
+
+def _check_probabilities(algorithm: str, task: str, estimator: Any, wanted: bool) -> None:
+    if not wanted:
+        return
+    if task != "classifier":
+        raise BadParameter(
+            f"probabilities=true applies to classifiers; {algorithm} is a {task}",
+            detail={"parameter": "probabilities"},
+        )
+    if not hasattr(estimator, "predict_proba"):
+        raise BadParameter(
+            f"{algorithm} does not estimate class probabilities (with these parameters); "
+            "fit without probabilities=true, or use a classifier that does",
+            detail={"parameter": "probabilities"},
+        )
+
+
+def _check_size(algorithm: str, n_rows: int) -> None:
+    """Refuse, with the arithmetic, a fit that would hold an n-by-n matrix too big for
+    memory: a clear error beats a worker killed by the kernel."""
+    if algorithm not in QUADRATIC_MEMORY:
+        return
+    needed = n_rows * n_rows * 8
+    if needed > MAX_QUADRATIC_BYTES:
+        cap = int((MAX_QUADRATIC_BYTES / 8) ** 0.5)
+        raise DataError(
+            f"{algorithm} holds a rows-by-rows matrix: {n_rows:,} rows would need about "
+            f"{needed / 2**30:,.0f} GiB of memory; fit it on at most {cap:,} rows "
+            f"(in SPL, e.g. `| sample {cap}` before fit)",
+            detail={"algorithm": algorithm, "rows": n_rows, "max_rows": cap},
+        )
+
+
+def _check_classes(y: np.ndarray, target: str) -> None:
+    classes = pd.unique(y)
+    if len(classes) < 2:
+        raise DataError(
+            f"target field {target!r} has only one class ({classes[0]!r}); a classifier needs "
+            "rows of at least two classes",
+            detail={"field": target},
+        )
+
+
+def _split(
+    n: int, labels: np.ndarray | None, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Row positions for training and holdout (``None``: no holdout), stratified by
+    ``labels`` where every class has two rows and fits on both sides."""
+    rows = np.arange(n)
+    if fraction <= 0 or n < MIN_ROWS_FOR_HOLDOUT:
+        return rows, None
+    n_holdout = min(max(1, round(n * fraction)), n - 1)
+    stratify = None
+    if labels is not None:
+        _, counts = np.unique(labels, return_counts=True)
+        if counts.min() >= 2 and len(counts) <= min(n_holdout, n - n_holdout):
+            stratify = labels
+    train_rows, holdout_rows = train_test_split(
+        rows, test_size=n_holdout, random_state=seed, stratify=stratify
+    )
+    return np.sort(train_rows), np.sort(holdout_rows)
+
+
+def _fit(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray | None, algorithm: str) -> list[str]:
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if y is None:
+                pipeline.fit(X)
+            else:
+                pipeline.fit(X, y)
+        except InvalidParameterError as exc:
+            raise BadParameter(f"{algorithm}: {exc}", detail={"algorithm": algorithm}) from exc
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            raise DataError(
+                f"{algorithm} could not be fitted on this data: {exc}",
+                detail={"algorithm": algorithm},
+            ) from exc
+    messages: list[str] = []
+    for w in caught:
+        text = f"{w.category.__name__}: {w.message}"
+        log.info("while fitting %s: %s", algorithm, text)
+        if text not in messages and len(messages) < MAX_WARNINGS:
+            messages.append(text)
+    return messages
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        if isinstance(v, tuple):
+            v = list(v)
+        elif isinstance(v, np.generic):
+            v = v.item()
+        out[k] = v
+    return out

@@ -1,0 +1,124 @@
+"""Declared parameters: SPL text and Python values become the same typed values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kepler.core.errors import BadParameter
+from kepler.core.params import Param, ParamSet, check_params, coerce, to_kwargs
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "expected"),
+    [
+        ("int", "3", 3),
+        ("int", "3.0", 3),
+        ("int", 4, 4),
+        ("float", "0.5", 0.5),
+        ("float", "2", 2.0),
+        ("number", "2", 2),
+        ("number", "0.25", 0.25),
+        ("bool", "t", True),
+        ("bool", "FALSE", False),
+        ("bool", "1", True),
+        ("bool", "no", False),
+        ("bool", True, True),
+        ("str", "  rbf ", "rbf"),
+        ("any", "12", 12),
+        ("any", "1.5", 1.5),
+        ("any", "f", False),
+        ("any", "none", None),
+        ("any", "sqrt", "sqrt"),
+        ("any", [1, 2], [1, 2]),
+    ],
+)
+def test_coerce_reads_spl_text_and_python_values(kind: str, value: Any, expected: Any) -> None:
+    got = coerce(Param("p", kind, nullable=True), value)
+    assert got == expected
+    assert type(got) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("param", "value", "message"),
+    [
+        (Param("n", "int"), "3.5", "an integer"),
+        (Param("n", "int"), "three", "an integer"),
+        (Param("n", "int"), True, "an integer"),
+        (Param("n", "int", minimum=1), "0", ">= 1"),
+        (Param("r", "float", maximum=1), "1.5", "<= 1"),
+        (Param("b", "bool"), "maybe", "true or false"),
+        (Param("s", "str", choices=("a", "b")), "c", "one of a, b"),
+        (Param("n", "number", choices=("sqrt",)), "cube", "a number or one of sqrt"),
+        (Param("n", "int"), None, "cannot be none"),
+        (Param("n", "int"), "null", "cannot be none"),
+    ],
+)
+def test_coerce_refuses_bad_values_naming_what_is_expected(
+    param: Param, value: Any, message: str
+) -> None:
+    with pytest.raises(BadParameter, match=message) as info:
+        coerce(param, value)
+    assert info.value.detail["parameter"] == param.name
+
+
+def test_choices_match_case_insensitively_and_return_the_declared_spelling() -> None:
+    assert coerce(Param("k", "str", choices=("LU", "auto")), "lu") == "LU"
+
+
+def test_numeric_params_accept_their_string_choices() -> None:
+    assert coerce(Param("m", "number", choices=("sqrt", "log2")), "log2") == "log2"
+    assert coerce(Param("m", "number", choices=("sqrt", "log2")), "0.5") == 0.5
+
+
+def test_nullable_params_accept_none() -> None:
+    assert coerce(Param("d", "int", nullable=True), "None") is None
+
+
+def test_unknown_kind_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="unknown parameter kind"):
+        Param("x", "complex")
+
+
+PARAMS = ParamSet(
+    (
+        Param("k", "int", target="n_clusters", minimum=1),
+        Param("max_iter", "int", aliases=("n_iter",)),
+        Param("fit_intercept", "bool"),
+    )
+)
+
+
+def test_check_params_accepts_every_spelling_and_returns_declared_names() -> None:
+    given = {"n_clusters": "3", "N_ITER": "10", "fit_intercept": "f"}
+    checked = check_params("Algo", PARAMS, given)
+    assert checked == {"k": 3, "max_iter": 10, "fit_intercept": False}
+
+
+def test_check_params_names_the_allowed_parameters() -> None:
+    allowed = r"Algo has no parameter 'kk'; allowed parameters: fit_intercept, k, max_iter"
+    with pytest.raises(BadParameter, match=allowed):
+        check_params("Algo", PARAMS, {"kk": "3"})
+
+
+def test_check_params_refuses_a_parameter_given_twice_by_two_spellings() -> None:
+    with pytest.raises(BadParameter, match="given twice"):
+        check_params("Algo", PARAMS, {"k": "3", "n_clusters": "4"})
+
+
+def test_open_param_sets_pass_unknown_names_with_best_guess_types() -> None:
+    open_set = ParamSet((), open=True)
+    assert check_params("Plugin", open_set, {"alpha": "0.1", "mode": "fast", "on": "t"}) == {
+        "alpha": 0.1,
+        "mode": "fast",
+        "on": True,
+    }
+
+
+def test_to_kwargs_maps_declared_names_to_estimator_keywords() -> None:
+    assert to_kwargs(PARAMS, {"k": 3, "max_iter": 5, "undeclared": 1}) == {
+        "n_clusters": 3,
+        "max_iter": 5,
+        "undeclared": 1,
+    }

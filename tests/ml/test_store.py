@@ -1,0 +1,225 @@
+"""The MLflow-backed registry: new versions, idempotent jobs, references, describe, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kepler.core.errors import InvalidSpec, ModelNotFound, VersionNotFound
+from kepler.core.refs import ModelRef
+from kepler.core.spec import FitSpec
+from kepler.ml.outputs import predict_frame
+from kepler.ml.store import ModelStore, lineage_tags, pip_requirements
+from kepler.ml.training import TrainedModel, train
+
+Events = Callable[..., pd.DataFrame]
+
+LINEAGE = {
+    "dataset": {
+        "dataset_id": "d" * 32,
+        "content_hash": "c0ffee",
+        "rows": 120,
+        "columns": ["x", "z", "color", "label"],
+        "schema": {"x": "string"},
+        "parts": [{"seq": 0, "rows": 120}],
+    },
+    "source": {"search": "index=main sourcetype=pump", "earliest": "-24h", "latest": "now",
+               "sid": "1700000000.42"},
+}
+
+
+@pytest.fixture(scope="module")
+def classifier(make_events: Events) -> TrainedModel:
+    return train(make_events(120), FitSpec("LogisticRegression", target="label",
+                                      features=("x", "z", "color")))
+
+
+@pytest.fixture(scope="module")
+def forest(make_events: Events) -> TrainedModel:
+    return train(make_events(120), FitSpec("RandomForestRegressor", target="amount",
+                                      features=("x", "z", "color"),
+                                      params={"n_estimators": 5, "random_state": 0}))
+
+
+def test_each_register_is_a_new_version(module_store: ModelStore, classifier: TrainedModel) -> None:
+    first = module_store.register(classifier, "versions")
+    second = module_store.register(classifier, "versions")
+    assert (first.version, second.version) == (1, 2)
+    assert first.run_id != second.run_id
+    assert module_store.resolve(ModelRef("versions", version=1)).run_id == first.run_id
+
+
+def test_register_is_idempotent_per_job(module_store: ModelStore, classifier: TrainedModel) -> None:
+    a = module_store.register(classifier, "jobs", job_id="job-1")
+    again = module_store.register(classifier, "jobs", job_id="job-1")
+    b = module_store.register(classifier, "jobs", job_id="job-2")
+    assert again == a
+    assert b.version == a.version + 1
+    assert module_store.resolve(ModelRef("jobs", version=a.version)).job_id == "job-1"
+
+
+def test_resolve_latest_version_and_alias(
+    module_store: ModelStore, classifier: TrainedModel
+) -> None:
+    for _ in range(3):
+        module_store.register(classifier, "refs")
+    module_store.set_alias("refs", "production", 2)
+    assert module_store.resolve(ModelRef.parse("refs")).version == 3
+    assert module_store.resolve(ModelRef.parse("refs@1")).version == 1
+    found = module_store.resolve(ModelRef.parse("refs:production"))
+    assert found.version == 2 and found.aliases == ("production",)
+    module_store.set_alias("refs", "production", 3)  # an alias moves
+    assert module_store.resolve(ModelRef.parse("refs:production")).version == 3
+
+
+def test_unknown_model_suggests_listing_models(module_store: ModelStore) -> None:
+    with pytest.raises(ModelNotFound, match=r"no model named 'ghost'.*kepler models"):
+        module_store.resolve(ModelRef.parse("ghost"))
+    with pytest.raises(ModelNotFound):
+        module_store.load("ghost", 1)
+
+
+def test_unknown_version_or_alias_names_what_exists(
+    module_store: ModelStore, classifier: TrainedModel
+) -> None:
+    module_store.register(classifier, "missing")
+    module_store.register(classifier, "missing")
+    module_store.set_alias("missing", "prod", 1)
+    listed = r"no version 9; its versions: 1, 2; its aliases: prod \(version 1\)"
+    with pytest.raises(VersionNotFound, match=listed):
+        module_store.resolve(ModelRef.parse("missing@9"))
+    with pytest.raises(VersionNotFound, match="no alias 'staging'; its versions: 1, 2"):
+        module_store.resolve(ModelRef.parse("missing:staging"))
+    with pytest.raises(VersionNotFound, match="no version 5"):
+        module_store.set_alias("missing", "prod", 5)
+
+
+def test_load_gives_back_the_same_predictions(
+    module_store: ModelStore, classifier: TrainedModel, make_events: Events
+) -> None:
+    saved = module_store.register(classifier, "roundtrip")
+    pipeline, meta = module_store.load("roundtrip", saved.version)
+    assert meta == classifier.meta
+    new = make_events(30, seed=9)
+    pd.testing.assert_frame_equal(
+        predict_frame(pipeline, meta, new, probabilities=True),
+        predict_frame(classifier.pipeline, classifier.meta, new, probabilities=True),
+    )
+
+
+def test_run_records_params_metrics_and_lineage_tags(
+    module_store: ModelStore, forest: TrainedModel
+) -> None:
+    saved = module_store.register(forest, "lineage", lineage=LINEAGE, job_id="job-42")
+    run = module_store.client.get_run(saved.run_id)
+    assert run.data.params["algorithm"] == "RandomForestRegressor"
+    assert run.data.params["n_estimators"] == "5"
+    assert run.data.params["features"] == "x,z,color"
+    assert run.data.params["target"] == "amount" and run.data.params["holdout"] == "0.2"
+    assert run.data.metrics == pytest.approx(forest.metrics)
+    tags = run.data.tags
+    assert tags["kepler.algorithm"] == "RandomForestRegressor"
+    assert tags["kepler.task"] == "regressor" and tags["kepler.job_id"] == "job-42"
+    assert tags["kepler.dataset.content_hash"] == "c0ffee"
+    assert tags["kepler.dataset.rows"] == "120"
+    assert tags["kepler.dataset.columns"] == "x,z,color,label"
+    assert tags["kepler.splunk.search"] == "index=main sourcetype=pump"
+    assert tags["kepler.splunk.sid"] == "1700000000.42"
+    assert run.info.status == "FINISHED"
+
+
+def test_describe_reports_importances_params_lineage_and_versions(
+    module_store: ModelStore, forest: TrainedModel
+) -> None:
+    module_store.register(forest, "described", lineage=LINEAGE)
+    module_store.register(forest, "described")
+    module_store.set_alias("described", "prod", 1)
+    body = module_store.describe(ModelRef.parse("described:prod"))
+    assert body["name"] == "described" and body["version"] == 1
+    assert body["algorithm"] == "RandomForestRegressor" and body["task"] == "regressor"
+    assert body["target"] == "amount" and body["features"] == ["x", "z", "color"]
+    assert body["params"] == {"n_estimators": 5, "random_state": 0}
+    assert body["metrics"] == pytest.approx(forest.metrics)
+    assert body["importances"] == forest.importances and "coefficients" not in body
+    assert body["importances"][0]["feature"] == "x"
+    assert body["lineage"] == LINEAGE
+    assert body["aliases"] == ["prod"]
+    assert [v["version"] for v in body["versions"]] == [1, 2]
+    assert body["versions"][0]["aliases"] == ["prod"]
+
+
+def test_describe_reports_coefficients_of_linear_models(
+    module_store: ModelStore, classifier: TrainedModel
+) -> None:
+    module_store.register(classifier, "linear")
+    body = module_store.describe(ModelRef.parse("linear"))
+    assert body["coefficients"] == classifier.importances and "importances" not in body
+    assert body["classes"] == ["no", "yes"]
+
+
+def test_list_models_summarises_the_latest_version(
+    module_store: ModelStore, classifier: TrainedModel, forest: TrainedModel
+) -> None:
+    module_store.register(classifier, "listed")
+    module_store.register(forest, "listed")
+    module_store.set_alias("listed", "prod", 1)
+    (entry,) = [m for m in module_store.list_models() if m["name"] == "listed"]
+    assert entry["latest_version"] == 2 and entry["versions"] == [1, 2]
+    assert entry["algorithm"] == "RandomForestRegressor" and entry["task"] == "regressor"
+    assert entry["metrics"] == pytest.approx(forest.metrics)
+    assert entry["aliases"] == {"prod": 1}
+    assert entry["created"].endswith("+00:00") and entry["updated"] >= entry["created"]
+
+
+def test_delete_removes_the_model(module_store: ModelStore, classifier: TrainedModel) -> None:
+    module_store.register(classifier, "doomed")
+    module_store.delete("doomed")
+    with pytest.raises(ModelNotFound):
+        module_store.resolve(ModelRef.parse("doomed"))
+    assert "doomed" not in [m["name"] for m in module_store.list_models()]
+    with pytest.raises(ModelNotFound, match="'doomed'"):
+        module_store.delete("doomed")
+
+
+def test_bad_model_names_are_refused(module_store: ModelStore, classifier: TrainedModel) -> None:
+    with pytest.raises(InvalidSpec, match="not valid"):
+        module_store.register(classifier, "no spaces please")
+
+
+def test_stores_in_one_process_stay_apart(
+    tmp_path: Path, module_store: ModelStore, classifier: TrainedModel,
+    store_factory: Callable[[Path], ModelStore], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # nothing may land in the working directory
+    other = store_factory(tmp_path / "other")
+    saved = other.register(classifier, "apart")
+    assert saved.version == 1
+    with pytest.raises(ModelNotFound):
+        module_store.resolve(ModelRef.parse("apart"))
+    assert other.resolve(ModelRef.parse("apart")).source.startswith(
+        (tmp_path / "other" / "artifacts").as_uri()
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other"]
+
+
+def test_pip_requirements_pin_what_the_model_needs(
+    classifier: TrainedModel, make_events: Events
+) -> None:
+    reqs = pip_requirements(classifier.meta)
+    assert any(r.startswith("scikit-learn==") for r in reqs)
+    assert any(r.startswith("kepler-ml==") for r in reqs)
+    assert not any(r.startswith(("xgboost", "torch")) for r in reqs)
+    xgb = train(make_events(60), FitSpec("XGBoostRegressor", target="amount", features=("x",),
+                                    params={"n_estimators": 2}))
+    assert any(r.startswith("xgboost==") for r in pip_requirements(xgb.meta))
+
+
+def test_lineage_tags_accept_flat_keys_and_clip_nothing_short() -> None:
+    assert lineage_tags({"content_hash": "h", "rows": 3, "search": "index=a"}) == {
+        "kepler.dataset.content_hash": "h",
+        "kepler.dataset.rows": "3",
+        "kepler.splunk.search": "index=a",
+    }
