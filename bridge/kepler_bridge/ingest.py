@@ -39,9 +39,9 @@ from kepler.server.settings import MiB
 
 __all__ = ["ChunkResult", "ingest_chunk"]
 
-# Arrow's CSV reader reads up to 32 blocks ahead, so the block size sets the memory an
-# upload takes (16 MiB at 512 KiB). A row must fit in one block: a chunk with a longer
-# row is read again with the larger size.
+# Arrow's CSV reader reads up to 32 blocks ahead, so the block size sets the memory a
+# conversion takes (a 300 MB chunk peaks near 80 MiB of RSS with 512 KiB blocks). A row
+# must fit in one block: a chunk with a longer row is read again with larger blocks.
 _CSV_BLOCK_SIZES = (MiB // 2, 4 * MiB, 16 * MiB)
 _ARROW_SLICE_BYTES = 4 * MiB
 _SPOOL_FLUSH_BYTES = 1 * MiB
@@ -255,13 +255,9 @@ def _csv_header(spool: str, seq: int, limit: int) -> list[str]:
     with open(spool, "rb") as f:
         head = f.read(limit)
         more = bool(f.read(1))
-    try:
-        text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=not more)
-    except UnicodeDecodeError:
-        raise DataError(
-            f"chunk {seq} is not valid CSV: its header line is not UTF-8 text; {_CSV_HINT}",
-            detail={"seq": seq},
-        ) from None
+    # Bytes that are not UTF-8 survive decoding as surrogates; only the header's matter here.
+    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="surrogateescape")
+    text = decoder.decode(head, final=not more)
     lines = io.StringIO(text, newline="")
     try:
         # Arrow skips empty lines before the header as well.
@@ -271,8 +267,17 @@ def _csv_header(spool: str, seq: int, limit: int) -> list[str]:
             f"chunk {seq} is not valid CSV: its header line cannot be read ({exc}); {_CSV_HINT}",
             detail={"seq": seq},
         ) from None
+    try:
+        "".join(names).encode("utf-8")
+    except UnicodeEncodeError:
+        raise DataError(
+            f"chunk {seq} is not valid CSV: its header line is not UTF-8 text; {_CSV_HINT}",
+            detail={"seq": seq},
+        ) from None
     if more and lines.tell() >= len(text):
         raise _RowTooLong("the header line does not fit in one block")
+    if not names:
+        raise DataError(f"chunk {seq} is not valid CSV: it has no header line; {_CSV_HINT}")
     _check_unique(names, seq)
     return names
 
@@ -300,11 +305,11 @@ def _convert_arrow(
         with reader:
             schema = reader.schema.remove_metadata()
             _check_unique(schema.names, seq)
-            batches = _arrow_batches(reader, schema, seq)
+            batches = _arrow_batches(reader, seq)
             return _write(store, dataset_id, seq, schema, batches, size, sha256)
 
 
-def _arrow_batches(reader: Any, schema: pa.Schema, seq: int) -> Iterator[pa.RecordBatch]:
+def _arrow_batches(reader: Any, seq: int) -> Iterator[pa.RecordBatch]:
     while True:
         try:
             batch = reader.read_next_batch()
@@ -382,9 +387,9 @@ def _arrow_error(seq: int, exc: Exception) -> DataError:
 
 
 def _reason(exc: Exception) -> str:
-    text = " ".join(str(exc).split())
-    for prefix in ("CSV parse error: ",):
-        text = text.removeprefix(prefix)
+    text = " ".join(str(exc).split()).removeprefix("CSV parse error: ")
+    if text.startswith("Row #"):
+        text = text.replace(":", " (row 1 is the header):", 1)
     if len(text) > _REASON_CHARS:
         text = text[: _REASON_CHARS - 3] + "..."
     return text

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -83,13 +83,15 @@ def _safe(fn: Callable[[], Any]) -> float | None:
 
 
 def _classifier(pipeline: Pipeline, X: pd.DataFrame, y: Any, seed: int) -> dict[str, Any]:
-    y_true = np.asarray(y)
-    y_pred = np.asarray(pipeline.predict(X))
-    classes: Sequence[Any] = pipeline.named_steps["model"].classes_
+    classes = np.asarray(pipeline.named_steps["model"].classes_)
+    # Score on label codes: scikit-learn's metrics re-sort object labels on every call,
+    # which dominates scoring a large holdout of text labels.
+    y_true = _codes(np.asarray(y), classes)
+    y_pred = _codes(np.asarray(pipeline.predict(X)), classes)
     binary = len(classes) == 2
-    kw: dict[str, Any] = (
-        {"average": "binary", "pos_label": classes[1]} if binary else {"average": "weighted"}
-    )
+    kw: dict[str, Any] = {"average": "binary", "pos_label": 1} if binary else {
+        "average": "weighted"
+    }
     out: dict[str, Any] = {
         "accuracy": _safe(lambda: skm.accuracy_score(y_true, y_pred)),
         "precision": _safe(lambda: skm.precision_score(y_true, y_pred, zero_division=0, **kw)),
@@ -97,25 +99,30 @@ def _classifier(pipeline: Pipeline, X: pd.DataFrame, y: Any, seed: int) -> dict[
         "f1": _safe(lambda: skm.f1_score(y_true, y_pred, zero_division=0, **kw)),
     }
     if len(np.unique(y_true)) >= 2:
-        out["roc_auc"] = _roc_auc(pipeline, X, y_true, classes)
+        out["roc_auc"] = _roc_auc(pipeline, X, y_true, len(classes))
     return out
 
 
-def _roc_auc(pipeline: Pipeline, X: pd.DataFrame, y_true: np.ndarray, classes: Any) -> Any:
-    if len(classes) == 2:
+def _codes(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Positions of ``labels`` in ``classes`` (-1 for a label the model never saw)."""
+    return np.asarray(pd.Categorical(labels, categories=classes).codes, dtype=np.int64)
+
+
+def _roc_auc(pipeline: Pipeline, X: pd.DataFrame, y_true: np.ndarray, n_classes: int) -> Any:
+    if n_classes == 2:
         if hasattr(pipeline, "predict_proba"):
             score = np.asarray(pipeline.predict_proba(X))[:, 1]
         elif hasattr(pipeline, "decision_function"):
             score = np.asarray(pipeline.decision_function(X)).ravel()
         else:
             return None
-        return _safe(lambda: skm.roc_auc_score(y_true == classes[1], score))
+        return _safe(lambda: skm.roc_auc_score(y_true == 1, score))
     if not hasattr(pipeline, "predict_proba"):
         return None
     proba = np.asarray(pipeline.predict_proba(X))
     return _safe(
         lambda: skm.roc_auc_score(
-            y_true, proba, multi_class="ovr", average="weighted", labels=list(classes)
+            y_true, proba, multi_class="ovr", average="weighted", labels=list(range(n_classes))
         )
     )
 

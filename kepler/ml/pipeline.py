@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, ClusterMixin, MetaEstimatorMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -126,7 +127,11 @@ class EncodedLabelClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator)
         self.estimator = estimator
 
     def fit(self, X: Any, y: Any, **fit_params: Any) -> EncodedLabelClassifier:
-        self.classes_, codes = np.unique(np.asarray(y), return_inverse=True)
+        y = np.asarray(y)
+        # Sort only the distinct labels, then hash every row to its code: np.unique
+        # would sort all rows, slow for millions of text labels.
+        self.classes_ = np.sort(pd.unique(y))
+        codes = np.asarray(pd.Categorical(y, categories=self.classes_).codes, dtype=np.int64)
         self.estimator_ = clone(self.estimator).fit(X, codes, **fit_params)
         return self
 

@@ -249,9 +249,10 @@ def _split(
     n_holdout = min(max(1, round(n * fraction)), n - 1)
     stratify = None
     if labels is not None:
-        _, counts = np.unique(labels, return_counts=True)
+        codes, _ = pd.factorize(labels)  # hashing, not sorting: fast on text labels
+        counts = np.bincount(codes)
         if counts.min() >= 2 and len(counts) <= min(n_holdout, n - n_holdout):
-            stratify = labels
+            stratify = codes
     train_rows, holdout_rows = train_test_split(
         rows, test_size=n_holdout, random_state=seed, stratify=stratify
     )

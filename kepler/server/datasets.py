@@ -15,9 +15,9 @@ whole. The SHA-256 and size of the bytes the client sent travel inside the part'
 Parquet footer (``kepler.sha256``, ``kepler.raw_bytes``), committed by the same rename.
 
 Several bridge threads write parts of one dataset at once; workers on other machines read
-completed datasets. Writes after completion are refused. A chunk whose rename races with
-``complete()`` is the one window this design leaves open; ``complete()`` records each
-part's hash, so such a change shows in the manifest.
+completed datasets. Writes after completion are refused: ``write_part`` checks the state
+again just before its rename, so only a re-send whose rename lands while ``complete()``
+runs can slip past, the one race this design leaves open.
 """
 
 from __future__ import annotations
@@ -267,9 +267,13 @@ class DatasetStore:
         if expected_rows is not None and rows != expected_rows:
             raise DatasetIncomplete(
                 f"dataset {dataset_id} holds {rows} rows in its {n} chunks but the upload "
-                f"declared {expected_rows}; a chunk was cut short or sent from another "
-                "search: the upload must be re-sent (delete the dataset and upload it again)",
-                detail={"rows": rows, "expected_rows": expected_rows},
+                f"declared {expected_rows}; the upload must be re-sent (delete the dataset "
+                "and upload it again)",
+                detail={
+                    "rows": rows,
+                    "expected_rows": expected_rows,
+                    "chunk_rows": [p.rows for p, _ in footers],
+                },
             )
         schema = _unify([s for _, s in footers])
         parts = tuple(part for part, _ in footers)
@@ -529,19 +533,34 @@ def _unify(schemas: Sequence[pa.Schema]) -> pa.Schema:
                 fields[fld.name] = fld.type
                 first_seen[fld.name] = seq
             elif known != fld.type:
-                try:
-                    merged = pa.unify_schemas(
-                        [pa.schema([(fld.name, known)]), pa.schema([(fld.name, fld.type)])],
-                        promote_options="permissive",
-                    )
-                except (pa.ArrowTypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                merged = _promote(known, fld.type)
+                if merged is None:
                     raise DataError(
                         f"column {fld.name!r} is {known} in chunk {first_seen[fld.name]} but "
                         f"{fld.type} in chunk {seq}; send it with one type in every chunk",
                         detail={"column": fld.name},
-                    ) from None
-                fields[fld.name] = merged.field(0).type
+                    )
+                fields[fld.name] = merged
     return pa.schema([pa.field(name, typ, nullable=True) for name, typ in fields.items()])
+
+
+def _promote(a: pa.DataType, b: pa.DataType) -> pa.DataType | None:
+    """The type both ``a`` and ``b`` cast to without loss, or None."""
+    try:
+        merged = pa.unify_schemas(
+            [pa.schema([("c", a)]), pa.schema([("c", b)])], promote_options="permissive"
+        )
+        return merged.field(0).type
+    except (pa.ArrowTypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    # A categorical column in one chunk and plain values in another: keep the values.
+    if pa.types.is_dictionary(a) or pa.types.is_dictionary(b):
+        return _promote(_values(a), _values(b))
+    return None
+
+
+def _values(t: pa.DataType) -> pa.DataType:
+    return t.value_type if pa.types.is_dictionary(t) else t
 
 
 def _row_groups(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.Table]:

@@ -1,0 +1,318 @@
+"""The dataset store: parts, completion, manifests and reads, on a folder and on memory://."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from kepler.core.errors import Conflict, DataError, DatasetIncomplete, DatasetNotFound
+from kepler.server.datasets import DatasetStore, Manifest, check_seq
+
+
+@pytest.fixture(params=["local", "memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DatasetStore]:
+    if request.param == "local":
+        yield DatasetStore(str(tmp_path / "datasets"))
+        return
+    memory = DatasetStore(f"memory://kepler-tests/{uuid.uuid4().hex}")
+    yield memory
+    if memory.fs.exists(memory.root):
+        memory.fs.rm(memory.root, recursive=True)
+
+
+def put(store: DatasetStore, dataset_id: str, seq: int, table: pa.Table) -> None:
+    raw = f"{seq}:{table.to_pydict()}".encode()
+    store.write_part(
+        dataset_id,
+        seq,
+        table.schema,
+        table.to_batches(),
+        sha256=hashlib.sha256(raw).hexdigest(),
+        raw_bytes=len(raw),
+    )
+
+
+def strings(**columns: list[str]) -> pa.Table:
+    return pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
+
+
+def files_under(store: DatasetStore, dataset_id: str) -> list[str]:
+    return sorted(path.rsplit("/", 1)[-1] for path in store.fs.find(f"{store.root}/{dataset_id}"))
+
+
+def test_create_dataset_unknown_format_data_error(store: DatasetStore) -> None:
+    with pytest.raises(DataError, match=r"'xml'.*csv, arrow"):
+        store.create("xml")
+
+
+def test_create_dataset_unknown_source_key_data_error(store: DatasetStore) -> None:
+    with pytest.raises(DataError, match="index"):
+        store.create("csv", {"search": "index=main", "index": "main"})
+
+
+def test_create_dataset_layout_on_a_folder(tmp_path: Path) -> None:
+    store = DatasetStore(str(tmp_path / "datasets"))
+    dataset_id = store.create("csv", {"search": "index=main | head 5", "sid": "17.3"})
+    put(store, dataset_id, 0, strings(a=["1"]))
+    root = tmp_path / "datasets" / dataset_id
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == [
+        "dataset.json",
+        "parts",
+        "parts/part-000000.parquet",
+    ]
+    state = json.loads((root / "dataset.json").read_text())
+    assert state["format"] == "csv" and state["completed"] is False
+    assert state["source"] == {"search": "index=main | head 5", "sid": "17.3"}
+
+
+def test_round_trip_unifies_columns_across_chunks(store: DatasetStore) -> None:
+    dataset_id = store.create("csv")
+    put(store, dataset_id, 0, strings(a=["1", "2"], b=["x", ""]))
+    put(store, dataset_id, 1, pa.table({}))
+    put(store, dataset_id, 2, strings(c=["ü"], a=["3"]))
+    manifest = store.complete(dataset_id, expected_chunks=3, expected_rows=3)
+    assert manifest.columns == ("a", "b", "c")
+    assert manifest.schema == {"a": "string", "b": "string", "c": "string"}
+    assert store.read_table(dataset_id).to_pydict() == {
+        "a": ["1", "2", "3"],
+        "b": ["x", "", None],
+        "c": [None, None, "ü"],
+    }
+
+
+def test_read_table_columns_subset(store: DatasetStore) -> None:
+    dataset_id = store.create("csv")
+    put(store, dataset_id, 0, strings(a=["1", "2"]))
+    put(store, dataset_id, 1, strings(b=["y"]))
+    store.complete(dataset_id)
+    assert store.read_table(dataset_id, columns=["b"]).to_pydict() == {"b": [None, None, "y"]}
+    with pytest.raises(DataError, match=r"'nope'.*a, b"):
+        store.read_table(dataset_id, columns=["nope"])
+
+
+def test_iter_batches_matches_read_table(store: DatasetStore) -> None:
+    dataset_id = store.create("arrow")
+    put(store, dataset_id, 0, pa.table({"x": list(range(250)), "s": ["a"] * 250}))
+    put(store, dataset_id, 1, pa.table({"s": ["b"] * 10}))
+    store.complete(dataset_id)
+    batches = list(store.iter_batches(dataset_id, batch_size=100))
+    assert max(b.num_rows for b in batches) <= 100
+    assert all(b.schema == store.schema(dataset_id) for b in batches)
+    assert pa.Table.from_batches(batches).equals(store.read_table(dataset_id))
+    only_x = pa.Table.from_batches(list(store.iter_batches(dataset_id, ["x"], batch_size=100)))
+    assert only_x.num_rows == 260 and only_x.column("x").null_count == 10
+
+
+def test_complete_promotes_int_and_double_to_double(store: DatasetStore) -> None:
+    dataset_id = store.create("arrow")
+    put(store, dataset_id, 0, pa.table({"x": pa.array([1, 2], pa.int64())}))
+    put(store, dataset_id, 1, pa.table({"x": pa.array([0.5], pa.float64())}))
+    assert store.complete(dataset_id).schema == {"x": "double"}
+    assert store.read_table(dataset_id).column("x").to_pylist() == [1.0, 2.0, 0.5]
+
+
+def test_complete_categorical_and_plain_values_unify(store: DatasetStore) -> None:
+    dataset_id = store.create("arrow")
+    put(store, dataset_id, 0, pa.table({"c": pa.array(["a", "b"]).dictionary_encode()}))
+    put(store, dataset_id, 1, pa.table({"c": pa.array(["c"], pa.large_string())}))
+    assert store.complete(dataset_id).schema == {"c": "large_string"}
+    assert store.read_table(dataset_id).column("c").to_pylist() == ["a", "b", "c"]
+
+
+def test_complete_incompatible_types_data_error(store: DatasetStore) -> None:
+    dataset_id = store.create("arrow")
+    put(store, dataset_id, 0, pa.table({"x": pa.array([1], pa.int64())}))
+    put(store, dataset_id, 1, pa.table({"x": pa.array(["one"])}))
+    with pytest.raises(DataError, match="'x' is int64 in chunk 0 but string in chunk 1"):
+        store.complete(dataset_id)
+
+
+def test_complete_missing_chunks_incomplete(store: DatasetStore) -> None:
+    dataset_id = store.create("csv")
+    for seq in (0, 1, 4):
+        put(store, dataset_id, seq, strings(a=["1"]))
+    with pytest.raises(DatasetIncomplete, match=r"missing chunk\(s\) 2-3, 5 of 6") as err:
+        store.complete(dataset_id, expected_chunks=6)
+    assert "re-sent" in err.value.message and "0-1, 4" in err.value.message
+    assert err.value.detail["missing_chunks"] == [2, 3, 5]
+    with pytest.raises(DatasetIncomplete, match=r"missing chunk\(s\) 2-3 of 5"):
+        store.complete(dataset_id)
+
+
+def test_complete_row_count_mismatch_incomplete(store: DatasetStore) -> None:
+    dataset_id = store.create("csv")
+    put(store, dataset_id, 0, strings(a=["1", "2"]))
+    with pytest.raises(DatasetIncomplete, match=r"holds 2 rows .* declared 3.*re-sent") as err:
+        store.complete(dataset_id, expected_chunks=1, expected_rows=3)
+    assert err.value.detail["chunk_rows"] == [2]
+
+
+def test_complete_chunks_beyond_declared_conflict(store: DatasetStore) -> None:
+    dataset_id = store.create("csv")
+    put(store, dataset_id, 0, strings(a=["1"]))
+    put(store, dataset_id, 1, strings(a=["2"]))
+    with pytest.raises(Conflict, match=r"chunk\(s\) 1 beyond the 1 declared"):
+        store.complete(dataset_id, expected_chunks=1)
+
+
+def test_complete_again_same_manifest_other_counts_conflict(store: DatasetStore) -> None:
+    dataset_id = store.create("csv")
+    put(store, dataset_id, 0, strings(a=["1"]))
+    first = store.complete(dataset_id, 1, 1)
+    assert store.complete(dataset_id, 1, 1) == first == store.complete(dataset_id)
+    with pytest.raises(Conflict, match="already completed with 1 chunks and 1 rows"):
+        store.complete(dataset_id, 2, 1)
+
+
+def test_write_part_after_complete_conflict(store: DatasetStore) -> None:
+    dataset_id = store.create("csv")
+    put(store, dataset_id, 0, strings(a=["1"]))
+    store.complete(dataset_id)
+    with pytest.raises(Conflict, match="already completed"):
+        put(store, dataset_id, 0, strings(a=["2"]))
+
+
+def test_manifest_never_completed_incomplete(store: DatasetStore) -> None:
+    dataset_id = store.create("csv")
+    put(store, dataset_id, 0, strings(a=["1"]))
+    put(store, dataset_id, 2, strings(a=["1"]))
+    message = r"never completed \(chunks received: 0, 2\); a half-uploaded dataset is never"
+    with pytest.raises(DatasetIncomplete, match=message):
+        store.manifest(dataset_id)
+    with pytest.raises(DatasetIncomplete, match=r"chunks received: 0, 2\)"):
+        store.read_table(dataset_id)
+    with pytest.raises(DatasetIncomplete):
+        next(store.iter_batches(dataset_id))
+
+
+@pytest.mark.parametrize("dataset_id", [uuid.uuid4().hex, "nope", "../../etc", ""])
+def test_unknown_dataset_not_found(store: DatasetStore, dataset_id: str) -> None:
+    for call in (
+        store.manifest,
+        store.read_table,
+        store.info,
+        store.delete,
+        store.size_bytes,
+        store.complete,
+    ):
+        with pytest.raises(DatasetNotFound):
+            call(dataset_id)
+    with pytest.raises(DatasetNotFound):
+        put(store, dataset_id, 0, strings(a=["1"]))
+
+
+def test_write_part_resend_replaces_it(store: DatasetStore) -> None:
+    dataset_id = store.create("csv")
+    put(store, dataset_id, 0, strings(a=["old", "old"]))
+    put(store, dataset_id, 0, strings(a=["new"]))
+    assert store.received_chunks(dataset_id) == [0]
+    assert store.complete(dataset_id, 1, 1).rows == 1
+    assert store.read_table(dataset_id).to_pydict() == {"a": ["new"]}
+
+
+def test_stale_temporary_file_is_not_a_part(store: DatasetStore) -> None:
+    dataset_id = store.create("csv")
+    put(store, dataset_id, 0, strings(a=["1"]))
+    stale = f"{store.root}/{dataset_id}/parts/.tmp-part-000001.parquet-0123"
+    store.fs.pipe_file(stale, b"half a part")
+    assert store.received_chunks(dataset_id) == [0]
+    assert store.complete(dataset_id).chunks == 1
+
+
+def test_write_part_cut_off_commits_nothing(store: DatasetStore) -> None:
+    dataset_id = store.create("csv")
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        yield from strings(a=["1"]).to_batches()
+        raise ConnectionResetError("the client went away")
+
+    with pytest.raises(ConnectionResetError):
+        store.write_part(dataset_id, 0, strings(a=[]).schema, batches(), sha256="0", raw_bytes=1)
+    assert store.received_chunks(dataset_id) == []
+    assert files_under(store, dataset_id) == ["dataset.json"]
+    with pytest.raises(DatasetIncomplete):
+        store.complete(dataset_id, 1)
+
+
+@pytest.mark.parametrize("seq", [-1, 1_000_000, True, "0"])
+def test_write_part_bad_seq_data_error(store: DatasetStore, seq: Any) -> None:
+    dataset_id = store.create("csv")
+    with pytest.raises(DataError, match="chunk number"):
+        put(store, dataset_id, seq, strings(a=["1"]))
+    assert check_seq(999_999) == 999_999
+
+
+def test_write_part_concurrent_threads(store: DatasetStore) -> None:
+    dataset_id = store.create("csv")
+    threads = [
+        threading.Thread(target=put, args=(store, dataset_id, seq, strings(a=[str(seq)] * 50)))
+        for seq in range(12)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    manifest = store.complete(dataset_id, 12, 600)
+    assert store.read_table(dataset_id).column("a").to_pylist()[::50] == [str(i) for i in range(12)]
+    assert manifest.chunks == 12
+
+
+def test_fingerprint_same_content_same_hash(store: DatasetStore) -> None:
+    manifests = []
+    for content in ("a", "a", "b"):
+        dataset_id = store.create("csv")
+        put(store, dataset_id, 0, strings(a=["1"]))
+        put(store, dataset_id, 1, strings(a=[content]))
+        manifests.append(store.complete(dataset_id))
+    same, again, other = manifests
+    assert same.content_hash == again.content_hash != other.content_hash
+    expected = "".join(f"{p.sha256}\n" for p in same.parts)
+    assert same.content_hash == hashlib.sha256(expected.encode()).hexdigest()
+    assert same.dataset_id != again.dataset_id
+
+
+def test_manifest_to_dict_round_trips_through_json(store: DatasetStore) -> None:
+    dataset_id = store.create("csv", {"search": "index=main", "earliest": "-24h", "latest": 0})
+    put(store, dataset_id, 0, strings(a=["1"], b=["2"]))
+    manifest = store.complete(dataset_id)
+    body = json.loads(json.dumps(manifest.to_dict()))
+    assert Manifest.from_dict(body) == manifest == store.manifest(dataset_id)
+    assert body["columns"] == ["a", "b"] and body["rows"] == 1 and body["chunks"] == 1
+    assert body["source"]["search"] == "index=main"
+    assert body["bytes"] == manifest.parts[0].bytes and body["stored_bytes"] > 0
+
+
+def test_second_store_on_same_url_reads_dataset(store: DatasetStore) -> None:
+    dataset_id = store.create("csv")
+    put(store, dataset_id, 0, strings(a=["1"]))
+    store.complete(dataset_id)
+    worker_side = DatasetStore(store.url)
+    assert worker_side.read_table(dataset_id).to_pydict() == {"a": ["1"]}
+
+
+def test_delete_dataset_and_size_bytes(store: DatasetStore) -> None:
+    dataset_id = store.create("csv")
+    assert store.size_bytes(dataset_id) == 0
+    put(store, dataset_id, 0, strings(a=["1"] * 100))
+    put(store, dataset_id, 1, strings(a=["2"] * 100))
+    total = store.size_bytes(dataset_id)
+    assert 0 < store.size_bytes(dataset_id, excluding_seq=1) < total
+    store.delete(dataset_id)
+    with pytest.raises(DatasetNotFound):
+        store.info(dataset_id)
+    assert not store.fs.exists(f"{store.root}/{dataset_id}")
+
+
+def test_complete_empty_dataset_zero_rows(store: DatasetStore) -> None:
+    dataset_id = store.create("csv")
+    manifest = store.complete(dataset_id, 0, 0)
+    assert (manifest.chunks, manifest.rows, manifest.columns) == (0, 0, ())
+    assert store.read_table(dataset_id).num_rows == 0

@@ -1,0 +1,78 @@
+"""A fit job in process with the real stores: results, failures, idempotency."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from kepler.core.spec import FitSpec
+from kepler.ml.store import ModelStore
+from kepler.server.datasets import DatasetStore
+from kepler.server.fitting import run_fit_job
+from kepler.server.jobs import FAILED, SUCCEEDED, JobStore
+from kepler.server.settings import ServerSettings
+from kepler_bridge.ingest import ingest_chunk
+
+
+def _upload_csv(settings: ServerSettings, body: str, source: dict | None = None) -> str:
+    store = DatasetStore(settings.dataset_store)
+    dataset_id = store.create("csv", source)
+
+    async def stream() -> AsyncIterator[bytes]:
+        yield body.encode()
+
+    asyncio.run(ingest_chunk(store, dataset_id, 0, stream(), fmt="csv",
+                             max_chunk_bytes=settings.max_chunk_bytes,
+                             max_dataset_bytes=settings.max_dataset_bytes))
+    store.complete(dataset_id, 1, None)
+    return dataset_id
+
+
+def _regression_csv(n: int = 200) -> str:
+    return "x,y\r\n" + "".join(f"{i},{3 * i + 1}\r\n" for i in range(n))
+
+
+def test_fit_job_registers_version_and_records_result(settings: ServerSettings) -> None:
+    dataset_id = _upload_csv(settings, _regression_csv(), {"search": "index=a", "sid": "9"})
+    jobs = JobStore(settings.database_url)
+    spec = FitSpec("LinearRegression", target="y", features=("x",), into="line")
+    job = jobs.create("fit", spec.to_dict(), model="line", dataset_id=dataset_id)
+
+    result = run_fit_job(dataset_id, job.id, settings)
+
+    assert (result["model"], result["version"]) == ("line", 1)
+    assert result["metrics"]["r2"] == pytest.approx(1.0)
+    done = jobs.get(job.id)
+    assert done.state == SUCCEEDED and done.result == result
+    assert done.worker
+
+
+def test_fit_job_is_idempotent_when_redelivered(settings: ServerSettings) -> None:
+    dataset_id = _upload_csv(settings, _regression_csv())
+    jobs = JobStore(settings.database_url)
+    spec = FitSpec("LinearRegression", target="y", features=("x",), into="once")
+    job = jobs.create("fit", spec.to_dict(), model="once", dataset_id=dataset_id)
+    first = run_fit_job(dataset_id, job.id, settings)
+    # A redelivery after the job finished: the stored result, no new version.
+    assert run_fit_job(dataset_id, job.id, settings) == first
+    # A redelivery after a crash between registering and recording: same version again.
+    jobs.start(job.id, "another-worker")
+    again = run_fit_job(dataset_id, job.id, settings)
+    assert again["version"] == first["version"] == 1
+    store = ModelStore(settings.tracking_uri, settings.artifact_location)
+    assert [m["latest_version"] for m in store.list_models() if m["name"] == "once"] == [1]
+
+
+def test_fit_job_failure_is_recorded_with_user_message(settings: ServerSettings) -> None:
+    dataset_id = _upload_csv(settings, "x,y\r\n1,a\r\n2,a\r\n3,a\r\n4,a\r\n5,a\r\n6,a\r\n")
+    jobs = JobStore(settings.database_url)
+    spec = FitSpec("LogisticRegression", target="y", features=("x",), into="const")
+    job = jobs.create("fit", spec.to_dict(), model="const", dataset_id=dataset_id)
+    result = run_fit_job(dataset_id, job.id, settings)
+    failed = jobs.get(job.id)
+    assert failed.state == FAILED
+    assert failed.error is not None and failed.error["code"] == "data_error"
+    assert "y" in failed.error["message"]
+    assert result == {"error": failed.error}
