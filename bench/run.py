@@ -13,7 +13,7 @@ import contextlib
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -71,10 +71,18 @@ class Context:
 
             self.log("starting the embedded stack (bridge + worker, concurrency 2)")
             self._stack = self._exits.enter_context(
-                LocalStack(self.workdir / "stack", concurrency=2)
+                _logged_stop(self, LocalStack(self.workdir / "stack", concurrency=2))
             )
-            self._exits.callback(self.log, "stopped the embedded stack")
         return self._stack
+
+
+@contextlib.contextmanager
+def _logged_stop(ctx: Context, stack: Any) -> Iterator[Any]:
+    with stack:
+        yield stack
+        ctx.log("stopping the embedded stack")
+        t0 = time.perf_counter()
+    ctx.log(f"  stopped in {time.perf_counter() - t0:.1f} s")
 
 
 SECTIONS: list[tuple[str, Callable[[Context], Section]]] = [

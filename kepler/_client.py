@@ -53,8 +53,8 @@ class Client:
         s = settings or ClientSettings()
         self.settings = s
         self.url = (url or s.url).rstrip("/")
-        self._token = token or (s.token.get_secret_value() if s.token else None) or read_token(
-            s.home
+        self._token = (
+            token or (s.token.get_secret_value() if s.token else None) or read_token(s.home)
         )
         if verify is None:
             verify = str(s.ca_bundle) if s.ca_bundle else s.verify_tls
@@ -129,7 +129,7 @@ class Client:
             body["source"] = source
         dataset_id = str(self._json("POST", "/v1/datasets", json=body)["id"])
         seq = 0
-        for seq, piece in enumerate(_frames.slices(table, self.settings.chunk_bytes)):  # noqa: B007
+        for seq, piece in enumerate(_frames.slices(table, self.settings.chunk_bytes)):
             self._request(
                 "PUT",
                 f"/v1/datasets/{dataset_id}/chunks/{seq}",
@@ -164,14 +164,14 @@ class Client:
         if into is not None:
             validate_model_name(into)
         spec = {
-                "algorithm": algorithm,
-                "target": target,
-                "features": list(features) if features else ["*"],
-                "params": params,
-                "into": into,
-                "output_name": as_,
-                "probabilities": probabilities,
-                "holdout": holdout,
+            "algorithm": algorithm,
+            "target": target,
+            "features": list(features) if features else ["*"],
+            "params": params,
+            "into": into,
+            "output_name": as_,
+            "probabilities": probabilities,
+            "holdout": holdout,
         }
         # The bridge checks the spec first, so bad input is refused before data moves.
         self._json("POST", "/v1/jobs/fit", params={"dry_run": "true"}, json=spec)
@@ -189,8 +189,13 @@ class Client:
         """Wait for a job, with a progress bar in terminals and notebooks."""
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=100, desc="fit", unit="%", disable=None if progress else True,
-                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
+        bar = tqdm(
+            total=100,
+            desc="fit",
+            unit="%",
+            disable=None if progress else True,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}",
+        )
         try:
             while True:
                 job = self.job(job_id)

@@ -40,7 +40,7 @@ def ipc_bytes(table: Any) -> bytes:
 
     sink = io.BytesIO()
     with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
+        writer.write_table(table, max_chunksize=65_536)  # bounded batches on the bridge
     return sink.getvalue()
 
 

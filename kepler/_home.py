@@ -6,7 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
-TOKEN_FILE = "token"
+TOKEN_FILE = "token"  # noqa: S105 - a file name, not a secret
 
 
 def default_home() -> Path:

@@ -7,11 +7,14 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from kepler._version import __version__
+
+if TYPE_CHECKING:
+    from kepler.server.settings import ServerSettings
 
 app = typer.Typer(
     help="Kepler: train, version and serve models on Splunk data.",
@@ -23,11 +26,11 @@ Port = Annotated[int | None, typer.Option(help="port to listen on (KEPLER_PORT)"
 Host = Annotated[str | None, typer.Option(help="address to listen on (KEPLER_HOST)")]
 
 
-def _server_settings(host: str | None = None, port: int | None = None):  # type: ignore[no-untyped-def]
+def _server_settings(host: str | None = None, port: int | None = None) -> ServerSettings:
     from kepler.server.settings import ServerSettings
 
-    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    return ServerSettings(**overrides)
+    overrides: dict[str, Any] = {"host": host, "port": port}
+    return ServerSettings(**{k: v for k, v in overrides.items() if v is not None})
 
 
 @app.command()
@@ -57,11 +60,12 @@ def worker(
 @app.command()
 def up(host: Host = None, port: Port = None, workers: int = 1) -> None:
     """Run the embedded stack in the foreground: bridge, worker(s) and the MLflow store."""
-    from kepler._home import token_path
     from kepler_bridge.serve import resolve_token, run_bridge
 
+    from kepler._home import token_path
+
     settings = _server_settings(host, port)
-    token = resolve_token(settings)
+    resolve_token(settings)  # generated and kept now, so its location can be printed
     env = dict(os.environ)
     env["KEPLER_HOME"] = str(settings.home)
     procs = [

@@ -25,7 +25,10 @@ def _start_stack(home: Path, port: int, token: str) -> subprocess.Popen[bytes]:
     home.mkdir(parents=True, exist_ok=True)
     log = (home / "stack.log").open("wb")
     return subprocess.Popen(
-        [sys.executable, "-m", "kepler", "up"], env=env, stdout=log, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "kepler", "up"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
 
@@ -64,18 +67,30 @@ def main() -> None:
         print("\n1. A classifier: breast cancer (569 rows, 30 features)")
         cancer = load_breast_cancer(as_frame=True).frame
         cancer["diagnosis"] = cancer.pop("target").map({0: "malignant", 1: "benign"})
-        clf = kp.fit(cancer, "RandomForestClassifier", target="diagnosis", into="demo_cancer",
-                     n_estimators=100, random_state=0)
+        clf = kp.fit(
+            cancer,
+            "RandomForestClassifier",
+            target="diagnosis",
+            into="demo_cancer",
+            n_estimators=100,
+            random_state=0,
+        )
         _show("trained", clf)
-        scored = kp.apply(cancer.drop(columns="diagnosis").head(5), "demo_cancer",
-                          probabilities=True)
+        scored = kp.apply(
+            cancer.drop(columns="diagnosis").head(5), "demo_cancer", probabilities=True
+        )
         cols = [c for c in scored.columns if c.startswith(("predicted", "probability"))]
         print("    first 5 rows scored:\n" + scored[cols].to_string(index=False))
 
         print("\n2. A regressor: diabetes progression (442 rows, 10 features)")
         diabetes = load_diabetes(as_frame=True).frame
-        reg = kp.fit(diabetes, "GradientBoostingRegressor", target="target",
-                     into="demo_diabetes", random_state=0)
+        reg = kp.fit(
+            diabetes,
+            "GradientBoostingRegressor",
+            target="target",
+            into="demo_diabetes",
+            random_state=0,
+        )
         _show("trained", reg)
         again = kp.fit(diabetes, "Ridge", target="target", into="demo_diabetes", alpha=1.0)
         _show("a new version of the same model", again)
@@ -83,8 +98,10 @@ def main() -> None:
         pinned = kp.apply(diabetes.head(3), f"demo_diabetes@{reg.version}")
         print("    latest vs pinned version on 3 rows:")
         print(f"      demo_diabetes           -> {latest['predicted(target)'].round(1).tolist()}")
-        print(f"      demo_diabetes@{reg.version:<10}-> "
-              f"{pinned['predicted(target)'].round(1).tolist()}")
+        print(
+            f"      demo_diabetes@{reg.version:<10}-> "
+            f"{pinned['predicted(target)'].round(1).tolist()}"
+        )
 
         print("\n3. The registry")
         models = kp.models()
@@ -92,11 +109,17 @@ def main() -> None:
         summary = kp.summary("demo_cancer")
         top = summary.get("importances") or []
         if top:
-            print("    demo_cancer's top features: " + ", ".join(
-                f"{t['feature']} ({t.get('importance', t.get('coefficient', 0)):.3f})"
-                for t in top[:3]))
-        print(f"\nOpen the MLflow UI with:\n  .venv/bin/mlflow ui --backend-store-uri "
-              f"sqlite:///{home / 'mlflow.db'}\n")
+            print(
+                "    demo_cancer's top features: "
+                + ", ".join(
+                    f"{t['feature']} ({t.get('importance', t.get('coefficient', 0)):.3f})"
+                    for t in top[:3]
+                )
+            )
+        print(
+            f"\nOpen the MLflow UI with:\n  .venv/bin/mlflow ui --backend-store-uri "
+            f"sqlite:///{home / 'mlflow.db'}\n"
+        )
     finally:
         print("Shutting the stack down ...")
         if proc.poll() is None:

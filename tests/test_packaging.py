@@ -11,17 +11,38 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVER_ONLY = {"torch", "celery", "xgboost", "mlflow", "mlflow-skinny", "scikit-learn",
-               "fastapi", "uvicorn", "redis", "sqlalchemy"}
+SERVER_ONLY = {
+    "torch",
+    "celery",
+    "xgboost",
+    "mlflow",
+    "mlflow-skinny",
+    "scikit-learn",
+    "fastapi",
+    "uvicorn",
+    "redis",
+    "sqlalchemy",
+}
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(out), str(ROOT)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
     )
     (found,) = out.glob("kepler_ml-*.whl")
     return found
@@ -50,6 +71,9 @@ def test_wheel_torch_extra_pins_cpu_build_version(wheel: Path) -> None:
 
 def test_wheel_has_no_generic_top_level_names(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as zf:
-        tops = {n.split("/")[0] for n in zf.namelist() if not n.split("/")[0].endswith(
-            (".dist-info", ".data"))}
+        tops = {
+            n.split("/")[0]
+            for n in zf.namelist()
+            if not n.split("/")[0].endswith((".dist-info", ".data"))
+        }
     assert tops == {"kepler", "kepler_bridge", "kepler_workers"}, tops

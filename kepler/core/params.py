@@ -168,9 +168,7 @@ def coerce(param: Param, value: Any) -> Any:
         raise
 
 
-def check_params(
-    algorithm: str, params: ParamSet, given: dict[str, Any]
-) -> dict[str, Any]:
+def check_params(algorithm: str, params: ParamSet, given: dict[str, Any]) -> dict[str, Any]:
     """Validate ``given`` (any accepted spellings) and return ``{declared name: value}``.
 
     Raises :class:`BadParameter` naming the bad parameter and listing the allowed ones.

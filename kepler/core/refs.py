@@ -48,7 +48,8 @@ class ModelRef:
             name, _, alias = raw.partition(":")
             if not _ALIAS.match(alias):
                 raise InvalidSpec(
-                    f"model alias in {text!r} must be letters, digits, _ or -, as in pump:production"
+                    f"model alias in {text!r} must be letters, digits, _ or -, "
+                    "as in pump:production"
                 )
         validate_model_name(name, original=text)
         return cls(name=name, version=version, alias=alias)

@@ -210,7 +210,9 @@ def parse(line: str, *, catalog: Any = None, allow_unknown: bool = False) -> Spe
     if verb == "deletemodel":
         ref = ModelRef.parse(_one_name(rest, "deletemodel <model>"))
         if ref.version is not None or ref.alias is not None:
-            raise InvalidSpec("deletemodel takes a model name; versions are never deleted one by one")
+            raise InvalidSpec(
+                "deletemodel takes a model name; versions are never deleted one by one"
+            )
         return DeleteModelSpec(ref.name)
     raise InvalidSpec(
         f"unknown command {toks[0].text!r}; expected fit, apply, summary, models or deletemodel"
@@ -310,8 +312,11 @@ def _parse_fit(rest: list[_Tok], *, catalog: Any, allow_unknown: bool) -> FitSpe
 
 
 def _article(task: str) -> str:
-    names = {"clusterer": "a clustering algorithm", "outlier": "an anomaly detector",
-             "transformer": "a preprocessing step"}
+    names = {
+        "clusterer": "a clustering algorithm",
+        "outlier": "an anomaly detector",
+        "transformer": "a preprocessing step",
+    }
     return names.get(task, task)
 
 

@@ -79,7 +79,10 @@ def _predict_frame(
     X = frames.conform(frame, {f: meta.feature_types[f] for f in meta.features})
     index = frame.index
     if meta.task == "transformer":
-        values = np.asarray(pipeline.transform(X), dtype=np.float64)
+        values = np.asarray(pipeline.transform(X), dtype=np.float64).reshape(len(X), -1)
+        if values.shape[1] != len(names):  # a plugin that could not say its width up front
+            prefix = output_name or meta.output_name or meta.algorithm
+            names = [f"{prefix}_{i}" for i in range(1, values.shape[1] + 1)]
         return pd.DataFrame(values, index=index, columns=names, copy=False)
     if meta.task == "outlier":
         flags = (np.asarray(_predict(pipeline, meta, X)) == -1).astype(np.int64)

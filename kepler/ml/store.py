@@ -161,9 +161,10 @@ class ModelStore:
             )
         except MlflowException:
             return None
-        for mv in found:
-            return RegisteredVersion(name=mv.name, version=int(mv.version), run_id=mv.run_id or "")
-        return None
+        mv = next(iter(found), None)
+        if mv is None:
+            return None
+        return RegisteredVersion(name=mv.name, version=int(mv.version), run_id=mv.run_id or "")
 
     def _log_run(
         self, run_id: str, trained: TrainedModel, lineage: dict[str, Any] | None

@@ -63,7 +63,10 @@ def run_fit_job(dataset_id: str, job_id: str, settings: ServerSettings) -> dict[
 
 
 def _fit(
-    dataset_id: str, job_id: str, spec_dict: dict[str, Any], jobs: JobStore,
+    dataset_id: str,
+    job_id: str,
+    spec_dict: dict[str, Any],
+    jobs: JobStore,
     settings: ServerSettings,
 ) -> dict[str, Any]:
     from kepler.ml.training import train
@@ -93,7 +96,5 @@ def _fit(
         registered = model_store(settings).register(
             trained, spec.into, lineage=lineage, job_id=job_id
         )
-        result.update(
-            model=registered.name, version=registered.version, run_id=registered.run_id
-        )
+        result.update(model=registered.name, version=registered.version, run_id=registered.run_id)
     return result

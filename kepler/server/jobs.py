@@ -202,8 +202,13 @@ class JobStore:
     def start(self, job_id: str, worker: str) -> None:
         now = time.time()
         self._update(
-            job_id, state=RUNNING, worker=worker, started_at=now, message="started",
-            error=None, finished_at=None,
+            job_id,
+            state=RUNNING,
+            worker=worker,
+            started_at=now,
+            message="started",
+            error=None,
+            finished_at=None,
         )
 
     def progress(self, job_id: str, fraction: float, message: str) -> None:
@@ -211,12 +216,19 @@ class JobStore:
 
     def succeed(self, job_id: str, result: dict[str, Any]) -> None:
         self._update(
-            job_id, state=SUCCEEDED, progress=1.0, message="done", result=json.dumps(result),
+            job_id,
+            state=SUCCEEDED,
+            progress=1.0,
+            message="done",
+            result=json.dumps(result),
             finished_at=time.time(),
         )
 
     def fail(self, job_id: str, error: dict[str, Any]) -> None:
         self._update(
-            job_id, state=FAILED, message=str(error.get("message", "failed"))[:500],
-            error=json.dumps(error), finished_at=time.time(),
+            job_id,
+            state=FAILED,
+            message=str(error.get("message", "failed"))[:500],
+            error=json.dumps(error),
+            finished_at=time.time(),
         )

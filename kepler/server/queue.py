@@ -19,9 +19,7 @@ def make_celery(s: ServerSettings) -> Any:
     from celery import Celery
 
     if s.broker_url.startswith("sqla+sqlite:///"):
-        Path(s.broker_url.removeprefix("sqla+sqlite:///")).parent.mkdir(
-            parents=True, exist_ok=True
-        )
+        Path(s.broker_url.removeprefix("sqla+sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     broker, transport = s.broker_url, None
     if broker.startswith("sqla+"):
         broker, transport = broker.removeprefix("sqla+"), SQLITE_TRANSPORT

@@ -58,9 +58,7 @@ def write_body(fmt: str, table: pa.Table) -> bytes:
         import pyarrow.csv as pacsv
 
         if table.num_columns:
-            pacsv.write_csv(
-                table, sink, write_options=pacsv.WriteOptions(quoting_style="needed")
-            )
+            pacsv.write_csv(table, sink, write_options=pacsv.WriteOptions(quoting_style="needed"))
     return sink.getvalue()
 
 
@@ -82,9 +80,7 @@ def score_table(
     frame = table.select(wanted).to_pandas()
     if len(frame) != table.num_rows:  # none of the model's fields came: all missing
         frame = frame.reindex(range(table.num_rows))
-    out = predict_frame(
-        pipeline, meta, frame, probabilities=probabilities, output_name=output_name
-    )
+    out = predict_frame(pipeline, meta, frame, probabilities=probabilities, output_name=output_name)
     scored = pa.Table.from_pandas(out, preserve_index=False)
     if not include_input:
         return scored

@@ -10,15 +10,15 @@ from kepler.server.jobs import Job, JobStore
 from kepler.server.queue import enqueue_fit
 
 
-def build_spec(
-    *, line: str | None = None, algorithm: str | None = None, **parts: Any
-) -> FitSpec:
+def build_spec(*, line: str | None = None, algorithm: str | None = None, **parts: Any) -> FitSpec:
     """A checked :class:`FitSpec` from an SPL-style line or from the SDK's parts."""
     from kepler.ml.registry import all_algorithms, get_algorithm
 
     if line:
-        spec = parse(line if line.lstrip().lower().startswith(("fit", "|")) else f"fit {line}",
-                     catalog=all_algorithms())
+        spec = parse(
+            line if line.lstrip().lower().startswith(("fit", "|")) else f"fit {line}",
+            catalog=all_algorithms(),
+        )
         if not isinstance(spec, FitSpec):
             raise InvalidSpec("a fit job needs a `fit ...` line")
         return spec

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from kepler_bridge.app import create_app
 
 from kepler.server.settings import ServerSettings
-from kepler_bridge.app import create_app
 
 TOKEN = "s3cret-token-value"
 
@@ -34,9 +34,16 @@ def test_health_needs_no_token(http: TestClient) -> None:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("get", "/v1/models"), ("get", "/v1/jobs"), ("post", "/v1/datasets"),
-     ("get", "/v1/algorithms"), ("post", "/v1/models/x/apply"), ("delete", "/v1/models/x"),
-     ("get", "/v1/jobs/abc"), ("put", "/v1/datasets/x/chunks/0")],
+    [
+        ("get", "/v1/models"),
+        ("get", "/v1/jobs"),
+        ("post", "/v1/datasets"),
+        ("get", "/v1/algorithms"),
+        ("post", "/v1/models/x/apply"),
+        ("delete", "/v1/models/x"),
+        ("get", "/v1/jobs/abc"),
+        ("put", "/v1/datasets/x/chunks/0"),
+    ],
 )
 def test_every_route_but_health_needs_token(http: TestClient, method: str, path: str) -> None:
     resp = getattr(http, method)(path)
@@ -56,8 +63,11 @@ def test_openapi_published_lists_routes(http: TestClient) -> None:
 def test_oversize_chunk_413_names_limit(http: TestClient) -> None:
     created = http.post("/v1/datasets", json={"format": "csv"}, headers=AUTH).json()
     body = b"a\r\n" + b"1\r\n" * 5000
-    resp = http.put(f"/v1/datasets/{created['id']}/chunks/0", content=body,
-                    headers={**AUTH, "Content-Type": "text/csv"})
+    resp = http.put(
+        f"/v1/datasets/{created['id']}/chunks/0",
+        content=body,
+        headers={**AUTH, "Content-Type": "text/csv"},
+    )
     assert resp.status_code == 413
     err = resp.json()["error"]
     assert err["code"] == "payload_too_large"
@@ -65,8 +75,11 @@ def test_oversize_chunk_413_names_limit(http: TestClient) -> None:
 
 
 def test_oversize_apply_413(http: TestClient) -> None:
-    resp = http.post("/v1/models/pump/apply", content=b"a\r\n" + b"1\r\n" * 5000,
-                     headers={**AUTH, "Content-Type": "text/csv"})
+    resp = http.post(
+        "/v1/models/pump/apply",
+        content=b"a\r\n" + b"1\r\n" * 5000,
+        headers={**AUTH, "Content-Type": "text/csv"},
+    )
     assert resp.status_code == 413
 
 
@@ -77,14 +90,19 @@ def test_unknown_dataset_404(http: TestClient) -> None:
 
 
 def test_fit_dry_run_checks_spec_only(http: TestClient) -> None:
-    ok = http.post("/v1/jobs/fit?dry_run=true", headers=AUTH,
-                   json={"algorithm": "KMeans", "params": {"k": "3"}})
+    ok = http.post(
+        "/v1/jobs/fit?dry_run=true",
+        headers=AUTH,
+        json={"algorithm": "KMeans", "params": {"k": "3"}},
+    )
     assert ok.status_code == 202 and ok.json()["spec"]["params"] == {"k": 3}
-    bad = http.post("/v1/jobs/fit?dry_run=true", headers=AUTH,
-                    json={"algorithm": "KMeans", "params": {"kk": 3}})
+    bad = http.post(
+        "/v1/jobs/fit?dry_run=true", headers=AUTH, json={"algorithm": "KMeans", "params": {"kk": 3}}
+    )
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_parameter"
-    line = http.post("/v1/jobs/fit?dry_run=true", headers=AUTH,
-                     json={"line": "fit SVM y from a b C=2"})
+    line = http.post(
+        "/v1/jobs/fit?dry_run=true", headers=AUTH, json={"line": "fit SVM y from a b C=2"}
+    )
     assert line.json()["spec"]["algorithm"] == "SVM"
 
 
@@ -95,15 +113,19 @@ def test_invalid_request_body_is_400_with_message(http: TestClient) -> None:
 
 
 def test_unsupported_content_type(http: TestClient) -> None:
-    resp = http.post("/v1/models/pump/apply", content=b"{}",
-                     headers={**AUTH, "Content-Type": "application/json"})
+    resp = http.post(
+        "/v1/models/pump/apply", content=b"{}", headers={**AUTH, "Content-Type": "application/json"}
+    )
     assert resp.status_code == 400
     assert "text/csv" in resp.json()["error"]["message"]
 
 
 def test_apply_unknown_model_404(http: TestClient) -> None:
-    resp = http.post("/v1/models/ghost/apply", content=b"a\r\n1\r\n",
-                     headers={**AUTH, "Content-Type": "text/csv"})
+    resp = http.post(
+        "/v1/models/ghost/apply",
+        content=b"a\r\n1\r\n",
+        headers={**AUTH, "Content-Type": "text/csv"},
+    )
     assert resp.status_code == 404
     assert resp.json()["error"]["code"] == "model_not_found"
 

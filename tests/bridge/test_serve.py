@@ -11,10 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from kepler_bridge.serve import resolve_token
 
 from kepler._home import ensure_token, read_token
 from kepler.server.settings import ServerSettings
-from kepler_bridge.serve import resolve_token
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,23 +44,48 @@ def test_bridge_serves_tls_with_certificate(tmp_path: Path) -> None:
 
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
-         "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
     )
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEPLER_")}
-    env.update(KEPLER_HOME=str(tmp_path / "home"), KEPLER_PORT=str(port),
-               KEPLER_TOKEN="tls-token", KEPLER_TLS_CERTFILE=str(cert),
-               KEPLER_TLS_KEYFILE=str(key))
-    proc = subprocess.Popen([sys.executable, "-m", "kepler", "bridge"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env.update(
+        KEPLER_HOME=str(tmp_path / "home"),
+        KEPLER_PORT=str(port),
+        KEPLER_TOKEN="tls-token",
+        KEPLER_TLS_CERTFILE=str(cert),
+        KEPLER_TLS_KEYFILE=str(key),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kepler", "bridge"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         url = f"https://127.0.0.1:{port}"
         ctx = ssl.create_default_context(cafile=str(cert))
-        wait_until(lambda: httpx.get(f"{url}/health", verify=ctx).status_code == 200,
-                   60, "TLS bridge")
+        wait_until(
+            lambda: httpx.get(f"{url}/health", verify=ctx).status_code == 200, 60, "TLS bridge"
+        )
         import kepler as kp
 
         client = kp.Client(url, "tls-token", verify=str(cert))

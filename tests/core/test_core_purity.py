@@ -8,8 +8,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-BLOCKED = ["numpy", "pandas", "pyarrow", "httpx", "requests", "urllib3", "sklearn",
-           "pydantic", "pydantic_settings", "socket", "ssl", "http", "urllib", "typer", "tqdm"]
+BLOCKED = [
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "httpx",
+    "requests",
+    "urllib3",
+    "sklearn",
+    "pydantic",
+    "pydantic_settings",
+    "socket",
+    "ssl",
+    "http",
+    "urllib",
+    "typer",
+    "tqdm",
+]
 
 PROBE = f"""
 import sys
@@ -24,7 +39,8 @@ class Block:
 
 sys.meta_path.insert(0, Block())
 import kepler.core.spec, kepler.core.algorithms, kepler.core.errors, kepler.core.refs
-spec = kepler.core.spec.parse("fit RandomForestClassifier failure from temp* into pump n_estimators=10")
+line = "fit RandomForestClassifier failure from temp* into pump n_estimators=10"
+spec = kepler.core.spec.parse(line)
 assert spec.params == {{"n_estimators": 10}}, spec
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
 assert not loaded, loaded

@@ -22,22 +22,35 @@ from kepler.core.spec import (
 MLTK_FIT_LINES = [
     (
         "| fit LinearRegression petal_length from petal_width into example_iris_model",
-        dict(algorithm="LinearRegression", target="petal_length", features=("petal_width",),
-             into="example_iris_model", params={}),
+        dict(
+            algorithm="LinearRegression",
+            target="petal_length",
+            features=("petal_width",),
+            into="example_iris_model",
+            params={},
+        ),
     ),
     (
         '| fit LogisticRegression fit_intercept=true "vehicleType" from "batteryVoltage" '
         '"engineCoolantTemperature" "engineSpeed" "lateralGForce" "speed" '
         'into "example_vehicle_type"',
-        dict(algorithm="LogisticRegression", target="vehicleType",
-             features=("batteryVoltage", "engineCoolantTemperature", "engineSpeed",
-                       "lateralGForce", "speed"),
-             into="example_vehicle_type", params={"fit_intercept": True}),
+        dict(
+            algorithm="LogisticRegression",
+            target="vehicleType",
+            features=(
+                "batteryVoltage",
+                "engineCoolantTemperature",
+                "engineSpeed",
+                "lateralGForce",
+                "speed",
+            ),
+            into="example_vehicle_type",
+            params={"fit_intercept": True},
+        ),
     ),
     (
         "| fit KMeans k=3 petal*",
-        dict(algorithm="KMeans", target=None, features=("petal*",), into=None,
-             params={"k": 3}),
+        dict(algorithm="KMeans", target=None, features=("petal*",), into=None, params={"k": 3}),
     ),
     (
         '| fit PCA "SS_*" k=3',
@@ -45,25 +58,40 @@ MLTK_FIT_LINES = [
     ),
     (
         "| fit StandardScaler petal_length sepal_length with_mean=true with_std=true",
-        dict(algorithm="StandardScaler", features=("petal_length", "sepal_length"),
-             params={"with_mean": True, "with_std": True}),
+        dict(
+            algorithm="StandardScaler",
+            features=("petal_length", "sepal_length"),
+            params={"with_mean": True, "with_std": True},
+        ),
     ),
     (
         "| fit RandomForestClassifier species from petal_length petal_width sepal_length "
         "sepal_width max_features=0.1 into example_iris_rf",
-        dict(algorithm="RandomForestClassifier", target="species",
-             features=("petal_length", "petal_width", "sepal_length", "sepal_width"),
-             into="example_iris_rf", params={"max_features": 0.1}),
+        dict(
+            algorithm="RandomForestClassifier",
+            target="species",
+            features=("petal_length", "petal_width", "sepal_length", "sepal_width"),
+            into="example_iris_rf",
+            params={"max_features": 0.1},
+        ),
     ),
     (
         "| fit SVM vehicleType from * C=10 gamma=0.1 into svm_model",
-        dict(algorithm="SVM", target="vehicleType", features=("*",), into="svm_model",
-             params={"C": 10.0, "gamma": 0.1}),
+        dict(
+            algorithm="SVM",
+            target="vehicleType",
+            features=("*",),
+            into="svm_model",
+            params={"C": 10.0, "gamma": 0.1},
+        ),
     ),
     (
         "| fit DBSCAN eps=0.5 min_samples=5 petal_length sepal_length",
-        dict(algorithm="DBSCAN", features=("petal_length", "sepal_length"),
-             params={"eps": 0.5, "min_samples": 5}),
+        dict(
+            algorithm="DBSCAN",
+            features=("petal_length", "sepal_length"),
+            params={"eps": 0.5, "min_samples": 5},
+        ),
     ),
     (
         "| fit Birch k=3 petal_length petal_width",
@@ -71,19 +99,32 @@ MLTK_FIT_LINES = [
     ),
     (
         "| fit GaussianNB species from * into example_iris_gnb",
-        dict(algorithm="GaussianNB", target="species", features=("*",),
-             into="example_iris_gnb", params={}),
+        dict(
+            algorithm="GaussianNB",
+            target="species",
+            features=("*",),
+            into="example_iris_gnb",
+            params={},
+        ),
     ),
     (
         "| fit DecisionTreeRegressor temperature from date_month date_hour "
         "into example_temperature",
-        dict(algorithm="DecisionTreeRegressor", target="temperature",
-             features=("date_month", "date_hour"), into="example_temperature"),
+        dict(
+            algorithm="DecisionTreeRegressor",
+            target="temperature",
+            features=("date_month", "date_hour"),
+            into="example_temperature",
+        ),
     ),
     (
         "| fit ElasticNet target from * alpha=0.5 l1_ratio=0.5",
-        dict(algorithm="ElasticNet", target="target", features=("*",),
-             params={"alpha": 0.5, "l1_ratio": 0.5}),
+        dict(
+            algorithm="ElasticNet",
+            target="target",
+            features=("*",),
+            params={"alpha": 0.5, "l1_ratio": 0.5},
+        ),
     ),
     (
         "| fit Lasso target from * alpha=0.5",
@@ -95,13 +136,19 @@ MLTK_FIT_LINES = [
     ),
     (
         "| fit GradientBoostingClassifier target from * n_estimators=100 max_depth=3",
-        dict(algorithm="GradientBoostingClassifier", target="target",
-             params={"n_estimators": 100, "max_depth": 3}),
+        dict(
+            algorithm="GradientBoostingClassifier",
+            target="target",
+            params={"n_estimators": 100, "max_depth": 3},
+        ),
     ),
     (
         "| fit IsolationForest n_estimators=100 contamination=0.01 bytes_in bytes_out",
-        dict(algorithm="IsolationForest", features=("bytes_in", "bytes_out"),
-             params={"n_estimators": 100, "contamination": 0.01}),
+        dict(
+            algorithm="IsolationForest",
+            features=("bytes_in", "bytes_out"),
+            params={"n_estimators": 100, "contamination": 0.01},
+        ),
     ),
     (
         "| fit SpectralClustering k=3 gamma=0.01 petal_length petal_width",
@@ -113,8 +160,7 @@ MLTK_FIT_LINES = [
     ),
     (
         "| fit LogisticRegression fit_intercept=t species from * into logreg probabilities=true",
-        dict(algorithm="LogisticRegression", probabilities=True,
-             params={"fit_intercept": True}),
+        dict(algorithm="LogisticRegression", probabilities=True, params={"fit_intercept": True}),
     ),
 ]
 
@@ -216,7 +262,11 @@ def test_parse_invalid_line_says_what_is_wrong(line: str, fragment: str) -> None
 def test_tokenize_quotes_and_key_values() -> None:
     toks = tokenize('fit X a="b c" "my field" d="say \\"hi\\""')
     assert [(t.key, t.text) for t in toks] == [
-        (None, "fit"), (None, "X"), ("a", "b c"), (None, "my field"), ("d", 'say "hi"'),
+        (None, "fit"),
+        (None, "X"),
+        ("a", "b c"),
+        (None, "my field"),
+        ("d", 'say "hi"'),
     ]
 
 

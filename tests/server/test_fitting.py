@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from kepler_bridge.ingest import ingest_chunk
 
 from kepler.core.spec import FitSpec
 from kepler.ml.store import ModelStore
@@ -13,7 +14,6 @@ from kepler.server.datasets import DatasetStore
 from kepler.server.fitting import run_fit_job
 from kepler.server.jobs import FAILED, SUCCEEDED, JobStore
 from kepler.server.settings import ServerSettings
-from kepler_bridge.ingest import ingest_chunk
 
 
 def _upload_csv(settings: ServerSettings, body: str, source: dict | None = None) -> str:
@@ -23,9 +23,17 @@ def _upload_csv(settings: ServerSettings, body: str, source: dict | None = None)
     async def stream() -> AsyncIterator[bytes]:
         yield body.encode()
 
-    asyncio.run(ingest_chunk(store, dataset_id, 0, stream(), fmt="csv",
-                             max_chunk_bytes=settings.max_chunk_bytes,
-                             max_dataset_bytes=settings.max_dataset_bytes))
+    asyncio.run(
+        ingest_chunk(
+            store,
+            dataset_id,
+            0,
+            stream(),
+            fmt="csv",
+            max_chunk_bytes=settings.max_chunk_bytes,
+            max_dataset_bytes=settings.max_dataset_bytes,
+        )
+    )
     store.complete(dataset_id, 1, None)
     return dataset_id
 

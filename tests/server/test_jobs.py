@@ -27,7 +27,12 @@ def test_job_lifecycle_records_progress_result_and_duration(store: JobStore) -> 
     store.start(job.id, "host-1")
     store.progress(job.id, 0.4, "training")
     mid = store.get(job.id)
-    assert (mid.state, mid.progress, mid.message, mid.worker) == (RUNNING, 0.4, "training", "host-1")
+    assert (mid.state, mid.progress, mid.message, mid.worker) == (
+        RUNNING,
+        0.4,
+        "training",
+        "host-1",
+    )
     store.succeed(job.id, {"version": 3})
     done = store.get(job.id)
     assert done.state == SUCCEEDED and done.progress == 1.0

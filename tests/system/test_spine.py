@@ -21,7 +21,9 @@ pytestmark = pytest.mark.system
 @pytest.fixture(scope="module")
 def iris() -> pd.DataFrame:
     frame = load_iris(as_frame=True).frame
-    frame["species"] = frame.pop("target").map(dict(enumerate(["setosa", "versicolor", "virginica"])))
+    frame["species"] = frame.pop("target").map(
+        dict(enumerate(["setosa", "versicolor", "virginica"]))
+    )
     return frame
 
 
@@ -32,8 +34,15 @@ def diabetes() -> pd.DataFrame:
 
 def test_fit_classifier_registers_version_and_apply_scores(stack, iris) -> None:  # type: ignore[no-untyped-def]
     client = stack.client()
-    result = client.fit(iris, "RandomForestClassifier", target="species", into="iris_rf",
-                        n_estimators=20, random_state=0, progress=False)
+    result = client.fit(
+        iris,
+        "RandomForestClassifier",
+        target="species",
+        into="iris_rf",
+        n_estimators=20,
+        random_state=0,
+        progress=False,
+    )
     assert result.model == "iris_rf" and result.version == 1 and result.run_id
     assert {"accuracy", "precision", "recall", "f1", "roc_auc"} <= set(result.metrics)
     assert result.metrics["accuracy"] > 0.8
@@ -50,8 +59,9 @@ def test_fit_classifier_registers_version_and_apply_scores(stack, iris) -> None:
 def test_fit_again_makes_new_version_and_refs_pick_versions(stack, diabetes) -> None:  # type: ignore[no-untyped-def]
     client = stack.client()
     first = client.fit(diabetes, "LinearRegression", target="target", into="diab", progress=False)
-    second = client.fit(diabetes, "DecisionTreeRegressor", target="target", into="diab",
-                        max_depth=2, progress=False)
+    second = client.fit(
+        diabetes, "DecisionTreeRegressor", target="target", into="diab", max_depth=2, progress=False
+    )
     assert (first.version, second.version) == (1, 2)
     assert {"rmse", "mae", "r2"} <= set(second.metrics)
 
@@ -72,8 +82,7 @@ def test_fit_again_makes_new_version_and_refs_pick_versions(stack, diabetes) -> 
 
 def test_summary_models_jobs_and_delete(stack, iris) -> None:  # type: ignore[no-untyped-def]
     client = stack.client()
-    fit = client.fit(iris, "LogisticRegression", target="species", into="iris_lr",
-                     progress=False)
+    fit = client.fit(iris, "LogisticRegression", target="species", into="iris_lr", progress=False)
     summary = client.summary("iris_lr")
     assert summary["algorithm"] == "LogisticRegression"
     assert summary["version"] == fit.version
@@ -96,10 +105,23 @@ def test_summary_models_jobs_and_delete(stack, iris) -> None:  # type: ignore[no
 
 def test_clustering_and_fit_from_spl_line(stack, iris) -> None:  # type: ignore[no-untyped-def]
     client = stack.client()
-    dataset_id = client.upload(iris, source={"search": "index=flowers | head 150",
-                                             "earliest": "-24h", "latest": "now", "sid": "1.23"})
-    job = client._json("POST", "/v1/jobs/fit", json={
-        "dataset_id": dataset_id, "line": "fit KMeans k=3 random_state=0 petal* into flowers"})
+    dataset_id = client.upload(
+        iris,
+        source={
+            "search": "index=flowers | head 150",
+            "earliest": "-24h",
+            "latest": "now",
+            "sid": "1.23",
+        },
+    )
+    job = client._json(
+        "POST",
+        "/v1/jobs/fit",
+        json={
+            "dataset_id": dataset_id,
+            "line": "fit KMeans k=3 random_state=0 petal* into flowers",
+        },
+    )
     result = client.wait(job["id"], progress=False)
     assert result.version == 1
     assert "silhouette" in result.metrics
@@ -146,8 +168,9 @@ def test_non_numeric_values_in_numeric_feature(stack) -> None:  # type: ignore[n
 
 
 def test_all_null_column(stack) -> None:  # type: ignore[no-untyped-def]
-    frame = pd.DataFrame({"a": np.arange(50, dtype=float), "empty": [None] * 50,
-                          "y": np.arange(50, dtype=float)})
+    frame = pd.DataFrame(
+        {"a": np.arange(50, dtype=float), "empty": [None] * 50, "y": np.arange(50, dtype=float)}
+    )
     with pytest.raises(kp.DataError, match="empty"):
         stack.client().fit(frame, "LinearRegression", target="y", progress=False)
 
@@ -194,21 +217,31 @@ def test_upload_cut_off_halfway_is_never_trained_on(stack) -> None:  # type: ign
     created = client._json("POST", "/v1/datasets", json={"format": "csv"})
     dataset_id = created["id"]
     body = "a,y\r\n" + "".join(f"{i},{i * 2}\r\n" for i in range(1000))
-    good = client._request("PUT", f"/v1/datasets/{dataset_id}/chunks/0", content=body.encode(),
-                           headers={"Content-Type": "text/csv"})
+    good = client._request(
+        "PUT",
+        f"/v1/datasets/{dataset_id}/chunks/0",
+        content=body.encode(),
+        headers={"Content-Type": "text/csv"},
+    )
     assert good.json()["rows"] == 1000
 
     # Chunk 1: announce the full length, send half, hang up.
     u = urlparse(stack.url)
     payload = body.encode()
-    head = (f"PUT /v1/datasets/{dataset_id}/chunks/1 HTTP/1.1\r\nHost: {u.hostname}\r\n"
-            f"Authorization: Bearer {stack.token}\r\nContent-Type: text/csv\r\n"
-            f"Content-Length: {len(payload)}\r\n\r\n").encode()
+    head = (
+        f"PUT /v1/datasets/{dataset_id}/chunks/1 HTTP/1.1\r\nHost: {u.hostname}\r\n"
+        f"Authorization: Bearer {stack.token}\r\nContent-Type: text/csv\r\n"
+        f"Content-Length: {len(payload)}\r\n\r\n"
+    ).encode()
     with socket.create_connection((u.hostname, u.port)) as sock:
         sock.sendall(head + payload[: len(payload) // 2])
     with pytest.raises(kp.DatasetIncomplete, match="chunk"):
-        client._json("POST", f"/v1/datasets/{dataset_id}/complete",
-                     json={"chunks": 2, "rows": 2000})
+        client._json(
+            "POST", f"/v1/datasets/{dataset_id}/complete", json={"chunks": 2, "rows": 2000}
+        )
     with pytest.raises(kp.DatasetIncomplete):
-        client._json("POST", "/v1/jobs/fit", json={
-            "dataset_id": dataset_id, "algorithm": "LinearRegression", "target": "y"})
+        client._json(
+            "POST",
+            "/v1/jobs/fit",
+            json={"dataset_id": dataset_id, "algorithm": "LinearRegression", "target": "y"},
+        )

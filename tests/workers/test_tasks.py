@@ -40,8 +40,16 @@ def test_lost_pool_process_job_is_redelivered_and_registers_once(tmp_path) -> No
     frame["y"] = (frame["f0"] + rng.normal(size=len(frame)) > 0).astype(int)
     with LocalStack(tmp_path / "home") as stack:
         client = stack.client()
-        first = client.fit(frame, "RandomForestClassifier", target="y", into="crash",
-                           n_estimators=40, n_jobs=1, random_state=0, wait=False)
+        first = client.fit(
+            frame,
+            "RandomForestClassifier",
+            target="y",
+            into="crash",
+            n_estimators=40,
+            n_jobs=1,
+            random_state=0,
+            wait=False,
+        )
         wait_until(lambda: client.job(first.job_id)["state"] == "running", 60, "job start")
         worker = psutil.Process(stack.workers[0].pid)
         (child,) = worker.children()

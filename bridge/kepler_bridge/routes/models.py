@@ -88,8 +88,12 @@ async def apply_model(
         pipeline, meta = state.cache.get(version.name, version.version)
         table = read_body(fmt, body)
         scored = score_table(
-            pipeline, meta, table, probabilities=probabilities,
-            output_name=output_name, include_input=include_input,
+            pipeline,
+            meta,
+            table,
+            probabilities=probabilities,
+            output_name=output_name,
+            include_input=include_input,
         )
         return write_body(fmt, scored), version.version
 
