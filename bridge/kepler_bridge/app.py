@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -11,7 +12,7 @@ from kepler.server.jobs import JobStore
 from kepler.server.queue import make_celery
 from kepler.server.settings import ServerSettings
 from kepler_bridge import errors
-from kepler_bridge.deps import BridgeState
+from kepler_bridge.deps import AuthDep, BridgeState
 from kepler_bridge.model_cache import ModelCache
 from kepler_bridge.routes import algorithms, datasets, health, jobs, models
 
@@ -39,9 +40,19 @@ def create_app(settings: ServerSettings, token: str) -> FastAPI:
         title="Kepler bridge",
         version=__version__,
         description="Datasets in, training jobs queued, models versioned and served.",
+        # The document is served behind the token like every route but /health, and
+        # published in the repository as docs/openapi.json.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.kepler = state
     errors.install(app)
     for module in (health, datasets, jobs, models, algorithms):
         app.include_router(module.router)
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[AuthDep])
+    def openapi() -> dict[str, Any]:
+        return app.openapi()
+
     return app

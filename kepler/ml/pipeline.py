@@ -1,6 +1,7 @@
 """The fitted object Kepler saves: preprocessing and the estimator in one scikit-learn Pipeline.
 
-``prep`` imputes numeric fields (median) and one-hot encodes categorical ones, so a saved
+``prep`` imputes numeric fields (median, :class:`MedianImputer`) and one-hot encodes
+categorical ones, so a saved
 model applies to raw events with missing values and unseen categories; ``model`` is the
 estimator. Two small wrappers give every estimator the behaviour ``apply`` relies on:
 
@@ -20,14 +21,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin, ClusterMixin, MetaEstimatorMixin, clone
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    ClusterMixin,
+    MetaEstimatorMixin,
+    OneToOneFeatureMixin,
+    TransformerMixin,
+    clone,
+)
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from kepler.ml.frames import CATEGORICAL, NUMERIC
 
@@ -46,11 +55,7 @@ def build_pipeline(estimator: Any, feature_types: Mapping[str, str], task: str) 
     categorical = [f for f, t in feature_types.items() if t == CATEGORICAL]
     branches: list[tuple[str, Any, list[str]]] = []
     if numeric:
-        # keep_empty_features: a field empty in the training split still keeps its column,
-        # so output names map one to one onto input fields.
-        branches.append(
-            ("num", SimpleImputer(strategy="median", keep_empty_features=True), numeric)
-        )
+        branches.append(("num", MedianImputer(), numeric))
     if categorical:  # numeric-only data never pays for string handling
         branches.append(("cat", _categorical_branch(), categorical))
     prep = ColumnTransformer(
@@ -79,6 +84,36 @@ def _categorical_branch() -> Pipeline:
             ),
         ]
     )
+
+
+class MedianImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Fill NaN with each column's training median; a column with no values gets 0 and is
+    kept, so output columns map one to one onto input fields.
+
+    What ``SimpleImputer(strategy="median", keep_empty_features=True)`` does, without its
+    masked-array median, which takes seconds per million rows where ``np.nanmedian`` takes
+    a fraction of one.
+    """
+
+    def fit(self, X: Any, y: Any = None) -> MedianImputer:
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
+        filled = ~np.isnan(X).all(axis=0)
+        self.statistics_ = np.zeros(X.shape[1])
+        if filled.all():
+            self.statistics_[:] = np.nanmedian(X, axis=0)
+        elif filled.any():
+            self.statistics_[filled] = np.nanmedian(X[:, filled], axis=0)
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
+        missing = np.isnan(X)
+        if missing.any():
+            X = np.array(X, copy=True)  # X may be a view of the caller's data
+            rows, cols = np.nonzero(missing)
+            X[rows, cols] = self.statistics_[cols]
+        return np.asarray(X)
 
 
 def one_hot_name(feature: str, category: Any) -> str:

@@ -13,12 +13,12 @@ from kepler.server.settings import ServerSettings
 TOKEN = "s3cret-token-value"
 
 
-@pytest.fixture
-def small_settings(tmp_path) -> ServerSettings:  # type: ignore[no-untyped-def]
-    return ServerSettings(home=tmp_path / "home", max_chunk_bytes=4096)
+@pytest.fixture(scope="module")
+def small_settings(tmp_path_factory: pytest.TempPathFactory) -> ServerSettings:
+    return ServerSettings(home=tmp_path_factory.mktemp("home"), max_chunk_bytes=4096)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def http(small_settings: ServerSettings) -> Iterator[TestClient]:
     with TestClient(create_app(small_settings, TOKEN), raise_server_exceptions=False) as c:
         yield c
@@ -55,7 +55,8 @@ def test_every_route_but_health_needs_token(http: TestClient, method: str, path:
 
 
 def test_openapi_published_lists_routes(http: TestClient) -> None:
-    spec = http.get("/openapi.json").json()
+    assert http.get("/openapi.json").status_code == 401
+    spec = http.get("/openapi.json", headers=AUTH).json()
     paths = set(spec["paths"])
     assert {"/v1/datasets", "/v1/jobs/fit", "/v1/models/{ref}/apply", "/v1/models"} <= paths
 
@@ -133,3 +134,15 @@ def test_apply_unknown_model_404(http: TestClient) -> None:
 def test_create_app_refuses_empty_token(small_settings: ServerSettings) -> None:
     with pytest.raises(ValueError, match="token"):
         create_app(small_settings, "")
+
+
+def test_published_openapi_document_is_current() -> None:
+    import json
+    from pathlib import Path
+
+    from kepler_bridge.openapi import document
+
+    published = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+    assert json.loads(published.read_text()) == json.loads(json.dumps(document())), (
+        "docs/openapi.json is stale: run `make openapi`"
+    )

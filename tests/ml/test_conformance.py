@@ -56,14 +56,9 @@ def _random_state(info: AlgorithmInfo) -> dict[str, Any]:
     return {"random_state": 0} if info.params.lookup("random_state") else {}
 
 
-@pytest.fixture(scope="module")
-def store(module_store: ModelStore) -> ModelStore:
-    return module_store
-
-
 @pytest.mark.parametrize("info", all_algorithms(), ids=lambda a: a.name)
 def test_fit_apply_save_load_apply(
-    info: AlgorithmInfo, make_events: Events, store: ModelStore
+    info: AlgorithmInfo, make_events: Events, module_store: ModelStore
 ) -> None:
     spec = FitSpec(
         info.name,
@@ -81,8 +76,8 @@ def test_fit_apply_save_load_apply(
     assert list(out.columns) == _expected_fields(info)
     _check_values(info, trained, out)
 
-    saved = store.register(trained, _model_name(info))
-    pipeline, meta = store.load(saved.name, saved.version)
+    saved = module_store.register(trained, _model_name(info))
+    pipeline, meta = module_store.load(saved.name, saved.version)
     assert meta == trained.meta
     pd.testing.assert_frame_equal(predict_frame(pipeline, meta, new), out)
     if info.task == "classifier" and hasattr(pipeline, "predict_proba"):

@@ -18,6 +18,7 @@ from kepler.ml.frames import CATEGORICAL, NUMERIC
 from kepler.ml.pipeline import (
     MAX_CATEGORIES,
     EncodedLabelClassifier,
+    MedianImputer,
     NearestNeighborClusterer,
     build_pipeline,
     feature_names_out,
@@ -137,3 +138,25 @@ def test_fitted_pipelines_pickle_and_predict_the_same() -> None:
 def test_other_tasks_keep_the_estimator_as_given(task: str) -> None:
     est = StandardScaler()
     assert build_pipeline(est, {"x": NUMERIC}, task).named_steps["model"] is est
+
+
+def test_median_imputer_fills_with_training_medians_and_keeps_empty_columns() -> None:
+    X = pd.DataFrame({"a": [1.0, np.nan, 3.0, 10.0], "b": [np.nan] * 4, "c": [5.0] * 4})
+    imputer = MedianImputer().fit(X)
+    np.testing.assert_array_equal(imputer.statistics_, [3.0, 0.0, 5.0])
+    new = pd.DataFrame({"a": [np.nan, 2.0], "b": [1.0, np.nan], "c": [np.nan, np.nan]})
+    np.testing.assert_array_equal(imputer.transform(new), [[3.0, 1.0, 5.0], [2.0, 0.0, 5.0]])
+    assert new["a"].isna().iloc[0]  # the caller's data is untouched
+    assert list(imputer.get_feature_names_out()) == ["a", "b", "c"]
+
+
+def test_median_imputer_matches_scikit_learns() -> None:
+    from sklearn.impute import SimpleImputer
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4))
+    X[rng.random(X.shape) < 0.2] = np.nan
+    X[:, 3] = np.nan
+    ours = MedianImputer().fit(X[:150]).transform(X[150:])
+    theirs = SimpleImputer(strategy="median", keep_empty_features=True).fit(X[:150])
+    np.testing.assert_allclose(ours, theirs.transform(X[150:]))
