@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TypeVar
 
 from bench.report import Table
+
+T = TypeVar("T")
 
 LIBRARIES = (
     "kepler-ml",
@@ -145,3 +150,45 @@ def _tree_jiffies(root: int) -> int | None:
         total += stats.get(pid, (0, 0))[1]
         todo += children.get(pid, [])
     return total
+
+
+@dataclass
+class Timed:
+    """Repeated readings of one step."""
+
+    readings: list[Reading]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(r.wall_s for r in self.readings)
+
+    @property
+    def best(self) -> float:
+        return min(r.wall_s for r in self.readings)
+
+    @property
+    def others(self) -> float | None:
+        """The highest share other processes took during any of the readings."""
+        shares = [r.others for r in self.readings if r.others is not None]
+        return max(shares) if shares else None
+
+
+def measure(fn: Callable[[], T]) -> tuple[Reading, T]:
+    """Run ``fn`` once under a :class:`CpuMeter`."""
+    with CpuMeter() as meter:
+        out = fn()
+    assert meter.reading is not None
+    return meter.reading, out
+
+
+def repeat(fn: Callable[[], T], repeats: int, *, warmup: int = 1) -> tuple[Timed, T]:
+    """``warmup`` untimed runs, then ``repeats`` timed ones; the last run's result."""
+    out = None
+    for _ in range(warmup):
+        out = fn()
+    readings = []
+    for _ in range(repeats):
+        reading, out = measure(fn)
+        readings.append(reading)
+    assert out is not None
+    return Timed(readings), out

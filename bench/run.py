@@ -2,9 +2,10 @@
 
 A section is a function ``(Context) -> Section``; a later issue adds one by appending it
 to :data:`SECTIONS`. Settings (environment, prefix ``KEPLER_BENCH_``): ``ROWS`` (size of
-the synthetic dataset, 1,000,000 for the committed figures; 100000 for a quick run),
-``REPEATS`` (timed repetitions where a step is repeated), ``SECTIONS`` (comma-separated
-names, all when empty), ``OUTPUT`` (the markdown file written). Progress goes to stderr.
+the synthetic dataset: 1000000 for the committed figures, 100000 for a quick run),
+``REPEATS`` (timed runs of each quick step), ``FIT_ROUNDS`` (rounds of an in-process fit
+then an end-to-end one), ``SECTIONS`` (comma-separated names; empty: all), ``OUTPUT``
+(the markdown file written). Progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class BenchSettings(BaseSettings):
 
     rows: int = REFERENCE_ROWS
     repeats: int = 3
+    fit_rounds: int = 2
     sections: str = ""
     output: Path = ROOT / "docs" / "benchmarks.md"
 

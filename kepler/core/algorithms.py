@@ -227,10 +227,12 @@ _TORCH_MLP = (
     _p("hidden_layer_sizes", "str", doc="neurons per hidden layer, e.g. 64,32"),
     _p("max_epochs", "int", minimum=1, aliases=("epochs",)),
     _p("batch_size", "int", minimum=1),
-    _p("lr", "float", minimum=0, aliases=("learning_rate",)),
+    # The estimator needs lr > 0 and 0 < validation_fraction < 1: refuse the edges here.
+    _p("lr", "float", minimum=1e-9, aliases=("learning_rate",)),
     _p("weight_decay", "float", minimum=0),
     _p("early_stopping", "bool"),
-    _p("validation_fraction", "float", minimum=0, maximum=1),
+    _p("validation_fraction", "float", minimum=0.01, maximum=0.99),
+    _p("patience", "int", minimum=1, doc="epochs without improvement before stopping"),
     RANDOM_STATE,
 )
 # Forests and boosters parallelise over cores by threads; Kepler uses them all by default.

@@ -1,9 +1,10 @@
 """The fitted object Kepler saves: preprocessing and the estimator in one scikit-learn Pipeline.
 
 ``prep`` imputes numeric fields (median, :class:`MedianImputer`) and one-hot encodes
-categorical ones, so a saved
-model applies to raw events with missing values and unseen categories; ``model`` is the
-estimator. Two small wrappers give every estimator the behaviour ``apply`` relies on:
+categorical ones, so a saved model applies to raw events with missing values and unseen
+categories; ``model`` is the estimator. Its output is a dense float64 NumPy array (no
+pandas round trip per batch). Two small wrappers give every estimator the behaviour
+``apply`` relies on:
 
 * :class:`EncodedLabelClassifier` trains the classifier on label codes 0..k-1 and
   answers with the original labels, because some libraries (XGBoost) accept only codes
