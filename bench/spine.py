@@ -108,9 +108,8 @@ def _fit_tables(section: Section, bases: list[Baseline], e2es: list[EndToEnd], c
         "(— : the message was replaced within one read; its phase is counted in the one "
         "above). The pipeline fit includes the median imputer and the label encoding "
         "around XGBoost; the in-process fit has neither.",
-        f"Uploaded {last.upload_bytes / 2**20:,.0f} MiB of Arrow IPC in "
-        f"{-(-last.upload_bytes // (64 * 2**20))} requests, stored as "
-        f"{last.stored_bytes / 2**20:,.0f} MiB of Parquet.",
+        f"Uploaded {last.upload_bytes / 2**20:,.0f} MiB of Arrow IPC in {last.chunks} "
+        f"request(s), stored as {last.stored_bytes / 2**20:,.0f} MiB of Parquet.",
     ]
     if last.mlflow_run_s is not None:
         notes.append(

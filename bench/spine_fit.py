@@ -171,6 +171,7 @@ class EndToEnd:
     n_train: int
     upload_bytes: int
     stored_bytes: int
+    chunks: int
     mlflow_run_s: float | None
     duration_s: float | None
 
@@ -224,7 +225,7 @@ PHASES = (
 
 
 def _phases(
-    t0: float, t_end: float, job: dict[str, Any], timeline: _Timeline
+    t0: float, t_end: float, job: dict[str, Any], timeline: _Timeline, run_start: float | None
 ) -> list[tuple[str, float]]:
     starts = [
         t0,
@@ -233,7 +234,8 @@ def _phases(
         timeline.first("training", "checking", "reading the", "splitting"),
         timeline.first("fitting"),
         timeline.first("scoring", "explaining"),
-        timeline.first("registering"),
+        # the MLflow run opens just after the message: the fallback when it went unseen
+        timeline.first("registering") or run_start,
         job["finished_at"],
     ]
     known = [(name, t) for name, t in zip(PHASES, starts, strict=True) if t is not None]
@@ -310,15 +312,17 @@ def end_to_end(ctx: Context, stack: Any, frame: pd.DataFrame, params: dict[str, 
         f"{stack.url}/v1/datasets/{job['result']['dataset_id']}",
         headers={"Authorization": f"Bearer {stack.token}"},
     ).json()
-    n_train, run_s = _registered(stack, result.version, result.run_id)
+    n_train, run_times = _registered(stack, result.version, result.run_id)
+    run_s = None if run_times is None else run_times[1] - run_times[0]
     return EndToEnd(
         reading=reading,
         version=result.version,
         metrics=result.metrics,
-        phases=_phases(t0, t_end, job, timeline),
+        phases=_phases(t0, t_end, job, timeline, None if run_times is None else run_times[0]),
         n_train=n_train,
         upload_bytes=int(manifest["bytes"]),
         stored_bytes=int(manifest["stored_bytes"]),
+        chunks=int(manifest["chunks"]),
         mlflow_run_s=run_s,
         duration_s=result.duration_s,
     )
@@ -333,17 +337,19 @@ def model_store(stack: Any) -> Any:
     )
 
 
-def _registered(stack: Any, version: int, run_id: str | None) -> tuple[int, float | None]:
-    """Rows the worker trained on (from the version's meta) and how long its MLflow run
-    was open (from ``create_run`` to terminated: the registration)."""
+def _registered(
+    stack: Any, version: int, run_id: str | None
+) -> tuple[int, tuple[float, float] | None]:
+    """Rows the worker trained on (from the version's meta), and when its MLflow run
+    opened and closed (``create_run`` to terminated: the registration), epoch seconds."""
     store = model_store(stack)
     _, meta = store.load(MODEL, version)
-    run_s = None
+    times = None
     if run_id:
         info = store.client.get_run(run_id).info
         if info.end_time and info.start_time:
-            run_s = (info.end_time - info.start_time) / 1000
-    return int(meta.n_train), run_s
+            times = (info.start_time / 1000, info.end_time / 1000)
+    return int(meta.n_train), times
 
 
 def _pct(x: float | None) -> str:

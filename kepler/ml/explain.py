@@ -29,8 +29,10 @@ def explain(pipeline: Pipeline) -> list[dict[str, Any]]:
     importances = _attr(est, "feature_importances_")
     if importances is not None and importances.shape == (len(names),):
         return _sorted(
-            ({"feature": n, "importance": float(v)}
-             for n, v in zip(names, importances, strict=True)),
+            (
+                {"feature": n, "importance": float(v)}
+                for n, v in zip(names, importances, strict=True)
+            ),
             "importance",
         )
     coef = _attr(est, "coef_")
@@ -38,17 +40,21 @@ def explain(pipeline: Pipeline) -> list[dict[str, Any]]:
         return []
     if coef.ndim == 1 or coef.shape[0] == 1:
         return _sorted(
-            ({"feature": n, "coefficient": float(v)}
-             for n, v in zip(names, coef.reshape(-1), strict=True)),
+            (
+                {"feature": n, "coefficient": float(v)}
+                for n, v in zip(names, coef.reshape(-1), strict=True)
+            ),
             "coefficient",
         )
     classes = getattr(pipeline.named_steps["model"], "classes_", None)
     if classes is None or len(classes) != coef.shape[0]:
         classes = np.arange(coef.shape[0])
     return _sorted(
-        ({"feature": n, "class": str(c), "coefficient": float(v)}
-         for c, row in zip(classes, coef, strict=True)
-         for n, v in zip(names, row, strict=True)),
+        (
+            {"feature": n, "class": str(c), "coefficient": float(v)}
+            for c, row in zip(classes, coef, strict=True)
+            for n, v in zip(names, row, strict=True)
+        ),
         "coefficient",
     )
 

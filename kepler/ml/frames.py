@@ -196,8 +196,9 @@ def regression_target(col: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray
         if n_bad:
             n_present = int(len(blank) - blank.sum())
             if (n_present - n_bad) / n_present >= MIXED_THRESHOLD:
-                raise DataError(_mixed_message(name, text[bad], n_bad, n_present),
-                                detail={"field": name})
+                raise DataError(
+                    _mixed_message(name, text[bad], n_bad, n_present), detail={"field": name}
+                )
             raise DataError(
                 f"target field {name!r} is not numeric (values such as "
                 f"{_examples(text[bad])}); a regressor predicts numbers: use a classifier "

@@ -89,9 +89,9 @@ def _classifier(pipeline: Pipeline, X: pd.DataFrame, y: Any, seed: int) -> dict[
     y_true = _codes(np.asarray(y), classes)
     y_pred = _codes(np.asarray(pipeline.predict(X)), classes)
     binary = len(classes) == 2
-    kw: dict[str, Any] = {"average": "binary", "pos_label": 1} if binary else {
-        "average": "weighted"
-    }
+    kw: dict[str, Any] = (
+        {"average": "binary", "pos_label": 1} if binary else {"average": "weighted"}
+    )
     out: dict[str, Any] = {
         "accuracy": _safe(lambda: skm.accuracy_score(y_true, y_pred)),
         "precision": _safe(lambda: skm.precision_score(y_true, y_pred, zero_division=0, **kw)),

@@ -72,8 +72,7 @@ def build_pipeline(estimator: Any, feature_types: Mapping[str, str], task: str) 
 def _categorical_branch() -> Pipeline:
     return Pipeline(
         [
-            ("impute", SimpleImputer(strategy="constant", fill_value="",
-                                     keep_empty_features=True)),
+            ("impute", SimpleImputer(strategy="constant", fill_value="", keep_empty_features=True)),
             (
                 "onehot",
                 OneHotEncoder(
@@ -232,4 +231,3 @@ class NearestNeighborClusterer(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
 
     def fit_predict(self, X: Any, y: Any = None, **kwargs: Any) -> np.ndarray:
         return np.asarray(self.fit(X).labels_)
-

@@ -62,9 +62,7 @@ def _from_entry_point(name: str, obj: Any) -> AlgorithmInfo:
         return obj
     if inspect.isclass(obj) and hasattr(obj, "fit"):
         return describe_estimator_class(obj, name=name)
-    raise TypeError(
-        f"expected an AlgorithmInfo or an estimator class, got {type(obj).__name__}"
-    )
+    raise TypeError(f"expected an AlgorithmInfo or an estimator class, got {type(obj).__name__}")
 
 
 def describe_estimator_class(cls: type, *, name: str | None = None) -> AlgorithmInfo:

@@ -166,9 +166,7 @@ class ModelStore:
             return None
         return RegisteredVersion(name=mv.name, version=int(mv.version), run_id=mv.run_id or "")
 
-    def _log_run(
-        self, run_id: str, trained: TrainedModel, lineage: dict[str, Any] | None
-    ) -> None:
+    def _log_run(self, run_id: str, trained: TrainedModel, lineage: dict[str, Any] | None) -> None:
         meta = trained.meta
         params: dict[str, Any] = {
             "algorithm": meta.algorithm,
@@ -570,4 +568,3 @@ def _quiet_mlflow() -> None:
         if logger.level == logging.NOTSET or logger.level < logging.WARNING:
             logger.setLevel(logging.WARNING)
     logging.getLogger("mlflow.sklearn").addFilter(_DropPickleAdvice())
-

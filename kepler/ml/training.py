@@ -145,8 +145,11 @@ def train(frame: pd.DataFrame, spec: FitSpec, *, progress: Progress | None = Non
     report(0.8, "scoring")
     if holdout_rows is not None:
         metrics = compute_metrics(
-            pipeline, info.task, X.iloc[holdout_rows],
-            None if y is None else y[holdout_rows], seed=seed,
+            pipeline,
+            info.task,
+            X.iloc[holdout_rows],
+            None if y is None else y[holdout_rows],
+            seed=seed,
         )
     elif info.supervised:
         metrics = {}  # scoring on the training rows would flatter the model

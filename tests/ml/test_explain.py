@@ -33,8 +33,9 @@ def _data(n: int = 90) -> tuple[pd.DataFrame, np.ndarray]:
 
 def test_importances_are_sorted_and_name_one_hot_columns() -> None:
     X, y = _data()
-    pipe = build_pipeline(RandomForestRegressor(n_estimators=10, random_state=0), TYPES,
-                          "regressor").fit(X, y)
+    pipe = build_pipeline(
+        RandomForestRegressor(n_estimators=10, random_state=0), TYPES, "regressor"
+    ).fit(X, y)
     got = explain(pipe)
     assert got[0]["feature"] == "x"
     assert {e["feature"] for e in got} == {"x", "noise", "color=blue", "color=green", "color=red"}

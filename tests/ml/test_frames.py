@@ -118,7 +118,10 @@ def test_conform_at_apply_time_imputes_nothing_but_marks_missing() -> None:
     assert list(out.index) == [10, 11, 12, 13]
     np.testing.assert_array_equal(out["bytes"], [5.0, np.nan, np.nan, np.nan])
     assert out["host"].tolist()[0] == "a" and out["host"].isna().tolist() == [
-        False, True, True, False
+        False,
+        True,
+        True,
+        False,
     ]
 
 

@@ -47,11 +47,14 @@ def test_as_renames_the_prediction_and_apply_overrides_fit(make_events: Events) 
 
 def test_probabilities_follow_the_fit_unless_apply_says_otherwise(make_events: Events) -> None:
     frame = make_events(80)
-    model = _fit(frame, "RandomForestClassifier", "label", probabilities=True,
-                 params={"n_estimators": 5})
+    model = _fit(
+        frame, "RandomForestClassifier", "label", probabilities=True, params={"n_estimators": 5}
+    )
     out = predict_frame(model.pipeline, model.meta, frame)
     assert list(out.columns) == [
-        "predicted(label)", "probability(label=no)", "probability(label=yes)"
+        "predicted(label)",
+        "probability(label=no)",
+        "probability(label=yes)",
     ]
     np.testing.assert_allclose(out.iloc[:, 1:].sum(axis=1), 1.0)
     # the more probable class is the predicted one
@@ -102,8 +105,12 @@ def test_clusters_are_named_cluster_or_as(make_events: Events) -> None:
 
 def test_outliers_are_flagged_one_and_normal_rows_zero(make_events: Events) -> None:
     frame = make_events(100, as_text=False)
-    model = _fit(frame, "IsolationForest", params={"contamination": 0.1, "random_state": 0},
-                 features=("x", "z"))
+    model = _fit(
+        frame,
+        "IsolationForest",
+        params={"contamination": 0.1, "random_state": 0},
+        features=("x", "z"),
+    )
     far = pd.DataFrame({"x": [0.0, 50.0], "z": [0.0, -50.0]})
     out = predict_frame(model.pipeline, model.meta, far)
     assert list(out.columns) == ["isOutlier"]
@@ -111,8 +118,9 @@ def test_outliers_are_flagged_one_and_normal_rows_zero(make_events: Events) -> N
 
 
 def test_lof_without_novelty_cannot_score_new_events(make_events: Events) -> None:
-    model = _fit(make_events(60), "LocalOutlierFactor", params={"novelty": False},
-                 features=("x", "z"))
+    model = _fit(
+        make_events(60), "LocalOutlierFactor", params={"novelty": False}, features=("x", "z")
+    )
     with pytest.raises(BadParameter, match="novelty=true"):
         predict_frame(model.pipeline, model.meta, make_events(5))
 
@@ -120,12 +128,13 @@ def test_lof_without_novelty_cannot_score_new_events(make_events: Events) -> Non
 @pytest.mark.parametrize(
     ("algorithm", "params", "expected"),
     [
-        ("StandardScaler", {}, ["SS_x", "SS_z", "SS_color=blue", "SS_color=green",
-                                "SS_color=red"]),
-        ("RobustScaler", {}, ["RS_x", "RS_z", "RS_color=blue", "RS_color=green",
-                              "RS_color=red"]),
-        ("MinMaxScaler", {}, ["MMS_x", "MMS_z", "MMS_color=blue", "MMS_color=green",
-                              "MMS_color=red"]),
+        ("StandardScaler", {}, ["SS_x", "SS_z", "SS_color=blue", "SS_color=green", "SS_color=red"]),
+        ("RobustScaler", {}, ["RS_x", "RS_z", "RS_color=blue", "RS_color=green", "RS_color=red"]),
+        (
+            "MinMaxScaler",
+            {},
+            ["MMS_x", "MMS_z", "MMS_color=blue", "MMS_color=green", "MMS_color=red"],
+        ),
         ("PCA", {"k": 2}, ["PC_1", "PC_2"]),
         ("KernelPCA", {"k": 3}, ["PC_1", "PC_2", "PC_3"]),
         ("ICA", {"n_components": 2, "random_state": 0}, ["IC_1", "IC_2"]),
@@ -160,8 +169,11 @@ def test_standard_scaler_output_is_standardized(make_events: Events) -> None:
 @pytest.mark.parametrize(
     ("algorithm", "target", "columns"),
     [
-        ("LogisticRegression", "label", ["predicted(label)", "probability(label=no)",
-                                         "probability(label=yes)"]),
+        (
+            "LogisticRegression",
+            "label",
+            ["predicted(label)", "probability(label=no)", "probability(label=yes)"],
+        ),
         ("KMeans", None, ["cluster"]),
         ("IsolationForest", None, ["isOutlier"]),
         ("PCA", None, ["PC_1", "PC_2", "PC_3", "PC_4", "PC_5"]),

@@ -28,9 +28,7 @@ from kepler.ml.pipeline import (
 
 def _frame(n: int = 60, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {"x": rng.normal(size=n), "color": rng.choice(["red", "green"], size=n)}
-    )
+    return pd.DataFrame({"x": rng.normal(size=n), "color": rng.choice(["red", "green"], size=n)})
 
 
 def test_numeric_only_data_skips_the_categorical_branch() -> None:

@@ -133,8 +133,9 @@ def test_make_estimator_applies_defaults_then_user_params() -> None:
     assert registry.make_estimator(lof, {"novelty": False}).novelty is False
 
 
-@pytest.mark.parametrize(("text", "layers"), [("50-50", (50, 50)), ("64,32", (64, 32)),
-                                              ("100", (100,))])
+@pytest.mark.parametrize(
+    ("text", "layers"), [("50-50", (50, 50)), ("64,32", (64, 32)), ("100", (100,))]
+)
 def test_mltk_hidden_layer_sizes_become_a_tuple(text: str, layers: tuple[int, ...]) -> None:
     info = registry.get_algorithm("MLPClassifier")
     est = registry.make_estimator(info, info.check({"hidden_layer_sizes": text}))

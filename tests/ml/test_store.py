@@ -26,22 +26,34 @@ LINEAGE = {
         "schema": {"x": "string"},
         "parts": [{"seq": 0, "rows": 120}],
     },
-    "source": {"search": "index=main sourcetype=pump", "earliest": "-24h", "latest": "now",
-               "sid": "1700000000.42"},
+    "source": {
+        "search": "index=main sourcetype=pump",
+        "earliest": "-24h",
+        "latest": "now",
+        "sid": "1700000000.42",
+    },
 }
 
 
 @pytest.fixture(scope="module")
 def classifier(make_events: Events) -> TrainedModel:
-    return train(make_events(120), FitSpec("LogisticRegression", target="label",
-                                      features=("x", "z", "color")))
+    return train(
+        make_events(120),
+        FitSpec("LogisticRegression", target="label", features=("x", "z", "color")),
+    )
 
 
 @pytest.fixture(scope="module")
 def forest(make_events: Events) -> TrainedModel:
-    return train(make_events(120), FitSpec("RandomForestRegressor", target="amount",
-                                      features=("x", "z", "color"),
-                                      params={"n_estimators": 5, "random_state": 0}))
+    return train(
+        make_events(120),
+        FitSpec(
+            "RandomForestRegressor",
+            target="amount",
+            features=("x", "z", "color"),
+            params={"n_estimators": 5, "random_state": 0},
+        ),
+    )
 
 
 def test_each_register_is_a_new_version(module_store: ModelStore, classifier: TrainedModel) -> None:
@@ -190,8 +202,11 @@ def test_bad_model_names_are_refused(module_store: ModelStore, classifier: Train
 
 
 def test_stores_in_one_process_stay_apart(
-    tmp_path: Path, module_store: ModelStore, classifier: TrainedModel,
-    store_factory: Callable[[Path], ModelStore], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    module_store: ModelStore,
+    classifier: TrainedModel,
+    store_factory: Callable[[Path], ModelStore],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)  # nothing may land in the working directory
     other = store_factory(tmp_path / "other")
@@ -212,8 +227,10 @@ def test_pip_requirements_pin_what_the_model_needs(
     assert any(r.startswith("scikit-learn==") for r in reqs)
     assert any(r.startswith("kepler-ml==") for r in reqs)
     assert not any(r.startswith(("xgboost", "torch")) for r in reqs)
-    xgb = train(make_events(60), FitSpec("XGBoostRegressor", target="amount", features=("x",),
-                                    params={"n_estimators": 2}))
+    xgb = train(
+        make_events(60),
+        FitSpec("XGBoostRegressor", target="amount", features=("x",), params={"n_estimators": 2}),
+    )
     assert any(r.startswith("xgboost==") for r in pip_requirements(xgb.meta))
 
 

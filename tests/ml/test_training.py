@@ -185,8 +185,12 @@ def test_wildcards_expand_without_the_target_or_splunk_fields(make_events: Event
 def test_meta_records_what_apply_needs_and_round_trips_as_json(make_events: Events) -> None:
     model = train(
         make_events(100),
-        _spec("RandomForestClassifier", params={"n_estimators": "5", "max_depth": "3"},
-              probabilities=True, output_name="guess"),
+        _spec(
+            "RandomForestClassifier",
+            params={"n_estimators": "5", "max_depth": "3"},
+            probabilities=True,
+            output_name="guess",
+        ),
     )
     meta = model.meta
     assert meta.algorithm == "RandomForestClassifier" and meta.task == "classifier"
@@ -212,8 +216,9 @@ def test_numeric_class_labels_are_recorded_as_strings(make_events: Events) -> No
 
 def test_typed_and_text_data_train_the_same_model(make_events: Events) -> None:
     text = train(make_events(120), _spec("LinearRegression", target="amount", features=("x",)))
-    typed = train(make_events(120, as_text=False),
-                  _spec("LinearRegression", target="amount", features=("x",)))
+    typed = train(
+        make_events(120, as_text=False), _spec("LinearRegression", target="amount", features=("x",))
+    )
     assert text.importances == typed.importances
 
 
