@@ -53,20 +53,16 @@ class Client:
         s = settings or ClientSettings()
         self.settings = s
         self.url = (url or s.url).rstrip("/")
-        self._token = (
-            token or (s.token.get_secret_value() if s.token else None) or read_token(s.home)
-        )
+        self._auth = _TokenAuth(token or (s.token.get_secret_value() if s.token else None), s)
         if verify is None:
             verify = str(s.ca_bundle) if s.ca_bundle else s.verify_tls
         tls: bool | ssl.SSLContext = (
             ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
         )
-        headers = {"User-Agent": "kepler-sdk"}
-        if self._token:
-            headers["Authorization"] = f"Bearer {self._token}"
         self._http = httpx.Client(
             base_url=self.url,
-            headers=headers,
+            headers={"User-Agent": "kepler-sdk"},
+            auth=self._auth,
             verify=tls,
             timeout=timeout or s.timeout,
             transport=transport,
@@ -277,6 +273,22 @@ class Client:
         import pandas as pd
 
         return pd.DataFrame(self._json("GET", "/v1/jobs", params={"limit": limit}))
+
+
+class _TokenAuth(httpx.Auth):
+    """``Authorization: Bearer`` with the token given, else the one ``kepler up`` keeps in
+    its home, read when first needed (the stack may start after the client is made)."""
+
+    def __init__(self, token: str | None, settings: ClientSettings) -> None:
+        self._token = token
+        self._home = settings.home
+
+    def auth_flow(self, request: httpx.Request) -> Any:
+        if self._token is None:
+            self._token = read_token(self._home)
+        if self._token:
+            request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
 
 
 def _reason(exc: Exception) -> str:

@@ -245,3 +245,55 @@ def test_upload_cut_off_halfway_is_never_trained_on(stack) -> None:  # type: ign
             "/v1/jobs/fit",
             json={"dataset_id": dataset_id, "algorithm": "LinearRegression", "target": "y"},
         )
+
+
+def test_splunk_csv_chunks_fit_and_csv_apply(stack) -> None:  # type: ignore[no-untyped-def]
+    """Splunk's CSV as it arrives: a header per chunk, an empty chunk, a header-only last
+    chunk, fields appearing late; scored back as CSV with the input fields kept."""
+    client = stack.client()
+    dataset_id = client._json("POST", "/v1/datasets", json={"format": "csv"})["id"]
+    chunks = [
+        "temp,vibration,failure\r\n"
+        + "".join(f"{20 + i % 7},{i % 5}.5,{'yes' if i % 7 > 4 else 'no'}\r\n" for i in range(300)),
+        "",
+        "temp,vibration,failure,site\r\n"
+        + "".join(
+            f"{20 + i % 7},{i % 5}.5,{'yes' if i % 7 > 4 else 'no'},Köln\r\n" for i in range(300)
+        ),
+        "temp,vibration,failure,site\r\n",
+    ]
+    for seq, body in enumerate(chunks):
+        client._request(
+            "PUT",
+            f"/v1/datasets/{dataset_id}/chunks/{seq}",
+            content=body.encode(),
+            headers={"Content-Type": "text/csv"},
+        )
+    manifest = client._json(
+        "POST", f"/v1/datasets/{dataset_id}/complete", json={"chunks": 4, "rows": 600}
+    )
+    assert manifest["rows"] == 600
+    job = client._json(
+        "POST",
+        "/v1/jobs/fit",
+        json={
+            "dataset_id": dataset_id,
+            "line": "fit DecisionTreeClassifier failure from temp vibration into pump_csv",
+        },
+    )
+    result = client.wait(job["id"], progress=False)
+    assert result.metrics["accuracy"] == pytest.approx(1.0)
+
+    body = "_time,temp,vibration,host\r\n1,26,1.5,a\r\n2,20,0.5,b\r\n3,,x,c\r\n"
+    resp = client._request(
+        "POST",
+        "/v1/models/pump_csv/apply",
+        content=body.encode(),
+        headers={"Content-Type": "text/csv"},
+    )
+    assert resp.headers["content-type"].startswith("text/csv")
+    assert resp.headers["x-kepler-model-version"] == "1"
+    scored = pd.read_csv(__import__("io").StringIO(resp.text))
+    assert list(scored.columns) == ["_time", "temp", "vibration", "host", "predicted(failure)"]
+    assert scored["predicted(failure)"].tolist()[:2] == ["yes", "no"]
+    assert scored["host"].tolist() == ["a", "b", "c"]  # every input field comes back

@@ -1,0 +1,68 @@
+"""`kepler up`: the embedded stack in the foreground, found by the SDK with no settings."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import pytest
+
+from kepler._settings import ClientSettings
+from kepler._stack import free_port, wait_until
+
+pytestmark = pytest.mark.system
+
+
+def test_kepler_up_generates_token_and_sdk_finds_it(tmp_path: Path) -> None:
+    import kepler as kp
+
+    home, port = tmp_path / "home", free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEPLER_")}
+    env.update(KEPLER_HOME=str(home), PYTHONUNBUFFERED="1")
+    log = tmp_path / "up.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kepler", "up", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        client = kp.Client(settings=ClientSettings(url=url, home=home))
+        wait_until(lambda: client.health()["status"] == "ok", 90, "kepler up")
+        printed = log.read_text()
+        assert url in printed
+        assert str(home / "token") in printed
+        token_file = home / "token"
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        assert token_file.read_text().strip() not in printed  # the token itself is not shown
+
+        frame = pd.DataFrame({"x": range(40), "y": [2 * i for i in range(40)]})
+        result = client.fit(frame, "LinearRegression", target="y", into="up_model", progress=False)
+        assert result.version == 1
+        workers = psutil.Process(proc.pid).children(recursive=True)
+        assert workers, "kepler up runs a worker"
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(60) == 0 or proc.returncode in (-2, 130)
+    wait_until(
+        lambda: not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers),
+        30,
+        "workers stopped",
+    )
+
+
+def test_cli_help_lists_commands() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "kepler", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for command in ("up", "bridge", "worker"):
+        assert command in out
