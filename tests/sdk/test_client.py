@@ -1,0 +1,136 @@
+"""The SDK against the real bridge app in process: settings, errors, progress, frames."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+import kepler as kp
+from kepler._settings import ClientSettings
+from kepler._stack import free_port
+from kepler.server.jobs import JobStore
+from kepler.server.settings import ServerSettings
+from kepler_bridge.app import create_app
+
+TOKEN = "sdk-test-token"
+
+
+@pytest.fixture(scope="module")
+def server_settings(tmp_path_factory: pytest.TempPathFactory) -> ServerSettings:
+    return ServerSettings(home=tmp_path_factory.mktemp("home"))
+
+
+@pytest.fixture(scope="module")
+def client(server_settings: ServerSettings) -> Iterator[kp.Client]:
+    with TestClient(create_app(server_settings, TOKEN)) as tc:
+        yield kp.Client("http://testserver", TOKEN, transport=tc._transport)
+
+
+def test_settings_come_from_environment() -> None:
+    probe = (
+        "import kepler as kp; c = kp.Client(); "
+        "print(c.url); print(c._auth._token == 'env-token'); print('env-token' in repr(c))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEPLER_")}
+    env.update(KEPLER_URL="https://bridge.example:9443/", KEPLER_TOKEN="env-token")
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["https://bridge.example:9443", "True", "False"]
+
+
+def test_arguments_win_over_settings() -> None:
+    settings = ClientSettings(url="http://a:1", token="from-settings")
+    c = kp.Client("http://b:2", "from-arg", settings=settings)
+    assert c.url == "http://b:2" and c._auth._token == "from-arg"
+
+
+def test_unreachable_bridge_says_how_to_fix() -> None:
+    c = kp.Client(f"http://127.0.0.1:{free_port()}", "t")
+    with pytest.raises(kp.BridgeUnavailable) as err:
+        c.health()
+    assert "kepler up" in err.value.message and "KEPLER_URL" in err.value.message
+
+
+def test_typed_errors_are_rebuilt_from_the_bridge(client: kp.Client) -> None:
+    with pytest.raises(kp.ModelNotFound) as err:
+        client.summary("ghost")
+    assert "ghost" in err.value.message
+    with pytest.raises(kp.JobNotFound):
+        client.job("0" * 32)
+    with pytest.raises(kp.UnknownAlgorithm) as unknown:
+        client.fit(pd.DataFrame({"a": [1]}), "KMeanz")
+    assert "KMeans" in unknown.value.detail["suggestions"]
+
+
+def test_invalid_model_name_refused_before_sending(client: kp.Client) -> None:
+    with pytest.raises(kp.InvalidSpec, match="model name"):
+        client.fit(pd.DataFrame({"a": [1.0]}), "KMeans", into="bad name!")
+
+
+def test_unsendable_frame_is_a_data_error(client: kp.Client) -> None:
+    frame = pd.DataFrame({"mixed": [1, "two", 3.0]}, dtype=object)
+    with pytest.raises(kp.DataError, match="one type"):
+        client.upload(frame)
+
+
+def test_upload_in_pieces_round_trips(client: kp.Client, server_settings: ServerSettings) -> None:
+    from kepler.server.datasets import DatasetStore
+
+    small = kp.Client(
+        "http://testserver",
+        TOKEN,
+        transport=client._http._transport,
+        settings=ClientSettings(chunk_bytes=1024),
+    )
+    frame = pd.DataFrame({"x": range(1000), "name": [f"n{i}" for i in range(1000)]})
+    dataset_id = small.upload(frame)
+    store = DatasetStore(server_settings.dataset_store)
+    manifest = store.manifest(dataset_id)
+    assert manifest.chunks > 5 and manifest.rows == 1000
+    assert store.read_table(dataset_id).to_pandas().equals(frame)
+
+
+def test_wait_shows_progress_bar_in_a_terminal(
+    client: kp.Client, server_settings: ServerSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = JobStore(server_settings.database_url)
+    job = jobs.create("fit", {"algorithm": "KMeans"}, model="m")
+    jobs.start(job.id, "w")
+    jobs.succeed(job.id, {"model": "m", "version": 4, "run_id": "r", "metrics": {"x": 1.0}})
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    result = client.wait(job.id)
+    assert result.ref == "m@4" and result.metrics == {"x": 1.0}
+    assert "fit" in screen.getvalue() and "100%" in screen.getvalue()
+
+    quiet = Terminal()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    client.wait(job.id, progress=False)
+    assert quiet.getvalue() == ""
+
+
+def test_wait_on_failed_job_raises_its_typed_error(
+    client: kp.Client, server_settings: ServerSettings
+) -> None:
+    jobs = JobStore(server_settings.database_url)
+    job = jobs.create("fit", {})
+    jobs.fail(job.id, {"code": "data_error", "message": "feature 'temp' is not numeric"})
+    with pytest.raises(kp.DataError, match="temp"):
+        client.wait(job.id, progress=False)
+    crashed = jobs.create("fit", {})
+    jobs.fail(crashed.id, {"code": "internal", "message": "the worker hit an internal error"})
+    with pytest.raises(kp.JobFailed):
+        client.wait(crashed.id, progress=False)
