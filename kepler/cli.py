@@ -60,9 +60,8 @@ def worker(
 @app.command()
 def up(host: Host = None, port: Port = None, workers: int = 1) -> None:
     """Run the embedded stack in the foreground: bridge, worker(s) and the MLflow store."""
-    from kepler_bridge.serve import resolve_token, run_bridge
-
     from kepler._home import token_path
+    from kepler_bridge.serve import resolve_token, run_bridge
 
     settings = _server_settings(host, port)
     resolve_token(settings)  # generated and kept now, so its location can be printed

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from kepler_bridge.app import create_app
 
 from kepler.server.settings import ServerSettings
+from kepler_bridge.app import create_app
 
 TOKEN = "s3cret-token-value"
 

@@ -18,7 +18,6 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from kepler_bridge.ingest import ChunkResult, ingest_chunk
 from starlette.requests import ClientDisconnect
 
 from kepler.core.errors import (
@@ -29,6 +28,7 @@ from kepler.core.errors import (
     PayloadTooLarge,
 )
 from kepler.server.datasets import DatasetStore
+from kepler_bridge.ingest import ChunkResult, ingest_chunk
 
 MiB = 1024 * 1024
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from kepler_bridge.serve import resolve_token
 
 from kepler._home import ensure_token, read_token
 from kepler.server.settings import ServerSettings
+from kepler_bridge.serve import resolve_token
 
 ROOT = Path(__file__).resolve().parents[2]
 

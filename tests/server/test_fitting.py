@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from kepler_bridge.ingest import ingest_chunk
 
 from kepler.core.spec import FitSpec
 from kepler.ml.store import ModelStore
@@ -14,6 +13,7 @@ from kepler.server.datasets import DatasetStore
 from kepler.server.fitting import run_fit_job
 from kepler.server.jobs import FAILED, SUCCEEDED, JobStore
 from kepler.server.settings import ServerSettings
+from kepler_bridge.ingest import ingest_chunk
 
 
 def _upload_csv(settings: ServerSettings, body: str, source: dict | None = None) -> str:
