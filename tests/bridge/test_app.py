@@ -146,3 +146,46 @@ def test_published_openapi_document_is_current() -> None:
     assert json.loads(published.read_text()) == json.loads(json.dumps(document())), (
         "docs/openapi.json is stale: run `make openapi`"
     )
+
+
+def test_apply_loads_each_version_once_csv_and_arrow(
+    http: TestClient, small_settings: ServerSettings
+) -> None:
+    import io
+
+    import pandas as pd
+    import pyarrow as pa
+
+    from kepler.core.spec import FitSpec
+    from kepler.ml.store import ModelStore
+    from kepler.ml.training import train
+
+    frame = pd.DataFrame({"x": [float(i) for i in range(50)], "y": [2.0 * i for i in range(50)]})
+    trained = train(frame, FitSpec("LinearRegression", target="y", features=("x",)))
+    store = ModelStore(small_settings.tracking_uri, small_settings.artifact_location)
+    store.register(trained, "line")
+    cache = http.app.state.kepler.cache  # type: ignore[attr-defined]
+    before = cache.loads
+
+    for _ in range(3):
+        resp = http.post(
+            "/v1/models/line/apply",
+            content=b"x\r\n10\r\n",
+            headers={**AUTH, "Content-Type": "text/csv"},
+        )
+        assert resp.status_code == 200
+        assert pd.read_csv(io.StringIO(resp.text))["predicted(y)"].iloc[0] == pytest.approx(20)
+
+    sink = io.BytesIO()
+    table = pa.table({"x": [1.0, 2.0]})
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    resp = http.post(
+        "/v1/models/line@1/apply?include_input=false",
+        content=sink.getvalue(),
+        headers={**AUTH, "Content-Type": "application/vnd.apache.arrow.stream"},
+    )
+    out = pa.ipc.open_stream(resp.content).read_all()
+    assert out.column_names == ["predicted(y)"]
+    assert out.column("predicted(y)").to_pylist() == pytest.approx([2.0, 4.0])
+    assert cache.loads - before == 1
