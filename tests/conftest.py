@@ -5,12 +5,14 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kepler._stack import LocalStack, free_port, wait_until
+from kepler.server.datasets import DatasetStore
 from kepler.server.settings import ServerSettings
 
 
@@ -18,6 +20,18 @@ from kepler.server.settings import ServerSettings
 def settings(tmp_path: Path) -> ServerSettings:
     """Server settings confined to a temporary home (no environment edits)."""
     return ServerSettings(home=tmp_path / "home", token="test-token")
+
+
+@pytest.fixture(params=["local", "memory"])
+def dataset_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DatasetStore]:
+    """A dataset store in a folder, and one on fsspec's memory:// (as gs:// or s3:// would be)."""
+    if request.param == "local":
+        yield DatasetStore(str(tmp_path / "datasets"))
+        return
+    memory = DatasetStore(f"memory://kepler-tests/{uuid.uuid4().hex}")
+    yield memory
+    if memory.fs.exists(memory.root):
+        memory.fs.rm(memory.root, recursive=True)
 
 
 class RedisServer:

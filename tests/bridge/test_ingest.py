@@ -11,7 +11,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,15 +33,9 @@ from kepler_bridge.ingest import ChunkResult, ingest_chunk
 MiB = 1024 * 1024
 
 
-@pytest.fixture(params=["memory", "local"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DatasetStore]:
-    if request.param == "local":
-        yield DatasetStore(str(tmp_path / "datasets"))
-        return
-    memory = DatasetStore(f"memory://kepler-tests/{uuid.uuid4().hex}")
-    yield memory
-    if memory.fs.exists(memory.root):
-        memory.fs.rm(memory.root, recursive=True)
+@pytest.fixture
+def store(dataset_store: DatasetStore) -> DatasetStore:
+    return dataset_store
 
 
 @pytest.fixture

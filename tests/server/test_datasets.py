@@ -17,15 +17,9 @@ from kepler.core.errors import Conflict, DataError, DatasetIncomplete, DatasetNo
 from kepler.server.datasets import DatasetStore, Manifest, check_seq
 
 
-@pytest.fixture(params=["local", "memory"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DatasetStore]:
-    if request.param == "local":
-        yield DatasetStore(str(tmp_path / "datasets"))
-        return
-    memory = DatasetStore(f"memory://kepler-tests/{uuid.uuid4().hex}")
-    yield memory
-    if memory.fs.exists(memory.root):
-        memory.fs.rm(memory.root, recursive=True)
+@pytest.fixture
+def store(dataset_store: DatasetStore) -> DatasetStore:
+    return dataset_store
 
 
 def put(store: DatasetStore, dataset_id: str, seq: int, table: pa.Table) -> None:
