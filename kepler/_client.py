@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ssl
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +16,8 @@ from kepler._home import read_token
 from kepler._settings import ClientSettings
 from kepler.core.errors import BridgeUnavailable, JobFailed, KeplerError, from_dict
 from kepler.core.refs import ModelRef, validate_model_name
+
+UPLOAD_STREAMS = 2
 
 
 @dataclass(frozen=True)
@@ -124,20 +128,32 @@ class Client:
         if source:
             body["source"] = source
         dataset_id = str(self._json("POST", "/v1/datasets", json=body)["id"])
-        seq = 0
-        for seq, piece in enumerate(_frames.slices(table, self.settings.chunk_bytes)):
-            self._request(
-                "PUT",
-                f"/v1/datasets/{dataset_id}/chunks/{seq}",
-                content=_frames.ipc_bytes(piece),
-                headers={"Content-Type": _frames.ARROW},
-            )
+        # Two requests in flight: the next piece is serialized and sent while the bridge
+        # writes the last one; never more than two pieces in memory.
+        chunks = 0
+        with ThreadPoolExecutor(max_workers=UPLOAD_STREAMS) as pool:
+            pending: deque[Future[Any]] = deque()
+            for seq, piece in enumerate(_frames.slices(table, self.settings.chunk_bytes)):
+                if len(pending) >= UPLOAD_STREAMS:
+                    pending.popleft().result()
+                pending.append(pool.submit(self._put_chunk, dataset_id, seq, piece))
+                chunks = seq + 1
+            for future in pending:
+                future.result()
         self._json(
             "POST",
             f"/v1/datasets/{dataset_id}/complete",
-            json={"chunks": seq + 1, "rows": table.num_rows},
+            json={"chunks": chunks, "rows": table.num_rows},
         )
         return dataset_id
+
+    def _put_chunk(self, dataset_id: str, seq: int, piece: Any) -> None:
+        self._request(
+            "PUT",
+            f"/v1/datasets/{dataset_id}/chunks/{seq}",
+            content=_frames.ipc_bytes(piece),
+            headers={"Content-Type": _frames.ARROW},
+        )
 
     def fit(
         self,

@@ -87,7 +87,11 @@ def _classifier(pipeline: Pipeline, X: pd.DataFrame, y: Any, seed: int) -> dict[
     # Score on label codes: scikit-learn's metrics re-sort object labels on every call,
     # which dominates scoring a large holdout of text labels.
     y_true = _codes(np.asarray(y), classes)
-    y_pred = _codes(np.asarray(pipeline.predict(X)), classes)
+    proba = _proba_if_labels_follow(pipeline, X)
+    if proba is not None:  # one pass over the holdout gives labels and scores
+        y_pred = np.asarray(proba.argmax(axis=1), dtype=np.int64)
+    else:
+        y_pred = _codes(np.asarray(pipeline.predict(X)), classes)
     binary = len(classes) == 2
     kw: dict[str, Any] = (
         {"average": "binary", "pos_label": 1} if binary else {"average": "weighted"}
@@ -99,8 +103,21 @@ def _classifier(pipeline: Pipeline, X: pd.DataFrame, y: Any, seed: int) -> dict[
         "f1": _safe(lambda: skm.f1_score(y_true, y_pred, zero_division=0, **kw)),
     }
     if len(np.unique(y_true)) >= 2:
-        out["roc_auc"] = _roc_auc(pipeline, X, y_true, len(classes))
+        out["roc_auc"] = _roc_auc(pipeline, X, y_true, len(classes), proba)
     return out
+
+
+# Their predict is not the argmax of predict_proba (Platt scaling is fitted apart).
+_PROBA_DISAGREES = ("SVC", "NuSVC")
+
+
+def _proba_if_labels_follow(pipeline: Pipeline, X: pd.DataFrame) -> np.ndarray | None:
+    """``predict_proba(X)`` when the model's labels are its argmax, else None."""
+    if not hasattr(pipeline, "predict_proba"):
+        return None
+    if type(final_estimator(pipeline)).__name__ in _PROBA_DISAGREES:
+        return None
+    return np.asarray(pipeline.predict_proba(X))
 
 
 def _codes(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -108,18 +125,27 @@ def _codes(labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return np.asarray(pd.Categorical(labels, categories=classes).codes, dtype=np.int64)
 
 
-def _roc_auc(pipeline: Pipeline, X: pd.DataFrame, y_true: np.ndarray, n_classes: int) -> Any:
+def _roc_auc(
+    pipeline: Pipeline,
+    X: pd.DataFrame,
+    y_true: np.ndarray,
+    n_classes: int,
+    proba: np.ndarray | None = None,
+) -> Any:
     if n_classes == 2:
-        if hasattr(pipeline, "predict_proba"):
+        if proba is not None:
+            score = proba[:, 1]
+        elif hasattr(pipeline, "predict_proba"):
             score = np.asarray(pipeline.predict_proba(X))[:, 1]
         elif hasattr(pipeline, "decision_function"):
             score = np.asarray(pipeline.decision_function(X)).ravel()
         else:
             return None
         return _safe(lambda: skm.roc_auc_score(y_true == 1, score))
-    if not hasattr(pipeline, "predict_proba"):
-        return None
-    proba = np.asarray(pipeline.predict_proba(X))
+    if proba is None:
+        if not hasattr(pipeline, "predict_proba"):
+            return None
+        proba = np.asarray(pipeline.predict_proba(X))
     return _safe(
         lambda: skm.roc_auc_score(
             y_true, proba, multi_class="ovr", average="weighted", labels=list(range(n_classes))
