@@ -11,6 +11,7 @@ then an end-to-end one), ``SECTIONS`` (comma-separated names; empty: all), ``OUT
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import sys
 import tempfile
 import time
@@ -92,12 +93,38 @@ SECTIONS: list[tuple[str, Callable[[Context], Section]]] = [
 ]
 
 
+def source_state() -> str:
+    """The commit measured, and the tracked files that differed from it (docs aside)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return "an unknown commit (no git)"
+    changed = [line[3:] for line in status if not line[3:].startswith("docs/")]
+    if not changed:
+        return f"commit `{head}`"
+    return f"commit `{head}` with uncommitted changes to " + ", ".join(f"`{c}`" for c in changed)
+
+
 def render(
     sections: list[Section],
     settings: BenchSettings,
     started: datetime,
     elapsed_s: float,
     loads: tuple[str, str],
+    source: str,
 ) -> str:
     reference = settings.rows == REFERENCE_ROWS
     head = [
@@ -107,7 +134,7 @@ def render(
         "Each figure comes from the one run described here; timings are reported, never "
         "asserted, and targets are compared, not enforced.",
         "",
-        f"Run {started:%Y-%m-%d %H:%M} UTC, {elapsed_s / 60:.1f} min in all, on "
+        f"Run {started:%Y-%m-%d %H:%M} UTC on {source}, {elapsed_s / 60:.1f} min in all, on "
         f"{settings.rows:,} rows"
         + (
             "."
@@ -136,6 +163,7 @@ def main() -> None:
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     load_before = machine.load_average()
+    source = source_state()
     done: list[Section] = []
     with contextlib.ExitStack() as exits:
         workdir = Path(exits.enter_context(tempfile.TemporaryDirectory(prefix="kepler-bench-")))
@@ -148,7 +176,8 @@ def main() -> None:
             done.append(section(ctx))
     load_after = machine.load_average()
     ctx.log(f"load average after: {load_after}")
-    text = render(done, settings, started, time.perf_counter() - t0, (load_before, load_after))
+    elapsed = time.perf_counter() - t0
+    text = render(done, settings, started, elapsed, (load_before, load_after), source)
     settings.output.parent.mkdir(parents=True, exist_ok=True)
     settings.output.write_text(text)
     ctx.log(f"wrote {settings.output}")

@@ -7,7 +7,6 @@ times and each progress message with the time the worker wrote it (``updated_at`
 
 from __future__ import annotations
 
-import io
 import os
 import threading
 import time
@@ -29,8 +28,6 @@ ALGORITHM = "XGBoostClassifier"
 HOLDOUT = 0.2  # Kepler's default, passed explicitly
 POLL_S = 0.2  # how often the timeline reads the job record
 WARMUP_ROWS = 5_000
-# What kepler.server.datasets writes each Parquet row group as (about 8 MiB).
-ROW_GROUP_BYTES = 8 * 1024 * 1024
 
 
 def xgb_params() -> dict[str, Any]:
@@ -45,16 +42,20 @@ def xgb_params() -> dict[str, Any]:
     }
 
 
-def kepler_split(y: np.ndarray, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Training and holdout row positions exactly as ``kepler.ml.training`` draws them for
-    a classifier: a stratified ``train_test_split`` of ``round(n * holdout)`` rows, seeded
-    by ``random_state``, each side sorted back into row order."""
-    from sklearn.model_selection import train_test_split
+def worker_split(frame: pd.DataFrame, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The training and holdout row positions the worker uses, from Kepler's own code:
+    the labels as ``kepler.ml.frames`` reads them, split by ``kepler.ml.training._split``
+    (a stratified ``train_test_split`` of ``round(n * holdout)`` rows seeded by
+    ``random_state``). Calling it, not copying it, keeps the baseline on the worker's rows
+    when that code changes."""
+    from kepler.ml import frames
+    from kepler.ml.training import _split
 
-    n = len(y)
-    n_holdout = min(max(1, round(n * holdout)), n - 1)
-    train, test = train_test_split(np.arange(n), test_size=n_holdout, random_state=seed, stratify=y)
-    return np.sort(train), np.sort(test)
+    present, labels = frames.class_labels(frame[TARGET])
+    assert present.all(), "the synthetic target has no missing values"
+    train, holdout = _split(len(frame), labels, HOLDOUT, seed)
+    assert holdout is not None
+    return train, holdout
 
 
 # ----------------------------------------------------------------------- in-process
@@ -72,7 +73,7 @@ class InProcess:
 
     def __init__(self, frame: pd.DataFrame, params: dict[str, Any]) -> None:
         y = frame[TARGET].to_numpy()
-        train, test = kepler_split(y, HOLDOUT, params["random_state"])
+        train, test = worker_split(frame, params["random_state"])
         self.X_train, self.y_train = frame[FEATURES].iloc[train], y[train]
         self.X_test, self.y_test = frame[FEATURES].iloc[test], y[test]
         self.params = params
@@ -95,67 +96,77 @@ class InProcess:
         return Baseline(reading, len(self.y_train), metrics)
 
 
-def anatomy(ctx: Context, frame: pd.DataFrame, fitted: InProcess) -> list[tuple[str, float]]:
-    """In-process timings of steps inside Kepler's overhead, each beside a cheaper way to
-    get the same result, on this run's rows."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    from sklearn.impute import SimpleImputer
+def anatomy(
+    ctx: Context, frame: pd.DataFrame, fitted: InProcess, pipeline: Any
+) -> list[tuple[str, float]]:
+    """Kepler's own functions for the steps around the fit, each timed once in-process
+    on this run's rows: what the phases of ``kp.fit`` are made of, without HTTP, the
+    broker or other processes."""
+    import tempfile
 
-    ctx.log("in-process timings of the worker's and the dataset store's extra steps")
-    X = fitted.X_train
+    from kepler import _frames
+    from kepler._settings import ClientSettings
+    from kepler.ml.metrics import compute_metrics
+    from kepler.ml.pipeline import MedianImputer
+    from kepler.server.datasets import DatasetStore
+
+    ctx.log("in-process timings of Kepler's steps around the fit")
     out: list[tuple[str, float]] = []
-    imputer = SimpleImputer(strategy="median", keep_empty_features=True)
-    out.append(
-        (
-            "median imputer fit, `SimpleImputer(strategy='median')` (Kepler's pipeline)",
-            measure(lambda: imputer.fit(X))[0].wall_s,
-        )
-    )
-    values = X.to_numpy()
-    out.append(
-        (
-            "the same medians with `numpy.nanmedian`",
-            measure(lambda: np.nanmedian(values, axis=0))[0].wall_s,
-        )
-    )
+    chunk_bytes = ClientSettings().chunk_bytes
 
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    rows_per_group = max(1, ROW_GROUP_BYTES * table.num_rows // max(1, table.nbytes))
+    def serialize() -> tuple[Any, list[Any]]:
+        table = _frames.to_arrow(frame)
+        pieces = list(_frames.slices(table, chunk_bytes))
+        return table, [(p, _frames.ipc_bytes(p)) for p in pieces]
 
-    def parquet(**options: Any) -> None:
-        pq.write_table(
-            table, io.BytesIO(), row_group_size=rows_per_group, compression="zstd", **options
-        )
-
+    reading, (table, pieces) = measure(serialize)
     out.append(
-        (
-            "Parquet write of the dataset, zstd, dictionary encoding on "
-            "(as `DatasetStore.write_part`)",
-            measure(parquet)[0].wall_s,
-        )
+        ("SDK: DataFrame to Arrow, cut and serialized as IPC (`kepler._frames`)", reading.wall_s)
     )
-    out.append(
-        (
-            "the same, `use_dictionary=False`",
-            measure(lambda: parquet(use_dictionary=False))[0].wall_s,
-        )
-    )
+    with tempfile.TemporaryDirectory(prefix="kepler-bench-store-") as root:
+        store = DatasetStore(root)
+        dataset_id = store.create("arrow")
 
-    model, X_test = fitted.model, fitted.X_test
-    if model is not None:
+        def write() -> None:
+            for seq, (piece, body) in enumerate(pieces):
+                store.write_part(
+                    dataset_id,
+                    seq,
+                    piece.schema.remove_metadata(),
+                    piece.to_batches(),
+                    sha256="0" * 64,
+                    raw_bytes=len(body),
+                )
+
         out.append(
             (
-                "holdout scoring as `kepler.ml.metrics`: `predict`, then `predict_proba`",
-                measure(lambda: (model.predict(X_test), model.predict_proba(X_test)))[0].wall_s,
+                "bridge: the chunks written as Parquet parts (`DatasetStore.write_part`)",
+                measure(write)[0].wall_s,
             )
         )
+        store.complete(dataset_id, len(pieces), table.num_rows)
         out.append(
             (
-                "`predict_proba` alone (labels are its argmax)",
-                measure(lambda: model.predict_proba(X_test))[0].wall_s,
+                "worker: the dataset read back (`DatasetStore.read_table().to_pandas()`)",
+                measure(lambda: store.read_table(dataset_id).to_pandas())[0].wall_s,
             )
         )
+    X_train = fitted.X_train
+    out.append(
+        (
+            "worker: median imputation of the training rows (`MedianImputer` fit + "
+            "transform, the pipeline's `prep`)",
+            measure(lambda: MedianImputer().fit_transform(X_train))[0].wall_s,
+        )
+    )
+    X_test, y_test = fitted.X_test, fitted.y_test
+    out.append(
+        (
+            "worker: holdout metrics (`kepler.ml.metrics.compute_metrics` with the "
+            "registered pipeline)",
+            measure(lambda: compute_metrics(pipeline, "classifier", X_test, y_test))[0].wall_s,
+        )
+    )
     return out
 
 

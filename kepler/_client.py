@@ -197,7 +197,7 @@ class Client:
         out: dict[str, Any] = self._json("GET", f"/v1/jobs/{job_id}")
         return out
 
-    def wait(self, job_id: str, *, progress: bool = True, poll: float = 0.25) -> FitResult:
+    def wait(self, job_id: str, *, progress: bool = True, poll: float = 0.1) -> FitResult:
         """Wait for a job, with a progress bar in terminals and notebooks."""
         from tqdm.auto import tqdm
 
@@ -253,8 +253,8 @@ class Client:
             query["probabilities"] = str(probabilities).lower()
         if as_:
             query["as"] = as_
-        parts = []
-        for piece in _frames.slices(table, self.settings.chunk_bytes):
+
+        def score(piece: Any) -> Any:
             resp = self._request(
                 "POST",
                 f"/v1/models/{ref}/apply",
@@ -262,7 +262,13 @@ class Client:
                 content=_frames.ipc_bytes(piece),
                 headers={"Content-Type": _frames.ARROW},
             )
-            parts.append(_frames.from_ipc(resp.content))
+            return _frames.from_ipc(resp.content)
+
+        # Pieces go two at a time (the bridge scores one while the next is sent); map()
+        # keeps their order.
+        pieces = _frames.slices(table, self.settings.chunk_bytes)
+        with ThreadPoolExecutor(max_workers=UPLOAD_STREAMS) as pool:
+            parts = list(pool.map(score, pieces))
         import pyarrow as pa
 
         scored = pa.concat_tables(parts, promote_options="default").to_pandas()

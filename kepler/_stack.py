@@ -6,6 +6,7 @@ exactly as ``kepler bridge`` and ``kepler worker`` run them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -116,15 +117,20 @@ class LocalStack:
         )
 
     def stop(self, timeout: float = 20.0) -> None:
+        # The main process first: a Celery worker shuts its pool down itself, while a
+        # signal to the whole group leaves it waiting on children that already left.
         for p in self.procs:
             if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
+                p.send_signal(signal.SIGTERM)
         for p in self.procs:
             try:
                 p.wait(timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait(5)
+            else:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)  # any straggler of the group
 
     def __enter__(self) -> LocalStack:
         return self.start()

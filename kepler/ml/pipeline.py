@@ -1,6 +1,7 @@
 """The fitted object Kepler saves: preprocessing and the estimator in one scikit-learn Pipeline.
 
-``prep`` imputes numeric fields (median, :class:`MedianImputer`) and one-hot encodes
+``prep`` imputes numeric fields (median, :class:`MedianImputer`; estimators that take NaN
+natively get them as they are) and one-hot encodes
 categorical ones, so a saved model applies to raw events with missing values and unseen
 categories; ``model`` is the estimator. Its output is a dense float64 NumPy array (no
 pandas round trip per batch). Two small wrappers give every estimator the behaviour
@@ -36,6 +37,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
+from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -56,7 +58,11 @@ def build_pipeline(estimator: Any, feature_types: Mapping[str, str], task: str) 
     categorical = [f for f, t in feature_types.items() if t == CATEGORICAL]
     branches: list[tuple[str, Any, list[str]]] = []
     if numeric:
-        branches.append(("num", MedianImputer(), numeric))
+        # Estimators that take NaN themselves (trees, boosters) learn where missing values
+        # go; imputing would only cost a copy of every row and hide that information.
+        branches.append(
+            ("num", "passthrough" if _allows_nan(estimator) else MedianImputer(), numeric)
+        )
     if categorical:  # numeric-only data never pays for string handling
         branches.append(("cat", _categorical_branch(), categorical))
     prep = ColumnTransformer(
@@ -67,6 +73,13 @@ def build_pipeline(estimator: Any, feature_types: Mapping[str, str], task: str) 
     elif task == "clusterer" and not hasattr(estimator, "predict"):
         estimator = NearestNeighborClusterer(estimator)
     return Pipeline([("prep", prep), ("model", estimator)])
+
+
+def _allows_nan(estimator: Any) -> bool:
+    try:
+        return bool(get_tags(estimator).input_tags.allow_nan)
+    except (AttributeError, TypeError, ValueError):
+        return False
 
 
 def _categorical_branch() -> Pipeline:

@@ -201,9 +201,7 @@ class DatasetStore:
         rows = 0
         try:
             with self.fs.open(tmp, "wb") as f:
-                writer = pq.ParquetWriter(
-                    f, schema.with_metadata(metadata), **_encoding(schema)
-                )
+                writer = pq.ParquetWriter(f, schema.with_metadata(metadata), **_encoding(schema))
                 try:
                     for group in _row_groups(batches):
                         writer.write_table(group)

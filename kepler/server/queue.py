@@ -40,6 +40,9 @@ def make_celery(s: ServerSettings) -> Any:
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         worker_concurrency=s.worker_concurrency,
+        # Pool processes import the ML stack when they start (see kepler_workers.app):
+        # give them longer than Celery's 4 s to report in on a busy machine.
+        worker_proc_alive_timeout=120,
         enable_utc=True,
     )
     return app

@@ -1,6 +1,6 @@
 """kombu's SQLAlchemy transport, polling faster than its 1 s default.
 
-The embedded broker is a SQLite file: no server to run, and jobs start within a fifth of a
+The embedded broker is a SQLite file: no server to run, and jobs start within a tenth of a
 second. (kombu hands SQLAlchemy transport options to ``create_engine``, so the interval
 cannot be set as an option: it is a class attribute.)
 """
@@ -11,4 +11,4 @@ from kombu.transport.sqlalchemy import Transport
 
 
 class SQLiteTransport(Transport):
-    polling_interval = 0.2
+    polling_interval = 0.1

@@ -29,7 +29,7 @@ def test_sqlite_broker_uses_fast_polling_transport(settings) -> None:  # type: i
 
     app = make_celery(settings)
     with app.connection_for_write() as conn:
-        assert conn.transport.polling_interval <= 0.2
+        assert conn.transport.polling_interval <= 0.1
         assert conn.transport_cls.endswith("SQLiteTransport")
 
 
