@@ -329,7 +329,12 @@ class ModelStore:
                     "name": rm.name,
                     "latest_version": int(latest.version),
                     "versions": [int(v.version) for v in versions],
-                    "aliases": {a: int(v) for a, v in (rm.aliases or {}).items()},
+                    "aliases": {
+                        a: int(v)
+                        for a, v in (
+                            getattr(self._registered(rm.name), "aliases", None) or {}
+                        ).items()
+                    },
                     "algorithm": run.data.tags.get("kepler.algorithm") if run else None,
                     "task": run.data.tags.get("kepler.task") if run else None,
                     "metrics": dict(run.data.metrics) if run else {},
@@ -338,6 +343,33 @@ class ModelStore:
                 }
             )
         return sorted(out, key=lambda m: m["name"])
+
+    def list_versions(self) -> list[dict[str, Any]]:
+        """Every version of every model, each with its own algorithm, task and metrics."""
+        out: list[dict[str, Any]] = []
+        for rm in self._all_registered():
+            # Listing does not carry aliases; the registered model itself does.
+            aliases = dict(getattr(self._registered(rm.name), "aliases", None) or {})
+            versions = self._versions(rm.name)
+            latest = int(versions[-1].version) if versions else None
+            for mv in versions:
+                run = self._run(mv.run_id)
+                out.append(
+                    {
+                        "name": rm.name,
+                        "version": int(mv.version),
+                        "latest": int(mv.version) == latest,
+                        "aliases": sorted(
+                            a for a, v in aliases.items() if str(v) == str(mv.version)
+                        ),
+                        "algorithm": run.data.tags.get("kepler.algorithm") if run else None,
+                        "task": run.data.tags.get("kepler.task") if run else None,
+                        "metrics": dict(run.data.metrics) if run else {},
+                        "run_id": mv.run_id,
+                        "created": _iso(mv.creation_timestamp),
+                    }
+                )
+        return sorted(out, key=lambda m: (m["name"], m["version"]))
 
     def describe(self, ref: ModelRef) -> dict[str, Any]:
         """Everything known about one version, and a summary of the model's versions."""

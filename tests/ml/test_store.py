@@ -240,3 +240,28 @@ def test_lineage_tags_accept_flat_keys_and_clip_nothing_short() -> None:
         "kepler.dataset.rows": "3",
         "kepler.splunk.search": "index=a",
     }
+
+
+def test_list_versions_gives_each_version_its_own_metrics(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    from kepler.core.spec import FitSpec
+    from kepler.ml.store import ModelStore
+    from kepler.ml.training import train
+
+    store = ModelStore(f"sqlite:///{tmp_path / 'm.db'}", (tmp_path / "art").as_uri())
+    frame = pd.DataFrame({"x": [float(i) for i in range(60)], "y": [i % 3 for i in range(60)]})
+    store.register(train(frame, FitSpec("LinearRegression", target="y", features=("x",))), "m")
+    store.register(train(frame, FitSpec("DecisionTreeRegressor", target="y", features=("x",))), "m")
+    store.set_alias("m", "production", 1)
+    rows = store.list_versions()
+    assert [(r["name"], r["version"], r["latest"]) for r in rows] == [
+        ("m", 1, False),
+        ("m", 2, True),
+    ]
+    assert rows[0]["aliases"] == ["production"] and rows[1]["aliases"] == []
+    assert (rows[0]["algorithm"], rows[1]["algorithm"]) == (
+        "LinearRegression",
+        "DecisionTreeRegressor",
+    )
+    assert rows[0]["metrics"]["r2"] != rows[1]["metrics"]["r2"]

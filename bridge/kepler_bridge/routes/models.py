@@ -17,8 +17,10 @@ router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[AuthDep])
 
 
 @router.get("")
-async def list_models(state: StateDep) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = await run_in_threadpool(state.models.list_models)
+async def list_models(state: StateDep, versions: bool = False) -> list[dict[str, Any]]:
+    """Every model with its latest version; with ``versions=true``, every version."""
+    method = state.models.list_versions if versions else state.models.list_models
+    out: list[dict[str, Any]] = await run_in_threadpool(method)
     return out
 
 
