@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo test lint format bench openapi clean
+.PHONY: install system-deps vendor demo test lint format bench openapi clean
 
 # System packages: redis-server for the production broker (the tests start their own).
 system-deps:
@@ -25,7 +25,21 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
-install: system-deps $(STAMP)
+# splunklib 3.x for the Splunk app: its wheel needs Python >= 3.13 to *install*, but its
+# code runs on 3.11 and under Splunk's Python; unpacked with its dist-info (AppInspect
+# reads the version there).
+SPLUNK_SDK := 3.0.1
+VENDOR     := build/vendor
+$(VENDOR)/.splunk-sdk-$(SPLUNK_SDK): $(STAMP)
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/wheels
+	$(PY) -m pip download -q --python-version 3.13 --only-binary=:all: --no-deps \
+	  -d $(VENDOR)/wheels splunk-sdk==$(SPLUNK_SDK)
+	$(PY) -m zipfile -e $(VENDOR)/wheels/splunk_sdk-$(SPLUNK_SDK)-py3-none-any.whl $(VENDOR)/lib
+	touch $@
+
+vendor: $(VENDOR)/.splunk-sdk-$(SPLUNK_SDK)
+
+install: system-deps $(STAMP) vendor
 
 demo: install
 	$(PY) -m kepler.demo
@@ -50,3 +64,17 @@ openapi: install
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# The Splunk app: UCC and AppInspect live in their own venv, apart from the project's.
+APP_VENV  := .venv-app
+APP_TOOLS := splunk-add-on-ucc-framework==6.6.0 splunk-appinspect==4.3.1
+.PHONY: package
+$(APP_VENV)/.installed:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON)"; exit 1; }
+	[ -x $(APP_VENV)/bin/python ] || $(PYTHON) -m venv $(APP_VENV)
+	$(APP_VENV)/bin/python -m pip install -q $(APP_TOOLS)
+	touch $@
+
+# dist/kepler-<version>.tar.gz, version from kepler/_version.py.
+package: vendor $(APP_VENV)/.installed
+	$(APP_VENV)/bin/python packaging/build_app.py

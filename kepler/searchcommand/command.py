@@ -1,0 +1,341 @@
+"""The ``kepler`` command's subcommands: what each answers at getinfo and per chunk.
+
+``fit`` and ``apply`` relay each chunk's CSV body to the bridge as bytes; ``models``,
+``summary``, ``jobs`` and ``deletemodel`` generate rows from the bridge's answers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+import urllib.parse
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from kepler.core.errors import BadParameter, DataError, InvalidSpec, JobFailed, from_dict
+from kepler.core.params import Param, coerce
+from kepler.core.refs import ModelRef
+from kepler.core.spec import ApplySpec, DeleteModelSpec, FitSpec, SummarySpec, parse
+from kepler.searchcommand.bridge import BridgeClient
+
+CSV = "text/csv"
+# Options of the command itself, taken out before the spec line is parsed.
+COMMAND_OPTIONS: dict[str, dict[str, Param]] = {
+    "fit": {
+        "async": Param("async", "bool"),
+        "output": Param("output", "str", choices=("model", "events")),
+    },
+    "jobs": {
+        "limit": Param("limit", "int", minimum=1, maximum=1000),
+        "status": Param("status", "str", choices=("queued", "running", "succeeded", "failed")),
+    },
+}
+USAGE = (
+    "usage: kepler fit|apply|summary|models|deletemodel|jobs ...; "
+    "e.g. | kepler fit RandomForestClassifier failure from temp vibration into pump"
+)
+
+Reply = tuple[dict[str, Any], bytes]
+
+
+def rows_to_csv(rows: list[dict[str, Any]]) -> bytes:
+    """Rows as Splunk reads them: a header of every field seen, ``\\r\\n`` line endings."""
+    fields: list[str] = []
+    for row in rows:
+        fields.extend(k for k in row if k not in fields)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\r\n", extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _cell(v) for k, v in row.items()})
+    return out.getvalue().encode("utf-8")
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return "\n".join(str(v) for v in value)  # a multivalue field, as Splunk shows it
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return value
+
+
+def split_options(args: list[str], verb: str) -> tuple[list[str], dict[str, Any]]:
+    """Take the command's own ``key=value`` options out of ``args``."""
+    declared = COMMAND_OPTIONS.get(verb, {})
+    rest: list[str] = []
+    options: dict[str, Any] = {}
+    for arg in args:
+        key, eq, value = arg.partition("=")
+        if eq and key.lower() in declared:
+            options[key.lower()] = coerce(declared[key.lower()], value.strip('"'))
+        else:
+            rest.append(arg)
+    return rest, options
+
+
+class Subcommand:
+    """One subcommand's answers. ``getinfo`` may call the bridge to refuse bad input
+    before any data moves."""
+
+    def getinfo(self) -> dict[str, Any]:
+        return {"type": "stateful"}
+
+    def execute(self, body: bytes, finished: bool) -> Reply:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class Generating(Subcommand):
+    def __init__(self, produce: Callable[[], list[dict[str, Any]]]) -> None:
+        self._produce = produce
+
+    def getinfo(self) -> dict[str, Any]:
+        return {"type": "stateful", "generating": True}
+
+    def execute(self, body: bytes, finished: bool) -> Reply:
+        return {"finished": True}, rows_to_csv(self._produce())
+
+
+class Apply(Subcommand):
+    def __init__(self, spec: ApplySpec, bridge: BridgeClient) -> None:
+        self.spec = spec
+        self.bridge = bridge
+        # Refuse an unknown model or version now, before any event is sent.
+        bridge.json("GET", f"/v1/models/{urllib.parse.quote(str(spec.model), safe='@:')}")
+
+    def execute(self, body: bytes, finished: bool) -> Reply:
+        if not body.strip():
+            return {"finished": finished}, b""
+        params: dict[str, Any] = {"include_input": "true", "as": self.spec.output_name}
+        if self.spec.probabilities is not None:
+            params["probabilities"] = str(self.spec.probabilities).lower()
+        _, scored = self.bridge.request(
+            "POST",
+            f"/v1/models/{urllib.parse.quote(str(self.spec.model), safe='@:')}/apply",
+            body=body,
+            content_type=CSV,
+            params=params,
+        )
+        return {"finished": finished}, scored
+
+
+class Fit(Subcommand):
+    """Stream every chunk into one dataset, then train and answer with one row."""
+
+    def __init__(
+        self,
+        line: str,
+        spec: FitSpec,
+        options: Mapping[str, Any],
+        bridge: BridgeClient,
+        source: dict[str, Any],
+        *,
+        job_timeout: float = 3600.0,
+        poll: float = 0.5,
+    ) -> None:
+        self.line = line
+        self.spec = spec
+        self.options = dict(options)
+        self.bridge = bridge
+        self.source = source
+        self.job_timeout = job_timeout
+        self.poll = poll
+        self.dataset_id: str | None = None
+        self.chunks = 0
+        if self.options.get("output") == "events":
+            raise BadParameter(
+                "output=events is not available yet; run `| kepler apply <model>` on the "
+                "same search after the fit to see each event's prediction"
+            )
+        # The bridge checks algorithm and parameters (plugins included) before data moves.
+        bridge.json("POST", "/v1/jobs/fit", params={"dry_run": "true"}, json_body={"line": line})
+
+    def execute(self, body: bytes, finished: bool) -> Reply:
+        if body.strip():
+            if self.dataset_id is None:
+                created = self.bridge.json(
+                    "POST", "/v1/datasets", json_body={"format": "csv", "source": self.source}
+                )
+                self.dataset_id = str(created["id"])
+            self.bridge.request(
+                "PUT",
+                f"/v1/datasets/{self.dataset_id}/chunks/{self.chunks}",
+                body=body,
+                content_type=CSV,
+            )
+            self.chunks += 1
+        if not finished:
+            return {"finished": False}, b""
+        if self.dataset_id is None:
+            raise DataError("the search returned no events to train on; check the search")
+        self.bridge.json(
+            "POST", f"/v1/datasets/{self.dataset_id}/complete", json_body={"chunks": self.chunks}
+        )
+        job = self.bridge.json(
+            "POST", "/v1/jobs/fit", json_body={"dataset_id": self.dataset_id, "line": self.line}
+        )
+        if self.options.get("async"):
+            row = {
+                "job_id": job["id"],
+                "model": self.spec.into,
+                "state": job["state"],
+                "message": "queued; follow it with | kepler jobs",
+            }
+            return {"finished": True}, rows_to_csv([row])
+        done, trail = self._wait(job["id"])
+        result = done.get("result") or {}
+        row = {
+            "model": result.get("model"),
+            "version": result.get("version"),
+            "algorithm": result.get("algorithm"),
+            "rows": result.get("rows"),
+            "duration_s": done.get("duration_s"),
+            "run_id": result.get("run_id"),
+            "job_id": done["id"],
+            **{k: v for k, v in sorted((result.get("metrics") or {}).items())},
+        }
+        messages = [["INFO", text] for text in trail]
+        return {"finished": True, "inspector": {"messages": messages}}, rows_to_csv([row])
+
+    def _wait(self, job_id: str) -> tuple[dict[str, Any], list[str]]:
+        deadline = time.monotonic() + self.job_timeout
+        trail: list[str] = []
+        while True:
+            job = self.bridge.json("GET", f"/v1/jobs/{job_id}")
+            step = f"kepler fit: {round(100 * float(job.get('progress') or 0))}% {job['message']}"
+            if not trail or trail[-1] != step:
+                trail.append(step)
+            if job["state"] == "succeeded":
+                return job, trail
+            if job["state"] == "failed":
+                raise from_dict(job.get("error") or {"message": "the fit failed"})
+            if time.monotonic() > deadline:
+                raise JobFailed(
+                    f"the fit (job {job_id}) did not finish within {self.job_timeout:g} s; it "
+                    "goes on in the background: follow it with | kepler jobs, or rerun with "
+                    "async=t"
+                )
+            time.sleep(self.poll)
+
+
+def _model_rows(bridge: BridgeClient) -> list[dict[str, Any]]:
+    rows = []
+    for v in bridge.json("GET", "/v1/models", params={"versions": "true"}):
+        rows.append(
+            {
+                "model": v["name"],
+                "version": v["version"],
+                "latest": v["latest"],
+                "aliases": v.get("aliases") or [],
+                "algorithm": v.get("algorithm"),
+                "task": v.get("task"),
+                **{k: val for k, val in sorted((v.get("metrics") or {}).items())},
+                "created": v.get("created"),
+                "run_id": v.get("run_id"),
+            }
+        )
+    return rows
+
+
+def _summary_rows(bridge: BridgeClient, ref: ModelRef) -> list[dict[str, Any]]:
+    """MLTK's summary shape: one row per feature with its importance or coefficient, the
+    model's parameters and metrics on every row."""
+    quoted = urllib.parse.quote(str(ref), safe="@:")
+    d = bridge.json("GET", f"/v1/models/{quoted}")
+    common = {
+        "model": d["name"],
+        "version": d["version"],
+        "algorithm": d.get("algorithm"),
+        "target": d.get("target"),
+        **{f"param.{k}": v for k, v in sorted((d.get("params") or {}).items())},
+        **{f"metric.{k}": v for k, v in sorted((d.get("metrics") or {}).items())},
+    }
+    explained = d.get("coefficients") or d.get("importances") or []
+    if not explained:
+        return [{**common, "feature": ",".join(d.get("features") or [])}]
+    rows = []
+    for item in explained:
+        row = {**common, "feature": item["feature"]}
+        for key in ("importance", "coefficient", "class"):
+            if key in item:
+                row[key] = item[key]
+        rows.append(row)
+    return rows
+
+
+def _job_rows(bridge: BridgeClient, options: Mapping[str, Any]) -> list[dict[str, Any]]:
+    params = {"limit": options.get("limit", 100), "status": options.get("status")}
+    rows = []
+    for j in bridge.json("GET", "/v1/jobs", params=params):
+        result, error = j.get("result") or {}, j.get("error") or {}
+        rows.append(
+            {
+                "job_id": j["id"],
+                "kind": j["kind"],
+                "state": j["state"],
+                "progress": round(100 * float(j.get("progress") or 0)),
+                "message": j.get("message"),
+                "model": j.get("model"),
+                "version": result.get("version"),
+                "error": error.get("message"),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(j["created_at"])),
+                "duration_s": j.get("duration_s"),
+                "worker": j.get("worker"),
+            }
+        )
+    return rows
+
+
+def build(
+    searchinfo: Mapping[str, Any],
+    bridge_factory: Callable[[], BridgeClient],
+    *,
+    job_timeout: float = 3600.0,
+) -> Subcommand:
+    """The subcommand for this search's arguments (checked now: getinfo time)."""
+    raw = [str(a) for a in (searchinfo.get("raw_args") or searchinfo.get("args") or [])]
+    if not raw:
+        raise InvalidSpec(USAGE)
+    verb = raw[0].lower()
+    rest, options = split_options(raw[1:], verb)
+    if verb == "jobs":
+        if rest:
+            raise InvalidSpec(f"jobs takes only limit= and status=; got {' '.join(rest)!r}")
+        jobs = _job_rows(bridge_factory(), options)  # at getinfo: bridge errors surface now
+        return Generating(lambda: jobs)
+    line = " ".join([verb, *rest])
+    spec = parse(line, allow_unknown=True)
+    bridge = bridge_factory()
+    if isinstance(spec, FitSpec):
+        return Fit(line, spec, options, bridge, _source(searchinfo), job_timeout=job_timeout)
+    if isinstance(spec, ApplySpec):
+        return Apply(spec, bridge)
+    if isinstance(spec, SummarySpec):
+        rows = _summary_rows(bridge, spec.model)  # now: an unknown model fails at getinfo
+        return Generating(lambda: rows)
+    if isinstance(spec, DeleteModelSpec):
+        bridge.json("GET", f"/v1/models/{urllib.parse.quote(spec.model)}")  # exists?
+        return Generating(lambda: [_delete(bridge, spec.model)])
+    models = _model_rows(bridge)
+    return Generating(lambda: models)
+
+
+def _delete(bridge: BridgeClient, name: str) -> dict[str, Any]:
+    bridge.json("DELETE", f"/v1/models/{urllib.parse.quote(name)}")
+    return {"model": name, "deleted": True, "message": "every version was deleted"}
+
+
+def _source(searchinfo: Mapping[str, Any]) -> dict[str, Any]:
+    """The search that produced the training events, for MLflow's lineage."""
+    search = urllib.parse.unquote(str(searchinfo.get("search") or ""))
+    source = {
+        "search": search[:4000] or None,
+        "earliest": str(searchinfo.get("earliest_time") or "") or None,
+        "latest": str(searchinfo.get("latest_time") or "") or None,
+        "sid": str(searchinfo.get("sid") or "") or None,
+    }
+    return {k: v for k, v in source.items() if v is not None}

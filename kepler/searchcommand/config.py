@@ -1,0 +1,114 @@
+"""Where the command finds the bridge: the app's setup page inside Splunk, the environment
+outside it (tests, a developer's laptop)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from kepler.core.errors import BridgeUnavailable
+
+APP = "kepler"
+CONF = "kepler_settings"
+# UCC keeps a stanza's encrypted fields as one JSON object in storage/passwords, split into
+# pieces of at most 255 characters under `<stanza>``splunk_cred_sep``<n>` (n from 1).
+REALM = f"__REST_CREDENTIAL__#{APP}#configs/conf-{CONF}"
+SEP = "``splunk_cred_sep``"
+
+
+@dataclass(frozen=True)
+class Config:
+    url: str
+    token: str
+    verify: bool = True
+    ca_bundle: str | None = None
+    timeout: float = 60.0
+    job_timeout: float = 3600.0
+
+    def __repr__(self) -> str:  # the token never shows up in a log or a message
+        return f"Config(url={self.url!r}, verify={self.verify}, ca_bundle={self.ca_bundle!r})"
+
+
+def _truthy(value: Any, default: bool = True) -> bool:
+    if value is None or value == "":
+        return default
+    return str(value).strip().lower() in ("1", "true", "t", "yes", "y", "on")
+
+
+def from_environ(env: Mapping[str, str]) -> Config | None:
+    """``KEPLER_URL``, ``KEPLER_TOKEN``, ``KEPLER_CA_BUNDLE`` (outside Splunk)."""
+    url = env.get("KEPLER_URL")
+    if not url:
+        return None
+    return Config(
+        url=url,
+        token=env.get("KEPLER_TOKEN", ""),
+        verify=_truthy(env.get("KEPLER_VERIFY_TLS")),
+        ca_bundle=env.get("KEPLER_CA_BUNDLE") or None,
+        timeout=float(env.get("KEPLER_TIMEOUT") or 60),
+    )
+
+
+def from_settings(stanza: Mapping[str, Any], secrets: Mapping[str, Any]) -> Config:
+    """Build the config from the ``[bridge]`` stanza and its decrypted fields."""
+    return Config(
+        url=str(stanza.get("url") or ""),
+        token=str(secrets.get("token") or ""),
+        verify=_truthy(stanza.get("verify_tls")),
+        ca_bundle=str(stanza.get("ca_bundle") or "") or None,
+        timeout=float(stanza.get("timeout") or 60),
+        job_timeout=float(stanza.get("job_timeout") or 3600),
+    )
+
+
+def decode_secrets(pieces: Mapping[str, str], stanza: str = "bridge") -> dict[str, Any]:
+    """Join UCC's ``<stanza>``splunk_cred_sep``<n>`` password pieces and parse the JSON."""
+    prefix = stanza + SEP
+    ordered = sorted(
+        ((int(k[len(prefix) :]), v) for k, v in pieces.items() if k.startswith(prefix)),
+        key=lambda kv: kv[0],
+    )
+    if not ordered:
+        return {}
+    try:
+        value = json.loads("".join(v for _, v in ordered))
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def from_splunkd(searchinfo: Mapping[str, Any]) -> Config:  # pragma: no cover - needs splunkd
+    """Read the setup page's values through splunkd with the search's session key."""
+    from splunklib import client
+
+    uri = urlparse(str(searchinfo.get("splunkd_uri") or "https://127.0.0.1:8089"))
+    try:
+        service = client.Service(
+            scheme=uri.scheme,
+            host=uri.hostname,
+            port=uri.port or 8089,
+            token=searchinfo.get("session_key"),
+            app=APP,
+            owner="nobody",
+        )
+        stanza = dict(service.confs[CONF]["bridge"].content)
+        pieces = {
+            p.username: p.clear_password
+            for p in service.storage_passwords.list(count=-1)
+            if p.realm == REALM
+        }
+    except Exception as exc:
+        raise BridgeUnavailable(
+            "Kepler is not set up: open Apps > Kepler > Configuration and enter the bridge's "
+            f"URL and token ({type(exc).__name__} reading the settings)"
+        ) from None
+    return from_settings(stanza, decode_secrets(pieces))
+
+
+def load(searchinfo: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Config:
+    found = from_environ(os.environ if env is None else env)
+    return found if found is not None else from_splunkd(searchinfo)

@@ -1,0 +1,265 @@
+"""The real `kepler` command, run as splunkd runs it (no arguments, bare Python: `-S`),
+against a real bridge and worker, through the protocol v2 harness."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kepler._stack import LocalStack, free_port
+from tests.splunk.harness import Splunkd, chunks, encode_records, header_only
+
+pytestmark = pytest.mark.system
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIM = """\
+import sys
+sys.path[:0] = [{root!r}, {lib!r}]
+from kepler.searchcommand.main import main
+main()
+"""
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with LocalStack(tmp_path_factory.mktemp("splunk-stack")) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def script(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The command as the app ships it: the repo's kepler package and vendored splunklib
+    first on sys.path, nothing else (run with -S: no site-packages, as in Splunk)."""
+    path = tmp_path_factory.mktemp("bin") / "kepler.py"
+    path.write_text(SHIM.format(root=str(ROOT), lib=str(ROOT / "build" / "vendor" / "lib")))
+    return path
+
+
+def splunkd(script: Path, url: str, token: str, **env: str) -> Splunkd:
+    child = {k: v for k, v in os.environ.items() if not k.startswith("KEPLER_")}
+    child.update(KEPLER_URL=url, KEPLER_TOKEN=token, **env)
+    return Splunkd(script, command="kepler", python_args=["-S"], env=child, timeout=120)
+
+
+def sensor_events(n: int, seed: int = 0) -> list[dict]:
+    rng = random.Random(seed)
+    events = []
+    for i in range(n):
+        temp = rng.uniform(10, 90)
+        vibration = rng.uniform(0, 5)
+        events.append(
+            {
+                "_time": 1700000000 + i,
+                "temp": f"{temp:.2f}",
+                "vibration": f"{vibration:.3f}",
+                "site": rng.choice(["Köln", "São Paulo", "東京"]),
+                "tags": ["pump", "line-2"] if i % 3 == 0 else "pump",
+                "failure": "yes" if temp > 60 and vibration > 2.5 else "no",
+            }
+        )
+    return events
+
+
+def run_fit(cmd: Splunkd, args: list[str], bodies: list[bytes], search: str | None = None):  # type: ignore[no-untyped-def]
+    info = cmd.getinfo(args, search=search, earliest_time="1700000000", latest_time="now")
+    assert info.metadata.get("type") == "stateful", info.metadata
+    replies = [cmd.execute(b, finished=i == len(bodies) - 1) for i, b in enumerate(bodies)]
+    return info, replies
+
+
+def test_fit_then_apply_across_chunks(stack: LocalStack, script: Path) -> None:
+    events = sensor_events(3000)
+    fields = ["_time", "temp", "vibration", "site", "tags", "failure"]
+    bodies = chunks(events, 700, fields)
+    bodies.insert(2, b"")  # distributed searches send empty chunks too
+    bodies.append(header_only(fields))  # and may finish with a header-only chunk
+    cmd = splunkd(script, stack.url, stack.token)
+    search = "search index=sensors sourcetype=pump | kepler fit RandomForestClassifier ..."
+    _, replies = run_fit(
+        cmd,
+        [
+            "fit",
+            "RandomForestClassifier",
+            "n_estimators=30",
+            "failure",
+            "from",
+            "temp",
+            "vibration",
+            "site",
+            "into",
+            "splunk_pump",
+        ],
+        bodies,
+        search=search,
+    )
+    assert [r.finished for r in replies] == [False] * (len(bodies) - 1) + [True]
+    assert all(r.body == b"" for r in replies[:-1])
+    (row,) = replies[-1].records()
+    assert row["model"] == "splunk_pump" and row["version"] == "1"
+    assert int(row["rows"]) == 3000
+    assert float(row["accuracy"]) > 0.9
+    assert any("kepler fit: 100%" in text for _, text in replies[-1].messages)
+    assert cmd.close() == 0
+
+    from mlflow import MlflowClient
+
+    tracking = f"sqlite:///{stack.home / 'mlflow.db'}"
+    tags = MlflowClient(tracking, tracking).get_run(row["run_id"]).data.tags
+    assert tags["kepler.splunk.search"] == search
+    assert tags["kepler.splunk.sid"] == cmd.sid
+    assert tags["kepler.splunk.earliest"] == "1700000000"
+
+    new = sensor_events(900, seed=1)
+    apply_fields = ["_time", "temp", "vibration", "site", "tags"]
+    apply_bodies = [*chunks(new, 300, apply_fields), b"", header_only(apply_fields)]
+    cmd = splunkd(script, stack.url, stack.token)
+    info = cmd.getinfo(["apply", "splunk_pump", "probabilities=true"])
+    assert "error" not in info.metadata and not info.messages
+    scored = []
+    for i, body in enumerate(apply_bodies):
+        reply = cmd.execute(body, finished=i == len(apply_bodies) - 1)
+        assert reply.finished == (i == len(apply_bodies) - 1)
+        if not body:
+            assert reply.body == b""
+        scored.extend(reply.records())
+    assert cmd.close() == 0
+    assert len(scored) == 900
+    truth = [e["failure"] for e in new]
+    hits = sum(r["predicted(failure)"] == t for r, t in zip(scored, truth, strict=True))
+    assert hits / 900 > 0.9
+    assert {r["site"] for r in scored} == {"Köln", "São Paulo", "東京"}  # text survives
+    assert scored[0]["tags"] == ["pump", "line-2"]  # multivalue fields come back as sent
+    assert 0.0 <= float(scored[0]["probability(failure=yes)"]) <= 1.0
+
+
+def test_two_hundred_thousand_events(stack: LocalStack, script: Path) -> None:
+    events = sensor_events(200_000, seed=2)
+    fields = ["temp", "vibration", "failure"]
+    bodies = chunks(events, 50_000, fields)
+    cmd = splunkd(script, stack.url, stack.token)
+    _, replies = run_fit(
+        cmd,
+        [
+            "fit",
+            "DecisionTreeClassifier",
+            "failure",
+            "from",
+            "temp",
+            "vibration",
+            "into",
+            "big_pump",
+        ],
+        bodies,
+    )
+    (row,) = replies[-1].records()
+    assert int(row["rows"]) == 200_000
+    assert cmd.close() == 0
+
+    cmd = splunkd(script, stack.url, stack.token)
+    cmd.getinfo(["apply", "big_pump"])
+    total = 0
+    for i, body in enumerate(chunks(events, 50_000, ["temp", "vibration"])):
+        total += len(cmd.execute(body, finished=i == 3).records())
+    assert total == 200_000
+    assert cmd.close() == 0
+
+
+def test_models_summary_jobs_and_deletemodel(stack: LocalStack, script: Path) -> None:
+    bodies = [encode_records(sensor_events(400, seed=3), ["temp", "vibration", "failure"])]
+    cmd = splunkd(script, stack.url, stack.token)
+    run_fit(
+        cmd,
+        ["fit", "LogisticRegression", "failure", "from", "temp", "vibration", "into", "doomed"],
+        bodies,
+    )
+    cmd.close()
+
+    def generate(args: list[str]) -> list[dict]:
+        cmd = splunkd(script, stack.url, stack.token)
+        info = cmd.getinfo(args)
+        assert info.metadata.get("generating") is True, info.metadata
+        reply = cmd.execute(b"", finished=True)
+        assert reply.finished is True
+        assert cmd.close() == 0
+        return reply.records()
+
+    models = generate(["models"])
+    assert {"doomed"} <= {m["model"] for m in models}
+    assert all("accuracy" in m for m in models if m["model"] == "doomed")
+    assert generate(["listmodels"]) == models
+    summary = generate(["summary", "doomed"])
+    assert {r["feature"] for r in summary} == {"temp", "vibration"}
+    assert all("coefficient" in r and r["algorithm"] == "LogisticRegression" for r in summary)
+    jobs = generate(["jobs", "limit=50"])
+    assert any(j["model"] == "doomed" and j["state"] == "succeeded" for j in jobs)
+    deleted = generate(["deletemodel", "doomed"])
+    assert deleted[0]["deleted"] == "true"
+    assert "doomed" not in {m["model"] for m in generate(["models"])}
+
+
+# -- errors: one ERROR message that names the cause and the fix; never a traceback ------
+
+
+def error_at_getinfo(cmd: Splunkd, args: list[str]) -> str:
+    info = cmd.getinfo(args)
+    errors = [text for level, text in info.messages if level == "ERROR"]
+    assert len(errors) == 1, info.metadata
+    assert cmd.close() == 1
+    assert "Traceback" not in errors[0] and "Traceback" not in cmd.stderr
+    return errors[0]
+
+
+def test_bridge_unreachable(script: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    text = error_at_getinfo(splunkd(script, url, "t"), ["models"])
+    assert "cannot reach the Kepler bridge" in text and "setup page" in text
+
+
+def test_wrong_token(stack: LocalStack, script: Path) -> None:
+    text = error_at_getinfo(splunkd(script, stack.url, "wrong"), ["models"])
+    assert "refused the token" in text and "setup page" in text
+    assert stack.token not in text
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["fit", "RandomForestClasifier", "y", "from", "x"], "did you mean RandomForestClassifier"),
+        (["fit", "KMeans", "kk=3", "x"], "no parameter 'kk'; allowed parameters:"),
+        (["fit", "KMeans", "k=3", "x", "async=maybe"], "true or false"),
+        (["apply", "no_such_model"], "no model named 'no_such_model'"),
+        (["summary", "no_such_model"], "no model named"),
+        (["frobnicate"], "unknown command"),
+        ([], "usage"),
+        (["jobs", "status=lost"], "one of"),
+    ],
+)
+def test_bad_input_refused_at_getinfo(
+    stack: LocalStack, script: Path, args: list[str], fragment: str
+) -> None:
+    assert fragment in error_at_getinfo(splunkd(script, stack.url, stack.token), args)
+
+
+def test_failed_job_is_one_error_message(stack: LocalStack, script: Path) -> None:
+    body = encode_records([{"x": str(i), "y": "same"} for i in range(50)], ["x", "y"])
+    cmd = splunkd(script, stack.url, stack.token)
+    cmd.getinfo(["fit", "LogisticRegression", "y", "from", "x", "into", "const"])
+    reply = cmd.execute(body, finished=True)
+    errors = [text for level, text in reply.messages if level == "ERROR"]
+    assert len(errors) == 1 and "y" in errors[0]
+    assert cmd.close() == 1
+    assert "Traceback" not in cmd.stderr
+
+
+def test_no_events_to_train_on(stack: LocalStack, script: Path) -> None:
+    cmd = splunkd(script, stack.url, stack.token)
+    cmd.getinfo(["fit", "LinearRegression", "y", "from", "x"])
+    reply = cmd.execute(b"", finished=True)
+    assert reply.messages == [
+        ("ERROR", "the search returned no events to train on; check the search")
+    ]
+    assert cmd.close() == 1
