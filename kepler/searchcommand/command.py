@@ -146,10 +146,9 @@ class Fit(Subcommand):
         self.poll = poll
         self.dataset_id: str | None = None
         self.chunks = 0
-        if self.options.get("output") == "events":
+        if self.options.get("output") == "events" and not spec.into:
             raise BadParameter(
-                "output=events is not available yet; run `| kepler apply <model>` on the "
-                "same search after the fit to see each event's prediction"
+                "output=events needs `into <model>`: the events are scored by the new version"
             )
         # The bridge checks algorithm and parameters (plugins included) before data moves.
         bridge.json("POST", "/v1/jobs/fit", params={"dry_run": "true"}, json_body={"line": line})
@@ -199,6 +198,17 @@ class Fit(Subcommand):
             **{k: v for k, v in sorted((result.get("metrics") or {}).items())},
         }
         messages = [["INFO", text] for text in trail]
+        if self.options.get("output") == "events":
+            # MLTK's fit answers with the training events and their predictions.
+            summary = ", ".join(f"{k}={v}" for k, v in row.items() if v is not None)
+            messages.append(["INFO", f"kepler fit: {summary}"])
+            _, events = self.bridge.request(
+                "POST",
+                f"/v1/datasets/{self.dataset_id}/apply",
+                params={"model": f"{row['model']}@{row['version']}", "as": self.spec.output_name},
+                timeout=self.job_timeout,
+            )
+            return {"finished": True, "inspector": {"messages": messages}}, events
         return {"finished": True, "inspector": {"messages": messages}}, rows_to_csv([row])
 
     def _wait(self, job_id: str) -> tuple[dict[str, Any], list[str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -90,3 +91,34 @@ def score_table(
             result = result.drop_columns([name])
         result = result.append_column(name, scored.column(name))
     return result
+
+
+def score_dataset_csv(
+    batches: Iterator[pa.RecordBatch],
+    pipeline: Any,
+    meta: Any,
+    *,
+    probabilities: bool | None = None,
+    output_name: str | None = None,
+) -> Iterator[bytes]:
+    """A stored dataset's rows with the model's output fields, as CSV, batch by batch:
+    the bridge's memory holds one batch, never the dataset."""
+    import pyarrow.csv as pacsv
+
+    first = True
+    for batch in batches:
+        scored = score_table(
+            pipeline,
+            meta,
+            pa.Table.from_batches([batch]),
+            probabilities=probabilities,
+            output_name=output_name,
+        )
+        sink = io.BytesIO()
+        pacsv.write_csv(
+            scored,
+            sink,
+            write_options=pacsv.WriteOptions(include_header=first, quoting_style="needed"),
+        )
+        first = False
+        yield sink.getvalue()

@@ -136,6 +136,37 @@ def test_fit_then_apply_across_chunks(stack: LocalStack, script: Path) -> None:
     assert 0.0 <= float(scored[0]["probability(failure=yes)"]) <= 1.0
 
 
+def test_fit_output_events_returns_training_events_with_predictions(
+    stack: LocalStack, script: Path
+) -> None:
+    events = sensor_events(1200, seed=4)
+    fields = ["_time", "temp", "vibration", "site", "tags", "failure"]
+    cmd = splunkd(script, stack.url, stack.token)
+    _, replies = run_fit(
+        cmd,
+        [
+            "fit",
+            "DecisionTreeClassifier",
+            "failure",
+            "from",
+            "temp",
+            "vibration",
+            "into",
+            "events_pump",
+            "output=events",
+        ],
+        chunks(events, 500, fields),
+    )
+    rows = replies[-1].records()
+    assert cmd.close() == 0
+    assert len(rows) == 1200
+    assert [r["_time"] for r in rows] == [str(e["_time"]) for e in events]  # order kept
+    assert rows[0]["tags"] == ["pump", "line-2"] and rows[0]["site"] == events[0]["site"]
+    hits = sum(r["predicted(failure)"] == e["failure"] for r, e in zip(rows, events, strict=True))
+    assert hits / 1200 > 0.95
+    assert any("version=1" in text for _, text in replies[-1].messages)
+
+
 def test_two_hundred_thousand_events(stack: LocalStack, script: Path) -> None:
     events = sensor_events(200_000, seed=2)
     fields = ["temp", "vibration", "failure"]
@@ -236,6 +267,7 @@ def test_wrong_token(stack: LocalStack, script: Path) -> None:
         (["frobnicate"], "unknown command"),
         ([], "usage"),
         (["jobs", "status=lost"], "one of"),
+        (["fit", "KMeans", "k=3", "x", "output=events"], "needs `into <model>`"),
     ],
 )
 def test_bad_input_refused_at_getinfo(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from kepler.core.refs import ModelRef
+from kepler.server.scoring import score_dataset_csv
 from kepler_bridge.deps import AuthDep, StateDep
 from kepler_bridge.ingest import ingest_chunk
-from kepler_bridge.wire import DatasetComplete, DatasetCreate, media_format
+from kepler_bridge.wire import CSV, DatasetComplete, DatasetCreate, media_format
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"], dependencies=[AuthDep])
 
@@ -48,6 +51,27 @@ async def get_dataset(dataset_id: str, state: StateDep) -> dict[str, Any]:
     manifest = await run_in_threadpool(state.datasets.manifest, dataset_id)
     out: dict[str, Any] = manifest.to_dict()
     return out
+
+
+@router.post("/{dataset_id}/apply", responses={200: {"content": {CSV: {}}}})
+def apply_to_dataset(
+    dataset_id: str,
+    state: StateDep,
+    model: str,
+    probabilities: bool | None = None,
+    output_name: str | None = Query(None, alias="as"),
+) -> StreamingResponse:
+    """Every row of a stored dataset with ``model``'s output fields, streamed as CSV (what
+    `| kepler fit ... output=events` answers with)."""
+    version = state.models.resolve(ModelRef.parse(model))
+    pipeline, meta = state.cache.get(version.name, version.version)
+    batches = state.datasets.iter_batches(dataset_id, batch_size=50_000)
+    body = score_dataset_csv(
+        batches, pipeline, meta, probabilities=probabilities, output_name=output_name
+    )
+    return StreamingResponse(
+        body, media_type=CSV, headers={"X-Kepler-Model-Version": str(version.version)}
+    )
 
 
 @router.delete("/{dataset_id}", status_code=204)
