@@ -1,0 +1,50 @@
+"""Where the command finds the bridge: environment outside Splunk, setup page inside."""
+
+from __future__ import annotations
+
+import json
+
+from kepler.searchcommand.config import (
+    SEP,
+    Config,
+    decode_secrets,
+    from_environ,
+    from_settings,
+    load,
+)
+
+
+def test_environment_outside_splunk() -> None:
+    cfg = from_environ(
+        {"KEPLER_URL": "https://b:8765", "KEPLER_TOKEN": "t0k", "KEPLER_CA_BUNDLE": "/ca.pem"}
+    )
+    assert cfg == Config(url="https://b:8765", token="t0k", verify=True, ca_bundle="/ca.pem")
+    assert from_environ({}) is None
+    assert load({}, env={"KEPLER_URL": "http://x", "KEPLER_TOKEN": "y"}).url == "http://x"
+
+
+def test_config_repr_never_shows_token() -> None:
+    assert "s3cret" not in repr(Config(url="u", token="s3cret"))
+
+
+def test_secrets_joined_from_ucc_pieces_in_order() -> None:
+    value = json.dumps({"token": "x" * 300})
+    pieces = {f"bridge{SEP}2": value[255:], f"bridge{SEP}1": value[:255], f"hec{SEP}1": "{}"}
+    assert decode_secrets(pieces) == {"token": "x" * 300}
+    assert decode_secrets({}) == {}
+    assert decode_secrets({f"bridge{SEP}1": "not json"}) == {}
+
+
+def test_settings_stanza_and_secrets_make_config() -> None:
+    cfg = from_settings(
+        {"url": "https://bridge:8765", "verify_tls": "0", "ca_bundle": "", "timeout": "15"},
+        {"token": "abc"},
+    )
+    assert (cfg.url, cfg.token, cfg.verify, cfg.ca_bundle, cfg.timeout) == (
+        "https://bridge:8765",
+        "abc",
+        False,
+        None,
+        15.0,
+    )
+    assert from_settings({"url": "https://b"}, {}).verify is True  # verification on by default
