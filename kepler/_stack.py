@@ -11,6 +11,7 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -66,6 +67,10 @@ class LocalStack:
             env["KEPLER_BROKER_URL"] = broker_url
         env.update(extra_env or {})
         self.env = env
+        # With a certificate the bridge serves HTTPS; trust exactly that certificate.
+        self.certfile = env.get("KEPLER_TLS_CERTFILE")
+        if self.certfile:
+            self.url = f"https://127.0.0.1:{self.port}"
         self.home.mkdir(parents=True, exist_ok=True)
         self.logs: list[Path] = []
         self.procs: list[subprocess.Popen[bytes]] = []
@@ -78,8 +83,9 @@ class LocalStack:
         self.bridge = self._spawn("bridge", "bridge")
         for _ in range(self._n_workers):
             self.add_worker()
+        verify: Any = ssl.create_default_context(cafile=self.certfile) if self.certfile else True
         wait_until(
-            lambda: httpx.get(f"{self.url}/health", timeout=2).status_code == 200,
+            lambda: httpx.get(f"{self.url}/health", timeout=2, verify=verify).status_code == 200,
             timeout,
             f"bridge (log: {self.home / 'bridge.log'})",
         )

@@ -295,3 +295,51 @@ def test_no_events_to_train_on(stack: LocalStack, script: Path) -> None:
         ("ERROR", "the search returned no events to train on; check the search")
     ]
     assert cmd.close() == 1
+
+
+@pytest.fixture(scope="module")
+def tls_bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
+    import subprocess
+
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    with LocalStack(
+        folder / "home",
+        workers=0,
+        extra_env={"KEPLER_TLS_CERTFILE": str(cert), "KEPLER_TLS_KEYFILE": str(key)},
+    ) as s:
+        yield s.url, s.token, cert
+
+
+def test_tls_failure_names_the_ca_bundle_setting(
+    tls_bridge: tuple[str, str, Path], script: Path
+) -> None:
+    url, token, cert = tls_bridge
+    text = error_at_getinfo(splunkd(script, url, token), ["models"])
+    assert "TLS verification" in text and "CA bundle" in text
+    cmd = splunkd(script, url, token, KEPLER_CA_BUNDLE=str(cert))
+    assert cmd.getinfo(["models"]).metadata.get("generating") is True
+    assert cmd.execute(b"", finished=True).finished is True
+    assert cmd.close() == 0
