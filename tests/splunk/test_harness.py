@@ -254,6 +254,7 @@ def test_countmatches_runs_under_bare_python(
     assert bare.returncode == 1 and b"No module named 'pydantic'" in bare.stderr
 
     splunkd = Splunkd(countmatches, python_args=["-S"], env=env)
+    assert splunkd.argv == [sys.executable, "-S", str(countmatches)]
     stdout = splunkd.replay(countmatches_input)
 
     assert splunkd.returncode == 0, splunkd.stderr
