@@ -15,9 +15,11 @@ from kepler.core.errors import BridgeUnavailable
 APP = "kepler"
 CONF = "kepler_settings"
 # UCC keeps a stanza's encrypted fields as one JSON object in storage/passwords, split into
-# pieces of at most 255 characters under `<stanza>``splunk_cred_sep``<n>` (n from 1).
+# pieces of at most 255 characters under `<stanza>``splunk_cred_sep``<n>` (n from 1), the
+# last piece being solnlib's end mark (splunk_app/README.md has the sources).
 REALM = f"__REST_CREDENTIAL__#{APP}#configs/conf-{CONF}"
 SEP = "``splunk_cred_sep``"
+END_MARK = SEP + SEP.join("SPLUNK") + SEP
 
 
 @dataclass(frozen=True)
@@ -60,22 +62,32 @@ def from_settings(stanza: Mapping[str, Any], secrets: Mapping[str, Any]) -> Conf
         token=str(secrets.get("token") or ""),
         verify=_truthy(stanza.get("verify_tls")),
         ca_bundle=str(stanza.get("ca_bundle") or "") or None,
-        timeout=float(stanza.get("timeout") or 60),
+        # urllib has one timeout per request: the page's read timeout bounds each call.
+        timeout=float(stanza.get("read_timeout") or stanza.get("connect_timeout") or 300),
         job_timeout=float(stanza.get("job_timeout") or 3600),
     )
 
 
 def decode_secrets(pieces: Mapping[str, str], stanza: str = "bridge") -> dict[str, Any]:
-    """Join UCC's ``<stanza>``splunk_cred_sep``<n>`` password pieces and parse the JSON."""
+    """Join UCC's ``<stanza>``splunk_cred_sep``<n>`` password pieces up to the end mark and
+    parse the JSON (a single entry named ``<stanza>`` is the older one-piece form)."""
     prefix = stanza + SEP
     ordered = sorted(
-        ((int(k[len(prefix) :]), v) for k, v in pieces.items() if k.startswith(prefix)),
-        key=lambda kv: kv[0],
+        (int(k[len(prefix) :]), v)
+        for k, v in pieces.items()
+        if k.startswith(prefix) and k[len(prefix) :].isdigit()
     )
-    if not ordered:
+    text = ""
+    for _, piece in ordered:
+        if piece == END_MARK:
+            break
+        text += piece
+    if not text:
+        text = pieces.get(stanza, "")
+    if not text:
         return {}
     try:
-        value = json.loads("".join(v for _, v in ordered))
+        value = json.loads(text)
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from kepler.searchcommand.config import (
+    END_MARK,
     SEP,
     Config,
     decode_secrets,
@@ -29,15 +30,30 @@ def test_config_repr_never_shows_token() -> None:
 
 def test_secrets_joined_from_ucc_pieces_in_order() -> None:
     value = json.dumps({"token": "x" * 300})
-    pieces = {f"bridge{SEP}2": value[255:], f"bridge{SEP}1": value[:255], f"hec{SEP}1": "{}"}
+    pieces = {
+        f"bridge{SEP}3": END_MARK,
+        f"bridge{SEP}2": value[255:],
+        f"bridge{SEP}1": value[:255],
+        f"hec{SEP}1": "{}",
+    }
     assert decode_secrets(pieces) == {"token": "x" * 300}
+    short = {f"bridge{SEP}1": '{"token": "t"}', f"bridge{SEP}2": END_MARK}
+    assert decode_secrets(short) == {"token": "t"}  # a short token takes two entries
+    assert decode_secrets({"bridge": '{"token": "old"}'}) == {"token": "old"}
     assert decode_secrets({}) == {}
-    assert decode_secrets({f"bridge{SEP}1": "not json"}) == {}
+    assert decode_secrets({f"bridge{SEP}1": "not json", f"bridge{SEP}2": END_MARK}) == {}
 
 
 def test_settings_stanza_and_secrets_make_config() -> None:
     cfg = from_settings(
-        {"url": "https://bridge:8765", "verify_tls": "0", "ca_bundle": "", "timeout": "15"},
+        {
+            "url": "https://bridge:8765",
+            "verify_tls": "0",
+            "ca_bundle": "",
+            "read_timeout": "15",
+            "connect_timeout": "10",
+            "token": "******",
+        },
         {"token": "abc"},
     )
     assert (cfg.url, cfg.token, cfg.verify, cfg.ca_bundle, cfg.timeout) == (
