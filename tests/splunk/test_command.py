@@ -343,3 +343,29 @@ def test_tls_failure_names_the_ca_bundle_setting(
     assert cmd.getinfo(["models"]).metadata.get("generating") is True
     assert cmd.execute(b"", finished=True).finished is True
     assert cmd.close() == 0
+
+
+def test_fit_async_returns_job_id_at_once(stack: LocalStack, script: Path) -> None:
+    body = encode_records(sensor_events(300, seed=5), ["temp", "vibration", "failure"])
+    cmd = splunkd(script, stack.url, stack.token)
+    _, replies = run_fit(
+        cmd,
+        [
+            "fit",
+            "GaussianNB",
+            "failure",
+            "from",
+            "temp",
+            "vibration",
+            "into",
+            "async_pump",
+            "async=t",
+        ],
+        [body],
+    )
+    (row,) = replies[-1].records()
+    assert cmd.close() == 0
+    assert row["state"] == "queued" and row["model"] == "async_pump" and row["job_id"]
+    client = stack.client()
+    result = client.wait(row["job_id"], progress=False)
+    assert result.model == "async_pump" and result.version == 1
