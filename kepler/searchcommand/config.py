@@ -93,32 +93,39 @@ def decode_secrets(pieces: Mapping[str, str], stanza: str = "bridge") -> dict[st
     return value if isinstance(value, dict) else {}
 
 
-def from_splunkd(searchinfo: Mapping[str, Any]) -> Config:  # pragma: no cover - needs splunkd
-    """Read the setup page's values through splunkd with the search's session key."""
-    from splunklib import client
+def from_splunkd(searchinfo: Mapping[str, Any]) -> Config:
+    """Read the setup page's values through splunkd with the search's session key:
+    ``configs/conf-kepler_settings/bridge`` and the app's ``storage/passwords``."""
+    from splunklib import binding
 
     uri = urlparse(str(searchinfo.get("splunkd_uri") or "https://127.0.0.1:8089"))
     try:
-        service = client.Service(
-            scheme=uri.scheme,
-            host=uri.hostname,
+        splunkd = binding.Context(
+            scheme=uri.scheme or "https",
+            host=uri.hostname or "127.0.0.1",
             port=uri.port or 8089,
-            token=searchinfo.get("session_key"),
+            token=str(searchinfo.get("session_key") or ""),
             app=APP,
             owner="nobody",
         )
-        stanza = dict(service.confs[CONF]["bridge"].content)
+        conf = _json(splunkd.get(f"configs/conf-{CONF}/bridge", output_mode="json"))
+        stanza = conf["entry"][0]["content"]
+        stored = _json(splunkd.get("storage/passwords", output_mode="json", count=0))
         pieces = {
-            p.username: p.clear_password
-            for p in service.storage_passwords.list(count=-1)
-            if p.realm == REALM
+            e["content"]["username"]: e["content"].get("clear_password", "")
+            for e in stored.get("entry", [])
+            if e.get("content", {}).get("realm") == REALM
         }
     except Exception as exc:
         raise BridgeUnavailable(
             "Kepler is not set up: open Apps > Kepler > Configuration and enter the bridge's "
-            f"URL and token ({type(exc).__name__} reading the settings)"
+            f"URL and token ({type(exc).__name__} reading the settings from splunkd)"
         ) from None
     return from_settings(stanza, decode_secrets(pieces))
+
+
+def _json(response: Any) -> Any:
+    return json.loads(response.body.read())
 
 
 def load(searchinfo: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Config:
