@@ -39,32 +39,10 @@ def test_tls_settings_need_both_files(tmp_path: Path) -> None:
 
 
 @pytest.mark.system
-def test_bridge_serves_tls_with_certificate(tmp_path: Path) -> None:
+def test_bridge_serves_tls_with_certificate(tmp_path: Path, tls_cert: tuple[Path, Path]) -> None:
     from kepler._stack import free_port, wait_until
 
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = tls_cert
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEPLER_")}
     env.update(

@@ -298,38 +298,12 @@ def test_no_events_to_train_on(stack: LocalStack, script: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def tls_bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
-    import subprocess
-
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    with LocalStack(
-        folder / "home",
-        workers=0,
-        extra_env={"KEPLER_TLS_CERTFILE": str(cert), "KEPLER_TLS_KEYFILE": str(key)},
-    ) as s:
+def tls_bridge(
+    tmp_path_factory: pytest.TempPathFactory, tls_cert: tuple[Path, Path]
+) -> Iterator[tuple[str, str, Path]]:
+    cert, key = tls_cert
+    env = {"KEPLER_TLS_CERTFILE": str(cert), "KEPLER_TLS_KEYFILE": str(key)}
+    with LocalStack(tmp_path_factory.mktemp("tls-home"), workers=0, extra_env=env) as s:
         yield s.url, s.token, cert
 
 
