@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from kepler import __version__
@@ -245,21 +244,39 @@ def _split(
     n: int, labels: np.ndarray | None, fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Row positions for training and holdout (``None``: no holdout), stratified by
-    ``labels`` where every class has two rows and fits on both sides."""
+    ``labels`` where every class has two rows and fits on both sides.
+
+    One random permutation, grouped by class with a stable sort, each class giving its
+    share (largest remainders settle the rounding): what scikit-learn's stratified split
+    does, in a few vectorised passes over millions of rows.
+    """
     rows = np.arange(n)
     if fraction <= 0 or n < MIN_ROWS_FOR_HOLDOUT:
         return rows, None
     n_holdout = min(max(1, round(n * fraction)), n - 1)
-    stratify = None
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    codes: np.ndarray | None = None
     if labels is not None:
         codes, _ = pd.factorize(labels)  # hashing, not sorting: fast on text labels
         counts = np.bincount(codes)
-        if counts.min() >= 2 and len(counts) <= min(n_holdout, n - n_holdout):
-            stratify = codes
-    train_rows, holdout_rows = train_test_split(
-        rows, test_size=n_holdout, random_state=seed, stratify=stratify
-    )
-    return np.sort(train_rows), np.sort(holdout_rows)
+        if counts.min() < 2 or len(counts) > min(n_holdout, n - n_holdout):
+            codes = None
+    if codes is None:
+        holdout = order[:n_holdout]
+    else:
+        grouped = order[np.argsort(codes[order], kind="stable")]
+        exact = counts * (n_holdout / n)
+        take = np.floor(exact).astype(np.int64)
+        short = n_holdout - int(take.sum())
+        if short > 0:
+            take[np.argsort(-(exact - take), kind="stable")[:short]] += 1
+        take = np.minimum(np.maximum(take, 1), counts - 1)
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        holdout = np.concatenate([grouped[a : a + t] for a, t in zip(starts, take, strict=True)])
+    mask = np.zeros(n, dtype=bool)
+    mask[holdout] = True
+    return np.flatnonzero(~mask), np.flatnonzero(mask)
 
 
 def _fit(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray | None, algorithm: str) -> list[str]:

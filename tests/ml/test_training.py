@@ -240,3 +240,20 @@ def test_training_does_not_modify_the_callers_frame(make_events: Events) -> None
     before = frame.copy()
     train(frame, _spec())
     pd.testing.assert_frame_equal(frame, before)
+
+
+def test_split_is_stratified_disjoint_and_repeatable() -> None:
+    import numpy as np
+
+    from kepler.ml.training import _split
+
+    labels = np.array(["rare"] * 30 + ["common"] * 970)
+    train_rows, holdout = _split(1000, labels, 0.2, seed=7)
+    assert holdout is not None
+    assert len(holdout) == 200 and len(train_rows) == 800
+    assert not set(train_rows) & set(holdout)
+    assert sorted([*train_rows, *holdout]) == list(range(1000))
+    assert (labels[holdout] == "rare").sum() == 6  # 3% of the holdout, as of the data
+    again_train, again_holdout = _split(1000, labels, 0.2, seed=7)
+    assert np.array_equal(holdout, again_holdout)
+    assert not np.array_equal(holdout, _split(1000, labels, 0.2, seed=8)[1])
