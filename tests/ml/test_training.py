@@ -254,6 +254,6 @@ def test_split_is_stratified_disjoint_and_repeatable() -> None:
     assert not set(train_rows) & set(holdout)
     assert sorted([*train_rows, *holdout]) == list(range(1000))
     assert (labels[holdout] == "rare").sum() == 6  # 3% of the holdout, as of the data
-    again_train, again_holdout = _split(1000, labels, 0.2, seed=7)
+    _, again_holdout = _split(1000, labels, 0.2, seed=7)
     assert np.array_equal(holdout, again_holdout)
     assert not np.array_equal(holdout, _split(1000, labels, 0.2, seed=8)[1])
