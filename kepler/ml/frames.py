@@ -255,10 +255,34 @@ def _blank(text: pd.Series) -> np.ndarray:
 
 
 def _parse(text: pd.Series) -> np.ndarray:
-    """Float64 values of text (NaN where it is not a number), in a writable array."""
+    """Float64 values of text (NaN where it is not a number), in a writable array.
+
+    Arrow parses a clean column (blanks aside) in one vectorised cast, about ten times
+    faster than pandas; a column with anything else in it takes pandas' per-value path,
+    which turns each bad value into NaN.
+    """
+    fast = _arrow_parse(text)
+    if fast is not None:
+        return fast
     parsed = pd.to_numeric(text, errors="coerce")
     values = np.asarray(parsed.to_numpy(dtype="float64", na_value=np.nan), dtype="float64")
     return values if values.flags.writeable else values.copy()
+
+
+def _arrow_parse(text: pd.Series) -> np.ndarray | None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pa.array(text, from_pandas=True)
+        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+            return None
+        trimmed = pc.utf8_trim_whitespace(arr)
+        blank = pc.equal(trimmed, "")
+        floats = pc.cast(pc.if_else(blank, pa.scalar(None, arr.type), trimmed), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+    return np.array(floats.to_numpy(zero_copy_only=False), dtype="float64")  # writable copy
 
 
 def _examples(values: pd.Series, n: int = 3) -> str:

@@ -16,9 +16,10 @@ def read_csv_as_strings(data: bytes) -> pa.Table:
     """Splunk's CSV, every column as text (typing is the model's business); empty -> no rows."""
     import pyarrow.csv as pacsv
 
-    if not data.strip():
+    if not data or data.isspace():
         return pa.table({})
-    first = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", errors="replace")
+    end = data.find(b"\n")
+    first = data[: end if end >= 0 else len(data)].rstrip(b"\r").decode("utf-8", "replace")
     names = next(csv.reader([first]), [])
     if not names:
         return pa.table({})

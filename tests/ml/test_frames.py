@@ -192,3 +192,22 @@ def test_read_features_infers_and_converts_the_kept_rows_in_one_pass() -> None:
     np.testing.assert_array_equal(X["v"], [1.0, np.nan, 4.0])
     assert X["c"].tolist() == ["a", "b", "a"]
     pd.testing.assert_frame_equal(X, frames.conform(frame.iloc[[0, 1, 3]], types))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["1", " 2.5 ", "", None, "1e3", "-0", "nan"],  # clean: Arrow's vectorised cast
+        ["1", "x", "", "3.25", "n/a"],  # dirty: pandas' per-value path
+    ],
+)
+def test_numeric_text_parses_as_pandas_would(values: list) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from kepler.ml.frames import _arrow_parse, numeric_values
+
+    col = pd.Series(values, dtype="str")
+    expected = pd.to_numeric(col, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    np.testing.assert_array_equal(numeric_values(col), expected)
+    assert (_arrow_parse(col) is None) == ("x" in values)  # which path ran
