@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bench import data, machine, spine
+from bench import data, machine, spine, splunk_apply
 from bench.report import Section
 
 REFERENCE_ROWS = 1_000_000
@@ -90,6 +90,7 @@ def _logged_stop(ctx: Context, stack: Any) -> Iterator[Any]:
 
 SECTIONS: list[tuple[str, Callable[[Context], Section]]] = [
     ("spine", spine.run),
+    ("splunk_apply", splunk_apply.run),
 ]
 
 
