@@ -595,6 +595,9 @@ def _quiet_mlflow() -> None:
     if _quieted:
         return
     _quieted = True
+    # MLflow 3 reports usage to its developers unless told not to; Kepler's servers keep
+    # their traffic to what the operator configured (set it to "false" to opt in).
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     for name in ("mlflow", "alembic"):
         logger = logging.getLogger(name)
         if logger.level == logging.NOTSET or logger.level < logging.WARNING:
