@@ -4,17 +4,50 @@ from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, BinaryIO
 
 from kepler.core.errors import KeplerError
 from kepler.searchcommand import config
 from kepler.searchcommand.bridge import BridgeClient
-from kepler.searchcommand.command import build
+from kepler.searchcommand.command import Subcommand, build
 from kepler.searchcommand.protocol import ProtocolError, read_chunk, write_chunk
 
+INTERNAL = "internal error in the kepler command; search.log has the details"
 
-def _error(text: str) -> dict[str, Any]:
-    return {"finished": True, "inspector": {"messages": [["ERROR", text]]}}
+
+class _Failed(Exception):
+    """The search already got its ERROR message; stop with exit code 1."""
+
+
+def _guarded(step: Callable[[], Any], stdout: BinaryIO, log: Any, **reply: Any) -> Any:
+    """Run one step; a failure becomes one ERROR message in the search, never a traceback
+    (that goes to search.log)."""
+    try:
+        return step()
+    except KeplerError as exc:
+        text = exc.message
+    except Exception:
+        traceback.print_exc(file=log)
+        text = INTERNAL
+    write_chunk(stdout, {**reply, "finished": True, "inspector": {"messages": [["ERROR", text]]}})
+    raise _Failed
+
+
+def _subcommand(searchinfo: Mapping[str, Any]) -> Subcommand:
+    settings = config.load(searchinfo)
+    return build(
+        searchinfo,
+        lambda: BridgeClient(
+            settings.url,
+            settings.token,
+            verify=settings.verify,
+            ca_bundle=settings.ca_bundle,
+            timeout=settings.timeout,
+        ),
+        job_timeout=settings.job_timeout,
+    )
 
 
 def run(stdin: BinaryIO, stdout: BinaryIO, stderr: Any = None) -> int:
@@ -22,57 +55,22 @@ def run(stdin: BinaryIO, stdout: BinaryIO, stderr: Any = None) -> int:
     log = stderr if stderr is not None else sys.stderr
     try:
         first = read_chunk(stdin)
+        if first is None:
+            return 0
+        searchinfo = first[0].get("searchinfo") or {}
+        subcommand = _guarded(partial(_subcommand, searchinfo), stdout, log, type="stateful")
+        write_chunk(stdout, subcommand.getinfo())
+        while (chunk := read_chunk(stdin)) is not None:
+            metadata, body = chunk
+            finished = bool(metadata.get("finished"))
+            reply, payload = _guarded(partial(subcommand.execute, body, finished), stdout, log)
+            write_chunk(stdout, reply, payload)
+        return 0
+    except _Failed:
+        return 1
     except ProtocolError as exc:
         print(f"kepler: {exc}", file=log)
         return 2
-    if first is None:
-        return 0
-    metadata, _ = first
-    searchinfo = metadata.get("searchinfo") or {}
-    try:
-        settings = config.load(searchinfo)
-        subcommand = build(
-            searchinfo,
-            lambda: BridgeClient(
-                settings.url,
-                settings.token,
-                verify=settings.verify,
-                ca_bundle=settings.ca_bundle,
-                timeout=settings.timeout,
-            ),
-            job_timeout=settings.job_timeout,
-        )
-    except KeplerError as exc:
-        write_chunk(stdout, {"type": "stateful", **_error(exc.message)})
-        return 1
-    except Exception:
-        traceback.print_exc(file=log)  # to search.log; the user sees a plain sentence
-        write_chunk(stdout, {"type": "stateful", **_error(_internal())})
-        return 1
-    write_chunk(stdout, subcommand.getinfo())
-    while True:
-        try:
-            chunk = read_chunk(stdin)
-        except ProtocolError as exc:
-            print(f"kepler: {exc}", file=log)
-            return 2
-        if chunk is None:
-            return 0
-        metadata, body = chunk
-        try:
-            reply, payload = subcommand.execute(body, bool(metadata.get("finished")))
-        except KeplerError as exc:
-            write_chunk(stdout, _error(exc.message))
-            return 1
-        except Exception:
-            traceback.print_exc(file=log)
-            write_chunk(stdout, _error(_internal()))
-            return 1
-        write_chunk(stdout, reply, payload)
-
-
-def _internal() -> str:
-    return "internal error in the kepler command; search.log has the details"
 
 
 def main() -> None:
