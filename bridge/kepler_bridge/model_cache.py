@@ -42,6 +42,10 @@ class ModelCache:
                 self._loading.pop(key, None)
             return loaded
 
+    def has(self, name: str, version: int) -> bool:
+        with self._lock:
+            return (name, version) in self._items
+
     def drop(self, name: str) -> None:
         with self._lock:
             for key in [k for k in self._items if k[0] == name]:

@@ -104,8 +104,11 @@ class Apply(Subcommand):
     def __init__(self, spec: ApplySpec, bridge: BridgeClient) -> None:
         self.spec = spec
         self.bridge = bridge
-        # Refuse an unknown model or version now, before any event is sent.
-        bridge.json("GET", f"/v1/models/{urllib.parse.quote(str(spec.model), safe='@:')}")
+        # Refuse an unknown model or version now, before any event is sent, and pin the
+        # version: every chunk of this search is scored by the same one, even if a new
+        # version lands meanwhile.
+        found = bridge.json("GET", f"/v1/models/{urllib.parse.quote(str(spec.model), safe='@:')}")
+        self.pinned = f"{found['name']}@{found['version']}"
 
     def execute(self, body: bytes, finished: bool) -> Reply:
         if not body or body.isspace():  # no copy of a 20 MB chunk just to test it
@@ -115,7 +118,7 @@ class Apply(Subcommand):
             params["probabilities"] = str(self.spec.probabilities).lower()
         _, scored = self.bridge.request(
             "POST",
-            f"/v1/models/{urllib.parse.quote(str(self.spec.model), safe='@:')}/apply",
+            f"/v1/models/{urllib.parse.quote(self.pinned, safe='@:')}/apply",
             body=body,
             content_type=CSV,
             params=params,

@@ -40,3 +40,12 @@ def test_cache_evicts_least_recently_used_and_drop() -> None:
     cache.drop("a")
     cache.get("a", 1)
     assert loads[-1] == ("a", 1)
+
+
+def test_cache_has_tells_loaded_versions() -> None:
+    cache = ModelCache(2, lambda n, v: (f"{n}@{v}", None))
+    assert not cache.has("a", 1)
+    cache.get("a", 1)
+    assert cache.has("a", 1) and not cache.has("a", 2)
+    cache.drop("a")
+    assert not cache.has("a", 1)

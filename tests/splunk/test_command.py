@@ -453,3 +453,37 @@ def test_inside_splunk_settings_come_from_splunkd(stack: LocalStack, script: Pat
         assert cmd.close() == 1
     finally:
         rest.close()
+
+
+def test_apply_keeps_one_version_for_the_whole_search(stack: LocalStack, script: Path) -> None:
+    import pandas as pd
+
+    client = stack.client()
+    xs = [float(i) for i in range(50)]
+    client.fit(
+        pd.DataFrame({"x": xs, "y": [2 * x for x in xs]}),
+        "LinearRegression",
+        target="y",
+        into="pinned",
+        progress=False,
+    )
+    cmd = splunkd(script, stack.url, stack.token)
+    cmd.getinfo(["apply", "pinned"])
+    first = cmd.execute(encode_records([{"x": "10"}]), finished=False).records()
+    client.fit(
+        pd.DataFrame({"x": xs, "y": [3 * x for x in xs]}),
+        "LinearRegression",
+        target="y",
+        into="pinned",
+        progress=False,
+    )  # version 2 lands mid-search
+    second = cmd.execute(encode_records([{"x": "10"}]), finished=True).records()
+    assert cmd.close() == 0
+    assert float(first[0]["predicted(y)"]) == pytest.approx(20.0)
+    assert float(second[0]["predicted(y)"]) == pytest.approx(20.0)  # still version 1
+    fresh = splunkd(script, stack.url, stack.token)
+    fresh.getinfo(["apply", "pinned"])
+    assert float(
+        fresh.execute(encode_records([{"x": "10"}]), finished=True).records()[0]["predicted(y)"]
+    ) == pytest.approx(30.0)  # a new search: v2
+    assert fresh.close() == 0

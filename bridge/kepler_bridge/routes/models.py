@@ -86,8 +86,14 @@ async def apply_model(
     model_ref = ModelRef.parse(ref)
 
     def work() -> tuple[bytes, int]:
-        version = state.models.resolve(model_ref)
-        pipeline, meta = state.cache.get(version.name, version.version)
+        # A pinned version already loaded needs no registry round trip (versions never
+        # change; a deleted model leaves the cache).
+        if model_ref.version is not None and state.cache.has(model_ref.name, model_ref.version):
+            name, number = model_ref.name, model_ref.version
+        else:
+            resolved = state.models.resolve(model_ref)
+            name, number = resolved.name, resolved.version
+        pipeline, meta = state.cache.get(name, number)
         table = read_body(fmt, body)
         scored = score_table(
             pipeline,
@@ -97,7 +103,7 @@ async def apply_model(
             output_name=output_name,
             include_input=include_input,
         )
-        return write_body(fmt, scored), version.version
+        return write_body(fmt, scored), number
 
     payload, version = await run_in_threadpool(work)
     return Response(
