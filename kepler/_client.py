@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ssl
-import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from kepler.core.errors import BridgeUnavailable, JobFailed, KeplerError, from_d
 from kepler.core.refs import ModelRef, validate_model_name
 
 UPLOAD_STREAMS = 2
+LONG_POLL_S = 10.0  # the longest the bridge holds a job request open
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,7 @@ class Client:
         out: dict[str, Any] = self._json("GET", f"/v1/jobs/{job_id}")
         return out
 
-    def wait(self, job_id: str, *, progress: bool = True, poll: float = 0.1) -> FitResult:
+    def wait(self, job_id: str, *, progress: bool = True) -> FitResult:
         """Wait for a job, with a progress bar in terminals and notebooks."""
         from tqdm.auto import tqdm
 
@@ -209,30 +209,37 @@ class Client:
             bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}",
         )
         try:
-            while True:
-                job = self.job(job_id)
+            job = self.job(job_id)
+            while job["state"] not in ("succeeded", "failed"):
                 bar.n = round(100 * float(job.get("progress") or 0.0))
                 bar.set_postfix_str(str(job.get("message") or ""), refresh=True)
-                if job["state"] == "succeeded":
-                    res = job.get("result") or {}
-                    return FitResult(
-                        job_id=job_id,
-                        model=res.get("model"),
-                        version=res.get("version"),
-                        run_id=res.get("run_id"),
-                        metrics=dict(res.get("metrics") or {}),
-                        rows=res.get("rows"),
-                        duration_s=job.get("duration_s"),
-                    )
-                if job["state"] == "failed":
-                    err = job.get("error") or {}
-                    rebuilt = from_dict(err)
-                    if type(rebuilt) is KeplerError:
-                        rebuilt = JobFailed(rebuilt.message, detail=rebuilt.detail)
-                    raise rebuilt
-                time.sleep(poll)
+                # Long poll: the bridge answers when the job moves, so the SDK neither
+                # spins (taking CPU from the fit) nor lags behind it.
+                job = self._json(
+                    "GET",
+                    f"/v1/jobs/{job_id}",
+                    params={"wait": LONG_POLL_S, "since": job["updated_at"]},
+                    timeout=LONG_POLL_S + self.settings.timeout,
+                )
+            bar.n = round(100 * float(job.get("progress") or 0.0))
+            bar.set_postfix_str(str(job.get("message") or ""), refresh=True)
         finally:
             bar.close()
+        if job["state"] == "failed":
+            rebuilt = from_dict(job.get("error") or {})
+            if type(rebuilt) is KeplerError:
+                rebuilt = JobFailed(rebuilt.message, detail=rebuilt.detail)
+            raise rebuilt
+        res = job.get("result") or {}
+        return FitResult(
+            job_id=job_id,
+            model=res.get("model"),
+            version=res.get("version"),
+            run_id=res.get("run_id"),
+            metrics=dict(res.get("metrics") or {}),
+            rows=res.get("rows"),
+            duration_s=job.get("duration_s"),
+        )
 
     def apply(
         self,

@@ -134,3 +134,26 @@ def test_wait_on_failed_job_raises_its_typed_error(
     jobs.fail(crashed.id, {"code": "internal", "message": "the worker hit an internal error"})
     with pytest.raises(kp.JobFailed):
         client.wait(crashed.id, progress=False)
+
+
+def test_job_long_poll_answers_when_the_job_moves(
+    client: kp.Client, server_settings: ServerSettings
+) -> None:
+    import threading
+    import time
+
+    jobs = JobStore(server_settings.database_url)
+    job = jobs.create("fit", {})
+    seen = client.job(job.id)
+    mover = threading.Timer(0.3, jobs.progress, args=(job.id, 0.5, "training"))
+    mover.start()
+    moved = client._json(
+        "GET", f"/v1/jobs/{job.id}", params={"wait": 10, "since": seen["updated_at"]}
+    )
+    mover.join()
+    # Not the stale state it held at the call: the bridge waited for the change.
+    assert (moved["progress"], moved["message"]) == (0.5, "training")
+    # Finished jobs answer at once, whatever `since` says.
+    jobs.succeed(job.id, {})
+    done = client._json("GET", f"/v1/jobs/{job.id}", params={"wait": 10, "since": time.time() + 60})
+    assert done["state"] == "succeeded"

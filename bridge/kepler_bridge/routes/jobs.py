@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -13,6 +15,7 @@ from kepler_bridge.deps import AuthDep, StateDep
 from kepler_bridge.wire import FitRequest
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[AuthDep])
+LONG_POLL_STEP = 0.1  # seconds between looks at the job store during a long poll
 
 
 @router.post("/fit", status_code=202)
@@ -40,6 +43,18 @@ async def list_jobs(
 
 
 @router.get("/{job_id}")
-async def get_job(job_id: str, state: StateDep) -> dict[str, Any]:
-    job = await run_in_threadpool(state.jobs.get, job_id)
-    return job.to_dict()
+async def get_job(
+    job_id: str,
+    state: StateDep,
+    wait: float = Query(0.0, ge=0.0, le=30.0),
+    since: float | None = None,
+) -> dict[str, Any]:
+    """A job's state. With ``wait``, a long poll: answer as soon as the job changes after
+    ``since`` (its ``updated_at`` as last seen) or finishes, at most ``wait`` seconds on."""
+    deadline = time.monotonic() + wait
+    while True:
+        job = await run_in_threadpool(state.jobs.get, job_id)
+        changed = since is None or job.updated_at > since
+        if job.finished or (changed and since is not None) or time.monotonic() >= deadline:
+            return job.to_dict()
+        await asyncio.sleep(LONG_POLL_STEP)
