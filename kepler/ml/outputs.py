@@ -70,7 +70,14 @@ def _predict_frame(
     output_name: str | None,
 ) -> pd.DataFrame:
     want_proba = meta.probabilities if probabilities is None else probabilities
-    _check_probabilities(pipeline, meta, want_proba)
+    check_probabilities(
+        meta.algorithm,
+        meta.task,
+        pipeline,
+        want_proba,
+        "apply it without probabilities=true, or fit a classifier that does "
+        "(LogisticRegression, RandomForestClassifier, ...)",
+    )
     names = output_fields(pipeline, meta, probabilities=want_proba, output_name=output_name)
     if len(frame) == 0:  # Splunk sends empty chunks; estimators refuse zero rows
         return pd.DataFrame(
@@ -159,20 +166,20 @@ def _predict(pipeline: Pipeline, meta: ModelMeta, X: pd.DataFrame) -> Any:
     return pipeline.predict(X)
 
 
-def _check_probabilities(pipeline: Pipeline, meta: ModelMeta, wanted: bool) -> None:
+def check_probabilities(algorithm: str, task: str, model: Any, wanted: bool, fix: str) -> None:
+    """Refuse ``probabilities=true`` for a model that cannot give them; ``fix`` says what to
+    do instead (at fit time or at apply time)."""
     if not wanted:
         return
-    if meta.task != "classifier":
+    if task != "classifier":
         raise BadParameter(
-            f"probabilities=true applies to classifiers; {meta.algorithm} is a {meta.task}",
+            f"probabilities=true applies to classifiers; {algorithm} is a {task}",
             detail={"parameter": "probabilities"},
         )
-    if not hasattr(pipeline, "predict_proba"):
+    if not hasattr(model, "predict_proba"):
         raise BadParameter(
-            f"{meta.algorithm} does not estimate class probabilities; apply it without "
-            "probabilities=true, or fit a classifier that does (LogisticRegression, "
-            "RandomForestClassifier, ...)",
-            detail={"parameter": "probabilities", "algorithm": meta.algorithm},
+            f"{algorithm} does not estimate class probabilities; {fix}",
+            detail={"parameter": "probabilities", "algorithm": algorithm},
         )
 
 

@@ -28,6 +28,7 @@ from kepler.core.spec import FitSpec, expand_features
 from kepler.ml import frames, registry
 from kepler.ml.explain import explain
 from kepler.ml.metrics import compute_metrics
+from kepler.ml.outputs import check_probabilities
 from kepler.ml.pipeline import build_pipeline
 
 # Below this many rows a holdout would leave too little to fit or to score.
@@ -97,7 +98,14 @@ def train(frame: pd.DataFrame, spec: FitSpec, *, progress: Progress | None = Non
             f"{info.name} learns without a target; list only the fields to use, without `from`"
         )
     estimator = registry.make_estimator(info, params)  # a missing library fails early
-    _check_probabilities(info.name, info.task, estimator, spec.probabilities)
+    check_probabilities(
+        info.name,
+        info.task,
+        estimator,
+        spec.probabilities,
+        "with these parameters it cannot: fit without probabilities=true, or use a "
+        "classifier that does",
+    )
     columns = [str(c) for c in frame.columns]
     features = expand_features(spec.features, columns, exclude=(target,) if target else ())
 
@@ -195,22 +203,6 @@ def _check_target(frame: pd.DataFrame, target: str | None, algorithm: str) -> No
         raise DataError(
             f"target field {target!r} is not in the data; the data has: {shown}{more}",
             detail={"field": target},
-        )
-
-
-def _check_probabilities(algorithm: str, task: str, estimator: Any, wanted: bool) -> None:
-    if not wanted:
-        return
-    if task != "classifier":
-        raise BadParameter(
-            f"probabilities=true applies to classifiers; {algorithm} is a {task}",
-            detail={"parameter": "probabilities"},
-        )
-    if not hasattr(estimator, "predict_proba"):
-        raise BadParameter(
-            f"{algorithm} does not estimate class probabilities (with these parameters); "
-            "fit without probabilities=true, or use a classifier that does",
-            detail={"parameter": "probabilities"},
         )
 
 
