@@ -19,7 +19,14 @@ SDK and the search command use to rebuild the same class on their side::
     ├── PayloadTooLarge              413 payload_too_large
     ├── JobFailed                    500 job_failed
     ├── MissingDependency            500 missing_dependency  (names the pip install)
-    └── BridgeUnavailable            503 bridge_unavailable  (raised client-side only)
+    ├── BridgeUnavailable            503 bridge_unavailable  (raised client-side only)
+    └── DeployError                  502 deploy_error        (`kepler deploy`: Google Cloud said no)
+        ├── DeployConfigError        400 deploy_config_error (a setting is missing or wrong)
+        ├── CloudAuthMissing         401 cloud_auth_missing  (no Google credentials here)
+        ├── CloudProjectNotFound     404 cloud_project_not_found
+        ├── CloudApiDisabled         403 cloud_api_disabled  (names the `gcloud services enable`)
+        ├── CloudPermissionDenied    403 cloud_permission_denied (names the missing permission)
+        └── CloudQuotaExceeded       429 cloud_quota_exceeded
 
 Messages never contain secrets, file paths of the server's home, or tracebacks.
 """
@@ -122,6 +129,41 @@ class MissingDependency(KeplerError):
 class BridgeUnavailable(KeplerError):
     status = 503
     code = "bridge_unavailable"
+
+
+class DeployError(KeplerError):
+    status = 502
+    code = "deploy_error"
+
+
+class DeployConfigError(DeployError):
+    status = 400
+    code = "deploy_config_error"
+
+
+class CloudAuthMissing(DeployError):
+    status = 401
+    code = "cloud_auth_missing"
+
+
+class CloudProjectNotFound(DeployError):
+    status = 404
+    code = "cloud_project_not_found"
+
+
+class CloudApiDisabled(DeployError):
+    status = 403
+    code = "cloud_api_disabled"
+
+
+class CloudPermissionDenied(DeployError):
+    status = 403
+    code = "cloud_permission_denied"
+
+
+class CloudQuotaExceeded(DeployError):
+    status = 429
+    code = "cloud_quota_exceeded"
 
 
 def _all_subclasses(cls: type[KeplerError]) -> list[type[KeplerError]]:
