@@ -117,9 +117,7 @@ deploy_app = typer.Typer(
 )
 app.add_typer(deploy_app, name="deploy")
 
-Project = Annotated[
-    str | None, typer.Option(help="Google Cloud project (KEPLER_DEPLOY_PROJECT)")
-]
+Project = Annotated[str | None, typer.Option(help="Google Cloud project (KEPLER_DEPLOY_PROJECT)")]
 Region = Annotated[str | None, typer.Option(help="Cloud Run region (KEPLER_DEPLOY_REGION)")]
 Image = Annotated[
     str | None, typer.Option(help="container image built from packaging/ (KEPLER_DEPLOY_IMAGE)")
@@ -132,14 +130,15 @@ DryRun = Annotated[
 ]
 
 
-def _deploy(what: Any, project: str | None, region: str | None, image: str | None,
-            dry_run: bool, *args: Any) -> None:
+def _deploy(
+    what: Any, project: str | None, region: str | None, image: str | None, dry_run: bool, *args: Any
+) -> None:
     from kepler.core.errors import KeplerError
 
     try:
         from kepler.deploy.settings import DeploySettings
 
-        overrides = {"project": project, "region": region, "image": image}
+        overrides: dict[str, Any] = {"project": project, "region": region, "image": image}
         settings = DeploySettings(**{k: v for k, v in overrides.items() if v is not None})
         result = what(settings, *args, dry_run=dry_run)
     except KeplerError as exc:

@@ -24,6 +24,7 @@ SDK and the search command use to rebuild the same class on their side::
         ├── DeployConfigError        400 deploy_config_error (a setting is missing or wrong)
         ├── CloudAuthMissing         401 cloud_auth_missing  (no Google credentials here)
         ├── CloudProjectNotFound     404 cloud_project_not_found
+        ├── CloudResourceNotFound    404 cloud_resource_not_found (nothing deployed there)
         ├── CloudApiDisabled         403 cloud_api_disabled  (names the `gcloud services enable`)
         ├── CloudPermissionDenied    403 cloud_permission_denied (names the missing permission)
         └── CloudQuotaExceeded       429 cloud_quota_exceeded
@@ -149,6 +150,11 @@ class CloudAuthMissing(DeployError):
 class CloudProjectNotFound(DeployError):
     status = 404
     code = "cloud_project_not_found"
+
+
+class CloudResourceNotFound(DeployError):
+    status = 404
+    code = "cloud_resource_not_found"
 
 
 class CloudApiDisabled(DeployError):

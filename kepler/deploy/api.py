@@ -17,7 +17,9 @@ from kepler.deploy.ops import Applied, CloudRun
 from kepler.deploy.settings import DeploySettings
 
 
-def _send_or_show(resource: Any, settings: DeploySettings, cloud: CloudRun | None, dry_run: bool):
+def _send_or_show(
+    resource: Any, settings: DeploySettings, cloud: CloudRun | None, dry_run: bool
+) -> Applied | str:
     if dry_run:
         return manifest.to_yaml(resource)
     cloud = cloud or CloudRun(settings.project)
@@ -93,8 +95,7 @@ def undeploy_model(
         )
     resources._require(settings, "project", "region")
     name = (
-        f"{settings.parent}/services/"
-        f"{resources.model_service_id(settings, ref.name, ref.version)}"
+        f"{settings.parent}/services/{resources.model_service_id(settings, ref.name, ref.version)}"
     )
     if dry_run:
         return f"would delete {name}\n"

@@ -19,6 +19,7 @@ from kepler.core.errors import (
     CloudPermissionDenied,
     CloudProjectNotFound,
     CloudQuotaExceeded,
+    CloudResourceNotFound,
     DeployError,
     require,
 )
@@ -70,11 +71,7 @@ def translate(exc: Exception, resource: str, project: str) -> DeployError:
             "few minutes",
             detail=detail,
         )
-    if reason == "CONSUMER_INVALID" or (
-        isinstance(exc, exceptions.NotFound | exceptions.PermissionDenied)
-        and "project" in message.lower()
-        and "not found" in message.lower()
-    ):
+    if reason == "CONSUMER_INVALID":
         return CloudProjectNotFound(
             f"Google Cloud project {project!r} does not exist or this account cannot see "
             "it; check --project / KEPLER_DEPLOY_PROJECT against `gcloud projects list`",
@@ -100,9 +97,9 @@ def translate(exc: Exception, resource: str, project: str) -> DeployError:
             detail={**detail, "quota": metric} if metric else detail,
         )
     if isinstance(exc, exceptions.NotFound):
-        return CloudProjectNotFound(
-            f"Google Cloud found no {resource!r}: check the project {project!r} and "
-            "the region (--region / KEPLER_DEPLOY_REGION)",
+        return CloudResourceNotFound(
+            f"Cloud Run has no {resource}: check the project ({project!r}), the region "
+            "(--region / KEPLER_DEPLOY_REGION) and the name",
             detail=detail,
         )
     if isinstance(exc, exceptions.InvalidArgument | exceptions.FailedPrecondition):
@@ -155,10 +152,10 @@ class CloudRun:
         try:
             return getter(name=name)
         except exceptions.NotFound as exc:
-            # NotFound for the resource itself means "create it"; for its project or
-            # location it is the user's mistake, reported as such.
+            # A plain NotFound is the resource itself: create it. One with an ErrorInfo
+            # reason is about its project, and is the user's to fix.
             reason, _ = _error_info(exc)
-            if reason or "project" in str(exc).lower() or "location" in str(exc).lower():
+            if reason:
                 raise
             return None
 

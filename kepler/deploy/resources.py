@@ -111,9 +111,7 @@ def _vpc_access(settings: DeploySettings) -> Any:
     )
 
 
-def _http_container(
-    image: str, env: list[Any], cpu: str, memory: str, args: list[str]
-) -> Any:
+def _http_container(image: str, env: list[Any], cpu: str, memory: str, args: list[str]) -> Any:
     v2 = run_v2()
     return v2.Container(
         name="bridge",
@@ -235,9 +233,7 @@ def model_service_id(settings: DeploySettings, name: str, version: int) -> str:
     return resource_id(f"{settings.model_service_prefix}-{name}-v{version}")
 
 
-def model_service(
-    settings: DeploySettings, name: str, version: int, cpu: str, memory: str
-) -> Any:
+def model_service(settings: DeploySettings, name: str, version: int, cpu: str, memory: str) -> Any:
     """A small service answering ``apply`` for one model version, sized ``cpu``/``memory``.
 
     It runs the bridge image against the same registry with room for one loaded model

@@ -35,8 +35,8 @@ class DeploySettings(BaseSettings):
 
     # Secret Manager secrets (the secret's id in the same project, version "latest" unless
     # given as "name:version"): the bridge token, and the jobs database URL with its password.
-    token_secret: str = "kepler-token"
-    database_url_secret: str = "kepler-database-url"
+    token_secret: str = "kepler-token"  # noqa: S105 - a secret's name, not a secret
+    database_url_secret: str = "kepler-database-url"  # noqa: S105 - a name
 
     # Shared state: Memorystore Redis as the broker, an MLflow tracking server (or database
     # URL), and a Cloud Storage bucket for datasets and MLflow artifacts.
