@@ -127,7 +127,7 @@ class LocalMap:
         )
         text = text.replace("http://mlflow:5000", f"http://127.0.0.1:{self.ports[5000]}")
         text = text.replace("file:///data/", f"file://{self.root}/data/")
-        if text.startswith("/data/"):
+        if text == "/data" or text.startswith("/data/"):
             text = f"{self.root}{text}"
         text = text.replace("0.0.0.0", "127.0.0.1")
         for inside, outside in self.ports.items():

@@ -124,7 +124,7 @@ def test_every_kepler_variable_is_a_setting_the_code_reads(compose: dict[str, An
     fields = {f"KEPLER_{name.upper()}" for name in ServerSettings.model_fields}
     env_files = {".env": read_env_file(ENV_EXAMPLE)}
     seen: set[str] = set()
-    for name, service in compose["services"].items():
+    for service in compose["services"].values():
         env = service_env(service, env_files)
         seen |= {k for k in env if k.startswith("KEPLER_")}
     seen |= {k for k in read_env_file(ENV_EXAMPLE) if k.startswith("KEPLER_")}
@@ -152,7 +152,7 @@ def test_every_interpolated_variable_is_in_the_env_example() -> None:
 
 def test_compose_refuses_an_empty_database_password() -> None:
     # As shipped, the example leaves POSTGRES_PASSWORD empty: compose stops with this.
-    with pytest.raises(InterpolationError, match="set POSTGRES_PASSWORD in .env"):
+    with pytest.raises(InterpolationError, match=r"set POSTGRES_PASSWORD in \.env"):
         load(read_env_file(ENV_EXAMPLE))
 
 
