@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from kepler.server.settings import PLACEHOLDER_SECRETS, ServerSettings
 
 
-@pytest.mark.parametrize("placeholder", sorted(PLACEHOLDER_SECRETS) + ["  Change-Me "])
+@pytest.mark.parametrize("placeholder", [*sorted(PLACEHOLDER_SECRETS), "  Change-Me "])
 def test_placeholder_token_is_refused(placeholder: str, tmp_path: Path) -> None:
     with pytest.raises(ValidationError) as info:
         ServerSettings(home=tmp_path, token=placeholder)
