@@ -77,3 +77,34 @@ def test_deploy_settings_read_their_environment_prefix(
     monkeypatch.setenv("KEPLER_DEPLOY_WORKER_INSTANCES", "4")
     s = DeploySettings()
     assert (s.project, s.worker_instances) == ("from-env", 4)
+
+
+def test_every_kepler_variable_sent_is_a_setting_the_code_reads(
+    deploy_settings: DeploySettings,
+) -> None:
+    from kepler.server.settings import ServerSettings
+
+    fields = {f"KEPLER_{name.upper()}" for name in ServerSettings.model_fields}
+    sent = set()
+    for resource in (
+        resources.bridge_service(deploy_settings),
+        resources.worker_pool(deploy_settings),
+        resources.model_service(deploy_settings, "pump", 1, "1", "2Gi"),
+    ):
+        for container in resource.template.containers:
+            sent |= {e.name for e in container.env}
+    assert sent, "the resources carry settings"
+    assert sent <= fields, f"not read by ServerSettings: {sorted(sent - fields)}"
+
+
+def test_without_the_client_library_the_error_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, deploy_settings: DeploySettings
+) -> None:
+    import sys
+
+    from kepler.core.errors import MissingDependency
+
+    # As if google-cloud-run were not installed: importing it raises ImportError.
+    monkeypatch.setitem(sys.modules, "google.cloud.run_v2", None)
+    with pytest.raises(MissingDependency, match=r"pip install 'kepler-ml\[deploy\]'"):
+        resources.bridge_service(deploy_settings)
