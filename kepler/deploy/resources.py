@@ -237,13 +237,16 @@ def model_service(settings: DeploySettings, name: str, version: int, cpu: str, m
     """A small service answering ``apply`` for one model version, sized ``cpu``/``memory``.
 
     It runs the bridge image against the same registry with room for one loaded model
-    (``KEPLER_MODEL_CACHE_SIZE=1``) and scales to zero when idle by default.
+    (``KEPLER_MODEL_CACHE_SIZE=1``), loads it before taking traffic
+    (``KEPLER_PRELOAD_MODELS``) and scales to zero when idle by default.
     """
     _require(settings, "project", "region", "image", "tracking_uri", "bucket")
     v2 = run_v2()
     env = [
         *[e for e in _shared_env(settings) if e.name != "KEPLER_BROKER_URL"],
         v2.EnvVar(name="KEPLER_MODEL_CACHE_SIZE", value="1"),
+        # Loaded before /health answers, so the startup probe holds traffic until then.
+        v2.EnvVar(name="KEPLER_PRELOAD_MODELS", value=f"{name}@{version}"),
         _secret_env("KEPLER_TOKEN", settings.token_secret),
     ]
     container = _http_container(settings.image, env, cpu, memory, ["bridge"])

@@ -56,6 +56,9 @@ class ServerSettings(BaseSettings):
     database_url: str = ""
 
     model_cache_size: int = 8
+    # Models the bridge loads before it answers /health ("pump@3,churn:production"): a
+    # Cloud Run model service (`kepler deploy model`) takes no traffic until its model is in.
+    preload_models: str = ""
     worker_concurrency: int = 2
 
     @model_validator(mode="after")

@@ -60,6 +60,7 @@ def test_model_service_is_named_labelled_and_sized(deploy_settings: DeploySettin
     assert dict(c.resources.limits) == {"cpu": "2", "memory": "8Gi"}
     env = {e.name: e.value for e in c.env}
     assert env["KEPLER_MODEL_CACHE_SIZE"] == "1"
+    assert env["KEPLER_PRELOAD_MODELS"] == "Pump_Failures@12"
     assert "KEPLER_BROKER_URL" not in env  # serves apply only; no fits queued from here
     scaling = svc.template.scaling
     assert (scaling.min_instance_count, scaling.max_instance_count) == (0, 3)
