@@ -163,3 +163,20 @@ def test_interpolation_follows_the_specification() -> None:
     assert interpolate("${EMPTY:-d}|${EMPTY-d}|${UNSET-d}", env) == "d||d"
     with pytest.raises(InterpolationError, match="UNSET: needed"):
         interpolate("${UNSET:?needed}", env)
+
+
+def test_every_bind_mounted_file_is_in_the_repository(compose: dict[str, Any]) -> None:
+    mounts = [
+        v.split(":")
+        for service in compose["services"].values()
+        for v in service.get("volumes", [])
+        if isinstance(v, str) and v.startswith("./")
+    ]
+    assert mounts, "postgres gets its init script"
+    for source, target, *mode in mounts:
+        assert (COMPOSE.parent / source).is_file(), source
+        assert mode == ["ro"], f"{source} is mounted writable"
+    init = dict((t, s) for s, t, *_ in mounts)["/docker-entrypoint-initdb.d/10-mlflow.sql"]
+    assert "CREATE DATABASE mlflow" in (COMPOSE.parent / init).read_text()
+    # MLflow's backend names the database the script creates.
+    assert "@postgres:5432/mlflow" in " ".join(compose["services"]["mlflow"]["command"])

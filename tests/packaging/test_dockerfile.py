@@ -80,8 +80,11 @@ def test_image_is_multi_stage_and_runs_as_non_root() -> None:
     assert any(args.startswith("${PYTHON_IMAGE} AS build") for op, args in build if op == "FROM")
     users = [args for op, args in runtime if op == "USER"]
     assert users, "the runtime stage sets USER"
-    user = users[-1].split(":")[0]
-    assert user not in ("0", "root")
+    user, _, group = users[-1].partition(":")
+    assert user not in ("0", "root") and group not in ("0", "root")
+    # Numeric, so Kubernetes-style runAsNonRoot checks can verify it; created with that id.
+    runs = " ".join(a for op, a in runtime if op == "RUN")
+    assert f"--uid {user}" in runs and f"--gid {group}" in runs
     # The compilers and pip's caches of the build stage stay behind.
     copies = [args for op, args in runtime if op == "COPY"]
     assert copies == ["--from=build /opt/kepler /opt/kepler"]
@@ -99,7 +102,7 @@ def test_entrypoint_is_the_kepler_console_script() -> None:
 def test_dependencies_are_pinned_and_torch_is_optional() -> None:
     runs = " ".join(a for op, a in stages()[0] if op == "RUN")
     assert "-c packaging/constraints.txt" in runs
-    assert 'if [ "${WITH_TORCH}" = "1" ]; then extras="${extras},torch"' in runs
+    assert 'if [ "${WITH_TORCH}" = "1" ]; then extras="${extras},torch";' in " ".join(runs.split())
     args = {a.split("=")[0]: a.partition("=")[2] for op, a in stages()[0] if op == "ARG"}
     assert args["WITH_TORCH"] == "0"  # small by default
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
