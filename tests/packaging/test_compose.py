@@ -173,7 +173,7 @@ def test_every_bind_mounted_file_is_in_the_repository(compose: dict[str, Any]) -
         if isinstance(v, str) and v.startswith("./")
     ]
     assert mounts, "postgres gets its init script"
-    for source, target, *mode in mounts:
+    for source, _target, *mode in mounts:
         assert (COMPOSE.parent / source).is_file(), source
         assert mode == ["ro"], f"{source} is mounted writable"
     init = dict((t, s) for s, t, *_ in mounts)["/docker-entrypoint-initdb.d/10-mlflow.sql"]
