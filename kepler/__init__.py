@@ -29,6 +29,10 @@ from kepler.core.errors import (
     ModelNotFound,
     NotFound,
     PayloadTooLarge,
+    SearchFailed,
+    SplunkError,
+    SplunkLoginFailed,
+    SplunkUnavailable,
     Unauthorized,
     UnknownAlgorithm,
     VersionNotFound,
@@ -44,9 +48,14 @@ if TYPE_CHECKING:
         fit,
         jobs,
         models,
+        schedule,
+        schedules,
         summary,
+        unschedule,
     )
     from kepler._client import Client, FitResult
+    from kepler.splunk.search import from_splunk
+    from kepler.splunk.settings import SplunkSettings
 
 _LAZY = {
     "algorithms": "kepler._api",
@@ -58,6 +67,11 @@ _LAZY = {
     "jobs": "kepler._api",
     "models": "kepler._api",
     "summary": "kepler._api",
+    "schedule": "kepler._api",
+    "schedules": "kepler._api",
+    "unschedule": "kepler._api",
+    "from_splunk": "kepler.splunk.search",
+    "SplunkSettings": "kepler.splunk.settings",
     "Client": "kepler._client",
     "FitResult": "kepler._client",
 }
@@ -93,6 +107,11 @@ __all__ = [
     "ModelNotFound",
     "NotFound",
     "PayloadTooLarge",
+    "SearchFailed",
+    "SplunkError",
+    "SplunkLoginFailed",
+    "SplunkSettings",
+    "SplunkUnavailable",
     "Unauthorized",
     "UnknownAlgorithm",
     "VersionNotFound",
@@ -103,7 +122,11 @@ __all__ = [
     "connect",
     "delete_model",
     "fit",
+    "from_splunk",
     "jobs",
     "models",
+    "schedule",
+    "schedules",
     "summary",
+    "unschedule",
 ]

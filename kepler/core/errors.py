@@ -19,7 +19,11 @@ SDK and the search command use to rebuild the same class on their side::
     ├── PayloadTooLarge              413 payload_too_large
     ├── JobFailed                    500 job_failed
     ├── MissingDependency            500 missing_dependency  (names the pip install)
-    └── BridgeUnavailable            503 bridge_unavailable  (raised client-side only)
+    ├── BridgeUnavailable            503 bridge_unavailable  (raised client-side only)
+    └── SplunkError                  502 splunk_error        (splunkd answered unexpectedly)
+        ├── SearchFailed             400 search_failed       (the search's FATAL/ERROR message)
+        ├── SplunkLoginFailed        401 splunk_login_failed (splunkd refused the credentials)
+        └── SplunkUnavailable        503 splunk_unavailable  (splunkd cannot be reached)
 
 Messages never contain secrets, file paths of the server's home, or tracebacks.
 """
@@ -122,6 +126,26 @@ class MissingDependency(KeplerError):
 class BridgeUnavailable(KeplerError):
     status = 503
     code = "bridge_unavailable"
+
+
+class SplunkError(KeplerError):
+    status = 502
+    code = "splunk_error"
+
+
+class SearchFailed(SplunkError):
+    status = 400
+    code = "search_failed"
+
+
+class SplunkLoginFailed(SplunkError):
+    status = 401
+    code = "splunk_login_failed"
+
+
+class SplunkUnavailable(SplunkError):
+    status = 503
+    code = "splunk_unavailable"
 
 
 def _all_subclasses(cls: type[KeplerError]) -> list[type[KeplerError]]:

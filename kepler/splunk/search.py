@@ -1,0 +1,205 @@
+"""Run an SPL search through splunkd's REST API and return its results as a DataFrame.
+
+A search streams through ``search/jobs/export`` (``output_mode=json``: one JSON object per
+line), read in blocks of 1 MiB and built into the frame batch by batch, so memory holds the
+frame, not the response and not a list of every row; there is no 50,000-row cap on an
+export. The results of an existing job (``sid=``) are read page by page
+(``search/jobs/<sid>/results`` with ``offset``/``count``; splunkd caps a page at
+``[restapi] maxresultrows``, 50,000). A FATAL or ERROR message from splunkd, before the
+stream or in it, raises :class:`~kepler.core.errors.SearchFailed` with splunkd's text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from kepler.core.errors import SearchFailed, SplunkError, SplunkUnavailable
+from kepler.splunk.results import FrameBuilder
+from kepler.splunk.service import connect, failure, messages_of, translate
+from kepler.splunk.settings import SplunkSettings
+
+log = logging.getLogger(__name__)
+
+READ_BYTES = 1 << 20
+PAGE_ROWS = 50_000  # splunkd's default [restapi] maxresultrows
+POLL_S = 0.5
+# Commands a search may start with when it has no leading pipe are search terms: splunkd
+# wants "search <terms>", as Splunk Web adds it.
+_GENERATING_PREFIX = ("|", "search ", "search\t")
+
+
+def normalize(spl: str) -> str:
+    query = spl.strip()
+    if not query:
+        raise SearchFailed("the search is empty; pass SPL such as 'index=main | head 100'")
+    return query if query.lower().startswith(_GENERATING_PREFIX) else f"search {query}"
+
+
+def from_splunk(
+    spl: str | None = None,
+    *,
+    earliest: str | None = None,
+    latest: str | None = None,
+    sid: str | None = None,
+    dtype: Mapping[str, Any] | None = None,
+    progress: bool = True,
+    settings: SplunkSettings | None = None,
+    service: Any = None,
+    params: Mapping[str, Any] | None = None,
+) -> Any:
+    """The results of ``spl`` over ``earliest``..``latest`` (Splunk time modifiers such as
+    ``-24h@h``, ``now`` or ISO 8601), or of the finished job ``sid``, as a DataFrame.
+
+    ``df.attrs["splunk"]`` records the search, its time range, the sid and splunkd's
+    non-failing messages (the lineage a fit keeps).
+    """
+    if (spl is None) == (sid is None):
+        raise SearchFailed("pass either an SPL search or sid=<an existing job's id>")
+    s = settings or SplunkSettings()
+    svc = service or connect(s)
+    builder = FrameBuilder(s.batch_rows)
+    notes: list[tuple[str, str]] = []
+    bar = _bar(progress, "splunk")
+    try:
+        if spl is not None:
+            query = normalize(spl)
+            kw: dict[str, Any] = {"output_mode": "json", **dict(params or {})}
+            if earliest is not None:
+                kw["earliest_time"] = earliest
+            if latest is not None:
+                kw["latest_time"] = latest
+            with translate(s.url):
+                stream = svc.jobs.export(query, **kw)
+            try:
+                for line in _lines(stream, s.url):
+                    _take(line, builder, notes, bar)
+            finally:
+                stream.close()
+            bar.update(builder.rows - bar.n)
+        else:
+            query = _read_job(svc, str(sid), builder, notes, bar, s.url)
+    finally:
+        bar.close()
+    frame = builder.frame(dtype)
+    frame.attrs["splunk"] = {
+        "search": query,
+        "earliest": earliest,
+        "latest": latest,
+        "sid": sid,
+        "rows": builder.rows,
+        "messages": [list(m) for m in notes],
+    }
+    return frame
+
+
+def _bar(progress: bool, desc: str, total: int | None = None) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total, desc=desc, unit=" rows", unit_scale=True, disable=None if progress else True
+    )
+
+
+def _lines(stream: Any, url: str) -> Iterator[bytes]:
+    """Complete lines of a streamed body, read a block at a time."""
+    tail = b""
+    while True:
+        with translate(url):
+            block = stream.read(READ_BYTES)
+        if not block:
+            break
+        block = tail + block
+        lines = block.split(b"\n")
+        tail = lines.pop()
+        yield from lines
+    if tail.strip():
+        yield tail
+
+
+def _take(line: bytes, builder: FrameBuilder, notes: list[tuple[str, str]], bar: Any) -> None:
+    if not line.strip():
+        return
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        raise SplunkUnavailable(
+            "splunkd's export stream broke off mid-line (the connection dropped or a proxy "
+            "cut it); run the search again"
+        ) from None
+    _check(obj.get("messages"), notes)
+    if obj.get("preview"):
+        return  # a transforming search's running preview: the final rows follow
+    result = obj.get("result")
+    if result is not None:
+        builder.add(result)
+        if builder.rows % 1000 == 0:
+            bar.update(1000)
+
+
+def _check(raw: Any, notes: list[tuple[str, str]]) -> None:
+    if not raw:
+        return
+    messages = messages_of(json.dumps({"messages": raw}))
+    bad = failure(messages)
+    if bad:
+        raise SearchFailed(
+            f"the search failed in Splunk: {bad}",
+            detail={"messages": [list(m) for m in messages]},
+        )
+    for kind, text in messages:
+        log.info("splunkd %s: %s", kind, text)
+        if (kind, text) not in notes:
+            notes.append((kind, text))
+
+
+def _read_job(
+    svc: Any, sid: str, builder: FrameBuilder, notes: list[tuple[str, str]], bar: Any, url: str
+) -> str:
+    try:
+        with translate(url):
+            job = svc.job(sid)
+    except SplunkError as exc:
+        if exc.detail.get("status") != 404:
+            raise
+        raise SearchFailed(
+            f"Splunk has no job {sid!r} ({exc.message.rsplit(': ', 1)[-1]}); a job's results "
+            "last for its TTL (10 minutes by default): run the search again"
+        ) from None
+    with translate(url):
+        while not job.is_done():
+            if job["isFailed"] == "1":
+                break
+            time.sleep(POLL_S)
+        content = job.content
+    query = str(content.get("search") or "")
+    if content.get("isFailed") == "1":
+        raise SearchFailed(f"job {sid} failed in Splunk: {_job_messages(content) or 'no message'}")
+    total = int(content.get("resultCount") or 0)
+    bar.total = total
+    offset = 0
+    while offset < total:
+        with translate(url):
+            body = job.results(output_mode="json", count=PAGE_ROWS, offset=offset).read()
+        page = json.loads(body) if body.strip() else {}
+        _check(page.get("messages"), notes)
+        results = page.get("results") or []
+        if not results:
+            break
+        builder.extend(results)
+        bar.update(len(results))
+        offset += len(results)
+    return query
+
+
+def _job_messages(content: Mapping[str, Any]) -> str:
+    messages = content.get("messages") or {}
+    texts: list[str] = []
+    if isinstance(messages, Mapping):
+        for kind in ("fatal", "error"):
+            value = messages.get(kind)
+            texts.extend(value if isinstance(value, list) else [value] if value else [])
+    return "; ".join(str(t) for t in texts)
