@@ -19,7 +19,12 @@ SDK and the search command use to rebuild the same class on their side::
     ├── PayloadTooLarge              413 payload_too_large
     ├── JobFailed                    500 job_failed
     ├── MissingDependency            500 missing_dependency  (names the pip install)
-    └── BridgeUnavailable            503 bridge_unavailable  (raised client-side only)
+    ├── BridgeUnavailable            503 bridge_unavailable  (raised client-side only)
+    └── HecError                     502 hec_error           (Splunk's HTTP Event Collector)
+        ├── HecNotConfigured         400 hec_not_configured  (names the KEPLER_HEC_* settings)
+        ├── HecRejected              422 hec_rejected        (names the offending event's number)
+        ├── HecUnavailable           503 hec_unavailable     (HEC unreachable or busy)
+        └── HecQueueFull             507 hec_queue_full      (the disk queue reached its bound)
 
 Messages never contain secrets, file paths of the server's home, or tracebacks.
 """
@@ -122,6 +127,31 @@ class MissingDependency(KeplerError):
 class BridgeUnavailable(KeplerError):
     status = 503
     code = "bridge_unavailable"
+
+
+class HecError(KeplerError):
+    status = 502
+    code = "hec_error"
+
+
+class HecNotConfigured(HecError):
+    status = 400
+    code = "hec_not_configured"
+
+
+class HecRejected(HecError):
+    status = 422
+    code = "hec_rejected"
+
+
+class HecUnavailable(HecError):
+    status = 503
+    code = "hec_unavailable"
+
+
+class HecQueueFull(HecError):
+    status = 507
+    code = "hec_queue_full"
 
 
 def _all_subclasses(cls: type[KeplerError]) -> list[type[KeplerError]]:
