@@ -12,7 +12,8 @@ SDK and the search command use to rebuild the same class on their side::
     │   ├── ModelNotFound            404 model_not_found
     │   ├── VersionNotFound          404 version_not_found
     │   ├── DatasetNotFound          404 dataset_not_found
-    │   └── JobNotFound              404 job_not_found
+    │   ├── JobNotFound              404 job_not_found
+    │   └── ScheduleNotFound         404 schedule_not_found
     ├── Conflict                     409 conflict
     │   └── DatasetIncomplete        409 dataset_incomplete  (an upload never finished)
     ├── Unauthorized                 401 unauthorized
@@ -20,10 +21,15 @@ SDK and the search command use to rebuild the same class on their side::
     ├── JobFailed                    500 job_failed
     ├── MissingDependency            500 missing_dependency  (names the pip install)
     ├── BridgeUnavailable            503 bridge_unavailable  (raised client-side only)
-    └── SplunkError                  502 splunk_error        (splunkd answered unexpectedly)
-        ├── SearchFailed             400 search_failed       (the search's FATAL/ERROR message)
-        ├── SplunkLoginFailed        401 splunk_login_failed (splunkd refused the credentials)
-        └── SplunkUnavailable        503 splunk_unavailable  (splunkd cannot be reached)
+    ├── SplunkError                  502 splunk_error        (splunkd answered unexpectedly)
+    │   ├── SearchFailed             400 search_failed       (the search's FATAL/ERROR message)
+    │   ├── SplunkLoginFailed        401 splunk_login_failed (splunkd refused the credentials)
+    │   └── SplunkUnavailable        503 splunk_unavailable  (splunkd cannot be reached)
+    └── HecError                     502 hec_error           (Splunk's HTTP Event Collector)
+        ├── HecNotConfigured         400 hec_not_configured  (names the KEPLER_HEC_* settings)
+        ├── HecRejected              422 hec_rejected        (names the offending event's number)
+        ├── HecUnavailable           503 hec_unavailable     (HEC unreachable or busy)
+        └── HecQueueFull             507 hec_queue_full      (the disk queue reached its bound)
 
 Messages never contain secrets, file paths of the server's home, or tracebacks.
 """
@@ -94,6 +100,10 @@ class JobNotFound(NotFound):
     code = "job_not_found"
 
 
+class ScheduleNotFound(NotFound):
+    code = "schedule_not_found"
+
+
 class Conflict(KeplerError):
     status = 409
     code = "conflict"
@@ -146,6 +156,31 @@ class SplunkLoginFailed(SplunkError):
 class SplunkUnavailable(SplunkError):
     status = 503
     code = "splunk_unavailable"
+
+
+class HecError(KeplerError):
+    status = 502
+    code = "hec_error"
+
+
+class HecNotConfigured(HecError):
+    status = 400
+    code = "hec_not_configured"
+
+
+class HecRejected(HecError):
+    status = 422
+    code = "hec_rejected"
+
+
+class HecUnavailable(HecError):
+    status = 503
+    code = "hec_unavailable"
+
+
+class HecQueueFull(HecError):
+    status = 507
+    code = "hec_queue_full"
 
 
 def _all_subclasses(cls: type[KeplerError]) -> list[type[KeplerError]]:

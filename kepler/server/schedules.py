@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from kepler.core.errors import BadParameter, Conflict, InvalidSpec, NotFound
+from kepler.core.errors import BadParameter, Conflict, InvalidSpec, ScheduleNotFound
 from kepler.core.refs import ModelRef
 from kepler.server.jobs import _engine
 
@@ -38,10 +38,6 @@ MAX_EVERY_S = 366 * 86400.0
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400}
 _EVERY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$")
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
-
-
-class ScheduleNotFound(NotFound):
-    code = "schedule_not_found"
 
 
 def parse_every(every: str | float | int) -> float:
