@@ -10,11 +10,12 @@ from fastapi import FastAPI
 from kepler._version import __version__
 from kepler.server.jobs import JobStore
 from kepler.server.queue import make_celery
+from kepler.server.schedules import ScheduleStore
 from kepler.server.settings import ServerSettings
 from kepler_bridge import errors
 from kepler_bridge.deps import AuthDep, BridgeState
 from kepler_bridge.model_cache import ModelCache
-from kepler_bridge.routes import algorithms, datasets, health, jobs, models
+from kepler_bridge.routes import algorithms, datasets, health, jobs, models, schedules
 
 log = logging.getLogger("kepler.bridge")
 
@@ -35,6 +36,7 @@ def create_app(settings: ServerSettings, token: str) -> FastAPI:
         models=store,
         cache=ModelCache(settings.model_cache_size, store.load),
         celery=make_celery(settings),
+        schedules=ScheduleStore(settings.database_url),
     )
     app = FastAPI(
         title="Kepler bridge",
@@ -48,7 +50,7 @@ def create_app(settings: ServerSettings, token: str) -> FastAPI:
     )
     app.state.kepler = state
     errors.install(app)
-    for module in (health, datasets, jobs, models, algorithms):
+    for module in (health, datasets, jobs, models, algorithms, schedules):
         app.include_router(module.router)
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[AuthDep])

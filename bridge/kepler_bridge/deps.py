@@ -23,6 +23,7 @@ class BridgeState:
     models: Any  # kepler.ml.store.ModelStore
     cache: ModelCache
     celery: Any
+    schedules: Any = None  # kepler.server.schedules.ScheduleStore
 
 
 def get_state(request: Request) -> BridgeState:

@@ -60,3 +60,19 @@ class AliasRequest(BaseModel):
 
 class ParseRequest(BaseModel):
     line: str
+
+
+class ScheduleRequest(BaseModel):
+    """Every ``every`` (``5m``, ``30s``, ``1h``) run ``search`` over ``earliest``..``latest``
+    (default: the interval just past), score it with ``model`` (``pump``, ``pump@3``,
+    ``pump:production``) and write the scores via HEC into ``index``."""
+
+    name: str = Field(min_length=1, max_length=128)
+    search: str = Field(min_length=1)
+    model: str
+    every: str = "5m"
+    earliest: str | None = None
+    latest: str | None = None
+    index: str | None = None
+    sourcetype: str | None = None
+    start_now: bool = False

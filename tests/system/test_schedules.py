@@ -1,0 +1,192 @@
+"""Scheduled scoring end to end, real processes: the splunkd REST double, the HEC receiver
+double, and the stack (bridge, worker, beat), stopped and started again on the same home."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from kepler._stack import LocalStack, wait_until
+from kepler.core.errors import BadParameter, ModelNotFound, ScheduleNotFound
+from tests.hec.receiver import HecReceiver
+from tests.splunk.splunkd_rest import SplunkdRest
+
+pytestmark = pytest.mark.system
+
+SPLUNK_TOKEN = "splunk-auth-token-for-tests"
+HEC_TOKEN = "11111111-2222-3333-4444-555555555555"
+ROWS = 10
+
+
+def sensor_rows(_params: dict[str, str]) -> Iterator[dict[str, Any]]:
+    for i in range(ROWS):
+        yield {
+            "_time": f"2026-01-01T00:00:{i:02d}.000+00:00",
+            "host": f"pump-{i % 2}",
+            "x": str(i),
+        }
+
+
+@pytest.fixture(scope="module")
+def splunkd() -> Iterator[SplunkdRest]:
+    with SplunkdRest(tokens=[SPLUNK_TOKEN]) as rest:
+        rest.add_search("search index=sensors", sensor_rows)
+        yield rest
+
+
+@pytest.fixture(scope="module")
+def hec() -> Iterator[HecReceiver]:
+    with HecReceiver(token=HEC_TOKEN) as receiver:
+        yield receiver
+
+
+def stack_env(splunkd: SplunkdRest, hec: HecReceiver) -> dict[str, str]:
+    return {
+        "KEPLER_SPLUNK_URL": splunkd.url,
+        "KEPLER_SPLUNK_TOKEN": SPLUNK_TOKEN,
+        "KEPLER_HEC_URL": hec.url,
+        "KEPLER_HEC_TOKEN": HEC_TOKEN,
+        "KEPLER_HEC_INDEX": "kepler_scores",
+    }
+
+
+def scores(hec: HecReceiver, schedule: str) -> list[dict[str, Any]]:
+    with hec.lock:
+        events = list(hec.events)
+    return [
+        e
+        for e in events
+        if isinstance(e.get("event"), dict) and e["event"].get("kepler_schedule") == schedule
+    ]
+
+
+def test_schedule_fires_scores_arrive_via_hec_and_survive_a_restart(
+    tmp_path: Path, splunkd: SplunkdRest, hec: HecReceiver
+) -> None:
+    home = tmp_path / "home"
+    stack = LocalStack(home, extra_env=stack_env(splunkd, hec)).start()
+    try:
+        client = stack.client()
+        xs = [float(i) for i in range(50)]
+        client.fit(
+            pd.DataFrame({"x": xs, "y": [2 * x for x in xs]}),
+            "LinearRegression",
+            target="y",
+            into="pump",
+            progress=False,
+        )
+        # Bad input is refused when the schedule is added, not at every run.
+        with pytest.raises(ModelNotFound):
+            client.schedule("nope", "index=sensors", "no_such_model", every="2s")
+        with pytest.raises(BadParameter, match="every"):
+            client.schedule("nope", "index=sensors", "pump", every="soon")
+
+        sched = client.schedule("pump-2s", "index=sensors", "pump", every="2s", start_now=True)
+        assert sched["every"] == "2s" and sched["model"] == "pump"
+        wait_until(lambda: len(scores(hec, "pump-2s")) >= ROWS, 120, "scores via HEC")
+        event = scores(hec, "pump-2s")[0]
+        assert event["index"] == "kepler_scores" and event["sourcetype"] == "kepler:score"
+        assert event["host"] in ("pump-0", "pump-1")
+        body = event["event"]
+        assert body["predicted(y)"] == pytest.approx(2 * body["x"])
+        assert body["kepler_model"] == "pump" and body["kepler_version"] == 1
+        assert event["time"] == pytest.approx(1767225600 + body["x"])  # the row's _time
+        export = [f for m, p, f in splunkd.requests if p.endswith("/export")][0]
+        assert export["earliest_time"] == "-2s" and export["latest_time"] == "now"
+
+        runs = client.schedule_runs("pump-2s")
+        done = [r for r in runs if r["state"] == "succeeded"]
+        assert done and done[-1]["result"]["rows"] == ROWS
+        assert done[-1]["result"]["sent"] == ROWS and done[-1]["result"]["version"] == 1
+        before_restart = {r["id"] for r in runs}
+
+        # A search Splunk refuses: the run is recorded as failed with Splunk's message.
+        client.schedule("broken", "| frobnicate", "pump", every="1h")
+        job = client.run_schedule("broken")
+        wait_until(lambda: client.job(job["id"])["state"] == "failed", 90, "failed run")
+        error = client.job(job["id"])["error"]
+        assert error["code"] == "search_failed" and "frobnicate" in error["message"]
+    finally:
+        stack.stop()
+
+    # Everything stopped; a new stack on the same home (new port, new token) fires on.
+    stack = LocalStack(home, extra_env=stack_env(splunkd, hec)).start()
+    try:
+        client = stack.client()
+        names = set(client.schedules()["name"])
+        assert names == {"pump-2s", "broken"}
+
+        def fired_again() -> bool:
+            return any(
+                r["state"] == "succeeded" and r["id"] not in before_restart
+                for r in client.schedule_runs("pump-2s")
+            )
+
+        wait_until(fired_again, 120, "a run after the restart")
+        new_jobs = {
+            e["event"]["kepler_job"] for e in scores(hec, "pump-2s")
+        } - before_restart
+        assert new_jobs, "scores of a run after the restart arrived via HEC"
+        client.unschedule("pump-2s")
+        with pytest.raises(ScheduleNotFound):
+            client.run_schedule("pump-2s")
+    finally:
+        stack.stop()
+    assert "Traceback" not in stack.log_text(100_000).split("--- beat")[-1]
+
+
+def test_schedule_cli_add_list_run_now_remove(
+    tmp_path: Path, splunkd: SplunkdRest, hec: HecReceiver
+) -> None:
+    stack = LocalStack(tmp_path / "home", extra_env=stack_env(splunkd, hec), beat=False)
+    stack.start()
+    try:
+        xs = [float(i) for i in range(50)]
+        stack.client().fit(
+            pd.DataFrame({"x": xs, "y": [3 * x for x in xs]}),
+            "LinearRegression",
+            target="y",
+            into="cli_pump",
+            progress=False,
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KEPLER_")}
+        env.update(KEPLER_URL=stack.url, KEPLER_TOKEN=stack.token)
+
+        def kepler(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "kepler", "schedule", *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=180,
+                check=False,
+            )
+
+        added = kepler(
+            "add", "cli-hourly", "--search", "index=sensors", "--model", "cli_pump@1",
+            "--every", "1h",
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        assert "every 1h" in added.stdout and "cli_pump@1" in added.stdout
+        listed = kepler("list")
+        assert listed.returncode == 0 and "cli-hourly" in listed.stdout
+        ran = kepler("run-now", "cli-hourly", "--wait")
+        assert ran.returncode == 0, ran.stderr
+        assert f"scored {ROWS} rows with cli_pump@1" in ran.stdout
+        assert f"{ROWS} events sent via HEC" in ran.stdout
+        sent = scores(hec, "cli-hourly")
+        got = sorted(e["event"]["predicted(y)"] for e in sent)
+        assert got == pytest.approx([3.0 * i for i in range(ROWS)], abs=1e-9)
+        assert kepler("remove", "cli-hourly").returncode == 0
+        gone = kepler("remove", "cli-hourly")
+        assert gone.returncode == 1 and "no schedule 'cli-hourly'" in gone.stderr
+        assert "Traceback" not in gone.stderr
+    finally:
+        stack.stop()
