@@ -169,7 +169,7 @@ def schedule_run_now(
         job = client.run_schedule(name)
         typer.echo(f"queued job {job['id']}")
         if wait:
-            while not client.job(job["id"])["state"] in ("succeeded", "failed"):
+            while client.job(job["id"])["state"] not in ("succeeded", "failed"):
                 time.sleep(0.5)
             done = client.job(job["id"])
             if done["state"] == "failed":

@@ -8,6 +8,7 @@ beats never start the same run twice.
 
 from __future__ import annotations
 
+import builtins
 import re
 import time
 import uuid
@@ -209,7 +210,7 @@ class ScheduleStore:
             conn.execute(delete(_schedules).where(_schedules.c.id == sched.id))
         return sched
 
-    def due(self, now: float) -> list[Schedule]:
+    def due(self, now: float) -> builtins.list[Schedule]:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(_schedules)

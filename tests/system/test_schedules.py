@@ -98,7 +98,7 @@ def test_schedule_fires_scores_arrive_via_hec_and_survive_a_restart(
         assert body["predicted(y)"] == pytest.approx(2 * body["x"])
         assert body["kepler_model"] == "pump" and body["kepler_version"] == 1
         assert event["time"] == pytest.approx(1767225600 + body["x"])  # the row's _time
-        export = [f for m, p, f in splunkd.requests if p.endswith("/export")][0]
+        export = next(f for m, p, f in splunkd.requests if p.endswith("/export"))
         assert export["earliest_time"] == "-2s" and export["latest_time"] == "now"
 
         runs = client.schedule_runs("pump-2s")
@@ -130,9 +130,7 @@ def test_schedule_fires_scores_arrive_via_hec_and_survive_a_restart(
             )
 
         wait_until(fired_again, 120, "a run after the restart")
-        new_jobs = {
-            e["event"]["kepler_job"] for e in scores(hec, "pump-2s")
-        } - before_restart
+        new_jobs = {e["event"]["kepler_job"] for e in scores(hec, "pump-2s")} - before_restart
         assert new_jobs, "scores of a run after the restart arrived via HEC"
         client.unschedule("pump-2s")
         with pytest.raises(ScheduleNotFound):
