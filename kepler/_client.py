@@ -172,7 +172,8 @@ class Client:
         **params: Any,
     ) -> FitResult:
         """Train ``algorithm`` on ``df`` in a worker. ``source`` records where the data came
-        from (``search``, ``earliest``, ``latest``, ``sid``) in the model's lineage."""
+        from (``search``, ``earliest``, ``latest``, ``sid``) in the model's lineage; a frame
+        from :func:`kepler.from_splunk` brings its own."""
         if into is not None:
             validate_model_name(into)
         spec = {
@@ -187,6 +188,10 @@ class Client:
         }
         # The bridge checks the spec first, so bad input is refused before data moves.
         self._json("POST", "/v1/jobs/fit", params={"dry_run": "true"}, json=spec)
+        if source is None:  # a frame from kp.from_splunk knows its search
+            pulled = getattr(df, "attrs", {}).get("splunk")
+            if isinstance(pulled, dict) and pulled.get("search"):
+                source = {k: pulled.get(k) for k in ("search", "earliest", "latest", "sid")}
         dataset_id = self.upload(df, source=source)
         job = self._json("POST", "/v1/jobs/fit", json={"dataset_id": dataset_id, **spec})
         if not wait:

@@ -102,26 +102,15 @@ def _score(
         info.name,
         info.version,
     )
-    jobs.progress(job_id, 0.05, f"searching Splunk ({spec['earliest']} to {spec['latest']})")
-    frame = from_splunk(
-        spec["search"],
-        earliest=spec["earliest"],
-        latest=spec["latest"],
-        settings=SplunkSettings(),
-        progress=False,
-    )
     result: dict[str, Any] = {
         "schedule": spec["schedule"],
         "model": info.name,
         "version": info.version,
-        "rows": len(frame),
+        "rows": 0,
         "sent": 0,
         "rejected": 0,
         "spooled": 0,
     }
-    if frame.empty:
-        result["duration_s"] = round(time.time() - started, 3)
-        return result
     base = {
         "kepler_model": info.name,
         "kepler_version": info.version,
@@ -130,7 +119,17 @@ def _score(
     }
     sourcetype = spec.get("sourcetype") or DEFAULT_SOURCETYPE
     source = f"kepler:schedule:{spec['schedule']}"
+    # HEC is checked before Splunk is searched: a run that could not deliver does not search.
     with HecSender() as hec:
+        jobs.progress(job_id, 0.05, f"searching Splunk ({spec['earliest']} to {spec['latest']})")
+        frame = from_splunk(
+            spec["search"],
+            earliest=spec["earliest"],
+            latest=spec["latest"],
+            settings=SplunkSettings(),
+            progress=False,
+        )
+        result["rows"] = len(frame)
         for start in range(0, len(frame), SCORE_ROWS):
             piece = frame.iloc[start : start + SCORE_ROWS]
             jobs.progress(
@@ -146,10 +145,11 @@ def _score(
             outputs = scored.to_dict("records")
             for i, (row, out) in enumerate(zip(inputs, outputs, strict=True)):
                 event = {**_clean(row), **_clean(out), **base, "kepler_row": start + i}
+                when = times[i] if times is not None else None
                 hec.send(
                     make_event(
                         event,
-                        time=times[i] if times is not None else started,
+                        time=started if when is None or when != when else when,  # NaT: now
                         host=row.get("host") if isinstance(row.get("host"), str) else None,
                         source=source,
                         sourcetype=sourcetype,

@@ -11,6 +11,7 @@ stream or in it, raises :class:`~kepler.core.errors.SearchFailed` with splunkd's
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import time
@@ -108,8 +109,13 @@ def _lines(stream: Any, url: str) -> Iterator[bytes]:
     """Complete lines of a streamed body, read a block at a time."""
     tail = b""
     while True:
-        with translate(url):
+        try:
             block = stream.read(READ_BYTES)
+        except (OSError, http.client.HTTPException) as exc:
+            raise SplunkUnavailable(
+                f"the connection to splunkd at {url} broke mid-stream "
+                f"({type(exc).__name__}); no partial frame is returned: run the search again"
+            ) from None
         if not block:
             break
         block = tail + block

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import socket
 import ssl
 import threading
 import time
@@ -63,6 +64,7 @@ KNOWN_COMMANDS = frozenset(
     ]
 )
 Rows = Callable[[dict[str, str]], Iterable[dict[str, Any]]]
+DROP = b"\x00drop"  # in a stream: cut the connection here, without the closing chunk
 
 
 @dataclass
@@ -71,6 +73,7 @@ class Search:
     transforming: bool = False
     error_after: int | None = None  # an ERROR message in the stream after this many rows
     error_text: str = "Streamed search execute failed because: peer idx-1 went away"
+    drop_after: int | None = None  # the connection is cut after this many rows
     messages: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -296,6 +299,12 @@ def _handler(rest: SplunkdRest) -> type[BaseHTTPRequestHandler]:
             block: list[bytes] = []
             size = 0
             for line in lines:
+                if line is DROP:
+                    self._chunk(b"".join(block) + b'{"preview":false,"off')
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
                 block.append(line)
                 size += len(line)
                 if size >= 64 * 1024:
@@ -472,6 +481,9 @@ def _export_lines(search: Search | None, form: dict[str, str]) -> Iterator[bytes
     previous: dict[str, Any] | None = None
     offset = 0
     for row in search.rows(form):
+        if search.drop_after is not None and offset == search.drop_after:
+            yield DROP
+            return
         if search.error_after is not None and offset == search.error_after:
             yield (
                 dumps(

@@ -160,6 +160,12 @@ def test_from_splunk_error_in_the_stream_raises(splunkd: SplunkdRest) -> None:
         from_splunk("index=sensors", settings=by_token(splunkd), progress=False)
 
 
+def test_from_splunk_connection_cut_mid_stream_is_unavailable(splunkd: SplunkdRest) -> None:
+    splunkd.add_search("search index=sensors", lambda _p: sensor_rows(5000), drop_after=3000)
+    with pytest.raises(SplunkUnavailable, match="broke mid-stream"):
+        from_splunk("index=sensors", settings=by_token(splunkd), progress=False)
+
+
 def test_from_splunk_keeps_warnings_and_skips_preview_rows(splunkd: SplunkdRest) -> None:
     rows = [{"host": f"h{i}", "count": str(i)} for i in range(10)]
     splunkd.add_search(

@@ -15,6 +15,8 @@ import pytest
 
 from kepler._stack import LocalStack, wait_until
 from kepler.core.errors import BadParameter, ModelNotFound, ScheduleNotFound
+from kepler.splunk.search import from_splunk
+from kepler.splunk.settings import SplunkSettings
 from tests.hec.receiver import HecReceiver
 from tests.splunk.splunkd_rest import SplunkdRest
 
@@ -146,14 +148,26 @@ def test_schedule_cli_add_list_run_now_remove(
     stack = LocalStack(tmp_path / "home", extra_env=stack_env(splunkd, hec), beat=False)
     stack.start()
     try:
-        xs = [float(i) for i in range(50)]
-        stack.client().fit(
-            pd.DataFrame({"x": xs, "y": [3 * x for x in xs]}),
-            "LinearRegression",
-            target="y",
-            into="cli_pump",
+        # Training data pulled from Splunk: the model's lineage names the search.
+        splunkd.add_search(
+            "search index=history | table x y", [{"x": str(i), "y": str(3 * i)} for i in range(50)]
+        )
+        frame = from_splunk(
+            "index=history | table x y",
+            earliest="-30d",
+            latest="now",
+            settings=SplunkSettings(url=splunkd.url, token=SPLUNK_TOKEN),
             progress=False,
         )
+        fit = stack.client().fit(
+            frame, "LinearRegression", target="y", into="cli_pump", progress=False
+        )
+        from mlflow import MlflowClient
+
+        tracking = f"sqlite:///{stack.home / 'mlflow.db'}"
+        tags = MlflowClient(tracking, tracking).get_run(fit.run_id).data.tags
+        assert tags["kepler.splunk.search"] == "search index=history | table x y"
+        assert tags["kepler.splunk.earliest"] == "-30d"
         env = {k: v for k, v in os.environ.items() if not k.startswith("KEPLER_")}
         env.update(KEPLER_URL=stack.url, KEPLER_TOKEN=stack.token)
 
