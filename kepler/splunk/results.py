@@ -42,6 +42,18 @@ class FrameBuilder:
         if len(self._pending) >= self.batch_rows:
             self.flush()
 
+    def add_columns(self, columns: Mapping[str, pa.Array], rows: int) -> None:
+        """A batch already in Arrow (text or list-of-text columns, ``rows`` long)."""
+        if not rows:
+            return
+        self.flush()  # rows gathered one by one come first
+        for name in columns:
+            if name not in self._names:
+                self._names[name] = None
+        self._batches.append(dict(columns))
+        self._sizes.append(rows)
+        self.rows += rows
+
     def extend(self, results: list[Mapping[str, Any]]) -> None:
         for result in results:
             self.add(result)

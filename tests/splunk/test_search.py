@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -273,8 +274,12 @@ def test_from_splunk_pulls_200k_rows_with_flat_memory(splunkd: SplunkdRest) -> N
 
     splunkd.add_search("search index=big", rows)
     splunkd.add_search("search index=small", lambda p: itertools.islice(rows(p), 1000))
+    # Arrow's system allocator hands freed memory back, so peak RSS shows what was live
+    # (mimalloc keeps freed pages a while, which RSS would count as growth).
+    env = {**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "system"}
     out = subprocess.run(
         [sys.executable, "-c", MEASURE, splunkd.url, TOKEN, "5000"],
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
@@ -284,8 +289,8 @@ def test_from_splunk_pulls_200k_rows_with_flat_memory(splunkd: SplunkdRest) -> N
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["rows"] == n
     assert got["dtypes"]["bytes"] == "int64" and got["dtypes"]["latency"] == "float64"
-    # The process grows by a small multiple of the frame it returns (measured: about 3x,
-    # the Arrow batches and the frame side by side at the end), not by the stream it read
-    # plus a dict per row (reading the body and parsing it whole: about 17x).
-    assert got["growth"] < 5.0 * got["frame"], got
+    # The process grows by about twice the frame it returns (the Arrow batches and the
+    # frame side by side while it is built: measured 2.0-2.1x), not by the 40 MB stream
+    # plus a dict per row (reading the body whole and parsing it: measured 17x).
+    assert got["growth"] < 3.0 * got["frame"], got
     assert sent["bytes"] > 20_000_000
