@@ -174,9 +174,8 @@ def _arrow_block(block: bytes) -> tuple[dict[str, Any], int, list[Any]] | None:
         arr = kept.field(i)
         if pa.types.is_null(field.type):
             continue
-        if pa.types.is_string(field.type):
-            columns[field.name] = arr
-        elif pa.types.is_list(field.type) and pa.types.is_string(field.type.value_type):
+        multi = pa.types.is_list(field.type)
+        if pa.types.is_string(field.type) or (multi and pa.types.is_string(field.type.value_type)):
             columns[field.name] = arr
         elif pa.types.is_list(field.type) and pa.types.is_null(field.type.value_type):
             columns[field.name] = arr.cast(pa.list_(pa.string()))
