@@ -74,6 +74,23 @@ def run_score_job(job_id: str, settings: ServerSettings) -> dict[str, Any]:
     return result
 
 
+@lru_cache(maxsize=1)
+def splunk_settings() -> Any:
+    """The worker's Splunk settings (``KEPLER_SPLUNK_*``), read once per process."""
+    from kepler.splunk.settings import SplunkSettings
+
+    return SplunkSettings()
+
+
+@lru_cache(maxsize=1)
+def hec_settings() -> Any:
+    """The worker's HEC settings (``KEPLER_HEC_*``), read once per process."""
+    from kepler.hec import HecSettings
+
+    settings_class: Any = HecSettings  # every field has a default; mypy sees Field(...) only
+    return settings_class()
+
+
 @lru_cache(maxsize=4)
 def _loaded(tracking_uri: str, artifacts: str, experiment: str, name: str, version: int) -> Any:
     from kepler.ml.store import ModelStore
@@ -90,7 +107,6 @@ def _score(
     from kepler.server.fitting import model_store
     from kepler.server.scoring import score_table
     from kepler.splunk.search import from_splunk
-    from kepler.splunk.settings import SplunkSettings
 
     started = time.time()
     # The version is pinned before the search runs: one version scores the whole run.
@@ -120,13 +136,13 @@ def _score(
     sourcetype = spec.get("sourcetype") or DEFAULT_SOURCETYPE
     source = f"kepler:schedule:{spec['schedule']}"
     # HEC is checked before Splunk is searched: a run that could not deliver does not search.
-    with HecSender() as hec:
+    with HecSender(hec_settings()) as hec:
         jobs.progress(job_id, 0.05, f"searching Splunk ({spec['earliest']} to {spec['latest']})")
         frame = from_splunk(
             spec["search"],
             earliest=spec["earliest"],
             latest=spec["latest"],
-            settings=SplunkSettings(),
+            settings=splunk_settings(),
             progress=False,
         )
         result["rows"] = len(frame)
