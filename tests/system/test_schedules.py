@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 
 from kepler._stack import LocalStack, wait_until
@@ -69,6 +68,19 @@ def scores(hec: HecReceiver, schedule: str) -> list[dict[str, Any]]:
     ]
 
 
+def kepler_cli(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEPLER_")}
+    env.update(KEPLER_URL=stack.url, KEPLER_TOKEN=stack.token)
+    return subprocess.run(
+        [sys.executable, "-m", "kepler", "schedule", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
 def test_schedule_fires_scores_arrive_via_hec_and_survive_a_restart(
     tmp_path: Path, splunkd: SplunkdRest, hec: HecReceiver
 ) -> None:
@@ -76,14 +88,25 @@ def test_schedule_fires_scores_arrive_via_hec_and_survive_a_restart(
     stack = LocalStack(home, extra_env=stack_env(splunkd, hec)).start()
     try:
         client = stack.client()
-        xs = [float(i) for i in range(50)]
-        client.fit(
-            pd.DataFrame({"x": xs, "y": [2 * x for x in xs]}),
-            "LinearRegression",
-            target="y",
-            into="pump",
+        # Training data pulled from Splunk: the model's lineage names the search.
+        splunkd.add_search(
+            "search index=history | table x y", [{"x": str(i), "y": str(2 * i)} for i in range(50)]
+        )
+        frame = from_splunk(
+            "index=history | table x y",
+            earliest="-30d",
+            latest="now",
+            settings=SplunkSettings(url=splunkd.url, token=SPLUNK_TOKEN),
             progress=False,
         )
+        fit = client.fit(frame, "LinearRegression", target="y", into="pump", progress=False)
+        from mlflow import MlflowClient
+
+        tracking = f"sqlite:///{home / 'mlflow.db'}"
+        tags = MlflowClient(tracking, tracking).get_run(fit.run_id).data.tags
+        assert tags["kepler.splunk.search"] == "search index=history | table x y"
+        assert tags["kepler.splunk.earliest"] == "-30d"
+
         # Bad input is refused when the schedule is added, not at every run.
         with pytest.raises(ModelNotFound):
             client.schedule("nope", "index=sensors", "no_such_model", every="2s")
@@ -100,7 +123,9 @@ def test_schedule_fires_scores_arrive_via_hec_and_survive_a_restart(
         assert body["predicted(y)"] == pytest.approx(2 * body["x"])
         assert body["kepler_model"] == "pump" and body["kepler_version"] == 1
         assert event["time"] == pytest.approx(1767225600 + body["x"])  # the row's _time
-        export = next(f for m, p, f in splunkd.requests if p.endswith("/export"))
+        export = next(
+            f for m, p, f in splunkd.requests if f.get("search") == "search index=sensors"
+        )
         assert export["earliest_time"] == "-2s" and export["latest_time"] == "now"
 
         runs = client.schedule_runs("pump-2s")
@@ -137,68 +162,26 @@ def test_schedule_fires_scores_arrive_via_hec_and_survive_a_restart(
         client.unschedule("pump-2s")
         with pytest.raises(ScheduleNotFound):
             client.run_schedule("pump-2s")
-    finally:
-        stack.stop()
-    assert "Traceback" not in stack.log_text(100_000).split("--- beat")[-1]
 
-
-def test_schedule_cli_add_list_run_now_remove(
-    tmp_path: Path, splunkd: SplunkdRest, hec: HecReceiver
-) -> None:
-    stack = LocalStack(tmp_path / "home", extra_env=stack_env(splunkd, hec), beat=False)
-    stack.start()
-    try:
-        # Training data pulled from Splunk: the model's lineage names the search.
-        splunkd.add_search(
-            "search index=history | table x y", [{"x": str(i), "y": str(3 * i)} for i in range(50)]
-        )
-        frame = from_splunk(
-            "index=history | table x y",
-            earliest="-30d",
-            latest="now",
-            settings=SplunkSettings(url=splunkd.url, token=SPLUNK_TOKEN),
-            progress=False,
-        )
-        fit = stack.client().fit(
-            frame, "LinearRegression", target="y", into="cli_pump", progress=False
-        )
-        from mlflow import MlflowClient
-
-        tracking = f"sqlite:///{stack.home / 'mlflow.db'}"
-        tags = MlflowClient(tracking, tracking).get_run(fit.run_id).data.tags
-        assert tags["kepler.splunk.search"] == "search index=history | table x y"
-        assert tags["kepler.splunk.earliest"] == "-30d"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KEPLER_")}
-        env.update(KEPLER_URL=stack.url, KEPLER_TOKEN=stack.token)
-
-        def kepler(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [sys.executable, "-m", "kepler", "schedule", *args],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=180,
-                check=False,
-            )
-
-        added = kepler(
-            "add", "cli-hourly", "--search", "index=sensors", "--model", "cli_pump@1",
+        # The CLI, through the bridge.
+        added = kepler_cli(
+            stack, "add", "cli-hourly", "--search", "index=sensors", "--model", "pump@1",
             "--every", "1h",
         )  # fmt: skip
         assert added.returncode == 0, added.stderr
-        assert "every 1h" in added.stdout and "cli_pump@1" in added.stdout
-        listed = kepler("list")
+        assert "every 1h" in added.stdout and "pump@1" in added.stdout
+        listed = kepler_cli(stack, "list")
         assert listed.returncode == 0 and "cli-hourly" in listed.stdout
-        ran = kepler("run-now", "cli-hourly", "--wait")
+        ran = kepler_cli(stack, "run-now", "cli-hourly", "--wait")
         assert ran.returncode == 0, ran.stderr
-        assert f"scored {ROWS} rows with cli_pump@1" in ran.stdout
+        assert f"scored {ROWS} rows with pump@1" in ran.stdout
         assert f"{ROWS} events sent via HEC" in ran.stdout
-        sent = scores(hec, "cli-hourly")
-        got = sorted(e["event"]["predicted(y)"] for e in sent)
-        assert got == pytest.approx([3.0 * i for i in range(ROWS)], abs=1e-9)
-        assert kepler("remove", "cli-hourly").returncode == 0
-        gone = kepler("remove", "cli-hourly")
+        got = sorted(e["event"]["predicted(y)"] for e in scores(hec, "cli-hourly"))
+        assert got == pytest.approx([2.0 * i for i in range(ROWS)], abs=1e-9)
+        assert kepler_cli(stack, "remove", "cli-hourly").returncode == 0
+        gone = kepler_cli(stack, "remove", "cli-hourly")
         assert gone.returncode == 1 and "no schedule 'cli-hourly'" in gone.stderr
         assert "Traceback" not in gone.stderr
     finally:
         stack.stop()
+    assert "Traceback" not in stack.log_text(100_000).split("--- beat")[-1]
