@@ -28,10 +28,23 @@ TICK_S = 1.0
 def fire(
     sched: Schedule, *, jobs: JobStore, schedules: ScheduleStore, celery: Any, trigger: str
 ) -> Job:
-    """Record a run of ``sched`` as a job and queue it."""
+    """Record a run of ``sched`` as a job and queue it; a run the broker refused is
+    recorded as failed, not left queued forever."""
     job = jobs.create(SCORE_KIND, schedule_spec(sched, trigger=trigger), model=sched.model)
     schedules.ran(sched.id, job.id, job.created_at)
-    enqueue_score(celery, job.id)
+    try:
+        enqueue_score(celery, job.id)
+    except Exception as exc:
+        jobs.fail(
+            job.id,
+            {
+                "code": "internal",
+                "status": 500,
+                "message": f"the run of schedule {sched.name!r} could not be queued: the "
+                f"broker did not take it ({type(exc).__name__}); check KEPLER_BROKER_URL",
+            },
+        )
+        raise
     return job
 
 
