@@ -74,6 +74,8 @@ class Search:
     error_after: int | None = None  # an ERROR message in the stream after this many rows
     error_text: str = "Streamed search execute failed because: peer idx-1 went away"
     drop_after: int | None = None  # the connection is cut after this many rows
+    cache: bool = False  # encode the stream once and replay it (benchmarks)
+    encoded: list[bytes] | None = None
     messages: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -463,6 +465,10 @@ def _handler(rest: SplunkdRest) -> type[BaseHTTPRequestHandler]:
             if form.get("output_mode") != "json":
                 return self._error(400, "ERROR", "this double streams output_mode=json only", form)
             search = rest.searches.get(spl)
+            if search is not None and search.cache:
+                if search.encoded is None:
+                    search.encoded = list(_export_lines(search, form))
+                return self._stream(iter(search.encoded))
             self._stream(_export_lines(search, form))
 
     return Handler
