@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from kepler.core.errors import SearchFailed, SplunkError, SplunkUnavailable
+from kepler.core.errors import BadParameter, SearchFailed, SplunkError, SplunkUnavailable
 from kepler.splunk.results import FrameBuilder
 from kepler.splunk.service import connect, failure, messages_of, translate
 from kepler.splunk.settings import SplunkSettings
@@ -37,7 +37,7 @@ _GENERATING_PREFIX = ("|", "search ", "search\t")
 def normalize(spl: str) -> str:
     query = spl.strip()
     if not query:
-        raise SearchFailed("the search is empty; pass SPL such as 'index=main | head 100'")
+        raise BadParameter("the search is empty; pass SPL such as 'index=main | head 100'")
     return query if query.lower().startswith(_GENERATING_PREFIX) else f"search {query}"
 
 
@@ -60,7 +60,7 @@ def from_splunk(
     non-failing messages (the lineage a fit keeps).
     """
     if (spl is None) == (sid is None):
-        raise SearchFailed("pass either an SPL search or sid=<an existing job's id>")
+        raise BadParameter("pass either an SPL search or sid=<an existing job's id>, not both")
     s = settings or SplunkSettings()
     svc = service or connect(s)
     builder = FrameBuilder(s.batch_rows)

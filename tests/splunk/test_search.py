@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from kepler.core.errors import (
+    BadParameter,
     MissingDependency,
     SearchFailed,
     SplunkLoginFailed,
@@ -228,9 +229,9 @@ def test_from_splunk_without_splunklib_names_the_install(
 
 
 def test_from_splunk_rejects_search_and_sid_together(splunkd: SplunkdRest) -> None:
-    with pytest.raises(SearchFailed, match="either"):
+    with pytest.raises(BadParameter, match="either"):
         from_splunk("index=x", sid="1.2", settings=by_token(splunkd), progress=False)
-    with pytest.raises(SearchFailed, match="empty"):
+    with pytest.raises(BadParameter, match="empty"):
         from_splunk("   ", settings=by_token(splunkd), progress=False)
 
 

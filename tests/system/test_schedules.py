@@ -14,6 +14,7 @@ import pytest
 
 from kepler._stack import LocalStack, wait_until
 from kepler.core.errors import BadParameter, ModelNotFound, ScheduleNotFound
+from kepler.server.jobs import JobStore
 from kepler.splunk.search import from_splunk
 from kepler.splunk.settings import SplunkSettings
 from tests.hec.receiver import HecReceiver
@@ -128,11 +129,15 @@ def test_schedule_fires_scores_arrive_via_hec_and_survive_a_restart(
         )
         assert export["earliest_time"] == "-2s" and export["latest_time"] == "now"
 
+        def succeeded() -> list[dict[str, Any]]:
+            return [r for r in client.schedule_runs("pump-2s") if r["state"] == "succeeded"]
+
+        # The events are delivered a moment before the worker records the run as done.
+        wait_until(succeeded, 60, "a succeeded run")
         runs = client.schedule_runs("pump-2s")
         done = [r for r in runs if r["state"] == "succeeded"]
         assert done and done[-1]["result"]["rows"] == ROWS
         assert done[-1]["result"]["sent"] == ROWS and done[-1]["result"]["version"] == 1
-        before_restart = {r["id"] for r in runs}
 
         # A search Splunk refuses: the run is recorded as failed with Splunk's message.
         client.schedule("broken", "| frobnicate", "pump", every="1h")
@@ -142,6 +147,8 @@ def test_schedule_fires_scores_arrive_via_hec_and_survive_a_restart(
         assert error["code"] == "search_failed" and "frobnicate" in error["message"]
     finally:
         stack.stop()
+    # Every job that exists now was made before the restart.
+    before_restart = {j.id for j in JobStore(f"sqlite:///{home / 'kepler.db'}").list(limit=10_000)}
 
     # Everything stopped; a new stack on the same home (new port, new token) fires on.
     stack = LocalStack(home, extra_env=stack_env(splunkd, hec)).start()
