@@ -16,7 +16,7 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from kepler.core.errors import KeplerError
+from kepler.core.errors import HecRejected, KeplerError
 from kepler.core.refs import ModelRef
 from kepler.server.jobs import FAILED, SUCCEEDED, JobStore
 from kepler.server.settings import ServerSettings
@@ -44,7 +44,11 @@ def schedule_spec(sched: Any, *, trigger: str) -> dict[str, Any]:
     }
 
 
-def run_score_job(job_id: str, settings: ServerSettings) -> dict[str, Any]:
+def run_score_job(
+    job_id: str, settings: ServerSettings, *, splunk: Any = None, hec: Any = None
+) -> dict[str, Any]:
+    """Run score job ``job_id``; ``splunk`` and ``hec`` settings default to the process's
+    ``KEPLER_SPLUNK_*`` and ``KEPLER_HEC_*``."""
     jobs = JobStore(settings.database_url)
     job = jobs.get(job_id)
     if job.state == SUCCEEDED and job.result:
@@ -53,7 +57,9 @@ def run_score_job(job_id: str, settings: ServerSettings) -> dict[str, Any]:
         return {"error": job.error}
     jobs.start(job_id, socket.gethostname())
     try:
-        result = _score(job_id, job.spec, jobs, settings)
+        result = _score(
+            job_id, job.spec, jobs, settings, splunk or splunk_settings(), hec or hec_settings()
+        )
     except KeplerError as exc:
         jobs.fail(job_id, exc.to_dict())
         log.info("scheduled job %s failed: %s", job_id, exc.message)
@@ -99,7 +105,12 @@ def _loaded(tracking_uri: str, artifacts: str, experiment: str, name: str, versi
 
 
 def _score(
-    job_id: str, spec: dict[str, Any], jobs: JobStore, settings: ServerSettings
+    job_id: str,
+    spec: dict[str, Any],
+    jobs: JobStore,
+    settings: ServerSettings,
+    splunk: Any,
+    hec_conf: Any,
 ) -> dict[str, Any]:
     import pyarrow as pa
 
@@ -136,13 +147,13 @@ def _score(
     sourcetype = spec.get("sourcetype") or DEFAULT_SOURCETYPE
     source = f"kepler:schedule:{spec['schedule']}"
     # HEC is checked before Splunk is searched: a run that could not deliver does not search.
-    with HecSender(hec_settings()) as hec:
+    with HecSender(hec_conf) as hec:
         jobs.progress(job_id, 0.05, f"searching Splunk ({spec['earliest']} to {spec['latest']})")
         frame = from_splunk(
             spec["search"],
             earliest=spec["earliest"],
             latest=spec["latest"],
-            settings=splunk_settings(),
+            settings=splunk,
             progress=False,
         )
         result["rows"] = len(frame)
@@ -153,7 +164,10 @@ def _score(
                 0.1 + 0.8 * start / len(frame),
                 f"scoring rows {start:,} to {start + len(piece):,} of {len(frame):,}",
             )
-            table = pa.Table.from_pandas(piece, preserve_index=False)
+            features = [c for c in meta.features if c in piece.columns]
+            table = pa.Table.from_pandas(piece[features], preserve_index=False)
+            if not features:  # none of the model's fields came: every row is all missing
+                table = pa.table({"_": pa.nulls(len(piece))}).drop_columns(["_"])
             scored = score_table(pipeline, meta, table, include_input=False).to_pandas()
             keep = [c for c in piece.columns if not str(c).startswith("_")]
             times = piece["_time"].tolist() if "_time" in piece.columns else None
@@ -181,6 +195,15 @@ def _score(
     )
     if report.last_error:
         result["hec_error"] = report.last_error
+    if report.rejected:
+        # Splunk refused data (an index the token may not write, a bad field): the run is
+        # failed so that an alert on failed runs sees it; the counts stay in the error.
+        raise HecRejected(
+            f"HEC refused {report.rejected:,} of {len(frame):,} score events "
+            f"({report.last_error or 'no reason given'}); check the schedule's index and "
+            "the HEC token's allowed indexes",
+            detail={k: v for k, v in result.items() if k != "schedule"},
+        )
     return result
 
 
