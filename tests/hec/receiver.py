@@ -124,6 +124,7 @@ class HecReceiver:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._conns: set[socket.socket] = set()
+        self._generation = 0  # a request taken before a restart is lost with it
         self.port = 0
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -164,6 +165,7 @@ class HecReceiver:
         self.stop()
         with self.lock:
             self._channels.clear()
+            self._generation += 1
             self.stats["restarts"] += 1
         if down_for:
             time.sleep(down_for)
@@ -187,6 +189,7 @@ class HecReceiver:
 
     def answer(self, handler: _Handler, method: str) -> tuple[int, dict[str, Any]] | None:
         """The reply to one request, or None to drop the connection without one."""
+        generation = self._generation
         parts = urlsplit(handler.path)
         path, query = parts.path.rstrip("/"), parse_qs(parts.query)
         body = handler.read_body()
@@ -248,6 +251,8 @@ class HecReceiver:
             events, error = _parse(body, conf)
         reply: tuple[int, dict[str, Any]]
         with self.lock:
+            if generation != self._generation:
+                return None  # the process that took this request is gone
             if error is not None:
                 # Events before the bad one went into the pipeline, as with Splunk.
                 self.events.extend(events)
@@ -382,6 +387,7 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         with self.hec.lock:
             self.hec._conns.add(self.connection)
+            self.hec.stats["connections"] += 1
 
     def finish(self) -> None:
         with self.hec.lock:
