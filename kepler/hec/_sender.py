@@ -135,8 +135,7 @@ class HecSender:
             )
             if v
         }
-        assert s.queue_dir is not None
-        self._disk = DiskQueue(s.queue_dir, s.queue_max_bytes)
+        self._disk = DiskQueue(s.queue_path(), s.queue_max_bytes)
         self._channel = _Channel(s.channel or str(uuid.uuid4()))
         self._channels: list[_Channel] = [self._channel]
         self._transport = Transport(s)
