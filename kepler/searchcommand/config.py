@@ -62,7 +62,8 @@ def _truthy(value: Any, default: bool = True) -> bool:
 
 
 def from_environ(env: Mapping[str, str]) -> Config | None:
-    """``KEPLER_URL``, ``KEPLER_TOKEN``, ``KEPLER_CA_BUNDLE`` (outside Splunk)."""
+    """``KEPLER_URL``, ``KEPLER_TOKEN``, ``KEPLER_CA_BUNDLE`` (outside Splunk); the HEC tab's
+    fields as ``KEPLER_HEC_URL``, ``KEPLER_HEC_TOKEN``, ``KEPLER_HEC_INDEX``, ``KEPLER_HEC_ACK``."""
     url = env.get("KEPLER_URL")
     if not url:
         return None
@@ -72,6 +73,11 @@ def from_environ(env: Mapping[str, str]) -> Config | None:
         verify=_truthy(env.get("KEPLER_VERIFY_TLS")),
         ca_bundle=env.get("KEPLER_CA_BUNDLE") or None,
         timeout=float(env.get("KEPLER_TIMEOUT") or 60),
+        hec_url=env.get("KEPLER_HEC_URL", ""),
+        hec_token=env.get("KEPLER_HEC_TOKEN", ""),
+        hec_index=env.get("KEPLER_HEC_INDEX", ""),
+        hec_ack=_truthy(env.get("KEPLER_HEC_ACK"), default=False),
+        hec_verify=_truthy(env.get("KEPLER_HEC_VERIFY_TLS")),
     )
 
 

@@ -170,7 +170,7 @@ def _apply(
     datasets = dataset_store(settings)
     total = max(1, datasets.manifest(dataset_id).rows)
     source = f"kepler:apply:{name}@{version}"
-    rows_written = int(spec.get("rows_written_before") or 0)
+    rows_written = events = 0
     start_report = sender.report()
     for n, batch in enumerate(datasets.iter_batches(dataset_id, batch_size=BATCH_ROWS)):
         if n < done_batches:
@@ -184,7 +184,7 @@ def _apply(
             probabilities=spec.get("probabilities"),
             output_name=spec.get("output_name"),
         )
-        write_table(
+        events += write_table(
             sender,
             scored,
             index=spec.get("index"),
@@ -209,7 +209,7 @@ def _apply(
         "rows": rows_written,
         "index": spec.get("index"),
         "sourcetype": spec.get("sourcetype") or DEFAULT_SOURCETYPE,
-        "delivered": report.delivered - start_report.delivered,
+        "events_written": events,  # in Splunk, or in the worker's disk queue
         "rejected": report.rejected - start_report.rejected,
         "queued_on_disk": report.spooled,
     }
