@@ -21,6 +21,11 @@ from kepler.core.errors import (
     DataError,
     DatasetIncomplete,
     DatasetNotFound,
+    HecError,
+    HecNotConfigured,
+    HecQueueFull,
+    HecRejected,
+    HecUnavailable,
     InvalidSpec,
     JobFailed,
     JobNotFound,
@@ -47,6 +52,7 @@ if TYPE_CHECKING:
         summary,
     )
     from kepler._client import Client, FitResult
+    from kepler._to_splunk import to_splunk
 
 _LAZY = {
     "algorithms": "kepler._api",
@@ -60,6 +66,7 @@ _LAZY = {
     "summary": "kepler._api",
     "Client": "kepler._client",
     "FitResult": "kepler._client",
+    "to_splunk": "kepler._to_splunk",
 }
 
 
@@ -85,6 +92,11 @@ __all__ = [
     "DatasetIncomplete",
     "DatasetNotFound",
     "FitResult",
+    "HecError",
+    "HecNotConfigured",
+    "HecQueueFull",
+    "HecRejected",
+    "HecUnavailable",
     "InvalidSpec",
     "JobFailed",
     "JobNotFound",
@@ -106,4 +118,5 @@ __all__ = [
     "jobs",
     "models",
     "summary",
+    "to_splunk",
 ]

@@ -11,7 +11,16 @@ def test_all_names_resolve() -> None:
 
 
 def test_public_functions_are_listed() -> None:
-    for name in ("fit", "apply", "models", "summary", "delete_model", "jobs", "Client"):
+    for name in (
+        "fit",
+        "apply",
+        "models",
+        "summary",
+        "delete_model",
+        "jobs",
+        "Client",
+        "to_splunk",
+    ):
         assert name in kepler.__all__
 
 
