@@ -497,7 +497,7 @@ class HecSender:
     def _go_down(self, batch: _Batch) -> None:
         if not self._down:
             log.warning(
-                "HEC unreachable (%s); events go to the disk queue and HEC is tried every %.0fs",
+                "HEC unreachable (%s); events go to the disk queue and HEC is tried every %gs",
                 self._report.last_error,
                 self.settings.backoff_max,
             )
