@@ -172,8 +172,15 @@ class HecSender:
         """Accept many events; returns how many. Encodes in slices so memory stays flat."""
         count = 0
         chunk: list[bytes] = []
+        defaults, limit = self._defaults, self.settings.max_event_bytes
         for event in events:
-            chunk.append(self._encode(event))
+            if type(event) is dict and "event" not in event:  # a plain payload: the fast path
+                data = encode({"event": event}, defaults)
+                if len(data) > limit:
+                    data = self._encode(event)  # raises with the reason
+            else:
+                data = self._encode(event)
+            chunk.append(data)
             if len(chunk) >= 1000:
                 self._accept(chunk)
                 count += len(chunk)
