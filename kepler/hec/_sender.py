@@ -42,7 +42,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from kepler.core.errors import HecNotConfigured, HecQueueFull, HecRejected
+from kepler.core.errors import HecNotConfigured, HecQueueFull, HecRejected, HecUnavailable
 from kepler.hec._event import as_envelope, encode
 from kepler.hec._settings import HecSettings
 from kepler.hec._spool import DiskQueue
@@ -275,7 +275,7 @@ class HecSender:
                 if self._disk_full:
                     raise HecQueueFull(self._full_message())
                 if time.monotonic() - waited_since > s.timeout:
-                    raise HecQueueFull(
+                    raise HecUnavailable(
                         f"HEC has not taken events for {s.timeout:.0f}s and "
                         f"{self._mem_bytes} bytes wait in memory; nothing more is accepted now"
                     )
