@@ -21,6 +21,11 @@ from kepler.core.errors import (
     DataError,
     DatasetIncomplete,
     DatasetNotFound,
+    HecError,
+    HecNotConfigured,
+    HecQueueFull,
+    HecRejected,
+    HecUnavailable,
     InvalidSpec,
     JobFailed,
     JobNotFound,
@@ -54,6 +59,7 @@ if TYPE_CHECKING:
         unschedule,
     )
     from kepler._client import Client, FitResult
+    from kepler._to_splunk import to_splunk
     from kepler.splunk.search import from_splunk
     from kepler.splunk.settings import SplunkSettings
 
@@ -74,6 +80,7 @@ _LAZY = {
     "SplunkSettings": "kepler.splunk.settings",
     "Client": "kepler._client",
     "FitResult": "kepler._client",
+    "to_splunk": "kepler._to_splunk",
 }
 
 
@@ -99,6 +106,11 @@ __all__ = [
     "DatasetIncomplete",
     "DatasetNotFound",
     "FitResult",
+    "HecError",
+    "HecNotConfigured",
+    "HecQueueFull",
+    "HecRejected",
+    "HecUnavailable",
     "InvalidSpec",
     "JobFailed",
     "JobNotFound",
@@ -128,5 +140,6 @@ __all__ = [
     "schedule",
     "schedules",
     "summary",
+    "to_splunk",
     "unschedule",
 ]

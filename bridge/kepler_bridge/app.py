@@ -15,7 +15,15 @@ from kepler.server.settings import ServerSettings
 from kepler_bridge import errors
 from kepler_bridge.deps import AuthDep, BridgeState
 from kepler_bridge.model_cache import ModelCache
-from kepler_bridge.routes import algorithms, datasets, health, jobs, models, schedules
+from kepler_bridge.routes import (
+    algorithms,
+    datasets,
+    health,
+    hec,
+    jobs,
+    models,
+    schedules,
+)
 
 log = logging.getLogger("kepler.bridge")
 
@@ -27,11 +35,15 @@ def create_app(settings: ServerSettings, token: str) -> FastAPI:
 
     if not token:
         raise ValueError("the bridge refuses to start without a token")
+    from kepler.server.telemetry import Telemetry
+
     store = ModelStore(settings.tracking_uri, settings.artifact_location, settings.experiment)
+    telemetry = Telemetry(settings.hec, component="bridge")
     state = BridgeState(
         settings=settings,
         token=token,
-        jobs=JobStore(settings.database_url),
+        telemetry=telemetry,
+        jobs=JobStore(settings.database_url, telemetry=telemetry),
         datasets=DatasetStore(settings.dataset_store),
         models=store,
         cache=ModelCache(settings.model_cache_size, store.load),
@@ -50,7 +62,7 @@ def create_app(settings: ServerSettings, token: str) -> FastAPI:
     )
     app.state.kepler = state
     errors.install(app)
-    for module in (health, datasets, jobs, models, algorithms, schedules):
+    for module in (health, datasets, jobs, models, algorithms, hec, schedules):
         app.include_router(module.router)
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[AuthDep])

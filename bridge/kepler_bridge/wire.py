@@ -54,6 +54,15 @@ class FitRequest(BaseModel):
     holdout: float = Field(0.2, ge=0.0, le=0.9)
 
 
+class ApplyJobRequest(BaseModel):
+    dataset_id: str
+    model: str  # pump, pump@3 or pump:production; resolved to a version when queued
+    index: str = Field(min_length=1)
+    sourcetype: str | None = None
+    output_name: str | None = None
+    probabilities: bool | None = None
+
+
 class AliasRequest(BaseModel):
     version: int = Field(ge=1)
 

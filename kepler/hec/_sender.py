@@ -42,7 +42,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from kepler.core.errors import HecNotConfigured, HecQueueFull, HecRejected
+from kepler.core.errors import HecNotConfigured, HecQueueFull, HecRejected, HecUnavailable
 from kepler.hec._event import as_envelope, encode
 from kepler.hec._settings import HecSettings
 from kepler.hec._spool import DiskQueue
@@ -135,8 +135,7 @@ class HecSender:
             )
             if v
         }
-        assert s.queue_dir is not None
-        self._disk = DiskQueue(s.queue_dir, s.queue_max_bytes)
+        self._disk = DiskQueue(s.queue_path(), s.queue_max_bytes)
         self._channel = _Channel(s.channel or str(uuid.uuid4()))
         self._channels: list[_Channel] = [self._channel]
         self._transport = Transport(s)
@@ -173,8 +172,15 @@ class HecSender:
         """Accept many events; returns how many. Encodes in slices so memory stays flat."""
         count = 0
         chunk: list[bytes] = []
+        defaults, limit = self._defaults, self.settings.max_event_bytes
         for event in events:
-            chunk.append(self._encode(event))
+            if type(event) is dict and "event" not in event:  # a plain payload: the fast path
+                data = encode({"event": event}, defaults)
+                if len(data) > limit:
+                    data = self._encode(event)  # raises with the reason
+            else:
+                data = self._encode(event)
+            chunk.append(data)
             if len(chunk) >= 1000:
                 self._accept(chunk)
                 count += len(chunk)
@@ -269,7 +275,7 @@ class HecSender:
                 if self._disk_full:
                     raise HecQueueFull(self._full_message())
                 if time.monotonic() - waited_since > s.timeout:
-                    raise HecQueueFull(
+                    raise HecUnavailable(
                         f"HEC has not taken events for {s.timeout:.0f}s and "
                         f"{self._mem_bytes} bytes wait in memory; nothing more is accepted now"
                     )
@@ -336,15 +342,16 @@ class HecSender:
             return self._poll_acks
         if self._down:
             if self._ready and not self._disk_full:
-                batch = self._ready.popleft()
+                batch = self._take()
                 return lambda: self._spool(batch)
             if now >= self._probe_at and (self._ready or len(self._disk) > len(self._loaded)):
                 self._probe_at = now + s.backoff_max
+                if self._ready:  # the disk queue is full: probe with what waits in memory
+                    batch = self._take()
+                    return lambda: self._post(batch, probing=True)
                 return self._probe
         elif self._ready and self._ready[0].not_before <= now:
-            batch = self._ready.popleft()
-            self._inflight += 1
-            self._inflight_events += len(batch.events)
+            batch = self._take()
             return lambda: self._post(batch)
         elif (
             not self._ready
@@ -381,27 +388,27 @@ class HecSender:
             self._mem_bytes += batch.nbytes
             self._ready.append(batch)
 
+    def _take(self) -> _Batch:
+        """Under the lock: the next batch, counted in flight until its outcome is handled."""
+        batch = self._ready.popleft()
+        self._inflight += 1
+        self._inflight_events += len(batch.events)
+        return batch
+
     def _probe(self) -> None:
-        """One try while HEC is down: the oldest batch on disk, else in memory."""
+        """One try while HEC is down, with the oldest batch of the disk queue."""
+        self._load_from_disk()
         with self._cond:
-            batch = self._ready.popleft() if self._ready else None
-        if batch is None:
-            self._load_from_disk()
-            with self._cond:
-                batch = self._ready.popleft() if self._ready else None
-            if batch is None:
+            if not self._ready:
                 return
-        with self._cond:
-            self._inflight += 1
-            self._inflight_events += len(batch.events)
+            batch = self._take()
         self._post(batch, probing=True)
 
     def _post(self, batch: _Batch, probing: bool = False) -> None:
         channel = self._channel
         outcome = self._transport.post(batch.events, channel.guid)
         with self._cond:
-            self._inflight -= 1
-            self._inflight_events -= len(batch.events)
+            self._untake(batch)
             self._handle(batch, channel, outcome, probing)
             self._cond.notify_all()
 
@@ -426,7 +433,6 @@ class HecSender:
                 return
             if outcome.ack_id <= channel.last_id:
                 self._channel_reset(channel)
-                channel = self._channel
             channel.last_id = outcome.ack_id
             self._await_ack(batch, channel, outcome.ack_id, now)
             return
@@ -466,16 +472,16 @@ class HecSender:
     def _await_ack(self, batch: _Batch, channel: _Channel, ack_id: int, now: float) -> None:
         batch.ack_id, batch.channel, batch.sent_at = ack_id, channel, now
         channel.unacked[ack_id] = batch
-        self._next_poll = min(self._next_poll, now + self.settings.ack_poll_interval)
+        if self._next_poll < now:  # first poll one interval after the send
+            self._next_poll = now + self.settings.ack_poll_interval
 
     def _channel_reset(self, channel: _Channel) -> None:
-        """HEC handed out an ack id it had already given: it restarted and forgot the channel."""
+        """HEC handed out an ack id it had already given: it restarted and forgot the channel,
+        and the ids it gave before mean nothing now."""
         log.warning("HEC restarted (ack ids began again); resending unacknowledged batches")
         for batch in channel.unacked.values():
             self._resend(batch)
         channel.unacked.clear()
-        self._channel = _Channel(str(uuid.uuid4()))
-        self._channels.append(self._channel)
 
     def _resend(self, batch: _Batch) -> None:
         batch.ack_id, batch.channel = None, None
@@ -498,7 +504,7 @@ class HecSender:
     def _go_down(self, batch: _Batch) -> None:
         if not self._down:
             log.warning(
-                "HEC unreachable (%s); events go to the disk queue and HEC is tried every %.0fs",
+                "HEC unreachable (%s); events go to the disk queue and HEC is tried every %gs",
                 self._report.last_error,
                 self.settings.backoff_max,
             )
@@ -525,15 +531,21 @@ class HecSender:
                 self._channels = [ch for ch in self._channels if ch.unacked or ch is self._channel]
                 self._cond.notify_all()
 
+    def _untake(self, batch: _Batch) -> None:
+        self._inflight -= 1
+        self._inflight_events -= len(batch.events)
+
     def _spool(self, batch: _Batch) -> None:
         if batch.path is not None:  # read back from disk and failed again: it is still there
             with self._cond:
+                self._untake(batch)
                 self._loaded.discard(batch.path)
                 self._mem_bytes -= batch.nbytes
                 self._cond.notify_all()
             return
         path = self._disk.put(batch.events)
         with self._cond:
+            self._untake(batch)
             if path is None:
                 self._disk_full = True
                 self._ready.appendleft(batch)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kepler._home import default_home
@@ -29,38 +29,40 @@ class HecSettings(BaseSettings):
     source: str | None = None
     sourcetype: str | None = None
     host: str | None = None
+    # Where Kepler's own metrics go (a metrics index); None: the token's default index.
+    metrics_index: str | None = None
 
     # Indexer acknowledgement: the token must have useACK on; events never acknowledged
     # within ack_timeout are sent again.
     ack: bool = False
-    ack_timeout: float = Field(60.0, gt=0)
-    ack_poll_interval: float = Field(0.5, gt=0)
+    ack_timeout: float = Field(default=60.0, gt=0)
+    ack_poll_interval: float = Field(default=0.5, gt=0)
     # A channel GUID; one is generated per sender when unset.
     channel: str | None = None
 
     verify_tls: bool = True
     ca_bundle: Path | None = None
-    timeout: float = Field(30.0, gt=0)
+    timeout: float = Field(default=30.0, gt=0)
 
     # A batch is sent when it reaches either bound, or linger seconds after its first event.
-    batch_bytes: int = Field(1 * MiB, ge=1024)
-    batch_events: int = Field(10_000, ge=1)
-    linger: float = Field(0.2, ge=0)
-    gzip_level: int = Field(1, ge=0, le=9)  # 0 sends uncompressed
-    max_event_bytes: int = Field(5_000_000, ge=1)  # Splunk's maxEventSize
+    batch_bytes: int = Field(default=1 * MiB, ge=1024)
+    batch_events: int = Field(default=10_000, ge=1)
+    linger: float = Field(default=0.2, ge=0)
+    gzip_level: int = Field(default=1, ge=0, le=9)  # 0 sends uncompressed
+    max_event_bytes: int = Field(default=5_000_000, ge=1)  # Splunk's maxEventSize
 
     # Retries on 503 / code 9 / 5xx / connection errors: backoff * 2**attempt (capped at
     # backoff_max) with full jitter; after max_retries the batch goes to the disk queue and
     # HEC is probed every backoff_max seconds until it answers again.
-    max_retries: int = Field(5, ge=0)
-    backoff: float = Field(0.5, ge=0)
-    backoff_max: float = Field(30.0, gt=0)
+    max_retries: int = Field(default=5, ge=0)
+    backoff: float = Field(default=0.5, ge=0)
+    backoff_max: float = Field(default=30.0, gt=0)
 
     # Events accepted but not yet delivered, in memory; send() waits for room above this.
-    max_memory_bytes: int = Field(64 * MiB, ge=1024)
+    max_memory_bytes: int = Field(default=64 * MiB, ge=1024)
     # The disk queue: survives a restart of the process, drains when HEC answers again.
     queue_dir: Path | None = None
-    queue_max_bytes: int = Field(1 * GiB, ge=0)
+    queue_max_bytes: int = Field(default=1 * GiB, ge=0)
 
     @field_validator("url")
     @classmethod
@@ -71,12 +73,9 @@ class HecSettings(BaseSettings):
                 url = url[: -len(suffix)]
         return url
 
-    @model_validator(mode="after")
-    def _fill_defaults(self) -> HecSettings:
-        if self.queue_dir is None:
-            self.queue_dir = default_home() / "hec-queue"
-        self.queue_dir = self.queue_dir.expanduser()
-        return self
+    def queue_path(self) -> Path:
+        """The disk queue's folder: ``queue_dir``, else ``$KEPLER_HOME/hec-queue``."""
+        return (self.queue_dir or default_home() / "hec-queue").expanduser()
 
     @property
     def enabled(self) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import os
+import threading
 from pathlib import Path
 from typing import IO
 
@@ -28,6 +29,7 @@ class DiskQueue:
     def __init__(self, root: Path, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.dir, self._lock = _take_slot(root)
+        self._mutex = threading.Lock()  # the sender's thread writes while others read sizes
         self._files: dict[Path, tuple[int, int]] = {}  # path -> (bytes, events)
         for path in sorted(self.dir.glob(f"*{SUFFIX}")):
             try:
@@ -40,11 +42,13 @@ class DiskQueue:
 
     @property
     def size(self) -> int:
-        return sum(size for size, _ in self._files.values())
+        with self._mutex:
+            return sum(size for size, _ in self._files.values())
 
     @property
     def events(self) -> int:
-        return sum(count for _, count in self._files.values())
+        with self._mutex:
+            return sum(count for _, count in self._files.values())
 
     def __len__(self) -> int:
         return len(self._files)
@@ -54,28 +58,32 @@ class DiskQueue:
         data = gzip.compress(b"\n".join(events), compresslevel=1)
         if self.size + len(data) > self.max_bytes:
             return None
-        self._serial += 1
-        path = self.dir / f"{self._serial:016d}-{len(events)}{SUFFIX}"
+        with self._mutex:
+            self._serial += 1
+            path = self.dir / f"{self._serial:016d}-{len(events)}{SUFFIX}"
         tmp = path.with_suffix(".tmp")
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-        self._files[path] = (len(data), len(events))
+        with self._mutex:
+            self._files[path] = (len(data), len(events))
         return path
 
     def oldest(self, exclude: set[Path]) -> Path | None:
-        for path in self._files:  # insertion order is serial order
-            if path not in exclude:
-                return path
+        with self._mutex:
+            for path in self._files:  # insertion order is serial order
+                if path not in exclude:
+                    return path
         return None
 
     def load(self, path: Path) -> list[bytes]:
         return gzip.decompress(path.read_bytes()).split(b"\n")
 
     def remove(self, path: Path) -> None:
-        self._files.pop(path, None)
+        with self._mutex:
+            self._files.pop(path, None)
         path.unlink(missing_ok=True)
 
     def close(self) -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kepler._home import default_home
+from kepler.hec import HecSettings
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -45,6 +46,9 @@ class ServerSettings(BaseSettings):
     model_cache_size: int = 8
     worker_concurrency: int = 2
 
+    # Splunk's HTTP Event Collector (KEPLER_HEC_*): scores, model events and metrics.
+    hec: HecSettings = Field(default_factory=HecSettings)
+
     @model_validator(mode="after")
     def _fill_defaults(self) -> ServerSettings:
         home = self.home.expanduser()
@@ -59,6 +63,8 @@ class ServerSettings(BaseSettings):
             self.broker_url = f"sqla+sqlite:///{home / 'broker.db'}"
         if not self.database_url:
             self.database_url = f"sqlite:///{home / 'kepler.db'}"
+        if self.hec.queue_dir is None:
+            self.hec.queue_dir = home / "hec-queue"
         if (self.tls_certfile is None) != (self.tls_keyfile is None):
             raise ValueError("set both KEPLER_TLS_CERTFILE and KEPLER_TLS_KEYFILE, or neither")
         return self
