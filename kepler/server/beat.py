@@ -64,7 +64,9 @@ def run_beat(
     from kepler.server.queue import make_celery
 
     stop = stop or threading.Event()
-    jobs = JobStore(settings.database_url)
+    from kepler.server.telemetry import Telemetry
+
+    jobs = JobStore(settings.database_url, telemetry=Telemetry(settings.hec, component="beat"))
     schedules = ScheduleStore(settings.database_url)
     celery = make_celery(settings)
     log.info("beat started: %d schedule(s)", len(schedules.list()))

@@ -47,9 +47,12 @@ def schedule_spec(sched: Any, *, trigger: str) -> dict[str, Any]:
 def run_score_job(
     job_id: str, settings: ServerSettings, *, splunk: Any = None, hec: Any = None
 ) -> dict[str, Any]:
-    """Run score job ``job_id``; ``splunk`` and ``hec`` settings default to the process's
-    ``KEPLER_SPLUNK_*`` and ``KEPLER_HEC_*``."""
-    jobs = JobStore(settings.database_url)
+    """Run score job ``job_id``; ``splunk`` and ``hec`` default to the process's settings
+    (``KEPLER_SPLUNK_*``, ``KEPLER_HEC_*``)."""
+    from kepler.server.telemetry import Telemetry
+
+    telemetry = Telemetry(settings.hec, component="worker")
+    jobs = JobStore(settings.database_url, telemetry=telemetry)
     job = jobs.get(job_id)
     if job.state == SUCCEEDED and job.result:
         return job.result
@@ -58,11 +61,12 @@ def run_score_job(
     jobs.start(job_id, socket.gethostname())
     try:
         result = _score(
-            job_id, job.spec, jobs, settings, splunk or splunk_settings(), hec or hec_settings()
+            job_id, job.spec, jobs, settings, splunk or settings.splunk, hec or settings.hec
         )
     except KeplerError as exc:
         jobs.fail(job_id, exc.to_dict())
         log.info("scheduled job %s failed: %s", job_id, exc.message)
+        telemetry.flush()
         return {"error": exc.to_dict()}
     except Exception:
         log.exception("scheduled job %s crashed", job_id)
@@ -77,24 +81,8 @@ def run_score_job(
         )
         raise
     jobs.succeed(job_id, result)
+    telemetry.flush()
     return result
-
-
-@lru_cache(maxsize=1)
-def splunk_settings() -> Any:
-    """The worker's Splunk settings (``KEPLER_SPLUNK_*``), read once per process."""
-    from kepler.splunk.settings import SplunkSettings
-
-    return SplunkSettings()
-
-
-@lru_cache(maxsize=1)
-def hec_settings() -> Any:
-    """The worker's HEC settings (``KEPLER_HEC_*``), read once per process."""
-    from kepler.hec import HecSettings
-
-    settings_class: Any = HecSettings  # every field has a default; mypy sees Field(...) only
-    return settings_class()
 
 
 @lru_cache(maxsize=4)
@@ -147,6 +135,7 @@ def _score(
     sourcetype = spec.get("sourcetype") or DEFAULT_SOURCETYPE
     source = f"kepler:schedule:{spec['schedule']}"
     # HEC is checked before Splunk is searched: a run that could not deliver does not search.
+    # The run has a sender of its own (its own disk-queue slot), so its counts are its own.
     with HecSender(hec_conf) as hec:
         jobs.progress(job_id, 0.05, f"searching Splunk ({spec['earliest']} to {spec['latest']})")
         frame = from_splunk(

@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kepler._home import default_home
 from kepler.hec import HecSettings
+from kepler.splunk.settings import SplunkSettings
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -48,6 +49,8 @@ class ServerSettings(BaseSettings):
 
     # Splunk's HTTP Event Collector (KEPLER_HEC_*): scores, model events and metrics.
     hec: HecSettings = Field(default_factory=HecSettings)
+    # splunkd's REST API (KEPLER_SPLUNK_*): what scheduled scoring searches.
+    splunk: SplunkSettings = Field(default_factory=SplunkSettings)
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> ServerSettings:
