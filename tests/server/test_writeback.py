@@ -88,9 +88,8 @@ def test_apply_job_writes_every_row_and_resumes_after_the_last_written_batch(
         assert (result["rows"], result["events_written"], result["version"]) == (200, 200, 1)
         scores = [e for e in rx.events if e["index"] == "scores"]
         assert sorted(e["time"] for e in scores) == [1700000000.0 + i for i in range(200)]
-        assert all(
-            e["event"]["predicted(y)"] == pytest.approx(3 * float(e["event"]["x"]) + 1) for e in scores
-        )
+        for e in scores:
+            assert e["event"]["predicted(y)"] == pytest.approx(3 * float(e["event"]["x"]) + 1)
         assert jobs.get(job_id).state == SUCCEEDED
         # A redelivered message after the job finished writes nothing again.
         assert run_apply_job(dataset_id, job_id, settings) == result
