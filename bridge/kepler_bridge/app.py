@@ -35,8 +35,11 @@ def create_app(settings: ServerSettings, token: str) -> FastAPI:
 
     if not token:
         raise ValueError("the bridge refuses to start without a token")
-    from kepler.server.telemetry import Telemetry
+    from kepler.server.telemetry import Telemetry, sender_for
 
+    # Start the sender now, not on the first event: what an earlier run left in the disk
+    # queue drains as soon as HEC answers.
+    sender_for(settings.hec)
     store = ModelStore(settings.tracking_uri, settings.artifact_location, settings.experiment)
     telemetry = Telemetry(settings.hec, component="bridge")
     state = BridgeState(

@@ -16,8 +16,9 @@ from kepler.core.errors import (
     HecUnavailable,
 )
 from kepler.hec._event import HecEvent, make_event
-from kepler.hec._sender import HecReport, HecSender, RejectedEvent
+from kepler.hec._sender import HecSender
 from kepler.hec._settings import HecSettings
+from kepler.hec._state import HecReport, RejectedEvent
 
 __all__ = [
     "HecError",

@@ -37,7 +37,6 @@ import uuid
 import weakref
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -46,69 +45,10 @@ from kepler.core.errors import HecNotConfigured, HecQueueFull, HecRejected, HecU
 from kepler.hec._event import as_envelope, encode
 from kepler.hec._settings import HecSettings
 from kepler.hec._spool import DiskQueue
+from kepler.hec._state import MAX_REPORTED, Batch, Channel, HecReport, RejectedEvent
 from kepler.hec._transport import Outcome, Transport
 
 log = logging.getLogger("kepler.hec")
-
-MAX_REPORTED = 100  # rejected events kept with details; the count is always exact
-
-
-@dataclass(frozen=True)
-class RejectedEvent:
-    """An event HEC refused as bad data: ``seq`` counts from 0 in this sender's send order
-    (None for a batch read back from the disk queue of an earlier process)."""
-
-    seq: int | None
-    code: int | None
-    text: str
-
-
-@dataclass
-class HecReport:
-    """What ``flush()`` returns: counts since the sender started."""
-
-    accepted: int = 0
-    delivered: int = 0
-    rejected: int = 0
-    spooled: int = 0  # events waiting in the disk queue now
-    pending: int = 0  # events in memory not yet delivered (> 0 only when flush timed out)
-    resent_batches: int = 0
-    queue_bytes: int = 0
-    queue_max_bytes: int = 0
-    last_error: str | None = None
-    rejected_events: list[RejectedEvent] = field(default_factory=list)
-
-
-class _Batch:
-    __slots__ = (
-        "ack_id",
-        "attempts",
-        "channel",
-        "events",
-        "first_seq",
-        "nbytes",
-        "not_before",
-        "path",
-        "sent_at",
-    )
-
-    def __init__(self, events: list[bytes], first_seq: int | None, nbytes: int) -> None:
-        self.events = events
-        self.first_seq = first_seq
-        self.nbytes = nbytes
-        self.attempts = 0
-        self.not_before = 0.0
-        self.ack_id: int | None = None
-        self.channel: _Channel | None = None
-        self.sent_at = 0.0
-        self.path: Path | None = None
-
-
-class _Channel:
-    def __init__(self, guid: str) -> None:
-        self.guid = guid
-        self.last_id = -1
-        self.unacked: dict[int, _Batch] = {}
 
 
 class HecSender:
@@ -136,8 +76,8 @@ class HecSender:
             if v
         }
         self._disk = DiskQueue(s.queue_path(), s.queue_max_bytes)
-        self._channel = _Channel(s.channel or str(uuid.uuid4()))
-        self._channels: list[_Channel] = [self._channel]
+        self._channel = Channel(s.channel or str(uuid.uuid4()))
+        self._channels: list[Channel] = [self._channel]
         self._transport = Transport(s)
         self._inflight_events = 0
         self._cond = threading.Condition()
@@ -145,7 +85,7 @@ class HecSender:
         self._open_bytes = 0
         self._open_first = 0
         self._open_since = 0.0
-        self._ready: deque[_Batch] = deque()
+        self._ready: deque[Batch] = deque()
         self._inflight = 0
         self._mem_bytes = 0
         self._loaded: set[Path] = set()
@@ -294,7 +234,7 @@ class HecSender:
 
     def _seal(self) -> None:
         if self._open:
-            self._ready.append(_Batch(self._open, self._open_first, self._open_bytes))
+            self._ready.append(Batch(self._open, self._open_first, self._open_bytes))
             self._open, self._open_bytes = [], 0
 
     def _settled(self) -> bool:
@@ -382,13 +322,13 @@ class HecSender:
         except OSError as exc:
             log.error("HEC disk queue: cannot read a batch (%s); it is left in place", exc)
             return
-        batch = _Batch(events, None, sum(len(e) for e in events))
+        batch = Batch(events, None, sum(len(e) for e in events))
         batch.path = path
         with self._cond:
             self._mem_bytes += batch.nbytes
             self._ready.append(batch)
 
-    def _take(self) -> _Batch:
+    def _take(self) -> Batch:
         """Under the lock: the next batch, counted in flight until its outcome is handled."""
         batch = self._ready.popleft()
         self._inflight += 1
@@ -404,7 +344,7 @@ class HecSender:
             batch = self._take()
         self._post(batch, probing=True)
 
-    def _post(self, batch: _Batch, probing: bool = False) -> None:
+    def _post(self, batch: Batch, probing: bool = False) -> None:
         channel = self._channel
         outcome = self._transport.post(batch.events, channel.guid)
         with self._cond:
@@ -412,7 +352,7 @@ class HecSender:
             self._handle(batch, channel, outcome, probing)
             self._cond.notify_all()
 
-    def _handle(self, batch: _Batch, channel: _Channel, outcome: Outcome, probing: bool) -> None:
+    def _handle(self, batch: Batch, channel: Channel, outcome: Outcome, probing: bool) -> None:
         s = self.settings
         now = time.monotonic()
         if outcome.kind == "ok":
@@ -441,7 +381,7 @@ class HecSender:
             batch.attempts += 1
             if s.ack and outcome.status is None and not outcome.refused:
                 # The answer was lost: the request may have been indexed as last_id + 1.
-                self._channel = _Channel(str(uuid.uuid4()))
+                self._channel = Channel(str(uuid.uuid4()))
                 self._channels.append(self._channel)
                 channel.last_id += 1
                 self._await_ack(batch, channel, channel.last_id, now)
@@ -455,7 +395,7 @@ class HecSender:
             self._forget_path(batch)
             for events, offset in ((batch.events[half:], half), (batch.events[:half], 0)):
                 first = None if batch.first_seq is None else batch.first_seq + offset
-                sub = _Batch(events, first, sum(len(e) for e in events))
+                sub = Batch(events, first, sum(len(e) for e in events))
                 self._mem_bytes += sub.nbytes
                 self._ready.appendleft(sub)
             return
@@ -469,13 +409,13 @@ class HecSender:
         )
         self._go_down(batch)
 
-    def _await_ack(self, batch: _Batch, channel: _Channel, ack_id: int, now: float) -> None:
+    def _await_ack(self, batch: Batch, channel: Channel, ack_id: int, now: float) -> None:
         batch.ack_id, batch.channel, batch.sent_at = ack_id, channel, now
         channel.unacked[ack_id] = batch
         if self._next_poll < now:  # first poll one interval after the send
             self._next_poll = now + self.settings.ack_poll_interval
 
-    def _channel_reset(self, channel: _Channel) -> None:
+    def _channel_reset(self, channel: Channel) -> None:
         """HEC handed out an ack id it had already given: it restarted and forgot the channel,
         and the ids it gave before mean nothing now."""
         log.warning("HEC restarted (ack ids began again); resending unacknowledged batches")
@@ -483,7 +423,7 @@ class HecSender:
             self._resend(batch)
         channel.unacked.clear()
 
-    def _resend(self, batch: _Batch) -> None:
+    def _resend(self, batch: Batch) -> None:
         batch.ack_id, batch.channel = None, None
         self._report.resent_batches += 1
         if batch.attempts > self.settings.max_retries:
@@ -491,7 +431,7 @@ class HecSender:
         else:
             self._ready.appendleft(batch)
 
-    def _retry_later(self, batch: _Batch, text: str, probing: bool) -> None:
+    def _retry_later(self, batch: Batch, text: str, probing: bool) -> None:
         s = self.settings
         if probing or batch.attempts > s.max_retries:
             self._go_down(batch)
@@ -501,7 +441,7 @@ class HecSender:
         self._ready.appendleft(batch)
         log.info("HEC: %s; retry %d in %.2fs", text, batch.attempts, delay)
 
-    def _go_down(self, batch: _Batch) -> None:
+    def _go_down(self, batch: Batch) -> None:
         if not self._down:
             log.warning(
                 "HEC unreachable (%s); events go to the disk queue and HEC is tried every %gs",
@@ -531,11 +471,11 @@ class HecSender:
                 self._channels = [ch for ch in self._channels if ch.unacked or ch is self._channel]
                 self._cond.notify_all()
 
-    def _untake(self, batch: _Batch) -> None:
+    def _untake(self, batch: Batch) -> None:
         self._inflight -= 1
         self._inflight_events -= len(batch.events)
 
-    def _spool(self, batch: _Batch) -> None:
+    def _spool(self, batch: Batch) -> None:
         if batch.path is not None:  # read back from disk and failed again: it is still there
             with self._cond:
                 self._untake(batch)
@@ -574,19 +514,19 @@ class HecSender:
                 self._report.last_error = self._full_message()
                 log.error("HEC: %d events could not be kept: %s", lost, self._full_message())
 
-    def _delivered(self, batch: _Batch) -> None:
+    def _delivered(self, batch: Batch) -> None:
         self._report.delivered += len(batch.events)
         self._mem_bytes -= batch.nbytes
         self._forget_path(batch)
 
-    def _forget_path(self, batch: _Batch) -> None:
+    def _forget_path(self, batch: Batch) -> None:
         if batch.path is not None:
             self._loaded.discard(batch.path)
             self._disk.remove(batch.path)
             self._disk_full = False
             batch.path = None
 
-    def _rejected(self, batch: _Batch, outcome: Outcome) -> None:
+    def _rejected(self, batch: Batch, outcome: Outcome) -> None:
         n = outcome.invalid_event
         if n is None or not 0 <= n < len(batch.events):
             n, before = 0, 0  # HEC named no event: the whole batch is refused
@@ -611,7 +551,7 @@ class HecSender:
         self._mem_bytes -= batch.nbytes
         self._forget_path(batch)
         if rest:
-            sub = _Batch(rest, None if first is None else first + n + 1, sum(len(e) for e in rest))
+            sub = Batch(rest, None if first is None else first + n + 1, sum(len(e) for e in rest))
             self._mem_bytes += sub.nbytes
             self._ready.appendleft(sub)
 

@@ -259,3 +259,15 @@ def test_two_senders_share_a_queue_folder_without_sharing_files(
     a.flush()
     b.flush()
     assert sorted(ids(receiver)) == [1, 2]
+
+
+def test_with_acks_an_answer_slower_than_the_timeout_is_not_resent(
+    ack_receiver: HecReceiver, make_sender: Make
+) -> None:
+    """The request timed out on our side but HEC indexed it: the ack says so, no resend."""
+    ack_receiver.faults.slow, ack_receiver.faults.slow_seconds = 1, 0.6
+    sender = make_sender(ack_receiver, ack=True, timeout=0.2, ack_timeout=5.0, batch_events=10)
+    sender.send_many({"id": i} for i in range(10))
+    report = sender.flush()
+    assert sorted(ids(ack_receiver)) == list(range(10))
+    assert report.resent_batches == 0 and report.delivered == 10
