@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bench import data, machine, spine, splunk_apply
+from bench import data, hec, machine, spine, splunk_apply, splunk_export
 from bench.report import Section
 
 REFERENCE_ROWS = 1_000_000
@@ -91,6 +91,8 @@ def _logged_stop(ctx: Context, stack: Any) -> Iterator[Any]:
 SECTIONS: list[tuple[str, Callable[[Context], Section]]] = [
     ("spine", spine.run),
     ("splunk_apply", splunk_apply.run),
+    ("hec", hec.run),
+    ("splunk_export", splunk_export.run),
 ]
 
 

@@ -22,6 +22,11 @@ from kepler.core.errors import (
     DatasetIncomplete,
     DatasetNotFound,
     DeployError,
+    HecError,
+    HecNotConfigured,
+    HecQueueFull,
+    HecRejected,
+    HecUnavailable,
     InvalidSpec,
     JobFailed,
     JobNotFound,
@@ -30,6 +35,10 @@ from kepler.core.errors import (
     ModelNotFound,
     NotFound,
     PayloadTooLarge,
+    SearchFailed,
+    SplunkError,
+    SplunkLoginFailed,
+    SplunkUnavailable,
     Unauthorized,
     UnknownAlgorithm,
     VersionNotFound,
@@ -45,9 +54,15 @@ if TYPE_CHECKING:
         fit,
         jobs,
         models,
+        schedule,
+        schedules,
         summary,
+        unschedule,
     )
     from kepler._client import Client, FitResult
+    from kepler._to_splunk import to_splunk
+    from kepler.splunk.search import from_splunk
+    from kepler.splunk.settings import SplunkSettings
 
 _LAZY = {
     "algorithms": "kepler._api",
@@ -59,8 +74,14 @@ _LAZY = {
     "jobs": "kepler._api",
     "models": "kepler._api",
     "summary": "kepler._api",
+    "schedule": "kepler._api",
+    "schedules": "kepler._api",
+    "unschedule": "kepler._api",
+    "from_splunk": "kepler.splunk.search",
+    "SplunkSettings": "kepler.splunk.settings",
     "Client": "kepler._client",
     "FitResult": "kepler._client",
+    "to_splunk": "kepler._to_splunk",
 }
 
 
@@ -87,6 +108,11 @@ __all__ = [
     "DatasetNotFound",
     "DeployError",
     "FitResult",
+    "HecError",
+    "HecNotConfigured",
+    "HecQueueFull",
+    "HecRejected",
+    "HecUnavailable",
     "InvalidSpec",
     "JobFailed",
     "JobNotFound",
@@ -95,6 +121,11 @@ __all__ = [
     "ModelNotFound",
     "NotFound",
     "PayloadTooLarge",
+    "SearchFailed",
+    "SplunkError",
+    "SplunkLoginFailed",
+    "SplunkSettings",
+    "SplunkUnavailable",
     "Unauthorized",
     "UnknownAlgorithm",
     "VersionNotFound",
@@ -105,7 +136,12 @@ __all__ = [
     "connect",
     "delete_model",
     "fit",
+    "from_splunk",
     "jobs",
     "models",
+    "schedule",
+    "schedules",
     "summary",
+    "to_splunk",
+    "unschedule",
 ]

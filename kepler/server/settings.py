@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kepler._home import default_home
+from kepler.hec import HecSettings
+from kepler.splunk.settings import SplunkSettings
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -61,6 +63,11 @@ class ServerSettings(BaseSettings):
     preload_models: str = ""
     worker_concurrency: int = 2
 
+    # Splunk's HTTP Event Collector (KEPLER_HEC_*): scores, model events and metrics.
+    hec: HecSettings = Field(default_factory=HecSettings)
+    # splunkd's REST API (KEPLER_SPLUNK_*): what scheduled scoring searches.
+    splunk: SplunkSettings = Field(default_factory=SplunkSettings)
+
     @model_validator(mode="after")
     def _fill_defaults(self) -> ServerSettings:
         refuse_placeholder("KEPLER_TOKEN", self.token)
@@ -76,6 +83,8 @@ class ServerSettings(BaseSettings):
             self.broker_url = f"sqla+sqlite:///{home / 'broker.db'}"
         if not self.database_url:
             self.database_url = f"sqlite:///{home / 'kepler.db'}"
+        if self.hec.queue_dir is None:
+            self.hec.queue_dir = home / "hec-queue"
         if (self.tls_certfile is None) != (self.tls_keyfile is None):
             raise ValueError("set both KEPLER_TLS_CERTFILE and KEPLER_TLS_KEYFILE, or neither")
         return self

@@ -146,14 +146,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCompose]:
     try:
         # In dependency order, as `depends_on: {condition: service_healthy}` orders them.
         local.start("redis", "mlflow")
-        local.start("bridge", "worker", "flower")
+        local.start("bridge", "worker", "beat", "flower")
         yield local
     finally:
         local.stop()
 
 
 def test_every_service_starts_and_passes_its_health_check(stack: LocalCompose) -> None:
-    assert set(stack.running) == {"redis", "mlflow", "bridge", "worker", "flower"}
+    assert set(stack.running) == {"redis", "mlflow", "bridge", "worker", "beat", "flower"}
     for run in stack.running.values():
         assert run.healthy(), run.name
 

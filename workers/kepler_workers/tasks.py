@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from kepler.server.fitting import run_fit_job
-from kepler.server.queue import FIT_TASK
+from kepler.server.queue import APPLY_TASK, FIT_TASK, SCORE_TASK
+from kepler.server.scheduled import run_score_job
+from kepler.server.writeback import run_apply_job
 from kepler_workers.app import app, settings
 
 
@@ -13,3 +15,15 @@ from kepler_workers.app import app, settings
 def fit(dataset_id: str, job_id: str) -> dict[str, Any]:
     """Train the spec held by job ``job_id`` on dataset ``dataset_id``."""
     return run_fit_job(dataset_id, job_id, settings())
+
+
+@app.task(name=APPLY_TASK, acks_late=True)
+def apply(dataset_id: str, job_id: str) -> dict[str, Any]:
+    """Score dataset ``dataset_id`` with job ``job_id``'s pinned model; write the rows to HEC."""
+    return run_apply_job(dataset_id, job_id, settings())
+
+
+@app.task(name=SCORE_TASK, acks_late=True)
+def score(job_id: str) -> dict[str, Any]:
+    """Run the scheduled scoring job ``job_id`` (search, score, write via HEC)."""
+    return run_score_job(job_id, settings())
