@@ -19,6 +19,16 @@ from kepler_bridge.routes import algorithms, datasets, health, hec, jobs, models
 log = logging.getLogger("kepler.bridge")
 
 
+def preload(state: BridgeState, refs: str) -> None:
+    """Load each of ``refs`` (comma-separated ``name[@version|:alias]``) into the cache."""
+    from kepler.core.refs import ModelRef
+
+    for text in filter(None, (r.strip() for r in refs.split(","))):
+        info = state.models.resolve(ModelRef.parse(text))
+        state.cache.get(info.name, info.version)
+        log.info("preloaded model %s@%s", info.name, info.version)
+
+
 def create_app(settings: ServerSettings, token: str) -> FastAPI:
     """The bridge for ``settings``; ``token`` is required on every route but ``/health``."""
     from kepler.ml.store import ModelStore
@@ -53,6 +63,7 @@ def create_app(settings: ServerSettings, token: str) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    preload(state, settings.preload_models)
     app.state.kepler = state
     errors.install(app)
     for module in (health, datasets, jobs, models, algorithms, hec):

@@ -20,11 +20,19 @@ SDK and the search command use to rebuild the same class on their side::
     ├── JobFailed                    500 job_failed
     ├── MissingDependency            500 missing_dependency  (names the pip install)
     ├── BridgeUnavailable            503 bridge_unavailable  (raised client-side only)
-    └── HecError                     502 hec_error           (Splunk's HTTP Event Collector)
-        ├── HecNotConfigured         400 hec_not_configured  (names the KEPLER_HEC_* settings)
-        ├── HecRejected              422 hec_rejected        (names the offending event's number)
-        ├── HecUnavailable           503 hec_unavailable     (HEC unreachable or busy)
-        └── HecQueueFull             507 hec_queue_full      (the disk queue reached its bound)
+    ├── HecError                     502 hec_error           (Splunk's HTTP Event Collector)
+    │   ├── HecNotConfigured         400 hec_not_configured  (names the KEPLER_HEC_* settings)
+    │   ├── HecRejected              422 hec_rejected        (names the offending event's number)
+    │   ├── HecUnavailable           503 hec_unavailable     (HEC unreachable or busy)
+    │   └── HecQueueFull             507 hec_queue_full      (the disk queue reached its bound)
+    └── DeployError                  502 deploy_error        (`kepler deploy`: Google Cloud said no)
+        ├── DeployConfigError        400 deploy_config_error (a setting is missing or wrong)
+        ├── CloudAuthMissing         401 cloud_auth_missing  (no Google credentials here)
+        ├── CloudProjectNotFound     404 cloud_project_not_found
+        ├── CloudResourceNotFound    404 cloud_resource_not_found (nothing deployed there)
+        ├── CloudApiDisabled         403 cloud_api_disabled  (names the `gcloud services enable`)
+        ├── CloudPermissionDenied    403 cloud_permission_denied (names the missing permission)
+        └── CloudQuotaExceeded       429 cloud_quota_exceeded
 
 Messages never contain secrets, file paths of the server's home, or tracebacks.
 """
@@ -152,6 +160,46 @@ class HecUnavailable(HecError):
 class HecQueueFull(HecError):
     status = 507
     code = "hec_queue_full"
+
+
+class DeployError(KeplerError):
+    status = 502
+    code = "deploy_error"
+
+
+class DeployConfigError(DeployError):
+    status = 400
+    code = "deploy_config_error"
+
+
+class CloudAuthMissing(DeployError):
+    status = 401
+    code = "cloud_auth_missing"
+
+
+class CloudProjectNotFound(DeployError):
+    status = 404
+    code = "cloud_project_not_found"
+
+
+class CloudResourceNotFound(DeployError):
+    status = 404
+    code = "cloud_resource_not_found"
+
+
+class CloudApiDisabled(DeployError):
+    status = 403
+    code = "cloud_api_disabled"
+
+
+class CloudPermissionDenied(DeployError):
+    status = 403
+    code = "cloud_permission_denied"
+
+
+class CloudQuotaExceeded(DeployError):
+    status = 429
+    code = "cloud_quota_exceeded"
 
 
 def _all_subclasses(cls: type[KeplerError]) -> list[type[KeplerError]]:

@@ -18,6 +18,19 @@ from kepler.hec import HecSettings
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 
+# Values the shipped examples (packaging/kepler.env.example, docs) put where a secret goes:
+# a stack started with one of them would accept a token anyone can read in the repository.
+PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme", "change_me", "replace-me", "secret"})
+
+
+def refuse_placeholder(name: str, value: SecretStr | None) -> None:
+    """Raise when the secret ``name`` is still an example placeholder."""
+    if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+        raise ValueError(
+            f"{name} is still the example placeholder; set it to a long random value, e.g. "
+            "the output of: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+
 
 class ServerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KEPLER_", extra="ignore")
@@ -44,6 +57,9 @@ class ServerSettings(BaseSettings):
     database_url: str = ""
 
     model_cache_size: int = 8
+    # Models the bridge loads before it answers /health ("pump@3,churn:production"): a
+    # Cloud Run model service (`kepler deploy model`) takes no traffic until its model is in.
+    preload_models: str = ""
     worker_concurrency: int = 2
 
     # Splunk's HTTP Event Collector (KEPLER_HEC_*): scores, model events and metrics.
@@ -51,6 +67,7 @@ class ServerSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> ServerSettings:
+        refuse_placeholder("KEPLER_TOKEN", self.token)
         home = self.home.expanduser()
         self.home = home
         if not self.dataset_store:
