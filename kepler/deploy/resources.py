@@ -96,6 +96,34 @@ def _shared_env(settings: DeploySettings) -> list[Any]:
     return [v2.EnvVar(name=k, value=v) for k, v in plain.items()]
 
 
+def _splunk_env(settings: DeploySettings) -> list[Any]:
+    """HEC and splunkd's REST API for the bridge and the workers, when configured: URLs and
+    the index as values, tokens as Secret Manager references."""
+    v2 = run_v2()
+    env: list[Any] = []
+    if settings.hec_url:
+        if not settings.hec_token_secret:
+            raise DeployConfigError(
+                "KEPLER_DEPLOY_HEC_URL is set without KEPLER_DEPLOY_HEC_TOKEN_SECRET: name the "
+                "Secret Manager secret that holds the HEC token",
+                detail={"missing": ["hec_token_secret"]},
+            )
+        env.append(v2.EnvVar(name="KEPLER_HEC_URL", value=settings.hec_url))
+        if settings.hec_index:
+            env.append(v2.EnvVar(name="KEPLER_HEC_INDEX", value=settings.hec_index))
+        env.append(_secret_env("KEPLER_HEC_TOKEN", settings.hec_token_secret))
+    if settings.splunk_url:
+        if not settings.splunk_token_secret:
+            raise DeployConfigError(
+                "KEPLER_DEPLOY_SPLUNK_URL is set without KEPLER_DEPLOY_SPLUNK_TOKEN_SECRET: name "
+                "the Secret Manager secret that holds the Splunk token",
+                detail={"missing": ["splunk_token_secret"]},
+            )
+        env.append(v2.EnvVar(name="KEPLER_SPLUNK_URL", value=settings.splunk_url))
+        env.append(_secret_env("KEPLER_SPLUNK_TOKEN", settings.splunk_token_secret))
+    return env
+
+
 def _vpc_access(settings: DeploySettings) -> Any:
     v2 = run_v2()
     if not settings.network:
@@ -182,6 +210,7 @@ def bridge_service(settings: DeploySettings) -> Any:
         *_shared_env(settings),
         _secret_env("KEPLER_TOKEN", settings.token_secret),
         _secret_env("KEPLER_DATABASE_URL", settings.database_url_secret),
+        *_splunk_env(settings),
     ]
     container = _http_container(
         settings.image, env, settings.bridge_cpu, settings.bridge_memory, ["bridge"]
@@ -204,6 +233,7 @@ def worker_pool(settings: DeploySettings) -> Any:
         *_shared_env(settings),
         v2.EnvVar(name="KEPLER_WORKER_CONCURRENCY", value=str(settings.worker_concurrency)),
         _secret_env("KEPLER_DATABASE_URL", settings.database_url_secret),
+        *_splunk_env(settings),
     ]
     labels = _labels(settings, "workers")
     return v2.WorkerPool(

@@ -38,6 +38,14 @@ class DeploySettings(BaseSettings):
     token_secret: str = "kepler-token"  # noqa: S105 - a secret's name, not a secret
     database_url_secret: str = "kepler-database-url"  # noqa: S105 - a name
 
+    # Splunk (optional): HEC for scores and Kepler's own events, splunkd's REST API for
+    # scheduled scoring. Tokens come from Secret Manager; empty leaves the feature off.
+    hec_url: str = ""
+    hec_index: str = ""
+    hec_token_secret: str = ""
+    splunk_url: str = ""
+    splunk_token_secret: str = ""
+
     # Shared state: Memorystore Redis as the broker, an MLflow tracking server (or database
     # URL), and a Cloud Storage bucket for datasets and MLflow artifacts.
     broker_url: str = ""

@@ -83,9 +83,23 @@ def test_deploy_settings_read_their_environment_prefix(
 def test_every_kepler_variable_sent_is_a_setting_the_code_reads(
     deploy_settings: DeploySettings,
 ) -> None:
+    from kepler.hec import HecSettings
     from kepler.server.settings import ServerSettings
+    from kepler.splunk.settings import SplunkSettings
 
     fields = {f"KEPLER_{name.upper()}" for name in ServerSettings.model_fields}
+    # ServerSettings.hec and .splunk read their own prefixes.
+    fields |= {f"KEPLER_HEC_{name.upper()}" for name in HecSettings.model_fields}
+    fields |= {f"KEPLER_SPLUNK_{name.upper()}" for name in SplunkSettings.model_fields}
+    deploy_settings = deploy_settings.model_copy(
+        update={
+            "hec_url": "https://hec.acme.internal:8088",
+            "hec_index": "ml_scores",
+            "hec_token_secret": "hec-token",
+            "splunk_url": "https://splunk.acme.internal:8089",
+            "splunk_token_secret": "splunk-token:3",
+        }
+    )
     sent = set()
     for resource in (
         resources.bridge_service(deploy_settings),
@@ -109,3 +123,39 @@ def test_without_the_client_library_the_error_names_the_extra(
     monkeypatch.setitem(sys.modules, "google.cloud.run_v2", None)
     with pytest.raises(MissingDependency, match=r"pip install 'kepler-ml\[deploy\]'"):
         resources.bridge_service(deploy_settings)
+
+
+def test_splunk_settings_reach_bridge_and_workers_with_tokens_as_secrets(
+    deploy_settings: DeploySettings,
+) -> None:
+    configured = deploy_settings.model_copy(
+        update={
+            "hec_url": "https://hec.acme.internal:8088",
+            "hec_index": "ml_scores",
+            "hec_token_secret": "hec-token",
+            "splunk_url": "https://splunk.acme.internal:8089",
+            "splunk_token_secret": "splunk-token:3",
+        }
+    )
+    for resource in (resources.bridge_service(configured), resources.worker_pool(configured)):
+        env = {e.name: e for e in resource.template.containers[0].env}
+        assert env["KEPLER_HEC_URL"].value == "https://hec.acme.internal:8088"
+        assert env["KEPLER_HEC_INDEX"].value == "ml_scores"
+        assert env["KEPLER_SPLUNK_URL"].value == "https://splunk.acme.internal:8089"
+        hec = env["KEPLER_HEC_TOKEN"].value_source.secret_key_ref
+        assert (hec.secret, hec.version, env["KEPLER_HEC_TOKEN"].value) == (
+            "hec-token",
+            "latest",
+            "",
+        )
+        rest = env["KEPLER_SPLUNK_TOKEN"].value_source.secret_key_ref
+        assert (rest.secret, rest.version) == ("splunk-token", "3")
+    # Not configured: nothing about Splunk is sent.
+    plain = resources.bridge_service(deploy_settings).template.containers[0].env
+    assert not [e.name for e in plain if "HEC" in e.name or "SPLUNK" in e.name]
+
+
+def test_hec_url_without_its_token_secret_is_refused(deploy_settings: DeploySettings) -> None:
+    broken = deploy_settings.model_copy(update={"hec_url": "https://hec.acme.internal:8088"})
+    with pytest.raises(DeployConfigError, match="KEPLER_DEPLOY_HEC_TOKEN_SECRET"):
+        resources.worker_pool(broken)
