@@ -3,13 +3,15 @@
 ``prep`` imputes numeric fields (median, :class:`MedianImputer`; estimators that take NaN
 natively get them as they are) and one-hot encodes
 categorical ones, so a saved model applies to raw events with missing values and unseen
-categories; ``model`` is the estimator. Its output is a dense, row-major (C-ordered)
-float64 NumPy array (no pandas round trip per batch). Row-major matters: a column-major
-matrix, which is what ``DataFrame.to_numpy`` and a ``ColumnTransformer`` over one numeric
-block give, makes XGBoost's histogram building stride through memory and fit about
-1.5 times slower. Numeric-only data (the common case) skips the ``ColumnTransformer``:
-:class:`NumericMatrix` copies the fields once, straight into row-major order. Two small
-wrappers give every estimator the behaviour ``apply`` relies on:
+categories; ``model`` is the estimator. Its output is dense float64: a NumPy array, or
+for numeric-only data and estimators that take NaN, the fields' DataFrame itself.
+Memory order matters: the column-major matrix that ``DataFrame.to_numpy`` and a
+``ColumnTransformer`` over one numeric block give makes XGBoost's histogram building
+stride through memory and fit about 1.5 times slower than from the DataFrame or a
+row-major copy. Numeric-only data (the common case) therefore skips the
+``ColumnTransformer``: :class:`NumericMatrix` hands the fields on as they are, or copies
+them once into row-major order when it imputes. Two small wrappers give every estimator
+the behaviour ``apply`` relies on:
 
 * :class:`EncodedLabelClassifier` trains the classifier on label codes 0..k-1 and
   answers with the original labels, because some libraries (XGBoost) accept only codes
@@ -132,27 +134,50 @@ class MedianImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
 
 class NumericMatrix(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
-    """Numeric fields as one row-major float64 matrix, in the order seen at fit; with
-    ``impute``, NaN becomes each column's training median (as :class:`MedianImputer`),
-    otherwise NaN stays for estimators that handle it themselves."""
+    """Numeric fields in the order seen at fit.
+
+    With ``impute``: one row-major float64 matrix, NaN replaced by each column's training
+    median (as :class:`MedianImputer`). Without (estimators that take NaN themselves,
+    XGBoost above all): the fields as a float64 DataFrame, handed on without a copy;
+    XGBoost reads pandas columns directly, exactly as it does for a user fitting it in
+    a notebook.
+    """
 
     def __init__(self, impute: bool = True) -> None:
         self.impute = impute
 
     def fit(self, X: Any, y: Any = None) -> NumericMatrix:
-        X = validate_data(self, X, dtype=np.float64, order="C", ensure_all_finite="allow-nan")
-        self.statistics_ = _medians(X) if self.impute else None
+        if self.impute:
+            X = validate_data(self, X, dtype=np.float64, order="C", ensure_all_finite="allow-nan")
+            self.statistics_ = _medians(X)
+        else:
+            X = validate_data(self, X, skip_check_array=True)
+            self.statistics_ = None
         return self
 
-    def transform(self, X: Any) -> np.ndarray:
+    def transform(self, X: Any) -> Any:
         check_is_fitted(self)
+        if self.statistics_ is None:
+            return self._frame(X)
         source = X
         X = validate_data(
             self, X, dtype=np.float64, order="C", ensure_all_finite="allow-nan", reset=False
         )
-        if self.statistics_ is not None:
-            X = _fill(X, self.statistics_, copy=_shares_memory(X, source))
-        return np.asarray(X)
+        return np.asarray(_fill(X, self.statistics_, copy=_shares_memory(X, source)))
+
+    def _frame(self, X: Any) -> pd.DataFrame:
+        names = list(getattr(self, "feature_names_in_", range(self.n_features_in_)))
+        if not isinstance(X, pd.DataFrame):
+            X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
+            return pd.DataFrame(X, columns=names)
+        if list(X.columns) != names:
+            missing = [n for n in names if n not in X.columns]
+            if missing:
+                raise ValueError(f"X lacks the fields seen at fit: {missing}")
+            X = X[names]
+        if any(dtype != np.float64 for dtype in X.dtypes):
+            X = X.astype(np.float64)
+        return X
 
 
 def _shares_memory(X: np.ndarray, source: Any) -> bool:
