@@ -87,7 +87,12 @@ def _fit(
     datasets = dataset_store(settings)
     manifest = datasets.manifest(dataset_id)
     jobs.progress(job_id, 0.02, f"reading {manifest.rows:,} rows")
-    frame = datasets.read_table(dataset_id).to_pandas()
+    # Only the fields the fit uses (Splunk events carry many more: _raw, _time, host...),
+    # one block per column: no consolidation copy of the whole frame.
+    columns = _fields_used(spec, datasets.schema(dataset_id).names)
+    frame = datasets.read_table(dataset_id, columns=columns).to_pandas(
+        split_blocks=True, self_destruct=True
+    )
     jobs.progress(job_id, 0.1, "training")
     trained = train(frame, spec, progress=progress)
     del frame
@@ -105,3 +110,20 @@ def _fit(
         )
         result.update(model=registered.name, version=registered.version, run_id=registered.run_id)
     return result
+
+
+def _fields_used(spec: FitSpec, names: list[str]) -> list[str] | None:
+    """The target and the (expanded) features, in the dataset's order; ``None`` (every
+    field) when the spec names a field the data lacks, so that training reports it."""
+    from kepler.core.errors import KeplerError as SpecError
+    from kepler.core.spec import expand_features
+
+    target = spec.target
+    try:
+        features = expand_features(spec.features, names, exclude=(target,) if target else ())
+    except SpecError:
+        return None
+    if target and target not in names:
+        return None
+    wanted = {*features, *([target] if target else [])}
+    return [n for n in names if n in wanted]

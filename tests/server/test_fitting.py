@@ -84,3 +84,22 @@ def test_fit_job_failure_is_recorded_with_user_message(settings: ServerSettings)
     assert failed.error is not None and failed.error["code"] == "data_error"
     assert "y" in failed.error["message"]
     assert result == {"error": failed.error}
+
+
+def test_fit_reads_only_the_target_and_features() -> None:
+    from kepler.core.spec import FitSpec
+    from kepler.server.fitting import _fields_used
+
+    names = ["_time", "_raw", "host", "temp_1", "temp_2", "vibration", "failure"]
+    spec = FitSpec(algorithm="RandomForestClassifier", target="failure", features=("temp_*",))
+    assert _fields_used(spec, names) == ["temp_1", "temp_2", "failure"]
+    unsupervised = FitSpec(algorithm="KMeans", features=("*",))
+    assert _fields_used(unsupervised, names) == ["host", "temp_1", "temp_2", "vibration", "failure"]
+    # A field the data lacks: read everything, so training names the problem.
+    assert (
+        _fields_used(FitSpec(algorithm="SVM", target="nope", features=("vibration",)), names)
+        is None
+    )
+    assert (
+        _fields_used(FitSpec(algorithm="SVM", target="failure", features=("nope",)), names) is None
+    )
