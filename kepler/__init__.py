@@ -2,6 +2,7 @@
 
     import kepler as kp
     result = kp.fit(df, "RandomForestClassifier", target="failure", into="pump")
+    best = kp.automl(df, target="failure", into="pump", time_budget="10m")
     scored = kp.apply(new_df, "pump")          # or "pump@3", "pump:production"
 
 The SDK's functions load on first use, so ``import kepler.core`` stays standard-library
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from kepler._api import (
         algorithms,
         apply,
+        automl,
         client,
         connect,
         delete_model,
@@ -46,11 +48,12 @@ if TYPE_CHECKING:
         models,
         summary,
     )
-    from kepler._client import Client, FitResult
+    from kepler._client import AutoMLResult, Client, FitResult
 
 _LAZY = {
     "algorithms": "kepler._api",
     "apply": "kepler._api",
+    "automl": "kepler._api",
     "client": "kepler._api",
     "connect": "kepler._api",
     "delete_model": "kepler._api",
@@ -58,6 +61,7 @@ _LAZY = {
     "jobs": "kepler._api",
     "models": "kepler._api",
     "summary": "kepler._api",
+    "AutoMLResult": "kepler._client",
     "Client": "kepler._client",
     "FitResult": "kepler._client",
 }
@@ -77,6 +81,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AutoMLResult",
     "BadParameter",
     "BridgeUnavailable",
     "Client",
@@ -99,6 +104,7 @@ __all__ = [
     "__version__",
     "algorithms",
     "apply",
+    "automl",
     "client",
     "connect",
     "delete_model",

@@ -14,7 +14,7 @@ from kepler.server.settings import ServerSettings
 from kepler_bridge import errors
 from kepler_bridge.deps import AuthDep, BridgeState
 from kepler_bridge.model_cache import ModelCache
-from kepler_bridge.routes import algorithms, datasets, health, jobs, models
+from kepler_bridge.routes import algorithms, automl, datasets, health, jobs, models
 
 log = logging.getLogger("kepler.bridge")
 
@@ -48,7 +48,7 @@ def create_app(settings: ServerSettings, token: str) -> FastAPI:
     )
     app.state.kepler = state
     errors.install(app)
-    for module in (health, datasets, jobs, models, algorithms):
+    for module in (health, datasets, jobs, automl, models, algorithms):
         app.include_router(module.router)
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[AuthDep])

@@ -43,6 +43,9 @@ class ServerSettings(BaseSettings):
     database_url: str = ""
 
     model_cache_size: int = 8
+    # AutoML's Optuna studies: a database URL every worker reaches. Empty: a journal file
+    # under the home with the embedded SQLite jobs database, else the jobs database.
+    automl_storage: str = ""
     worker_concurrency: int = 2
 
     @model_validator(mode="after")
