@@ -109,7 +109,8 @@ def check(
                 "rows of it, lower cv=, or drop those rows",
                 detail={"field": spec.target, "class": rarest, "rows": count},
             )
-    floor = max(MIN_BUDGET_S, n_train * max(len(features), 1) * spec.cv / CELLS_PER_SECOND)
+    cells = max(n_rows, n) * (1 - spec.holdout) * max(len(features), 1) * spec.cv
+    floor = max(MIN_BUDGET_S, cells / CELLS_PER_SECOND)
     if spec.time_budget < floor:
         raise BadParameter(
             f"time_budget={spec.time_budget:g}s is too short for one trial on {n_rows:,} rows "

@@ -65,7 +65,7 @@ def _enqueue_forest_and_logistic(tmp_path: Path, spec: AutoMLSpec) -> list[dict]
     study.enqueue_trial(
         {
             "algorithm": "RandomForestClassifier",
-            "RandomForestClassifier.n_estimators": 300,
+            "RandomForestClassifier.n_estimators": 50,
             "RandomForestClassifier.max_depth": 20,
             "RandomForestClassifier.min_samples_leaf": 1,
             "RandomForestClassifier.max_features": 1.0,
@@ -85,12 +85,12 @@ def _enqueue_forest_and_logistic(tmp_path: Path, spec: AutoMLSpec) -> list[dict]
 
 
 def test_a_trial_that_breaks_a_constraint_never_wins(tmp_path: Path) -> None:
-    spec = AutoMLSpec(target="y", into="m", metric="accuracy", max_model_mb=0.1, seed=0)
+    spec = AutoMLSpec(target="y", into="m", metric="accuracy", max_model_mb=0.05, seed=0)
     rows = _enqueue_forest_and_logistic(tmp_path, spec)
     forest = next(r for r in rows if r["algorithm"] == "RandomForestClassifier")
     logistic = next(r for r in rows if r["algorithm"] == "LogisticRegression")
     assert forest["score"] > logistic["score"] + 0.2  # the forest scores far better...
-    assert forest["model_mb"] > 0.1 and not forest["feasible"]
+    assert forest["model_mb"] > 0.05 and not forest["feasible"]
     assert forest["violations"] and "size" in forest["violations"][0]
     assert rows[0] is logistic and logistic["rank"] == 1  # ...and still does not win
     assert search.winner(rows, spec) is logistic
