@@ -4,7 +4,7 @@ A section is a function ``(Context) -> Section``; a later issue adds one by appe
 to :data:`SECTIONS`. Settings (environment, prefix ``KEPLER_BENCH_``): ``ROWS`` (size of
 the synthetic dataset: 1000000 for the committed figures, 100000 for a quick run),
 ``REPEATS`` (timed runs of each quick step), ``FIT_ROUNDS`` (rounds of an in-process fit
-then an end-to-end one), ``SECTIONS`` (comma-separated names; empty: all), ``OUTPUT``
+then an end-to-end one), ``AUTOML_BUDGET`` (seconds per search in section ``automl``), ``SECTIONS`` (comma-separated names; empty: all), ``OUTPUT``
 (the markdown file written). Progress goes to stderr.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bench import data, machine, spine, splunk_apply
+from bench import automl, data, machine, spine, splunk_apply
 from bench.report import Section
 
 REFERENCE_ROWS = 1_000_000
@@ -35,6 +35,7 @@ class BenchSettings(BaseSettings):
     rows: int = REFERENCE_ROWS
     repeats: int = 3
     fit_rounds: int = 2
+    automl_budget: float = 20.0  # seconds per AutoML search (section "automl")
     sections: str = ""
     output: Path = ROOT / "docs" / "benchmarks.md"
 
@@ -91,6 +92,7 @@ def _logged_stop(ctx: Context, stack: Any) -> Iterator[Any]:
 SECTIONS: list[tuple[str, Callable[[Context], Section]]] = [
     ("spine", spine.run),
     ("splunk_apply", splunk_apply.run),
+    ("automl", automl.run),
 ]
 
 

@@ -102,7 +102,7 @@ def test_when_every_trial_breaks_a_constraint_the_run_says_which(tmp_path: Path)
     spec = AutoMLSpec(target="y", into="m", metric="accuracy", max_latency_ms_per_row=1e-9)
     rows = _enqueue_forest_and_logistic(tmp_path, spec)
     assert not any(r["feasible"] for r in rows)
-    with pytest.raises(DataError, match="none of the 2 trials met the constraints.*latency"):
+    with pytest.raises(DataError, match=r"none of the 2 trials met the constraints.*latency"):
         search.winner(rows, spec)
 
 
