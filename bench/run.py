@@ -4,8 +4,9 @@ A section is a function ``(Context) -> Section``; a later issue adds one by appe
 to :data:`SECTIONS`. Settings (environment, prefix ``KEPLER_BENCH_``): ``ROWS`` (size of
 the synthetic dataset: 1000000 for the committed figures, 100000 for a quick run),
 ``REPEATS`` (timed runs of each quick step), ``FIT_ROUNDS`` (rounds of an in-process fit
-then an end-to-end one), ``AUTOML_BUDGET`` (seconds per search in section ``automl``), ``SECTIONS`` (comma-separated names; empty: all), ``OUTPUT``
-(the markdown file written). Progress goes to stderr.
+then an end-to-end one), ``AUTOML_BUDGET`` (seconds per search in section ``automl``),
+``SECTIONS`` (comma-separated names; empty: all), ``OUTPUT`` (the markdown file written).
+Progress goes to stderr.
 """
 
 from __future__ import annotations
