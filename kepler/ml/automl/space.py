@@ -81,8 +81,8 @@ def _c(name: str, task: str, fn: Callable[[Any, str], dict[str, Any]], **kw: Any
     return Candidate(name, task, lambda t: fn(t, name), **kw)
 
 
+# Trials run side by side in every worker process: one core each.
 _ONE_CORE = (("n_jobs", 1),)
-_SEEDED = ("random_state",)
 
 CANDIDATES: tuple[Candidate, ...] = (
     _c(
@@ -164,7 +164,6 @@ CANDIDATES: tuple[Candidate, ...] = (
         fixed=_ONE_CORE,
     ),
 )
-SEEDED = frozenset(_SEEDED)
 
 
 def _available(c: Candidate) -> bool:
@@ -220,7 +219,7 @@ def suggest(trial: Any, pool: list[Candidate], *, n_features: int) -> dict[str, 
     interactions = False
     select: int | None = None
     if cand.task != "outlier":
-        if cand.linear and cand.task != "outlier" and 2 <= n_features <= 12:
+        if cand.linear and 2 <= n_features <= 12:
             interactions = trial.suggest_categorical(f"{algorithm}.interactions", [False, True])
         if n_features >= 4:
             pct = trial.suggest_categorical("select_percentile", [100, 75, 50])

@@ -47,11 +47,7 @@ def make_pipeline(config: dict[str, Any], prepared: Prepared, seed: int) -> Pipe
     """The unfitted pipeline of one configuration."""
     cand = candidate(config["algorithm"])
     info = registry.get_algorithm(cand.algorithm)
-    params = dict(cand.fixed)
-    params.update(config["params"])
-    if info.params.lookup("random_state") is not None:
-        params["random_state"] = seed
-    estimator = registry.make_estimator(info, info.check(params))
+    estimator = registry.make_estimator(info, checked_params(config, seed))
     return build_feature_pipeline(
         estimator,
         prepared.feature_types,

@@ -145,3 +145,45 @@ def test_interpretable_filter_keeps_only_models_that_explain_themselves() -> Non
     assert not names & {"KNeighborsClassifier", "HistGradientBoostingClassifier"}
     robust = {c.algorithm for c in candidates("regressor", interpretable=True, robust=True)}
     assert "Ridge" not in robust and "RandomForestRegressor" in robust
+
+
+def test_anomaly_detection_preset_scores_detectors_by_label_and_caps_false_positives(
+    tmp_path: Path,
+) -> None:
+    from kepler.core.spec import parse
+
+    rng = np.random.default_rng(0)
+    normal = rng.normal(size=(400, 3))
+    odd = rng.normal(loc=6.0, size=(12, 3))
+    frame = pd.DataFrame(np.vstack([normal, odd]), columns=["a", "b", "c"])
+    frame["broken"] = [0] * 400 + [1] * 12
+    spec = parse("automl broken from a b c into detector use_case=anomaly_detection seed=0")
+    assert isinstance(spec, AutoMLSpec)
+    prepared = prepare(frame, spec, "anomaly", "roc_auc")
+    assert prepared.engine_task == "outlier" and prepared.positive == 1
+    store = search.storage(f"journal:{tmp_path / 'ad'}.journal")
+    search.create_study(store, "ad", "roc_auc")
+    pool = candidates("outlier", algorithms=("IsolationForest",))
+    study = search.load_study(store, "ad", seed=0, lane=0)
+    for contamination in (0.08, 0.002):  # one floods operators, one does not
+        study.enqueue_trial(
+            {
+                "IsolationForest.n_estimators": 50,
+                "IsolationForest.max_samples": 0.5,
+                "IsolationForest.contamination": contamination,
+            }
+        )
+    for _ in range(2):
+        search.run_trial(search.load_study(store, "ad", seed=0, lane=0), prepared, spec, pool)
+    rows = search.leaderboard(search.load_study(store, "ad", seed=0, lane=0), "roc_auc")
+    assert len(rows) == 2
+    for row in rows:
+        fpr = row["metrics"]["false_positive_rate"]
+        assert row["feasible"] == (fpr <= 0.01), row
+        assert row["metrics"]["roc_auc"] > 0.9
+    best = search.winner(rows, spec)
+    assert best["params"]["contamination"] == 0.002
+    trained = search.refit(best, prepared, spec)
+    assert trained.meta.task == "outlier" and trained.meta.target is None
+    flags = trained.pipeline.predict(prepared.X_holdout)
+    assert set(np.unique(flags)) <= {-1, 1}
