@@ -120,9 +120,9 @@ def run(ctx: Context) -> Section:
     section.table(table)
     section.text(
         "AutoML's searches run on two worker processes to Optuna direct's one: at the "
-        "same budget it evaluates more trials. Both sides stop proposing at the budget; a "
-        "trial under way finishes, so wall time exceeds the budget by about one trial plus "
-        "the refit and registration."
+        "same budget it evaluates more trials. AutoML stops a trial under way after its "
+        "current fold once the budget is spent (Optuna's `timeout` lets it finish); AutoML's "
+        "wall time adds the upload, the refit and the registration."
     )
     return section
 

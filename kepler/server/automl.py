@@ -9,8 +9,8 @@
   last lane finalises: leaderboard, child runs, the winner refitted on every training row,
   scored on the holdout and registered as a new version of the model.
 
-Enqueuing stops once the budget is spent; trials already running finish, so a run ends
-at most one trial's duration after its budget.
+Enqueuing stops once the budget is spent; a trial under way stops after its current
+validation fold, so a run ends at most one fold after its budget (then refits the winner).
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ def run_automl_trial(
                 interpretable=spec.interpretable,
                 robust=spec.robust,
             )
-            search.run_trial(study, prepared, spec, pool)
+            search.run_trial(study, prepared, spec, pool, deadline=run.deadline)
             _report(jobs, job_id, study, spec, run.started_at, run.deadline)
             started = len(study.get_trials(deepcopy=False))
             if time.time() < run.deadline and (

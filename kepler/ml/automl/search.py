@@ -96,8 +96,16 @@ def load_study(store: Any, name: str, *, seed: int | None, lane: int) -> Any:
     )
 
 
-def run_trial(study: Any, prepared: Prepared, spec: AutoMLSpec, pool: list[Any]) -> int:
-    """Ask, evaluate, tell one trial; return its number."""
+def run_trial(
+    study: Any,
+    prepared: Prepared,
+    spec: AutoMLSpec,
+    pool: list[Any],
+    *,
+    deadline: float | None = None,
+) -> int:
+    """Ask, evaluate, tell one trial (stopped after a fold once ``deadline`` passes);
+    return its number."""
     optuna = optuna_module()
     trial = study.ask()
     config = space.suggest(trial, pool, n_features=len(prepared.features))
@@ -107,7 +115,7 @@ def run_trial(study: Any, prepared: Prepared, spec: AutoMLSpec, pool: list[Any])
     trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
     trial.set_user_attr("pid", os.getpid())
     try:
-        result = evaluate(config, prepared, spec, seed=seed, trial=trial)
+        result = evaluate(config, prepared, spec, seed=seed, trial=trial, deadline=deadline)
     except optuna.TrialPruned as exc:
         trial.set_user_attr("note", str(exc))
         study.tell(trial, state=optuna.trial.TrialState.PRUNED)

@@ -118,9 +118,31 @@ def evaluate(
     *,
     seed: int,
     trial: Any = None,
+    deadline: float | None = None,
 ) -> TrialResult:
     """Cross-validate ``config``; with an Optuna ``trial``, report each fold (may raise
-    ``optuna.TrialPruned``)."""
+    ``optuna.TrialPruned``). Past ``deadline`` (epoch seconds) the trial stops after the
+    fold under way, so a search overruns its budget by at most one fold.
+
+    A trial uses one core: trials run side by side in every worker process, and OpenMP
+    and BLAS pools sized to the machine in each of them oversubscribe the cores (a
+    HistGradientBoosting fit that takes a second alone then takes minutes).
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _evaluate(config, prepared, spec, seed=seed, trial=trial, deadline=deadline)
+
+
+def _evaluate(
+    config: dict[str, Any],
+    prepared: Prepared,
+    spec: AutoMLSpec,
+    *,
+    seed: int,
+    trial: Any,
+    deadline: float | None,
+) -> TrialResult:
     splits = folds(prepared, spec.cv, seed)
     per_fold: list[dict[str, float]] = []
     fit_times: list[float] = []
@@ -140,6 +162,10 @@ def evaluate(
                     import optuna
 
                     raise optuna.TrialPruned(f"pruned after fold {step + 1} of {len(splits)}")
+        if deadline is not None and step + 1 < len(splits) and time.time() > deadline:
+            import optuna
+
+            raise optuna.TrialPruned(f"budget spent after fold {step + 1} of {len(splits)}")
     assert pipeline is not None
     metrics = {
         k: v

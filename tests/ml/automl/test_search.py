@@ -187,3 +187,18 @@ def test_anomaly_detection_preset_scores_detectors_by_label_and_caps_false_posit
     assert trained.meta.task == "outlier" and trained.meta.target is None
     flags = trained.pipeline.predict(prepared.X_holdout)
     assert set(np.unique(flags)) <= {-1, 1}
+
+
+def test_a_trial_past_the_deadline_stops_after_its_current_fold(tmp_path: Path) -> None:
+    import time
+
+    spec = AutoMLSpec(target="y", into="m", metric="accuracy", seed=0, cv=4)
+    prepared = prepare(_xor(), spec, "classification", "accuracy")
+    store = search.storage(f"journal:{tmp_path / 'd'}.journal")
+    search.create_study(store, "d", "accuracy")
+    pool = candidates("classifier", algorithms=("DecisionTreeClassifier",))
+    study = search.load_study(store, "d", seed=0, lane=0)
+    search.run_trial(study, prepared, spec, pool, deadline=time.time() - 1)
+    (trial,) = search.load_study(store, "d", seed=0, lane=0).get_trials()
+    assert trial.state.name == "PRUNED"
+    assert trial.user_attrs["note"] == "budget spent after fold 1 of 4"
