@@ -21,6 +21,7 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -271,18 +272,38 @@ def _parse(text: pd.Series) -> np.ndarray:
 
 def _arrow_parse(text: pd.Series) -> np.ndarray | None:
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     try:
         arr = pa.array(text, from_pandas=True)
-        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-            return None
-        trimmed = pc.utf8_trim_whitespace(arr)
-        blank = pc.equal(trimmed, "")
-        floats = pc.cast(pc.if_else(blank, pa.scalar(None, arr.type), trimmed), pa.float64())
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return None
+    floats = arrow_floats(arr)
+    if floats is None:
+        return None
     return np.array(floats.to_numpy(zero_copy_only=False), dtype="float64")  # writable copy
+
+
+def arrow_floats(arr: Any) -> Any | None:
+    """An Arrow text array or chunked array as float64 (null where blank), or ``None`` when
+    a value is not a number (the caller then takes pandas' per-value path).
+
+    Splunk's values rarely carry spaces, so the cast is tried on the text as it is first;
+    only when that fails is every value trimmed and the cast tried again.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    for values in (arr, None):
+        try:
+            if values is None:
+                values = pc.utf8_trim_whitespace(arr)
+            blank = pc.equal(values, "")
+            return pc.cast(pc.if_else(blank, pa.scalar(None, arr.type), values), pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            continue
+    return None
 
 
 def _examples(values: pd.Series, n: int = 3) -> str:

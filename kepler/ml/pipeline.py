@@ -3,9 +3,13 @@
 ``prep`` imputes numeric fields (median, :class:`MedianImputer`; estimators that take NaN
 natively get them as they are) and one-hot encodes
 categorical ones, so a saved model applies to raw events with missing values and unseen
-categories; ``model`` is the estimator. Its output is a dense float64 NumPy array (no
-pandas round trip per batch). Two small wrappers give every estimator the behaviour
-``apply`` relies on:
+categories; ``model`` is the estimator. Its output is a dense, row-major (C-ordered)
+float64 NumPy array (no pandas round trip per batch). Row-major matters: a column-major
+matrix, which is what ``DataFrame.to_numpy`` and a ``ColumnTransformer`` over one numeric
+block give, makes XGBoost's histogram building stride through memory and fit about
+1.5 times slower. Numeric-only data (the common case) skips the ``ColumnTransformer``:
+:class:`NumericMatrix` copies the fields once, straight into row-major order. Two small
+wrappers give every estimator the behaviour ``apply`` relies on:
 
 * :class:`EncodedLabelClassifier` trains the classifier on label codes 0..k-1 and
   answers with the original labels, because some libraries (XGBoost) accept only codes
@@ -56,6 +60,18 @@ def build_pipeline(estimator: Any, feature_types: Mapping[str, str], task: str) 
     """
     numeric = [f for f, t in feature_types.items() if t == NUMERIC]
     categorical = [f for f, t in feature_types.items() if t == CATEGORICAL]
+    if task == "classifier":
+        model: Any = EncodedLabelClassifier(estimator)
+    elif task == "clusterer" and not hasattr(estimator, "predict"):
+        model = NearestNeighborClusterer(estimator)
+    else:
+        model = estimator
+    if numeric and not categorical:
+        # One copy into row-major order (imputing as it goes) instead of the
+        # ColumnTransformer's copy into column-major order.
+        return Pipeline(
+            [("prep", NumericMatrix(impute=not _allows_nan(estimator))), ("model", model)]
+        )
     branches: list[tuple[str, Any, list[str]]] = []
     if numeric:
         # Estimators that take NaN themselves (trees, boosters) learn where missing values
@@ -68,11 +84,7 @@ def build_pipeline(estimator: Any, feature_types: Mapping[str, str], task: str) 
     prep = ColumnTransformer(
         branches, remainder="drop", sparse_threshold=0.0, verbose_feature_names_out=False
     )
-    if task == "classifier":
-        estimator = EncodedLabelClassifier(estimator)
-    elif task == "clusterer" and not hasattr(estimator, "predict"):
-        estimator = NearestNeighborClusterer(estimator)
-    return Pipeline([("prep", prep), ("model", estimator)])
+    return Pipeline([("prep", prep), ("model", model)])
 
 
 def _allows_nan(estimator: Any) -> bool:
@@ -110,23 +122,65 @@ class MedianImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any = None) -> MedianImputer:
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
-        filled = ~np.isnan(X).all(axis=0)
-        self.statistics_ = np.zeros(X.shape[1])
-        if filled.all():
-            self.statistics_[:] = np.nanmedian(X, axis=0)
-        elif filled.any():
-            self.statistics_[filled] = np.nanmedian(X[:, filled], axis=0)
+        self.statistics_ = _medians(X)
         return self
 
     def transform(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
-        missing = np.isnan(X)
-        if missing.any():
-            X = np.array(X, copy=True)  # X may be a view of the caller's data
-            rows, cols = np.nonzero(missing)
-            X[rows, cols] = self.statistics_[cols]
+        return np.asarray(_fill(X, self.statistics_, copy=True))
+
+
+class NumericMatrix(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Numeric fields as one row-major float64 matrix, in the order seen at fit; with
+    ``impute``, NaN becomes each column's training median (as :class:`MedianImputer`),
+    otherwise NaN stays for estimators that handle it themselves."""
+
+    def __init__(self, impute: bool = True) -> None:
+        self.impute = impute
+
+    def fit(self, X: Any, y: Any = None) -> NumericMatrix:
+        X = validate_data(self, X, dtype=np.float64, order="C", ensure_all_finite="allow-nan")
+        self.statistics_ = _medians(X) if self.impute else None
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        source = X
+        X = validate_data(
+            self, X, dtype=np.float64, order="C", ensure_all_finite="allow-nan", reset=False
+        )
+        if self.statistics_ is not None:
+            X = _fill(X, self.statistics_, copy=_shares_memory(X, source))
         return np.asarray(X)
+
+
+def _shares_memory(X: np.ndarray, source: Any) -> bool:
+    """Whether ``X`` may be a view of the caller's data (then filling it must copy)."""
+    if isinstance(source, pd.DataFrame):
+        return any(np.shares_memory(X, source[c].to_numpy()) for c in source.columns)
+    return isinstance(source, np.ndarray) and np.shares_memory(X, source)
+
+
+def _medians(X: np.ndarray) -> np.ndarray:
+    """Each column's median over its values; 0 for a column with none."""
+    filled = ~np.isnan(X).all(axis=0)
+    statistics = np.zeros(X.shape[1])
+    if filled.all():
+        statistics[:] = np.nanmedian(X, axis=0)
+    elif filled.any():
+        statistics[filled] = np.nanmedian(X[:, filled], axis=0)
+    return statistics
+
+
+def _fill(X: np.ndarray, statistics: np.ndarray, *, copy: bool) -> np.ndarray:
+    missing = np.isnan(X)
+    if missing.any():
+        if copy:  # X is a view of the caller's data
+            X = np.array(X, copy=True)
+        rows, cols = np.nonzero(missing)
+        X[rows, cols] = statistics[cols]
+    return X
 
 
 def one_hot_name(feature: str, category: Any) -> str:

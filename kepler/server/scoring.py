@@ -74,12 +74,21 @@ def score_table(
     include_input: bool = True,
 ) -> pa.Table:
     """The model's output fields for ``table``'s rows, after its input columns if asked."""
+    from kepler.ml.frames import NUMERIC, arrow_floats
     from kepler.ml.outputs import predict_frame
 
     if table.num_rows == 0:
         return table  # a header-only chunk is answered with its header
     wanted = [c for c in meta.features if c in table.column_names]
-    frame = table.select(wanted).to_pandas()
+    # Splunk's CSV arrives as text: numeric fields become float64 here, in Arrow, rather
+    # than as Python strings in pandas; a field with non-numbers in it is left as text for
+    # the model's own conversion (non-numbers become missing values).
+    columns = []
+    for name in wanted:
+        column = table.column(name)
+        floats = arrow_floats(column) if meta.feature_types.get(name) == NUMERIC else None
+        columns.append(column if floats is None else floats)
+    frame = pa.table(columns, names=wanted).to_pandas()
     if len(frame) != table.num_rows:  # none of the model's fields came: all missing
         frame = frame.reindex(range(table.num_rows))
     out = predict_frame(pipeline, meta, frame, probabilities=probabilities, output_name=output_name)

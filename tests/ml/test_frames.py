@@ -211,3 +211,23 @@ def test_numeric_text_parses_as_pandas_would(values: list) -> None:
     expected = pd.to_numeric(col, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     np.testing.assert_array_equal(numeric_values(col), expected)
     assert (_arrow_parse(col) is None) == ("x" in values)  # which path ran
+
+
+def test_arrow_floats_parses_clean_text_and_blanks_in_one_cast() -> None:
+    import pyarrow as pa
+
+    from kepler.ml.frames import arrow_floats
+
+    out = arrow_floats(pa.chunked_array([["1.5", "", "-2e3"], ["inf", " 7 "]]))
+    assert out is not None
+    assert out.type == pa.float64()
+    assert out.to_pylist() == [1.5, None, -2000.0, float("inf"), 7.0]
+
+
+def test_arrow_floats_gives_up_on_non_numbers_and_non_text() -> None:
+    import pyarrow as pa
+
+    from kepler.ml.frames import arrow_floats
+
+    assert arrow_floats(pa.array(["1", "n/a-ish", "3"])) is None
+    assert arrow_floats(pa.array([1.0, 2.0])) is None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import fcntl
 import io
 import json
 import os
@@ -51,6 +52,11 @@ __all__ = [
 # splunklib's own transport header regex (searchcommands/search_command.py).
 HEADER = re.compile(rb"chunked\s+1.0\s*,\s*(\d+)\s*,\s*(\d+)\s*\n")
 _WHITESPACE = b" \t\r\n"
+# splunkd is C++ reading large blocks; a Python double reading 64 KiB at a time spends
+# its CPU waking up, and on a small machine that CPU is taken from the command and bridge.
+_READ_BYTES = 1 << 20
+_PIPE_BYTES = 1 << 20
+_F_SETPIPE_SZ = 1031  # Linux fcntl: a pipe's buffer size
 _MAGIC = b"chunked"
 
 Record = dict[str, Any]
@@ -104,6 +110,13 @@ def _parse_frame(buffer: bytes | bytearray, pos: int) -> tuple[int, int, bytes, 
         return None
     metadata = bytes(buffer[start : start + metadata_length])
     return pos, end, metadata, bytes(buffer[start + metadata_length : end])
+
+
+def _frame_end(buffer: bytes | bytearray, pos: int) -> int:
+    """Where the chunk at ``pos`` ends, once its header has arrived; 0 before."""
+    newline = buffer.find(b"\n", pos, pos + 128)
+    match = HEADER.search(bytes(buffer[pos : newline + 1])) if newline >= 0 else None
+    return 0 if match is None else newline + 1 + int(match[1]) + int(match[2])
 
 
 def _frames(raw: bytes) -> list[tuple[int, int, bytes, bytes]]:
@@ -319,7 +332,7 @@ class _Drain(threading.Thread):
 
     def run(self) -> None:
         try:
-            while block := os.read(self._fd, 1 << 16):
+            while block := os.read(self._fd, _READ_BYTES):
                 with self.changed:
                     self.data += block
                     self.changed.notify_all()
@@ -376,6 +389,10 @@ class Splunkd:
             bufsize=0,
         )
         assert self.proc.stdout is not None and self.proc.stderr is not None
+        assert self.proc.stdin is not None
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError, ValueError):  # not Linux, or over the limit
+                fcntl.fcntl(pipe.fileno(), _F_SETPIPE_SZ, _PIPE_BYTES)
         self._stdout = _Drain(self.proc.stdout)
         self._stderr = _Drain(self.proc.stderr)
         self._stdout.start()
@@ -511,10 +528,13 @@ class Splunkd:
         """Read the next reply chunk, waiting at most `timeout` seconds."""
         deadline = time.monotonic() + self.timeout
         drain = self._stdout
+        need = 0  # stdout bytes the reply needs, once its header is known
         with drain.changed:
             while True:
-                parsed = _parse_frame(drain.data, self._pos)
-                if parsed is not None:
+                parsed = None if len(drain.data) < need else _parse_frame(drain.data, self._pos)
+                if parsed is None:
+                    need = _frame_end(drain.data, self._pos)
+                else:
                     start, end, metadata, body = parsed
                     self._pos = end
                     raw = bytes(drain.data[start:end])
