@@ -4,8 +4,9 @@
   manifest and target column, then queues ``kepler.automl``.
 * :func:`start_automl` (a worker) creates the Optuna study and MLflow parent run, records
   the deadline, and enqueues ``parallel`` trial tasks: the lanes.
-* :func:`run_automl_trial` (any worker) runs one trial; while budget and ``max_trials``
-  allow it enqueues its lane's next trial, else it closes the lane. Whoever closes the
+* :func:`run_automl_trial` (any worker) runs a trial (several, when they are quick);
+  while budget and ``max_trials`` allow it enqueues its lane's next task, else it closes
+  the lane. Whoever closes the
   last lane finalises: leaderboard, child runs, the winner refitted on every training row,
   scored on the holdout and registered as a new version of the model.
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 AUTOML_TASK = "kepler.automl"
 AUTOML_TRIAL_TASK = "kepler.automl_trial"
 Enqueue = Callable[[str, int], None]  # (job_id, lane)
+TASK_SLICE_S = 2.0  # a trial task keeps running quick trials for about this long
 
 # Prepared data per process, by job: every trial of a run in this process reuses it.
 _prepared: OrderedDict[str, Any] = OrderedDict()
@@ -159,7 +161,14 @@ def _load(run_dataset: str, job: Job, settings: ServerSettings) -> Any:
 def run_automl_trial(
     job_id: str, lane: int, settings: ServerSettings, enqueue: Enqueue
 ) -> dict[str, Any]:
-    """One trial of lane ``lane``, then the lane's next trial or its end."""
+    """Trials of lane ``lane`` for about :data:`TASK_SLICE_S`, then the lane's next task
+    or its end.
+
+    Several quick trials share one task so that dispatch through the broker does not
+    dominate when a trial takes a fraction of a second; the study (and its seeded
+    sampler) is reloaded before each, so a serial run stays repeatable however the
+    trials fall into tasks.
+    """
     from kepler.ml.automl import search
     from kepler.ml.automl.space import candidates
 
@@ -170,11 +179,25 @@ def run_automl_trial(
     if run is None or run.finalised or job.state in FINISHED:
         return {"skipped": True}
     spec = _spec(job)
+    deadline = run.deadline
+
+    def more_allowed() -> bool:
+        """Budget left and, with max_trials, trials left (read, not claimed)."""
+        now = runs.get(job_id)
+        assert now is not None
+        return time.time() < deadline and (
+            spec.max_trials is None or now.trials_claimed < spec.max_trials
+        )
+
     try:
         store = search.storage(run.study)
-        study = search.load_study(store, job_id, seed=spec.seed, lane=lane)
-        started = len(study.get_trials(deepcopy=False))
-        if time.time() < run.deadline and (spec.max_trials is None or started < spec.max_trials):
+        task_start = time.time()
+        ran = 0
+        while (
+            time.time() < deadline
+            and (ran == 0 or time.time() - task_start < TASK_SLICE_S)
+            and runs.claim_trial(job_id, spec.max_trials)
+        ):
             prepared = _load(run.dataset_id, job, settings)
             pool = candidates(
                 prepared.engine_task,
@@ -182,14 +205,13 @@ def run_automl_trial(
                 interpretable=spec.interpretable,
                 robust=spec.robust,
             )
-            search.run_trial(study, prepared, spec, pool, deadline=run.deadline)
-            _report(jobs, job_id, study, spec, run.started_at, run.deadline)
-            started = len(study.get_trials(deepcopy=False))
-            if time.time() < run.deadline and (
-                spec.max_trials is None or started < spec.max_trials
-            ):
-                enqueue(job_id, lane)
-                return {"lane": lane, "next": True}
+            study = search.load_study(store, job_id, seed=spec.seed, lane=lane)
+            search.run_trial(study, prepared, spec, pool, deadline=deadline)
+            ran += 1
+            _report(jobs, job_id, study, spec, run.started_at, deadline)
+        if more_allowed():
+            enqueue(job_id, lane)
+            return {"lane": lane, "trials": ran, "next": True}
     except KeplerError as exc:
         if runs.claim_finalise(job_id):
             jobs.fail(job_id, exc.to_dict())
@@ -201,7 +223,7 @@ def run_automl_trial(
         raise
     if runs.close_lane(job_id) and runs.claim_finalise(job_id):
         return finalise_automl(job_id, settings)
-    return {"lane": lane, "next": False}
+    return {"lane": lane, "trials": ran, "next": False}
 
 
 def _report(

@@ -1,6 +1,7 @@
 """Shared state of running AutoML jobs, in the jobs database: deadline, lanes, finalising.
 
-Trial tasks run in any worker; this table is what they agree on. Each of the run's
+Trial tasks run in any worker; this table is what they agree on, including how many
+trials were started (so ``max_trials`` holds exactly however many lanes run). Each of the run's
 ``parallel`` lanes is a chain of trial tasks (a trial enqueues the next while budget is
 left). A lane that stops closes itself; the one that closes the last lane finalises the
 run. Both steps are single SQL updates, so two workers can never both finalise.
@@ -40,6 +41,7 @@ _runs = Table(
     Column("deadline", Float, nullable=False),
     Column("lanes_open", Integer, nullable=False),
     Column("finalised", Integer, nullable=False, default=0),
+    Column("trials_claimed", Integer, nullable=False, default=0),
 )
 _created: set[int] = set()
 _lock = threading.Lock()
@@ -55,6 +57,7 @@ class AutoMLRun:
     deadline: float
     lanes_open: int
     finalised: bool
+    trials_claimed: int = 0
 
 
 class AutoMLRuns:
@@ -86,6 +89,7 @@ class AutoMLRuns:
                     deadline=now + budget_s,
                     lanes_open=lanes,
                     finalised=0,
+                    trials_claimed=0,
                 )
             )
         run = self.get(job_id)
@@ -107,7 +111,18 @@ class AutoMLRuns:
             deadline=m["deadline"],
             lanes_open=m["lanes_open"],
             finalised=bool(m["finalised"]),
+            trials_claimed=m["trials_claimed"],
         )
+
+    def claim_trial(self, job_id: str, max_trials: int | None) -> bool:
+        """Count one more trial; False once ``max_trials`` were claimed (exact across
+        workers: one SQL update each)."""
+        query = update(_runs).where(_runs.c.job_id == job_id)
+        if max_trials is not None:
+            query = query.where(_runs.c.trials_claimed < max_trials)
+        with self.engine.begin() as conn:
+            done = conn.execute(query.values(trials_claimed=_runs.c.trials_claimed + 1))
+        return done.rowcount == 1
 
     def close_lane(self, job_id: str) -> bool:
         """Close one lane; True for the caller that closed the last one."""

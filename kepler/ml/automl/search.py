@@ -49,8 +49,21 @@ def optuna_module() -> Any:
     return optuna
 
 
+_storages: dict[str, Any] = {}
+
+
 def storage(url: str) -> Any:
-    """An Optuna storage: ``journal:<path>`` (a file, with file locks) or a database URL."""
+    """An Optuna storage: ``journal:<path>`` (a file, with file locks) or a database URL.
+
+    One per URL per process: a journal storage then reads only what other processes
+    appended since its last look, instead of replaying the whole log on every trial.
+    """
+    if url not in _storages:
+        _storages[url] = _open_storage(url)
+    return _storages[url]
+
+
+def _open_storage(url: str) -> Any:
     optuna = optuna_module()
     if url.startswith("journal:"):
         from optuna.storages import JournalStorage
@@ -86,8 +99,7 @@ def create_study(store: Any, name: str, metric: str) -> None:
 
 def load_study(store: Any, name: str, *, seed: int | None, lane: int) -> Any:
     optuna = optuna_module()
-    probe = optuna.load_study(study_name=name, storage=store)
-    n_seen = len(probe.get_trials(deepcopy=False))
+    n_seen = len(store.get_all_trials(store.get_study_id_from_name(name), deepcopy=False))
     return optuna.load_study(
         study_name=name,
         storage=store,
