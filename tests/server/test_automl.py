@@ -127,6 +127,25 @@ def test_automl_job_runs_lanes_registers_winner_and_records_runs(
     assert list(pipeline.predict(conform(raw, meta.feature_types))[:2]) == ["yes", "no"]
 
 
+def test_seeded_serial_job_repeats_its_trials_and_winner(settings: ServerSettings) -> None:
+    dataset_id = _upload(settings, _events(seed=4))
+    jobs, datasets = JobStore(settings.database_url), DatasetStore(settings.dataset_store)
+    boards = []
+    for model in ("first", "second"):
+        queue = Queue()
+        spec = parse(
+            f"automl y from x color into {model} time_budget=300 seed=11 max_trials=5 "
+            "parallel=1 algorithms=LogisticRegression,DecisionTreeClassifier,KNeighborsClassifier"
+        )
+        job = automl.submit_automl(spec, dataset_id, datasets=datasets, jobs=jobs, celery=queue)
+        queue.drain(settings)
+        result = jobs.get(job.id).result or {}
+        boards.append(
+            [(r["trial"], r["algorithm"], r["params"], r["score"]) for r in result["leaderboard"]]
+        )
+    assert boards[0] == boards[1] and len(boards[0]) >= 2
+
+
 def test_trial_failures_end_the_job_with_the_message(settings: ServerSettings) -> None:
     frame = _events()
     frame["y"] = np.where(frame["x"] > 0, "a", np.where(frame["x"] > -1, "b", "c"))

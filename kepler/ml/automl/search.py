@@ -25,6 +25,7 @@ import zlib
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from kepler.core.automl import AutoMLSpec, greater_is_better
 from kepler.core.errors import DataError, MissingDependency
@@ -225,7 +226,10 @@ def refit(row: dict[str, Any], prepared: Prepared, spec: AutoMLSpec) -> TrainedM
     }
     pipeline = make_pipeline(config, prepared, seed)
     y = None if prepared.engine_task == "outlier" else prepared.y_train
-    fit_warnings = _fit(pipeline, prepared.X_train, y, row["algorithm"])
+    # One core, as in the trials: OpenMP pools sized to a busy machine slow boosting
+    # down by an order of magnitude, and the refit should cost what the trials predicted.
+    with threadpool_limits(limits=1):
+        fit_warnings = _fit(pipeline, prepared.X_train, y, row["algorithm"])
     metrics = score_metrics(pipeline, prepared, prepared.X_holdout, prepared.y_holdout)
     classes = None
     if prepared.engine_task == "classifier":
