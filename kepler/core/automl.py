@@ -126,7 +126,7 @@ class AutoMLSpec:
     seed: int | None = None
     max_trials: int | None = None
     parallel: int = 4  # trials in flight at once, over all workers
-    cv: int = 3
+    cv: int | None = None  # None: 5 folds below 5,000 training rows, else 3
     holdout: float = 0.2
     max_latency_ms_per_row: float | None = None
     max_model_mb: float | None = None

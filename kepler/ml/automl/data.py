@@ -22,6 +22,9 @@ from kepler.ml.training import _split
 
 # Each validation fold needs this many rows (and each class at least one per fold).
 MIN_ROWS_PER_FOLD = 5
+# Without cv=, small data gets 5 folds (a steadier estimate to choose the winner by, and
+# cheap there), larger data 3.
+AUTO_CV_ROWS = 5000
 # A rough floor on one trial's cost: cells (rows x fields x folds) a quick model fits per s.
 CELLS_PER_SECOND = 2_000_000
 TIME_NAMES = ("_time", "time", "timestamp")
@@ -41,6 +44,7 @@ class Prepared:
     y_holdout: np.ndarray | None
     positive: Any = None  # anomaly: the label value of anomalies
     n_dropped: int = 0
+    cv: int = 3  # validation folds every trial uses
 
 
 def infer_task(target: pd.Series) -> str:
@@ -90,35 +94,48 @@ def check(
     check_metric(metric, task)
     n = len(present)
     n_train = n - round(n * spec.holdout)
-    need = spec.cv * MIN_ROWS_PER_FOLD
-    if n_train < need:
-        raise DataError(
-            f"{n} rows with a value of {spec.target!r} are too few for a {spec.holdout:g} "
-            f"holdout and {spec.cv}-fold validation (each fold needs {MIN_ROWS_PER_FOLD} rows, "
-            f"so at least {int(np.ceil(need / (1 - spec.holdout)))} rows); send more rows "
-            "or lower cv=",
-            detail={"rows": n, "cv": spec.cv},
-        )
+    rarest: str | None = None
+    count: int | None = None
     if task in ("classification", "anomaly"):
         counts = present.astype(str).value_counts()
         rarest, count = str(counts.index[-1]), int(counts.iloc[-1])
-        if count < spec.cv + 1:
-            raise DataError(
-                f"class {rarest!r} of {spec.target!r} has {count} row(s): {spec.cv}-fold "
-                f"validation with a holdout needs at least {spec.cv + 1} per class; send more "
-                "rows of it, lower cv=, or drop those rows",
-                detail={"field": spec.target, "class": rarest, "rows": count},
-            )
-    cells = max(n_rows, n) * (1 - spec.holdout) * max(len(features), 1) * spec.cv
+    cv = folds_for(spec, n_train, count)
+    need = cv * MIN_ROWS_PER_FOLD
+    if n_train < need:
+        raise DataError(
+            f"{n} rows with a value of {spec.target!r} are too few for a {spec.holdout:g} "
+            f"holdout and {cv}-fold validation (each fold needs {MIN_ROWS_PER_FOLD} rows, "
+            f"so at least {int(np.ceil(need / (1 - spec.holdout)))} rows); send more rows "
+            "or lower cv=",
+            detail={"rows": n, "cv": cv},
+        )
+    if count is not None and count < cv + 1:
+        raise DataError(
+            f"class {rarest!r} of {spec.target!r} has {count} row(s): {cv}-fold "
+            f"validation with a holdout needs at least {cv + 1} per class; send more "
+            "rows of it, lower cv=, or drop those rows",
+            detail={"field": spec.target, "class": rarest, "rows": count},
+        )
+    cells = max(n_rows, n) * (1 - spec.holdout) * max(len(features), 1) * cv
     floor = max(MIN_BUDGET_S, cells / CELLS_PER_SECOND)
     if spec.time_budget < floor:
         raise BadParameter(
             f"time_budget={spec.time_budget:g}s is too short for one trial on {n_rows:,} rows "
-            f"and {len(features)} fields ({spec.cv}-fold validation): give at least "
+            f"and {len(features)} fields ({cv}-fold validation): give at least "
             f"{int(np.ceil(floor))}s",
             detail={"parameter": "time_budget", "minimum_s": float(np.ceil(floor))},
         )
     return task, metric, features
+
+
+def folds_for(spec: AutoMLSpec, n_train: int, rarest_count: int | None = None) -> int:
+    """Validation folds: ``cv=`` when given, else 5 for small data that allows it, else 3."""
+    if spec.cv:
+        return int(spec.cv)
+    small = 5 * MIN_ROWS_PER_FOLD <= n_train < AUTO_CV_ROWS
+    if small and (rarest_count is None or rarest_count >= 6):
+        return 5
+    return 3
 
 
 def _blank(col: pd.Series) -> np.ndarray:
@@ -166,7 +183,12 @@ def prepare(frame: pd.DataFrame, spec: AutoMLSpec, task: str, metric: str) -> Pr
                 f"has {len(classes)} values"
             )
         positive = classes[1]
+    rarest = None
+    if task != "regression":
+        rarest = int(pd.Series(y).value_counts().min())
+    cv = folds_for(spec, len(train_rows), rarest)
     return Prepared(
+        cv=cv,
         task=task,
         engine_task=engine_task,
         metric=metric,

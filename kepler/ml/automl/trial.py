@@ -143,7 +143,7 @@ def _evaluate(
     trial: Any,
     deadline: float | None,
 ) -> TrialResult:
-    splits = folds(prepared, spec.cv, seed)
+    splits = folds(prepared, prepared.cv, seed)
     per_fold: list[dict[str, float]] = []
     fit_times: list[float] = []
     pipeline: Pipeline | None = None
