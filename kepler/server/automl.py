@@ -117,6 +117,7 @@ def start_automl(
     dataset_id: str, job_id: str, settings: ServerSettings, enqueue: Enqueue
 ) -> dict[str, Any]:
     from kepler.ml.automl import search, tracking
+    from kepler.ml.automl.space import candidates, default_starts
     from kepler.server.fitting import model_store
 
     jobs = JobStore(settings.database_url)
@@ -129,7 +130,13 @@ def start_automl(
     try:
         url = study_url(settings, job_id)
         assert spec.metric is not None
-        search.create_study(search.storage(url), job_id, spec.metric)
+        pool = candidates(
+            ENGINE_TASK[spec.task or "classification"],
+            algorithms=spec.algorithms,
+            interpretable=spec.interpretable,
+            robust=spec.robust,
+        )
+        search.create_study(search.storage(url), job_id, spec.metric, default_starts(pool))
         parent = tracking.start_parent(model_store(settings), spec.into or "", job_id, job.spec)
         run = runs.create(job_id, dataset_id, url, parent, spec.time_budget, spec.parallel)
     except KeplerError as exc:

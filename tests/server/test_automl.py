@@ -104,6 +104,11 @@ def test_automl_job_runs_lanes_registers_winner_and_records_runs(
     assert result["algorithm"] == board[0]["algorithm"]
     assert {"f1", "accuracy", "roc_auc"} <= set(board[0]["metrics"])
     assert {"f1", "accuracy"} <= set(result["metrics"])  # holdout metrics of the refit
+    first = next(r for r in board if r["trial"] == 0)  # the search starts from the default
+    assert (first["algorithm"], first["params"]) == (
+        "LogisticRegression",
+        {"C": 1.0, "class_weight": None},
+    )
     assert AutoMLRuns(settings.database_url).get(job.id).finalised  # type: ignore[union-attr]
 
     client = MlflowClient(settings.tracking_uri, settings.tracking_uri)

@@ -88,14 +88,20 @@ def _sampler(seed: int | None, lane: int, n_seen: int) -> Any:
     )
 
 
-def create_study(store: Any, name: str, metric: str) -> None:
+def create_study(
+    store: Any, name: str, metric: str, starts: list[dict[str, Any]] | None = None
+) -> None:
+    """The run's study; ``starts`` (fixed parameters) are its first trials."""
     optuna = optuna_module()
-    optuna.create_study(
+    study = optuna.create_study(
         storage=store,
         study_name=name,
         direction="maximize" if greater_is_better(metric) else "minimize",
         load_if_exists=True,
     )
+    if not study.get_trials(deepcopy=False):
+        for fixed in starts or []:
+            study.enqueue_trial(fixed, skip_if_exists=True)
 
 
 def load_study(store: Any, name: str, *, seed: int | None, lane: int) -> Any:

@@ -238,3 +238,50 @@ def suggest(trial: Any, pool: list[Candidate], *, n_features: int) -> dict[str, 
 
 def candidate(algorithm: str) -> Candidate:
     return next(c for c in CANDIDATES if c.algorithm == algorithm)
+
+
+# scikit-learn's defaults (or the nearest point of the space), tried first: the search
+# starts from what a user gets without tuning and only has to beat it.
+_DEFAULT_STARTS: dict[str, dict[str, Any]] = {
+    "LogisticRegression": {"C": 1.0, "class_weight": None},
+    "Ridge": {"alpha": 1.0},
+    "RandomForestClassifier": {
+        "n_estimators": 100,
+        "max_depth": 24,
+        "min_samples_leaf": 1,
+        "max_features": "sqrt",
+    },
+    "RandomForestRegressor": {
+        "n_estimators": 100,
+        "max_depth": 24,
+        "min_samples_leaf": 1,
+        "max_features": 1.0,
+    },
+    "HistGradientBoostingClassifier": {
+        "learning_rate": 0.1,
+        "max_iter": 100,
+        "max_leaf_nodes": 31,
+        "min_samples_leaf": 20,
+        "l2_regularization": 1e-6,
+    },
+    "IsolationForest": {"n_estimators": 100, "max_samples": 1.0, "contamination": 0.01},
+}
+_DEFAULT_STARTS["HistGradientBoostingRegressor"] = _DEFAULT_STARTS["HistGradientBoostingClassifier"]
+
+
+def default_starts(pool: list[Candidate]) -> list[dict[str, Any]]:
+    """Fixed parameters of the default configurations among ``pool``, for
+    ``study.enqueue_trial`` (no interactions, every feature kept)."""
+    names = [c.algorithm for c in pool]
+    starts = []
+    for name in names:
+        params = _DEFAULT_STARTS.get(name)
+        if params is None:
+            continue
+        fixed: dict[str, Any] = {f"{name}.{k}": v for k, v in params.items()}
+        if len(names) > 1:
+            fixed["algorithm"] = name
+        fixed[f"{name}.interactions"] = False
+        fixed["select_percentile"] = 100
+        starts.append(fixed)
+    return starts
