@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps vendor demo test lint format bench openapi clean
+.PHONY: install system-deps vendor demo test lint format bench openapi clean constraints
 
 # System packages: redis-server for the production broker (the tests start their own).
 system-deps:
@@ -18,12 +18,17 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
 	@# apt starts a redis service on 6379 on some machines; Kepler never uses it.
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml packaging/constraints.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON)"; exit 1; }
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
-	# torch is pinned to the CPU build (torch==2.13.0) through the `torch` extra.
-	$(PY) -m pip install -q -e ".[dev]"
+	# torch is pinned to the CPU build (torch==2.13.0) through the `torch` extra; what the
+	# image installs is pinned by packaging/constraints.txt, so tests run the image's versions.
+	$(PY) -m pip install -q -e ".[dev]" -c packaging/constraints.txt
 	touch $(STAMP)
+
+# Re-pin what the image installs from this (tested) environment, after changing dependencies.
+constraints: $(STAMP)
+	$(PY) packaging/freeze_constraints.py
 
 # splunklib 3.x for the Splunk app: its wheel needs Python >= 3.13 to *install*, but its
 # code runs on 3.11 and under Splunk's Python; unpacked with its dist-info (AppInspect

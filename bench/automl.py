@@ -58,9 +58,9 @@ def run(ctx: Context) -> Section:
         "MLflow), trials spread over both processes; wall time includes upload, checks, "
         "refit and registration. **Optuna direct** runs the same search space, starting "
         "points (scikit-learn's defaults), validation folds and median pruner in one process "
-        "with `study.optimize(timeout=budget)`, then refits its best on the training rows. **RandomForest** is scikit-learn's "
-        "default forest (`random_state=0`) in Kepler's pipeline. Metrics: accuracy "
-        "(classification), r2 (regression), on the holdout. Targets: AutoML within "
+        "with `study.optimize(timeout=budget)`, then refits its best on the training rows. "
+        "**RandomForest** is scikit-learn's default forest (`random_state=0`) in Kepler's "
+        "pipeline. Metrics: accuracy (classification), r2 (regression), on the holdout. Targets: AutoML within "
         f"{100 * WITHIN:g}% of Optuna direct, and at least as good as RandomForest."
     )
     table = Table(

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bench import automl, data, machine, spine, splunk_apply
+from bench import automl, data, hec, machine, spine, splunk_apply, splunk_export
 from bench.report import Section
 
 REFERENCE_ROWS = 1_000_000
@@ -94,6 +94,8 @@ SECTIONS: list[tuple[str, Callable[[Context], Section]]] = [
     ("spine", spine.run),
     ("splunk_apply", splunk_apply.run),
     ("automl", automl.run),
+    ("hec", hec.run),
+    ("splunk_export", splunk_export.run),
 ]
 
 

@@ -22,6 +22,12 @@ from kepler.core.errors import (
     DataError,
     DatasetIncomplete,
     DatasetNotFound,
+    DeployError,
+    HecError,
+    HecNotConfigured,
+    HecQueueFull,
+    HecRejected,
+    HecUnavailable,
     InvalidSpec,
     JobFailed,
     JobNotFound,
@@ -30,6 +36,10 @@ from kepler.core.errors import (
     ModelNotFound,
     NotFound,
     PayloadTooLarge,
+    SearchFailed,
+    SplunkError,
+    SplunkLoginFailed,
+    SplunkUnavailable,
     Unauthorized,
     UnknownAlgorithm,
     VersionNotFound,
@@ -46,9 +56,15 @@ if TYPE_CHECKING:
         fit,
         jobs,
         models,
+        schedule,
+        schedules,
         summary,
+        unschedule,
     )
     from kepler._client import AutoMLResult, Client, FitResult
+    from kepler._to_splunk import to_splunk
+    from kepler.splunk.search import from_splunk
+    from kepler.splunk.settings import SplunkSettings
 
 _LAZY = {
     "algorithms": "kepler._api",
@@ -62,8 +78,14 @@ _LAZY = {
     "models": "kepler._api",
     "summary": "kepler._api",
     "AutoMLResult": "kepler._client",
+    "schedule": "kepler._api",
+    "schedules": "kepler._api",
+    "unschedule": "kepler._api",
+    "from_splunk": "kepler.splunk.search",
+    "SplunkSettings": "kepler.splunk.settings",
     "Client": "kepler._client",
     "FitResult": "kepler._client",
+    "to_splunk": "kepler._to_splunk",
 }
 
 
@@ -89,7 +111,13 @@ __all__ = [
     "DataError",
     "DatasetIncomplete",
     "DatasetNotFound",
+    "DeployError",
     "FitResult",
+    "HecError",
+    "HecNotConfigured",
+    "HecQueueFull",
+    "HecRejected",
+    "HecUnavailable",
     "InvalidSpec",
     "JobFailed",
     "JobNotFound",
@@ -98,6 +126,11 @@ __all__ = [
     "ModelNotFound",
     "NotFound",
     "PayloadTooLarge",
+    "SearchFailed",
+    "SplunkError",
+    "SplunkLoginFailed",
+    "SplunkSettings",
+    "SplunkUnavailable",
     "Unauthorized",
     "UnknownAlgorithm",
     "VersionNotFound",
@@ -109,7 +142,12 @@ __all__ = [
     "connect",
     "delete_model",
     "fit",
+    "from_splunk",
     "jobs",
     "models",
+    "schedule",
+    "schedules",
     "summary",
+    "to_splunk",
+    "unschedule",
 ]

@@ -84,3 +84,16 @@ def jobs(limit: int = 100) -> Any:
 
 def algorithms() -> list[dict[str, Any]]:
     return client().algorithms()
+
+
+def schedule(name: str, search: str, model: str, *, every: str = "5m", **kw: Any) -> dict[str, Any]:
+    """Score ``search``'s results with ``model`` every ``every`` and write them via HEC."""
+    return client().schedule(name, search, model, every=every, **kw)
+
+
+def schedules() -> Any:
+    return client().schedules()
+
+
+def unschedule(name: str) -> None:
+    client().unschedule(name)

@@ -227,7 +227,8 @@ class Client:
         **params: Any,
     ) -> FitResult:
         """Train ``algorithm`` on ``df`` in a worker. ``source`` records where the data came
-        from (``search``, ``earliest``, ``latest``, ``sid``) in the model's lineage."""
+        from (``search``, ``earliest``, ``latest``, ``sid``) in the model's lineage; a frame
+        from :func:`kepler.from_splunk` brings its own."""
         if into is not None:
             validate_model_name(into)
         spec = {
@@ -242,6 +243,10 @@ class Client:
         }
         # The bridge checks the spec first, so bad input is refused before data moves.
         self._json("POST", "/v1/jobs/fit", params={"dry_run": "true"}, json=spec)
+        if source is None:  # a frame from kp.from_splunk knows its search
+            pulled = getattr(df, "attrs", {}).get("splunk")
+            if isinstance(pulled, dict) and pulled.get("search"):
+                source = {k: pulled.get(k) for k in ("search", "earliest", "latest", "sid")}
         dataset_id = self.upload(df, source=source)
         job = self._json("POST", "/v1/jobs/fit", json={"dataset_id": dataset_id, **spec})
         if not wait:
@@ -451,6 +456,58 @@ class Client:
         import pandas as pd
 
         return pd.DataFrame(self._json("GET", "/v1/jobs", params={"limit": limit}))
+
+    # -- scheduled scoring ----------------------------------------------------------------
+
+    def schedule(
+        self,
+        name: str,
+        search: str,
+        model: str,
+        *,
+        every: str = "5m",
+        earliest: str | None = None,
+        latest: str | None = None,
+        index: str | None = None,
+        sourcetype: str | None = None,
+        start_now: bool = False,
+    ) -> dict[str, Any]:
+        """Every ``every`` (``5m``, ``30s``, ``1h``) run ``search`` in Splunk over
+        ``earliest``..``latest`` (default: the interval just past), score the results with
+        ``model`` (latest version, or ``pump@3`` / ``pump:production``) and write the scores
+        via HEC into ``index``."""
+        body = {
+            "name": name,
+            "search": search,
+            "model": model,
+            "every": str(every),
+            "earliest": earliest,
+            "latest": latest,
+            "index": index,
+            "sourcetype": sourcetype,
+            "start_now": start_now,
+        }
+        out: dict[str, Any] = self._json("POST", "/v1/schedules", json=body)
+        return out
+
+    def schedules(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(self._json("GET", "/v1/schedules"))
+
+    def unschedule(self, name: str) -> None:
+        self._request("DELETE", f"/v1/schedules/{name}")
+
+    def run_schedule(self, name: str) -> dict[str, Any]:
+        """Queue one run of schedule ``name`` now; returns its job."""
+        out: dict[str, Any] = self._json("POST", f"/v1/schedules/{name}/run")
+        return out
+
+    def schedule_runs(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = self._json(
+            "GET", f"/v1/schedules/{name}/runs", params={"limit": limit}
+        )
+        return out
 
 
 class _TokenAuth(httpx.Auth):

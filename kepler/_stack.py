@@ -40,7 +40,9 @@ def wait_until(check: Callable[[], Any], timeout: float = 60.0, what: str = "con
 
 
 class LocalStack:
-    """A bridge and ``workers`` worker processes under ``home``, on a free port."""
+    """A bridge, ``workers`` worker processes and the schedules' beat under ``home``, on a
+    free port. A second stack on the same ``home`` finds the first one's models, jobs and
+    schedules: that is a restart."""
 
     def __init__(
         self,
@@ -50,10 +52,12 @@ class LocalStack:
         workers: int = 1,
         concurrency: int = 1,
         extra_env: dict[str, str] | None = None,
+        beat: bool = True,
+        token: str | None = None,
     ) -> None:
         self.home = Path(home)
         self.port = free_port()
-        self.token = secrets.token_urlsafe(24)
+        self.token = token or secrets.token_urlsafe(24)
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("KEPLER_")}
         env.update(
@@ -76,6 +80,7 @@ class LocalStack:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.workers: list[subprocess.Popen[bytes]] = []
         self._n_workers = workers
+        self._beat = beat
 
     def start(self, timeout: float = 120.0) -> LocalStack:
         import httpx
@@ -83,6 +88,8 @@ class LocalStack:
         self.bridge = self._spawn("bridge", "bridge")
         for _ in range(self._n_workers):
             self.add_worker()
+        if self._beat:
+            self.beat = self._spawn("beat", "beat")
         verify: Any = ssl.create_default_context(cafile=self.certfile) if self.certfile else True
         wait_until(
             lambda: httpx.get(f"{self.url}/health", timeout=2, verify=verify).status_code == 200,

@@ -27,10 +27,19 @@ Host = Annotated[str | None, typer.Option(help="address to listen on (KEPLER_HOS
 
 
 def _server_settings(host: str | None = None, port: int | None = None) -> ServerSettings:
+    from pydantic import ValidationError
+
     from kepler.server.settings import ServerSettings
 
     overrides: dict[str, Any] = {"host": host, "port": port}
-    return ServerSettings(**{k: v for k, v in overrides.items() if v is not None})
+    try:
+        return ServerSettings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        # One line per problem, never a traceback (nor the values: a token is one).
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            typer.echo(f"error: {where + ': ' if where else ''}{err['msg']}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -52,9 +61,146 @@ def worker(
     concurrency: Annotated[int | None, typer.Option(help="parallel fits")] = None,
 ) -> None:
     """Run a Celery worker that trains models (broker from KEPLER_BROKER_URL)."""
+    _server_settings()  # refuse bad settings (a placeholder token) before Celery starts
     from kepler_workers.main import run_worker
 
     run_worker(concurrency)
+
+
+@app.command()
+def beat(
+    check: bool = typer.Option(
+        False, "--check", help="Exit 0 if this host's beat ticked in the last 30 s, else 1."
+    ),
+) -> None:
+    """Run the beat: fire due schedules onto the workers' queue (state in KEPLER_DATABASE_URL)."""
+    import logging
+    import threading
+
+    from kepler.server.beat import healthy, run_beat
+
+    if check:  # the container's health check
+        if not healthy(_server_settings()):
+            typer.echo("the beat has not ticked in the last 30 s", err=True)
+            raise typer.Exit(1)
+        return
+
+    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    run_beat(_server_settings(), stop)
+
+
+schedule_app = typer.Typer(
+    help="Scheduled scoring: search Splunk every N minutes, score, write via HEC.",
+    no_args_is_help=True,
+)
+app.add_typer(schedule_app, name="schedule")
+
+
+def _client() -> Any:
+    from kepler._client import Client
+
+    return Client()
+
+
+def _fail(exc: Exception) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(1)
+
+
+@schedule_app.command("add")
+def schedule_add(
+    name: Annotated[str, typer.Argument(help="a name for the schedule")],
+    search: Annotated[str, typer.Option(help="the SPL search, e.g. 'index=sensors'")],
+    model: Annotated[str, typer.Option(help="pump (latest), pump@3 or pump:production")],
+    every: Annotated[str, typer.Option(help="interval: 30s, 5m, 1h, 1d")] = "5m",
+    earliest: Annotated[str | None, typer.Option(help="default: -<every>")] = None,
+    latest: Annotated[str | None, typer.Option(help="default: now")] = None,
+    index: Annotated[str | None, typer.Option(help="HEC index for the scores")] = None,
+    sourcetype: Annotated[str | None, typer.Option(help="default: kepler:score")] = None,
+    now: Annotated[bool, typer.Option("--now", help="first run at once")] = False,
+) -> None:
+    """Add a schedule (through the bridge at KEPLER_URL)."""
+    from kepler.core.errors import KeplerError
+
+    try:
+        sched = _client().schedule(
+            name,
+            search,
+            model,
+            every=every,
+            earliest=earliest,
+            latest=latest,
+            index=index,
+            sourcetype=sourcetype,
+            start_now=now,
+        )
+    except KeplerError as exc:
+        _fail(exc)
+    typer.echo(f"schedule {sched['name']}: every {sched['every']}, model {sched['model']}")
+
+
+@schedule_app.command("list")
+def schedule_list() -> None:
+    """List schedules with their next and last runs."""
+    from kepler.core.errors import KeplerError
+
+    try:
+        frame = _client().schedules()
+    except KeplerError as exc:
+        _fail(exc)
+    if frame.empty:
+        typer.echo("no schedules")
+        return
+    cols = ["name", "every", "model", "search", "next_run_at", "last_run_at", "last_job_id"]
+    shown = frame[cols].copy()
+    for col in ("next_run_at", "last_run_at"):
+        shown[col] = [
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v)) if v == v and v else ""
+            for v in shown[col]
+        ]
+    typer.echo(shown.to_string(index=False))
+
+
+@schedule_app.command("remove")
+def schedule_remove(name: str) -> None:
+    """Remove a schedule (its past runs stay in the jobs list)."""
+    from kepler.core.errors import KeplerError
+
+    try:
+        _client().unschedule(name)
+    except KeplerError as exc:
+        _fail(exc)
+    typer.echo(f"removed schedule {name}")
+
+
+@schedule_app.command("run-now")
+def schedule_run_now(
+    name: str,
+    wait: Annotated[bool, typer.Option(help="wait for the run and print its result")] = False,
+) -> None:
+    """Queue one run of a schedule now."""
+    from kepler.core.errors import KeplerError
+
+    client = _client()
+    try:
+        job = client.run_schedule(name)
+        typer.echo(f"queued job {job['id']}")
+        if wait:
+            while client.job(job["id"])["state"] not in ("succeeded", "failed"):
+                time.sleep(0.5)
+            done = client.job(job["id"])
+            if done["state"] == "failed":
+                _fail(RuntimeError((done.get("error") or {}).get("message", "failed")))
+            res = done.get("result") or {}
+            typer.echo(
+                f"scored {res.get('rows', 0)} rows with {res.get('model')}@{res.get('version')}"
+                f", {res.get('sent', 0)} events sent via HEC"
+            )
+    except KeplerError as exc:
+        _fail(exc)
 
 
 @app.command()
@@ -71,6 +217,7 @@ def up(host: Host = None, port: Port = None, workers: int = 1) -> None:
         subprocess.Popen([sys.executable, "-m", "kepler", "worker"], env=env)
         for _ in range(max(1, workers))
     ]
+    procs.append(subprocess.Popen([sys.executable, "-m", "kepler", "beat"], env=env))
     scheme = "https" if settings.tls else "http"
     url = f"{scheme}://{settings.host}:{settings.port}"
     where = (
@@ -85,7 +232,8 @@ def up(host: Host = None, port: Port = None, workers: int = 1) -> None:
     typer.echo(
         f"           open its UI with: mlflow ui --backend-store-uri {settings.tracking_uri}"
     )
-    typer.echo(f"  workers: {len(procs)} (broker {settings.broker_url.split(':')[0]})")
+    typer.echo(f"  workers: {len(procs) - 1} (broker {settings.broker_url.split(':')[0]})")
+    typer.echo("  beat:    scheduled scoring (`kepler schedule list`)")
     typer.echo("Press Ctrl+C to stop.")
     try:
         run_bridge(settings)
@@ -99,6 +247,93 @@ def up(host: Host = None, port: Port = None, workers: int = 1) -> None:
                 p.wait(timeout=max(0.1, deadline - time.time()))
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+deploy_app = typer.Typer(
+    help="Deploy to Google Cloud Run (settings: KEPLER_DEPLOY_*, see docs/deploy.md).",
+    no_args_is_help=True,
+)
+app.add_typer(deploy_app, name="deploy")
+
+Project = Annotated[str | None, typer.Option(help="Google Cloud project (KEPLER_DEPLOY_PROJECT)")]
+Region = Annotated[str | None, typer.Option(help="Cloud Run region (KEPLER_DEPLOY_REGION)")]
+Image = Annotated[
+    str | None, typer.Option(help="container image built from packaging/ (KEPLER_DEPLOY_IMAGE)")
+]
+DryRun = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run", help="print the resource as YAML for `gcloud run ... replace`; send nothing"
+    ),
+]
+
+
+def _deploy(
+    what: Any, project: str | None, region: str | None, image: str | None, dry_run: bool, *args: Any
+) -> None:
+    from kepler.core.errors import KeplerError
+
+    try:
+        from kepler.deploy.settings import DeploySettings
+
+        overrides: dict[str, Any] = {"project": project, "region": region, "image": image}
+        settings = DeploySettings(**{k: v for k, v in overrides.items() if v is not None})
+        result = what(settings, *args, dry_run=dry_run)
+    except KeplerError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    if isinstance(result, str):
+        typer.echo(result, nl=False)
+        return
+    where = f" at {result.uri}" if result.uri else ""
+    typer.echo(f"{result.action} {result.name}{where}")
+
+
+@deploy_app.command("bridge")
+def deploy_bridge(
+    project: Project = None, region: Region = None, image: Image = None, dry_run: DryRun = False
+) -> None:
+    """Create or update the bridge's Cloud Run service."""
+    from kepler.deploy import deploy_bridge as run
+
+    _deploy(run, project, region, image, dry_run)
+
+
+@deploy_app.command("workers")
+def deploy_workers(
+    project: Project = None, region: Region = None, image: Image = None, dry_run: DryRun = False
+) -> None:
+    """Create or update the Celery workers' Cloud Run worker pool."""
+    from kepler.deploy import deploy_workers as run
+
+    _deploy(run, project, region, image, dry_run)
+
+
+@deploy_app.command("model")
+def deploy_model(
+    model: Annotated[str, typer.Argument(help="name or name@version (default: the latest)")],
+    project: Project = None,
+    region: Region = None,
+    image: Image = None,
+    dry_run: DryRun = False,
+) -> None:
+    """Create or update a serving service for one model version, sized from the model."""
+    from kepler.deploy import deploy_model as run
+
+    _deploy(run, project, region, image, dry_run, model)
+
+
+@app.command()
+def undeploy(
+    model: Annotated[str, typer.Argument(help="name@version whose service to delete")],
+    project: Project = None,
+    region: Region = None,
+    dry_run: DryRun = False,
+) -> None:
+    """Delete the Cloud Run service `kepler deploy model` created for a model version."""
+    from kepler.deploy import undeploy_model as run
+
+    _deploy(run, project, region, None, dry_run, model)
 
 
 def main() -> None:

@@ -50,6 +50,8 @@ def test_kepler_up_generates_token_and_sdk_finds_it(tmp_path: Path) -> None:
         assert result.version == 1
         workers = psutil.Process(proc.pid).children(recursive=True)
         assert workers, "kepler up runs a worker"
+        commands = [" ".join(w.cmdline()) for w in workers]
+        assert any(c.endswith("-m kepler beat") for c in commands), commands
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(60) == 0 or proc.returncode in (-2, 130)

@@ -10,13 +10,33 @@ from fastapi import FastAPI
 from kepler._version import __version__
 from kepler.server.jobs import JobStore
 from kepler.server.queue import make_celery
+from kepler.server.schedules import ScheduleStore
 from kepler.server.settings import ServerSettings
 from kepler_bridge import errors
 from kepler_bridge.deps import AuthDep, BridgeState
 from kepler_bridge.model_cache import ModelCache
-from kepler_bridge.routes import algorithms, automl, datasets, health, jobs, models
+from kepler_bridge.routes import (
+    algorithms,
+    automl,
+    datasets,
+    health,
+    hec,
+    jobs,
+    models,
+    schedules,
+)
 
 log = logging.getLogger("kepler.bridge")
+
+
+def preload(state: BridgeState, refs: str) -> None:
+    """Load each of ``refs`` (comma-separated ``name[@version|:alias]``) into the cache."""
+    from kepler.core.refs import ModelRef
+
+    for text in filter(None, (r.strip() for r in refs.split(","))):
+        info = state.models.resolve(ModelRef.parse(text))
+        state.cache.get(info.name, info.version)
+        log.info("preloaded model %s@%s", info.name, info.version)
 
 
 def create_app(settings: ServerSettings, token: str) -> FastAPI:
@@ -26,15 +46,23 @@ def create_app(settings: ServerSettings, token: str) -> FastAPI:
 
     if not token:
         raise ValueError("the bridge refuses to start without a token")
+    from kepler.server.telemetry import Telemetry, sender_for
+
+    # Start the sender now, not on the first event: what an earlier run left in the disk
+    # queue drains as soon as HEC answers.
+    sender_for(settings.hec)
     store = ModelStore(settings.tracking_uri, settings.artifact_location, settings.experiment)
+    telemetry = Telemetry(settings.hec, component="bridge")
     state = BridgeState(
         settings=settings,
         token=token,
-        jobs=JobStore(settings.database_url),
+        telemetry=telemetry,
+        jobs=JobStore(settings.database_url, telemetry=telemetry),
         datasets=DatasetStore(settings.dataset_store),
         models=store,
         cache=ModelCache(settings.model_cache_size, store.load),
         celery=make_celery(settings),
+        schedules=ScheduleStore(settings.database_url),
     )
     app = FastAPI(
         title="Kepler bridge",
@@ -46,9 +74,10 @@ def create_app(settings: ServerSettings, token: str) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    preload(state, settings.preload_models)
     app.state.kepler = state
     errors.install(app)
-    for module in (health, datasets, jobs, automl, models, algorithms):
+    for module in (health, datasets, jobs, automl, models, algorithms, hec, schedules):
         app.include_router(module.router)
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[AuthDep])

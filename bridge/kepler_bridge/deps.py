@@ -23,6 +23,8 @@ class BridgeState:
     models: Any  # kepler.ml.store.ModelStore
     cache: ModelCache
     celery: Any
+    telemetry: Any  # kepler.server.telemetry.Telemetry
+    schedules: Any = None  # kepler.server.schedules.ScheduleStore
 
 
 def get_state(request: Request) -> BridgeState:

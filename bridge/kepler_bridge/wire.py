@@ -54,6 +54,15 @@ class FitRequest(BaseModel):
     holdout: float = Field(0.2, ge=0.0, le=0.9)
 
 
+class ApplyJobRequest(BaseModel):
+    dataset_id: str
+    model: str  # pump, pump@3 or pump:production; resolved to a version when queued
+    index: str = Field(min_length=1)
+    sourcetype: str | None = None
+    output_name: str | None = None
+    probabilities: bool | None = None
+
+
 class AliasRequest(BaseModel):
     version: int = Field(ge=1)
 
@@ -84,3 +93,19 @@ class AutoMLRequest(BaseModel):
     max_false_positive_rate: float | None = None
     interpretable: bool | None = None
     use_case: str | None = None
+
+
+class ScheduleRequest(BaseModel):
+    """Every ``every`` (``5m``, ``30s``, ``1h``) run ``search`` over ``earliest``..``latest``
+    (default: the interval just past), score it with ``model`` (``pump``, ``pump@3``,
+    ``pump:production``) and write the scores via HEC into ``index``."""
+
+    name: str = Field(min_length=1, max_length=128)
+    search: str = Field(min_length=1)
+    model: str
+    every: str = "5m"
+    earliest: str | None = None
+    latest: str | None = None
+    index: str | None = None
+    sourcetype: str | None = None
+    start_now: bool = False

@@ -12,14 +12,32 @@ SDK and the search command use to rebuild the same class on their side::
     │   ├── ModelNotFound            404 model_not_found
     │   ├── VersionNotFound          404 version_not_found
     │   ├── DatasetNotFound          404 dataset_not_found
-    │   └── JobNotFound              404 job_not_found
+    │   ├── JobNotFound              404 job_not_found
+    │   └── ScheduleNotFound         404 schedule_not_found
     ├── Conflict                     409 conflict
     │   └── DatasetIncomplete        409 dataset_incomplete  (an upload never finished)
     ├── Unauthorized                 401 unauthorized
     ├── PayloadTooLarge              413 payload_too_large
     ├── JobFailed                    500 job_failed
     ├── MissingDependency            500 missing_dependency  (names the pip install)
-    └── BridgeUnavailable            503 bridge_unavailable  (raised client-side only)
+    ├── BridgeUnavailable            503 bridge_unavailable  (raised client-side only)
+    ├── DeployError                  502 deploy_error        (`kepler deploy`: Google Cloud said no)
+    │   ├── DeployConfigError        400 deploy_config_error (a setting is missing or wrong)
+    │   ├── CloudAuthMissing         401 cloud_auth_missing  (no Google credentials here)
+    │   ├── CloudProjectNotFound     404 cloud_project_not_found
+    │   ├── CloudResourceNotFound    404 cloud_resource_not_found (nothing deployed there)
+    │   ├── CloudApiDisabled         403 cloud_api_disabled  (names the `gcloud services enable`)
+    │   ├── CloudPermissionDenied    403 cloud_permission_denied (names the missing permission)
+    │   └── CloudQuotaExceeded       429 cloud_quota_exceeded
+    ├── SplunkError                  502 splunk_error        (splunkd answered unexpectedly)
+    │   ├── SearchFailed             400 search_failed       (the search's FATAL/ERROR message)
+    │   ├── SplunkLoginFailed        401 splunk_login_failed (splunkd refused the credentials)
+    │   └── SplunkUnavailable        503 splunk_unavailable  (splunkd cannot be reached)
+    └── HecError                     502 hec_error           (Splunk's HTTP Event Collector)
+        ├── HecNotConfigured         400 hec_not_configured  (names the KEPLER_HEC_* settings)
+        ├── HecRejected              422 hec_rejected        (names the offending event's number)
+        ├── HecUnavailable           503 hec_unavailable     (HEC unreachable or busy)
+        └── HecQueueFull             507 hec_queue_full      (the disk queue reached its bound)
 
 Messages never contain secrets, file paths of the server's home, or tracebacks.
 """
@@ -90,6 +108,10 @@ class JobNotFound(NotFound):
     code = "job_not_found"
 
 
+class ScheduleNotFound(NotFound):
+    code = "schedule_not_found"
+
+
 class Conflict(KeplerError):
     status = 409
     code = "conflict"
@@ -122,6 +144,91 @@ class MissingDependency(KeplerError):
 class BridgeUnavailable(KeplerError):
     status = 503
     code = "bridge_unavailable"
+
+
+class DeployError(KeplerError):
+    status = 502
+    code = "deploy_error"
+
+
+class DeployConfigError(DeployError):
+    status = 400
+    code = "deploy_config_error"
+
+
+class CloudAuthMissing(DeployError):
+    status = 401
+    code = "cloud_auth_missing"
+
+
+class CloudProjectNotFound(DeployError):
+    status = 404
+    code = "cloud_project_not_found"
+
+
+class CloudResourceNotFound(DeployError):
+    status = 404
+    code = "cloud_resource_not_found"
+
+
+class CloudApiDisabled(DeployError):
+    status = 403
+    code = "cloud_api_disabled"
+
+
+class CloudPermissionDenied(DeployError):
+    status = 403
+    code = "cloud_permission_denied"
+
+
+class CloudQuotaExceeded(DeployError):
+    status = 429
+    code = "cloud_quota_exceeded"
+
+
+class SplunkError(KeplerError):
+    status = 502
+    code = "splunk_error"
+
+
+class SearchFailed(SplunkError):
+    status = 400
+    code = "search_failed"
+
+
+class SplunkLoginFailed(SplunkError):
+    status = 401
+    code = "splunk_login_failed"
+
+
+class SplunkUnavailable(SplunkError):
+    status = 503
+    code = "splunk_unavailable"
+
+
+class HecError(KeplerError):
+    status = 502
+    code = "hec_error"
+
+
+class HecNotConfigured(HecError):
+    status = 400
+    code = "hec_not_configured"
+
+
+class HecRejected(HecError):
+    status = 422
+    code = "hec_rejected"
+
+
+class HecUnavailable(HecError):
+    status = 503
+    code = "hec_unavailable"
+
+
+class HecQueueFull(HecError):
+    status = 507
+    code = "hec_queue_full"
 
 
 def _all_subclasses(cls: type[KeplerError]) -> list[type[KeplerError]]:

@@ -5,6 +5,7 @@
     fit <algorithm> [<param>=<value> ...] [<target>] from <field> ... [into <model>] [as <out>]
     fit <algorithm> [<param>=<value> ...] <field> ... [into <model>] [as <out>]   (unsupervised)
     apply <model>[@<version>|:<alias>] [as <out>] [probabilities=<bool>]
+          [index=<index> [sourcetype=<sourcetype>]]      (also write each score via HEC)
     summary <model>[@<version>|:<alias>]
     models                     (alias: listmodels)
     deletemodel <model>
@@ -18,6 +19,7 @@ may be double-quoted and may hold ``*`` wildcards, expanded against the data's c
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -27,7 +29,9 @@ from kepler.core.refs import ModelRef
 
 # Options Kepler itself reads on fit; everything else is an algorithm parameter.
 FIT_OPTIONS = ("probabilities", "holdout")
-APPLY_OPTIONS = ("probabilities",)
+APPLY_OPTIONS = ("probabilities", "index", "sourcetype")
+# Splunk index names: lowercase letters, digits, underscores and hyphens.
+INDEX_NAME = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,79}$")
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class ApplySpec:
     model: ModelRef
     output_name: str | None = None
     probabilities: bool | None = None  # None: as the model was fitted
+    index: str | None = None  # also write each scored row to this index through HEC
+    sourcetype: str | None = None
     verb: str = "apply"
 
 
@@ -342,25 +348,47 @@ def _fit_options(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _parse_apply(rest: list[_Tok]) -> ApplySpec:
-    usage = "apply <model>[@<version>|:<alias>] [as <out>] [probabilities=<bool>]"
+    usage = (
+        "apply <model>[@<version>|:<alias>] [as <out>] [probabilities=<bool>] "
+        "[index=<index> [sourcetype=<sourcetype>]]"
+    )
     if not rest or rest[0].key is not None:
         raise InvalidSpec(f"apply needs a model; usage: {usage}")
     ref = ModelRef.parse(rest[0].text)
     output_name: str | None = None
     probabilities: bool | None = None
+    targets: dict[str, str] = {}
     i = 1
     while i < len(rest):
         tok = rest[i]
         if tok.key is not None:
-            if tok.key.lower() != "probabilities":
+            key = tok.key.lower()
+            if key not in APPLY_OPTIONS:
                 raise InvalidSpec(
                     f"apply has no option {tok.key!r}; allowed: {', '.join(APPLY_OPTIONS)}"
                 )
-            probabilities = _fit_options({"probabilities": tok.text})["probabilities"]
+            if key == "probabilities":
+                probabilities = _fit_options({"probabilities": tok.text})["probabilities"]
+            else:
+                targets[key] = tok.text
         elif tok.word == "as" and i + 1 < len(rest) and rest[i + 1].key is None:
             output_name = rest[i + 1].text
             i += 1
         else:
             raise InvalidSpec(f"unexpected {tok.text!r}; usage: {usage}")
         i += 1
-    return ApplySpec(model=ref, output_name=output_name, probabilities=probabilities)
+    index, sourcetype = targets.get("index"), targets.get("sourcetype")
+    if index is not None and not INDEX_NAME.match(index):
+        raise InvalidSpec(
+            f"index={index!r} is not a Splunk index name: lowercase letters, digits, '_' "
+            "and '-', at most 80 characters"
+        )
+    if sourcetype is not None and (index is None or not sourcetype.strip()):
+        raise InvalidSpec("sourcetype= names the scores' sourcetype: give index=<index> too")
+    return ApplySpec(
+        model=ref,
+        output_name=output_name,
+        probabilities=probabilities,
+        index=index,
+        sourcetype=sourcetype,
+    )

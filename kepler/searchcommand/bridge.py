@@ -23,6 +23,7 @@ class BridgeClient:
         verify: bool = True,
         ca_bundle: str | None = None,
         timeout: float = 60.0,
+        hec_headers: dict[str, str] | None = None,
     ) -> None:
         if not url:
             raise BridgeUnavailable(f"no bridge URL is set: enter it on {SETUP}")
@@ -30,6 +31,7 @@ class BridgeClient:
             raise Unauthorized(f"no bridge token is set: enter it on {SETUP}")
         self.url = url.rstrip("/")
         self._token = token
+        self._hec_headers = dict(hec_headers or {})
         self.timeout = timeout
         self._context: ssl.SSLContext | None = None
         if self.url.startswith("https://"):
@@ -52,11 +54,15 @@ class BridgeClient:
         content_type: str | None = None,
         params: dict[str, Any] | None = None,
         timeout: float | None = None,
+        hec: bool = False,
     ) -> tuple[dict[str, str], bytes]:
+        """``hec=True`` adds the setup page's HEC settings as ``X-Kepler-Hec-*`` headers."""
         url = self.url + path
         if params:
             url += "?" + urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
         headers = {"Authorization": f"Bearer {self._token}", "User-Agent": "kepler-splunk"}
+        if hec:
+            headers.update(self._hec_headers)
         if json_body is not None:
             body = json.dumps(json_body).encode("utf-8")
             content_type = "application/json"

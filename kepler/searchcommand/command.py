@@ -14,7 +14,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from kepler.core.automl import AutoMLSpec
-from kepler.core.errors import BadParameter, DataError, InvalidSpec, JobFailed, from_dict
+from kepler.core.errors import (
+    BadParameter,
+    DataError,
+    HecNotConfigured,
+    InvalidSpec,
+    JobFailed,
+    from_dict,
+)
 from kepler.core.params import Param, coerce
 from kepler.core.refs import ModelRef
 from kepler.core.spec import ApplySpec, DeleteModelSpec, FitSpec, SummarySpec, parse
@@ -28,6 +35,7 @@ COMMAND_OPTIONS: dict[str, dict[str, Param]] = {
         "output": Param("output", "str", choices=("model", "events")),
     },
     "automl": {"async": Param("async", "bool")},
+    "apply": {"async": Param("async", "bool")},
     "jobs": {
         "limit": Param("limit", "int", minimum=1, maximum=1000),
         "status": Param("status", "str", choices=("queued", "running", "succeeded", "failed")),
@@ -102,15 +110,28 @@ class Generating(Subcommand):
         return {"finished": True}, rows_to_csv(self._produce())
 
 
+HEC_SETUP = (
+    "fill in the HEC tab of Kepler's setup page (Apps > Kepler > Configuration > HEC), or set "
+    "KEPLER_HEC_URL and KEPLER_HEC_TOKEN where the bridge runs"
+)
+
+
+def _pin(bridge: BridgeClient, spec: ApplySpec) -> str:
+    """Refuse an unknown model or version now, before any event is sent, and pin the
+    version: every chunk of this search is scored by the same one."""
+    found = bridge.json("GET", f"/v1/models/{urllib.parse.quote(str(spec.model), safe='@:')}")
+    return f"{found['name']}@{found['version']}"
+
+
 class Apply(Subcommand):
     def __init__(self, spec: ApplySpec, bridge: BridgeClient) -> None:
         self.spec = spec
         self.bridge = bridge
-        # Refuse an unknown model or version now, before any event is sent, and pin the
-        # version: every chunk of this search is scored by the same one, even if a new
-        # version lands meanwhile.
-        found = bridge.json("GET", f"/v1/models/{urllib.parse.quote(str(spec.model), safe='@:')}")
-        self.pinned = f"{found['name']}@{found['version']}"
+        self.pinned = _pin(bridge, spec)
+        if spec.index is not None:
+            status = bridge.json("GET", "/v1/hec", hec=True)
+            if not status.get("configured"):
+                raise HecNotConfigured(f"index= writes each score through HEC: {HEC_SETUP}")
 
     def execute(self, body: bytes, finished: bool) -> Reply:
         if not body or body.isspace():  # no copy of a 20 MB chunk just to test it
@@ -118,14 +139,124 @@ class Apply(Subcommand):
         params: dict[str, Any] = {"include_input": "true", "as": self.spec.output_name}
         if self.spec.probabilities is not None:
             params["probabilities"] = str(self.spec.probabilities).lower()
-        _, scored = self.bridge.request(
+        if self.spec.index is not None:
+            params["index"] = self.spec.index
+            params["sourcetype"] = self.spec.sourcetype
+        headers, scored = self.bridge.request(
             "POST",
             f"/v1/models/{urllib.parse.quote(self.pinned, safe='@:')}/apply",
             body=body,
             content_type=CSV,
             params=params,
+            hec=self.spec.index is not None,
         )
-        return {"finished": finished}, scored
+        reply: dict[str, Any] = {"finished": finished}
+        warnings = _hec_warnings({k.lower(): v for k, v in headers.items()})
+        if warnings:
+            reply["inspector"] = {"messages": [["WARN", text] for text in warnings]}
+        return reply, scored
+
+
+def _hec_warnings(headers: Mapping[str, str]) -> list[str]:
+    out = []
+    queued = int(headers.get("x-kepler-hec-queued") or 0)
+    rejected = int(headers.get("x-kepler-hec-rejected") or 0)
+    if queued:
+        out.append(
+            f"kepler apply: HEC is unreachable; {queued} scores wait in the bridge's disk queue "
+            "and are sent when it answers again"
+        )
+    if rejected:
+        out.append(
+            f"kepler apply: HEC refused {rejected} scores as bad data (the bridge's log names "
+            "them); check that the index exists and is allowed for the HEC token"
+        )
+    return out
+
+
+class _Upload:
+    """The search's events, chunk by chunk, into one dataset on the bridge."""
+
+    def __init__(self, bridge: BridgeClient, source: dict[str, Any]) -> None:
+        self.bridge = bridge
+        self.source = source
+        self.dataset_id: str | None = None
+        self.chunks = 0
+
+    def add(self, body: bytes) -> None:
+        if not body or body.isspace():
+            return
+        if self.dataset_id is None:
+            created = self.bridge.json(
+                "POST", "/v1/datasets", json_body={"format": "csv", "source": self.source}
+            )
+            self.dataset_id = str(created["id"])
+        self.bridge.request(
+            "PUT",
+            f"/v1/datasets/{self.dataset_id}/chunks/{self.chunks}",
+            body=body,
+            content_type=CSV,
+        )
+        self.chunks += 1
+
+    def complete(self, empty_message: str) -> str:
+        if self.dataset_id is None:
+            raise DataError(empty_message)
+        self.bridge.json(
+            "POST", f"/v1/datasets/{self.dataset_id}/complete", json_body={"chunks": self.chunks}
+        )
+        return self.dataset_id
+
+
+class AsyncApply(Subcommand):
+    """``apply ... async=t index=<index>``: hand the events to the bridge and answer with a
+    job id; a worker scores them and writes every row through HEC."""
+
+    def __init__(self, spec: ApplySpec, bridge: BridgeClient, source: dict[str, Any]) -> None:
+        if spec.index is None:
+            raise InvalidSpec(
+                "async=t writes the scores to an index instead of returning them: add index=<index>"
+            )
+        self.spec = spec
+        self.bridge = bridge
+        self.pinned = _pin(bridge, spec)
+        status = bridge.json("GET", "/v1/hec")
+        if not status.get("telemetry"):
+            raise HecNotConfigured(
+                "async=t writes the scores from Kepler's workers, through their own HEC "
+                "settings: set KEPLER_HEC_URL and KEPLER_HEC_TOKEN where the bridge and "
+                "workers run"
+            )
+        self.upload = _Upload(bridge, source)
+
+    def execute(self, body: bytes, finished: bool) -> Reply:
+        self.upload.add(body)
+        if not finished:
+            return {"finished": False}, b""
+        dataset_id = self.upload.complete("the search returned no events to score")
+        job = self.bridge.json(
+            "POST",
+            "/v1/jobs/apply",
+            json_body={
+                "dataset_id": dataset_id,
+                "model": self.pinned,
+                "index": self.spec.index,
+                "sourcetype": self.spec.sourcetype,
+                "output_name": self.spec.output_name,
+                "probabilities": self.spec.probabilities,
+            },
+        )
+        row = {
+            "job_id": job["id"],
+            "model": job["spec"]["model"],
+            "version": job["spec"]["version"],
+            "rows": job["spec"]["rows"],
+            "index": self.spec.index,
+            "state": job["state"],
+            "message": "queued; the scores land in the index as the job runs: follow it with "
+            "| kepler jobs",
+        }
+        return {"finished": True}, rows_to_csv([row])
 
 
 class Fit(Subcommand):
@@ -149,8 +280,7 @@ class Fit(Subcommand):
         self.source = source
         self.job_timeout = job_timeout
         self.poll = poll
-        self.dataset_id: str | None = None
-        self.chunks = 0
+        self.upload = _Upload(bridge, source)
         if self.options.get("output") == "events" and not spec.into:
             raise BadParameter(
                 "output=events needs `into <model>`: the events are scored by the new version"
@@ -159,31 +289,17 @@ class Fit(Subcommand):
         bridge.json("POST", "/v1/jobs/fit", params={"dry_run": "true"}, json_body={"line": line})
 
     def execute(self, body: bytes, finished: bool) -> Reply:
-        if body and not body.isspace():
-            if self.dataset_id is None:
-                created = self.bridge.json(
-                    "POST", "/v1/datasets", json_body={"format": "csv", "source": self.source}
-                )
-                self.dataset_id = str(created["id"])
-            self.bridge.request(
-                "PUT",
-                f"/v1/datasets/{self.dataset_id}/chunks/{self.chunks}",
-                body=body,
-                content_type=CSV,
-            )
-            self.chunks += 1
+        self.upload.add(body)
         if not finished:
             return {"finished": False}, b""
-        if self.dataset_id is None:
-            raise DataError("the search returned no events to train on; check the search")
-        self.bridge.json(
-            "POST", f"/v1/datasets/{self.dataset_id}/complete", json_body={"chunks": self.chunks}
+        dataset_id = self.upload.complete(
+            "the search returned no events to train on; check the search"
         )
-        return self._finish()
+        return self._finish(dataset_id)
 
-    def _finish(self) -> Reply:
+    def _finish(self, dataset_id: str) -> Reply:
         job = self.bridge.json(
-            "POST", "/v1/jobs/fit", json_body={"dataset_id": self.dataset_id, "line": self.line}
+            "POST", "/v1/jobs/fit", json_body={"dataset_id": dataset_id, "line": self.line}
         )
         if self.options.get("async"):
             row = {
@@ -212,7 +328,7 @@ class Fit(Subcommand):
             messages.append(["INFO", f"kepler fit: {summary}"])
             _, events = self.bridge.request(
                 "POST",
-                f"/v1/datasets/{self.dataset_id}/apply",
+                f"/v1/datasets/{dataset_id}/apply",
                 params={"model": f"{row['model']}@{row['version']}", "as": self.spec.output_name},
                 timeout=self.job_timeout,
             )
@@ -266,14 +382,13 @@ class AutoML(Fit):
         # The search runs its budget, then finalises: never give up before that.
         self.job_timeout = max(job_timeout, 2 * spec.time_budget + 600)
         self.poll = poll
-        self.dataset_id = None
-        self.chunks = 0
+        self.upload = _Upload(bridge, source)
         # Options, metric and algorithms are checked before any event moves.
         bridge.json("POST", "/v1/jobs/automl", params={"dry_run": "true"}, json_body={"line": line})
 
-    def _finish(self) -> Reply:
+    def _finish(self, dataset_id: str) -> Reply:
         job = self.bridge.json(
-            "POST", "/v1/jobs/automl", json_body={"dataset_id": self.dataset_id, "line": self.line}
+            "POST", "/v1/jobs/automl", json_body={"dataset_id": dataset_id, "line": self.line}
         )
         if self.options.get("async"):
             row = {
@@ -413,6 +528,8 @@ def build(
     if isinstance(spec, AutoMLSpec):
         return AutoML(line, spec, options, bridge, _source(searchinfo), job_timeout=job_timeout)
     if isinstance(spec, ApplySpec):
+        if options.get("async"):
+            return AsyncApply(spec, bridge, _source(searchinfo))
         return Apply(spec, bridge)
     if isinstance(spec, SummarySpec):
         rows = _summary_rows(bridge, spec.model)  # now: an unknown model fails at getinfo

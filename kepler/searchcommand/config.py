@@ -30,9 +30,29 @@ class Config:
     ca_bundle: str | None = None
     timeout: float = 60.0
     job_timeout: float = 3600.0
+    # The setup page's HEC tab: passed to the bridge in X-Kepler-Hec-* headers on the
+    # requests that write scores (never in a URL, so never in an access log).
+    hec_url: str = ""
+    hec_token: str = ""
+    hec_index: str = ""
+    hec_ack: bool = False
+    hec_verify: bool = True
 
-    def __repr__(self) -> str:  # the token never shows up in a log or a message
+    def __repr__(self) -> str:  # the tokens never show up in a log or a message
         return f"Config(url={self.url!r}, verify={self.verify}, ca_bundle={self.ca_bundle!r})"
+
+    def hec_headers(self) -> dict[str, str]:
+        if not (self.hec_url and self.hec_token):
+            return {}
+        headers = {
+            "X-Kepler-Hec-Url": self.hec_url,
+            "X-Kepler-Hec-Token": self.hec_token,
+            "X-Kepler-Hec-Ack": "true" if self.hec_ack else "false",
+            "X-Kepler-Hec-Verify-Tls": "true" if self.hec_verify else "false",
+        }
+        if self.hec_index:
+            headers["X-Kepler-Hec-Index"] = self.hec_index
+        return headers
 
 
 def _truthy(value: Any, default: bool = True) -> bool:
@@ -42,7 +62,8 @@ def _truthy(value: Any, default: bool = True) -> bool:
 
 
 def from_environ(env: Mapping[str, str]) -> Config | None:
-    """``KEPLER_URL``, ``KEPLER_TOKEN``, ``KEPLER_CA_BUNDLE`` (outside Splunk)."""
+    """``KEPLER_URL``, ``KEPLER_TOKEN``, ``KEPLER_CA_BUNDLE`` (outside Splunk); the HEC tab's
+    fields as ``KEPLER_HEC_URL``, ``KEPLER_HEC_TOKEN``, ``KEPLER_HEC_INDEX``, ``KEPLER_HEC_ACK``."""
     url = env.get("KEPLER_URL")
     if not url:
         return None
@@ -52,12 +73,30 @@ def from_environ(env: Mapping[str, str]) -> Config | None:
         verify=_truthy(env.get("KEPLER_VERIFY_TLS")),
         ca_bundle=env.get("KEPLER_CA_BUNDLE") or None,
         timeout=float(env.get("KEPLER_TIMEOUT") or 60),
+        hec_url=env.get("KEPLER_HEC_URL", ""),
+        hec_token=env.get("KEPLER_HEC_TOKEN", ""),
+        hec_index=env.get("KEPLER_HEC_INDEX", ""),
+        hec_ack=_truthy(env.get("KEPLER_HEC_ACK"), default=False),
+        hec_verify=_truthy(env.get("KEPLER_HEC_VERIFY_TLS")),
     )
 
 
-def from_settings(stanza: Mapping[str, Any], secrets: Mapping[str, Any]) -> Config:
-    """Build the config from the ``[bridge]`` stanza and its decrypted fields."""
+def from_settings(
+    stanza: Mapping[str, Any],
+    secrets: Mapping[str, Any],
+    hec: Mapping[str, Any] | None = None,
+    hec_secrets: Mapping[str, Any] | None = None,
+) -> Config:
+    """Build the config from the ``[bridge]`` stanza, the ``[hec]`` stanza (optional) and
+    their decrypted fields."""
+    hec = hec or {}
+    hec_secrets = hec_secrets or {}
     return Config(
+        hec_url=str(hec.get("url") or ""),
+        hec_token=str(hec_secrets.get("token") or ""),
+        hec_index=str(hec.get("index") or ""),
+        hec_ack=_truthy(hec.get("use_ack"), default=False),
+        hec_verify=_truthy(hec.get("verify_tls")),
         url=str(stanza.get("url") or ""),
         token=str(secrets.get("token") or ""),
         verify=_truthy(stanza.get("verify_tls")),
@@ -121,7 +160,14 @@ def from_splunkd(searchinfo: Mapping[str, Any]) -> Config:
             "Kepler is not set up: open Apps > Kepler > Configuration and enter the bridge's "
             f"URL and token ({type(exc).__name__} reading the settings from splunkd)"
         ) from None
-    return from_settings(stanza, decode_secrets(pieces))
+    try:  # the HEC tab is optional: without it the bridge's own KEPLER_HEC_* apply
+        hec = _json(splunkd.get(f"configs/conf-{CONF}/hec", output_mode="json"))
+        hec_stanza = hec["entry"][0]["content"]
+    except Exception:
+        hec_stanza = {}
+    return from_settings(
+        stanza, decode_secrets(pieces), hec_stanza, decode_secrets(pieces, stanza="hec")
+    )
 
 
 def _json(response: Any) -> Any:

@@ -45,6 +45,7 @@ def _subcommand(searchinfo: Mapping[str, Any]) -> Subcommand:
             verify=settings.verify,
             ca_bundle=settings.ca_bundle,
             timeout=settings.timeout,
+            hec_headers=settings.hec_headers(),
         ),
         job_timeout=settings.job_timeout,
     )

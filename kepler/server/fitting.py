@@ -33,7 +33,10 @@ def dataset_store(settings: ServerSettings) -> Any:
 
 def run_fit_job(dataset_id: str, job_id: str, settings: ServerSettings) -> dict[str, Any]:
     """Train the job's spec on the dataset; return ``{"run_id", "model", "version", ...}``."""
-    jobs = JobStore(settings.database_url)
+    from kepler.server.telemetry import Telemetry
+
+    telemetry = Telemetry(settings.hec, component="worker")
+    jobs = JobStore(settings.database_url, telemetry=telemetry)
     job = jobs.get(job_id)
     if job.state == SUCCEEDED and job.result:
         return job.result
@@ -45,6 +48,7 @@ def run_fit_job(dataset_id: str, job_id: str, settings: ServerSettings) -> dict[
     except KeplerError as exc:
         jobs.fail(job_id, exc.to_dict())
         log.info("job %s failed: %s", job_id, exc.message)
+        telemetry.flush()
         return {"error": exc.to_dict()}
     except Exception:
         log.exception("job %s crashed", job_id)
@@ -59,6 +63,9 @@ def run_fit_job(dataset_id: str, job_id: str, settings: ServerSettings) -> dict[
         )
         raise
     jobs.succeed(job_id, result)
+    if telemetry.enabled:
+        telemetry.fit(job_id, result, jobs.get(job_id).to_dict().get("duration_s"))
+        telemetry.flush()
     return result
 
 

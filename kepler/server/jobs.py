@@ -138,8 +138,14 @@ def _engine(url: str) -> Engine:
 
 
 class JobStore:
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, *, telemetry: Any = None) -> None:
         self.engine = _engine(database_url)
+        # A kepler.server.telemetry.Telemetry: every state change goes to Splunk as an event.
+        self.telemetry = telemetry
+
+    def _changed(self, job: Job | str) -> None:
+        if self.telemetry is not None and self.telemetry.enabled:
+            self.telemetry.job(self.get(job) if isinstance(job, str) else job)
 
     def create(
         self,
@@ -176,6 +182,7 @@ class JobStore:
                     updated_at=now,
                 )
             )
+        self._changed(job)
         return job
 
     def get(self, job_id: str) -> Job:
@@ -210,9 +217,14 @@ class JobStore:
             error=None,
             finished_at=None,
         )
+        self._changed(job_id)
 
     def progress(self, job_id: str, fraction: float, message: str) -> None:
         self._update(job_id, progress=max(0.0, min(1.0, fraction)), message=message[:500])
+
+    def checkpoint(self, job_id: str, partial: dict[str, Any]) -> None:
+        """What a running job has durably done so far (a redelivered job resumes from it)."""
+        self._update(job_id, result=json.dumps(partial))
 
     def succeed(self, job_id: str, result: dict[str, Any]) -> None:
         self._update(
@@ -223,6 +235,7 @@ class JobStore:
             result=json.dumps(result),
             finished_at=time.time(),
         )
+        self._changed(job_id)
 
     def fail(self, job_id: str, error: dict[str, Any]) -> None:
         self._update(
@@ -232,3 +245,4 @@ class JobStore:
             error=json.dumps(error),
             finished_at=time.time(),
         )
+        self._changed(job_id)

@@ -12,6 +12,8 @@ from typing import Any
 from kepler.server.settings import ServerSettings
 
 FIT_TASK = "kepler.fit"
+APPLY_TASK = "kepler.apply"
+SCORE_TASK = "kepler.score"
 SQLITE_TRANSPORT = "kepler.server.sqlite_transport:SQLiteTransport"
 
 
@@ -50,3 +52,11 @@ def make_celery(s: ServerSettings) -> Any:
 
 def enqueue_fit(celery: Any, dataset_id: str, job_id: str) -> None:
     celery.send_task(FIT_TASK, args=[dataset_id, job_id])
+
+
+def enqueue_apply(celery: Any, dataset_id: str, job_id: str) -> None:
+    celery.send_task(APPLY_TASK, args=[dataset_id, job_id])
+
+
+def enqueue_score(celery: Any, job_id: str) -> None:
+    celery.send_task(SCORE_TASK, args=[job_id])

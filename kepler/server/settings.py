@@ -9,13 +9,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kepler._home import default_home
+from kepler.hec import HecSettings
+from kepler.splunk.settings import SplunkSettings
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
+
+# Values the shipped examples (packaging/kepler.env.example, docs) put where a secret goes:
+# a stack started with one of them would accept a token anyone can read in the repository.
+PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme", "change_me", "replace-me", "secret"})
+
+
+def refuse_placeholder(name: str, value: SecretStr | None) -> None:
+    """Raise when the secret ``name`` is still an example placeholder."""
+    if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+        raise ValueError(
+            f"{name} is still the example placeholder; set it to a long random value, e.g. "
+            "the output of: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
 
 
 class ServerSettings(BaseSettings):
@@ -46,10 +61,19 @@ class ServerSettings(BaseSettings):
     # AutoML's Optuna studies: a database URL every worker reaches. Empty: a journal file
     # under the home with the embedded SQLite jobs database, else the jobs database.
     automl_storage: str = ""
+    # Models the bridge loads before it answers /health ("pump@3,churn:production"): a
+    # Cloud Run model service (`kepler deploy model`) takes no traffic until its model is in.
+    preload_models: str = ""
     worker_concurrency: int = 2
+
+    # Splunk's HTTP Event Collector (KEPLER_HEC_*): scores, model events and metrics.
+    hec: HecSettings = Field(default_factory=HecSettings)
+    # splunkd's REST API (KEPLER_SPLUNK_*): what scheduled scoring searches.
+    splunk: SplunkSettings = Field(default_factory=SplunkSettings)
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> ServerSettings:
+        refuse_placeholder("KEPLER_TOKEN", self.token)
         home = self.home.expanduser()
         self.home = home
         if not self.dataset_store:
@@ -62,6 +86,8 @@ class ServerSettings(BaseSettings):
             self.broker_url = f"sqla+sqlite:///{home / 'broker.db'}"
         if not self.database_url:
             self.database_url = f"sqlite:///{home / 'kepler.db'}"
+        if self.hec.queue_dir is None:
+            self.hec.queue_dir = home / "hec-queue"
         if (self.tls_certfile is None) != (self.tls_keyfile is None):
             raise ValueError("set both KEPLER_TLS_CERTFILE and KEPLER_TLS_KEYFILE, or neither")
         return self

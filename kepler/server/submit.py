@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from kepler.core.errors import DataError, InvalidSpec
+from kepler.core.errors import DataError, HecNotConfigured, InvalidSpec
+from kepler.core.refs import ModelRef
 from kepler.core.spec import FitSpec, expand_features, parse
 from kepler.server.jobs import Job, JobStore
-from kepler.server.queue import enqueue_fit
+from kepler.server.queue import enqueue_apply, enqueue_fit
 
 
 def build_spec(*, line: str | None = None, algorithm: str | None = None, **parts: Any) -> FitSpec:
@@ -56,4 +57,38 @@ def submit_fit(
     check_against_columns(spec, list(manifest.columns))
     job = jobs.create("fit", spec.to_dict(), model=spec.into, dataset_id=dataset_id)
     enqueue_fit(celery, dataset_id, job.id)
+    return job
+
+
+def submit_apply(
+    request: dict[str, Any],
+    *,
+    datasets: Any,
+    models: Any,
+    jobs: JobStore,
+    celery: Any,
+    hec_ready: bool,
+) -> Job:
+    """Queue an async apply: the model version is pinned now, the dataset must be complete."""
+    from kepler.server.writeback import NOT_CONFIGURED
+
+    if not hec_ready:
+        # The workers write with the deployment's KEPLER_HEC_* (a token never travels
+        # through the broker or the jobs table): the bridge shares that configuration.
+        raise HecNotConfigured(NOT_CONFIGURED + " (async=t writes from the workers)")
+    manifest = datasets.manifest(request["dataset_id"])
+    if manifest.rows == 0:
+        raise DataError("the dataset has no rows; check the search or frame you sent")
+    version = models.resolve(ModelRef.parse(request["model"]))
+    spec = {
+        "model": version.name,
+        "version": version.version,
+        "index": request["index"],
+        "sourcetype": request.get("sourcetype"),
+        "output_name": request.get("output_name"),
+        "probabilities": request.get("probabilities"),
+        "rows": manifest.rows,
+    }
+    job = jobs.create("apply", spec, model=version.name, dataset_id=request["dataset_id"])
+    enqueue_apply(celery, request["dataset_id"], job.id)
     return job

@@ -282,3 +282,29 @@ def test_expand_features_missing_field_names_it() -> None:
         expand_features(["humidity"], ["temp"])
     with pytest.raises(DataError, match="no field matches 'x_\\*'"):
         expand_features(["x_*"], ["temp"])
+
+
+def test_apply_index_and_sourcetype_options() -> None:
+    spec = parse("apply pump@2 as risk index=scores sourcetype=pump:score probabilities=t")
+    assert isinstance(spec, ApplySpec)
+    assert (spec.index, spec.sourcetype, spec.output_name, spec.probabilities) == (
+        "scores",
+        "pump:score",
+        "risk",
+        True,
+    )
+    assert parse("apply pump").index is None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("line", "needle"),
+    [
+        ("apply pump index=Scores", "not a Splunk index name"),
+        ('apply pump index="a b"', "not a Splunk index name"),
+        ("apply pump sourcetype=x", "give index=<index> too"),
+        ("apply pump host=x", "allowed: probabilities, index, sourcetype"),
+    ],
+)
+def test_apply_bad_hec_options_say_how_to_fix(line: str, needle: str) -> None:
+    with pytest.raises(InvalidSpec, match=needle):
+        parse(line)

@@ -64,3 +64,28 @@ def test_settings_stanza_and_secrets_make_config() -> None:
         15.0,
     )
     assert from_settings({"url": "https://b"}, {}).verify is True  # verification on by default
+
+
+def test_hec_tab_becomes_headers_and_never_shows_in_repr() -> None:
+    cfg = from_settings(
+        {"url": "https://bridge:8765"},
+        {"token": "bridge-token"},
+        {"url": "https://splunk:8088", "index": "scores", "use_ack": "1", "verify_tls": "0"},
+        {"token": "hec-secret"},
+    )
+    assert cfg.hec_headers() == {
+        "X-Kepler-Hec-Url": "https://splunk:8088",
+        "X-Kepler-Hec-Token": "hec-secret",
+        "X-Kepler-Hec-Ack": "true",
+        "X-Kepler-Hec-Verify-Tls": "false",
+        "X-Kepler-Hec-Index": "scores",
+    }
+    assert "hec-secret" not in repr(cfg) and "bridge-token" not in repr(cfg)
+    # No HEC tab (or no token on it): no headers, the bridge's own KEPLER_HEC_* apply.
+    assert from_settings({"url": "https://b"}, {}).hec_headers() == {}
+    assert (
+        from_settings({"url": "https://b"}, {}, {"url": "https://s:8088"}, {}).hec_headers() == {}
+    )
+    assert decode_secrets({f"hec{SEP}1": '{"token": "h"}', f"hec{SEP}2": END_MARK}, "hec") == {
+        "token": "h"
+    }

@@ -12,6 +12,7 @@ import pytest
 
 from kepler._stack import LocalStack, free_port
 from tests.splunk.harness import Splunkd, chunks, encode_records, header_only
+from tests.splunk.splunkd_rest import SplunkdRest
 
 pytestmark = pytest.mark.system
 
@@ -404,109 +405,73 @@ def test_fit_async_returns_job_id_at_once(stack: LocalStack, script: Path) -> No
     assert result.model == "async_pump" and result.version == 1
 
 
-class SplunkdRest:
-    """splunkd's REST side for the app's settings: the UCC conf stanza and the app's
-    storage/passwords, JSON as `output_mode=json` answers, the session key checked."""
+def app_settings_splunkd(session_key: str, bridge_url: str, token: str) -> SplunkdRest:
+    """The splunkd REST double answering the app's settings: the UCC conf stanza and the
+    app's storage/passwords, JSON as `output_mode=json` answers, the session key checked."""
+    import json
 
-    def __init__(self, session_key: str, bridge_url: str, token: str) -> None:
-        import json
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from kepler.searchcommand.config import END_MARK, REALM, SEP
 
-        from kepler.searchcommand.config import END_MARK, REALM, SEP
-
-        secret = json.dumps({"token": token})
-        conf = {
-            "entry": [
-                {
-                    "name": "bridge",
-                    "content": {
-                        "url": bridge_url,
-                        "token": "******",
-                        "verify_tls": "1",
-                        "ca_bundle": "",
-                        "connect_timeout": "10",
-                        "read_timeout": "300",
-                    },
-                }
-            ]
+    secret = json.dumps({"token": token})
+    conf = {
+        "entry": [
+            {
+                "name": "bridge",
+                "content": {
+                    "url": bridge_url,
+                    "token": "******",
+                    "verify_tls": "1",
+                    "ca_bundle": "",
+                    "connect_timeout": "10",
+                    "read_timeout": "300",
+                },
+            }
+        ]
+    }
+    passwords = {
+        "entry": [
+            {
+                "name": f"{REALM}:bridge{SEP}1:",
+                "content": {"realm": REALM, "username": f"bridge{SEP}1", "clear_password": secret},
+            },
+            {
+                "name": f"{REALM}:bridge{SEP}2:",
+                "content": {
+                    "realm": REALM,
+                    "username": f"bridge{SEP}2",
+                    "clear_password": END_MARK,
+                },
+            },
+            {
+                "name": "other:x:",
+                "content": {"realm": "other", "username": "x", "clear_password": "not ours"},
+            },
+        ]
+    }
+    rest = SplunkdRest(
+        static={
+            "/servicesNS/nobody/kepler/configs/conf-kepler_settings/bridge": conf,
+            "/servicesNS/nobody/kepler/storage/passwords": passwords,
         }
-        passwords = {
-            "entry": [
-                {
-                    "name": f"{REALM}:bridge{SEP}1:",
-                    "content": {
-                        "realm": REALM,
-                        "username": f"bridge{SEP}1",
-                        "clear_password": secret,
-                    },
-                },
-                {
-                    "name": f"{REALM}:bridge{SEP}2:",
-                    "content": {
-                        "realm": REALM,
-                        "username": f"bridge{SEP}2",
-                        "clear_password": END_MARK,
-                    },
-                },
-                {
-                    "name": "other:x:",
-                    "content": {"realm": "other", "username": "x", "clear_password": "not ours"},
-                },
-            ]
-        }
-        self.paths: list[str] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.paths.append(self.path)
-                if self.headers.get("Authorization") != f"Splunk {session_key}":
-                    body, status = (
-                        {"messages": [{"type": "WARN", "text": "call not properly authenticated"}]},
-                        401,
-                    )
-                elif self.path.startswith(
-                    "/servicesNS/nobody/kepler/configs/conf-kepler_settings/bridge"
-                ):
-                    body, status = conf, 200
-                elif self.path.startswith("/servicesNS/nobody/kepler/storage/passwords"):
-                    body, status = passwords, 200
-                else:
-                    body, status = {"messages": [{"type": "ERROR", "text": "Not Found"}]}, 404
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *_: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    )
+    rest.sessions.add(session_key)
+    return rest
 
 
 def test_inside_splunk_settings_come_from_splunkd(stack: LocalStack, script: Path) -> None:
-    rest = SplunkdRest("sess-123", stack.url, stack.token)
+    rest = app_settings_splunkd("sess-123", stack.url, stack.token)
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith("KEPLER_")}
         cmd = Splunkd(script, command="kepler", python_args=["-S"], env=env, timeout=120)
-        info = cmd.getinfo(["models"], splunkd_uri=rest.uri, session_key="sess-123")
+        info = cmd.getinfo(["models"], splunkd_uri=rest.url, session_key="sess-123")
         assert info.metadata.get("generating") is True, info.messages
         assert cmd.execute(b"", finished=True).finished is True
         assert cmd.close() == 0
-        assert any("conf-kepler_settings/bridge" in p for p in rest.paths)
-        assert any("storage/passwords" in p for p in rest.paths)
+        assert any("conf-kepler_settings/bridge" in p for p in rest.paths())
+        assert any("storage/passwords" in p for p in rest.paths())
 
         cmd = Splunkd(script, command="kepler", python_args=["-S"], env=env, timeout=120)
-        info = cmd.getinfo(["models"], splunkd_uri=rest.uri, session_key="expired")
+        info = cmd.getinfo(["models"], splunkd_uri=rest.url, session_key="expired")
         ((level, message),) = info.messages
         assert level == "ERROR" and "Configuration" in message and "set up" in message
         assert cmd.close() == 1

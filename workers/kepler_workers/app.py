@@ -22,7 +22,11 @@ app.conf.include = ["kepler_workers.tasks"]
 @worker_process_init.connect
 def _preload(**_: object) -> None:
     """Import the ML stack when a pool process starts, not on its first job: the first
-    fit after `kepler up` then starts as fast as the hundredth."""
+    fit after `kepler up` then starts as fast as the hundredth. The HEC sender starts too,
+    so events an earlier process left in the disk queue drain without waiting for a job."""
+    from kepler.server.telemetry import sender_for
+
+    sender_for(settings().hec)
     preload_ml()
 
 

@@ -6,7 +6,9 @@ from typing import Any
 
 from kepler.server.automl import AUTOML_TASK, AUTOML_TRIAL_TASK, run_automl_trial, start_automl
 from kepler.server.fitting import run_fit_job
-from kepler.server.queue import FIT_TASK
+from kepler.server.queue import APPLY_TASK, FIT_TASK, SCORE_TASK
+from kepler.server.scheduled import run_score_job
+from kepler.server.writeback import run_apply_job
 from kepler_workers.app import app, settings
 
 
@@ -30,3 +32,15 @@ def automl(dataset_id: str, job_id: str) -> dict[str, Any]:
 def automl_trial(job_id: str, lane: int) -> dict[str, Any]:
     """One trial of AutoML job ``job_id`` (any worker takes it), then the lane's next."""
     return run_automl_trial(job_id, lane, settings(), _enqueue_trial)
+
+
+@app.task(name=APPLY_TASK, acks_late=True)
+def apply(dataset_id: str, job_id: str) -> dict[str, Any]:
+    """Score dataset ``dataset_id`` with job ``job_id``'s pinned model; write the rows to HEC."""
+    return run_apply_job(dataset_id, job_id, settings())
+
+
+@app.task(name=SCORE_TASK, acks_late=True)
+def score(job_id: str) -> dict[str, Any]:
+    """Run the scheduled scoring job ``job_id`` (search, score, write via HEC)."""
+    return run_score_job(job_id, settings())

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from kepler.core.errors import InvalidSpec
-from kepler.server.submit import build_spec, submit_fit
+from kepler.server.submit import build_spec, submit_apply, submit_fit
 from kepler_bridge.deps import AuthDep, StateDep
-from kepler_bridge.wire import FitRequest
+from kepler_bridge.wire import ApplyJobRequest, FitRequest
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[AuthDep])
 LONG_POLL_STEP = 0.1  # seconds between looks at the job store during a long poll
@@ -30,6 +30,21 @@ def create_fit_job(body: FitRequest, state: StateDep, dry_run: bool = False) -> 
         raise InvalidSpec("dataset_id is required: upload the data first (POST /v1/datasets)")
     job = submit_fit(
         spec, body.dataset_id, datasets=state.datasets, jobs=state.jobs, celery=state.celery
+    )
+    return job.to_dict()
+
+
+@router.post("/apply", status_code=202)
+def create_apply_job(body: ApplyJobRequest, state: StateDep) -> dict[str, Any]:
+    """Queue the scoring of an uploaded dataset: a worker writes every scored row to
+    ``index`` through its own HEC settings (``KEPLER_HEC_*``)."""
+    job = submit_apply(
+        body.model_dump(),
+        datasets=state.datasets,
+        models=state.models,
+        jobs=state.jobs,
+        celery=state.celery,
+        hec_ready=state.settings.hec.enabled,
     )
     return job.to_dict()
 

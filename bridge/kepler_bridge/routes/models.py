@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from kepler.core.errors import PayloadTooLarge
+from kepler.core.errors import HecNotConfigured, KeplerError, PayloadTooLarge
 from kepler.core.refs import ModelRef
 from kepler.server.scoring import read_body, score_table, write_body
+from kepler.server.telemetry import sender_for
+from kepler.server.writeback import NOT_CONFIGURED, hec_target, write_table
 from kepler_bridge.deps import AuthDep, StateDep
 from kepler_bridge.wire import ARROW, CSV, AliasRequest, media_format
 
@@ -78,12 +81,23 @@ async def apply_model(
     probabilities: bool | None = None,
     output_name: str | None = Query(None, alias="as"),
     include_input: bool = True,
+    index: str | None = None,
+    sourcetype: str | None = None,
 ) -> Response:
     """Score CSV or Arrow rows with ``ref`` (``pump``, ``pump@3``, ``pump:production``);
-    the answer has the same media type, with the model's output fields."""
+    the answer has the same media type, with the model's output fields. With ``index``,
+    every scored row is also written to that Splunk index through HEC before the answer
+    (``X-Kepler-Hec-*`` headers: where; else the bridge's ``KEPLER_HEC_*``)."""
     fmt = media_format(request.headers.get("content-type"))
     body = await _read_limited(request, state.settings.max_chunk_bytes)
     model_ref = ModelRef.parse(ref)
+    sender = None
+    if index is not None:
+        sender = sender_for(hec_target(state.settings.hec, dict(request.headers)))
+        if sender is None:
+            raise HecNotConfigured(NOT_CONFIGURED)
+    started = time.perf_counter()
+    headers: dict[str, str] = {}
 
     def work() -> tuple[bytes, int]:
         # A pinned version already loaded needs no registry round trip (versions never
@@ -103,11 +117,42 @@ async def apply_model(
             output_name=output_name,
             include_input=include_input,
         )
+        if sender is not None:
+            before = sender.report()
+            sent = write_table(
+                sender,
+                scored,
+                index=index,
+                sourcetype=sourcetype,
+                source=f"kepler:apply:{name}@{number}",
+            )
+            after = sender.flush()  # in Splunk, or in the disk queue if HEC is down
+            headers["X-Kepler-Hec-Events"] = str(sent)
+            headers["X-Kepler-Hec-Queued"] = str(after.spooled)
+            headers["X-Kepler-Hec-Rejected"] = str(after.rejected - before.rejected)
+        state.telemetry.apply_batch(
+            name, number, rows=table.num_rows, latency_s=time.perf_counter() - started
+        )
         return write_body(fmt, scored), number
 
-    payload, version = await run_in_threadpool(work)
+    try:
+        payload, version = await run_in_threadpool(work)
+    except KeplerError as exc:
+        state.telemetry.apply_batch(
+            model_ref.name,
+            model_ref.version,
+            rows=0,
+            latency_s=time.perf_counter() - started,
+            errors=1,
+            error=exc.message,
+        )
+        raise
     return Response(
         payload,
         media_type=ARROW if fmt == "arrow" else CSV,
-        headers={"X-Kepler-Model": model_ref.name, "X-Kepler-Model-Version": str(version)},
+        headers={
+            "X-Kepler-Model": model_ref.name,
+            "X-Kepler-Model-Version": str(version),
+            **headers,
+        },
     )

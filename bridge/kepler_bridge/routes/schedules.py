@@ -1,0 +1,81 @@
+"""Schedules: every N minutes search Splunk, score with a model, write the scores via HEC."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
+
+from kepler.core.refs import ModelRef
+from kepler.server.beat import fire
+from kepler.server.scheduled import SCORE_KIND
+from kepler_bridge.deps import AuthDep, StateDep
+from kepler_bridge.wire import ScheduleRequest
+
+router = APIRouter(prefix="/v1/schedules", tags=["schedules"], dependencies=[AuthDep])
+
+
+@router.post("", status_code=201)
+def create_schedule(body: ScheduleRequest, state: StateDep) -> dict[str, Any]:
+    """Add a schedule; the model must exist now (a pinned version must too), so a typo is
+    refused here rather than failing every run."""
+    state.models.resolve(ModelRef.parse(body.model))
+    sched = state.schedules.create(
+        body.name,
+        search=body.search,
+        model=body.model,
+        every=body.every,
+        earliest=body.earliest,
+        latest=body.latest,
+        index=body.index,
+        sourcetype=body.sourcetype,
+        start_now=body.start_now,
+    )
+    out: dict[str, Any] = sched.to_dict()
+    return out
+
+
+@router.get("")
+async def list_schedules(state: StateDep) -> list[dict[str, Any]]:
+    schedules = await run_in_threadpool(state.schedules.list)
+    return [s.to_dict() for s in schedules]
+
+
+@router.get("/{name}")
+async def get_schedule(name: str, state: StateDep) -> dict[str, Any]:
+    sched = await run_in_threadpool(state.schedules.get, name)
+    out: dict[str, Any] = sched.to_dict()
+    return out
+
+
+@router.delete("/{name}")
+def delete_schedule(name: str, state: StateDep) -> dict[str, Any]:
+    """Remove a schedule; runs already queued finish, their job rows stay."""
+    sched = state.schedules.delete(name)
+    return {"deleted": sched.name}
+
+
+@router.post("/{name}/run", status_code=202)
+def run_schedule_now(name: str, state: StateDep) -> dict[str, Any]:
+    """Queue one run now, outside the schedule's slots (its next slot does not move)."""
+    sched = state.schedules.get(name)
+    job = fire(
+        sched, jobs=state.jobs, schedules=state.schedules, celery=state.celery, trigger="manual"
+    )
+    return job.to_dict()
+
+
+@router.get("/{name}/runs")
+async def list_schedule_runs(
+    name: str, state: StateDep, limit: int = Query(20, ge=1, le=1000)
+) -> list[dict[str, Any]]:
+    """The schedule's latest runs (job rows: state, rows scored, events sent, errors)."""
+    sched = await run_in_threadpool(state.schedules.get, name)
+    recent = await run_in_threadpool(state.jobs.list, limit=5000)
+    runs = [
+        j.to_dict()
+        for j in recent
+        if j.kind == SCORE_KIND and j.spec.get("schedule_id") == sched.id
+    ]
+    return runs[:limit]

@@ -1,0 +1,210 @@
+"""Run one scheduled scoring job: search Splunk, score with the model, write scores via HEC.
+
+A plain function the Celery task calls. The job row holds a snapshot of the schedule as
+it fired (search, time range, model reference, index), so a run queued before a schedule
+was removed or changed still does what it was fired to do. Each event carries
+``kepler_job`` and ``kepler_row``: a run redelivered after a worker died mid-send can be
+told apart in Splunk (``| dedup kepler_job kepler_row``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import socket
+import time
+from functools import lru_cache
+from typing import Any
+
+from kepler.core.errors import HecRejected, KeplerError
+from kepler.core.refs import ModelRef
+from kepler.server.jobs import FAILED, SUCCEEDED, JobStore
+from kepler.server.settings import ServerSettings
+
+log = logging.getLogger(__name__)
+
+SCORE_KIND = "score"
+SCORE_ROWS = 50_000  # rows scored and sent per piece
+DEFAULT_SOURCETYPE = "kepler:score"
+
+
+def schedule_spec(sched: Any, *, trigger: str) -> dict[str, Any]:
+    """What a run needs, frozen when it fires."""
+    earliest, latest = sched.window
+    return {
+        "schedule": sched.name,
+        "schedule_id": sched.id,
+        "search": sched.search,
+        "earliest": earliest,
+        "latest": latest,
+        "model": sched.model,
+        "index": sched.index,
+        "sourcetype": sched.sourcetype,
+        "trigger": trigger,
+    }
+
+
+def run_score_job(
+    job_id: str, settings: ServerSettings, *, splunk: Any = None, hec: Any = None
+) -> dict[str, Any]:
+    """Run score job ``job_id``; ``splunk`` and ``hec`` default to the process's settings
+    (``KEPLER_SPLUNK_*``, ``KEPLER_HEC_*``)."""
+    from kepler.server.telemetry import Telemetry
+
+    telemetry = Telemetry(settings.hec, component="worker")
+    jobs = JobStore(settings.database_url, telemetry=telemetry)
+    job = jobs.get(job_id)
+    if job.state == SUCCEEDED and job.result:
+        return job.result
+    if job.state == FAILED:
+        return {"error": job.error}
+    jobs.start(job_id, socket.gethostname())
+    try:
+        result = _score(
+            job_id, job.spec, jobs, settings, splunk or settings.splunk, hec or settings.hec
+        )
+    except KeplerError as exc:
+        jobs.fail(job_id, exc.to_dict())
+        log.info("scheduled job %s failed: %s", job_id, exc.message)
+        telemetry.flush()
+        return {"error": exc.to_dict()}
+    except Exception:
+        log.exception("scheduled job %s crashed", job_id)
+        jobs.fail(
+            job_id,
+            {
+                "code": "internal",
+                "status": 500,
+                "message": f"the worker hit an internal error on job {job_id}; "
+                "its log has the details",
+            },
+        )
+        raise
+    jobs.succeed(job_id, result)
+    telemetry.flush()
+    return result
+
+
+@lru_cache(maxsize=4)
+def _loaded(tracking_uri: str, artifacts: str, experiment: str, name: str, version: int) -> Any:
+    from kepler.ml.store import ModelStore
+
+    return ModelStore(tracking_uri, artifacts, experiment).load(name, version)
+
+
+def _score(
+    job_id: str,
+    spec: dict[str, Any],
+    jobs: JobStore,
+    settings: ServerSettings,
+    splunk: Any,
+    hec_conf: Any,
+) -> dict[str, Any]:
+    import pyarrow as pa
+
+    from kepler.hec import HecSender, make_event
+    from kepler.server.fitting import model_store
+    from kepler.server.scoring import score_table
+    from kepler.splunk.search import from_splunk
+
+    started = time.time()
+    # The version is pinned before the search runs: one version scores the whole run.
+    info = model_store(settings).resolve(ModelRef.parse(spec["model"]))
+    pipeline, meta = _loaded(
+        settings.tracking_uri,
+        settings.artifact_location,
+        settings.experiment,
+        info.name,
+        info.version,
+    )
+    result: dict[str, Any] = {
+        "schedule": spec["schedule"],
+        "model": info.name,
+        "version": info.version,
+        "rows": 0,
+        "sent": 0,
+        "rejected": 0,
+        "spooled": 0,
+    }
+    base = {
+        "kepler_model": info.name,
+        "kepler_version": info.version,
+        "kepler_schedule": spec["schedule"],
+        "kepler_job": job_id,
+    }
+    sourcetype = spec.get("sourcetype") or DEFAULT_SOURCETYPE
+    source = f"kepler:schedule:{spec['schedule']}"
+    # HEC is checked before Splunk is searched: a run that could not deliver does not search.
+    # The run has a sender of its own (its own disk-queue slot), so its counts are its own.
+    with HecSender(hec_conf) as hec:
+        jobs.progress(job_id, 0.05, f"searching Splunk ({spec['earliest']} to {spec['latest']})")
+        frame = from_splunk(
+            spec["search"],
+            earliest=spec["earliest"],
+            latest=spec["latest"],
+            settings=splunk,
+            progress=False,
+        )
+        result["rows"] = len(frame)
+        for start in range(0, len(frame), SCORE_ROWS):
+            piece = frame.iloc[start : start + SCORE_ROWS]
+            jobs.progress(
+                job_id,
+                0.1 + 0.8 * start / len(frame),
+                f"scoring rows {start:,} to {start + len(piece):,} of {len(frame):,}",
+            )
+            features = [c for c in meta.features if c in piece.columns]
+            table = pa.Table.from_pandas(piece[features], preserve_index=False)
+            if not features:  # none of the model's fields came: every row is all missing
+                table = pa.table({"_": pa.nulls(len(piece))}).drop_columns(["_"])
+            scored = score_table(pipeline, meta, table, include_input=False).to_pandas()
+            keep = [c for c in piece.columns if not str(c).startswith("_")]
+            times = piece["_time"].tolist() if "_time" in piece.columns else None
+            inputs = piece[keep].to_dict("records")
+            outputs = scored.to_dict("records")
+            for i, (row, out) in enumerate(zip(inputs, outputs, strict=True)):
+                event = {**_clean(row), **_clean(out), **base, "kepler_row": start + i}
+                when = times[i] if times is not None else None
+                hec.send(
+                    make_event(
+                        event,
+                        time=started if when is None or when != when else when,  # NaT: now
+                        host=row.get("host") if isinstance(row.get("host"), str) else None,
+                        source=source,
+                        sourcetype=sourcetype,
+                        index=spec.get("index"),
+                    )
+                )
+        report = hec.flush()
+    result.update(
+        sent=report.delivered,
+        rejected=report.rejected,
+        spooled=report.spooled,
+        duration_s=round(time.time() - started, 3),
+    )
+    if report.last_error:
+        result["hec_error"] = report.last_error
+    if report.rejected:
+        # Splunk refused data (an index the token may not write, a bad field): the run is
+        # failed so that an alert on failed runs sees it; the counts stay in the error.
+        raise HecRejected(
+            f"HEC refused {report.rejected:,} of {len(frame):,} score events "
+            f"({report.last_error or 'no reason given'}); check the schedule's index and "
+            "the HEC token's allowed indexes",
+            detail={k: v for k, v in result.items() if k != "schedule"},
+        )
+    return result
+
+
+def _clean(row: dict[str, Any]) -> dict[str, Any]:
+    """JSON-safe values: NaN and NaT become missing, numpy scalars plain numbers."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if hasattr(value, "item") and not isinstance(value, list | dict | str):
+            value = value.item()
+        if value is None or (isinstance(value, float) and not math.isfinite(value)):
+            continue
+        if hasattr(value, "isoformat"):
+            value = value.isoformat()
+        out[str(key)] = value
+    return out

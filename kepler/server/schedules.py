@@ -1,0 +1,245 @@
+"""Scheduled scoring: which search to score with which model, how often, and when next.
+
+Schedules live in the jobs database (``KEPLER_DATABASE_URL``) beside the jobs their runs
+leave, so they survive a restart of the bridge, the workers and the beat. The beat claims
+a due schedule by moving its ``next_run_at`` forward in one conditional UPDATE, so two
+beats never start the same run twice.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from kepler.core.errors import BadParameter, Conflict, InvalidSpec, ScheduleNotFound
+from kepler.core.refs import ModelRef
+from kepler.server.jobs import _engine
+
+MIN_EVERY_S = 1.0
+MAX_EVERY_S = 366 * 86400.0
+_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400}
+_EVERY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$")
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
+
+
+def parse_every(every: str | float | int) -> float:
+    """Seconds from ``"5m"``, ``"30s"``, ``"2h"``, ``"1d"`` (a bare number is minutes)."""
+    if isinstance(every, int | float) and not isinstance(every, bool):
+        seconds = float(every) * 60
+    else:
+        match = _EVERY.match(str(every).lower())
+        unit = match.group(2) if match else None
+        if match is None or (unit and unit not in _UNITS):
+            raise BadParameter(
+                f"every={every!r} is not an interval: use a number and s, m, h or d, "
+                "as in every=5m or every=30s"
+            )
+        seconds = float(match.group(1)) * _UNITS.get(unit or "m", 60)
+    if not MIN_EVERY_S <= seconds <= MAX_EVERY_S:
+        raise BadParameter(f"every={every!r} must be between 1 second and 366 days")
+    return seconds
+
+
+def format_every(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+_metadata = MetaData()
+_schedules = Table(
+    "kepler_schedules",
+    _metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("search", Text, nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("every_s", Float, nullable=False),
+    Column("earliest", String(64)),
+    Column("latest", String(64)),
+    Column("hec_index", String(128)),
+    Column("sourcetype", String(128)),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_at", Float, nullable=False),
+    Column("next_run_at", Float, nullable=False, index=True),
+    Column("last_run_at", Float),
+    Column("last_job_id", String(32)),
+)
+
+
+@dataclass
+class Schedule:
+    id: str
+    name: str
+    search: str
+    model: str
+    every_s: float
+    earliest: str | None
+    latest: str | None
+    index: str | None
+    sourcetype: str | None
+    enabled: bool
+    created_at: float
+    next_run_at: float
+    last_run_at: float | None = None
+    last_job_id: str | None = None
+
+    @property
+    def window(self) -> tuple[str, str]:
+        """The time range each run searches: by default the interval just past."""
+        return (self.earliest or f"-{int(max(1, self.every_s))}s", self.latest or "now")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["every"] = format_every(self.every_s)
+        return d
+
+
+def _row(row: Any) -> Schedule:
+    m = row._mapping
+    return Schedule(
+        id=m["id"],
+        name=m["name"],
+        search=m["search"],
+        model=m["model"],
+        every_s=m["every_s"],
+        earliest=m["earliest"],
+        latest=m["latest"],
+        index=m["hec_index"],
+        sourcetype=m["sourcetype"],
+        enabled=bool(m["enabled"]),
+        created_at=m["created_at"],
+        next_run_at=m["next_run_at"],
+        last_run_at=m["last_run_at"],
+        last_job_id=m["last_job_id"],
+    )
+
+
+class ScheduleStore:
+    def __init__(self, database_url: str) -> None:
+        self.engine = _engine(database_url)
+        _metadata.create_all(self.engine)
+
+    def create(
+        self,
+        name: str,
+        *,
+        search: str,
+        model: str,
+        every: str | float,
+        earliest: str | None = None,
+        latest: str | None = None,
+        index: str | None = None,
+        sourcetype: str | None = None,
+        start_now: bool = False,
+    ) -> Schedule:
+        if not _NAME.match(name or ""):
+            raise InvalidSpec(
+                f"schedule name {name!r} is not valid: use letters, digits, _, - and ."
+            )
+        if not (search or "").strip():
+            raise InvalidSpec("the schedule needs a search, e.g. 'index=sensors'")
+        ref = ModelRef.parse(model)
+        every_s = parse_every(every)
+        now = time.time()
+        sched = Schedule(
+            id=uuid.uuid4().hex,
+            name=name,
+            search=search.strip(),
+            model=str(ref),
+            every_s=every_s,
+            earliest=earliest or None,
+            latest=latest or None,
+            index=index or None,
+            sourcetype=sourcetype or None,
+            enabled=True,
+            created_at=now,
+            next_run_at=now if start_now else now + every_s,
+        )
+        values = asdict(sched)
+        values["hec_index"] = values.pop("index")
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(_schedules).values(**values))
+        except IntegrityError:
+            raise Conflict(
+                f"a schedule named {name!r} exists; remove it first "
+                f"(`kepler schedule remove {name}`) or pick another name"
+            ) from None
+        return sched
+
+    def get(self, name: str) -> Schedule:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(_schedules).where((_schedules.c.name == name) | (_schedules.c.id == name))
+            ).first()
+        if row is None:
+            raise ScheduleNotFound(
+                f"no schedule {name!r}; list them with `kepler schedule list` or kp.schedules()"
+            )
+        return _row(row)
+
+    def list(self) -> list[Schedule]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(_schedules).order_by(_schedules.c.name))
+            return [_row(r) for r in rows]
+
+    def delete(self, name: str) -> Schedule:
+        sched = self.get(name)
+        with self.engine.begin() as conn:
+            conn.execute(delete(_schedules).where(_schedules.c.id == sched.id))
+        return sched
+
+    def due(self, now: float) -> builtins.list[Schedule]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(_schedules)
+                .where(_schedules.c.enabled.is_(True), _schedules.c.next_run_at <= now)
+                .order_by(_schedules.c.next_run_at)
+            )
+            return [_row(r) for r in rows]
+
+    def claim(self, sched: Schedule, now: float) -> float | None:
+        """Move a due schedule to its next slot; None when another beat got there first.
+        Slots missed while nothing ran are skipped: one run catches up, not a burst."""
+        nxt = sched.next_run_at + sched.every_s
+        if nxt <= now:
+            nxt = now + sched.every_s
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(_schedules)
+                .where(
+                    _schedules.c.id == sched.id,
+                    _schedules.c.next_run_at == sched.next_run_at,
+                )
+                .values(next_run_at=nxt)
+            )
+        return nxt if done.rowcount == 1 else None
+
+    def ran(self, schedule_id: str, job_id: str, when: float) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(_schedules)
+                .where(_schedules.c.id == schedule_id)
+                .values(last_run_at=when, last_job_id=job_id)
+            )

@@ -1,0 +1,199 @@
+"""Kepler's own events and metrics into Splunk: fits, model versions, job states, apply batches.
+
+Each bridge or worker process keeps one :class:`~kepler.hec.HecSender` for its
+``KEPLER_HEC_*`` settings; without them every call here does nothing. Events go to
+``KEPLER_HEC_INDEX`` with sourcetypes ``kepler:job``, ``kepler:fit``, ``kepler:model`` and
+``kepler:apply``; metrics are HEC metric events (``"event": "metric"``, one
+``metric_name:<name>`` field per measure) to ``KEPLER_HEC_METRICS_INDEX``. Telemetry never
+fails the work it describes: a sender error is logged and the work goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from kepler.hec import HecSender, HecSettings, make_event
+
+log = logging.getLogger("kepler.telemetry")
+SOURCE = "kepler"
+
+_lock = threading.Lock()
+_senders: dict[str, HecSender] = {}
+
+
+def _key(settings: HecSettings) -> str:
+    values = settings.model_dump(mode="json", exclude={"token"})
+    token = settings.token.get_secret_value() if settings.token else ""
+    values["token"] = hashlib.sha256(token.encode()).hexdigest()
+    return json.dumps(values, sort_keys=True)
+
+
+def sender_for(settings: HecSettings) -> HecSender | None:
+    """This process's one sender for these settings, or None without HEC."""
+    if not settings.enabled:
+        return None
+    key = _key(settings)
+    with _lock:
+        sender = _senders.get(key)
+        if sender is None:
+            sender = _senders[key] = HecSender(settings)
+        return sender
+
+
+class Telemetry:
+    """What the bridge and the workers report; a no-op when HEC is not configured."""
+
+    def __init__(self, settings: HecSettings, *, component: str) -> None:
+        self.settings = settings
+        self.component = component
+        self.host = settings.host or socket.gethostname()
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.enabled
+
+    def event(self, sourcetype: str, data: Mapping[str, Any]) -> None:
+        self._send(
+            make_event(
+                {"component": self.component, **data},
+                time=time.time(),
+                host=self.host,
+                source=SOURCE,
+                sourcetype=sourcetype,
+                index=self.settings.index,
+            )
+        )
+
+    def metrics(self, values: Mapping[str, Any], dimensions: Mapping[str, Any]) -> None:
+        """One HEC metric event with several measures (Splunk's multiple-metric format)."""
+        fields: dict[str, Any] = {
+            str(k): str(v) for k, v in dimensions.items() if v is not None and v != ""
+        }
+        fields["component"] = self.component
+        for name, value in values.items():
+            if value is not None:
+                fields[f"metric_name:{name}"] = float(value)
+        self._send(
+            make_event(
+                "metric",
+                time=time.time(),
+                host=self.host,
+                source=SOURCE,
+                sourcetype="kepler:metrics",
+                index=self.settings.metrics_index,
+                fields=fields,
+            )
+        )
+
+    def job(self, job: Any) -> None:
+        """A job's state change (queued, running, succeeded, failed)."""
+        data = job.to_dict() if hasattr(job, "to_dict") else dict(job)
+        self.event(
+            "kepler:job",
+            {
+                "job_id": data.get("id"),
+                "kind": data.get("kind"),
+                "state": data.get("state"),
+                "model": data.get("model"),
+                "message": data.get("message"),
+                "duration_s": data.get("duration_s"),
+                "worker": data.get("worker"),
+                "error": (data.get("error") or {}).get("message"),
+                "error_code": (data.get("error") or {}).get("code"),
+            },
+        )
+
+    def fit(self, job_id: str, result: Mapping[str, Any], duration_s: float | None) -> None:
+        metrics = dict(result.get("metrics") or {})
+        self.event(
+            "kepler:fit",
+            {
+                "job_id": job_id,
+                "model": result.get("model"),
+                "version": result.get("version"),
+                "algorithm": result.get("algorithm"),
+                "rows": result.get("rows"),
+                "duration_s": duration_s,
+                "metrics": metrics,
+            },
+        )
+        if result.get("version") is not None:
+            self.event(
+                "kepler:model",
+                {
+                    "action": "version_created",
+                    "model": result.get("model"),
+                    "version": result.get("version"),
+                    "algorithm": result.get("algorithm"),
+                    "run_id": result.get("run_id"),
+                    "job_id": job_id,
+                },
+            )
+        numeric = {
+            f"kepler.fit.{k}": v
+            for k, v in metrics.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        }
+        self.metrics(
+            {"kepler.fit.rows": result.get("rows"), "kepler.fit.duration_s": duration_s, **numeric},
+            {"model": result.get("model"), "version": result.get("version")},
+        )
+
+    def apply_batch(
+        self,
+        model: str | None,
+        version: int | None,
+        *,
+        rows: int,
+        latency_s: float,
+        errors: int = 0,
+        error: str | None = None,
+        mode: str = "sync",
+    ) -> None:
+        dims = {"model": model, "version": version, "mode": mode}
+        self.event(
+            "kepler:apply",
+            {
+                **dims,
+                "rows": rows,
+                "latency_ms": round(latency_s * 1000, 3),
+                "errors": errors,
+                "error": error,
+            },
+        )
+        self.metrics(
+            {
+                "kepler.apply.rows": rows,
+                "kepler.apply.latency_ms": latency_s * 1000,
+                "kepler.apply.errors": errors,
+            },
+            dims,
+        )
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Before a worker's task returns: its events are in Splunk or in the disk queue."""
+        sender = sender_for(self.settings)
+        if sender is not None:
+            sender.flush(timeout)
+
+    def _send(self, event: Any) -> None:
+        try:
+            sender = sender_for(self.settings)
+            if sender is not None:
+                sender.send(event)
+        except Exception as exc:  # telemetry must never fail the work it reports on
+            log.warning("Kepler telemetry to HEC failed: %s", exc)
+
+
+_NOOP = HecSettings(url="", token=None)
+
+
+def disabled(component: str) -> Telemetry:
+    return Telemetry(_NOOP, component=component)

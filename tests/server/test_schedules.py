@@ -1,0 +1,94 @@
+"""The schedules table: intervals, names, persistence, and one claim per slot."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from kepler.core.errors import BadParameter, Conflict, InvalidSpec, ScheduleNotFound
+from kepler.server.schedules import ScheduleStore, format_every, parse_every
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30), ("5m", 300), ("5", 300), ("1.5h", 5400), ("1d", 86400), (2, 120)],
+)
+def test_parse_every(text: str | int, seconds: float) -> None:
+    assert parse_every(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "5 weeks", "0s", "400d", "-5m", ""])
+def test_parse_every_refuses_what_is_not_an_interval(text: str) -> None:
+    with pytest.raises(BadParameter, match="every="):
+        parse_every(text)
+
+
+def test_format_every_round_trips() -> None:
+    assert [format_every(parse_every(t)) for t in ("30s", "5m", "2h", "1d", "90s")] == [
+        "30s",
+        "5m",
+        "2h",
+        "1d",
+        "90s",
+    ]
+
+
+def store(tmp_path: Path) -> ScheduleStore:
+    return ScheduleStore(f"sqlite:///{tmp_path / 'kepler.db'}")
+
+
+def test_schedules_persist_and_window_defaults_to_the_interval(tmp_path: Path) -> None:
+    s = store(tmp_path).create("pump", search="index=sensors", model="pump@2", every="10m")
+    again = store(tmp_path).get("pump")  # a new store on the same database
+    assert again == s and again.model == "pump@2"
+    assert again.window == ("-600s", "now")
+    assert again.next_run_at == pytest.approx(s.created_at + 600)
+
+
+def test_create_refuses_duplicates_and_bad_input(tmp_path: Path) -> None:
+    st = store(tmp_path)
+    st.create("a", search="index=x", model="m", every="1m")
+    with pytest.raises(Conflict, match="remove it first"):
+        st.create("a", search="index=y", model="m", every="1m")
+    with pytest.raises(InvalidSpec, match="search"):
+        st.create("b", search="  ", model="m", every="1m")
+    with pytest.raises(InvalidSpec, match="model version"):
+        st.create("b", search="index=x", model="m@zero", every="1m")
+    with pytest.raises(InvalidSpec, match="schedule name"):
+        st.create("no spaces", search="index=x", model="m", every="1m")
+    st.delete("a")
+    with pytest.raises(ScheduleNotFound, match="kepler schedule list"):
+        st.get("a")
+
+
+def test_due_schedule_is_claimed_once_by_racing_beats(tmp_path: Path) -> None:
+    s = store(tmp_path).create("pump", search="index=x", model="m", every="1m", start_now=True)
+    now = s.next_run_at + 1
+    stores = [store(tmp_path) for _ in range(4)]
+    claims: list[float | None] = []
+    barrier = threading.Barrier(len(stores))
+
+    def beat(st: ScheduleStore) -> None:
+        (due,) = st.due(now)
+        barrier.wait()
+        claims.append(st.claim(due, now))
+
+    threads = [threading.Thread(target=beat, args=(st,)) for st in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(c is not None for c in claims) == 1
+    assert store(tmp_path).due(now) == []
+
+
+def test_missed_slots_fire_once_not_in_a_burst(tmp_path: Path) -> None:
+    st = store(tmp_path)
+    s = st.create("pump", search="index=x", model="m", every="1m", start_now=True)
+    later = s.next_run_at + 3600  # the beat was down for an hour: 60 slots passed
+    (due,) = st.due(later)
+    nxt = st.claim(due, later)
+    assert nxt == pytest.approx(later + 60)
+    assert st.due(later + 59) == []

@@ -1,0 +1,114 @@
+"""Scored rows as HEC events, and where the HEC settings for a request come from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kepler.core.spec import FitSpec
+from kepler.hec import HecSettings
+from kepler.server import writeback
+from kepler.server.fitting import run_fit_job
+from kepler.server.jobs import FAILED, SUCCEEDED, JobStore
+from kepler.server.settings import ServerSettings
+from kepler.server.writeback import hec_target, rows_to_events, run_apply_job
+from tests.hec.receiver import HecReceiver
+
+TOKEN = "abababab-cdcd-efef-0101-232323232323"
+
+
+def test_rows_become_events_with_their_time_and_no_splunk_internals() -> None:
+    rows = [
+        {"_time": "1700000000.5", "_raw": "x", "temp": "12.5", "predicted(failure)": "no"},
+        {"_time": "", "temp": None, "predicted(failure)": "yes", "score": float("nan")},
+    ]
+    first, second = rows_to_events(rows, index="scores", sourcetype=None, source="kepler:apply:p@1")
+    assert first == {
+        "event": {"temp": "12.5", "predicted(failure)": "no"},
+        "time": 1700000000.5,
+        "index": "scores",
+        "sourcetype": "kepler:score",
+        "source": "kepler:apply:p@1",
+    }
+    assert second["event"] == {"predicted(failure)": "yes"} and "time" not in second
+
+
+def test_headers_override_the_bridges_settings() -> None:
+    base = HecSettings(url="https://own:8088", token="own-token", index="kepler", ack=True)
+    assert hec_target(base, {}) is base
+    assert hec_target(base, {"X-Kepler-Hec-Url": "https://page:8088"}) is base  # no token
+    page = hec_target(
+        base,
+        {
+            "x-kepler-hec-url": "https://page:8088/services/collector",
+            "x-kepler-hec-token": "page-token",
+            "x-kepler-hec-ack": "false",
+        },
+    )
+    assert page.url == "https://page:8088"
+    assert page.token is not None and page.token.get_secret_value() == "page-token"
+    assert (page.ack, page.verify_tls, page.index) == (False, True, "kepler")
+    assert "page-token" not in repr(page)
+
+
+def _stack_settings(tmp_path: Path, rx: HecReceiver | None) -> ServerSettings:
+    hec = HecSettings(url=rx.url, token=TOKEN, linger=0.01) if rx else HecSettings(url="")
+    return ServerSettings(home=tmp_path / "home", token="test-token", hec=hec)
+
+
+def _apply_job(settings: ServerSettings, index: str = "scores") -> tuple[str, str, JobStore]:
+    from tests.server.test_fitting import _regression_csv, _upload_csv
+
+    train = _upload_csv(settings, _regression_csv())
+    jobs = JobStore(settings.database_url)
+    spec = FitSpec("LinearRegression", target="y", features=("x",), into="line")
+    fit = jobs.create("fit", spec.to_dict(), model="line", dataset_id=train)
+    assert run_fit_job(train, fit.id, settings)["version"] == 1
+    new = _upload_csv(
+        settings, "_time,x\r\n" + "".join(f"{1700000000 + i},{i}\r\n" for i in range(200))
+    )
+    job = jobs.create(
+        "apply",
+        {"model": "line", "version": 1, "index": index, "sourcetype": None, "rows": 200},
+        model="line",
+        dataset_id=new,
+    )
+    return new, job.id, jobs
+
+
+def test_apply_job_writes_every_row_and_resumes_after_the_last_written_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writeback, "BATCH_ROWS", 50)  # four batches of 50 rows
+    with HecReceiver(token=TOKEN) as rx:
+        settings = _stack_settings(tmp_path, rx)
+        dataset_id, job_id, jobs = _apply_job(settings)
+        result = run_apply_job(dataset_id, job_id, settings)
+        assert (result["rows"], result["events_written"], result["version"]) == (200, 200, 1)
+        scores = [e for e in rx.events if e["index"] == "scores"]
+        assert sorted(e["time"] for e in scores) == [1700000000.0 + i for i in range(200)]
+        for e in scores:
+            assert e["event"]["predicted(y)"] == pytest.approx(3 * float(e["event"]["x"]) + 1)
+        assert jobs.get(job_id).state == SUCCEEDED
+        # A redelivered message after the job finished writes nothing again.
+        assert run_apply_job(dataset_id, job_id, settings) == result
+        # A worker lost after two written batches: the redelivery writes only the other two.
+        jobs.start(job_id, "lost-worker")
+        jobs.checkpoint(job_id, {"batches_written": 2, "rows": 100})
+        with rx.lock:
+            rx.events.clear()
+        again = run_apply_job(dataset_id, job_id, settings)
+        assert again["rows"] == 200 and again["events_written"] == 100
+        assert sorted(e["time"] for e in rx.events if e["index"] == "scores") == [
+            1700000000.0 + i for i in range(100, 200)
+        ]
+
+
+def test_apply_job_without_hec_fails_with_the_settings_to_set(tmp_path: Path) -> None:
+    settings = _stack_settings(tmp_path, None)
+    dataset_id, job_id, jobs = _apply_job(settings)
+    result = run_apply_job(dataset_id, job_id, settings)
+    assert result["error"]["code"] == "hec_not_configured"
+    job = jobs.get(job_id)
+    assert job.state == FAILED and "KEPLER_HEC_URL" in job.message

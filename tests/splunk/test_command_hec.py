@@ -1,0 +1,217 @@
+"""Scores and Kepler's own events into Splunk through HEC, end to end: the real `kepler`
+command under the protocol v2 harness, a real bridge and worker, the loopback HEC double."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kepler._stack import LocalStack, wait_until
+from tests.hec.receiver import HecReceiver, Token
+from tests.splunk.harness import chunks, header_only
+from tests.splunk.test_command import run_fit, script, sensor_events, splunkd
+
+pytestmark = pytest.mark.system
+__all__ = ["script"]  # the fixture, shared with test_command.py
+
+STACK_TOKEN = str(uuid.uuid4())  # the bridge's and workers' own HEC token
+PAGE_TOKEN = str(uuid.uuid4())  # the one Splunk's setup page would hold
+INDEXES = {"kepler", "kepler_metrics", "scores", "scores_async", "main"}
+FIELDS = ["_time", "temp", "vibration", "site", "tags"]
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[HecReceiver]:
+    tokens = {
+        STACK_TOKEN: Token(ack=True, indexes=INDEXES),
+        PAGE_TOKEN: Token(ack=False, indexes=INDEXES),
+    }
+    with HecReceiver(tokens=tokens) as rx:
+        yield rx
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, receiver: HecReceiver) -> Iterator[LocalStack]:
+    env = {
+        "KEPLER_HEC_URL": receiver.url,
+        "KEPLER_HEC_TOKEN": STACK_TOKEN,
+        "KEPLER_HEC_INDEX": "kepler",
+        "KEPLER_HEC_METRICS_INDEX": "kepler_metrics",
+        "KEPLER_HEC_ACK": "true",
+        "KEPLER_HEC_ACK_POLL_INTERVAL": "0.05",
+        "KEPLER_HEC_LINGER": "0.05",
+        "KEPLER_HEC_BACKOFF": "0.05",
+        "KEPLER_HEC_BACKOFF_MAX": "0.5",
+        "KEPLER_HEC_MAX_RETRIES": "2",
+    }
+    with LocalStack(tmp_path_factory.mktemp("hec-stack"), extra_env=env) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def model(stack: LocalStack, script: Path) -> str:
+    cmd = splunkd(script, stack.url, stack.token)
+    fields = ["_time", "temp", "vibration", "site", "tags", "failure"]
+    args = [
+        "fit",
+        "DecisionTreeClassifier",
+        "failure",
+        "from",
+        "temp",
+        "vibration",
+        "into",
+        "hpump",
+    ]
+    _, replies = run_fit(cmd, args, chunks(sensor_events(1500), 500, fields))
+    assert cmd.close() == 0
+    assert replies[-1].records()[0]["version"] == "1"
+    return "hpump"
+
+
+def in_index(rx: HecReceiver, index: str) -> list[dict]:
+    with rx.lock:
+        return [e for e in rx.events if e.get("index") == index]
+
+
+def apply_search(
+    script: Path, stack: LocalStack, args: list[str], bodies: list[bytes], **env: str
+) -> tuple[list[dict], list[tuple[str, str]], int]:
+    cmd = splunkd(script, stack.url, stack.token, **env)
+    info = cmd.getinfo(args)
+    if "error" in info.metadata or any(level == "ERROR" for level, _ in info.messages):
+        return [], info.messages, cmd.close()
+    rows, messages = [], list(info.messages)
+    for i, body in enumerate(bodies):
+        reply = cmd.execute(body, finished=i == len(bodies) - 1)
+        rows.extend(reply.records())
+        messages.extend(reply.messages)
+    return rows, messages, cmd.close()
+
+
+def test_apply_with_index_returns_rows_and_writes_each_score_once(
+    stack: LocalStack, script: Path, receiver: HecReceiver, model: str
+) -> None:
+    events = sensor_events(1200, seed=3)
+    bodies = [*chunks(events, 400, FIELDS), b"", header_only(FIELDS)]
+    rows, messages, code = apply_search(
+        script, stack, ["apply", model, "index=scores", "sourcetype=pump:scores"], bodies
+    )
+    assert code == 0 and not messages
+    assert len(rows) == 1200  # the search still gets its rows
+    written = in_index(receiver, "scores")  # the bridge answered after HEC acknowledged
+    assert len(written) == 1200
+    times = Counter(e["time"] for e in written)
+    assert set(times) == {float(e["_time"]) for e in events} and max(times.values()) == 1
+    by_time = {e["time"]: e for e in written}
+    for row in rows[:50]:
+        event = by_time[float(row["_time"])]
+        assert event["event"]["predicted(failure)"] == row["predicted(failure)"]
+        assert event["sourcetype"] == "pump:scores"
+        assert event["source"] == f"kepler:apply:{model}@1"
+        assert not any(k.startswith("_") for k in event["event"])
+
+
+def test_kepler_events_and_metrics_describe_fits_jobs_and_applies(
+    stack: LocalStack, script: Path, receiver: HecReceiver, model: str
+) -> None:
+    bodies = [*chunks(sensor_events(100, seed=4), 100, FIELDS)]
+    rows, _, code = apply_search(script, stack, ["apply", model], bodies)
+    assert code == 0 and len(rows) == 100
+
+    def kinds() -> dict[str, list[dict]]:
+        out: dict[str, list[dict]] = {}
+        for e in in_index(receiver, "kepler"):
+            out.setdefault(e["sourcetype"], []).append(e["event"])
+        return out
+
+    def applied_100() -> bool:
+        return any(e["rows"] == 100 for e in kinds().get("kepler:apply", []))
+
+    wait_until(lambda: applied_100() and "kepler:fit" in kinds(), 30, "telemetry")
+    seen = kinds()
+    states = [e["state"] for e in seen["kepler:job"] if e["model"] == model]
+    assert states[:3] == ["queued", "running", "succeeded"]
+    (fit,) = [e for e in seen["kepler:fit"] if e["model"] == model]
+    assert fit["version"] == 1 and fit["rows"] == 1500 and "accuracy" in fit["metrics"]
+    assert any(e["action"] == "version_created" for e in seen["kepler:model"])
+    assert any(e["rows"] == 100 and e["errors"] == 0 for e in seen["kepler:apply"])
+
+    wait_until(lambda: len(in_index(receiver, "kepler_metrics")) >= 2, 30, "metrics")
+    metrics = in_index(receiver, "kepler_metrics")
+    assert all(m["event"] == "metric" for m in metrics)
+    applied = [m["fields"] for m in metrics if "metric_name:kepler.apply.rows" in m["fields"]]
+    assert any(f["metric_name:kepler.apply.rows"] == 100 and f["model"] == model for f in applied)
+    assert any("metric_name:kepler.fit.accuracy" in m["fields"] for m in metrics)
+
+
+def test_async_apply_returns_a_job_and_the_worker_writes_the_scores(
+    stack: LocalStack, script: Path, receiver: HecReceiver, model: str
+) -> None:
+    events = sensor_events(2000, seed=5)
+    bodies = [*chunks(events, 500, FIELDS), header_only(FIELDS)]
+    rows, messages, code = apply_search(
+        script, stack, ["apply", model, "async=t", "index=scores_async"], bodies
+    )
+    assert code == 0 and not messages
+    (row,) = rows
+    assert row["state"] == "queued" and row["rows"] == "2000" and row["version"] == "1"
+    wait_until(lambda: len(in_index(receiver, "scores_async")) >= 2000, 60, "async scores")
+    client = stack.client()
+    wait_until(lambda: client.job(row["job_id"])["state"] == "succeeded", 30, "job done")
+    written = in_index(receiver, "scores_async")
+    assert len(written) == 2000
+    assert len({e["time"] for e in written}) == 2000
+    result = client.job(row["job_id"])["result"]
+    assert result["rows"] == 2000 and result["events_written"] == 2000
+
+
+def test_setup_page_hec_settings_travel_as_headers_not_in_logs(
+    stack: LocalStack, script: Path, receiver: HecReceiver, model: str
+) -> None:
+    bodies = [*chunks(sensor_events(50, seed=6), 50, FIELDS)]
+    rows, _, code = apply_search(
+        script,
+        stack,
+        ["apply", model, "index=main"],
+        bodies,
+        KEPLER_HEC_URL=receiver.url,
+        KEPLER_HEC_TOKEN=PAGE_TOKEN,
+    )
+    assert code == 0 and len(rows) == 50
+    assert len(in_index(receiver, "main")) == 50
+    page_requests = [
+        h for h in receiver.headers_seen if h.get("Authorization") == f"Splunk {PAGE_TOKEN}"
+    ]
+    assert page_requests, "the setup page's token was not the one used"
+    assert PAGE_TOKEN not in stack.log_text(tail=200_000)
+
+
+def test_bad_index_and_async_without_index_fail_at_getinfo(
+    stack: LocalStack, script: Path, model: str
+) -> None:
+    _, messages, code = apply_search(script, stack, ["apply", model, "index=Bad Index"], [])
+    assert code == 1 and "index" in messages[0][1]
+    _, messages, code = apply_search(script, stack, ["apply", model, "async=t"], [])
+    assert code == 1 and "index=<index>" in messages[0][1]
+
+
+def test_hec_down_during_apply_warns_and_delivers_later(
+    stack: LocalStack, script: Path, receiver: HecReceiver, model: str
+) -> None:
+    before = len(in_index(receiver, "scores"))
+    port = receiver.port
+    receiver.stop()
+    try:
+        bodies = [*chunks(sensor_events(300, seed=7), 300, FIELDS)]
+        rows, messages, code = apply_search(script, stack, ["apply", model, "index=scores"], bodies)
+    finally:
+        receiver.port = port
+        receiver.start()
+    assert code == 0 and len(rows) == 300  # the search is not failed by HEC being down
+    assert any(level == "WARN" and "disk queue" in text for level, text in messages)
+    wait_until(lambda: len(in_index(receiver, "scores")) >= before + 300, 30, "queued scores")
+    assert len(in_index(receiver, "scores")) == before + 300
