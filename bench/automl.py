@@ -60,7 +60,8 @@ def run(ctx: Context) -> Section:
         "points (scikit-learn's defaults), validation folds and median pruner in one process "
         "with `study.optimize(timeout=budget)`, then refits its best on the training rows. "
         "**RandomForest** is scikit-learn's default forest (`random_state=0`) in Kepler's "
-        "pipeline. Metrics: accuracy (classification), r2 (regression), on the holdout. Targets: AutoML within "
+        "pipeline. Metrics: accuracy (classification), r2 (regression), on the holdout. "
+        "Targets: AutoML within "
         f"{100 * WITHIN:g}% of Optuna direct, and at least as good as RandomForest."
     )
     table = Table(
