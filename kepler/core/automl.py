@@ -176,7 +176,7 @@ def greater_is_better(metric: str) -> bool:
     return METRICS[metric][1]
 
 
-# key -> (kind, extra) for coercion; kept flat so the SDK and SPL share one checker.
+# Option name -> how its value is read; one checker for SPL lines and the SDK alike.
 OPTIONS: dict[str, str] = {
     "task": "task",
     "time_budget": "duration",
