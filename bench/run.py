@@ -4,8 +4,9 @@ A section is a function ``(Context) -> Section``; a later issue adds one by appe
 to :data:`SECTIONS`. Settings (environment, prefix ``KEPLER_BENCH_``): ``ROWS`` (size of
 the synthetic dataset: 1000000 for the committed figures, 100000 for a quick run),
 ``REPEATS`` (timed runs of each quick step), ``FIT_ROUNDS`` (rounds of an in-process fit
-then an end-to-end one), ``SECTIONS`` (comma-separated names; empty: all), ``OUTPUT``
-(the markdown file written). Progress goes to stderr.
+then an end-to-end one), ``AUTOML_BUDGET`` (seconds per search in section ``automl``),
+``SECTIONS`` (comma-separated names; empty: all), ``OUTPUT`` (the markdown file written).
+Progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bench import data, hec, machine, spine, splunk_apply, splunk_export
+from bench import automl, data, hec, machine, spine, splunk_apply, splunk_export
 from bench.report import Section
 
 REFERENCE_ROWS = 1_000_000
@@ -35,6 +36,7 @@ class BenchSettings(BaseSettings):
     rows: int = REFERENCE_ROWS
     repeats: int = 3
     fit_rounds: int = 2
+    automl_budget: float = 30.0  # seconds per AutoML search (section "automl")
     sections: str = ""
     output: Path = ROOT / "docs" / "benchmarks.md"
 
@@ -91,6 +93,7 @@ def _logged_stop(ctx: Context, stack: Any) -> Iterator[Any]:
 SECTIONS: list[tuple[str, Callable[[Context], Section]]] = [
     ("spine", spine.run),
     ("splunk_apply", splunk_apply.run),
+    ("automl", automl.run),
     ("hec", hec.run),
     ("splunk_export", splunk_export.run),
 ]

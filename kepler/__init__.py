@@ -2,6 +2,7 @@
 
     import kepler as kp
     result = kp.fit(df, "RandomForestClassifier", target="failure", into="pump")
+    best = kp.automl(df, target="failure", into="pump", time_budget="10m")
     scored = kp.apply(new_df, "pump")          # or "pump@3", "pump:production"
 
 The SDK's functions load on first use, so ``import kepler.core`` stays standard-library
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from kepler._api import (
         algorithms,
         apply,
+        automl,
         client,
         connect,
         delete_model,
@@ -59,7 +61,7 @@ if TYPE_CHECKING:
         summary,
         unschedule,
     )
-    from kepler._client import Client, FitResult
+    from kepler._client import AutoMLResult, Client, FitResult
     from kepler._to_splunk import to_splunk
     from kepler.splunk.search import from_splunk
     from kepler.splunk.settings import SplunkSettings
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "algorithms": "kepler._api",
     "apply": "kepler._api",
+    "automl": "kepler._api",
     "client": "kepler._api",
     "connect": "kepler._api",
     "delete_model": "kepler._api",
@@ -74,6 +77,7 @@ _LAZY = {
     "jobs": "kepler._api",
     "models": "kepler._api",
     "summary": "kepler._api",
+    "AutoMLResult": "kepler._client",
     "schedule": "kepler._api",
     "schedules": "kepler._api",
     "unschedule": "kepler._api",
@@ -99,6 +103,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AutoMLResult",
     "BadParameter",
     "BridgeUnavailable",
     "Client",
@@ -132,6 +137,7 @@ __all__ = [
     "__version__",
     "algorithms",
     "apply",
+    "automl",
     "client",
     "connect",
     "delete_model",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from kepler._client import Client, FitResult
+from kepler._client import AutoMLResult, Client, FitResult
 
 _default: Client | None = None
 _lock = threading.Lock()
@@ -41,6 +41,24 @@ def fit(
 ) -> FitResult:
     """Train ``algorithm`` on ``df`` in a worker; ``into`` registers a new model version."""
     return client().fit(df, algorithm, target=target, features=features, into=into, **kw)
+
+
+def automl(
+    df: Any,
+    *,
+    target: str,
+    into: str,
+    time_budget: str | float = "10m",
+    metric: str | None = None,
+    seed: int | None = None,
+    **kw: Any,
+) -> AutoMLResult:
+    """Search for the best model of ``target`` within ``time_budget`` (seconds or "10m")
+    over every worker; register it as a new version of ``into``. The result carries
+    ``.leaderboard`` (a DataFrame) and the registered ``.version``."""
+    return client().automl(
+        df, target=target, into=into, time_budget=time_budget, metric=metric, seed=seed, **kw
+    )
 
 
 def apply(df: Any, model: str, **kw: Any) -> Any:

@@ -37,6 +37,61 @@ class FitResult:
         return f"{self.model}@{self.version}" if self.model else None
 
 
+@dataclass(frozen=True)
+class AutoMLResult:
+    """What a finished AutoML search produced: the registered winner and the leaderboard.
+
+    ``leaderboard`` is a DataFrame, best first: ``rank``, ``algorithm``, ``params``, the
+    task's metrics (means over the validation folds), ``fit_seconds``,
+    ``latency_ms_per_row``, ``model_mb``, ``feasible`` and ``violations`` (constraints a
+    trial broke; such a trial never ranks above one that broke none), ``worker``.
+    ``metrics`` are the winner's, on the holdout rows no trial saw.
+    """
+
+    job_id: str
+    model: str | None
+    version: int | None
+    run_id: str | None
+    parent_run_id: str | None
+    algorithm: str | None
+    params: dict[str, Any]
+    metric: str | None
+    best_cv_score: float | None
+    metrics: dict[str, float]
+    leaderboard: Any  # pandas.DataFrame
+    counts: dict[str, int] = field(default_factory=dict)
+    workers: list[str] = field(default_factory=list)
+    duration_s: float | None = None
+
+    @property
+    def ref(self) -> str | None:
+        return f"{self.model}@{self.version}" if self.model else None
+
+
+def leaderboard_frame(rows: list[dict[str, Any]]) -> Any:
+    """The bridge's leaderboard rows as a DataFrame, metrics as columns."""
+    import pandas as pd
+
+    flat = []
+    for r in rows:
+        row = {"rank": r["rank"], "algorithm": r["algorithm"], "params": r["params"]}
+        row.update(r.get("metrics") or {})
+        for key in (
+            "fit_seconds",
+            "latency_ms_per_row",
+            "model_mb",
+            "feasible",
+            "violations",
+            "interactions",
+            "select_percentile",
+            "trial",
+            "worker",
+        ):
+            row[key] = r.get(key)
+        flat.append(row)
+    return pd.DataFrame(flat)
+
+
 class Client:
     """A connection to one bridge.
 
@@ -204,11 +259,114 @@ class Client:
 
     def wait(self, job_id: str, *, progress: bool = True) -> FitResult:
         """Wait for a job, with a progress bar in terminals and notebooks."""
+        job = self._wait_job(job_id, progress=progress, desc="fit")
+        res = job.get("result") or {}
+        return FitResult(
+            job_id=job_id,
+            model=res.get("model"),
+            version=res.get("version"),
+            run_id=res.get("run_id"),
+            metrics=dict(res.get("metrics") or {}),
+            rows=res.get("rows"),
+            duration_s=job.get("duration_s"),
+        )
+
+    def automl(
+        self,
+        df: Any,
+        *,
+        target: str,
+        into: str,
+        features: list[str] | None = None,
+        time_budget: str | float = "10m",
+        metric: str | None = None,
+        task: str | None = None,
+        algorithms: list[str] | None = None,
+        seed: int | None = None,
+        max_trials: int | None = None,
+        parallel: int | None = None,
+        cv: int | None = None,
+        holdout: float | None = None,
+        max_latency_ms_per_row: float | None = None,
+        max_model_mb: float | None = None,
+        max_false_positive_rate: float | None = None,
+        interpretable: bool | None = None,
+        use_case: str | None = None,
+        wait: bool = True,
+        progress: bool = True,
+        source: dict[str, Any] | None = None,
+    ) -> AutoMLResult:
+        """Search algorithms, parameters and feature work for ``target`` within
+        ``time_budget`` (seconds or ``"10m"``), trials spread over every worker; the best
+        model becomes a new version of ``into``. See ``kepler.core.automl`` for options."""
+        validate_model_name(into)
+        spec: dict[str, Any] = {
+            "target": target,
+            "into": into,
+            "features": list(features) if features else ["*"],
+            "time_budget": time_budget,
+            "metric": metric,
+            "task": task,
+            "algorithms": list(algorithms) if algorithms else None,
+            "seed": seed,
+            "max_trials": max_trials,
+            "parallel": parallel,
+            "cv": cv,
+            "holdout": holdout,
+            "max_latency_ms_per_row": max_latency_ms_per_row,
+            "max_model_mb": max_model_mb,
+            "max_false_positive_rate": max_false_positive_rate,
+            "interpretable": interpretable,
+            "use_case": use_case,
+        }
+        spec = {k: v for k, v in spec.items() if v is not None}
+        # Bad options are refused before any data moves; bad data before workers start.
+        self._json("POST", "/v1/jobs/automl", params={"dry_run": "true"}, json=spec)
+        dataset_id = self.upload(df, source=source)
+        job = self._json("POST", "/v1/jobs/automl", json={"dataset_id": dataset_id, **spec})
+        if not wait:
+            return AutoMLResult(
+                job_id=job["id"],
+                model=into,
+                version=None,
+                run_id=None,
+                parent_run_id=None,
+                algorithm=None,
+                params={},
+                metric=None,
+                best_cv_score=None,
+                metrics={},
+                leaderboard=leaderboard_frame([]),
+            )
+        return self.automl_result(job["id"], progress=progress)
+
+    def automl_result(self, job_id: str, *, progress: bool = True) -> AutoMLResult:
+        """Wait for an AutoML job (progress bar: trials done, best so far); its result."""
+        job = self._wait_job(job_id, progress=progress, desc="automl")
+        res = job.get("result") or {}
+        return AutoMLResult(
+            job_id=job_id,
+            model=res.get("model"),
+            version=res.get("version"),
+            run_id=res.get("run_id"),
+            parent_run_id=res.get("parent_run_id"),
+            algorithm=res.get("algorithm"),
+            params=dict(res.get("params") or {}),
+            metric=res.get("metric"),
+            best_cv_score=res.get("best_cv_score"),
+            metrics=dict(res.get("metrics") or {}),
+            leaderboard=leaderboard_frame(res.get("leaderboard") or []),
+            counts=dict(res.get("counts") or {}),
+            workers=list(res.get("workers") or []),
+            duration_s=job.get("duration_s"),
+        )
+
+    def _wait_job(self, job_id: str, *, progress: bool, desc: str) -> dict[str, Any]:
         from tqdm.auto import tqdm
 
         bar = tqdm(
             total=100,
-            desc="fit",
+            desc=desc,
             unit="%",
             disable=None if progress else True,
             bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}",
@@ -235,16 +393,7 @@ class Client:
             if type(rebuilt) is KeplerError:
                 rebuilt = JobFailed(rebuilt.message, detail=rebuilt.detail)
             raise rebuilt
-        res = job.get("result") or {}
-        return FitResult(
-            job_id=job_id,
-            model=res.get("model"),
-            version=res.get("version"),
-            run_id=res.get("run_id"),
-            metrics=dict(res.get("metrics") or {}),
-            rows=res.get("rows"),
-            duration_s=job.get("duration_s"),
-        )
+        return job
 
     def apply(
         self,

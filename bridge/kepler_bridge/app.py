@@ -17,6 +17,7 @@ from kepler_bridge.deps import AuthDep, BridgeState
 from kepler_bridge.model_cache import ModelCache
 from kepler_bridge.routes import (
     algorithms,
+    automl,
     datasets,
     health,
     hec,
@@ -76,7 +77,7 @@ def create_app(settings: ServerSettings, token: str) -> FastAPI:
     preload(state, settings.preload_models)
     app.state.kepler = state
     errors.install(app)
-    for module in (health, datasets, jobs, models, algorithms, hec, schedules):
+    for module in (health, datasets, jobs, automl, models, algorithms, hec, schedules):
         app.include_router(module.router)
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[AuthDep])

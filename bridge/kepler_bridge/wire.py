@@ -71,6 +71,30 @@ class ParseRequest(BaseModel):
     line: str
 
 
+class AutoMLRequest(BaseModel):
+    dataset_id: str | None = None  # absent with dry_run: only the spec is checked
+    # Either an SPL-style line ("automl y from * into m time_budget=10m")...
+    line: str | None = None
+    # ...or the parts, as the SDK sends them (options as in the line; None: default).
+    target: str | None = None
+    features: list[str] = []
+    into: str | None = None
+    task: str | None = None
+    time_budget: str | float | None = None  # seconds, or a duration such as "10m"
+    metric: str | None = None
+    algorithms: list[str] | None = None
+    seed: int | None = None
+    max_trials: int | None = None
+    parallel: int | None = None
+    cv: int | None = None
+    holdout: float | None = None
+    max_latency_ms_per_row: float | None = None
+    max_model_mb: float | None = None
+    max_false_positive_rate: float | None = None
+    interpretable: bool | None = None
+    use_case: str | None = None
+
+
 class ScheduleRequest(BaseModel):
     """Every ``every`` (``5m``, ``30s``, ``1h``) run ``search`` over ``earliest``..``latest``
     (default: the interval just past), score it with ``model`` (``pump``, ``pump@3``,

@@ -9,6 +9,8 @@
     summary <model>[@<version>|:<alias>]
     models                     (alias: listmodels)
     deletemodel <model>
+    automl <target> from <field> ... into <model> [time_budget=10m] [metric=f1] ...
+                               (see kepler.core.automl)
 
 ``<param>=<value>`` pairs may stand anywhere after the algorithm, as in MLTK. Field names
 may be double-quoted and may hold ``*`` wildcards, expanded against the data's columns.
@@ -21,6 +23,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from kepler.core.automl import AutoMLSpec, parse_automl
 from kepler.core.errors import DataError, InvalidSpec
 from kepler.core.refs import ModelRef
 
@@ -82,7 +85,7 @@ class DeleteModelSpec:
     verb: str = "deletemodel"
 
 
-Spec = FitSpec | ApplySpec | SummarySpec | ModelsSpec | DeleteModelSpec
+Spec = FitSpec | ApplySpec | SummarySpec | ModelsSpec | DeleteModelSpec | AutoMLSpec
 
 
 def expand_features(
@@ -201,12 +204,16 @@ def parse(line: str, *, catalog: Any = None, allow_unknown: bool = False) -> Spe
     """
     toks = _strip_prefix(tokenize(line))
     if not toks:
-        raise InvalidSpec("empty command; expected fit, apply, summary, models or deletemodel")
+        raise InvalidSpec(
+            "empty command; expected fit, apply, automl, summary, models or deletemodel"
+        )
     verb, rest = toks[0].word, toks[1:]
     if verb == "fit":
         return _parse_fit(rest, catalog=catalog, allow_unknown=allow_unknown)
     if verb == "apply":
         return _parse_apply(rest)
+    if verb == "automl":
+        return parse_automl(rest)
     if verb == "summary":
         return SummarySpec(ModelRef.parse(_one_name(rest, "summary <model>")))
     if verb in ("models", "listmodels"):
@@ -221,7 +228,8 @@ def parse(line: str, *, catalog: Any = None, allow_unknown: bool = False) -> Spe
             )
         return DeleteModelSpec(ref.name)
     raise InvalidSpec(
-        f"unknown command {toks[0].text!r}; expected fit, apply, summary, models or deletemodel"
+        f"unknown command {toks[0].text!r}; "
+        "expected fit, apply, automl, summary, models or deletemodel"
     )
 
 

@@ -118,11 +118,13 @@ class ModelStore:
         *,
         lineage: dict[str, Any] | None = None,
         job_id: str | None = None,
+        parent_run_id: str | None = None,
     ) -> RegisteredVersion:
         """Log ``trained`` as a new run and register it as the next version of ``name``.
 
         With ``job_id``, registering is idempotent: a redelivered job finds the version it
-        registered before and returns it.
+        registered before and returns it. ``parent_run_id`` nests the run under another
+        (AutoML's search run).
         """
         validate_model_name(name)
         if job_id is not None:
@@ -140,6 +142,7 @@ class ModelStore:
             **({"kepler.job_id": job_id} if job_id else {}),
             **({"kepler.target": meta.target} if meta.target else {}),
             **lineage_tags(lineage or {}),
+            **({"mlflow.parentRunId": parent_run_id} if parent_run_id else {}),
         }
         client = self.client
         run = client.create_run(self.experiment_id, run_name=name, tags=_tag_values(tags))

@@ -1,6 +1,6 @@
 """The ``kepler`` command's subcommands: what each answers at getinfo and per chunk.
 
-``fit`` and ``apply`` relay each chunk's CSV body to the bridge as bytes; ``models``,
+``fit``, ``automl`` and ``apply`` relay each chunk's CSV body to the bridge as bytes; ``models``,
 ``summary``, ``jobs`` and ``deletemodel`` generate rows from the bridge's answers.
 """
 
@@ -13,6 +13,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from kepler.core.automl import AutoMLSpec
 from kepler.core.errors import (
     BadParameter,
     DataError,
@@ -33,6 +34,7 @@ COMMAND_OPTIONS: dict[str, dict[str, Param]] = {
         "async": Param("async", "bool"),
         "output": Param("output", "str", choices=("model", "events")),
     },
+    "automl": {"async": Param("async", "bool")},
     "apply": {"async": Param("async", "bool")},
     "jobs": {
         "limit": Param("limit", "int", minimum=1, maximum=1000),
@@ -40,7 +42,7 @@ COMMAND_OPTIONS: dict[str, dict[str, Param]] = {
     },
 }
 USAGE = (
-    "usage: kepler fit|apply|summary|models|deletemodel|jobs ...; "
+    "usage: kepler fit|apply|automl|summary|models|deletemodel|jobs ...; "
     "e.g. | kepler fit RandomForestClassifier failure from temp vibration into pump"
 )
 
@@ -293,6 +295,9 @@ class Fit(Subcommand):
         dataset_id = self.upload.complete(
             "the search returned no events to train on; check the search"
         )
+        return self._finish(dataset_id)
+
+    def _finish(self, dataset_id: str) -> Reply:
         job = self.bridge.json(
             "POST", "/v1/jobs/fit", json_body={"dataset_id": dataset_id, "line": self.line}
         )
@@ -330,25 +335,104 @@ class Fit(Subcommand):
             return {"finished": True, "inspector": {"messages": messages}}, events
         return {"finished": True, "inspector": {"messages": messages}}, rows_to_csv([row])
 
-    def _wait(self, job_id: str) -> tuple[dict[str, Any], list[str]]:
+    def _wait(self, job_id: str, verb: str = "fit") -> tuple[dict[str, Any], list[str]]:
         deadline = time.monotonic() + self.job_timeout
         trail: list[str] = []
         while True:
             job = self.bridge.json("GET", f"/v1/jobs/{job_id}")
-            step = f"kepler fit: {round(100 * float(job.get('progress') or 0))}% {job['message']}"
+            step = (
+                f"kepler {verb}: {round(100 * float(job.get('progress') or 0))}% {job['message']}"
+            )
             if not trail or trail[-1] != step:
                 trail.append(step)
             if job["state"] == "succeeded":
                 return job, trail
             if job["state"] == "failed":
-                raise from_dict(job.get("error") or {"message": "the fit failed"})
+                raise from_dict(job.get("error") or {"message": f"the {verb} failed"})
             if time.monotonic() > deadline:
                 raise JobFailed(
-                    f"the fit (job {job_id}) did not finish within {self.job_timeout:g} s; it "
+                    f"the {verb} (job {job_id}) did not finish within {self.job_timeout:g} s; it "
                     "goes on in the background: follow it with | kepler jobs, or rerun with "
                     "async=t"
                 )
             time.sleep(self.poll)
+
+
+class AutoML(Fit):
+    """Stream every chunk into one dataset, search under the time budget over all workers,
+    answer with the leaderboard (one row per finished trial, best first). Progress
+    (trials done, best so far) comes back as the search's INFO messages."""
+
+    def __init__(
+        self,
+        line: str,
+        spec: AutoMLSpec,
+        options: Mapping[str, Any],
+        bridge: BridgeClient,
+        source: dict[str, Any],
+        *,
+        job_timeout: float = 3600.0,
+        poll: float = 0.5,
+    ) -> None:
+        self.line = line
+        self.automl_spec = spec
+        self.options = dict(options)
+        self.bridge = bridge
+        self.source = source
+        # The search runs its budget, then finalises: never give up before that.
+        self.job_timeout = max(job_timeout, 2 * spec.time_budget + 600)
+        self.poll = poll
+        self.upload = _Upload(bridge, source)
+        # Options, metric and algorithms are checked before any event moves.
+        bridge.json("POST", "/v1/jobs/automl", params={"dry_run": "true"}, json_body={"line": line})
+
+    def _finish(self, dataset_id: str) -> Reply:
+        job = self.bridge.json(
+            "POST", "/v1/jobs/automl", json_body={"dataset_id": dataset_id, "line": self.line}
+        )
+        if self.options.get("async"):
+            row = {
+                "job_id": job["id"],
+                "model": self.automl_spec.into,
+                "state": job["state"],
+                "message": "queued; follow it with | kepler jobs",
+            }
+            return {"finished": True}, rows_to_csv([row])
+        done, trail = self._wait(job["id"], "automl")
+        result = done.get("result") or {}
+        messages = [["INFO", text] for text in trail]
+        counts = result.get("counts") or {}
+        messages.append(
+            [
+                "INFO",
+                f"kepler automl: {result.get('algorithm')} won "
+                f"({result.get('metric')}={result.get('best_cv_score')}); registered "
+                f"{result.get('model')}@{result.get('version')}; {counts.get('complete', 0)} "
+                f"trials complete, {counts.get('pruned', 0)} pruned, on "
+                f"{len(result.get('workers') or [])} worker process(es)",
+            ]
+        )
+        rows: list[dict[str, Any]] = []
+        for r in result.get("leaderboard") or []:
+            rows.append(
+                {
+                    "rank": r["rank"],
+                    "algorithm": r["algorithm"],
+                    **{f"param.{k}": v for k, v in sorted((r.get("params") or {}).items())},
+                    **{k: v for k, v in sorted((r.get("metrics") or {}).items())},
+                    "fit_seconds": r.get("fit_seconds"),
+                    "latency_ms_per_row": r.get("latency_ms_per_row"),
+                    "model_mb": r.get("model_mb"),
+                    "feasible": r.get("feasible"),
+                    "violations": r.get("violations") or [],
+                    "interactions": r.get("interactions"),
+                    "select_percentile": r.get("select_percentile"),
+                    "worker": r.get("worker"),
+                    "model": result.get("model"),
+                    "version": result.get("version") if r["rank"] == 1 else None,
+                }
+            )
+        return {"finished": True, "inspector": {"messages": messages}}, rows_to_csv(rows)
 
 
 def _model_rows(bridge: BridgeClient) -> list[dict[str, Any]]:
@@ -441,6 +525,8 @@ def build(
     bridge = bridge_factory()
     if isinstance(spec, FitSpec):
         return Fit(line, spec, options, bridge, _source(searchinfo), job_timeout=job_timeout)
+    if isinstance(spec, AutoMLSpec):
+        return AutoML(line, spec, options, bridge, _source(searchinfo), job_timeout=job_timeout)
     if isinstance(spec, ApplySpec):
         if options.get("async"):
             return AsyncApply(spec, bridge, _source(searchinfo))

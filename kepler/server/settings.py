@@ -58,6 +58,9 @@ class ServerSettings(BaseSettings):
     database_url: str = ""
 
     model_cache_size: int = 8
+    # AutoML's Optuna studies: a database URL every worker reaches. Empty: a journal file
+    # under the home with the embedded SQLite jobs database, else the jobs database.
+    automl_storage: str = ""
     # Models the bridge loads before it answers /health ("pump@3,churn:production"): a
     # Cloud Run model service (`kepler deploy model`) takes no traffic until its model is in.
     preload_models: str = ""

@@ -43,6 +43,7 @@ def test_health_needs_no_token(http: TestClient) -> None:
         ("delete", "/v1/models/x"),
         ("get", "/v1/jobs/abc"),
         ("put", "/v1/datasets/x/chunks/0"),
+        ("post", "/v1/jobs/automl"),
     ],
 )
 def test_every_route_but_health_needs_token(http: TestClient, method: str, path: str) -> None:
@@ -105,6 +106,55 @@ def test_fit_dry_run_checks_spec_only(http: TestClient) -> None:
         "/v1/jobs/fit?dry_run=true", headers=AUTH, json={"line": "fit SVM y from a b C=2"}
     )
     assert line.json()["spec"]["algorithm"] == "SVM"
+
+
+def test_automl_dry_run_checks_options_and_candidates(http: TestClient) -> None:
+    ok = http.post(
+        "/v1/jobs/automl?dry_run=true",
+        headers=AUTH,
+        json={"target": "y", "into": "m", "time_budget": "2m", "seed": 3},
+    )
+    assert ok.status_code == 202
+    assert ok.json()["spec"]["time_budget"] == 120.0 and ok.json()["spec"]["seed"] == 3
+    line = http.post(
+        "/v1/jobs/automl?dry_run=true",
+        headers=AUTH,
+        json={"line": "automl y from * into m use_case=quality_control"},
+    )
+    assert line.json()["spec"]["metric"] == "recall"
+    for body, code, fragment in (
+        ({"target": "y", "into": "m", "metric": "rmse", "task": "classification"}, 400, "f1"),
+        ({"target": "y", "into": "m", "time_budget": "soon"}, 400, "10m"),
+        ({"target": "y"}, 400, "into <model>"),
+        ({"target": "y", "into": "m", "algorithms": ["RandomForestClasifier"]}, 400, "did you"),
+        (
+            {"target": "y", "into": "m", "task": "anomaly", "interpretable": True},
+            400,
+            "interpretable",
+        ),
+    ):
+        resp = http.post("/v1/jobs/automl?dry_run=true", headers=AUTH, json=body)
+        assert resp.status_code == code, (body, resp.text)
+        assert fragment in resp.json()["error"]["message"], body
+
+
+def test_automl_on_a_constant_target_is_422_and_queues_nothing(http: TestClient) -> None:
+    created = http.post("/v1/datasets", json={"format": "csv"}, headers=AUTH).json()
+    body = b"x,y\r\n" + b"".join(b"%d,same\r\n" % i for i in range(40))
+    http.put(
+        f"/v1/datasets/{created['id']}/chunks/0",
+        content=body,
+        headers={**AUTH, "Content-Type": "text/csv"},
+    )
+    http.post(f"/v1/datasets/{created['id']}/complete", json={"chunks": 1}, headers=AUTH)
+    before = len(http.get("/v1/jobs", headers=AUTH).json())
+    resp = http.post(
+        "/v1/jobs/automl",
+        headers=AUTH,
+        json={"dataset_id": created["id"], "target": "y", "into": "m", "time_budget": 30},
+    )
+    assert resp.status_code == 422 and "constant" in resp.json()["error"]["message"]
+    assert len(http.get("/v1/jobs", headers=AUTH).json()) == before
 
 
 def test_invalid_request_body_is_400_with_message(http: TestClient) -> None:

@@ -122,6 +122,48 @@ def test_wait_shows_progress_bar_in_a_terminal(
     assert quiet.getvalue() == ""
 
 
+def test_automl_progress_bar_shows_trials_and_best_then_the_leaderboard(
+    client: kp.Client, server_settings: ServerSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    jobs = JobStore(server_settings.database_url)
+    job = jobs.create("automl", {"target": "y"}, model="m")
+    jobs.start(job.id, "w")
+    jobs.progress(job.id, 0.4, "3 trials done (1 pruned), best so far f1=0.91 (Ridge)")
+    row = {
+        "rank": 1,
+        "trial": 2,
+        "algorithm": "LogisticRegression",
+        "params": {"C": 0.5},
+        "metrics": {"f1": 0.93, "accuracy": 0.95},
+        "fit_seconds": 0.01,
+        "latency_ms_per_row": 0.002,
+        "model_mb": 0.004,
+        "feasible": True,
+        "violations": [],
+        "worker": "h:1",
+    }
+    result = {"model": "m", "version": 2, "algorithm": "LogisticRegression", "leaderboard": [row]}
+    finish = threading.Timer(0.5, jobs.succeed, args=(job.id, result))
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    finish.start()
+    done = client.automl_result(job.id)
+    finish.join()
+    assert "automl" in screen.getvalue()
+    assert "3 trials done (1 pruned), best so far f1=0.91" in screen.getvalue()
+    assert done.ref == "m@2" and done.algorithm == "LogisticRegression"
+    board = done.leaderboard
+    assert list(board.columns[:5]) == ["rank", "algorithm", "params", "f1", "accuracy"]
+    assert board.loc[0, "params"] == {"C": 0.5} and board.loc[0, "model_mb"] == 0.004
+
+
 def test_wait_on_failed_job_raises_its_typed_error(
     client: kp.Client, server_settings: ServerSettings
 ) -> None:

@@ -269,6 +269,11 @@ def test_wrong_token(stack: LocalStack, script: Path) -> None:
         ([], "usage"),
         (["jobs", "status=lost"], "one of"),
         (["fit", "KMeans", "k=3", "x", "output=events"], "needs `into <model>`"),
+        (["automl", "y", "from", "x", "into", "m", "time_budget=soon"], "such as 90, 10m"),
+        (["automl", "y", "from", "x", "into", "m", "task=regression", "metric=f1"], "rmse"),
+        (["automl", "y", "from", "x", "into", "m", "budget=5m"], "no option 'budget'"),
+        (["automl", "y", "from", "x"], "into <model>"),
+        (["automl", "y", "from", "x", "into", "m", "algorithms=Forest"], "unknown algorithm"),
     ],
 )
 def test_bad_input_refused_at_getinfo(
@@ -284,6 +289,60 @@ def test_failed_job_is_one_error_message(stack: LocalStack, script: Path) -> Non
     reply = cmd.execute(body, finished=True)
     errors = [text for level, text in reply.messages if level == "ERROR"]
     assert len(errors) == 1 and "y" in errors[0]
+    assert cmd.close() == 1
+    assert "Traceback" not in cmd.stderr
+
+
+def test_automl_streams_chunks_and_answers_with_the_leaderboard(
+    stack: LocalStack, script: Path
+) -> None:
+    events = sensor_events(400, seed=3)
+    fields = ["_time", "temp", "vibration", "site", "failure"]
+    bodies = chunks(events, 150, fields)
+    cmd = splunkd(script, stack.url, stack.token)
+    _, replies = run_fit(
+        cmd,
+        [
+            "automl",
+            "failure",
+            "from",
+            "temp",
+            "vibration",
+            "site",
+            "_time",
+            "into",
+            "splunk_auto",
+            "time_budget=60",
+            "max_trials=3",
+            "seed=1",
+            "algorithms=DecisionTreeClassifier,LogisticRegression",
+        ],
+        bodies,
+    )
+    assert [r.finished for r in replies] == [False] * (len(bodies) - 1) + [True]
+    rows = replies[-1].records()
+    assert [int(r["rank"]) for r in rows] == list(range(1, len(rows) + 1))
+    best = rows[0]
+    assert best["model"] == "splunk_auto" and best["version"] == "1"
+    assert best["algorithm"] in ("DecisionTreeClassifier", "LogisticRegression")
+    for field in ("f1", "accuracy", "fit_seconds", "latency_ms_per_row", "model_mb"):
+        assert float(best[field]) >= 0, field
+    assert any(k.startswith("param.") for k in best)
+    texts = [text for level, text in replies[-1].messages if level == "INFO"]
+    assert any("trials done" in t and "best so far f1=" in t for t in texts), texts
+    assert any("registered splunk_auto@1" in t for t in texts), texts
+    assert cmd.close() == 0
+
+
+def test_automl_constant_target_is_one_error_before_workers_start(
+    stack: LocalStack, script: Path
+) -> None:
+    body = encode_records([{"x": str(i), "y": "same"} for i in range(50)], ["x", "y"])
+    cmd = splunkd(script, stack.url, stack.token)
+    cmd.getinfo(["automl", "y", "from", "x", "into", "const_auto", "time_budget=30"])
+    reply = cmd.execute(body, finished=True)
+    errors = [text for level, text in reply.messages if level == "ERROR"]
+    assert len(errors) == 1 and "constant" in errors[0], reply.messages
     assert cmd.close() == 1
     assert "Traceback" not in cmd.stderr
 

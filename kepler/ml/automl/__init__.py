@@ -1,0 +1,1 @@
+"""AutoML: search algorithms, parameters and feature work under a time budget (Optuna)."""

@@ -1,0 +1,257 @@
+"""The Optuna study behind one AutoML run: ask, evaluate, tell; rank; refit the winner.
+
+Any number of processes work on one study through a shared storage (a journal file for
+the embedded stack, the jobs database otherwise): each call of :func:`run_trial` asks the
+study for a configuration, cross-validates it (:mod:`kepler.ml.automl.trial`) and tells
+the score back, recording the algorithm, parameters, cost figures, constraint violations
+and the worker (``host:pid``) as trial user attributes.
+
+Sampling is seeded, constrained TPE (constant liar, so trials in flight repel each other;
+constraint values steer it away from configurations that broke a constraint); pruning is
+the median rule on per-fold scores. With a ``seed``, a trial's sampler seed derives from
+the run's seed, its lane and how many trials the study already holds: a serial run
+(``parallel=1``) is then repeatable trial by trial. With parallel lanes, which trial
+finishes first decides what the sampler has seen, so proposals may differ between runs;
+each configuration's score (same folds, same model seeds) and the split stay repeatable.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import zlib
+from typing import Any
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from kepler.core.automl import AutoMLSpec, greater_is_better
+from kepler.core.errors import DataError, MissingDependency
+from kepler.ml.automl import space
+from kepler.ml.automl.data import Prepared
+from kepler.ml.automl.trial import checked_params, evaluate, make_pipeline, score_metrics
+from kepler.ml.explain import explain
+from kepler.ml.training import ModelMeta, TrainedModel, _fit
+
+log = logging.getLogger(__name__)
+
+STARTUP_TRIALS = 8  # random trials before TPE models the space
+PRUNE_AFTER = 4  # trials completed before the median pruner acts
+
+
+def optuna_module() -> Any:
+    try:
+        import optuna
+    except ImportError:
+        raise MissingDependency("AutoML needs Optuna: pip install 'kepler-ml[automl]'") from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+_storages: dict[str, Any] = {}
+
+
+def storage(url: str) -> Any:
+    """An Optuna storage: ``journal:<path>`` (a file, with file locks) or a database URL.
+
+    One per URL per process: a journal storage then reads only what other processes
+    appended since its last look, instead of replaying the whole log on every trial.
+    """
+    if url not in _storages:
+        _storages[url] = _open_storage(url)
+    return _storages[url]
+
+
+def _open_storage(url: str) -> Any:
+    optuna = optuna_module()
+    if url.startswith("journal:"):
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+        path = url.removeprefix("journal:")
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        return JournalStorage(JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
+    return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+
+
+def _sampler(seed: int | None, lane: int, n_seen: int) -> Any:
+    optuna = optuna_module()
+    derived = None
+    if seed is not None:
+        derived = zlib.crc32(f"{seed}:{lane}:{n_seen}".encode())
+    return optuna.samplers.TPESampler(
+        seed=derived,
+        n_startup_trials=STARTUP_TRIALS,
+        constant_liar=True,
+    )
+
+
+def create_study(
+    store: Any, name: str, metric: str, starts: list[dict[str, Any]] | None = None
+) -> None:
+    """The run's study; ``starts`` (fixed parameters) are its first trials."""
+    optuna = optuna_module()
+    study = optuna.create_study(
+        storage=store,
+        study_name=name,
+        direction="maximize" if greater_is_better(metric) else "minimize",
+        load_if_exists=True,
+    )
+    if not study.get_trials(deepcopy=False):
+        for fixed in starts or []:
+            study.enqueue_trial(fixed, skip_if_exists=True)
+
+
+def load_study(store: Any, name: str, *, seed: int | None, lane: int) -> Any:
+    optuna = optuna_module()
+    n_seen = len(store.get_all_trials(store.get_study_id_from_name(name), deepcopy=False))
+    return optuna.load_study(
+        study_name=name,
+        storage=store,
+        sampler=_sampler(seed, lane, n_seen),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNE_AFTER, n_warmup_steps=0),
+    )
+
+
+def run_trial(
+    study: Any,
+    prepared: Prepared,
+    spec: AutoMLSpec,
+    pool: list[Any],
+    *,
+    deadline: float | None = None,
+) -> int:
+    """Ask, evaluate, tell one trial (stopped after a fold once ``deadline`` passes);
+    return its number."""
+    optuna = optuna_module()
+    trial = study.ask()
+    config = space.suggest(trial, pool, n_features=len(prepared.features))
+    seed = spec.seed or 0
+    trial.set_user_attr("algorithm", config["algorithm"])
+    trial.set_user_attr("config", json.dumps(config))
+    trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+    trial.set_user_attr("pid", os.getpid())
+    try:
+        result = evaluate(config, prepared, spec, seed=seed, trial=trial, deadline=deadline)
+    except optuna.TrialPruned as exc:
+        trial.set_user_attr("note", str(exc))
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    except Exception as exc:  # one bad configuration must not end the search
+        log.info("trial %s (%s) failed: %s", trial.number, config["algorithm"], exc)
+        trial.set_user_attr("note", f"failed: {type(exc).__name__}: {str(exc)[:300]}")
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    else:
+        trial.set_user_attr("metrics", result.metrics)
+        trial.set_user_attr("fit_seconds", round(result.fit_seconds, 4))
+        trial.set_user_attr("latency_ms_per_row", result.latency_ms_per_row)
+        trial.set_user_attr("model_mb", round(result.model_mb, 4))
+        trial.set_user_attr("violations", result.violations)
+        # Constrained TPE: proposals move away from configurations that broke one.
+        trial.set_constraint("violations", float(len(result.violations)))
+        study.tell(trial, result.score)
+    return int(trial.number)
+
+
+def leaderboard(study: Any, metric: str) -> list[dict[str, Any]]:
+    """Completed trials, those meeting every constraint first (best score first), then
+    the ones that broke a constraint (ranked after, never first)."""
+    optuna = optuna_module()
+    done = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+    complete = [t for t in done if t.state == optuna.trial.TrialState.COMPLETE]
+    sign = -1.0 if greater_is_better(metric) else 1.0
+    complete.sort(
+        key=lambda t: (bool(t.user_attrs.get("violations")), sign * float(t.value), t.number)
+    )
+    rows = []
+    for rank, t in enumerate(complete, start=1):
+        config = json.loads(t.user_attrs["config"])
+        rows.append(
+            {
+                "rank": rank,
+                "trial": t.number,
+                "algorithm": config["algorithm"],
+                "params": config["params"],
+                "interactions": config.get("interactions", False),
+                "select_percentile": config.get("select") or 100,
+                "score": float(t.value),
+                "metrics": t.user_attrs.get("metrics", {}),
+                "fit_seconds": t.user_attrs.get("fit_seconds"),
+                "latency_ms_per_row": t.user_attrs.get("latency_ms_per_row"),
+                "model_mb": t.user_attrs.get("model_mb"),
+                "feasible": not t.user_attrs.get("violations"),
+                "violations": t.user_attrs.get("violations", []),
+                "worker": t.user_attrs.get("worker"),
+                "duration_s": (t.datetime_complete - t.datetime_start).total_seconds()
+                if t.datetime_complete and t.datetime_start
+                else None,
+            }
+        )
+    return rows
+
+
+def counts(study: Any) -> dict[str, int]:
+    optuna = optuna_module()
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    s = optuna.trial.TrialState
+    return {
+        "trials": len(states),
+        "complete": states.count(s.COMPLETE),
+        "pruned": states.count(s.PRUNED),
+        "failed": states.count(s.FAIL),
+        "running": states.count(s.RUNNING),
+    }
+
+
+def winner(rows: list[dict[str, Any]], spec: AutoMLSpec) -> dict[str, Any]:
+    """The best feasible row, or a :class:`DataError` that says what every trial broke."""
+    feasible = [r for r in rows if r["feasible"]]
+    if feasible:
+        return feasible[0]
+    if not rows:
+        raise DataError(
+            "no trial finished within the time budget; raise time_budget= or send fewer rows"
+        )
+    broken = sorted({v.split(" ")[0] for r in rows for v in r["violations"]})
+    raise DataError(
+        f"none of the {len(rows)} trials met the constraints (broken: {', '.join(broken)}); "
+        "loosen max_latency_ms_per_row=, max_model_mb= or interpretable=, or raise the budget",
+        detail={"constraints": spec.constraints()},
+    )
+
+
+def refit(row: dict[str, Any], prepared: Prepared, spec: AutoMLSpec) -> TrainedModel:
+    """The winner fitted on every training row, scored on the holdout nobody saw."""
+    seed = spec.seed or 0
+    config = {
+        "algorithm": row["algorithm"],
+        "params": row["params"],
+        "interactions": row["interactions"],
+        "select": None if row["select_percentile"] == 100 else row["select_percentile"],
+    }
+    pipeline = make_pipeline(config, prepared, seed)
+    y = None if prepared.engine_task == "outlier" else prepared.y_train
+    # One core, as in the trials: OpenMP pools sized to a busy machine slow boosting
+    # down by an order of magnitude, and the refit should cost what the trials predicted.
+    with threadpool_limits(limits=1):
+        fit_warnings = _fit(pipeline, prepared.X_train, y, row["algorithm"])
+    metrics = score_metrics(pipeline, prepared, prepared.X_holdout, prepared.y_holdout)
+    classes = None
+    if prepared.engine_task == "classifier":
+        classes = [str(c) for c in pipeline.named_steps["model"].classes_]
+    params = checked_params(config, seed)
+    meta = ModelMeta(
+        algorithm=row["algorithm"],
+        task=prepared.engine_task,
+        target=spec.target if prepared.engine_task != "outlier" else None,
+        features=list(prepared.features),
+        feature_types=dict(prepared.feature_types),
+        classes=classes,
+        params={k: (v.item() if isinstance(v, np.generic) else v) for k, v in params.items()},
+        n_train=len(prepared.X_train),
+        n_holdout=len(prepared.X_holdout),
+        n_dropped=prepared.n_dropped,
+        holdout=spec.holdout,
+    )
+    return TrainedModel(pipeline, meta, metrics, explain(pipeline), fit_warnings)

@@ -1,0 +1,323 @@
+"""AutoML jobs: accept (bridge), start, run trials in any worker, finalise.
+
+* :func:`submit_automl` (bridge) checks everything that can be checked from the dataset's
+  manifest and target column, then queues ``kepler.automl``.
+* :func:`start_automl` (a worker) creates the Optuna study and MLflow parent run, records
+  the deadline, and enqueues ``parallel`` trial tasks: the lanes.
+* :func:`run_automl_trial` (any worker) runs a trial (several, when they are quick);
+  while budget and ``max_trials`` allow it enqueues its lane's next task, else it closes
+  the lane. Whoever closes the
+  last lane finalises: leaderboard, child runs, the winner refitted on every training row,
+  scored on the holdout and registered as a new version of the model.
+
+Enqueuing stops once the budget is spent; a trial under way stops after its current
+validation fold, so a run ends at most one fold after its budget (then refits the winner).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kepler.core.automl import ENGINE_TASK, AutoMLSpec
+from kepler.core.errors import DataError, KeplerError
+from kepler.server.automl_runs import AutoMLRuns
+from kepler.server.jobs import FINISHED, Job, JobStore
+from kepler.server.settings import ServerSettings
+
+log = logging.getLogger(__name__)
+
+AUTOML_TASK = "kepler.automl"
+AUTOML_TRIAL_TASK = "kepler.automl_trial"
+Enqueue = Callable[[str, int], None]  # (job_id, lane)
+TASK_SLICE_S = 2.0  # a trial task keeps running quick trials for about this long
+
+# Prepared data per process, by job: every trial of a run in this process reuses it.
+_prepared: OrderedDict[str, Any] = OrderedDict()
+_PREPARED_KEEP = 2
+
+
+def _spec(job: Job) -> AutoMLSpec:
+    return AutoMLSpec.from_dict(job.spec)
+
+
+def check_automl(spec: AutoMLSpec, dataset_id: str, datasets: Any) -> AutoMLSpec:
+    """Refuse bad input from the manifest and the target column alone; return the spec
+    with its task and metric settled."""
+    from kepler.ml.automl.data import check
+    from kepler.ml.automl.space import candidates
+
+    manifest = datasets.manifest(dataset_id)  # DatasetNotFound / DatasetIncomplete
+    if manifest.rows == 0:
+        raise DataError("the dataset has no rows; check the search or frame you sent")
+    columns = [str(c) for c in manifest.columns]
+    if spec.target not in columns:
+        shown = ", ".join(columns[:20])
+        raise DataError(
+            f"target field {spec.target!r} is not in the data; the data has: {shown}",
+            detail={"field": spec.target},
+        )
+    target = datasets.read_table(dataset_id, columns=[spec.target]).column(0).to_pandas()
+    task, metric, _ = check(spec, target, columns, manifest.rows)
+    candidates(
+        ENGINE_TASK[task],
+        algorithms=spec.algorithms,
+        interpretable=spec.interpretable,
+        robust=spec.robust,
+    )
+    return AutoMLSpec.from_dict({**spec.to_dict(), "task": task, "metric": metric})
+
+
+def check_candidates(spec: AutoMLSpec) -> None:
+    """What can be checked without data (the SDK's and Splunk's dry run)."""
+    from kepler.ml.automl.space import candidates
+
+    tasks = [spec.task] if spec.task else ["classification", "regression"]
+    errors = []
+    for task in tasks:
+        try:
+            candidates(
+                ENGINE_TASK[task],
+                algorithms=spec.algorithms,
+                interpretable=spec.interpretable,
+                robust=spec.robust,
+            )
+        except KeplerError as exc:
+            errors.append(exc)
+    if len(errors) == len(tasks):
+        raise errors[0]
+
+
+def submit_automl(
+    spec: AutoMLSpec, dataset_id: str, *, datasets: Any, jobs: JobStore, celery: Any
+) -> Job:
+    settled = check_automl(spec, dataset_id, datasets)
+    job = jobs.create("automl", settled.to_dict(), model=spec.into, dataset_id=dataset_id)
+    celery.send_task(AUTOML_TASK, args=[dataset_id, job.id])
+    return job
+
+
+def study_url(settings: ServerSettings, job_id: str) -> str:
+    """Where the run's study lives: ``KEPLER_AUTOML_STORAGE`` (a database URL shared by
+    every worker), else a journal file under the home for the embedded stack's SQLite
+    (several processes writing one SQLite file through Optuna's RDB storage would lock)."""
+    if settings.automl_storage:
+        return settings.automl_storage
+    if settings.database_url.startswith("sqlite"):
+        return f"journal:{Path(settings.home) / 'automl' / f'{job_id}.journal'}"
+    return settings.database_url
+
+
+def start_automl(
+    dataset_id: str, job_id: str, settings: ServerSettings, enqueue: Enqueue
+) -> dict[str, Any]:
+    from kepler.ml.automl import search, tracking
+    from kepler.ml.automl.space import candidates, default_starts
+    from kepler.server.fitting import model_store
+
+    jobs = JobStore(settings.database_url)
+    runs = AutoMLRuns(settings.database_url)
+    job = jobs.get(job_id)
+    if job.state in FINISHED or runs.get(job_id) is not None:
+        return {"state": job.state}  # a redelivered message: the run is under way
+    jobs.start(job_id, socket.gethostname())
+    spec = _spec(job)
+    try:
+        url = study_url(settings, job_id)
+        assert spec.metric is not None
+        pool = candidates(
+            ENGINE_TASK[spec.task or "classification"],
+            algorithms=spec.algorithms,
+            interpretable=spec.interpretable,
+            robust=spec.robust,
+        )
+        search.create_study(search.storage(url), job_id, spec.metric, default_starts(pool))
+        parent = tracking.start_parent(model_store(settings), spec.into or "", job_id, job.spec)
+        run = runs.create(job_id, dataset_id, url, parent, spec.time_budget, spec.parallel)
+    except KeplerError as exc:
+        jobs.fail(job_id, exc.to_dict())
+        return {"error": exc.to_dict()}
+    jobs.progress(job_id, 0.01, f"searching for {spec.time_budget:g}s in {spec.parallel} lanes")
+    for lane in range(spec.parallel):
+        enqueue(job_id, lane)
+    return {"deadline": run.deadline}
+
+
+def _load(run_dataset: str, job: Job, settings: ServerSettings) -> Any:
+    from kepler.ml.automl.data import prepare
+    from kepler.server.fitting import dataset_store
+
+    cached = _prepared.get(job.id)
+    if cached is not None:
+        return cached
+    spec = _spec(job)
+    frame = dataset_store(settings).read_table(run_dataset).to_pandas()
+    assert spec.task is not None and spec.metric is not None
+    prepared = prepare(frame, spec, spec.task, spec.metric)
+    _prepared[job.id] = prepared
+    while len(_prepared) > _PREPARED_KEEP:
+        _prepared.popitem(last=False)
+    return prepared
+
+
+def run_automl_trial(
+    job_id: str, lane: int, settings: ServerSettings, enqueue: Enqueue
+) -> dict[str, Any]:
+    """Trials of lane ``lane`` for about :data:`TASK_SLICE_S`, then the lane's next task
+    or its end.
+
+    Several quick trials share one task so that dispatch through the broker does not
+    dominate when a trial takes a fraction of a second; the study (and its seeded
+    sampler) is reloaded before each, so a serial run stays repeatable however the
+    trials fall into tasks.
+    """
+    from kepler.ml.automl import search
+    from kepler.ml.automl.space import candidates
+
+    jobs = JobStore(settings.database_url)
+    runs = AutoMLRuns(settings.database_url)
+    run = runs.get(job_id)
+    job = jobs.get(job_id)
+    if run is None or run.finalised or job.state in FINISHED:
+        return {"skipped": True}
+    spec = _spec(job)
+    deadline = run.deadline
+
+    def more_allowed() -> bool:
+        """Budget left and, with max_trials, trials left (read, not claimed)."""
+        now = runs.get(job_id)
+        assert now is not None
+        return time.time() < deadline and (
+            spec.max_trials is None or now.trials_claimed < spec.max_trials
+        )
+
+    try:
+        store = search.storage(run.study)
+        task_start = time.time()
+        ran = 0
+        while (
+            time.time() < deadline
+            and (ran == 0 or time.time() - task_start < TASK_SLICE_S)
+            and runs.claim_trial(job_id, spec.max_trials)
+        ):
+            prepared = _load(run.dataset_id, job, settings)
+            pool = candidates(
+                prepared.engine_task,
+                algorithms=spec.algorithms,
+                interpretable=spec.interpretable,
+                robust=spec.robust,
+            )
+            study = search.load_study(store, job_id, seed=spec.seed, lane=lane)
+            search.run_trial(study, prepared, spec, pool, deadline=deadline)
+            ran += 1
+            _report(jobs, job_id, study, spec, run.started_at, deadline)
+        if more_allowed():
+            enqueue(job_id, lane)
+            return {"lane": lane, "trials": ran, "next": True}
+    except KeplerError as exc:
+        if runs.claim_finalise(job_id):
+            jobs.fail(job_id, exc.to_dict())
+        return {"error": exc.to_dict()}
+    except Exception:
+        log.exception("automl job %s: lane %s crashed", job_id, lane)
+        if runs.claim_finalise(job_id):
+            jobs.fail(job_id, _internal(job_id))
+        raise
+    if runs.close_lane(job_id) and runs.claim_finalise(job_id):
+        return finalise_automl(job_id, settings)
+    return {"lane": lane, "trials": ran, "next": False}
+
+
+def _report(
+    jobs: JobStore, job_id: str, study: Any, spec: AutoMLSpec, t0: float, deadline: float
+) -> None:
+    from kepler.ml.automl import search
+
+    assert spec.metric is not None
+    n = search.counts(study)
+    rows = search.leaderboard(study, spec.metric)
+    best = next((r for r in rows if r["feasible"]), None)
+    done = n["complete"] + n["pruned"] + n["failed"]
+    text = f"{done} trials done ({n['pruned']} pruned)"
+    if best is not None:
+        text += f", best so far {spec.metric}={best['score']:.4g} ({best['algorithm']})"
+    fraction = 0.05 + 0.85 * min(1.0, (time.time() - t0) / max(deadline - t0, 1e-9))
+    if spec.max_trials:
+        fraction = max(fraction, 0.05 + 0.85 * min(1.0, done / spec.max_trials))
+    jobs.progress(job_id, fraction, text)
+
+
+def _internal(job_id: str) -> dict[str, Any]:
+    return {
+        "code": "internal",
+        "status": 500,
+        "message": f"the worker hit an internal error on job {job_id}; its log has the details",
+    }
+
+
+def finalise_automl(job_id: str, settings: ServerSettings) -> dict[str, Any]:
+    """Leaderboard, child runs, the winner refitted and registered; the job's result."""
+    from kepler.ml.automl import search, tracking
+    from kepler.server.fitting import dataset_store, model_store
+
+    jobs = JobStore(settings.database_url)
+    runs = AutoMLRuns(settings.database_url)
+    run = runs.get(job_id)
+    job = jobs.get(job_id)
+    assert run is not None
+    spec = _spec(job)
+    assert spec.metric is not None and spec.into is not None
+    store = model_store(settings)
+    study = search.load_study(search.storage(run.study), job_id, seed=spec.seed, lane=0)
+    rows = search.leaderboard(study, spec.metric)
+    n = search.counts(study)
+    try:
+        if run.parent_run_id:
+            tracking.log_trials(store, run.parent_run_id, rows)
+        best = search.winner(rows, spec)
+        jobs.progress(job_id, 0.92, f"refitting {best['algorithm']} on every training row")
+        prepared = _load(run.dataset_id, job, settings)
+        trained = search.refit(best, prepared, spec)
+        manifest = dataset_store(settings).manifest(run.dataset_id)
+        lineage = {"dataset": manifest.to_dict(), "source": getattr(manifest, "source", None)}
+        jobs.progress(job_id, 0.96, f"registering a new version of {spec.into}")
+        registered = store.register(
+            trained, spec.into, lineage=lineage, job_id=job_id, parent_run_id=run.parent_run_id
+        )
+    except Exception as exc:
+        if run.parent_run_id:
+            tracking.finish_parent(store, run.parent_run_id, rows, n, spec.metric, failed=True)
+        if not isinstance(exc, KeplerError):
+            log.exception("automl job %s: finalising crashed", job_id)
+            jobs.fail(job_id, _internal(job_id))
+            raise
+        jobs.fail(job_id, exc.to_dict())
+        return {"error": exc.to_dict()}
+    if run.parent_run_id:
+        tracking.finish_parent(store, run.parent_run_id, rows, n, spec.metric)
+    workers = sorted({str(r["worker"]) for r in rows if r.get("worker")})
+    result = {
+        "model": registered.name,
+        "version": registered.version,
+        "run_id": registered.run_id,
+        "parent_run_id": run.parent_run_id,
+        "algorithm": best["algorithm"],
+        "params": best["params"],
+        "task": spec.task,
+        "metric": spec.metric,
+        "best_cv_score": best["score"],
+        "metrics": trained.metrics,
+        "rows": manifest.rows,
+        "dataset_id": run.dataset_id,
+        "counts": n,
+        "workers": workers,
+        "leaderboard": rows,
+        "elapsed_s": round(time.time() - run.started_at, 3),
+    }
+    jobs.succeed(job_id, result)
+    return result

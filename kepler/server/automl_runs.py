@@ -1,0 +1,148 @@
+"""Shared state of running AutoML jobs, in the jobs database: deadline, lanes, finalising.
+
+Trial tasks run in any worker; this table is what they agree on, including how many
+trials were started (so ``max_trials`` holds exactly however many lanes run). Each of the run's
+``parallel`` lanes is a chain of trial tasks (a trial enqueues the next while budget is
+left). A lane that stops closes itself; the one that closes the last lane finalises the
+run. Both steps are single SQL updates, so two workers can never both finalise.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+
+from kepler.server.jobs import _engine
+
+_metadata = MetaData()
+_runs = Table(
+    "kepler_automl_runs",
+    _metadata,
+    Column("job_id", String(32), primary_key=True),
+    Column("dataset_id", String(64), nullable=False),
+    Column("study", Text, nullable=False),  # Optuna storage URL
+    Column("parent_run_id", String(64)),
+    Column("started_at", Float, nullable=False),
+    Column("deadline", Float, nullable=False),
+    Column("lanes_open", Integer, nullable=False),
+    Column("finalised", Integer, nullable=False, default=0),
+    Column("trials_claimed", Integer, nullable=False, default=0),
+)
+_created: set[int] = set()
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class AutoMLRun:
+    job_id: str
+    dataset_id: str
+    study: str
+    parent_run_id: str | None
+    started_at: float
+    deadline: float
+    lanes_open: int
+    finalised: bool
+    trials_claimed: int = 0
+
+
+class AutoMLRuns:
+    def __init__(self, database_url: str) -> None:
+        self.engine: Engine = _engine(database_url)
+        with _lock:
+            if id(self.engine) not in _created:
+                _metadata.create_all(self.engine)
+                _created.add(id(self.engine))
+
+    def create(
+        self,
+        job_id: str,
+        dataset_id: str,
+        study: str,
+        parent_run_id: str | None,
+        budget_s: float,
+        lanes: int,
+    ) -> AutoMLRun:
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(_runs).values(
+                    job_id=job_id,
+                    dataset_id=dataset_id,
+                    study=study,
+                    parent_run_id=parent_run_id,
+                    started_at=now,
+                    deadline=now + budget_s,
+                    lanes_open=lanes,
+                    finalised=0,
+                    trials_claimed=0,
+                )
+            )
+        run = self.get(job_id)
+        assert run is not None
+        return run
+
+    def get(self, job_id: str) -> AutoMLRun | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(_runs).where(_runs.c.job_id == job_id)).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return AutoMLRun(
+            job_id=m["job_id"],
+            dataset_id=m["dataset_id"],
+            study=m["study"],
+            parent_run_id=m["parent_run_id"],
+            started_at=m["started_at"],
+            deadline=m["deadline"],
+            lanes_open=m["lanes_open"],
+            finalised=bool(m["finalised"]),
+            trials_claimed=m["trials_claimed"],
+        )
+
+    def claim_trial(self, job_id: str, max_trials: int | None) -> bool:
+        """Count one more trial; False once ``max_trials`` were claimed (exact across
+        workers: one SQL update each)."""
+        query = update(_runs).where(_runs.c.job_id == job_id)
+        if max_trials is not None:
+            query = query.where(_runs.c.trials_claimed < max_trials)
+        with self.engine.begin() as conn:
+            done = conn.execute(query.values(trials_claimed=_runs.c.trials_claimed + 1))
+        return done.rowcount == 1
+
+    def close_lane(self, job_id: str) -> bool:
+        """Close one lane; True for the caller that closed the last one."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(_runs)
+                .where(_runs.c.job_id == job_id, _runs.c.lanes_open > 0)
+                .values(lanes_open=_runs.c.lanes_open - 1)
+            )
+            if done.rowcount == 0:
+                return False
+            left = conn.execute(select(_runs.c.lanes_open).where(_runs.c.job_id == job_id)).scalar()
+        return left == 0
+
+    def claim_finalise(self, job_id: str) -> bool:
+        """True for exactly one caller: the one that finalises the run."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(_runs)
+                .where(_runs.c.job_id == job_id, _runs.c.finalised == 0)
+                .values(finalised=1)
+            )
+        return done.rowcount == 1
