@@ -147,6 +147,7 @@ class NumericMatrix(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.impute = impute
 
     def fit(self, X: Any, y: Any = None) -> NumericMatrix:
+        self.statistics_: np.ndarray | None
         if self.impute:
             X = validate_data(self, X, dtype=np.float64, order="C", ensure_all_finite="allow-nan")
             self.statistics_ = _medians(X)
