@@ -27,7 +27,7 @@ from typing import Any
 from kepler.core.automl import ENGINE_TASK, AutoMLSpec
 from kepler.core.errors import DataError, KeplerError
 from kepler.server.automl_runs import AutoMLRuns
-from kepler.server.jobs import FINISHED, Job, JobStore
+from kepler.server.jobs import FINISHED, Job, JobStore, internal_error
 from kepler.server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -226,7 +226,7 @@ def run_automl_trial(
     except Exception:
         log.exception("automl job %s: lane %s crashed", job_id, lane)
         if runs.claim_finalise(job_id):
-            jobs.fail(job_id, _internal(job_id))
+            jobs.fail(job_id, internal_error(job_id))
         raise
     if runs.close_lane(job_id) and runs.claim_finalise(job_id):
         return finalise_automl(job_id, settings)
@@ -250,14 +250,6 @@ def _report(
     if spec.max_trials:
         fraction = max(fraction, 0.05 + 0.85 * min(1.0, done / spec.max_trials))
     jobs.progress(job_id, fraction, text)
-
-
-def _internal(job_id: str) -> dict[str, Any]:
-    return {
-        "code": "internal",
-        "status": 500,
-        "message": f"the worker hit an internal error on job {job_id}; its log has the details",
-    }
 
 
 def finalise_automl(job_id: str, settings: ServerSettings) -> dict[str, Any]:
@@ -294,7 +286,7 @@ def finalise_automl(job_id: str, settings: ServerSettings) -> dict[str, Any]:
             tracking.finish_parent(store, run.parent_run_id, rows, n, spec.metric, failed=True)
         if not isinstance(exc, KeplerError):
             log.exception("automl job %s: finalising crashed", job_id)
-            jobs.fail(job_id, _internal(job_id))
+            jobs.fail(job_id, internal_error(job_id))
             raise
         jobs.fail(job_id, exc.to_dict())
         return {"error": exc.to_dict()}

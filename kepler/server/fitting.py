@@ -8,12 +8,10 @@ keyed by the job id, so a redelivered message never makes a second version.
 from __future__ import annotations
 
 import logging
-import socket
 from typing import Any
 
-from kepler.core.errors import KeplerError
 from kepler.core.spec import FitSpec
-from kepler.server.jobs import FAILED, SUCCEEDED, JobStore
+from kepler.server.jobs import JobStore, run_once
 from kepler.server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -37,33 +35,13 @@ def run_fit_job(dataset_id: str, job_id: str, settings: ServerSettings) -> dict[
 
     telemetry = Telemetry(settings.hec, component="worker")
     jobs = JobStore(settings.database_url, telemetry=telemetry)
-    job = jobs.get(job_id)
-    if job.state == SUCCEEDED and job.result:
-        return job.result
-    if job.state == FAILED:
-        return {"error": job.error}
-    jobs.start(job_id, socket.gethostname())
-    try:
-        result = _fit(dataset_id, job_id, job.spec, jobs, settings)
-    except KeplerError as exc:
-        jobs.fail(job_id, exc.to_dict())
-        log.info("job %s failed: %s", job_id, exc.message)
-        telemetry.flush()
-        return {"error": exc.to_dict()}
-    except Exception:
-        log.exception("job %s crashed", job_id)
-        jobs.fail(
-            job_id,
-            {
-                "code": "internal",
-                "status": 500,
-                "message": f"the worker hit an internal error on job {job_id}; "
-                "its log has the details",
-            },
-        )
-        raise
-    jobs.succeed(job_id, result)
-    if telemetry.enabled:
+    result, ran = run_once(
+        jobs,
+        job_id,
+        lambda job: _fit(dataset_id, job_id, job.spec, jobs, settings),
+        telemetry=telemetry,
+    )
+    if ran and telemetry.enabled:
         telemetry.fit(job_id, result, jobs.get(job_id).to_dict().get("duration_s"))
         telemetry.flush()
     return result

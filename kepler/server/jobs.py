@@ -8,9 +8,12 @@ trains from, so Celery messages carry only ids.
 from __future__ import annotations
 
 import json
+import logging
+import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -29,7 +32,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
-from kepler.core.errors import JobNotFound
+from kepler.core.errors import JobNotFound, KeplerError
+
+_log = logging.getLogger(__name__)
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED)
@@ -246,3 +251,50 @@ class JobStore:
             finished_at=time.time(),
         )
         self._changed(job_id)
+
+
+def run_once(
+    jobs: JobStore,
+    job_id: str,
+    work: Callable[[Job], dict[str, Any]],
+    *,
+    telemetry: Any,
+    what: str = "job",
+) -> tuple[dict[str, Any], bool]:
+    """What every worker-side job runner does around its ``work``: a job already ended
+    returns its stored outcome (a redelivered message does nothing twice); otherwise it is
+    marked started, ``work(job)`` runs, and the job ends succeeded with its result or
+    failed with the error's user-safe message. An unexpected exception fails the job with
+    a message pointing at the worker's log and propagates (Celery records it).
+
+    Returns ``(result, ran)``: ``ran`` is true only when ``work`` ran and succeeded now.
+    """
+    job = jobs.get(job_id)
+    if job.state == SUCCEEDED and job.result:
+        return job.result, False
+    if job.state == FAILED:
+        return {"error": job.error}, False
+    jobs.start(job_id, socket.gethostname())
+    try:
+        result = work(job)
+    except KeplerError as exc:
+        jobs.fail(job_id, exc.to_dict())
+        _log.info("%s %s failed: %s", what, job_id, exc.message)
+        telemetry.flush()
+        return {"error": exc.to_dict()}, False
+    except Exception:
+        _log.exception("%s %s crashed", what, job_id)
+        jobs.fail(job_id, internal_error(job_id))
+        telemetry.flush()
+        raise
+    jobs.succeed(job_id, result)
+    return result, True
+
+
+def internal_error(job_id: str) -> dict[str, Any]:
+    """A failed job's error when the worker crashed: no internals, where to look."""
+    return {
+        "code": "internal",
+        "status": 500,
+        "message": f"the worker hit an internal error on job {job_id}; its log has the details",
+    }

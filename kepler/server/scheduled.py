@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import logging
 import math
-import socket
 import time
 from functools import lru_cache
 from typing import Any
 
-from kepler.core.errors import HecRejected, KeplerError
+from kepler.core.errors import HecRejected
 from kepler.core.refs import ModelRef
-from kepler.server.jobs import FAILED, SUCCEEDED, JobStore
+from kepler.server.jobs import JobStore, run_once
 from kepler.server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -53,35 +52,17 @@ def run_score_job(
 
     telemetry = Telemetry(settings.hec, component="worker")
     jobs = JobStore(settings.database_url, telemetry=telemetry)
-    job = jobs.get(job_id)
-    if job.state == SUCCEEDED and job.result:
-        return job.result
-    if job.state == FAILED:
-        return {"error": job.error}
-    jobs.start(job_id, socket.gethostname())
-    try:
-        result = _score(
+    result, ran = run_once(
+        jobs,
+        job_id,
+        lambda job: _score(
             job_id, job.spec, jobs, settings, splunk or settings.splunk, hec or settings.hec
-        )
-    except KeplerError as exc:
-        jobs.fail(job_id, exc.to_dict())
-        log.info("scheduled job %s failed: %s", job_id, exc.message)
+        ),
+        telemetry=telemetry,
+        what="scheduled job",
+    )
+    if ran:
         telemetry.flush()
-        return {"error": exc.to_dict()}
-    except Exception:
-        log.exception("scheduled job %s crashed", job_id)
-        jobs.fail(
-            job_id,
-            {
-                "code": "internal",
-                "status": 500,
-                "message": f"the worker hit an internal error on job {job_id}; "
-                "its log has the details",
-            },
-        )
-        raise
-    jobs.succeed(job_id, result)
-    telemetry.flush()
     return result
 
 

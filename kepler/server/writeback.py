@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import logging
 import math
-import socket
 import time
 from collections.abc import Iterator
 from typing import Any
 
-from kepler.core.errors import HecNotConfigured, KeplerError
+from kepler.core.errors import HecNotConfigured
 from kepler.hec import HecEvent, HecSender, HecSettings, make_event
-from kepler.server.jobs import FAILED, SUCCEEDED, JobStore
+from kepler.server.jobs import JobStore, run_once
 from kepler.server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -115,38 +114,17 @@ def run_apply_job(dataset_id: str, job_id: str, settings: ServerSettings) -> dic
 
     telemetry = Telemetry(settings.hec, component="worker")
     jobs = JobStore(settings.database_url, telemetry=telemetry)
-    job = jobs.get(job_id)
-    if job.state == SUCCEEDED and job.result:
-        return job.result
-    if job.state == FAILED:
-        return {"error": job.error}
-    done_batches = int((job.result or {}).get("batches_written") or 0)  # a redelivery resumes
-    jobs.start(job_id, socket.gethostname())
-    try:
+
+    def work(job: Any) -> dict[str, Any]:
+        done_batches = int((job.result or {}).get("batches_written") or 0)  # a redelivery resumes
         sender = sender_for(settings.hec)
         if sender is None:
             raise HecNotConfigured(NOT_CONFIGURED)
-        result = _apply(
-            dataset_id, job_id, job.spec, sender, jobs, telemetry, settings, done_batches
-        )
-    except KeplerError as exc:
-        jobs.fail(job_id, exc.to_dict())
+        return _apply(dataset_id, job_id, job.spec, sender, jobs, telemetry, settings, done_batches)
+
+    result, ran = run_once(jobs, job_id, work, telemetry=telemetry, what="apply job")
+    if ran:
         telemetry.flush()
-        return {"error": exc.to_dict()}
-    except Exception:
-        log.exception("apply job %s crashed", job_id)
-        jobs.fail(
-            job_id,
-            {
-                "code": "internal",
-                "status": 500,
-                "message": f"the worker hit an internal error on job {job_id}",
-            },
-        )
-        telemetry.flush()
-        raise
-    jobs.succeed(job_id, result)
-    telemetry.flush()
     return result
 
 

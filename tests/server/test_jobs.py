@@ -68,3 +68,57 @@ def test_get_unknown_job_not_found(store: JobStore) -> None:
         store.get("nope")
     with pytest.raises(JobNotFound):
         store.progress("nope", 0.1, "x")
+
+
+class _Flushes:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def flush(self) -> None:
+        self.count += 1
+
+
+def test_run_once_runs_work_and_records_its_result(store: JobStore) -> None:
+    from kepler.server.jobs import run_once
+
+    job = store.create("fit", {"x": 1})
+    seen: list[dict[str, object]] = []
+    result, ran = run_once(
+        store, job.id, lambda j: seen.append(j.spec) or {"version": 2}, telemetry=_Flushes()
+    )
+    assert (result, ran, seen) == ({"version": 2}, True, [{"x": 1}])
+    assert store.get(job.id).state == SUCCEEDED
+    # A redelivered message: the stored result, work not run again.
+    again, ran = run_once(store, job.id, lambda j: seen.append(j.spec) or {}, telemetry=_Flushes())
+    assert (again, ran, len(seen)) == ({"version": 2}, False, 1)
+
+
+def test_run_once_fails_the_job_with_the_errors_message(store: JobStore) -> None:
+    from kepler.core.errors import DataError
+    from kepler.server.jobs import run_once
+
+    job = store.create("fit", {})
+
+    def work(_: object) -> dict[str, object]:
+        raise DataError("field 'temp' has no values")
+
+    flushes = _Flushes()
+    result, ran = run_once(store, job.id, work, telemetry=flushes)
+    assert ran is False and result["error"]["message"] == "field 'temp' has no values"
+    assert store.get(job.id).state == FAILED and flushes.count == 1
+
+
+def test_run_once_crash_fails_the_job_without_internals_and_propagates(store: JobStore) -> None:
+    from kepler.server.jobs import run_once
+
+    job = store.create("fit", {})
+
+    def work(_: object) -> dict[str, object]:
+        raise RuntimeError("/secret/path/model.pkl: boom")
+
+    with pytest.raises(RuntimeError):
+        run_once(store, job.id, work, telemetry=_Flushes())
+    failed = store.get(job.id)
+    assert failed.state == FAILED
+    assert failed.error is not None and "secret" not in failed.error["message"]
+    assert failed.error["code"] == "internal"
