@@ -15,12 +15,36 @@ def to_arrow(df: Any) -> Any:
     import pyarrow as pa
 
     try:
-        return pa.Table.from_pandas(df, preserve_index=False)
+        zoned = _zoned_datetimes(df)
+        if not zoned:
+            return pa.Table.from_pandas(df, preserve_index=False)
+        # pyarrow reads a timezone-aware column through Series.values, which pandas 3.1
+        # deprecates (it drops the zone): hand those columns over as UTC instants instead.
+        table = pa.Table.from_pandas(df.drop(columns=list(zoned)), preserve_index=False)
+        for name, array in zoned.items():
+            table = table.add_column(
+                list(df.columns).index(name), pa.field(name, array.type), array
+            )
+        return table
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise DataError(
             f"the frame cannot be sent: {exc}; give each column one type "
             "(e.g. df[col] = df[col].astype(str) for mixed text and numbers)"
         ) from None
+
+
+def _zoned_datetimes(df: Any) -> dict[str, Any]:
+    """Arrow arrays for ``df``'s timezone-aware datetime columns, by name."""
+    import pandas as pd
+    import pyarrow as pa
+
+    out: dict[str, Any] = {}
+    for name in df.columns:
+        dtype = df[name].dtype
+        if isinstance(dtype, pd.DatetimeTZDtype) and list(df.columns).count(name) == 1:
+            utc = df[name].dt.tz_convert(None).to_numpy()
+            out[name] = pa.array(utc, type=pa.timestamp(dtype.unit, tz=str(dtype.tz)))
+    return out
 
 
 def slices(table: Any, max_bytes: int) -> Iterator[Any]:
