@@ -9,7 +9,7 @@ the fix (``google.rpc.ErrorInfo`` reasons are read where the API sends them).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,42 +160,53 @@ class CloudRun:
             return None
 
     def apply_service(self, service: Any) -> Applied:
-        parent, _, service_id = service.name.rpartition("/services/")
-        with _google_errors(service.name, self.project):
-            existing = self._get(self.services.get_service, service.name)
-            if existing is None:
-                body = run_v2().Service(service)
-                body.name = ""  # composed by the API from parent and service_id
-                op = self.services.create_service(
-                    parent=parent, service=body, service_id=service_id
-                )
-                action = "created"
-            else:
-                body = run_v2().Service(service)
-                body.etag = existing.etag
-                op = self.services.update_service(service=body)
-                action = "updated"
-            done = op.result(timeout=OPERATION_TIMEOUT_S)
+        action, done = self._create_or_update(
+            service,
+            "/services/",
+            run_v2().Service,
+            self.services.get_service,
+            lambda parent, body, rid: self.services.create_service(
+                parent=parent, service=body, service_id=rid
+            ),
+            lambda body: self.services.update_service(service=body),
+        )
         return Applied(action, service.name, done.uri, done.latest_created_revision)
 
     def apply_worker_pool(self, pool: Any) -> Applied:
-        parent, _, pool_id = pool.name.rpartition("/workerPools/")
-        with _google_errors(pool.name, self.project):
-            existing = self._get(self.worker_pools.get_worker_pool, pool.name)
-            if existing is None:
-                body = run_v2().WorkerPool(pool)
-                body.name = ""
-                op = self.worker_pools.create_worker_pool(
-                    parent=parent, worker_pool=body, worker_pool_id=pool_id
-                )
-                action = "created"
-            else:
-                body = run_v2().WorkerPool(pool)
-                body.etag = existing.etag
-                op = self.worker_pools.update_worker_pool(worker_pool=body)
-                action = "updated"
-            done = op.result(timeout=OPERATION_TIMEOUT_S)
+        action, done = self._create_or_update(
+            pool,
+            "/workerPools/",
+            run_v2().WorkerPool,
+            self.worker_pools.get_worker_pool,
+            lambda parent, body, rid: self.worker_pools.create_worker_pool(
+                parent=parent, worker_pool=body, worker_pool_id=rid
+            ),
+            lambda body: self.worker_pools.update_worker_pool(worker_pool=body),
+        )
         return Applied(action, pool.name, "", done.latest_created_revision)
+
+    def _create_or_update(
+        self,
+        resource: Any,
+        collection: str,
+        copy: Callable[[Any], Any],
+        get: Callable[..., Any],
+        create: Callable[[str, Any, str], Any],
+        update: Callable[[Any], Any],
+    ) -> tuple[str, Any]:
+        """Create ``resource`` or, when it exists, update it with the etag read (so a
+        concurrent change is refused, not overwritten); wait for the operation."""
+        parent, _, resource_id = resource.name.rpartition(collection)
+        with _google_errors(resource.name, self.project):
+            existing = self._get(get, resource.name)
+            body = copy(resource)
+            if existing is None:
+                body.name = ""  # composed by the API from parent and the id
+                op, action = create(parent, body, resource_id), "created"
+            else:
+                body.etag = existing.etag
+                op, action = update(body), "updated"
+            return action, op.result(timeout=OPERATION_TIMEOUT_S)
 
     def delete_service(self, name: str) -> Applied:
         with _google_errors(name, self.project):

@@ -273,20 +273,33 @@ class Fit(Subcommand):
         job_timeout: float = 3600.0,
         poll: float = 0.5,
     ) -> None:
-        self.line = line
+        self._stream(line, options, bridge, source, job_timeout, poll)
         self.spec = spec
-        self.options = dict(options)
-        self.bridge = bridge
-        self.source = source
-        self.job_timeout = job_timeout
-        self.poll = poll
-        self.upload = _Upload(bridge, source)
         if self.options.get("output") == "events" and not spec.into:
             raise BadParameter(
                 "output=events needs `into <model>`: the events are scored by the new version"
             )
         # The bridge checks algorithm and parameters (plugins included) before data moves.
         bridge.json("POST", "/v1/jobs/fit", params={"dry_run": "true"}, json_body={"line": line})
+
+    def _stream(
+        self,
+        line: str,
+        options: Mapping[str, Any],
+        bridge: BridgeClient,
+        source: dict[str, Any],
+        job_timeout: float,
+        poll: float,
+    ) -> None:
+        """What every subcommand that trains on the search's events keeps: the line, the
+        options, the bridge, the search's lineage and one dataset upload."""
+        self.line = line
+        self.options = dict(options)
+        self.bridge = bridge
+        self.source = source
+        self.job_timeout = job_timeout
+        self.poll = poll
+        self.upload = _Upload(bridge, source)
 
     def execute(self, body: bytes, finished: bool) -> Reply:
         self.upload.add(body)
@@ -374,15 +387,11 @@ class AutoML(Fit):
         job_timeout: float = 3600.0,
         poll: float = 0.5,
     ) -> None:
-        self.line = line
-        self.automl_spec = spec
-        self.options = dict(options)
-        self.bridge = bridge
-        self.source = source
         # The search runs its budget, then finalises: never give up before that.
-        self.job_timeout = max(job_timeout, 2 * spec.time_budget + 600)
-        self.poll = poll
-        self.upload = _Upload(bridge, source)
+        self._stream(
+            line, options, bridge, source, max(job_timeout, 2 * spec.time_budget + 600), poll
+        )
+        self.automl_spec = spec
         # Options, metric and algorithms are checked before any event moves.
         bridge.json("POST", "/v1/jobs/automl", params={"dry_run": "true"}, json_body={"line": line})
 
