@@ -186,9 +186,10 @@ class Client:
         # Two requests in flight: the next piece is serialized and sent while the bridge
         # writes the last one; never more than two pieces in memory.
         chunks = 0
+        piece_bytes = min(self.settings.upload_chunk_bytes, self.settings.chunk_bytes)
         with ThreadPoolExecutor(max_workers=UPLOAD_STREAMS) as pool:
             pending: deque[Future[Any]] = deque()
-            for seq, piece in enumerate(_frames.slices(table, self.settings.chunk_bytes)):
+            for seq, piece in enumerate(_frames.slices(table, piece_bytes)):
                 if len(pending) >= UPLOAD_STREAMS:
                     pending.popleft().result()
                 pending.append(pool.submit(self._put_chunk, dataset_id, seq, piece))

@@ -24,3 +24,7 @@ class ClientSettings(BaseSettings):
     timeout: float = 120.0
     # Largest piece of a frame sent in one request (the bridge caps requests too).
     chunk_bytes: int = 64 * 1024 * 1024
+    # Piece of an uploaded frame per request (at most chunk_bytes): small enough that the
+    # bridge turns one piece into Parquet while the next is on the wire, so little of the
+    # conversion is left to wait for after the last byte is sent.
+    upload_chunk_bytes: int = 16 * 1024 * 1024

@@ -297,7 +297,8 @@ def _convert_arrow(
         raise DataError(f"chunk {seq} is an Arrow IPC file, not a stream; {_ARROW_HINT}")
     if magic.startswith(b"PAR1"):
         raise DataError(f"chunk {seq} is a Parquet file, not an Arrow stream; {_ARROW_HINT}")
-    with pa.OSFile(spool, "rb") as source:
+    # Mapped, not read: the batches are views of the spooled body, never a second copy.
+    with pa.memory_map(spool, "r") as source:
         try:
             reader = pa.ipc.open_stream(source)
         except (pa.ArrowInvalid, OSError) as exc:

@@ -98,6 +98,27 @@ def test_upload_in_pieces_round_trips(client: kp.Client, server_settings: Server
     assert store.read_table(dataset_id).to_pandas().equals(frame)
 
 
+def test_upload_pieces_are_upload_chunk_bytes(
+    client: kp.Client, server_settings: ServerSettings
+) -> None:
+    from kepler.server.datasets import DatasetStore
+
+    frame = pd.DataFrame({"x": [float(i) for i in range(4000)]})  # 32,000 bytes
+    store = DatasetStore(server_settings.dataset_store)
+    chunks = {}
+    for upload_chunk_bytes in (8_000, 2**30):
+        sender = kp.Client(
+            "http://testserver",
+            TOKEN,
+            transport=client._http._transport,
+            settings=ClientSettings(upload_chunk_bytes=upload_chunk_bytes),
+        )
+        dataset_id = sender.upload(frame)
+        chunks[upload_chunk_bytes] = store.manifest(dataset_id).chunks
+        assert store.read_table(dataset_id).to_pandas().equals(frame)
+    assert chunks == {8_000: 4, 2**30: 1}
+
+
 def test_wait_shows_progress_bar_in_a_terminal(
     client: kp.Client, server_settings: ServerSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

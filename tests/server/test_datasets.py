@@ -310,3 +310,43 @@ def test_complete_empty_dataset_zero_rows(store: DatasetStore) -> None:
     manifest = store.complete(dataset_id, 0, 0)
     assert (manifest.chunks, manifest.rows, manifest.columns) == (0, 0, ())
     assert store.read_table(dataset_id).num_rows == 0
+
+
+def test_numbers_stored_lz4_text_zstd_with_dictionary(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    store = DatasetStore(str(tmp_path))
+    dataset_id = store.create("arrow")
+    put(store, dataset_id, 0, pa.table({"x": [1.5, 2.5, 1.5], "host": ["a", "b", "a"]}))
+    column = pq.ParquetFile(store._part_path(dataset_id, 0)).metadata.row_group(0).column
+    x, host = column(0), column(1)
+    assert x.compression.startswith("LZ4") and host.compression == "ZSTD"
+    assert not any("DICTIONARY" in e for e in x.encodings)
+    assert any("DICTIONARY" in e for e in host.encodings)
+
+
+def test_folder_store_reads_parts_written_with_earlier_settings(tmp_path: Path) -> None:
+    """Parts from before LZ4 (snappy numbers, dictionary-encoded everything) read as ever,
+    next to new ones, through both the memory-mapped table and the batch readers."""
+    import pyarrow.parquet as pq
+
+    store = DatasetStore(str(tmp_path))
+    dataset_id = store.create("arrow")
+    put(store, dataset_id, 0, pa.table({"x": [1.0, 2.0], "host": ["a", "b"]}))
+    old = pa.table({"x": [3.0, None, 5.0], "host": ["c", "c", None]})
+    parts = tmp_path / dataset_id / "parts"
+    footer = {b"kepler.sha256": b"0" * 64, b"kepler.raw_bytes": b"10", b"kepler.seq": b"1"}
+    pq.write_table(
+        old.replace_schema_metadata(footer), parts / "part-000001.parquet", compression="snappy"
+    )
+    assert (
+        pq.ParquetFile(parts / "part-000001.parquet").metadata.row_group(0).column(0).compression
+        == "SNAPPY"
+    )
+    manifest = store.complete(dataset_id, 2, 5)
+    assert manifest.parts[1].sha256 == "0" * 64
+    expected = {"x": [1.0, 2.0, 3.0, None, 5.0], "host": ["a", "b", "c", "c", None]}
+    assert store.read_table(dataset_id).to_pydict() == expected
+    batches = pa.Table.from_batches(list(store.iter_batches(dataset_id, batch_size=2)))
+    assert batches.to_pydict() == expected
+    assert store.read_table(dataset_id, columns=["host"]).to_pydict() == {"host": expected["host"]}
