@@ -82,8 +82,19 @@ class TrainedModel:
     warnings: list[str] = field(default_factory=list)  # fit-time warnings, for the user
 
 
-def train(frame: pd.DataFrame, spec: FitSpec, *, progress: Progress | None = None) -> TrainedModel:
-    """Fit ``spec.algorithm`` on ``frame`` as ``spec`` says; see the module docstring."""
+def train(
+    frame: pd.DataFrame,
+    spec: FitSpec,
+    *,
+    progress: Progress | None = None,
+    consume: bool = False,
+) -> TrainedModel:
+    """Fit ``spec.algorithm`` on ``frame`` as ``spec`` says; see the module docstring.
+
+    ``consume``: the caller gives ``frame`` away (a worker that read it for this fit
+    alone), so its columns may be reordered in place to hold rows out without copying
+    them; the caller must not read it afterwards.
+    """
     report = progress or _silent
     report(0.0, "checking the fit")
     info = registry.get_algorithm(spec.algorithm)
@@ -143,7 +154,7 @@ def train(frame: pd.DataFrame, spec: FitSpec, *, progress: Progress | None = Non
     train_rows, holdout_rows = _split(
         len(X), labels, spec.holdout if info.supervised else 0.0, seed
     )
-    X_train = X if holdout_rows is None else X.iloc[train_rows]
+    X_train, X_holdout = _hold_out(X, train_rows, holdout_rows, in_place=consume)
     y_train = y if holdout_rows is None or y is None else y[train_rows]
 
     report(0.2, f"fitting {info.name} on {len(X_train):,} rows")
@@ -154,7 +165,7 @@ def train(frame: pd.DataFrame, spec: FitSpec, *, progress: Progress | None = Non
         metrics = compute_metrics(
             pipeline,
             info.task,
-            X.iloc[holdout_rows],
+            X_holdout,
             None if y is None else y[holdout_rows],
             seed=seed,
         )
@@ -273,6 +284,61 @@ def _split(
     mask = np.zeros(n, dtype=bool)
     mask[holdout] = True
     return np.flatnonzero(~mask), np.flatnonzero(mask)
+
+
+def _hold_out(
+    X: pd.DataFrame, train_rows: np.ndarray, holdout_rows: np.ndarray | None, *, in_place: bool
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``X``'s training rows and its holdout rows (``X`` and an empty frame without a
+    holdout), each in ``X``'s order.
+
+    ``in_place`` (``X``'s columns are the caller's to overwrite): each column is permuted
+    through one scratch buffer, training rows first, and both frames are views of it.
+    ``iloc`` would fill as much new memory again, and on a worker's first large job new
+    memory is paid for page by page (a third of a second for 1M rows by 20 on a small VM).
+    """
+    if holdout_rows is None:
+        return X, X.iloc[:0]
+    if not in_place:
+        return X.iloc[train_rows], X.iloc[holdout_rows]
+    order = np.concatenate([train_rows, holdout_rows])
+    cut = len(train_rows)
+    scratch: dict[np.dtype[Any], np.ndarray] = {}
+    train_cols: dict[Any, pd.Series] = {}
+    holdout_cols: dict[Any, pd.Series] = {}
+    index_train, index_holdout = X.index[train_rows], X.index[holdout_rows]
+    for name in X.columns:
+        column = X[name]
+        values = _writable(column.to_numpy()) if isinstance(column.dtype, np.dtype) else None
+        if values is None:  # an extension type, or memory we may not write: copy it
+            train_cols[name] = column.iloc[train_rows]
+            holdout_cols[name] = column.iloc[holdout_rows]
+            continue
+        buffer = scratch.setdefault(values.dtype, np.empty(len(values), values.dtype))
+        np.take(values, order, out=buffer)
+        values[:] = buffer
+        train_cols[name] = pd.Series(
+            values[:cut], index=index_train, dtype=values.dtype, copy=False
+        )
+        holdout_cols[name] = pd.Series(
+            values[cut:], index=index_holdout, dtype=values.dtype, copy=False
+        )
+    return (
+        pd.DataFrame(train_cols, index=index_train, columns=X.columns, copy=False),
+        pd.DataFrame(holdout_cols, index=index_holdout, columns=X.columns, copy=False),
+    )
+
+
+def _writable(values: np.ndarray) -> np.ndarray | None:
+    """``values`` made writable (pandas hands out read-only views of its blocks), or None
+    where the memory beneath is read-only."""
+    if values.flags.writeable:
+        return values
+    try:
+        values.flags.writeable = True
+    except ValueError:
+        return None
+    return values
 
 
 def _fit(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray | None, algorithm: str) -> list[str]:

@@ -72,7 +72,8 @@ def _fit(
         split_blocks=True, self_destruct=True
     )
     jobs.progress(job_id, 0.1, "training")
-    trained = train(frame, spec, progress=progress)
+    # The frame was read for this fit alone: train may reorder it to hold rows out.
+    trained = train(frame, spec, progress=progress, consume=True)
     del frame
     result: dict[str, Any] = {
         "metrics": trained.metrics,

@@ -257,3 +257,54 @@ def test_split_is_stratified_disjoint_and_repeatable() -> None:
     _, again_holdout = _split(1000, labels, 0.2, seed=7)
     assert np.array_equal(holdout, again_holdout)
     assert not np.array_equal(holdout, _split(1000, labels, 0.2, seed=8)[1])
+
+
+@pytest.mark.parametrize("algorithm", ["RandomForestClassifier", "LinearRegression"])
+def test_consumed_frame_trains_the_same_model_and_the_caller_keeps_its_own(
+    algorithm: str,
+) -> None:
+    """``consume=True`` holds rows out by reordering the frame in place: the same rows, in
+    the same order, as copying them; without it the caller's frame is never written."""
+    rng = np.random.default_rng(3)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "b": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n)),
+            "color": rng.choice(["red", "green", "blue"], n).astype(object),
+            "label": rng.choice(["yes", "no"], n),
+            "y": rng.normal(size=n),
+        }
+    )
+    target = "label" if algorithm.endswith("Classifier") else "y"
+    params = {"random_state": 0} if algorithm.endswith("Classifier") else {}
+    spec = _spec(algorithm, target, features=("a", "b", "color"), params=params)
+    before = frame.copy(deep=True)
+    kept = train(frame, spec)
+    pd.testing.assert_frame_equal(frame, before)
+    given = train(frame.copy(deep=True), spec, consume=True)
+    assert given.metrics == kept.metrics and given.metrics
+    assert (given.meta.n_train, given.meta.n_holdout) == (kept.meta.n_train, kept.meta.n_holdout)
+    np.testing.assert_array_equal(
+        given.pipeline.predict(before[["a", "b", "color"]]),
+        kept.pipeline.predict(before[["a", "b", "color"]]),
+    )
+
+
+def test_hold_out_in_place_matches_iloc() -> None:
+    rng = np.random.default_rng(5)
+    X = pd.DataFrame(
+        {
+            "x": rng.normal(size=50),
+            "n": rng.integers(0, 9, 50),
+            "s": rng.choice(["p", "q"], 50),  # pandas' str type: copied, not reordered
+        },
+        index=pd.RangeIndex(100, 150),
+    )
+    X["o"] = pd.Series(rng.choice(["p", "q"], 50), index=X.index, dtype=object)
+    train_rows, holdout_rows = training._split(50, None, 0.3, 7)
+    assert holdout_rows is not None
+    expected = X.iloc[train_rows], X.iloc[holdout_rows]
+    got = training._hold_out(X.copy(deep=True), train_rows, holdout_rows, in_place=True)
+    for g, e in zip(got, expected, strict=True):
+        pd.testing.assert_frame_equal(g, e)
