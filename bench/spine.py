@@ -198,7 +198,7 @@ both sides (`n_jobs`: every core).
   features=[f00..f19], into="{MODEL}", holdout={HOLDOUT}, ...)` against a real
   `LocalStack` (the bridge on uvicorn; one Celery worker, two prefork processes, on the
   SQLite broker; MLflow on SQLite with local artifacts), timed from the call to its
-  result: Arrow upload in 64 MiB requests, queue, read back from Parquet, fit with
+  result: Arrow upload in {_upload_mib()} MiB requests, queue, read back from Parquet, fit with
   holdout metrics, registration of a new version.
 - **fit, in-process**: `xgboost.XGBClassifier(**same).fit(X, y)` on the same
   {rows - n_holdout:,} training rows the worker uses, as a DataFrame. Kepler holds out
@@ -214,3 +214,10 @@ both sides (`n_jobs`: every core).
   registered version loaded with `ModelStore.load` from the stack's MLflow store
   (`sqlite:///<home>/mlflow.db`, `file://<home>/mlartifacts`) and its `pipeline.predict(X)`.
 """.strip()
+
+
+def _upload_mib() -> str:
+    from kepler._settings import ClientSettings
+
+    s = ClientSettings()
+    return f"{min(s.upload_chunk_bytes, s.chunk_bytes) / 2**20:g}"

@@ -112,7 +112,8 @@ def anatomy(
 
     ctx.log("in-process timings of Kepler's steps around the fit")
     out: list[tuple[str, float]] = []
-    chunk_bytes = ClientSettings().chunk_bytes
+    client_settings = ClientSettings()
+    chunk_bytes = min(client_settings.upload_chunk_bytes, client_settings.chunk_bytes)
 
     def serialize() -> tuple[Any, list[Any]]:
         table = _frames.to_arrow(frame)
