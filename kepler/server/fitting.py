@@ -68,9 +68,7 @@ def _fit(
     # Only the fields the fit uses (Splunk events carry many more: _raw, _time, host...),
     # one block per column: no consolidation copy of the whole frame.
     columns = _fields_used(spec, datasets.schema(dataset_id).names)
-    frame = datasets.read_table(dataset_id, columns=columns).to_pandas(
-        split_blocks=True, self_destruct=True
-    )
+    frame = datasets.read_frame(dataset_id, columns=columns)
     jobs.progress(job_id, 0.1, "training")
     # The frame was read for this fit alone: train may reorder it to hold rows out.
     trained = train(frame, spec, progress=progress, consume=True)

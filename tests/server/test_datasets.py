@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 
@@ -350,3 +352,35 @@ def test_folder_store_reads_parts_written_with_earlier_settings(tmp_path: Path) 
     batches = pa.Table.from_batches(list(store.iter_batches(dataset_id, batch_size=2)))
     assert batches.to_pydict() == expected
     assert store.read_table(dataset_id, columns=["host"]).to_pydict() == {"host": expected["host"]}
+
+
+@pytest.mark.parametrize("where", ["memory", "folder"])
+@pytest.mark.parametrize("columns", [None, ["x", "n"], ["host"], ["y", "x"]])
+def test_read_frame_is_read_table_to_pandas(
+    store: DatasetStore, tmp_path: Path, where: str, columns: list[str] | None
+) -> None:
+    if where == "folder":
+        store = DatasetStore(str(tmp_path))
+    dataset_id = store.create("arrow")
+    put(store, dataset_id, 0, pa.table({"x": [1.5, None], "n": [1, 2], "host": ["a", "b"]}))
+    put(store, dataset_id, 1, pa.table({"host": ["c"], "y": [0.25]}))  # no x, no n
+    put(
+        store,
+        dataset_id,
+        2,
+        pa.table(
+            {"x": [2.5, 3.5], "y": [1.0, None], "host": pa.array(["d", "d"]).dictionary_encode()}
+        ),
+    )
+    store.complete(dataset_id, 3, 5)
+    frame = store.read_frame(dataset_id, columns)
+    expected = store.read_table(dataset_id, columns).to_pandas(split_blocks=True)
+    pd.testing.assert_frame_equal(frame, expected)
+    if columns is None or "x" in columns:
+        np.testing.assert_array_equal(frame["x"].to_numpy(), [1.5, np.nan, np.nan, 2.5, 3.5])
+
+
+def test_read_frame_empty_dataset(store: DatasetStore) -> None:
+    dataset_id = store.create("arrow")
+    store.complete(dataset_id, 0, 0)
+    assert store.read_frame(dataset_id).shape == (0, 0)
