@@ -38,6 +38,48 @@ def read_csv_as_strings(data: bytes) -> pa.Table:
         raise DataError(f"the CSV body could not be read: {exc}; send RFC 4180 CSV") from None
 
 
+def read_csv_for_model(data: bytes, meta: Any, echo: Sequence[str] = ()) -> pa.Table:
+    """Only what scoring needs from Splunk's CSV: the model's fields and the ``echo``
+    columns, the numeric fields parsed straight to float64 (blank: missing). A numeric
+    field holding anything else (padding, text) makes the whole read fall back to text,
+    converted by :func:`score_table` as ever. No model field in the header: every column."""
+    import pyarrow.csv as pacsv
+
+    from kepler.ml.frames import NUMERIC
+
+    if not data or data.isspace():
+        return pa.table({})
+    end = data.find(b"\n")
+    first = data[: end if end >= 0 else len(data)].rstrip(b"\r").decode("utf-8", "replace")
+    header = next(csv.reader([first]), [])
+    wanted = set(meta.features) | set(echo)
+    keep = [n for n in dict.fromkeys(header) if n in wanted]
+    if not any(n in meta.features for n in keep) or len(keep) != len(set(keep)):
+        return read_csv_as_strings(data)
+    floats = {n for n in keep if meta.feature_types.get(n) == NUMERIC and n not in echo}
+    for typed in (True, False):
+        types = {n: pa.float64() if typed and n in floats else pa.string() for n in keep}
+        try:
+            return pacsv.read_csv(
+                io.BytesIO(data),
+                read_options=pacsv.ReadOptions(block_size=1 << 20),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=keep,
+                    column_types=types,
+                    null_values=[""],  # only a blank is missing ("NA" falls back to text)
+                    strings_can_be_null=False,  # text columns keep "" as ""
+                    quoted_strings_can_be_null=True,  # a quoted blank number: missing
+                ),
+            )
+        except pa.ArrowInvalid as exc:
+            if not typed:
+                raise DataError(
+                    f"the CSV body could not be read: {exc}; send RFC 4180 CSV"
+                ) from None
+    raise AssertionError("unreachable")
+
+
 def read_body(fmt: str, data: bytes) -> pa.Table:
     if fmt == "arrow":
         try:

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from kepler.core.errors import HecNotConfigured, KeplerError, PayloadTooLarge
 from kepler.core.refs import ModelRef
-from kepler.server.scoring import read_body, score_table, write_body
+from kepler.server.scoring import read_body, read_csv_for_model, score_table, write_body
 from kepler.server.telemetry import sender_for
 from kepler.server.writeback import NOT_CONFIGURED, hec_target, write_table
 from kepler_bridge.deps import AuthDep, StateDep
@@ -111,7 +111,11 @@ async def apply_model(
             resolved = state.models.resolve(model_ref)
             name, number = resolved.name, resolved.version
         pipeline, meta = state.cache.get(name, number)
-        table = read_body(fmt, body)
+        echoed = [c for c in (echo or "").split(",") if c]
+        if fmt == "csv" and not include_input:  # only the model's fields need reading
+            table = read_csv_for_model(body, meta, echoed)
+        else:
+            table = read_body(fmt, body)
         scored = score_table(
             pipeline,
             meta,
@@ -119,7 +123,7 @@ async def apply_model(
             probabilities=probabilities,
             output_name=output_name,
             include_input=include_input,
-            echo=[c for c in (echo or "").split(",") if c],
+            echo=echoed,
         )
         if sender is not None:
             before = sender.report()
