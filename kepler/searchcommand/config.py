@@ -94,7 +94,9 @@ def from_environ(env: Mapping[str, str]) -> Config | None:
         ca_bundle=env.get("KEPLER_CA_BUNDLE") or None,
         timeout=float(env.get("KEPLER_TIMEOUT") or 60),
         job_timeout=float(env.get("KEPLER_JOB_TIMEOUT") or 3600),
-        progress_interval=_interval(env.get("KEPLER_PROGRESS_INTERVAL"), "KEPLER_PROGRESS_INTERVAL"),
+        progress_interval=_interval(
+            env.get("KEPLER_PROGRESS_INTERVAL"), "KEPLER_PROGRESS_INTERVAL"
+        ),
         hec_url=env.get("KEPLER_HEC_URL", ""),
         hec_token=env.get("KEPLER_HEC_TOKEN", ""),
         hec_index=env.get("KEPLER_HEC_INDEX", ""),

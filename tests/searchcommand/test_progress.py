@@ -52,7 +52,9 @@ def test_a_message_each_time_the_progress_moves_and_none_otherwise() -> None:
 
 def test_the_percentage_never_goes_back() -> None:
     w = watch()
-    assert w.observe(job(progress=0.5, message="3 trials done")) == ["kepler fit: 50% 3 trials done"]
+    assert w.observe(job(progress=0.5, message="3 trials done")) == [
+        "kepler fit: 50% 3 trials done"
+    ]
     # A slower lane reports a smaller fraction after a faster one: the furthest stays.
     assert w.observe(job(progress=0.45, message="4 trials done")) == [
         "kepler fit: 50% 4 trials done"
@@ -66,7 +68,7 @@ def test_a_failed_job_raises_its_own_error() -> None:
     error = {"code": "data_error", "message": "the target y is constant"}
     with pytest.raises(DataError, match="the target y is constant"):
         w.observe(job("failed", 0.1, "the target y is constant", error=error))
-    with pytest.raises(KeplerError, match="^the fit failed$"):
+    with pytest.raises(KeplerError, match=r"^the fit failed$"):
         watch().observe(job("failed"))
 
 

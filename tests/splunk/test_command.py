@@ -3,6 +3,7 @@ against a real bridge and worker, through the protocol v2 harness."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import re
@@ -97,7 +98,7 @@ def live_progress(answers: list[Reply], verb: str) -> tuple[str, list[str]]:
     assert [m for a in following for m in a.messages if m[0] != "INFO"] == []
     assert any(PROGRESS.match(t) for t in running), f"no progress while the job ran: {running}"
     shown = [*running, *(text for _, text in last.messages)]
-    assert all(a != b for a, b in zip(shown, shown[1:], strict=False))  # only when it moved
+    assert all(a != b for a, b in itertools.pairwise(shown))  # only when it moved
     percents = [int(m[1]) for t in shown if (m := PROGRESS.match(t))]
     assert percents == sorted(percents) and percents[-1] == 100, shown
     return queued[1], running
