@@ -10,6 +10,13 @@
   last lane finalises: leaderboard, child runs, the winner refitted on every training row,
   scored on the holdout and registered as a new version of the model.
 
+A run with a ``seed`` goes in rounds of ``parallel`` trials instead, so that it repeats
+however many workers take part and in whatever order they finish: the worker that
+finishes a round's last trial draws the next round (:func:`kepler.ml.automl.search.plan_round`),
+queues all but one of its trials and evaluates that one itself; when the budget or
+``max_trials`` is spent it finalises instead. Lanes wait for the slowest trial of each
+round: the price of repeatability, paid only when a seed is given.
+
 Enqueuing stops once the budget is spent; a trial under way stops after its current
 validation fold, so a run ends at most one fold after its budget (then refits the winner).
 """
@@ -20,9 +27,8 @@ import logging
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from kepler.core.automl import ENGINE_TASK, AutoMLSpec
 from kepler.core.errors import DataError, KeplerError
@@ -34,7 +40,15 @@ log = logging.getLogger(__name__)
 
 AUTOML_TASK = "kepler.automl"
 AUTOML_TRIAL_TASK = "kepler.automl_trial"
-Enqueue = Callable[[str, int], None]  # (job_id, lane)
+
+
+class Enqueue(Protocol):
+    """Queue a trial task: lane ``lane`` of job ``job_id``; ``trial``: a seeded round's
+    drawn trial to evaluate (None: the lane asks for its own)."""
+
+    def __call__(self, job_id: str, lane: int, trial: int | None = None) -> None: ...
+
+
 TASK_SLICE_S = 2.0  # a trial task keeps running quick trials for about this long
 
 # Prepared data per process, by job: every trial of a run in this process reuses it.
@@ -143,9 +157,71 @@ def start_automl(
         jobs.fail(job_id, exc.to_dict())
         return {"error": exc.to_dict()}
     jobs.progress(job_id, 0.01, f"searching for {spec.time_budget:g}s in {spec.parallel} lanes")
-    for lane in range(spec.parallel):
-        enqueue(job_id, lane)
-    return {"deadline": run.deadline}
+    if spec.seed is None:
+        for lane in range(spec.parallel):
+            enqueue(job_id, lane)
+        return {"deadline": run.deadline}
+    try:
+        drawn = _next_round(job, spec, run, settings, runs, number=0, first=0)
+    except KeplerError as exc:
+        if runs.claim_finalise(job_id):
+            jobs.fail(job_id, exc.to_dict())
+            _discard_study(run.study)
+        return {"error": exc.to_dict()}
+    for lane, trial in enumerate(drawn or []):
+        enqueue(job_id, lane, trial)
+    return {"deadline": run.deadline, "round": drawn}
+
+
+def _round_size(spec: AutoMLSpec, first: int, deadline: float) -> int:
+    """How many trials the round starting at trial ``first`` holds (0: the run is over)."""
+    if time.time() >= deadline:
+        return 0
+    size = spec.parallel
+    if spec.max_trials is not None:
+        size = min(size, spec.max_trials - first)
+    return max(size, 0)
+
+
+def _next_round(
+    job: Job,
+    spec: AutoMLSpec,
+    run: Any,
+    settings: ServerSettings,
+    runs: AutoMLRuns,
+    *,
+    number: int,
+    first: int,
+) -> list[int] | None:
+    """Decide round ``number`` of a seeded run: its trials' numbers, drawn ([]: the run is
+    over), or None when another worker decided it first."""
+    from kepler.ml.automl import search
+    from kepler.ml.automl.space import candidates
+
+    size = _round_size(spec, first, run.deadline)
+    if not runs.claim_round(job.id, number, first, size):
+        return None
+    if size == 0:
+        return []
+    prepared = _load(run.dataset_id, job, settings)
+    pool = candidates(
+        prepared.engine_task,
+        algorithms=spec.algorithms,
+        interpretable=spec.interpretable,
+        robust=spec.robust,
+    )
+    drawn = search.plan_round(
+        search.storage(run.study),
+        job.id,
+        spec,
+        pool,
+        n_features=len(prepared.features),
+        round_no=number,
+        size=size,
+    )
+    if drawn != list(range(first, first + size)):  # only round drawers ask: never happens
+        raise RuntimeError(f"round {number} drew trials {drawn}, not {first}..{first + size - 1}")
+    return drawn
 
 
 def _load(run_dataset: str, job: Job, settings: ServerSettings) -> Any:
@@ -166,10 +242,14 @@ def _load(run_dataset: str, job: Job, settings: ServerSettings) -> Any:
 
 
 def run_automl_trial(
-    job_id: str, lane: int, settings: ServerSettings, enqueue: Enqueue
+    job_id: str,
+    lane: int,
+    settings: ServerSettings,
+    enqueue: Enqueue,
+    trial: int | None = None,
 ) -> dict[str, Any]:
     """Trials of lane ``lane`` for about :data:`TASK_SLICE_S`, then the lane's next task
-    or its end.
+    or its end; with ``trial``, that drawn trial of a seeded round (:func:`_run_drawn`).
 
     Several quick trials share one task so that dispatch through the broker does not
     dominate when a trial takes a fraction of a second; the study (and its seeded
@@ -179,6 +259,8 @@ def run_automl_trial(
     from kepler.ml.automl import search
     from kepler.ml.automl.space import candidates
 
+    if trial is not None:
+        return _run_drawn(job_id, lane, trial, settings, enqueue)
     jobs = JobStore(settings.database_url)
     runs = AutoMLRuns(settings.database_url)
     run = runs.get(job_id)
@@ -222,15 +304,85 @@ def run_automl_trial(
     except KeplerError as exc:
         if runs.claim_finalise(job_id):
             jobs.fail(job_id, exc.to_dict())
+            _discard_study(run.study)
         return {"error": exc.to_dict()}
     except Exception:
         log.exception("automl job %s: lane %s crashed", job_id, lane)
         if runs.claim_finalise(job_id):
             jobs.fail(job_id, internal_error(job_id))
+            _discard_study(run.study)
         raise
     if runs.close_lane(job_id) and runs.claim_finalise(job_id):
         return finalise_automl(job_id, settings)
     return {"lane": lane, "trials": ran, "next": False}
+
+
+def _run_drawn(
+    job_id: str, lane: int, number: int, settings: ServerSettings, enqueue: Enqueue
+) -> dict[str, Any]:
+    """Evaluate drawn trial ``number`` of a seeded run. Whoever finishes a round's last
+    trial decides the next round: draws it, queues all its trials but the first and goes
+    on with that one here, or, with the budget or ``max_trials`` spent, finalises."""
+    from kepler.ml.automl import search
+
+    jobs = JobStore(settings.database_url)
+    runs = AutoMLRuns(settings.database_url)
+    run = runs.get(job_id)
+    job = jobs.get(job_id)
+    if run is None or run.finalised or job.state in FINISHED:
+        return {"skipped": True}
+    spec = _spec(job)
+    ran = 0
+    try:
+        store = search.storage(run.study)
+        while True:
+            current = runs.round_of(job_id, number)
+            if current is None:
+                raise RuntimeError(f"trial {number} belongs to no round of job {job_id}")
+            prepared = _load(run.dataset_id, job, settings)
+            study = search.load_study(store, job_id, seed=spec.seed, before=current.first)
+            ran += search.run_planned(study, number, prepared, spec, deadline=run.deadline)
+            _report(jobs, job_id, study, spec, run.started_at, run.deadline)
+            if not search.all_finished(study, current.trials):
+                return {"lane": lane, "trials": ran, "next": False}  # others still at it
+            drawn = _next_round(
+                job,
+                spec,
+                run,
+                settings,
+                runs,
+                number=current.number + 1,
+                first=current.first + current.size,
+            )
+            if drawn is None:  # another worker decided the next round
+                return {"lane": lane, "trials": ran, "next": False}
+            if not drawn:
+                break
+            for other, trial in enumerate(drawn[1:], start=1):
+                enqueue(job_id, other, trial)
+            number = drawn[0]
+    except KeplerError as exc:
+        if runs.claim_finalise(job_id):
+            jobs.fail(job_id, exc.to_dict())
+            _discard_study(run.study)
+        return {"error": exc.to_dict()}
+    except Exception:
+        log.exception("automl job %s: trial %s crashed", job_id, number)
+        if runs.claim_finalise(job_id):
+            jobs.fail(job_id, internal_error(job_id))
+            _discard_study(run.study)
+        raise
+    if runs.claim_finalise(job_id):
+        return finalise_automl(job_id, settings)
+    return {"lane": lane, "trials": ran, "next": False}
+
+
+def _discard_study(url: str) -> None:
+    """Remove a finished run's journal file (its trials live on in the job's result and
+    in MLflow); a study in a database stays there."""
+    from kepler.ml.automl import search
+
+    search.discard_storage(url)
 
 
 def _report(
@@ -265,7 +417,8 @@ def finalise_automl(job_id: str, settings: ServerSettings) -> dict[str, Any]:
     spec = _spec(job)
     assert spec.metric is not None and spec.into is not None
     store = model_store(settings)
-    study = search.load_study(search.storage(run.study), job_id, seed=spec.seed, lane=0)
+    study = search.load_study(search.storage(run.study), job_id, seed=spec.seed)
+    search.fail_unfinished(study, "its worker stopped before the trial finished")
     rows = search.leaderboard(study, spec.metric)
     n = search.counts(study)
     try:
@@ -287,8 +440,10 @@ def finalise_automl(job_id: str, settings: ServerSettings) -> dict[str, Any]:
         if not isinstance(exc, KeplerError):
             log.exception("automl job %s: finalising crashed", job_id)
             jobs.fail(job_id, internal_error(job_id))
+            _discard_study(run.study)
             raise
         jobs.fail(job_id, exc.to_dict())
+        _discard_study(run.study)
         return {"error": exc.to_dict()}
     if run.parent_run_id:
         tracking.finish_parent(store, run.parent_run_id, rows, n, spec.metric)
@@ -312,4 +467,5 @@ def finalise_automl(job_id: str, settings: ServerSettings) -> dict[str, Any]:
         "elapsed_s": round(time.time() - run.started_at, 3),
     }
     jobs.succeed(job_id, result)
+    _discard_study(run.study)
     return result
