@@ -52,29 +52,32 @@ def run(ctx: Context) -> Section:
 
     ctx.log(f"encoding {len(frame):,} events as splunkd's CSV in {sides.CHUNK:,}-event chunks")
     bodies = sides.splunkd_chunks(frame[FEATURES])
+    # `| kepler apply` declares the model's fields as required_fields: splunkd sends
+    # those plus _chunked_idx, and merges the answer back by it.
+    kbodies = sides.splunkd_chunks(frame[FEATURES], chunked_idx=True)
     model_path = sides.save_pipeline(pipeline, ctx.workdir / "splunk_apply_model.pkl")
     script = sides.command_script(ctx.workdir)
 
     ctx.log("warm-up: the limit and a one-chunk search (the bridge loads the version)")
-    _, first = sides.limit(bodies[:1], pipeline)
-    cold = sides.kepler(stack, script, bodies[:1], ref, first)
+    _, first = sides.limit(kbodies[:1], pipeline)
+    cold = sides.kepler(stack, script, kbodies[:1], ref, first)
     limits: list[sides.Pass] = []
     keplers: list[sides.Pass] = []
     expected: list[Any] = []
     for i in range(ROUNDS):
         ctx.log(f"round {i + 1} of {ROUNDS}: the limit, then | kepler apply")
-        lim, expected = sides.limit(bodies, pipeline)
+        lim, expected = sides.limit(kbodies, pipeline)
         limits.append(lim)
         ctx.log(f"  limit {lim.rate:,.0f} events/s")
-        keplers.append(sides.kepler(stack, script, bodies, ref, expected))
+        keplers.append(sides.kepler(stack, script, kbodies, ref, expected))
         ctx.log(f"  kepler {keplers[-1].rate:,.0f} events/s")
 
-    k = min(PROFILE_CHUNKS, len(bodies))
+    k = min(PROFILE_CHUNKS, len(kbodies))
     ctx.log(f"profile: the command under cProfile, the bridge's steps in-process ({k} chunks)")
     steps = BridgeSteps(stack, ref, pipeline, meta)
-    profile = command_profile(stack, ctx.workdir, bodies[:k], ref, between=steps)
+    profile = command_profile(stack, ctx.workdir, kbodies[:k], ref, between=steps)
     profile.bridge = steps.result()
-    profile.arrow_cast_s = arrow_cast(bodies[:k], meta)
+    profile.arrow_cast_s = arrow_cast(kbodies[:k], meta)
 
     ctx.log("DSDL's way: a CSV string inside JSON to a FastAPI app")
     dsdl = sides.dsdl(ctx.workdir, model_path, bodies, expected, ctx.log)
@@ -272,8 +275,8 @@ def _explain(k: sides.Pass, lim: sides.Pass, profile: Profile, cold: sides.Pass)
         f"{seconds(k.notes['getinfo_s'])}, not counted above. The warm-up search, one chunk "
         "on a bridge that had not loaded this version yet, took "
         f"{seconds(cold.reading.wall_s)}. Kepler's answers held "
-        f"{k.notes['reply_bytes'] / 2**20:,.0f} MiB of CSV (the events, their `__mv_` "
-        f"columns and `predicted({TARGET})`).",
+        f"{k.notes['reply_bytes'] / 2**20:,.0f} MiB of CSV (`_chunked_idx` and "
+        f"`predicted({TARGET})`: splunkd merges them back into the events it kept).",
     ]
     return "\n\n".join(lines)
 
@@ -295,12 +298,17 @@ runs in-process; every way scores with that same pipeline.
 
 - **`| kepler apply {MODEL}@<version>`**: the real command as the app ships it
   (`python -S`, the vendored splunklib, stdlib only), started by the protocol v2 harness
-  of `tests/splunk/harness.py`; each chunk goes to the bridge as bytes
-  (`POST /v1/models/<ref>/apply?include_input=true`, CSV) and the scored CSV comes back
-  as the reply chunk. Timed from the first execute chunk to the last reply.
-- **(a) the limit**: in this process, per chunk, `pyarrow.csv.read_csv` (types
-  inferred), the pipeline's `predict` on the 20 parsed columns, `pyarrow.csv.write_csv`
-  of the events with the prediction. No IPC, no protocol.
+  of `tests/splunk/harness.py`. Its getinfo names the model's fields as
+  `required_fields`, so splunkd sends those plus `_chunked_idx` (the chunks for Kepler and
+  the limit carry that column) and merges the answer back into the events it kept; each
+  chunk goes to the bridge as bytes
+  (`POST /v1/models/<ref>/apply?include_input=false&echo=_chunked_idx`, CSV) and the
+  answer, `_chunked_idx` and the prediction, comes back as the reply chunk.
+  Timed from the first execute chunk to the last reply.
+- **(a) the limit**: in this process, per chunk, `pyarrow.csv.read_csv` of the chunk
+  Kepler's command gets (types inferred), the pipeline's `predict` on the 20 parsed
+  columns, `pyarrow.csv.write_csv` of what the command's answer must hold (`_chunked_idx`
+  and the prediction). No IPC, no protocol.
 - **(b) MLTK's way**: `bench/mltk_command.py`, a splunklib `StreamingCommand` (the
   vendored splunklib 3.0.1 on this Python, through the same harness) that loads the
   pipeline once and, for each record dict splunklib hands it, builds a one-row frame and

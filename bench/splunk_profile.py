@@ -116,8 +116,8 @@ def _cumulative(
 
 class BridgeSteps:
     """The bridge's work for one body with Kepler's own functions, as the apply route's
-    ``work`` runs it in a thread (version lookup, ``read_body``, ``score_table`` with
-    ``include_input``, ``write_body``), under cProfile (wall clock) so that the steps
+    ``work`` runs it in a thread (version lookup, ``read_body``, ``score_table`` echoing
+    ``_chunked_idx``, ``write_body``), under cProfile (wall clock) so that the steps
     inside ``score_table`` come from the same calls. Call it once per body."""
 
     def __init__(self, stack: Any, ref: str, pipeline: Any, meta: Any) -> None:
@@ -135,7 +135,10 @@ class BridgeSteps:
 
         self._store.resolve(self._ref)
         table = read_body("csv", body)
-        write_body("csv", score_table(self._pipeline, self._meta, table, include_input=True))
+        scored = score_table(
+            self._pipeline, self._meta, table, include_input=False, echo=["_chunked_idx"]
+        )
+        write_body("csv", scored)
 
     def __call__(self, body: bytes) -> None:
         if not self.calls:

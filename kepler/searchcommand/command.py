@@ -115,27 +115,51 @@ HEC_SETUP = (
 )
 
 
+def _describe(bridge: BridgeClient, spec: ApplySpec) -> dict[str, Any]:
+    """Refuse an unknown model or version now, before any event is sent."""
+    return bridge.json("GET", f"/v1/models/{urllib.parse.quote(str(spec.model), safe='@:')}")
+
+
 def _pin(bridge: BridgeClient, spec: ApplySpec) -> str:
-    """Refuse an unknown model or version now, before any event is sent, and pin the
-    version: every chunk of this search is scored by the same one."""
-    found = bridge.json("GET", f"/v1/models/{urllib.parse.quote(str(spec.model), safe='@:')}")
+    """The version every chunk of this search is scored by, fixed at getinfo."""
+    found = _describe(bridge, spec)
     return f"{found['name']}@{found['version']}"
 
 
+CHUNKED_IDX = "_chunked_idx"
+
+
 class Apply(Subcommand):
+    """Score each chunk. Only the model's fields cross to the command and the bridge:
+    getinfo names them as ``required_fields``, so splunkd sends those (plus
+    ``_chunked_idx``) and merges the answer, ``_chunked_idx`` and the output fields, back
+    into the full events. ``_raw`` and every other field never leave splunkd. With
+    ``index=``, every field goes to the bridge, which writes whole events through HEC."""
+
     def __init__(self, spec: ApplySpec, bridge: BridgeClient) -> None:
         self.spec = spec
         self.bridge = bridge
-        self.pinned = _pin(bridge, spec)
+        found = _describe(bridge, spec)
+        self.pinned = f"{found['name']}@{found['version']}"
+        features = [str(f) for f in found.get("features") or []]
+        self.required = features if spec.index is None and features else None
         if spec.index is not None:
             status = bridge.json("GET", "/v1/hec", hec=True)
             if not status.get("configured"):
                 raise HecNotConfigured(f"index= writes each score through HEC: {HEC_SETUP}")
 
+    def getinfo(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"type": "stateful"}
+        if self.required is not None:
+            info["required_fields"] = self.required
+        return info
+
     def execute(self, body: bytes, finished: bool) -> Reply:
         if not body or body.isspace():  # no copy of a 20 MB chunk just to test it
             return {"finished": finished}, b""
         params: dict[str, Any] = {"include_input": "true", "as": self.spec.output_name}
+        if self.required is not None:
+            params.update(include_input="false", echo=CHUNKED_IDX)
         if self.spec.probabilities is not None:
             params["probabilities"] = str(self.spec.probabilities).lower()
         if self.spec.index is not None:

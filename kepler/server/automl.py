@@ -10,12 +10,13 @@
   last lane finalises: leaderboard, child runs, the winner refitted on every training row,
   scored on the holdout and registered as a new version of the model.
 
-A run with a ``seed`` goes in rounds of ``parallel`` trials instead, so that it repeats
-however many workers take part and in whatever order they finish: the worker that
-finishes a round's last trial draws the next round (:func:`kepler.ml.automl.search.plan_round`),
-queues all but one of its trials and evaluates that one itself; when the budget or
-``max_trials`` is spent it finalises instead. Lanes wait for the slowest trial of each
-round: the price of repeatability, paid only when a seed is given.
+A run with a ``seed`` goes in rounds instead, so that it repeats however many workers
+take part and in whatever order they finish: a round's trials are drawn at once
+(:func:`kepler.ml.automl.search.plan_round`) and cut into one run per lane; the worker
+that finishes a round's last trial draws the next round, queues every lane's run but one
+and evaluates that one itself; when the budget or ``max_trials`` is spent it finalises
+instead. Lanes wait for a round's slowest run: the price of repeatability, paid only when
+a seed is given.
 
 Enqueuing stops once the budget is spent; a trial under way stops after its current
 validation fold, so a run ends at most one fold after its budget (then refits the winner).
@@ -32,7 +33,7 @@ from typing import Any, Protocol
 
 from kepler.core.automl import ENGINE_TASK, AutoMLSpec
 from kepler.core.errors import DataError, KeplerError
-from kepler.server.automl_runs import AutoMLRuns
+from kepler.server.automl_runs import AutoMLRuns, Round
 from kepler.server.jobs import FINISHED, Job, JobStore, internal_error
 from kepler.server.settings import ServerSettings
 
@@ -50,6 +51,7 @@ class Enqueue(Protocol):
 
 
 TASK_SLICE_S = 2.0  # a trial task keeps running quick trials for about this long
+ROUND_GROWTH = 4  # a seeded round holds up to this many trials per lane
 
 # Prepared data per process, by job: every trial of a run in this process reuses it.
 _prepared: OrderedDict[str, Any] = OrderedDict()
@@ -168,19 +170,32 @@ def start_automl(
             jobs.fail(job_id, exc.to_dict())
             _discard_study(run.study)
         return {"error": exc.to_dict()}
-    for lane, trial in enumerate(drawn or []):
-        enqueue(job_id, lane, trial)
+    if drawn:
+        for lane, part in enumerate(_slices(Round(0, drawn[0], len(drawn)), spec.parallel)):
+            enqueue(job_id, lane, part.start)
     return {"deadline": run.deadline, "round": drawn}
 
 
-def _round_size(spec: AutoMLSpec, first: int, deadline: float) -> int:
-    """How many trials the round starting at trial ``first`` holds (0: the run is over)."""
+def _round_size(spec: AutoMLSpec, number: int, first: int, deadline: float) -> int:
+    """How many trials round ``number`` (from trial ``first``) holds; 0: the run is over.
+
+    Round 0 gives each lane one trial; later rounds up to :data:`ROUND_GROWTH` each, a
+    schedule fixed in advance (so a seeded run draws the same rounds every time) that
+    spreads the broker's dispatch and the wait for a round's slowest lane over more
+    trials once the sampler has something to learn from."""
     if time.time() >= deadline:
         return 0
-    size = spec.parallel
+    size = spec.parallel * min(number + 1, ROUND_GROWTH)
     if spec.max_trials is not None:
         size = min(size, spec.max_trials - first)
     return max(size, 0)
+
+
+def _slices(current: Round, parallel: int) -> list[range]:
+    """A round's trials cut into one contiguous run per lane (sizes differ by one at most)."""
+    lanes = max(1, min(parallel, current.size))
+    bounds = [current.first + i * current.size // lanes for i in range(lanes + 1)]
+    return [range(bounds[i], bounds[i + 1]) for i in range(lanes)]
 
 
 def _next_round(
@@ -198,7 +213,7 @@ def _next_round(
     from kepler.ml.automl import search
     from kepler.ml.automl.space import candidates
 
-    size = _round_size(spec, first, run.deadline)
+    size = _round_size(spec, number, first, run.deadline)
     if not runs.claim_round(job.id, number, first, size):
         return None
     if size == 0:
@@ -318,11 +333,12 @@ def run_automl_trial(
 
 
 def _run_drawn(
-    job_id: str, lane: int, number: int, settings: ServerSettings, enqueue: Enqueue
+    job_id: str, lane: int, start: int, settings: ServerSettings, enqueue: Enqueue
 ) -> dict[str, Any]:
-    """Evaluate drawn trial ``number`` of a seeded run. Whoever finishes a round's last
-    trial decides the next round: draws it, queues all its trials but the first and goes
-    on with that one here, or, with the budget or ``max_trials`` spent, finalises."""
+    """Evaluate the lane's run of a seeded round, the one that begins at trial ``start``.
+    Whoever finishes a round's last trial decides the next round: draws it, queues every
+    lane's run but the first and goes on with that one here, or, with the budget or
+    ``max_trials`` spent, finalises. A redelivered task skips the trials already told."""
     from kepler.ml.automl import search
 
     jobs = JobStore(settings.database_url)
@@ -336,13 +352,15 @@ def _run_drawn(
     try:
         store = search.storage(run.study)
         while True:
-            current = runs.round_of(job_id, number)
+            current = runs.round_of(job_id, start)
             if current is None:
-                raise RuntimeError(f"trial {number} belongs to no round of job {job_id}")
+                raise RuntimeError(f"trial {start} belongs to no round of job {job_id}")
+            part = next(p for p in _slices(current, spec.parallel) if start in p)
             prepared = _load(run.dataset_id, job, settings)
             study = search.load_study(store, job_id, seed=spec.seed, before=current.first)
-            ran += search.run_planned(study, number, prepared, spec, deadline=run.deadline)
-            _report(jobs, job_id, study, spec, run.started_at, run.deadline)
+            for number in part:
+                ran += search.run_planned(study, number, prepared, spec, deadline=run.deadline)
+                _report(jobs, job_id, study, spec, run.started_at, run.deadline)
             if not search.all_finished(study, current.trials):
                 return {"lane": lane, "trials": ran, "next": False}  # others still at it
             drawn = _next_round(
@@ -358,16 +376,17 @@ def _run_drawn(
                 return {"lane": lane, "trials": ran, "next": False}
             if not drawn:
                 break
-            for other, trial in enumerate(drawn[1:], start=1):
-                enqueue(job_id, other, trial)
-            number = drawn[0]
+            parts = _slices(Round(current.number + 1, drawn[0], len(drawn)), spec.parallel)
+            for other, later in enumerate(parts[1:], start=1):
+                enqueue(job_id, other, later.start)
+            start = parts[0].start
     except KeplerError as exc:
         if runs.claim_finalise(job_id):
             jobs.fail(job_id, exc.to_dict())
             _discard_study(run.study)
         return {"error": exc.to_dict()}
     except Exception:
-        log.exception("automl job %s: trial %s crashed", job_id, number)
+        log.exception("automl job %s: trials from %s crashed", job_id, start)
         if runs.claim_finalise(job_id):
             jobs.fail(job_id, internal_error(job_id))
             _discard_study(run.study)

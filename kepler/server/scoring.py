@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -72,8 +72,10 @@ def score_table(
     probabilities: bool | None = None,
     output_name: str | None = None,
     include_input: bool = True,
+    echo: Sequence[str] = (),
 ) -> pa.Table:
-    """The model's output fields for ``table``'s rows, after its input columns if asked."""
+    """The model's output fields for ``table``'s rows, after its input columns if asked,
+    else after the input columns named in ``echo`` (such as splunkd's ``_chunked_idx``)."""
     from kepler.ml.frames import NUMERIC, arrow_floats
     from kepler.ml.outputs import predict_frame
 
@@ -94,6 +96,9 @@ def score_table(
     out = predict_frame(pipeline, meta, frame, probabilities=probabilities, output_name=output_name)
     scored = pa.Table.from_pandas(out, preserve_index=False)
     if not include_input:
+        for name in reversed([c for c in echo if c in table.column_names]):
+            if name not in scored.column_names:
+                scored = scored.add_column(0, name, table.column(name))
         return scored
     result = table
     for name in scored.column_names:

@@ -207,7 +207,10 @@ def test_seeded_parallel_job_repeats_whatever_order_the_workers_take_trials(
     # The orders really differed: the trials were evaluated in different sequences.
     sequences = [[a[2] for a in q.taken if len(a) == 3 and a[2] is not None] for q in queues]
     assert len({tuple(s) for s in sequences}) > 1
-    # Rounds of three: a round's trials wait for the round before.
+    # Round 0: a trial per lane; round 1: two per lane (3-4, 5-6, 7-8), one run continued
+    # by the worker that drew it, the other two queued.
+    starts = {a[2] for a in queues[0].taken if len(a) == 3 and a[2] is not None}
+    assert {0, 1, 2} < starts and len(starts - {0, 1, 2}) == 2 and starts <= {0, 1, 2, 3, 5, 7}
     study_files = list((Path(settings.home) / "automl").glob("*.journal*"))
     assert study_files == []  # each finished run removed its journal
 

@@ -50,6 +50,18 @@ def test_score_csv_echoes_the_input_text_unchanged() -> None:
     assert lines[3].startswith('"inf"," 4 ","2",')
 
 
+def test_score_csv_echoes_only_the_named_input_columns() -> None:
+    """What the Splunk command asks for: ``_chunked_idx`` and the outputs, nothing else
+    (splunkd merges the answer back into its events by ``_chunked_idx``)."""
+    pipeline, meta = _model()
+    table = read_body("csv", CSV)
+    scored = score_table(pipeline, meta, table, include_input=False, echo=["_chunked_idx", "nope"])
+    assert scored.column_names == ["_chunked_idx", "predicted(y)"]
+    assert scored.column("_chunked_idx").to_pylist() == ["0", "1", "2", "3"]
+    full = score_table(pipeline, meta, table)
+    assert scored.column("predicted(y)").equals(full.column("predicted(y)"))
+
+
 def test_score_header_only_chunk_answers_with_the_header() -> None:
     pipeline, meta = _model()
     table = read_body("csv", b"a,b\r\n")

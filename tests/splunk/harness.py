@@ -202,6 +202,12 @@ def _split_value(value: Any) -> tuple[str, str]:
     return str(value), ""
 
 
+def _shown(value: Any) -> str | list[str]:
+    """A field's value as the search shows it (what `Reply.records` reads back)."""
+    plain, mv = _split_value(value)
+    return decode_mv(mv) if mv else plain
+
+
 def _fields_of(records: Iterable[Mapping[str, Any]]) -> list[str]:
     return list(dict.fromkeys(name for record in records for name in record))
 
@@ -409,6 +415,7 @@ class Splunkd:
         self._pos = 0  # first stdout byte not yet read as a reply
         self.requests: list[bytes] = []  # every chunk sent, for debugging
         self.replies: list[Reply] = []  # every answer to an execute chunk, in order
+        self.required_fields: list[str] | None = None  # from the getinfo reply
         self.returncode: int | None = None
 
     # -- what the command wrote --
@@ -492,7 +499,48 @@ class Splunkd:
             "streaming_command_will_restart": False,
             "searchinfo": info,
         }
-        return self.request(frame(metadata))
+        reply = self.request(frame(metadata))
+        fields = reply.metadata.get("required_fields")
+        self.required_fields = (
+            None if not fields or "*" in fields else [str(name) for name in fields]
+        )
+        return reply
+
+    def send(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        finished: bool,
+        fields: Sequence[str] | None = None,
+    ) -> tuple[Reply, list[Record]]:
+        """Send `records` as splunkd sends them to this command and return its reply and
+        the events as the search shows them after the command.
+
+        Without `required_fields` at getinfo, every field goes and the reply's records are
+        the results. With them, only those fields (the ones the events have) go, plus
+        `_chunked_idx` numbering this chunk's records; every reply row must carry a valid
+        `_chunked_idx`, and its fields are merged into that event, whose other fields
+        splunkd kept. `records` empty with `fields` sends a header-only chunk.
+        """
+        names = list(_fields_of(records) if fields is None else fields)
+        if self.required_fields is None:
+            reply = self.execute(encode_records(records, names), finished=finished)
+            return reply, reply.records()
+        sent = [name for name in self.required_fields if name in names]
+        body = encode_records(records, sent, chunked_idx=True)
+        reply = self.execute(body, finished=finished)
+        results: list[Record] = []
+        for row in reply.records():
+            index = row.pop("_chunked_idx", None)
+            if not isinstance(index, str) or not index.isdigit() or int(index) >= len(records):
+                raise ProtocolError(
+                    f"reply row without a valid _chunked_idx ({index!r}): a command that "
+                    "declares required_fields must echo it"
+                )
+            event: Record = {name: _shown(records[int(index)].get(name)) for name in names}
+            event.update(row)
+            results.append(event)
+        return reply, results
 
     def execute(self, body: bytes, *, finished: bool) -> Reply:
         """Send one execute chunk and return the last answer to it (`execute_all`)."""

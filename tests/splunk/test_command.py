@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from kepler._stack import LocalStack, free_port
-from tests.splunk.harness import Reply, Splunkd, chunks, encode_records, header_only
+from tests.splunk.harness import (
+    Reply,
+    Splunkd,
+    chunks,
+    encode_records,
+    header_only,
+    split_chunks,
+)
 from tests.splunk.splunkd_rest import SplunkdRest
 
 pytestmark = pytest.mark.system
@@ -149,25 +156,40 @@ def test_fit_then_apply_across_chunks(stack: LocalStack, script: Path) -> None:
     assert tags["kepler.splunk.earliest"] == "1700000000"
 
     new = sensor_events(900, seed=1)
-    apply_fields = ["_time", "temp", "vibration", "site", "tags"]
-    apply_bodies = [*chunks(new, 300, apply_fields), b"", header_only(apply_fields)]
+    for event in new:
+        event["_raw"] = f"temp={event['temp']} note=kept-by-splunkd"
+    apply_fields = ["_time", "_raw", "temp", "vibration", "site", "tags"]
     cmd = splunkd(script, stack.url, stack.token)
     info = cmd.getinfo(["apply", "splunk_pump", "probabilities=true"])
     assert "error" not in info.metadata and not info.messages
+    # Only the model's fields cross to the command: splunkd keeps _raw and the rest.
+    assert info.metadata["required_fields"] == ["temp", "vibration", "site"]
     scored = []
-    for i, body in enumerate(apply_bodies):
-        reply = cmd.execute(body, finished=i == len(apply_bodies) - 1)
-        assert reply.finished == (i == len(apply_bodies) - 1)
-        if not body:
-            assert reply.body == b""
-        scored.extend(reply.records())
+    for start in (0, 300, 600):
+        reply, results = cmd.send(new[start : start + 300], finished=False, fields=apply_fields)
+        assert reply.finished is False
+        assert reply.fieldnames == [
+            "_chunked_idx",
+            "predicted(failure)",
+            "probability(failure=no)",
+            "probability(failure=yes)",
+        ]
+        scored.extend(results)
+        if start == 300:
+            assert cmd.execute(b"", finished=False).body == b""  # an empty chunk
+    reply, results = cmd.send([], finished=True, fields=apply_fields)  # header only
+    assert reply.finished is True and results == []
     assert cmd.close() == 0
+    assert not any(b"kept-by-splunkd" in chunk for chunk in cmd.requests)
+    sent = [body for chunk in cmd.requests[1:] for _, body in split_chunks(chunk) if body]
+    assert len(sent) == 4 and all(b"_chunked_idx" in body.split(b"\n")[0] for body in sent)
     assert len(scored) == 900
     truth = [e["failure"] for e in new]
     hits = sum(r["predicted(failure)"] == t for r, t in zip(scored, truth, strict=True))
     assert hits / 900 > 0.9
     assert {r["site"] for r in scored} == {"Köln", "São Paulo", "東京"}  # text survives
     assert scored[0]["tags"] == ["pump", "line-2"]  # multivalue fields come back as sent
+    assert scored[0]["_raw"].endswith("note=kept-by-splunkd")
     assert 0.0 <= float(scored[0]["probability(failure=yes)"]) <= 1.0
 
 
@@ -228,8 +250,12 @@ def test_two_hundred_thousand_events(stack: LocalStack, script: Path) -> None:
     cmd = splunkd(script, stack.url, stack.token)
     cmd.getinfo(["apply", "big_pump"])
     total = 0
-    for i, body in enumerate(chunks(events, 50_000, ["temp", "vibration"])):
-        total += len(cmd.execute(body, finished=i == 3).records())
+    for i in range(4):
+        part = events[i * 50_000 : (i + 1) * 50_000]
+        _, results = cmd.send(part, finished=i == 3, fields=["temp", "vibration", "failure"])
+        total += len(results)
+        hits = sum(r["predicted(failure)"] == r["failure"] for r in results)
+        assert hits / len(results) > 0.95
     assert total == 200_000
     assert cmd.close() == 0
 
@@ -561,7 +587,7 @@ def test_apply_keeps_one_version_for_the_whole_search(stack: LocalStack, script:
     )
     cmd = splunkd(script, stack.url, stack.token)
     cmd.getinfo(["apply", "pinned"])
-    first = cmd.execute(encode_records([{"x": "10"}]), finished=False).records()
+    _, first = cmd.send([{"x": "10"}], finished=False)
     client.fit(
         pd.DataFrame({"x": xs, "y": [3 * x for x in xs]}),
         "LinearRegression",
@@ -569,13 +595,12 @@ def test_apply_keeps_one_version_for_the_whole_search(stack: LocalStack, script:
         into="pinned",
         progress=False,
     )  # version 2 lands mid-search
-    second = cmd.execute(encode_records([{"x": "10"}]), finished=True).records()
+    _, second = cmd.send([{"x": "10"}], finished=True)
     assert cmd.close() == 0
     assert float(first[0]["predicted(y)"]) == pytest.approx(20.0)
     assert float(second[0]["predicted(y)"]) == pytest.approx(20.0)  # still version 1
     fresh = splunkd(script, stack.url, stack.token)
     fresh.getinfo(["apply", "pinned"])
-    assert float(
-        fresh.execute(encode_records([{"x": "10"}]), finished=True).records()[0]["predicted(y)"]
-    ) == pytest.approx(30.0)  # a new search: v2
+    _, third = fresh.send([{"x": "10"}], finished=True)
+    assert float(third[0]["predicted(y)"]) == pytest.approx(30.0)  # a new search: v2
     assert fresh.close() == 0

@@ -335,3 +335,55 @@ def test_a_command_never_finishing_is_a_protocol_error(tmp_path: Path) -> None:
             splunkd.execute_all(b"", finished=True)
         assert len(splunkd.replies) == 6
         splunkd.kill()
+
+
+REQUIRED_FIELDS_COMMAND = r"""
+import csv, io, json, os, re, sys
+HEADER = re.compile(rb"chunked\s+1.0\s*,\s*(\d+)\s*,\s*(\d+)\s*\n")
+echo = os.environ.get("ECHO_IDX") == "1"
+def read():
+    line = sys.stdin.buffer.readline()
+    if not line:
+        return None
+    m, b = map(int, HEADER.match(line).groups())
+    return json.loads(sys.stdin.buffer.read(m)), sys.stdin.buffer.read(b)
+def write(meta, body=b""):
+    meta = json.dumps(meta).encode()
+    sys.stdout.buffer.write(b"chunked 1.0,%d,%d\n" % (len(meta), len(body)) + meta + body)
+    sys.stdout.buffer.flush()
+read()
+write({"type": "streaming", "required_fields": ["n"]})
+while (chunk := read()) is not None:
+    meta, body = chunk
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    out = io.StringIO()
+    names = ["_chunked_idx", "double"] if echo else ["double"]
+    writer = csv.DictWriter(out, names, lineterminator="\r\n", extrasaction="ignore")
+    writer.writeheader()
+    for row in reversed(rows):  # answered out of order: splunkd merges by _chunked_idx
+        writer.writerow({**row, "double": 2 * int(row["n"]), "seen": sorted(row)})
+    write({"finished": meta["finished"]}, out.getvalue().encode())
+"""
+
+
+def test_required_fields_send_only_those_and_merge_back_by_chunked_idx(tmp_path: Path) -> None:
+    script = tmp_path / "doubler.py"
+    script.write_text(REQUIRED_FIELDS_COMMAND)
+    events = [{"_raw": f"line {i} with, commas", "n": i, "tags": ["a", "b"]} for i in range(5)]
+    with Splunkd(script, env={**os.environ, "ECHO_IDX": "1"}) as splunkd:
+        info = splunkd.getinfo([])
+        assert info.metadata["required_fields"] == ["n"] == splunkd.required_fields
+        reply, results = splunkd.send(events, finished=True)
+        assert splunkd.close() == 0
+    ((_, body),) = split_chunks(splunkd.requests[-1])
+    assert body.split(b"\n")[0] == b'n,"_chunked_idx","__mv_n","__mv__chunked_idx"'
+    assert b"line" not in body  # _raw stayed with splunkd
+    assert [r["double"] for r in reply.records()] == ["8", "6", "4", "2", "0"]
+    assert [(r["n"], r["double"], r["_raw"], r["tags"]) for r in results] == [
+        (str(i), str(2 * i), f"line {i} with, commas", ["a", "b"]) for i in (4, 3, 2, 1, 0)
+    ]
+
+    with Splunkd(script) as splunkd:  # a command that forgets to echo _chunked_idx
+        splunkd.getinfo([])
+        with pytest.raises(ProtocolError, match="_chunked_idx"):
+            splunkd.send(events, finished=True)

@@ -81,13 +81,16 @@ async def apply_model(
     probabilities: bool | None = None,
     output_name: str | None = Query(None, alias="as"),
     include_input: bool = True,
+    echo: str | None = None,
     index: str | None = None,
     sourcetype: str | None = None,
 ) -> Response:
     """Score CSV or Arrow rows with ``ref`` (``pump``, ``pump@3``, ``pump:production``);
     the answer has the same media type, with the model's output fields. With ``index``,
     every scored row is also written to that Splunk index through HEC before the answer
-    (``X-Kepler-Hec-*`` headers: where; else the bridge's ``KEPLER_HEC_*``)."""
+    (``X-Kepler-Hec-*`` headers: where; else the bridge's ``KEPLER_HEC_*``). With
+    ``include_input=false`` only the output fields come back, after the input columns
+    listed in ``echo`` (comma-separated; the Splunk command echoes ``_chunked_idx``)."""
     fmt = media_format(request.headers.get("content-type"))
     body = await _read_limited(request, state.settings.max_chunk_bytes)
     model_ref = ModelRef.parse(ref)
@@ -116,6 +119,7 @@ async def apply_model(
             probabilities=probabilities,
             output_name=output_name,
             include_input=include_input,
+            echo=[c for c in (echo or "").split(",") if c],
         )
         if sender is not None:
             before = sender.report()

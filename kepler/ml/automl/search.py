@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import socket
+import time
 import zlib
 from typing import Any
 
@@ -194,13 +195,18 @@ def run_planned(
     deadline: float | None = None,
 ) -> bool:
     """Evaluate and tell planned trial ``number``; False when it was already finished (a
-    redelivered task). A trial whose worker died is evaluated again from the start."""
+    redelivered task). A trial whose worker died is evaluated again from the start; one
+    reached after ``deadline`` is pruned unstarted."""
     optuna = optuna_module()
     frozen = study.get_trials(deepcopy=False)[number]
     assert frozen.number == number
     if frozen.state.is_finished():
         return False
     trial = optuna.trial.Trial(study, frozen._trial_id)
+    if deadline is not None and time.time() >= deadline:
+        trial.set_user_attr("note", "budget spent before it started")
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        return True
     _settle(study, trial, json.loads(frozen.user_attrs["config"]), prepared, spec, deadline)
     return True
 
