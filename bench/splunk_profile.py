@@ -76,6 +76,7 @@ def command_profile(
     for i, body in enumerate(bodies):
         cmd.execute(body, finished=i == len(bodies) - 1)
         cmd.requests.clear()
+        cmd.replies.clear()
         if between is not None:
             t0 = time.perf_counter()
             between(body)

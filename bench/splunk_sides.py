@@ -199,7 +199,8 @@ def _search(
     def send_all() -> None:
         for i, body in enumerate(bodies):
             replies.append(cmd.execute(body, finished=i == len(bodies) - 1).body)
-            cmd.requests.clear()  # the harness keeps every request for debugging
+            cmd.requests.clear()  # the harness keeps every request and reply: not here
+            cmd.replies.clear()
 
     with _cpu_of(cpu | {"command": cmd.proc.pid}, used):
         reading, _ = measure(send_all)

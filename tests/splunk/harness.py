@@ -2,14 +2,20 @@
 
 `Splunkd` starts a command exactly as splunkd does (`python <script>`, no arguments,
 stdin/stdout pipes), sends getinfo and execute chunks and reads exactly one reply chunk
-per request. `encode_records` writes a command's input CSV the way splunkd writes it;
-`Reply.records` reads a command's CSV answer back. `replay` feeds a recorded splunkd
+per request. A command may answer the last chunk (`finished: true`) with `finished: false`:
+splunkd then asks again with an empty `finished: true` chunk until the answer says
+`finished: true` (how splunklib's GeneratingCommand hands over more rows: its
+`_execute_chunk_v2` answers `finished=False` while rows remain; SPLUNK_PROTOCOLS.md does not
+spell this out). `execute_all` does so and returns every answer, `replies` keeps them all.
+`encode_records` writes a command's input CSV the way splunkd writes it; `Reply.records`
+reads a command's CSV answer back. `replay` feeds a recorded splunkd
 input stream. The rules followed here are in /work/shared/SPLUNK_PROTOCOLS.md, section 1,
 and every byte-level choice is checked against the real recordings in test_harness.py.
 
     with Splunkd(script) as splunkd:
         info = splunkd.getinfo(["fieldname=n", "pattern=\\w+", "text"])
-        reply = splunkd.execute(encode_records(rows), finished=True)
+        reply = splunkd.execute(encode_records(rows), finished=True)  # the last answer
+        answers = splunkd.replies  # every execute answer, in order
         assert splunkd.close() == 0
 """
 
@@ -355,7 +361,8 @@ class Splunkd:
     (splunklib falls back to protocol v1 when argv has more than one entry). `dispatch_dir`
     defaults to a fresh temporary folder (removed at close), and is also the default cwd,
     so a command cannot lean on the test's working directory. `timeout` bounds each reply
-    and the exit at EOF.
+    and the exit at EOF; `max_follow_ups` bounds the empty chunks sent after a last chunk
+    (a command answering `finished: false` for ever would otherwise hang the test).
     """
 
     def __init__(
@@ -370,8 +377,10 @@ class Splunkd:
         sid: str | None = None,
         dispatch_dir: str | os.PathLike[str] | None = None,
         timeout: float = 30.0,
+        max_follow_ups: int = 10_000,
     ) -> None:
         self.script = Path(script)
+        self.max_follow_ups = max_follow_ups
         self.command = command or self.script.stem
         self.sid = sid or f"{int(time.time())}.{os.getpid() % 1000}"
         self.timeout = timeout
@@ -405,6 +414,7 @@ class Splunkd:
         self._stderr.start()
         self._pos = 0  # first stdout byte not yet read as a reply
         self.requests: list[bytes] = []  # every chunk sent, for debugging
+        self.replies: list[Reply] = []  # every answer to an execute chunk, in order
         self.required_fields: list[str] | None = None  # from the getinfo reply
         self.returncode: int | None = None
 
@@ -533,12 +543,30 @@ class Splunkd:
         return reply, results
 
     def execute(self, body: bytes, *, finished: bool) -> Reply:
-        """Send one execute chunk and read its one reply, which must say `finished`."""
+        """Send one execute chunk and return the last answer to it (`execute_all`)."""
+        return self.execute_all(body, finished=finished)[-1]
+
+    def execute_all(self, body: bytes, *, finished: bool) -> list[Reply]:
+        """Send one execute chunk and return every answer to it: one, unless the chunk is
+        the last (`finished: true`) and the command answers `finished: false`; splunkd
+        then sends an empty `finished: true` chunk, again after each such answer."""
         if not isinstance(body, bytes):
             raise TypeError("body must be bytes (lengths are UTF-8 byte counts)")
+        answers = [self._execute(body, finished)]
+        while finished and answers[-1].finished is False:
+            if len(answers) > self.max_follow_ups:
+                raise ProtocolError(
+                    f"{len(answers)} answers to the last chunk and still not finished; "
+                    f"{self._diagnosis()}"
+                )
+            answers.append(self._execute(b"", True))
+        return answers
+
+    def _execute(self, body: bytes, finished: bool) -> Reply:
         reply = self.request(frame({"action": "execute", "finished": finished}, body))
         if not isinstance(reply.finished, bool):
             raise ProtocolError(f"execute reply lacks a boolean 'finished': {reply.metadata}")
+        self.replies.append(reply)
         return reply
 
     def request(self, chunk: bytes) -> Reply:
@@ -597,11 +625,17 @@ class Splunkd:
 
     def replay(self, recording: bytes) -> bytes:
         """Feed a recorded splunkd input stream chunk by chunk, reading one reply after
-        each (splunkd waits for it), then close stdin; return all the command's stdout."""
+        each (splunkd waits for it) and asking again after a last chunk as `execute_all`
+        does, then close stdin; return all the command's stdout."""
         previous = 0
-        for _, end, _, _ in _frames(recording):
-            self.request(recording[previous:end])
+        for _, end, metadata, _ in _frames(recording):
+            reply = self.request(recording[previous:end])
             previous = end
+            sent = _decode_metadata(metadata)
+            if sent.get("action") == "execute":
+                self.replies.append(reply)
+                if sent.get("finished") is True and reply.finished is False:
+                    self.execute_all(b"", finished=True)
         self.close()
         return self.stdout
 

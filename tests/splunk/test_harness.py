@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 import pytest
 
+from tests.splunk.conftest import COMMANDS
 from tests.splunk.harness import (
     ProtocolError,
     Reply,
@@ -273,6 +274,67 @@ def test_harness_reports_a_dead_or_silent_command(tmp_path: Path) -> None:
         with pytest.raises(ProtocolError, match=r"no reply within 0\.5 s"):
             splunkd.getinfo(COUNTMATCHES_ARGS)
         assert splunkd.close() == 0
+
+
+# --- asked again after the last chunk ---------------------------------------------------
+
+
+def test_generating_command_is_asked_again_until_finished(vendor_lib: Path) -> None:
+    """splunklib's GeneratingCommand answers at most `maxresultrows` events per chunk and
+    `finished: false` while more remain; the harness asks again, as splunkd does."""
+    with Splunkd(COMMANDS / "generatehello.py") as splunkd:
+        info = splunkd.getinfo(["count=10"], maxresultrows=4)
+        assert info.metadata == {"type": "stateful", "generating": True}
+        answers = splunkd.execute_all(b"", finished=True)
+        assert splunkd.close() == 0, splunkd.stderr
+        assert splunkd.trailing == b""
+
+    assert [a.finished for a in answers] == [False, False, True]
+    assert [len(a.records()) for a in answers] == [4, 4, 2]
+    events = [r["_raw"] for a in answers for r in a.records()]
+    assert events == [f"{i}. Hello World!" for i in range(1, 11)]
+    assert splunkd.replies == answers
+    follow_up = frame({"action": "execute", "finished": True})
+    assert splunkd.requests[1:] == [follow_up] * 3  # the first execute is empty too
+
+
+def test_one_answer_when_the_command_finishes_at_once(vendor_lib: Path) -> None:
+    with Splunkd(COMMANDS / "generatehello.py") as splunkd:
+        splunkd.getinfo(["count=3"], maxresultrows=4)
+        reply = splunkd.execute(b"", finished=True)
+        assert splunkd.close() == 0
+    assert reply.finished is True and len(reply.records()) == 3
+    assert splunkd.replies == [reply] and len(splunkd.requests) == 2
+
+
+def test_not_finished_to_a_middle_chunk_is_not_asked_again(
+    countmatches: Path, countmatches_input: bytes
+) -> None:
+    tweets = _tweets(countmatches_input)[:4]
+    with Splunkd(countmatches) as splunkd:
+        splunkd.getinfo(COUNTMATCHES_ARGS)
+        answers = splunkd.execute_all(encode_records(tweets[:2]), finished=False)
+        last = splunkd.execute_all(encode_records(tweets[2:]), finished=True)
+        assert splunkd.close() == 0
+    assert [a.finished for a in answers + last] == [False, True]
+    assert len(splunkd.requests) == 3
+
+
+def test_a_command_never_finishing_is_a_protocol_error(tmp_path: Path) -> None:
+    endless = tmp_path / "endless.py"
+    endless.write_text(
+        "import sys\n"
+        "from kepler.searchcommand.protocol import read_chunk, write_chunk\n"
+        "while read_chunk(sys.stdin.buffer) is not None:\n"
+        "    write_chunk(sys.stdout.buffer, {'finished': False})\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    with Splunkd(endless, env=env, max_follow_ups=5) as splunkd:
+        splunkd.request(frame({"action": "getinfo"}))
+        with pytest.raises(ProtocolError, match="6 answers to the last chunk"):
+            splunkd.execute_all(b"", finished=True)
+        assert len(splunkd.replies) == 6
+        splunkd.kill()
 
 
 REQUIRED_FIELDS_COMMAND = r"""
