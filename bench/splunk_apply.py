@@ -14,7 +14,7 @@ from bench import splunk_sides as sides
 from bench.data import FEATURES, TARGET
 from bench.report import Section, Table, rate, seconds, share
 from bench.spine_fit import model_store
-from bench.splunk_profile import BridgeSteps, Profile, arrow_cast, command_profile
+from bench.splunk_profile import BridgeSteps, Profile, command_profile
 
 if TYPE_CHECKING:
     from bench.run import Context
@@ -74,10 +74,9 @@ def run(ctx: Context) -> Section:
 
     k = min(PROFILE_CHUNKS, len(kbodies))
     ctx.log(f"profile: the command under cProfile, the bridge's steps in-process ({k} chunks)")
-    steps = BridgeSteps(stack, ref, pipeline, meta)
+    steps = BridgeSteps(pipeline, meta)
     profile = command_profile(stack, ctx.workdir, kbodies[:k], ref, between=steps)
     profile.bridge = steps.result()
-    profile.arrow_cast_s = arrow_cast(kbodies[:k], meta)
 
     ctx.log("DSDL's way: a CSV string inside JSON to a FastAPI app")
     dsdl = sides.dsdl(ctx.workdir, model_path, bodies, expected, ctx.log)
@@ -229,11 +228,6 @@ def _anatomy(
         f"{rest / wait:.0%}",
     )
     steps.add(
-        "*for comparison*: the same text columns to float64 with Arrow (`pyarrow.compute.cast`)",
-        _ms(profile.per_chunk(profile.arrow_cast_s)),
-        "",
-    )
-    steps.add(
         "*for comparison*: the limit's typed parse / `predict` / write",
         " / ".join(_ms(lim.notes[s] / lim.chunks) for s in ("parse", "predict", "write")),
         "",
@@ -248,8 +242,6 @@ def _explain(k: sides.Pass, lim: sides.Pass, profile: Profile, cold: sides.Pass)
     bridge = profile.bridge
     total = command["total (the command's `run`)"]
     wait = command["wait for the bridge's answer"]
-    conform = bridge["`score_table`: text to float64 (`frames.conform`)"]
-    parse = bridge["parse the CSV, every column as text (`read_body`)"]
     limit_chunk = (lim.notes["parse"] + lim.notes["predict"] + lim.notes["write"]) / lim.chunks
     steps = sorted(bridge.items(), key=lambda kv: kv[1], reverse=True)
     top, top_s = steps[0]
@@ -260,14 +252,10 @@ def _explain(k: sides.Pass, lim: sides.Pass, profile: Profile, cold: sides.Pass)
         f"is a relay: {_ms(k.cpu.get('command', 0.0) / k.chunks)} of its own CPU per chunk, "
         f"while {wait / total:.0%} of its wall time is the wait for the bridge's answer "
         f"({_ms(per(wait))} per chunk).",
-        f"Of that wait, the largest step is {top} at {_ms(per(top_s))} ({top_s / wait:.0%}). "
-        f"Converting the 20 text columns to float64 (`frames.conform`, which runs "
-        f"`pandas.to_numeric` column by column) costs {_ms(per(conform))} per chunk, "
-        f"{conform / max(parse, 1e-9):.1f} times the parse of the whole CSV as text "
-        f"({_ms(per(parse))}), {conform / max(profile.arrow_cast_s, 1e-9):.0f} times Arrow's "
-        f"cast of the same columns ({_ms(per(profile.arrow_cast_s))}), and "
-        f"{conform / profile.chunks / limit_chunk:.1f} times the limit's parse, predict and "
-        f"write of a chunk together ({_ms(limit_chunk)}).",
+        f"Of that wait, the largest step is {top} at {_ms(per(top_s))} ({top_s / wait:.0%}); "
+        f"the limit's parse, predict and write of a chunk take {_ms(limit_chunk)} together. "
+        "Both parse only what scoring needs: splunkd sends the model's fields and "
+        "`_chunked_idx`, and the bridge reads them with the numbers typed as float64.",
         f"The harness plays splunkd in Python: {_ms(harness)} of CPU per chunk (framing, pipe "
         "copies, finding each reply), in Kepler's wall time but not in the limit's; a real "
         "splunkd does this in C++.",
