@@ -166,9 +166,7 @@ def start_automl(
     try:
         drawn = _next_round(job, spec, run, settings, runs, number=0, first=0)
     except KeplerError as exc:
-        if runs.claim_finalise(job_id):
-            jobs.fail(job_id, exc.to_dict())
-            _discard_study(run.study)
+        _fail_once(jobs, runs, job_id, run.study, exc.to_dict())
         return {"error": exc.to_dict()}
     if drawn:
         for lane, part in enumerate(_slices(Round(0, drawn[0], len(drawn)), spec.parallel)):
@@ -274,14 +272,14 @@ def run_automl_trial(
     from kepler.ml.automl import search
     from kepler.ml.automl.space import candidates
 
-    if trial is not None:
-        return _run_drawn(job_id, lane, trial, settings, enqueue)
     jobs = JobStore(settings.database_url)
     runs = AutoMLRuns(settings.database_url)
     run = runs.get(job_id)
     job = jobs.get(job_id)
     if run is None or run.finalised or job.state in FINISHED:
         return {"skipped": True}
+    if trial is not None:
+        return _run_drawn(jobs, runs, run, job, lane, trial, settings, enqueue)
     spec = _spec(job)
     deadline = run.deadline
 
@@ -317,15 +315,11 @@ def run_automl_trial(
             enqueue(job_id, lane)
             return {"lane": lane, "trials": ran, "next": True}
     except KeplerError as exc:
-        if runs.claim_finalise(job_id):
-            jobs.fail(job_id, exc.to_dict())
-            _discard_study(run.study)
+        _fail_once(jobs, runs, job_id, run.study, exc.to_dict())
         return {"error": exc.to_dict()}
     except Exception:
         log.exception("automl job %s: lane %s crashed", job_id, lane)
-        if runs.claim_finalise(job_id):
-            jobs.fail(job_id, internal_error(job_id))
-            _discard_study(run.study)
+        _fail_once(jobs, runs, job_id, run.study, internal_error(job_id))
         raise
     if runs.close_lane(job_id) and runs.claim_finalise(job_id):
         return finalise_automl(job_id, settings)
@@ -333,7 +327,14 @@ def run_automl_trial(
 
 
 def _run_drawn(
-    job_id: str, lane: int, start: int, settings: ServerSettings, enqueue: Enqueue
+    jobs: JobStore,
+    runs: AutoMLRuns,
+    run: Any,
+    job: Job,
+    lane: int,
+    start: int,
+    settings: ServerSettings,
+    enqueue: Enqueue,
 ) -> dict[str, Any]:
     """Evaluate the lane's run of a seeded round, the one that begins at trial ``start``.
     Whoever finishes a round's last trial decides the next round: draws it, queues every
@@ -341,12 +342,7 @@ def _run_drawn(
     ``max_trials`` spent, finalises. A redelivered task skips the trials already told."""
     from kepler.ml.automl import search
 
-    jobs = JobStore(settings.database_url)
-    runs = AutoMLRuns(settings.database_url)
-    run = runs.get(job_id)
-    job = jobs.get(job_id)
-    if run is None or run.finalised or job.state in FINISHED:
-        return {"skipped": True}
+    job_id = job.id
     spec = _spec(job)
     ran = 0
     try:
@@ -381,19 +377,24 @@ def _run_drawn(
                 enqueue(job_id, other, later.start)
             start = parts[0].start
     except KeplerError as exc:
-        if runs.claim_finalise(job_id):
-            jobs.fail(job_id, exc.to_dict())
-            _discard_study(run.study)
+        _fail_once(jobs, runs, job_id, run.study, exc.to_dict())
         return {"error": exc.to_dict()}
     except Exception:
         log.exception("automl job %s: trials from %s crashed", job_id, start)
-        if runs.claim_finalise(job_id):
-            jobs.fail(job_id, internal_error(job_id))
-            _discard_study(run.study)
+        _fail_once(jobs, runs, job_id, run.study, internal_error(job_id))
         raise
     if runs.claim_finalise(job_id):
         return finalise_automl(job_id, settings)
     return {"lane": lane, "trials": ran, "next": False}
+
+
+def _fail_once(
+    jobs: JobStore, runs: AutoMLRuns, job_id: str, study: str, error: dict[str, Any]
+) -> None:
+    """Fail the job, once: whoever claims the finalising; its study goes with it."""
+    if runs.claim_finalise(job_id):
+        jobs.fail(job_id, error)
+        _discard_study(study)
 
 
 def _discard_study(url: str) -> None:

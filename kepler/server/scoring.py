@@ -12,15 +12,20 @@ import pyarrow as pa
 from kepler.core.errors import DataError
 
 
+def _header(data: bytes) -> list[str]:
+    """The field names on a CSV body's first line; none for an empty body."""
+    if not data or data.isspace():
+        return []
+    end = data.find(b"\n")
+    first = data[: end if end >= 0 else len(data)].rstrip(b"\r").decode("utf-8", "replace")
+    return next(csv.reader([first]), [])
+
+
 def read_csv_as_strings(data: bytes) -> pa.Table:
     """Splunk's CSV, every column as text (typing is the model's business); empty -> no rows."""
     import pyarrow.csv as pacsv
 
-    if not data or data.isspace():
-        return pa.table({})
-    end = data.find(b"\n")
-    first = data[: end if end >= 0 else len(data)].rstrip(b"\r").decode("utf-8", "replace")
-    names = next(csv.reader([first]), [])
+    names = _header(data)
     if not names:
         return pa.table({})
     try:
@@ -47,11 +52,9 @@ def read_csv_for_model(data: bytes, meta: Any, echo: Sequence[str] = ()) -> pa.T
 
     from kepler.ml.frames import NUMERIC
 
-    if not data or data.isspace():
+    header = _header(data)
+    if not header:
         return pa.table({})
-    end = data.find(b"\n")
-    first = data[: end if end >= 0 else len(data)].rstrip(b"\r").decode("utf-8", "replace")
-    header = next(csv.reader([first]), [])
     wanted = set(meta.features) | set(echo)
     keep = [n for n in dict.fromkeys(header) if n in wanted]
     if not any(n in meta.features for n in keep) or len(keep) != len(set(keep)):
