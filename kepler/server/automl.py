@@ -139,10 +139,13 @@ def start_automl(
     jobs = JobStore(settings.database_url)
     runs = AutoMLRuns(settings.database_url)
     job = jobs.get(job_id)
-    if job.state in FINISHED or runs.get(job_id) is not None:
-        return {"state": job.state}  # a redelivered message: the run is under way
-    jobs.start(job_id, socket.gethostname())
     spec = _spec(job)
+    run = runs.get(job_id)
+    if job.state in FINISHED or (run is not None and (run.finalised or spec.seed is None)):
+        return {"state": job.state}  # a redelivered message: the run is under way
+    if run is not None:  # redelivered, seeded: make sure round 0 was drawn and queued
+        return _start_rounds(jobs, runs, run, job, spec, settings, enqueue)
+    jobs.start(job_id, socket.gethostname())
     try:
         url = study_url(settings, job_id)
         assert spec.metric is not None
@@ -163,14 +166,27 @@ def start_automl(
         for lane in range(spec.parallel):
             enqueue(job_id, lane)
         return {"deadline": run.deadline}
+    return _start_rounds(jobs, runs, run, job, spec, settings, enqueue)
+
+
+def _start_rounds(
+    jobs: JobStore,
+    runs: AutoMLRuns,
+    run: Any,
+    job: Job,
+    spec: AutoMLSpec,
+    settings: ServerSettings,
+    enqueue: Enqueue,
+) -> dict[str, Any]:
+    """Draw a seeded run's round 0 and queue one task per lane's run of it."""
     try:
-        drawn = _next_round(job, spec, run, settings, runs, number=0, first=0)
+        drawn = _next_round(job, spec, run, settings, runs, number=0, first=0, drawer=-1)
     except KeplerError as exc:
-        _fail_once(jobs, runs, job_id, run.study, exc.to_dict())
+        _fail_once(jobs, runs, job.id, run.study, exc.to_dict())
         return {"error": exc.to_dict()}
     if drawn:
         for lane, part in enumerate(_slices(Round(0, drawn[0], len(drawn)), spec.parallel)):
-            enqueue(job_id, lane, part.start)
+            enqueue(job.id, lane, part.start)
     return {"deadline": run.deadline, "round": drawn}
 
 
@@ -205,17 +221,25 @@ def _next_round(
     *,
     number: int,
     first: int,
+    drawer: int,
 ) -> list[int] | None:
-    """Decide round ``number`` of a seeded run: its trials' numbers, drawn ([]: the run is
-    over), or None when another worker decided it first."""
+    """Decide round ``number`` of a seeded run as task ``drawer``: its trials' numbers,
+    drawn ([]: the run is over), or None when another task decided it. A drawer that
+    died half-way and was redelivered draws the trials still missing."""
     from kepler.ml.automl import search
     from kepler.ml.automl.space import candidates
 
-    size = _round_size(spec, number, first, run.deadline)
-    if not runs.claim_round(job.id, number, first, size):
+    claimed = runs.claim_round(
+        job.id, number, first, _round_size(spec, number, first, run.deadline), drawer
+    )
+    if claimed is None:
         return None
-    if size == 0:
+    if claimed.size == 0:
         return []
+    store = search.storage(run.study)
+    missing = claimed.first + claimed.size - search.asked(store, job.id)
+    if missing <= 0:
+        return list(claimed.trials)
     prepared = _load(run.dataset_id, job, settings)
     pool = candidates(
         prepared.engine_task,
@@ -224,17 +248,17 @@ def _next_round(
         robust=spec.robust,
     )
     drawn = search.plan_round(
-        search.storage(run.study),
+        store,
         job.id,
         spec,
         pool,
         n_features=len(prepared.features),
         round_no=number,
-        size=size,
+        size=missing,
     )
-    if drawn != list(range(first, first + size)):  # only round drawers ask: never happens
-        raise RuntimeError(f"round {number} drew trials {drawn}, not {first}..{first + size - 1}")
-    return drawn
+    if drawn != list(claimed.trials)[-missing:]:  # only round drawers ask: never happens
+        raise RuntimeError(f"round {number} drew trials {drawn}, not those of {claimed.trials}")
+    return list(claimed.trials)
 
 
 def _load(run_dataset: str, job: Job, settings: ServerSettings) -> Any:
@@ -367,6 +391,7 @@ def _run_drawn(
                 runs,
                 number=current.number + 1,
                 first=current.first + current.size,
+                drawer=part.start,
             )
             if drawn is None:  # another worker decided the next round
                 return {"lane": lane, "trials": ran, "next": False}

@@ -55,6 +55,9 @@ _rounds = Table(
     Column("round", Integer, primary_key=True),
     Column("first", Integer, nullable=False),  # number of the round's first trial
     Column("size", Integer, nullable=False),
+    # The task that decided the round (the first trial of its run; -1: the start task):
+    # redelivered after a crash, it recognises its own claim and finishes the drawing.
+    Column("drawer", Integer, nullable=False),
 )
 _created: set[int] = set()
 _lock = threading.Lock()
@@ -171,16 +174,27 @@ class AutoMLRuns:
             )
         return done.rowcount == 1
 
-    def claim_round(self, job_id: str, number: int, first: int, size: int) -> bool:
-        """Record round ``number``; True for exactly one caller, who then draws it."""
+    def claim_round(
+        self, job_id: str, number: int, first: int, size: int, drawer: int
+    ) -> Round | None:
+        """Record round ``number``, decided by task ``drawer``; the round for that task
+        (also when it claimed it before and was redelivered), None for any other."""
         try:
             with self.engine.begin() as conn:
                 conn.execute(
-                    insert(_rounds).values(job_id=job_id, round=number, first=first, size=size)
+                    insert(_rounds).values(
+                        job_id=job_id, round=number, first=first, size=size, drawer=drawer
+                    )
                 )
         except IntegrityError:
-            return False
-        return True
+            with self.engine.connect() as conn:
+                row = conn.execute(
+                    select(_rounds).where(_rounds.c.job_id == job_id, _rounds.c.round == number)
+                ).first()
+            if row is None or row._mapping["drawer"] != drawer:
+                return None
+            return Round(number, row._mapping["first"], row._mapping["size"])
+        return Round(number, first, size)
 
     def round_of(self, job_id: str, trial: int) -> Round | None:
         """The round that holds trial number ``trial``."""

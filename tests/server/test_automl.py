@@ -248,6 +248,69 @@ def test_seeded_round_survives_redelivery_and_a_lost_worker(settings: ServerSett
     assert _board(result) == _board(jobs.get(job2.id).result or {})
 
 
+class Killed(BaseException):
+    """A worker process killed mid-task: no ``except Exception`` handler runs."""
+
+
+def test_seeded_run_recovers_when_the_worker_drawing_a_round_dies(
+    settings: ServerSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The start task dies while drawing round 0, later a trial task dies while drawing
+    round 1 (each after claiming the round): redelivered, each recognises its own claim
+    and finishes the drawing; the run ends as an undisturbed one does."""
+    from kepler.ml.automl import search
+
+    dataset_id = _upload(settings, _events(seed=8))
+    jobs, datasets = JobStore(settings.database_url), DatasetStore(settings.dataset_store)
+    plan_round = search.plan_round
+    deaths = {"left": 0}
+
+    def dies_once(*args: object, **kwargs: object) -> list[int]:
+        if deaths["left"]:
+            deaths["left"] -= 1
+            raise Killed()
+        return plan_round(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(search, "plan_round", dies_once)
+    queue = Queue()
+    job = automl.submit_automl(
+        parse(SEEDED.format(model="phoenix")),
+        dataset_id,
+        datasets=datasets,
+        jobs=jobs,
+        celery=queue,
+    )
+    start = queue.take()
+    deaths["left"] = 1
+    with pytest.raises(Killed):
+        queue.run(start, settings)
+    assert not queue.tasks  # died before queuing any trial
+    queue.run(start, settings)  # redelivered
+    round0 = [queue.take() for _ in range(3)]
+    assert [t[1][2] for t in round0] == [0, 1, 2]
+    queue.run(round0[0], settings)
+    queue.run(round0[1], settings)
+    deaths["left"] = 1
+    with pytest.raises(Killed):
+        queue.run(round0[2], settings)  # finished round 0, died drawing round 1
+    assert not queue.tasks
+    queue.tasks.append(round0[2])  # redelivered
+    queue.drain(settings)
+    done = jobs.get(job.id)
+    assert done.state == SUCCEEDED, done.error
+
+    calm = Queue()
+    job2 = automl.submit_automl(
+        parse(SEEDED.format(model="calm")),
+        dataset_id,
+        datasets=datasets,
+        jobs=jobs,
+        celery=calm,
+    )
+    calm.drain(settings)
+    assert _board(done.result or {}) == _board(jobs.get(job2.id).result or {})
+
+
 def test_a_trial_left_running_by_a_lost_lane_is_failed_at_the_end(
     settings: ServerSettings,
 ) -> None:

@@ -195,20 +195,33 @@ def run_planned(
     deadline: float | None = None,
 ) -> bool:
     """Evaluate and tell planned trial ``number``; False when it was already finished (a
-    redelivered task). A trial whose worker died is evaluated again from the start; one
-    reached after ``deadline`` is pruned unstarted."""
+    redelivered task, or a duplicate that lost the race). A trial whose worker died is
+    evaluated again from the start; one reached after ``deadline`` is pruned unstarted."""
     optuna = optuna_module()
     frozen = study.get_trials(deepcopy=False)[number]
     assert frozen.number == number
     if frozen.state.is_finished():
         return False
     trial = optuna.trial.Trial(study, frozen._trial_id)
-    if deadline is not None and time.time() >= deadline:
-        trial.set_user_attr("note", "budget spent before it started")
-        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-        return True
-    _settle(study, trial, json.loads(frozen.user_attrs["config"]), prepared, spec, deadline)
+    try:
+        if deadline is not None and time.time() >= deadline:
+            trial.set_user_attr("note", "budget spent before it started")
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            return True
+        config = json.loads(frozen.user_attrs["config"])
+        _settle(study, trial, config, prepared, spec, deadline)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False  # a duplicate task finished it first (after a worker died)
     return True
+
+
+def asked(store: Any, name: str) -> int:
+    """How many trials were asked for (running or finished; enqueued ones not yet asked
+    do not count)."""
+    optuna = optuna_module()
+    waiting = optuna.trial.TrialState.WAITING
+    trials = store.get_all_trials(store.get_study_id_from_name(name), deepcopy=False)
+    return sum(t.state != waiting for t in trials)
 
 
 def all_finished(study: Any, numbers: range) -> bool:
