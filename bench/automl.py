@@ -120,8 +120,11 @@ def run(ctx: Context) -> Section:
         )
     section.table(table)
     section.text(
-        "AutoML's searches run on two worker processes to Optuna direct's one: at the "
-        "same budget it evaluates more trials. AutoML stops a trial under way after its "
+        "AutoML's searches run on two worker processes to Optuna direct's one. Seeded "
+        "(`seed=0`), a search goes in rounds so that it repeats: each round's "
+        "configurations are drawn at once and the next round waits for the slowest lane, "
+        "so two processes evaluate fewer than twice Optuna direct's trials (the trial "
+        "columns). AutoML stops a trial under way after its "
         "current fold once the budget is spent (Optuna's `timeout` lets it finish); AutoML's "
         "wall time adds the upload, the refit and the registration."
     )

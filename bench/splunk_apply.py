@@ -14,7 +14,7 @@ from bench import splunk_sides as sides
 from bench.data import FEATURES, TARGET
 from bench.report import Section, Table, rate, seconds, share
 from bench.spine_fit import model_store
-from bench.splunk_profile import BridgeSteps, Profile, arrow_cast, command_profile
+from bench.splunk_profile import BridgeSteps, Profile, command_profile
 
 if TYPE_CHECKING:
     from bench.run import Context
@@ -52,29 +52,31 @@ def run(ctx: Context) -> Section:
 
     ctx.log(f"encoding {len(frame):,} events as splunkd's CSV in {sides.CHUNK:,}-event chunks")
     bodies = sides.splunkd_chunks(frame[FEATURES])
+    # `| kepler apply` declares the model's fields as required_fields: splunkd sends
+    # those plus _chunked_idx, and merges the answer back by it.
+    kbodies = sides.splunkd_chunks(frame[FEATURES], chunked_idx=True)
     model_path = sides.save_pipeline(pipeline, ctx.workdir / "splunk_apply_model.pkl")
     script = sides.command_script(ctx.workdir)
 
     ctx.log("warm-up: the limit and a one-chunk search (the bridge loads the version)")
-    _, first = sides.limit(bodies[:1], pipeline)
-    cold = sides.kepler(stack, script, bodies[:1], ref, first)
+    _, first = sides.limit(kbodies[:1], pipeline)
+    cold = sides.kepler(stack, script, kbodies[:1], ref, first)
     limits: list[sides.Pass] = []
     keplers: list[sides.Pass] = []
     expected: list[Any] = []
     for i in range(ROUNDS):
         ctx.log(f"round {i + 1} of {ROUNDS}: the limit, then | kepler apply")
-        lim, expected = sides.limit(bodies, pipeline)
+        lim, expected = sides.limit(kbodies, pipeline)
         limits.append(lim)
         ctx.log(f"  limit {lim.rate:,.0f} events/s")
-        keplers.append(sides.kepler(stack, script, bodies, ref, expected))
+        keplers.append(sides.kepler(stack, script, kbodies, ref, expected))
         ctx.log(f"  kepler {keplers[-1].rate:,.0f} events/s")
 
-    k = min(PROFILE_CHUNKS, len(bodies))
+    k = min(PROFILE_CHUNKS, len(kbodies))
     ctx.log(f"profile: the command under cProfile, the bridge's steps in-process ({k} chunks)")
-    steps = BridgeSteps(stack, ref, pipeline, meta)
-    profile = command_profile(stack, ctx.workdir, bodies[:k], ref, between=steps)
+    steps = BridgeSteps(pipeline, meta)
+    profile = command_profile(stack, ctx.workdir, kbodies[:k], ref, between=steps)
     profile.bridge = steps.result()
-    profile.arrow_cast_s = arrow_cast(bodies[:k], meta)
 
     ctx.log("DSDL's way: a CSV string inside JSON to a FastAPI app")
     dsdl = sides.dsdl(ctx.workdir, model_path, bodies, expected, ctx.log)
@@ -226,11 +228,6 @@ def _anatomy(
         f"{rest / wait:.0%}",
     )
     steps.add(
-        "*for comparison*: the same text columns to float64 with Arrow (`pyarrow.compute.cast`)",
-        _ms(profile.per_chunk(profile.arrow_cast_s)),
-        "",
-    )
-    steps.add(
         "*for comparison*: the limit's typed parse / `predict` / write",
         " / ".join(_ms(lim.notes[s] / lim.chunks) for s in ("parse", "predict", "write")),
         "",
@@ -245,8 +242,6 @@ def _explain(k: sides.Pass, lim: sides.Pass, profile: Profile, cold: sides.Pass)
     bridge = profile.bridge
     total = command["total (the command's `run`)"]
     wait = command["wait for the bridge's answer"]
-    conform = bridge["`score_table`: text to float64 (`frames.conform`)"]
-    parse = bridge["parse the CSV, every column as text (`read_body`)"]
     limit_chunk = (lim.notes["parse"] + lim.notes["predict"] + lim.notes["write"]) / lim.chunks
     steps = sorted(bridge.items(), key=lambda kv: kv[1], reverse=True)
     top, top_s = steps[0]
@@ -257,14 +252,10 @@ def _explain(k: sides.Pass, lim: sides.Pass, profile: Profile, cold: sides.Pass)
         f"is a relay: {_ms(k.cpu.get('command', 0.0) / k.chunks)} of its own CPU per chunk, "
         f"while {wait / total:.0%} of its wall time is the wait for the bridge's answer "
         f"({_ms(per(wait))} per chunk).",
-        f"Of that wait, the largest step is {top} at {_ms(per(top_s))} ({top_s / wait:.0%}). "
-        f"Converting the 20 text columns to float64 (`frames.conform`, which runs "
-        f"`pandas.to_numeric` column by column) costs {_ms(per(conform))} per chunk, "
-        f"{conform / max(parse, 1e-9):.1f} times the parse of the whole CSV as text "
-        f"({_ms(per(parse))}), {conform / max(profile.arrow_cast_s, 1e-9):.0f} times Arrow's "
-        f"cast of the same columns ({_ms(per(profile.arrow_cast_s))}), and "
-        f"{conform / profile.chunks / limit_chunk:.1f} times the limit's parse, predict and "
-        f"write of a chunk together ({_ms(limit_chunk)}).",
+        f"Of that wait, the largest step is {top} at {_ms(per(top_s))} ({top_s / wait:.0%}); "
+        f"the limit's parse, predict and write of a chunk take {_ms(limit_chunk)} together. "
+        "Both parse only what scoring needs: splunkd sends the model's fields and "
+        "`_chunked_idx`, and the bridge reads them with the numbers typed as float64.",
         f"The harness plays splunkd in Python: {_ms(harness)} of CPU per chunk (framing, pipe "
         "copies, finding each reply), in Kepler's wall time but not in the limit's; a real "
         "splunkd does this in C++.",
@@ -272,8 +263,8 @@ def _explain(k: sides.Pass, lim: sides.Pass, profile: Profile, cold: sides.Pass)
         f"{seconds(k.notes['getinfo_s'])}, not counted above. The warm-up search, one chunk "
         "on a bridge that had not loaded this version yet, took "
         f"{seconds(cold.reading.wall_s)}. Kepler's answers held "
-        f"{k.notes['reply_bytes'] / 2**20:,.0f} MiB of CSV (the events, their `__mv_` "
-        f"columns and `predicted({TARGET})`).",
+        f"{k.notes['reply_bytes'] / 2**20:,.0f} MiB of CSV (`_chunked_idx` and "
+        f"`predicted({TARGET})`: splunkd merges them back into the events it kept).",
     ]
     return "\n\n".join(lines)
 
@@ -295,12 +286,17 @@ runs in-process; every way scores with that same pipeline.
 
 - **`| kepler apply {MODEL}@<version>`**: the real command as the app ships it
   (`python -S`, the vendored splunklib, stdlib only), started by the protocol v2 harness
-  of `tests/splunk/harness.py`; each chunk goes to the bridge as bytes
-  (`POST /v1/models/<ref>/apply?include_input=true`, CSV) and the scored CSV comes back
-  as the reply chunk. Timed from the first execute chunk to the last reply.
-- **(a) the limit**: in this process, per chunk, `pyarrow.csv.read_csv` (types
-  inferred), the pipeline's `predict` on the 20 parsed columns, `pyarrow.csv.write_csv`
-  of the events with the prediction. No IPC, no protocol.
+  of `tests/splunk/harness.py`. Its getinfo names the model's fields as
+  `required_fields`, so splunkd sends those plus `_chunked_idx` (the chunks for Kepler and
+  the limit carry that column) and merges the answer back into the events it kept; each
+  chunk goes to the bridge as bytes
+  (`POST /v1/models/<ref>/apply?include_input=false&echo=_chunked_idx`, CSV) and the
+  answer, `_chunked_idx` and the prediction, comes back as the reply chunk.
+  Timed from the first execute chunk to the last reply.
+- **(a) the limit**: in this process, per chunk, `pyarrow.csv.read_csv` of the chunk
+  Kepler's command gets (types inferred), the pipeline's `predict` on the 20 parsed
+  columns, `pyarrow.csv.write_csv` of what the command's answer must hold (`_chunked_idx`
+  and the prediction). No IPC, no protocol.
 - **(b) MLTK's way**: `bench/mltk_command.py`, a splunklib `StreamingCommand` (the
   vendored splunklib 3.0.1 on this Python, through the same harness) that loads the
   pipeline once and, for each record dict splunklib hands it, builds a one-row frame and

@@ -35,8 +35,7 @@ COMMAND_FUNCTIONS = (
 )
 # The same for the bridge's steps, run in this process.
 BRIDGE_FUNCTIONS = (
-    ("resolve", "kepler/ml/store.py", "resolve"),
-    ("read_body", "kepler/server/scoring.py", "read_body"),
+    ("read_body", "kepler/server/scoring.py", "read_csv_for_model"),
     ("score_table", "kepler/server/scoring.py", "score_table"),
     ("conform", "kepler/ml/frames.py", "conform"),
     ("predict", "sklearn/pipeline.py", "predict"),
@@ -49,7 +48,6 @@ class Profile:
     chunks: int
     command: dict[str, float]  # phase -> seconds over ``chunks`` chunks
     bridge: dict[str, float] = field(default_factory=dict)  # step -> seconds, same chunks
-    arrow_cast_s: float = 0.0  # the features' text to float64 with Arrow, same chunks
 
     def per_chunk(self, seconds: float) -> float:
         return seconds / self.chunks
@@ -76,6 +74,7 @@ def command_profile(
     for i, body in enumerate(bodies):
         cmd.execute(body, finished=i == len(bodies) - 1)
         cmd.requests.clear()
+        cmd.replies.clear()
         if between is not None:
             t0 = time.perf_counter()
             between(body)
@@ -115,30 +114,27 @@ def _cumulative(
 
 class BridgeSteps:
     """The bridge's work for one body with Kepler's own functions, as the apply route's
-    ``work`` runs it in a thread (version lookup, ``read_body``, ``score_table`` with
-    ``include_input``, ``write_body``), under cProfile (wall clock) so that the steps
+    ``work`` runs it in a thread for a pinned version it has cached (no registry lookup):
+    ``read_csv_for_model``, ``score_table`` echoing ``_chunked_idx``, ``write_body``),
+    under cProfile (wall clock) so that the steps
     inside ``score_table`` come from the same calls. Call it once per body."""
 
-    def __init__(self, stack: Any, ref: str, pipeline: Any, meta: Any) -> None:
-        from bench.spine_fit import model_store
-        from kepler.core.refs import ModelRef
-
-        self._store = model_store(stack)
-        self._ref = ModelRef.parse(ref)
+    def __init__(self, pipeline: Any, meta: Any) -> None:
         self._pipeline, self._meta = pipeline, meta
         self._profile = cProfile.Profile()
         self.calls = 0
 
     def _work(self, body: bytes) -> None:
-        from kepler.server.scoring import read_body, score_table, write_body
+        from kepler.server.scoring import read_csv_for_model, score_table, write_body
 
-        self._store.resolve(self._ref)
-        table = read_body("csv", body)
-        write_body("csv", score_table(self._pipeline, self._meta, table, include_input=True))
+        echo = ["_chunked_idx"]
+        table = read_csv_for_model(body, self._meta, echo)
+        scored = score_table(self._pipeline, self._meta, table, include_input=False, echo=echo)
+        write_body("csv", scored)
 
     def __call__(self, body: bytes) -> None:
         if not self.calls:
-            self._work(body)  # warm: imports, the MLflow client's first query
+            self._work(body)  # warm: imports
         self._profile.runcall(self._work, body)
         self.calls += 1
 
@@ -147,30 +143,13 @@ class BridgeSteps:
         found = _cumulative(pstats.Stats(self._profile), BRIDGE_FUNCTIONS)
         inside = found["conform"] + found["predict"]
         return {
-            "look the version up in MLflow (`ModelStore.resolve`)": found["resolve"],
-            "parse the CSV, every column as text (`read_body`)": found["read_body"],
-            "`score_table`: text to float64 (`frames.conform`)": found["conform"],
+            "parse the model's fields, numbers as float64 (`read_csv_for_model`)": found[
+                "read_body"
+            ],
+            "`score_table`: the model's field types (`frames.conform`)": found["conform"],
             "`score_table`: `pipeline.predict`": found["predict"],
             "`score_table`: the rest (features to pandas, output frame, to Arrow, append)": (
                 found["score_table"] - inside
             ),
             "write the CSV answer (`write_body`)": found["write_body"],
         }
-
-
-def arrow_cast(bodies: list[bytes], meta: Any) -> float:
-    """For comparison with ``frames.conform``: the same text columns to float64 with
-    Arrow's own parser (``pyarrow.compute.cast``), seconds over ``bodies``."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from kepler.server.scoring import read_body
-
-    total = 0.0
-    for body in bodies:
-        table = read_body("csv", body)
-        t0 = time.perf_counter()
-        for name in meta.features:
-            pc.cast(table.column(name), pa.float64())
-        total += time.perf_counter() - t0
-    return total

@@ -3,8 +3,9 @@ ways, each timed from its first chunk to its last answer.
 
 * Kepler: the real ``kepler`` command (``python -S``, stdlib only) under the protocol v2
   harness of ``tests/splunk/harness.py``, relaying each chunk to a real bridge.
-* the limit: in this process, Arrow's CSV reader, the pipeline's ``predict`` on the parsed
-  features, Arrow's CSV writer; nothing else.
+* the limit: in this process, Arrow's CSV reader on the chunks Kepler's command gets, the
+  pipeline's ``predict`` on the parsed features, Arrow's CSV writer for what the command
+  must answer (``_chunked_idx`` and the output; splunkd merges the rest); nothing else.
 * MLTK's way: ``bench/mltk_command.py``, a splunklib ``StreamingCommand`` holding the model.
 * DSDL's way: ``bench/dsdl_app.py`` behind uvicorn, each chunk a CSV string inside JSON.
 """
@@ -64,32 +65,44 @@ sys.exit(code)
 # ----------------------------------------------------------------------- the events
 
 
-def splunkd_chunks(frame: Any, size: int = CHUNK) -> list[bytes]:
+def splunkd_chunks(frame: Any, size: int = CHUNK, *, chunked_idx: bool = False) -> list[bytes]:
     """The features of ``frame`` as splunkd's execute bodies of ``size`` events: a bare
     header, then a ``__mv_`` column per field; every value double-quoted (it holds a
-    ``.``), every ``__mv_`` cell empty; rows end with ``\\n``. Written by Arrow (its
-    shortest round-trip floats), checked against the harness's ``encode_records``."""
-    header = encode_records([], FEATURES)
-    options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
-    nulls = {f"__mv_{f}": pa.nulls(size, pa.string()) for f in FEATURES}
+    ``.``), every ``__mv_`` cell empty; rows end with ``\\n``. With ``chunked_idx``, the
+    ``_chunked_idx`` column splunkd adds for a command that declares ``required_fields``
+    (unquoted: digits only). Written by Arrow (its shortest round-trip floats), checked
+    against the harness's ``encode_records``."""
+    names = [*FEATURES, "_chunked_idx"] if chunked_idx else list(FEATURES)
+    header = encode_records([], names)
+    values = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
+    bare = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+    nulls = {f"__mv_{f}": pa.nulls(size, pa.string()) for f in names}
     bodies = []
     for start in range(0, len(frame), size):
         part = frame.iloc[start : start + size]
-        columns = {f: pa.array(part[f].to_numpy()) for f in FEATURES}
-        columns |= {k: v.slice(0, len(part)) for k, v in nulls.items()}
+        n = len(part)
         sink = io.BytesIO()
-        pacsv.write_csv(pa.table(columns), sink, write_options=options)
-        bodies.append(header + sink.getvalue())
-    _check_encoding(bodies[0])
+        pacsv.write_csv(
+            pa.table({f: pa.array(part[f].to_numpy()) for f in FEATURES}),
+            sink,
+            write_options=values,
+        )
+        rest = {"_chunked_idx": pa.array(range(n))} if chunked_idx else {}
+        rest |= {k: v.slice(0, n) for k, v in nulls.items()}
+        tail = io.BytesIO()
+        pacsv.write_csv(pa.table(rest), tail, write_options=bare)
+        lines = zip(sink.getvalue().split(b"\n"), tail.getvalue().split(b"\n"), strict=True)
+        bodies.append(header + b"\n".join(a + b"," + b for a, b in lines)[:-1])
+    _check_encoding(bodies[0], names)
     return bodies
 
 
-def _check_encoding(body: bytes, rows: int = 2000) -> None:
+def _check_encoding(body: bytes, names: list[str], rows: int = 2000) -> None:
     head = body[: body.index(b"\n") + 1]
     lines = [x for x in body.split(b"\n", rows + 1)[1 : rows + 1] if x]
     values = list(csv.reader(io.StringIO(b"\n".join(lines).decode())))
-    records = [dict(zip(FEATURES, v[: len(FEATURES)], strict=True)) for v in values]
-    expected = encode_records(records, FEATURES)
+    records = [dict(zip(names, v[: len(names)], strict=True)) for v in values]
+    expected = encode_records(records, names)
     if expected != head + b"\n".join(lines) + b"\n":
         raise AssertionError("the fast encoding differs from the harness's encode_records")
 
@@ -186,7 +199,8 @@ def _search(
     def send_all() -> None:
         for i, body in enumerate(bodies):
             replies.append(cmd.execute(body, finished=i == len(bodies) - 1).body)
-            cmd.requests.clear()  # the harness keeps every request for debugging
+            cmd.requests.clear()  # the harness keeps every request and reply: not here
+            cmd.replies.clear()
 
     with _cpu_of(cpu | {"command": cmd.proc.pid}, used):
         reading, _ = measure(send_all)
@@ -213,7 +227,8 @@ def kepler(
 
 
 def limit(bodies: list[bytes], pipeline: Any) -> tuple[Pass, list[np.ndarray]]:
-    """Parse (Arrow, typed), predict, write (Arrow), chunk by chunk, in this process."""
+    """Parse (Arrow, typed), predict, write (Arrow) what the command's answer must hold,
+    chunk by chunk, in this process."""
     expected: list[np.ndarray] = []
     steps = {"parse": 0.0, "predict": 0.0, "write": 0.0}
 
@@ -227,6 +242,10 @@ def limit(bodies: list[bytes], pipeline: Any) -> tuple[Pass, list[np.ndarray]]:
             y = pipeline.predict(X)
             t2 = time.perf_counter()
             sink = io.BytesIO()
+            # What the command must answer: with _chunked_idx (required_fields declared)
+            # only it and the output, splunkd merging the rest back; else every field.
+            if "_chunked_idx" in table.column_names:
+                table = table.select(["_chunked_idx"])
             pacsv.write_csv(
                 table.append_column(OUTPUT, pa.array(y)),
                 sink,

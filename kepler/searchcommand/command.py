@@ -19,13 +19,12 @@ from kepler.core.errors import (
     DataError,
     HecNotConfigured,
     InvalidSpec,
-    JobFailed,
-    from_dict,
 )
 from kepler.core.params import Param, coerce
 from kepler.core.refs import ModelRef
 from kepler.core.spec import ApplySpec, DeleteModelSpec, FitSpec, SummarySpec, parse
 from kepler.searchcommand.bridge import BridgeClient
+from kepler.searchcommand.progress import DEFAULT_INTERVAL, JobWatch
 
 CSV = "text/csv"
 # Options of the command itself, taken out before the spec line is parsed.
@@ -116,27 +115,51 @@ HEC_SETUP = (
 )
 
 
+def _describe(bridge: BridgeClient, spec: ApplySpec) -> dict[str, Any]:
+    """Refuse an unknown model or version now, before any event is sent."""
+    return bridge.json("GET", f"/v1/models/{urllib.parse.quote(str(spec.model), safe='@:')}")
+
+
 def _pin(bridge: BridgeClient, spec: ApplySpec) -> str:
-    """Refuse an unknown model or version now, before any event is sent, and pin the
-    version: every chunk of this search is scored by the same one."""
-    found = bridge.json("GET", f"/v1/models/{urllib.parse.quote(str(spec.model), safe='@:')}")
+    """The version every chunk of this search is scored by, fixed at getinfo."""
+    found = _describe(bridge, spec)
     return f"{found['name']}@{found['version']}"
 
 
+CHUNKED_IDX = "_chunked_idx"
+
+
 class Apply(Subcommand):
+    """Score each chunk. Only the model's fields cross to the command and the bridge:
+    getinfo names them as ``required_fields``, so splunkd sends those (plus
+    ``_chunked_idx``) and merges the answer, ``_chunked_idx`` and the output fields, back
+    into the full events. ``_raw`` and every other field never leave splunkd. With
+    ``index=``, every field goes to the bridge, which writes whole events through HEC."""
+
     def __init__(self, spec: ApplySpec, bridge: BridgeClient) -> None:
         self.spec = spec
         self.bridge = bridge
-        self.pinned = _pin(bridge, spec)
+        found = _describe(bridge, spec)
+        self.pinned = f"{found['name']}@{found['version']}"
+        features = [str(f) for f in found.get("features") or []]
+        self.required = features if spec.index is None and features else None
         if spec.index is not None:
             status = bridge.json("GET", "/v1/hec", hec=True)
             if not status.get("configured"):
                 raise HecNotConfigured(f"index= writes each score through HEC: {HEC_SETUP}")
 
+    def getinfo(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"type": "stateful"}
+        if self.required is not None:
+            info["required_fields"] = self.required
+        return info
+
     def execute(self, body: bytes, finished: bool) -> Reply:
         if not body or body.isspace():  # no copy of a 20 MB chunk just to test it
             return {"finished": finished}, b""
         params: dict[str, Any] = {"include_input": "true", "as": self.spec.output_name}
+        if self.required is not None:
+            params.update(include_input="false", echo=CHUNKED_IDX)
         if self.spec.probabilities is not None:
             params["probabilities"] = str(self.spec.probabilities).lower()
         if self.spec.index is not None:
@@ -260,7 +283,11 @@ class AsyncApply(Subcommand):
 
 
 class Fit(Subcommand):
-    """Stream every chunk into one dataset, then train and answer with one row."""
+    """Stream every chunk into one dataset, then train and answer with one row. After the
+    last chunk each answer says ``finished: false`` and carries the job's progress, until
+    the job ends (``JobWatch``)."""
+
+    verb = "fit"
 
     def __init__(
         self,
@@ -271,10 +298,11 @@ class Fit(Subcommand):
         source: dict[str, Any],
         *,
         job_timeout: float = 3600.0,
-        poll: float = 0.5,
+        progress_interval: float = DEFAULT_INTERVAL,
     ) -> None:
-        self._stream(line, options, bridge, source, job_timeout, poll)
+        self._stream(line, options, bridge, source, job_timeout, progress_interval)
         self.spec = spec
+        self.into = spec.into
         if self.options.get("output") == "events" and not spec.into:
             raise BadParameter(
                 "output=events needs `into <model>`: the events are scored by the new version"
@@ -289,7 +317,7 @@ class Fit(Subcommand):
         bridge: BridgeClient,
         source: dict[str, Any],
         job_timeout: float,
-        poll: float,
+        progress_interval: float,
     ) -> None:
         """What every subcommand that trains on the search's events keeps: the line, the
         options, the bridge, the search's lineage and one dataset upload."""
@@ -298,31 +326,49 @@ class Fit(Subcommand):
         self.bridge = bridge
         self.source = source
         self.job_timeout = job_timeout
-        self.poll = poll
+        self.progress_interval = progress_interval
         self.upload = _Upload(bridge, source)
+        self.dataset_id: str | None = None
+        self.watch: JobWatch | None = None
 
     def execute(self, body: bytes, finished: bool) -> Reply:
+        if self.watch is not None:  # splunkd asks again: the job's progress, or its end
+            return self._follow(self.watch)
         self.upload.add(body)
         if not finished:
             return {"finished": False}, b""
-        dataset_id = self.upload.complete(
+        self.dataset_id = self.upload.complete(
             "the search returned no events to train on; check the search"
         )
-        return self._finish(dataset_id)
-
-    def _finish(self, dataset_id: str) -> Reply:
         job = self.bridge.json(
-            "POST", "/v1/jobs/fit", json_body={"dataset_id": dataset_id, "line": self.line}
+            "POST",
+            f"/v1/jobs/{self.verb}",
+            json_body={"dataset_id": self.dataset_id, "line": self.line},
         )
         if self.options.get("async"):
             row = {
                 "job_id": job["id"],
-                "model": self.spec.into,
+                "model": self.into,
                 "state": job["state"],
                 "message": "queued; follow it with | kepler jobs",
             }
             return {"finished": True}, rows_to_csv([row])
-        done, trail = self._wait(job["id"])
+        self.watch = JobWatch(
+            self.bridge,
+            job,
+            self.verb,
+            timeout=self.job_timeout,
+            interval=self.progress_interval,
+        )
+        return _info(False, [self.watch.queued()]), b""
+
+    def _follow(self, watch: JobWatch) -> Reply:
+        trail = watch.poll()
+        if not watch.succeeded:
+            return _info(False, trail), b""
+        return self._result(watch.job, trail)
+
+    def _result(self, done: dict[str, Any], trail: list[str]) -> Reply:
         result = done.get("result") or {}
         row = {
             "model": result.get("model"),
@@ -334,47 +380,35 @@ class Fit(Subcommand):
             "job_id": done["id"],
             **{k: v for k, v in sorted((result.get("metrics") or {}).items())},
         }
-        messages = [["INFO", text] for text in trail]
+        messages = list(trail)
         if self.options.get("output") == "events":
             # MLTK's fit answers with the training events and their predictions.
             summary = ", ".join(f"{k}={v}" for k, v in row.items() if v is not None)
-            messages.append(["INFO", f"kepler fit: {summary}"])
+            messages.append(f"kepler fit: {summary}")
             _, events = self.bridge.request(
                 "POST",
-                f"/v1/datasets/{dataset_id}/apply",
+                f"/v1/datasets/{self.dataset_id}/apply",
                 params={"model": f"{row['model']}@{row['version']}", "as": self.spec.output_name},
                 timeout=self.job_timeout,
             )
-            return {"finished": True, "inspector": {"messages": messages}}, events
-        return {"finished": True, "inspector": {"messages": messages}}, rows_to_csv([row])
+            return _info(True, messages), events
+        return _info(True, messages), rows_to_csv([row])
 
-    def _wait(self, job_id: str, verb: str = "fit") -> tuple[dict[str, Any], list[str]]:
-        deadline = time.monotonic() + self.job_timeout
-        trail: list[str] = []
-        while True:
-            job = self.bridge.json("GET", f"/v1/jobs/{job_id}")
-            step = (
-                f"kepler {verb}: {round(100 * float(job.get('progress') or 0))}% {job['message']}"
-            )
-            if not trail or trail[-1] != step:
-                trail.append(step)
-            if job["state"] == "succeeded":
-                return job, trail
-            if job["state"] == "failed":
-                raise from_dict(job.get("error") or {"message": f"the {verb} failed"})
-            if time.monotonic() > deadline:
-                raise JobFailed(
-                    f"the {verb} (job {job_id}) did not finish within {self.job_timeout:g} s; it "
-                    "goes on in the background: follow it with | kepler jobs, or rerun with "
-                    "async=t"
-                )
-            time.sleep(self.poll)
+
+def _info(finished: bool, texts: list[str]) -> dict[str, Any]:
+    """A reply's metadata, with ``texts`` as INFO messages when there are any."""
+    reply: dict[str, Any] = {"finished": finished}
+    if texts:
+        reply["inspector"] = {"messages": [["INFO", text] for text in texts]}
+    return reply
 
 
 class AutoML(Fit):
     """Stream every chunk into one dataset, search under the time budget over all workers,
     answer with the leaderboard (one row per finished trial, best first). Progress
-    (trials done, best so far) comes back as the search's INFO messages."""
+    (trials done, best so far) comes back as the search's INFO messages while it runs."""
+
+    verb = "automl"
 
     def __init__(
         self,
@@ -385,42 +419,33 @@ class AutoML(Fit):
         source: dict[str, Any],
         *,
         job_timeout: float = 3600.0,
-        poll: float = 0.5,
+        progress_interval: float = DEFAULT_INTERVAL,
     ) -> None:
         # The search runs its budget, then finalises: never give up before that.
         self._stream(
-            line, options, bridge, source, max(job_timeout, 2 * spec.time_budget + 600), poll
+            line,
+            options,
+            bridge,
+            source,
+            max(job_timeout, 2 * spec.time_budget + 600),
+            progress_interval,
         )
         self.automl_spec = spec
+        self.into = spec.into
         # Options, metric and algorithms are checked before any event moves.
         bridge.json("POST", "/v1/jobs/automl", params={"dry_run": "true"}, json_body={"line": line})
 
-    def _finish(self, dataset_id: str) -> Reply:
-        job = self.bridge.json(
-            "POST", "/v1/jobs/automl", json_body={"dataset_id": dataset_id, "line": self.line}
-        )
-        if self.options.get("async"):
-            row = {
-                "job_id": job["id"],
-                "model": self.automl_spec.into,
-                "state": job["state"],
-                "message": "queued; follow it with | kepler jobs",
-            }
-            return {"finished": True}, rows_to_csv([row])
-        done, trail = self._wait(job["id"], "automl")
+    def _result(self, done: dict[str, Any], trail: list[str]) -> Reply:
         result = done.get("result") or {}
-        messages = [["INFO", text] for text in trail]
         counts = result.get("counts") or {}
-        messages.append(
-            [
-                "INFO",
-                f"kepler automl: {result.get('algorithm')} won "
-                f"({result.get('metric')}={result.get('best_cv_score')}); registered "
-                f"{result.get('model')}@{result.get('version')}; {counts.get('complete', 0)} "
-                f"trials complete, {counts.get('pruned', 0)} pruned, on "
-                f"{len(result.get('workers') or [])} worker process(es)",
-            ]
-        )
+        messages = [
+            *trail,
+            f"kepler automl: {result.get('algorithm')} won "
+            f"({result.get('metric')}={result.get('best_cv_score')}); registered "
+            f"{result.get('model')}@{result.get('version')}; {counts.get('complete', 0)} "
+            f"trials complete, {counts.get('pruned', 0)} pruned, on "
+            f"{len(result.get('workers') or [])} worker process(es)",
+        ]
         rows: list[dict[str, Any]] = []
         for r in result.get("leaderboard") or []:
             rows.append(
@@ -441,7 +466,7 @@ class AutoML(Fit):
                     "version": result.get("version") if r["rank"] == 1 else None,
                 }
             )
-        return {"finished": True, "inspector": {"messages": messages}}, rows_to_csv(rows)
+        return _info(True, messages), rows_to_csv(rows)
 
 
 def _model_rows(bridge: BridgeClient) -> list[dict[str, Any]]:
@@ -517,6 +542,7 @@ def build(
     bridge_factory: Callable[[], BridgeClient],
     *,
     job_timeout: float = 3600.0,
+    progress_interval: float = DEFAULT_INTERVAL,
 ) -> Subcommand:
     """The subcommand for this search's arguments (checked now: getinfo time)."""
     raw = [str(a) for a in (searchinfo.get("raw_args") or searchinfo.get("args") or [])]
@@ -532,10 +558,11 @@ def build(
     line = " ".join([verb, *rest])
     spec = parse(line, allow_unknown=True)
     bridge = bridge_factory()
+    waits = {"job_timeout": job_timeout, "progress_interval": progress_interval}
     if isinstance(spec, FitSpec):
-        return Fit(line, spec, options, bridge, _source(searchinfo), job_timeout=job_timeout)
+        return Fit(line, spec, options, bridge, _source(searchinfo), **waits)
     if isinstance(spec, AutoMLSpec):
-        return AutoML(line, spec, options, bridge, _source(searchinfo), job_timeout=job_timeout)
+        return AutoML(line, spec, options, bridge, _source(searchinfo), **waits)
     if isinstance(spec, ApplySpec):
         if options.get("async"):
             return AsyncApply(spec, bridge, _source(searchinfo))

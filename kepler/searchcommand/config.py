@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from kepler.core.errors import BridgeUnavailable
+from kepler.core.errors import BadParameter, BridgeUnavailable
+from kepler.searchcommand.progress import DEFAULT_INTERVAL, MAX_INTERVAL
 
 APP = "kepler"
 CONF = "kepler_settings"
@@ -30,6 +31,8 @@ class Config:
     ca_bundle: str | None = None
     timeout: float = 60.0
     job_timeout: float = 3600.0
+    # How long one execute chunk waits for a running fit before answering with its progress.
+    progress_interval: float = DEFAULT_INTERVAL
     # The setup page's HEC tab: passed to the bridge in X-Kepler-Hec-* headers on the
     # requests that write scores (never in a URL, so never in an access log).
     hec_url: str = ""
@@ -61,9 +64,26 @@ def _truthy(value: Any, default: bool = True) -> bool:
     return str(value).strip().lower() in ("1", "true", "t", "yes", "y", "on")
 
 
+def _interval(value: Any, where: str) -> float:
+    """Seconds between progress answers: a number from 0.1 to 30 (the bridge's longest poll)."""
+    if value is None or str(value).strip() == "":
+        return DEFAULT_INTERVAL
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0.1 <= seconds <= MAX_INTERVAL:
+        raise BadParameter(
+            f"{where} is the seconds between progress messages, a number from 0.1 to "
+            f"{MAX_INTERVAL:g} (default {DEFAULT_INTERVAL:g}); got {str(value)[:40]!r}"
+        )
+    return seconds
+
+
 def from_environ(env: Mapping[str, str]) -> Config | None:
     """``KEPLER_URL``, ``KEPLER_TOKEN``, ``KEPLER_CA_BUNDLE`` (outside Splunk); the HEC tab's
-    fields as ``KEPLER_HEC_URL``, ``KEPLER_HEC_TOKEN``, ``KEPLER_HEC_INDEX``, ``KEPLER_HEC_ACK``."""
+    fields as ``KEPLER_HEC_URL``, ``KEPLER_HEC_TOKEN``, ``KEPLER_HEC_INDEX``, ``KEPLER_HEC_ACK``;
+    ``KEPLER_JOB_TIMEOUT`` and ``KEPLER_PROGRESS_INTERVAL`` (seconds)."""
     url = env.get("KEPLER_URL")
     if not url:
         return None
@@ -73,6 +93,10 @@ def from_environ(env: Mapping[str, str]) -> Config | None:
         verify=_truthy(env.get("KEPLER_VERIFY_TLS")),
         ca_bundle=env.get("KEPLER_CA_BUNDLE") or None,
         timeout=float(env.get("KEPLER_TIMEOUT") or 60),
+        job_timeout=float(env.get("KEPLER_JOB_TIMEOUT") or 3600),
+        progress_interval=_interval(
+            env.get("KEPLER_PROGRESS_INTERVAL"), "KEPLER_PROGRESS_INTERVAL"
+        ),
         hec_url=env.get("KEPLER_HEC_URL", ""),
         hec_token=env.get("KEPLER_HEC_TOKEN", ""),
         hec_index=env.get("KEPLER_HEC_INDEX", ""),
@@ -104,6 +128,9 @@ def from_settings(
         # urllib has one timeout per request: the page's read timeout bounds each call.
         timeout=float(stanza.get("read_timeout") or stanza.get("connect_timeout") or 300),
         job_timeout=float(stanza.get("job_timeout") or 3600),
+        progress_interval=_interval(
+            stanza.get("progress_interval"), "progress_interval in kepler_settings.conf [bridge]"
+        ),
     )
 
 

@@ -48,6 +48,7 @@ def _subcommand(searchinfo: Mapping[str, Any]) -> Subcommand:
             hec_headers=settings.hec_headers(),
         ),
         job_timeout=settings.job_timeout,
+        progress_interval=settings.progress_interval,
     )
 
 

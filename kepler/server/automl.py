@@ -10,6 +10,14 @@
   last lane finalises: leaderboard, child runs, the winner refitted on every training row,
   scored on the holdout and registered as a new version of the model.
 
+A run with a ``seed`` goes in rounds instead, so that it repeats however many workers
+take part and in whatever order they finish: a round's trials are drawn at once
+(:func:`kepler.ml.automl.search.plan_round`) and cut into one run per lane; the worker
+that finishes a round's last trial draws the next round, queues every lane's run but one
+and evaluates that one itself; when the budget or ``max_trials`` is spent it finalises
+instead. Lanes wait for a round's slowest run: the price of repeatability, paid only when
+a seed is given.
+
 Enqueuing stops once the budget is spent; a trial under way stops after its current
 validation fold, so a run ends at most one fold after its budget (then refits the winner).
 """
@@ -20,13 +28,12 @@ import logging
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from kepler.core.automl import ENGINE_TASK, AutoMLSpec
 from kepler.core.errors import DataError, KeplerError
-from kepler.server.automl_runs import AutoMLRuns
+from kepler.server.automl_runs import AutoMLRuns, Round
 from kepler.server.jobs import FINISHED, Job, JobStore, internal_error
 from kepler.server.settings import ServerSettings
 
@@ -34,8 +41,17 @@ log = logging.getLogger(__name__)
 
 AUTOML_TASK = "kepler.automl"
 AUTOML_TRIAL_TASK = "kepler.automl_trial"
-Enqueue = Callable[[str, int], None]  # (job_id, lane)
+
+
+class Enqueue(Protocol):
+    """Queue a trial task: lane ``lane`` of job ``job_id``; ``trial``: a seeded round's
+    drawn trial to evaluate (None: the lane asks for its own)."""
+
+    def __call__(self, job_id: str, lane: int, trial: int | None = None) -> None: ...
+
+
 TASK_SLICE_S = 2.0  # a trial task keeps running quick trials for about this long
+ROUND_GROWTH = 4  # a seeded round holds up to this many trials per lane
 
 # Prepared data per process, by job: every trial of a run in this process reuses it.
 _prepared: OrderedDict[str, Any] = OrderedDict()
@@ -123,10 +139,13 @@ def start_automl(
     jobs = JobStore(settings.database_url)
     runs = AutoMLRuns(settings.database_url)
     job = jobs.get(job_id)
-    if job.state in FINISHED or runs.get(job_id) is not None:
-        return {"state": job.state}  # a redelivered message: the run is under way
-    jobs.start(job_id, socket.gethostname())
     spec = _spec(job)
+    run = runs.get(job_id)
+    if job.state in FINISHED or (run is not None and (run.finalised or spec.seed is None)):
+        return {"state": job.state}  # a redelivered message: the run is under way
+    if run is not None:  # redelivered, seeded: make sure round 0 was drawn and queued
+        return _start_rounds(jobs, runs, run, job, spec, settings, enqueue)
+    jobs.start(job_id, socket.gethostname())
     try:
         url = study_url(settings, job_id)
         assert spec.metric is not None
@@ -143,9 +162,103 @@ def start_automl(
         jobs.fail(job_id, exc.to_dict())
         return {"error": exc.to_dict()}
     jobs.progress(job_id, 0.01, f"searching for {spec.time_budget:g}s in {spec.parallel} lanes")
-    for lane in range(spec.parallel):
-        enqueue(job_id, lane)
-    return {"deadline": run.deadline}
+    if spec.seed is None:
+        for lane in range(spec.parallel):
+            enqueue(job_id, lane)
+        return {"deadline": run.deadline}
+    return _start_rounds(jobs, runs, run, job, spec, settings, enqueue)
+
+
+def _start_rounds(
+    jobs: JobStore,
+    runs: AutoMLRuns,
+    run: Any,
+    job: Job,
+    spec: AutoMLSpec,
+    settings: ServerSettings,
+    enqueue: Enqueue,
+) -> dict[str, Any]:
+    """Draw a seeded run's round 0 and queue one task per lane's run of it."""
+    try:
+        drawn = _next_round(job, spec, run, settings, runs, number=0, first=0, drawer=-1)
+    except KeplerError as exc:
+        _fail_once(jobs, runs, job.id, run.study, exc.to_dict())
+        return {"error": exc.to_dict()}
+    if drawn:
+        for lane, part in enumerate(_slices(Round(0, drawn[0], len(drawn)), spec.parallel)):
+            enqueue(job.id, lane, part.start)
+    return {"deadline": run.deadline, "round": drawn}
+
+
+def _round_size(spec: AutoMLSpec, number: int, first: int, deadline: float) -> int:
+    """How many trials round ``number`` (from trial ``first``) holds; 0: the run is over.
+
+    Round 0 gives each lane one trial; later rounds up to :data:`ROUND_GROWTH` each, a
+    schedule fixed in advance (so a seeded run draws the same rounds every time) that
+    spreads the broker's dispatch and the wait for a round's slowest lane over more
+    trials once the sampler has something to learn from."""
+    if time.time() >= deadline:
+        return 0
+    size = spec.parallel * min(number + 1, ROUND_GROWTH)
+    if spec.max_trials is not None:
+        size = min(size, spec.max_trials - first)
+    return max(size, 0)
+
+
+def _slices(current: Round, parallel: int) -> list[range]:
+    """A round's trials cut into one contiguous run per lane (sizes differ by one at most)."""
+    lanes = max(1, min(parallel, current.size))
+    bounds = [current.first + i * current.size // lanes for i in range(lanes + 1)]
+    return [range(bounds[i], bounds[i + 1]) for i in range(lanes)]
+
+
+def _next_round(
+    job: Job,
+    spec: AutoMLSpec,
+    run: Any,
+    settings: ServerSettings,
+    runs: AutoMLRuns,
+    *,
+    number: int,
+    first: int,
+    drawer: int,
+) -> list[int] | None:
+    """Decide round ``number`` of a seeded run as task ``drawer``: its trials' numbers,
+    drawn ([]: the run is over), or None when another task decided it. A drawer that
+    died half-way and was redelivered draws the trials still missing."""
+    from kepler.ml.automl import search
+    from kepler.ml.automl.space import candidates
+
+    claimed = runs.claim_round(
+        job.id, number, first, _round_size(spec, number, first, run.deadline), drawer
+    )
+    if claimed is None:
+        return None
+    if claimed.size == 0:
+        return []
+    store = search.storage(run.study)
+    missing = claimed.first + claimed.size - search.asked(store, job.id)
+    if missing <= 0:
+        return list(claimed.trials)
+    prepared = _load(run.dataset_id, job, settings)
+    pool = candidates(
+        prepared.engine_task,
+        algorithms=spec.algorithms,
+        interpretable=spec.interpretable,
+        robust=spec.robust,
+    )
+    drawn = search.plan_round(
+        store,
+        job.id,
+        spec,
+        pool,
+        n_features=len(prepared.features),
+        round_no=number,
+        size=missing,
+    )
+    if drawn != list(claimed.trials)[-missing:]:  # only round drawers ask: never happens
+        raise RuntimeError(f"round {number} drew trials {drawn}, not those of {claimed.trials}")
+    return list(claimed.trials)
 
 
 def _load(run_dataset: str, job: Job, settings: ServerSettings) -> Any:
@@ -166,10 +279,14 @@ def _load(run_dataset: str, job: Job, settings: ServerSettings) -> Any:
 
 
 def run_automl_trial(
-    job_id: str, lane: int, settings: ServerSettings, enqueue: Enqueue
+    job_id: str,
+    lane: int,
+    settings: ServerSettings,
+    enqueue: Enqueue,
+    trial: int | None = None,
 ) -> dict[str, Any]:
     """Trials of lane ``lane`` for about :data:`TASK_SLICE_S`, then the lane's next task
-    or its end.
+    or its end; with ``trial``, that drawn trial of a seeded round (:func:`_run_drawn`).
 
     Several quick trials share one task so that dispatch through the broker does not
     dominate when a trial takes a fraction of a second; the study (and its seeded
@@ -185,6 +302,8 @@ def run_automl_trial(
     job = jobs.get(job_id)
     if run is None or run.finalised or job.state in FINISHED:
         return {"skipped": True}
+    if trial is not None:
+        return _run_drawn(jobs, runs, run, job, lane, trial, settings, enqueue)
     spec = _spec(job)
     deadline = run.deadline
 
@@ -220,17 +339,95 @@ def run_automl_trial(
             enqueue(job_id, lane)
             return {"lane": lane, "trials": ran, "next": True}
     except KeplerError as exc:
-        if runs.claim_finalise(job_id):
-            jobs.fail(job_id, exc.to_dict())
+        _fail_once(jobs, runs, job_id, run.study, exc.to_dict())
         return {"error": exc.to_dict()}
     except Exception:
         log.exception("automl job %s: lane %s crashed", job_id, lane)
-        if runs.claim_finalise(job_id):
-            jobs.fail(job_id, internal_error(job_id))
+        _fail_once(jobs, runs, job_id, run.study, internal_error(job_id))
         raise
     if runs.close_lane(job_id) and runs.claim_finalise(job_id):
         return finalise_automl(job_id, settings)
     return {"lane": lane, "trials": ran, "next": False}
+
+
+def _run_drawn(
+    jobs: JobStore,
+    runs: AutoMLRuns,
+    run: Any,
+    job: Job,
+    lane: int,
+    start: int,
+    settings: ServerSettings,
+    enqueue: Enqueue,
+) -> dict[str, Any]:
+    """Evaluate the lane's run of a seeded round, the one that begins at trial ``start``.
+    Whoever finishes a round's last trial decides the next round: draws it, queues every
+    lane's run but the first and goes on with that one here, or, with the budget or
+    ``max_trials`` spent, finalises. A redelivered task skips the trials already told."""
+    from kepler.ml.automl import search
+
+    job_id = job.id
+    spec = _spec(job)
+    ran = 0
+    try:
+        store = search.storage(run.study)
+        while True:
+            current = runs.round_of(job_id, start)
+            if current is None:
+                raise RuntimeError(f"trial {start} belongs to no round of job {job_id}")
+            part = next(p for p in _slices(current, spec.parallel) if start in p)
+            prepared = _load(run.dataset_id, job, settings)
+            study = search.load_study(store, job_id, seed=spec.seed, before=current.first)
+            for number in part:
+                ran += search.run_planned(study, number, prepared, spec, deadline=run.deadline)
+                _report(jobs, job_id, study, spec, run.started_at, run.deadline)
+            if not search.all_finished(study, current.trials):
+                return {"lane": lane, "trials": ran, "next": False}  # others still at it
+            drawn = _next_round(
+                job,
+                spec,
+                run,
+                settings,
+                runs,
+                number=current.number + 1,
+                first=current.first + current.size,
+                drawer=part.start,
+            )
+            if drawn is None:  # another worker decided the next round
+                return {"lane": lane, "trials": ran, "next": False}
+            if not drawn:
+                break
+            parts = _slices(Round(current.number + 1, drawn[0], len(drawn)), spec.parallel)
+            for other, later in enumerate(parts[1:], start=1):
+                enqueue(job_id, other, later.start)
+            start = parts[0].start
+    except KeplerError as exc:
+        _fail_once(jobs, runs, job_id, run.study, exc.to_dict())
+        return {"error": exc.to_dict()}
+    except Exception:
+        log.exception("automl job %s: trials from %s crashed", job_id, start)
+        _fail_once(jobs, runs, job_id, run.study, internal_error(job_id))
+        raise
+    if runs.claim_finalise(job_id):
+        return finalise_automl(job_id, settings)
+    return {"lane": lane, "trials": ran, "next": False}
+
+
+def _fail_once(
+    jobs: JobStore, runs: AutoMLRuns, job_id: str, study: str, error: dict[str, Any]
+) -> None:
+    """Fail the job, once: whoever claims the finalising; its study goes with it."""
+    if runs.claim_finalise(job_id):
+        jobs.fail(job_id, error)
+        _discard_study(study)
+
+
+def _discard_study(url: str) -> None:
+    """Remove a finished run's journal file (its trials live on in the job's result and
+    in MLflow); a study in a database stays there."""
+    from kepler.ml.automl import search
+
+    search.discard_storage(url)
 
 
 def _report(
@@ -265,7 +462,8 @@ def finalise_automl(job_id: str, settings: ServerSettings) -> dict[str, Any]:
     spec = _spec(job)
     assert spec.metric is not None and spec.into is not None
     store = model_store(settings)
-    study = search.load_study(search.storage(run.study), job_id, seed=spec.seed, lane=0)
+    study = search.load_study(search.storage(run.study), job_id, seed=spec.seed)
+    search.fail_unfinished(study, "its worker stopped before the trial finished")
     rows = search.leaderboard(study, spec.metric)
     n = search.counts(study)
     try:
@@ -287,8 +485,10 @@ def finalise_automl(job_id: str, settings: ServerSettings) -> dict[str, Any]:
         if not isinstance(exc, KeplerError):
             log.exception("automl job %s: finalising crashed", job_id)
             jobs.fail(job_id, internal_error(job_id))
+            _discard_study(run.study)
             raise
         jobs.fail(job_id, exc.to_dict())
+        _discard_study(run.study)
         return {"error": exc.to_dict()}
     if run.parent_run_id:
         tracking.finish_parent(store, run.parent_run_id, rows, n, spec.metric)
@@ -312,4 +512,5 @@ def finalise_automl(job_id: str, settings: ServerSettings) -> dict[str, Any]:
         "elapsed_s": round(time.time() - run.started_at, 3),
     }
     jobs.succeed(job_id, result)
+    _discard_study(run.study)
     return result

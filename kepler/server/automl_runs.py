@@ -5,6 +5,10 @@ trials were started (so ``max_trials`` holds exactly however many lanes run). Ea
 ``parallel`` lanes is a chain of trial tasks (a trial enqueues the next while budget is
 left). A lane that stops closes itself; the one that closes the last lane finalises the
 run. Both steps are single SQL updates, so two workers can never both finalise.
+
+A seeded run goes in rounds instead (see :mod:`kepler.ml.automl.search`): a round is a row
+keyed by (job, round number), so inserting it is how one worker, and only one, claims the
+drawing of the next round's configurations.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from kepler.server.jobs import _engine
 
@@ -43,8 +48,30 @@ _runs = Table(
     Column("finalised", Integer, nullable=False, default=0),
     Column("trials_claimed", Integer, nullable=False, default=0),
 )
+_rounds = Table(
+    "kepler_automl_rounds",
+    _metadata,
+    Column("job_id", String(32), primary_key=True),
+    Column("round", Integer, primary_key=True),
+    Column("first", Integer, nullable=False),  # number of the round's first trial
+    Column("size", Integer, nullable=False),
+    # The task that decided the round (the first trial of its run; -1: the start task):
+    # redelivered after a crash, it recognises its own claim and finishes the drawing.
+    Column("drawer", Integer, nullable=False),
+)
 _created: set[int] = set()
 _lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Round:
+    number: int
+    first: int
+    size: int
+
+    @property
+    def trials(self) -> range:
+        return range(self.first, self.first + self.size)
 
 
 @dataclass(frozen=True)
@@ -146,3 +173,39 @@ class AutoMLRuns:
                 .values(finalised=1)
             )
         return done.rowcount == 1
+
+    def claim_round(
+        self, job_id: str, number: int, first: int, size: int, drawer: int
+    ) -> Round | None:
+        """Record round ``number``, decided by task ``drawer``; the round for that task
+        (also when it claimed it before and was redelivered), None for any other."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(_rounds).values(
+                        job_id=job_id, round=number, first=first, size=size, drawer=drawer
+                    )
+                )
+        except IntegrityError:
+            with self.engine.connect() as conn:
+                row = conn.execute(
+                    select(_rounds).where(_rounds.c.job_id == job_id, _rounds.c.round == number)
+                ).first()
+            if row is None or row._mapping["drawer"] != drawer:
+                return None
+            return Round(number, row._mapping["first"], row._mapping["size"])
+        return Round(number, first, size)
+
+    def round_of(self, job_id: str, trial: int) -> Round | None:
+        """The round that holds trial number ``trial``."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(_rounds).where(
+                    _rounds.c.job_id == job_id,
+                    _rounds.c.first <= trial,
+                    _rounds.c.first + _rounds.c.size > trial,
+                )
+            ).first()
+        if row is None:
+            return None
+        return Round(row._mapping["round"], row._mapping["first"], row._mapping["size"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -12,15 +12,20 @@ import pyarrow as pa
 from kepler.core.errors import DataError
 
 
+def _header(data: bytes) -> list[str]:
+    """The field names on a CSV body's first line; none for an empty body."""
+    if not data or data.isspace():
+        return []
+    end = data.find(b"\n")
+    first = data[: end if end >= 0 else len(data)].rstrip(b"\r").decode("utf-8", "replace")
+    return next(csv.reader([first]), [])
+
+
 def read_csv_as_strings(data: bytes) -> pa.Table:
     """Splunk's CSV, every column as text (typing is the model's business); empty -> no rows."""
     import pyarrow.csv as pacsv
 
-    if not data or data.isspace():
-        return pa.table({})
-    end = data.find(b"\n")
-    first = data[: end if end >= 0 else len(data)].rstrip(b"\r").decode("utf-8", "replace")
-    names = next(csv.reader([first]), [])
+    names = _header(data)
     if not names:
         return pa.table({})
     try:
@@ -36,6 +41,46 @@ def read_csv_as_strings(data: bytes) -> pa.Table:
         )
     except pa.ArrowInvalid as exc:
         raise DataError(f"the CSV body could not be read: {exc}; send RFC 4180 CSV") from None
+
+
+def read_csv_for_model(data: bytes, meta: Any, echo: Sequence[str] = ()) -> pa.Table:
+    """Only what scoring needs from Splunk's CSV: the model's fields and the ``echo``
+    columns, the numeric fields parsed straight to float64 (blank: missing). A numeric
+    field holding anything else (padding, text) makes the whole read fall back to text,
+    converted by :func:`score_table` as ever. No model field in the header: every column."""
+    import pyarrow.csv as pacsv
+
+    from kepler.ml.frames import NUMERIC
+
+    header = _header(data)
+    if not header:
+        return pa.table({})
+    wanted = set(meta.features) | set(echo)
+    keep = [n for n in dict.fromkeys(header) if n in wanted]
+    if not any(n in meta.features for n in keep) or len(keep) != len(set(keep)):
+        return read_csv_as_strings(data)
+    floats = {n for n in keep if meta.feature_types.get(n) == NUMERIC and n not in echo}
+    for typed in (True, False):
+        types = {n: pa.float64() if typed and n in floats else pa.string() for n in keep}
+        try:
+            return pacsv.read_csv(
+                io.BytesIO(data),
+                read_options=pacsv.ReadOptions(block_size=1 << 20),
+                parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=keep,
+                    column_types=types,
+                    null_values=[""],  # only a blank is missing ("NA" falls back to text)
+                    strings_can_be_null=False,  # text columns keep "" as ""
+                    quoted_strings_can_be_null=True,  # a quoted blank number: missing
+                ),
+            )
+        except pa.ArrowInvalid as exc:
+            if not typed:
+                raise DataError(
+                    f"the CSV body could not be read: {exc}; send RFC 4180 CSV"
+                ) from None
+    raise AssertionError("unreachable")
 
 
 def read_body(fmt: str, data: bytes) -> pa.Table:
@@ -72,8 +117,10 @@ def score_table(
     probabilities: bool | None = None,
     output_name: str | None = None,
     include_input: bool = True,
+    echo: Sequence[str] = (),
 ) -> pa.Table:
-    """The model's output fields for ``table``'s rows, after its input columns if asked."""
+    """The model's output fields for ``table``'s rows, after its input columns if asked,
+    else after the input columns named in ``echo`` (such as splunkd's ``_chunked_idx``)."""
     from kepler.ml.frames import NUMERIC, arrow_floats
     from kepler.ml.outputs import predict_frame
 
@@ -94,6 +141,9 @@ def score_table(
     out = predict_frame(pipeline, meta, frame, probabilities=probabilities, output_name=output_name)
     scored = pa.Table.from_pandas(out, preserve_index=False)
     if not include_input:
+        for name in reversed([c for c in echo if c in table.column_names]):
+            if name not in scored.column_names:
+                scored = scored.add_column(0, name, table.column(name))
         return scored
     result = table
     for name in scored.column_names:

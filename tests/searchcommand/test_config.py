@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from kepler.core.errors import BadParameter
 from kepler.searchcommand.config import (
     END_MARK,
     SEP,
@@ -89,3 +92,23 @@ def test_hec_tab_becomes_headers_and_never_shows_in_repr() -> None:
     assert decode_secrets({f"hec{SEP}1": '{"token": "h"}', f"hec{SEP}2": END_MARK}, "hec") == {
         "token": "h"
     }
+
+
+def test_job_timeout_and_progress_interval_from_environment_or_stanza() -> None:
+    base = {"KEPLER_URL": "http://x", "KEPLER_TOKEN": "y"}
+    cfg = from_environ(base)
+    assert cfg is not None and (cfg.job_timeout, cfg.progress_interval) == (3600.0, 2.0)
+    cfg = from_environ({**base, "KEPLER_JOB_TIMEOUT": "90", "KEPLER_PROGRESS_INTERVAL": "0.5"})
+    assert cfg is not None and (cfg.job_timeout, cfg.progress_interval) == (90.0, 0.5)
+    stanza = {"url": "https://b", "job_timeout": "120", "progress_interval": "5"}
+    assert from_settings(stanza, {}).progress_interval == 5.0
+    assert from_settings({"url": "https://b", "progress_interval": ""}, {}).progress_interval == 2.0
+
+
+@pytest.mark.parametrize("value", ["0", "31", "soon", "-2"])
+def test_a_bad_progress_interval_says_what_is_allowed(value: str) -> None:
+    base = {"KEPLER_URL": "http://x", "KEPLER_TOKEN": "y"}
+    with pytest.raises(BadParameter, match=r"KEPLER_PROGRESS_INTERVAL .* from 0\.1 to 30"):
+        from_environ({**base, "KEPLER_PROGRESS_INTERVAL": value})
+    with pytest.raises(BadParameter, match=r"progress_interval in kepler_settings\.conf"):
+        from_settings({"url": "https://b", "progress_interval": value}, {})

@@ -4,8 +4,10 @@ would take them, the MLflow record, and bad input refused before any task is que
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import deque
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -56,25 +58,40 @@ def _events(n: int = 160, seed: int = 0) -> pd.DataFrame:
 
 
 class Queue:
-    """The broker's part: tasks in, taken one at a time (what one worker does)."""
+    """The broker's part: tasks in, taken one at a time (what one worker does); ``order``
+    picks which waiting task goes next, as different workers and timings would."""
 
-    def __init__(self) -> None:
+    def __init__(self, order: str = "fifo", seed: int = 0) -> None:
         self.tasks: deque[tuple[str, list]] = deque()
+        self.order = order
+        self.rng = random.Random(seed)
+        self.taken: list[list] = []
 
     def send_task(self, name: str, args: list) -> None:
         self.tasks.append((name, args))
 
-    def enqueue(self, job_id: str, lane: int) -> None:
-        self.send_task(automl.AUTOML_TRIAL_TASK, [job_id, lane])
+    def enqueue(self, job_id: str, lane: int, trial: int | None = None) -> None:
+        self.send_task(automl.AUTOML_TRIAL_TASK, [job_id, lane, trial])
+
+    def take(self) -> tuple[str, list]:
+        if self.order == "lifo":
+            return self.tasks.pop()
+        if self.order == "shuffle":
+            self.tasks.rotate(-self.rng.randrange(len(self.tasks)))
+        return self.tasks.popleft()
+
+    def run(self, task: tuple[str, list], settings: ServerSettings) -> dict:
+        name, args = task
+        self.taken.append(args)
+        if name == automl.AUTOML_TASK:
+            return automl.start_automl(*args, settings, self.enqueue)
+        job_id, lane, *trial = args
+        return automl.run_automl_trial(job_id, lane, settings, self.enqueue, *trial)
 
     def drain(self, settings: ServerSettings) -> list[dict]:
         out = []
         while self.tasks:
-            name, args = self.tasks.popleft()
-            if name == automl.AUTOML_TASK:
-                out.append(automl.start_automl(*args, settings, self.enqueue))
-            else:
-                out.append(automl.run_automl_trial(*args, settings, self.enqueue))
+            out.append(self.run(self.take(), settings))
         return out
 
 
@@ -83,8 +100,8 @@ def test_automl_job_runs_lanes_registers_winner_and_records_runs(
 ) -> None:
     dataset_id = _upload(settings, _events())
     jobs, queue = JobStore(settings.database_url), Queue()
-    spec = parse(
-        "automl y from x color into picker time_budget=60 seed=1 max_trials=4 parallel=2 "
+    spec = parse(  # no seed: lanes that ask as they go
+        "automl y from x color into picker time_budget=60 max_trials=4 parallel=2 "
         "algorithms=LogisticRegression,DecisionTreeClassifier"
     )
     datasets = DatasetStore(settings.dataset_store)
@@ -149,6 +166,173 @@ def test_seeded_serial_job_repeats_its_trials_and_winner(settings: ServerSetting
             [(r["trial"], r["algorithm"], r["params"], r["score"]) for r in result["leaderboard"]]
         )
     assert boards[0] == boards[1] and len(boards[0]) >= 2
+
+
+SEEDED = (
+    "automl y from x color into {model} time_budget=300 seed=3 max_trials=9 parallel=3 "
+    "algorithms=LogisticRegression,DecisionTreeClassifier,KNeighborsClassifier"
+)
+
+
+def _board(job: dict) -> list[tuple]:
+    return [(r["trial"], r["algorithm"], r["params"], r["score"]) for r in job["leaderboard"]]
+
+
+def test_seeded_parallel_job_repeats_whatever_order_the_workers_take_trials(
+    settings: ServerSettings,
+) -> None:
+    """Three lanes, trials taken first-in-first-out, last-in-first-out and shuffled (as
+    workers of different speeds would): the same configurations, scores and winner."""
+    dataset_id = _upload(settings, _events(seed=5))
+    jobs, datasets = JobStore(settings.database_url), DatasetStore(settings.dataset_store)
+    results, queues = [], []
+    for model, order in (("fifo", "fifo"), ("lifo", "lifo"), ("shuffled", "shuffle")):
+        queue = Queue(order, seed=len(model))
+        spec = parse(SEEDED.format(model=model))
+        job = automl.submit_automl(spec, dataset_id, datasets=datasets, jobs=jobs, celery=queue)
+        queue.drain(settings)
+        done = jobs.get(job.id)
+        assert done.state == SUCCEEDED, done.error
+        results.append(done.result or {})
+        queues.append(queue)
+    boards = [_board(r) for r in results]
+    assert boards[0] == boards[1] == boards[2]
+    counts = [r["counts"] for r in results]
+    assert counts[0] == counts[1] == counts[2]  # the same trials pruned, too
+    assert counts[0]["trials"] == 9 and counts[0]["running"] == 0  # max_trials, all ended
+    assert len({(r["algorithm"], str(r["params"])) for r in results[0]["leaderboard"]}) > 3
+    assert [(r["algorithm"], r["params"]) for r in results[1:]] == [
+        (results[0]["algorithm"], results[0]["params"])
+    ] * 2
+    # The orders really differed: the trials were evaluated in different sequences.
+    sequences = [[a[2] for a in q.taken if len(a) == 3 and a[2] is not None] for q in queues]
+    assert len({tuple(s) for s in sequences}) > 1
+    # Round 0: a trial per lane; round 1: two per lane (3-4, 5-6, 7-8), one run continued
+    # by the worker that drew it, the other two queued.
+    starts = {a[2] for a in queues[0].taken if len(a) == 3 and a[2] is not None}
+    assert {0, 1, 2} < starts and len(starts - {0, 1, 2}) == 2 and starts <= {0, 1, 2, 3, 5, 7}
+    study_files = list((Path(settings.home) / "automl").glob("*.journal*"))
+    assert study_files == []  # each finished run removed its journal
+
+
+def test_seeded_round_survives_redelivery_and_a_lost_worker(settings: ServerSettings) -> None:
+    """A drawn trial whose worker died (its task taken, never finished) runs again when
+    the broker redelivers it; a task redelivered after its trial finished does nothing."""
+    dataset_id = _upload(settings, _events(seed=6))
+    jobs, datasets = JobStore(settings.database_url), DatasetStore(settings.dataset_store)
+    queue = Queue()
+    spec = parse(SEEDED.format(model="survivor"))
+    job = automl.submit_automl(spec, dataset_id, datasets=datasets, jobs=jobs, celery=queue)
+    queue.run(queue.take(), settings)  # start: draws round 0, queues its three trials
+    lost = queue.take()  # a worker takes trial 0 and dies before finishing it
+    assert lost[1][2] == 0
+    queue.run(queue.take(), settings)  # trial 1
+    queue.run(queue.take(), settings)  # trial 2: round 0 is not complete, nothing drawn
+    assert not queue.tasks
+    queue.tasks.append(lost)  # the broker redelivers the unacknowledged task
+    queue.tasks.append((automl.AUTOML_TRIAL_TASK, [job.id, 1, 1]))  # and a finished one
+    queue.drain(settings)
+    done = jobs.get(job.id)
+    assert done.state == SUCCEEDED, done.error
+    result = done.result or {}
+    assert result["counts"]["trials"] == 9 and result["counts"]["running"] == 0
+    again = Queue("lifo")
+    job2 = automl.submit_automl(
+        parse(SEEDED.format(model="undisturbed")),
+        dataset_id,
+        datasets=datasets,
+        jobs=jobs,
+        celery=again,
+    )
+    again.drain(settings)
+    assert _board(result) == _board(jobs.get(job2.id).result or {})
+
+
+class Killed(BaseException):
+    """A worker process killed mid-task: no ``except Exception`` handler runs."""
+
+
+def test_seeded_run_recovers_when_the_worker_drawing_a_round_dies(
+    settings: ServerSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The start task dies while drawing round 0, later a trial task dies while drawing
+    round 1 (each after claiming the round): redelivered, each recognises its own claim
+    and finishes the drawing; the run ends as an undisturbed one does."""
+    from kepler.ml.automl import search
+
+    dataset_id = _upload(settings, _events(seed=8))
+    jobs, datasets = JobStore(settings.database_url), DatasetStore(settings.dataset_store)
+    plan_round = search.plan_round
+    deaths = {"left": 0}
+
+    def dies_once(*args: object, **kwargs: object) -> list[int]:
+        if deaths["left"]:
+            deaths["left"] -= 1
+            raise Killed()
+        return plan_round(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(search, "plan_round", dies_once)
+    queue = Queue()
+    job = automl.submit_automl(
+        parse(SEEDED.format(model="phoenix")),
+        dataset_id,
+        datasets=datasets,
+        jobs=jobs,
+        celery=queue,
+    )
+    start = queue.take()
+    deaths["left"] = 1
+    with pytest.raises(Killed):
+        queue.run(start, settings)
+    assert not queue.tasks  # died before queuing any trial
+    queue.run(start, settings)  # redelivered
+    round0 = [queue.take() for _ in range(3)]
+    assert [t[1][2] for t in round0] == [0, 1, 2]
+    queue.run(round0[0], settings)
+    queue.run(round0[1], settings)
+    deaths["left"] = 1
+    with pytest.raises(Killed):
+        queue.run(round0[2], settings)  # finished round 0, died drawing round 1
+    assert not queue.tasks
+    queue.tasks.append(round0[2])  # redelivered
+    queue.drain(settings)
+    done = jobs.get(job.id)
+    assert done.state == SUCCEEDED, done.error
+
+    calm = Queue()
+    job2 = automl.submit_automl(
+        parse(SEEDED.format(model="calm")),
+        dataset_id,
+        datasets=datasets,
+        jobs=jobs,
+        celery=calm,
+    )
+    calm.drain(settings)
+    assert _board(done.result or {}) == _board(jobs.get(job2.id).result or {})
+
+
+def test_a_trial_left_running_by_a_lost_lane_is_failed_at_the_end(
+    settings: ServerSettings,
+) -> None:
+    """Unseeded lanes ask as they go: a trial asked by a worker that then died is marked
+    failed (with why) when the run finalises, not left running for ever."""
+    from kepler.ml.automl import search
+
+    dataset_id = _upload(settings, _events(seed=7))
+    jobs, datasets = JobStore(settings.database_url), DatasetStore(settings.dataset_store)
+    queue = Queue()
+    spec = parse(
+        "automl y from x color into orphan time_budget=60 max_trials=3 parallel=1 "
+        "algorithms=LogisticRegression"
+    )
+    job = automl.submit_automl(spec, dataset_id, datasets=datasets, jobs=jobs, celery=queue)
+    queue.run(queue.take(), settings)
+    run = AutoMLRuns(settings.database_url).get(job.id)
+    assert run is not None
+    search.load_study(search.storage(run.study), job.id, seed=None).ask()  # then it died
+    queue.drain(settings)
+    result = jobs.get(job.id).result or {}
+    assert result["counts"]["running"] == 0 and result["counts"]["failed"] == 1
 
 
 def test_trial_failures_end_the_job_with_the_message(settings: ServerSettings) -> None:

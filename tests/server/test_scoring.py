@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pytest
 
 from kepler.core.spec import FitSpec
 from kepler.ml.outputs import predict_frame
 from kepler.ml.training import train
-from kepler.server.scoring import read_body, score_table, write_body
+from kepler.server.scoring import read_body, read_csv_for_model, score_table, write_body
 
 
 def _model(algorithm: str = "LinearRegression") -> tuple[object, object]:
@@ -48,6 +49,46 @@ def test_score_csv_echoes_the_input_text_unchanged() -> None:
     assert lines[0] == '"a","b","_chunked_idx","predicted(y)"'
     assert lines[1].startswith('"1.50","2","0",')
     assert lines[3].startswith('"inf"," 4 ","2",')
+
+
+def test_score_csv_echoes_only_the_named_input_columns() -> None:
+    """What the Splunk command asks for: ``_chunked_idx`` and the outputs, nothing else
+    (splunkd merges the answer back into its events by ``_chunked_idx``)."""
+    pipeline, meta = _model()
+    table = read_body("csv", CSV)
+    scored = score_table(pipeline, meta, table, include_input=False, echo=["_chunked_idx", "nope"])
+    assert scored.column_names == ["_chunked_idx", "predicted(y)"]
+    assert scored.column("_chunked_idx").to_pylist() == ["0", "1", "2", "3"]
+    full = score_table(pipeline, meta, table)
+    assert scored.column("predicted(y)").equals(full.column("predicted(y)"))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        CSV,  # blanks, inf, padding, a non-number: read as text, converted by score_table
+        b'"a","b","_raw","_chunked_idx","__mv_a"\n'  # Splunk's chunk: typed floats
+        b'"1.5","2","x=1\nsecond line",0,\n'
+        b'"","3","y",1,\n'
+        b'"-2e3","4","z",2,\n',
+    ],
+)
+def test_reading_only_the_models_fields_scores_the_same(body: bytes) -> None:
+    pipeline, meta = _model()
+    slim = read_csv_for_model(body, meta, ["_chunked_idx"])
+    assert slim.column_names == ["a", "b", "_chunked_idx"]  # _raw and __mv_ left unread
+    full = read_body("csv", body)
+    got = score_table(pipeline, meta, slim, include_input=False, echo=["_chunked_idx"])
+    want = score_table(pipeline, meta, full, include_input=False, echo=["_chunked_idx"])
+    assert got.equals(want)
+    typed = body is not CSV
+    assert (slim.schema.field("a").type == pa.float64()) is typed
+
+
+def test_header_without_the_models_fields_reads_every_column() -> None:
+    _, meta = _model()
+    table = read_csv_for_model(b"x,y\n1,2\n", meta, ["_chunked_idx"])
+    assert table.column_names == ["x", "y"] and table.num_rows == 1
 
 
 def test_score_header_only_chunk_answers_with_the_header() -> None:

@@ -2,14 +2,20 @@
 
 `Splunkd` starts a command exactly as splunkd does (`python <script>`, no arguments,
 stdin/stdout pipes), sends getinfo and execute chunks and reads exactly one reply chunk
-per request. `encode_records` writes a command's input CSV the way splunkd writes it;
-`Reply.records` reads a command's CSV answer back. `replay` feeds a recorded splunkd
+per request. A command may answer the last chunk (`finished: true`) with `finished: false`:
+splunkd then asks again with an empty `finished: true` chunk until the answer says
+`finished: true` (how splunklib's GeneratingCommand hands over more rows: its
+`_execute_chunk_v2` answers `finished=False` while rows remain; SPLUNK_PROTOCOLS.md does not
+spell this out). `execute_all` does so and returns every answer, `replies` keeps them all.
+`encode_records` writes a command's input CSV the way splunkd writes it; `Reply.records`
+reads a command's CSV answer back. `replay` feeds a recorded splunkd
 input stream. The rules followed here are in /work/shared/SPLUNK_PROTOCOLS.md, section 1,
 and every byte-level choice is checked against the real recordings in test_harness.py.
 
     with Splunkd(script) as splunkd:
         info = splunkd.getinfo(["fieldname=n", "pattern=\\w+", "text"])
-        reply = splunkd.execute(encode_records(rows), finished=True)
+        reply = splunkd.execute(encode_records(rows), finished=True)  # the last answer
+        answers = splunkd.replies  # every execute answer, in order
         assert splunkd.close() == 0
 """
 
@@ -196,6 +202,12 @@ def _split_value(value: Any) -> tuple[str, str]:
     return str(value), ""
 
 
+def _shown(value: Any) -> str | list[str]:
+    """A field's value as the search shows it (what `Reply.records` reads back)."""
+    plain, mv = _split_value(value)
+    return decode_mv(mv) if mv else plain
+
+
 def _fields_of(records: Iterable[Mapping[str, Any]]) -> list[str]:
     return list(dict.fromkeys(name for record in records for name in record))
 
@@ -349,7 +361,8 @@ class Splunkd:
     (splunklib falls back to protocol v1 when argv has more than one entry). `dispatch_dir`
     defaults to a fresh temporary folder (removed at close), and is also the default cwd,
     so a command cannot lean on the test's working directory. `timeout` bounds each reply
-    and the exit at EOF.
+    and the exit at EOF; `max_follow_ups` bounds the empty chunks sent after a last chunk
+    (a command answering `finished: false` for ever would otherwise hang the test).
     """
 
     def __init__(
@@ -364,8 +377,10 @@ class Splunkd:
         sid: str | None = None,
         dispatch_dir: str | os.PathLike[str] | None = None,
         timeout: float = 30.0,
+        max_follow_ups: int = 10_000,
     ) -> None:
         self.script = Path(script)
+        self.max_follow_ups = max_follow_ups
         self.command = command or self.script.stem
         self.sid = sid or f"{int(time.time())}.{os.getpid() % 1000}"
         self.timeout = timeout
@@ -399,6 +414,8 @@ class Splunkd:
         self._stderr.start()
         self._pos = 0  # first stdout byte not yet read as a reply
         self.requests: list[bytes] = []  # every chunk sent, for debugging
+        self.replies: list[Reply] = []  # every answer to an execute chunk, in order
+        self.required_fields: list[str] | None = None  # from the getinfo reply
         self.returncode: int | None = None
 
     # -- what the command wrote --
@@ -482,15 +499,74 @@ class Splunkd:
             "streaming_command_will_restart": False,
             "searchinfo": info,
         }
-        return self.request(frame(metadata))
+        reply = self.request(frame(metadata))
+        fields = reply.metadata.get("required_fields")
+        self.required_fields = (
+            None if not fields or "*" in fields else [str(name) for name in fields]
+        )
+        return reply
+
+    def send(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        finished: bool,
+        fields: Sequence[str] | None = None,
+    ) -> tuple[Reply, list[Record]]:
+        """Send `records` as splunkd sends them to this command and return its reply and
+        the events as the search shows them after the command.
+
+        Without `required_fields` at getinfo, every field goes and the reply's records are
+        the results. With them, only those fields (the ones the events have) go, plus
+        `_chunked_idx` numbering this chunk's records; every reply row must carry a valid
+        `_chunked_idx`, and its fields are merged into that event, whose other fields
+        splunkd kept. `records` empty with `fields` sends a header-only chunk.
+        """
+        names = list(_fields_of(records) if fields is None else fields)
+        if self.required_fields is None:
+            reply = self.execute(encode_records(records, names), finished=finished)
+            return reply, reply.records()
+        sent = [name for name in self.required_fields if name in names]
+        body = encode_records(records, sent, chunked_idx=True)
+        reply = self.execute(body, finished=finished)
+        results: list[Record] = []
+        for row in reply.records():
+            index = row.pop("_chunked_idx", None)
+            if not isinstance(index, str) or not index.isdigit() or int(index) >= len(records):
+                raise ProtocolError(
+                    f"reply row without a valid _chunked_idx ({index!r}): a command that "
+                    "declares required_fields must echo it"
+                )
+            event: Record = {name: _shown(records[int(index)].get(name)) for name in names}
+            event.update(row)
+            results.append(event)
+        return reply, results
 
     def execute(self, body: bytes, *, finished: bool) -> Reply:
-        """Send one execute chunk and read its one reply, which must say `finished`."""
+        """Send one execute chunk and return the last answer to it (`execute_all`)."""
+        return self.execute_all(body, finished=finished)[-1]
+
+    def execute_all(self, body: bytes, *, finished: bool) -> list[Reply]:
+        """Send one execute chunk and return every answer to it: one, unless the chunk is
+        the last (`finished: true`) and the command answers `finished: false`; splunkd
+        then sends an empty `finished: true` chunk, again after each such answer."""
         if not isinstance(body, bytes):
             raise TypeError("body must be bytes (lengths are UTF-8 byte counts)")
+        answers = [self._execute(body, finished)]
+        while finished and answers[-1].finished is False:
+            if len(answers) > self.max_follow_ups:
+                raise ProtocolError(
+                    f"{len(answers)} answers to the last chunk and still not finished; "
+                    f"{self._diagnosis()}"
+                )
+            answers.append(self._execute(b"", True))
+        return answers
+
+    def _execute(self, body: bytes, finished: bool) -> Reply:
         reply = self.request(frame({"action": "execute", "finished": finished}, body))
         if not isinstance(reply.finished, bool):
             raise ProtocolError(f"execute reply lacks a boolean 'finished': {reply.metadata}")
+        self.replies.append(reply)
         return reply
 
     def request(self, chunk: bytes) -> Reply:
@@ -549,11 +625,17 @@ class Splunkd:
 
     def replay(self, recording: bytes) -> bytes:
         """Feed a recorded splunkd input stream chunk by chunk, reading one reply after
-        each (splunkd waits for it), then close stdin; return all the command's stdout."""
+        each (splunkd waits for it) and asking again after a last chunk as `execute_all`
+        does, then close stdin; return all the command's stdout."""
         previous = 0
-        for _, end, _, _ in _frames(recording):
-            self.request(recording[previous:end])
+        for _, end, metadata, _ in _frames(recording):
+            reply = self.request(recording[previous:end])
             previous = end
+            sent = _decode_metadata(metadata)
+            if sent.get("action") == "execute":
+                self.replies.append(reply)
+                if sent.get("finished") is True and reply.finished is False:
+                    self.execute_all(b"", finished=True)
         self.close()
         return self.stdout
 

@@ -3,15 +3,24 @@ against a real bridge and worker, through the protocol v2 harness."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kepler._stack import LocalStack, free_port
-from tests.splunk.harness import Splunkd, chunks, encode_records, header_only
+from tests.splunk.harness import (
+    Reply,
+    Splunkd,
+    chunks,
+    encode_records,
+    header_only,
+    split_chunks,
+)
 from tests.splunk.splunkd_rest import SplunkdRest
 
 pytestmark = pytest.mark.system
@@ -66,10 +75,40 @@ def sensor_events(n: int, seed: int = 0) -> list[dict]:
 
 
 def run_fit(cmd: Splunkd, args: list[str], bodies: list[bytes], search: str | None = None):  # type: ignore[no-untyped-def]
+    """getinfo, then every chunk; after the last one splunkd asks again while the command
+    answers `finished: false`. Returns every answer: one per chunk before the last, then
+    the answers to the last chunk (the job's progress, then its result)."""
     info = cmd.getinfo(args, search=search, earliest_time="1700000000", latest_time="now")
     assert info.metadata.get("type") == "stateful", info.metadata
-    replies = [cmd.execute(b, finished=i == len(bodies) - 1) for i, b in enumerate(bodies)]
-    return info, replies
+    for i, body in enumerate(bodies):
+        cmd.execute_all(body, finished=i == len(bodies) - 1)
+    return info, cmd.replies
+
+
+PROGRESS = re.compile(r"kepler (?:fit|automl): (\d+)% ")
+
+
+def live_progress(answers: list[Reply], verb: str) -> tuple[str, list[str]]:
+    """Check the answers to the last chunk of a fit or automl that waits for its job: the
+    job queued first, its progress while it runs (`finished: false`, INFO only, a message
+    only when it moved, the percentage never back), then the result. Returns the job id and
+    the progress messages shown before the result."""
+    first, *following, last = answers
+    assert [a.finished for a in answers] == [False] * (len(answers) - 1) + [True]
+    assert all(a.body == b"" for a in answers[:-1])
+    ((level, text),) = first.messages
+    queued = re.fullmatch(
+        rf"kepler {verb}: job (\w+) queued; its progress follows in these messages", text
+    )
+    assert level == "INFO" and queued is not None, first.messages
+    running = [text for a in following for level, text in a.messages if level == "INFO"]
+    assert [m for a in following for m in a.messages if m[0] != "INFO"] == []
+    assert any(PROGRESS.match(t) for t in running), f"no progress while the job ran: {running}"
+    shown = [*running, *(text for _, text in last.messages)]
+    assert all(a != b for a, b in itertools.pairwise(shown))  # only when it moved
+    percents = [int(m[1]) for t in shown if (m := PROGRESS.match(t))]
+    assert percents == sorted(percents) and percents[-1] == 100, shown
+    return queued[1], running
 
 
 def test_fit_then_apply_across_chunks(stack: LocalStack, script: Path) -> None:
@@ -97,13 +136,15 @@ def test_fit_then_apply_across_chunks(stack: LocalStack, script: Path) -> None:
         bodies,
         search=search,
     )
-    assert [r.finished for r in replies] == [False] * (len(bodies) - 1) + [True]
-    assert all(r.body == b"" for r in replies[:-1])
+    assert [r.finished for r in replies[: len(bodies) - 1]] == [False] * (len(bodies) - 1)
+    assert all(r.body == b"" and not r.messages for r in replies[: len(bodies) - 1])
+    job_id, _ = live_progress(replies[len(bodies) - 1 :], "fit")
     (row,) = replies[-1].records()
+    assert row["job_id"] == job_id
     assert row["model"] == "splunk_pump" and row["version"] == "1"
     assert int(row["rows"]) == 3000
     assert float(row["accuracy"]) > 0.9
-    assert any("kepler fit: 100%" in text for _, text in replies[-1].messages)
+    assert replies[-1].messages == [("INFO", "kepler fit: 100% done")]
     assert cmd.close() == 0
 
     from mlflow import MlflowClient
@@ -115,25 +156,49 @@ def test_fit_then_apply_across_chunks(stack: LocalStack, script: Path) -> None:
     assert tags["kepler.splunk.earliest"] == "1700000000"
 
     new = sensor_events(900, seed=1)
-    apply_fields = ["_time", "temp", "vibration", "site", "tags"]
-    apply_bodies = [*chunks(new, 300, apply_fields), b"", header_only(apply_fields)]
+    for event in new:
+        event["_raw"] = f"temp={event['temp']} note=kept-by-splunkd"
+    new[5]["site"] = ["Köln", "東京"]  # a multivalue model field: "Köln\n東京" in its column
+    apply_fields = ["_time", "_raw", "temp", "vibration", "site", "tags"]
     cmd = splunkd(script, stack.url, stack.token)
     info = cmd.getinfo(["apply", "splunk_pump", "probabilities=true"])
     assert "error" not in info.metadata and not info.messages
+    # Only the model's fields cross to the command: splunkd keeps _raw and the rest.
+    assert info.metadata["required_fields"] == ["temp", "vibration", "site"]
     scored = []
-    for i, body in enumerate(apply_bodies):
-        reply = cmd.execute(body, finished=i == len(apply_bodies) - 1)
-        assert reply.finished == (i == len(apply_bodies) - 1)
-        if not body:
-            assert reply.body == b""
-        scored.extend(reply.records())
+    for start in (0, 300, 600):
+        reply, results = cmd.send(new[start : start + 300], finished=False, fields=apply_fields)
+        assert reply.finished is False
+        assert reply.fieldnames == [
+            "_chunked_idx",
+            "predicted(failure)",
+            "probability(failure=no)",
+            "probability(failure=yes)",
+        ]
+        scored.extend(results)
+        if start == 300:
+            assert cmd.execute(b"", finished=False).body == b""  # an empty chunk
+    reply, results = cmd.send([], finished=True, fields=apply_fields)  # header only
+    assert reply.finished is True and results == []
     assert cmd.close() == 0
+    assert not any(b"kept-by-splunkd" in chunk for chunk in cmd.requests)
+    sent = [body for chunk in cmd.requests[1:] for _, body in split_chunks(chunk) if body]
+    assert len(sent) == 4 and all(b"_chunked_idx" in body.split(b"\n")[0] for body in sent)
     assert len(scored) == 900
     truth = [e["failure"] for e in new]
     hits = sum(r["predicted(failure)"] == t for r, t in zip(scored, truth, strict=True))
     assert hits / 900 > 0.9
-    assert {r["site"] for r in scored} == {"Köln", "São Paulo", "東京"}  # text survives
+    assert {r["site"] for r in scored if isinstance(r["site"], str)} == {
+        "Köln",
+        "São Paulo",
+        "東京",
+    }
     assert scored[0]["tags"] == ["pump", "line-2"]  # multivalue fields come back as sent
+    assert scored[0]["_raw"].endswith("note=kept-by-splunkd")
+    assert scored[5]["site"] == ["Köln", "東京"] and scored[5]["predicted(failure)"] in {
+        "yes",
+        "no",
+    }
     assert 0.0 <= float(scored[0]["probability(failure=yes)"]) <= 1.0
 
 
@@ -194,8 +259,12 @@ def test_two_hundred_thousand_events(stack: LocalStack, script: Path) -> None:
     cmd = splunkd(script, stack.url, stack.token)
     cmd.getinfo(["apply", "big_pump"])
     total = 0
-    for i, body in enumerate(chunks(events, 50_000, ["temp", "vibration"])):
-        total += len(cmd.execute(body, finished=i == 3).records())
+    for i in range(4):
+        part = events[i * 50_000 : (i + 1) * 50_000]
+        _, results = cmd.send(part, finished=i == 3, fields=["temp", "vibration", "failure"])
+        total += len(results)
+        hits = sum(r["predicted(failure)"] == r["failure"] for r in results)
+        assert hits / len(results) > 0.95
     assert total == 200_000
     assert cmd.close() == 0
 
@@ -286,9 +355,14 @@ def test_failed_job_is_one_error_message(stack: LocalStack, script: Path) -> Non
     body = encode_records([{"x": str(i), "y": "same"} for i in range(50)], ["x", "y"])
     cmd = splunkd(script, stack.url, stack.token)
     cmd.getinfo(["fit", "LogisticRegression", "y", "from", "x", "into", "const"])
-    reply = cmd.execute(body, finished=True)
-    errors = [text for level, text in reply.messages if level == "ERROR"]
-    assert len(errors) == 1 and "y" in errors[0]
+    answers = cmd.execute_all(body, finished=True)
+    # Queued, followed while a worker runs it, then its failure: the last answer, alone.
+    assert len(answers) >= 2 and "queued" in answers[0].messages[0][1]
+    assert [a.finished for a in answers] == [False] * (len(answers) - 1) + [True]
+    errors = [(level, text) for a in answers for level, text in a.messages if level != "INFO"]
+    assert errors == answers[-1].messages and len(errors) == 1
+    assert errors[0][0] == "ERROR" and "y" in errors[0][1] and "Traceback" not in errors[0][1]
+    assert answers[-1].body == b""
     assert cmd.close() == 1
     assert "Traceback" not in cmd.stderr
 
@@ -319,7 +393,10 @@ def test_automl_streams_chunks_and_answers_with_the_leaderboard(
         ],
         bodies,
     )
-    assert [r.finished for r in replies] == [False] * (len(bodies) - 1) + [True]
+    assert [r.finished for r in replies[: len(bodies) - 1]] == [False] * (len(bodies) - 1)
+    _, running = live_progress(replies[len(bodies) - 1 :], "automl")
+    # Trials done and the best score so far show while the search runs, not at its end.
+    assert any("trials done" in t and "best so far f1=" in t for t in running), running
     rows = replies[-1].records()
     assert [int(r["rank"]) for r in rows] == list(range(1, len(rows) + 1))
     best = rows[0]
@@ -329,7 +406,6 @@ def test_automl_streams_chunks_and_answers_with_the_leaderboard(
         assert float(best[field]) >= 0, field
     assert any(k.startswith("param.") for k in best)
     texts = [text for level, text in replies[-1].messages if level == "INFO"]
-    assert any("trials done" in t and "best so far f1=" in t for t in texts), texts
     assert any("registered splunk_auto@1" in t for t in texts), texts
     assert cmd.close() == 0
 
@@ -340,7 +416,7 @@ def test_automl_constant_target_is_one_error_before_workers_start(
     body = encode_records([{"x": str(i), "y": "same"} for i in range(50)], ["x", "y"])
     cmd = splunkd(script, stack.url, stack.token)
     cmd.getinfo(["automl", "y", "from", "x", "into", "const_auto", "time_budget=30"])
-    reply = cmd.execute(body, finished=True)
+    (reply,) = cmd.execute_all(body, finished=True)  # refused before a job is queued
     errors = [text for level, text in reply.messages if level == "ERROR"]
     assert len(errors) == 1 and "constant" in errors[0], reply.messages
     assert cmd.close() == 1
@@ -350,7 +426,7 @@ def test_automl_constant_target_is_one_error_before_workers_start(
 def test_no_events_to_train_on(stack: LocalStack, script: Path) -> None:
     cmd = splunkd(script, stack.url, stack.token)
     cmd.getinfo(["fit", "LinearRegression", "y", "from", "x"])
-    reply = cmd.execute(b"", finished=True)
+    (reply,) = cmd.execute_all(b"", finished=True)
     assert reply.messages == [
         ("ERROR", "the search returned no events to train on; check the search")
     ]
@@ -379,6 +455,32 @@ def test_tls_failure_names_the_ca_bundle_setting(
     assert cmd.close() == 0
 
 
+def test_fit_past_its_job_timeout_is_one_error_naming_async(
+    tls_bridge: tuple[str, str, Path], script: Path
+) -> None:
+    """No worker takes the job (this bridge has none): the command follows it until
+    job_timeout, then answers one ERROR; the job stays queued for | kepler jobs."""
+    url, token, cert = tls_bridge
+    env = {"KEPLER_CA_BUNDLE": str(cert), "KEPLER_JOB_TIMEOUT": "1"}
+    cmd = splunkd(script, url, token, KEPLER_PROGRESS_INTERVAL="0.2", **env)
+    cmd.getinfo(["fit", "GaussianNB", "failure", "from", "temp", "into", "never"])
+    body = encode_records(sensor_events(50), ["temp", "failure"])
+    answers = cmd.execute_all(body, finished=True)
+    assert cmd.close() == 1
+    job_id = answers[0].messages[0][1].split()[3]
+    assert [a.finished for a in answers] == [False] * (len(answers) - 1) + [True]
+    assert len(answers) >= 3  # queued, then asked again at least once within the timeout
+    assert all(not a.messages for a in answers[1:-1])  # a queued job does not move
+    assert answers[-1].messages == [
+        (
+            "ERROR",
+            f"the fit (job {job_id}) did not finish within 1 s; it goes on in the background: "
+            "follow it with | kepler jobs, or rerun with async=t",
+        )
+    ]
+    assert "Traceback" not in cmd.stderr
+
+
 def test_fit_async_returns_job_id_at_once(stack: LocalStack, script: Path) -> None:
     body = encode_records(sensor_events(300, seed=5), ["temp", "vibration", "failure"])
     cmd = splunkd(script, stack.url, stack.token)
@@ -397,7 +499,8 @@ def test_fit_async_returns_job_id_at_once(stack: LocalStack, script: Path) -> No
         ],
         [body],
     )
-    (row,) = replies[-1].records()
+    (only,) = replies  # async=t: the job id at once, no waiting for the job
+    (row,) = only.records()
     assert cmd.close() == 0
     assert row["state"] == "queued" and row["model"] == "async_pump" and row["job_id"]
     client = stack.client()
@@ -493,7 +596,7 @@ def test_apply_keeps_one_version_for_the_whole_search(stack: LocalStack, script:
     )
     cmd = splunkd(script, stack.url, stack.token)
     cmd.getinfo(["apply", "pinned"])
-    first = cmd.execute(encode_records([{"x": "10"}]), finished=False).records()
+    _, first = cmd.send([{"x": "10"}], finished=False)
     client.fit(
         pd.DataFrame({"x": xs, "y": [3 * x for x in xs]}),
         "LinearRegression",
@@ -501,13 +604,12 @@ def test_apply_keeps_one_version_for_the_whole_search(stack: LocalStack, script:
         into="pinned",
         progress=False,
     )  # version 2 lands mid-search
-    second = cmd.execute(encode_records([{"x": "10"}]), finished=True).records()
+    _, second = cmd.send([{"x": "10"}], finished=True)
     assert cmd.close() == 0
     assert float(first[0]["predicted(y)"]) == pytest.approx(20.0)
     assert float(second[0]["predicted(y)"]) == pytest.approx(20.0)  # still version 1
     fresh = splunkd(script, stack.url, stack.token)
     fresh.getinfo(["apply", "pinned"])
-    assert float(
-        fresh.execute(encode_records([{"x": "10"}]), finished=True).records()[0]["predicted(y)"]
-    ) == pytest.approx(30.0)  # a new search: v2
+    _, third = fresh.send([{"x": "10"}], finished=True)
+    assert float(third[0]["predicted(y)"]) == pytest.approx(30.0)  # a new search: v2
     assert fresh.close() == 0

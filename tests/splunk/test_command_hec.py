@@ -12,7 +12,7 @@ import pytest
 
 from kepler._stack import LocalStack, wait_until
 from tests.hec.receiver import HecReceiver, Token
-from tests.splunk.harness import chunks, header_only
+from tests.splunk.harness import chunks
 from tests.splunk.test_command import run_fit, script, sensor_events, splunkd
 
 pytestmark = pytest.mark.system
@@ -77,17 +77,32 @@ def in_index(rx: HecReceiver, index: str) -> list[dict]:
         return [e for e in rx.events if e.get("index") == index]
 
 
+def parts(events: list[dict], size: int) -> list[list[dict] | None]:
+    return [events[start : start + size] for start in range(0, len(events), size)]
+
+
 def apply_search(
-    script: Path, stack: LocalStack, args: list[str], bodies: list[bytes], **env: str
+    script: Path,
+    stack: LocalStack,
+    args: list[str],
+    chunked: list[list[dict] | None],
+    **env: str,
 ) -> tuple[list[dict], list[tuple[str, str]], int]:
+    """One search: getinfo, then each chunk's events as splunkd sends them to the command
+    (None: an empty body; []: a header-only chunk); the results as the search shows them."""
     cmd = splunkd(script, stack.url, stack.token, **env)
     info = cmd.getinfo(args)
     if "error" in info.metadata or any(level == "ERROR" for level, _ in info.messages):
         return [], info.messages, cmd.close()
     rows, messages = [], list(info.messages)
-    for i, body in enumerate(bodies):
-        reply = cmd.execute(body, finished=i == len(bodies) - 1)
-        rows.extend(reply.records())
+    for i, events in enumerate(chunked):
+        finished = i == len(chunked) - 1
+        if events is None:
+            reply = cmd.execute(b"", finished=finished)
+            results = reply.records()
+        else:
+            reply, results = cmd.send(events, finished=finished, fields=FIELDS)
+        rows.extend(results)
         messages.extend(reply.messages)
     return rows, messages, cmd.close()
 
@@ -96,9 +111,11 @@ def test_apply_with_index_returns_rows_and_writes_each_score_once(
     stack: LocalStack, script: Path, receiver: HecReceiver, model: str
 ) -> None:
     events = sensor_events(1200, seed=3)
-    bodies = [*chunks(events, 400, FIELDS), b"", header_only(FIELDS)]
     rows, messages, code = apply_search(
-        script, stack, ["apply", model, "index=scores", "sourcetype=pump:scores"], bodies
+        script,
+        stack,
+        ["apply", model, "index=scores", "sourcetype=pump:scores"],
+        [*parts(events, 400), None, []],
     )
     assert code == 0 and not messages
     assert len(rows) == 1200  # the search still gets its rows
@@ -118,8 +135,9 @@ def test_apply_with_index_returns_rows_and_writes_each_score_once(
 def test_kepler_events_and_metrics_describe_fits_jobs_and_applies(
     stack: LocalStack, script: Path, receiver: HecReceiver, model: str
 ) -> None:
-    bodies = [*chunks(sensor_events(100, seed=4), 100, FIELDS)]
-    rows, _, code = apply_search(script, stack, ["apply", model], bodies)
+    rows, _, code = apply_search(
+        script, stack, ["apply", model], parts(sensor_events(100, seed=4), 100)
+    )
     assert code == 0 and len(rows) == 100
 
     def kinds() -> dict[str, list[dict]]:
@@ -152,9 +170,8 @@ def test_async_apply_returns_a_job_and_the_worker_writes_the_scores(
     stack: LocalStack, script: Path, receiver: HecReceiver, model: str
 ) -> None:
     events = sensor_events(2000, seed=5)
-    bodies = [*chunks(events, 500, FIELDS), header_only(FIELDS)]
     rows, messages, code = apply_search(
-        script, stack, ["apply", model, "async=t", "index=scores_async"], bodies
+        script, stack, ["apply", model, "async=t", "index=scores_async"], [*parts(events, 500), []]
     )
     assert code == 0 and not messages
     (row,) = rows
@@ -172,12 +189,11 @@ def test_async_apply_returns_a_job_and_the_worker_writes_the_scores(
 def test_setup_page_hec_settings_travel_as_headers_not_in_logs(
     stack: LocalStack, script: Path, receiver: HecReceiver, model: str
 ) -> None:
-    bodies = [*chunks(sensor_events(50, seed=6), 50, FIELDS)]
     rows, _, code = apply_search(
         script,
         stack,
         ["apply", model, "index=main"],
-        bodies,
+        parts(sensor_events(50, seed=6), 50),
         KEPLER_HEC_URL=receiver.url,
         KEPLER_HEC_TOKEN=PAGE_TOKEN,
     )
@@ -206,8 +222,9 @@ def test_hec_down_during_apply_warns_and_delivers_later(
     port = receiver.port
     receiver.stop()
     try:
-        bodies = [*chunks(sensor_events(300, seed=7), 300, FIELDS)]
-        rows, messages, code = apply_search(script, stack, ["apply", model, "index=scores"], bodies)
+        rows, messages, code = apply_search(
+            script, stack, ["apply", model, "index=scores"], parts(sensor_events(300, seed=7), 300)
+        )
     finally:
         receiver.port = port
         receiver.start()

@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 import pytest
 
+from tests.splunk.conftest import COMMANDS
 from tests.splunk.harness import (
     ProtocolError,
     Reply,
@@ -273,3 +274,116 @@ def test_harness_reports_a_dead_or_silent_command(tmp_path: Path) -> None:
         with pytest.raises(ProtocolError, match=r"no reply within 0\.5 s"):
             splunkd.getinfo(COUNTMATCHES_ARGS)
         assert splunkd.close() == 0
+
+
+# --- asked again after the last chunk ---------------------------------------------------
+
+
+def test_generating_command_is_asked_again_until_finished(vendor_lib: Path) -> None:
+    """splunklib's GeneratingCommand answers at most `maxresultrows` events per chunk and
+    `finished: false` while more remain; the harness asks again, as splunkd does."""
+    with Splunkd(COMMANDS / "generatehello.py") as splunkd:
+        info = splunkd.getinfo(["count=10"], maxresultrows=4)
+        assert info.metadata == {"type": "stateful", "generating": True}
+        answers = splunkd.execute_all(b"", finished=True)
+        assert splunkd.close() == 0, splunkd.stderr
+        assert splunkd.trailing == b""
+
+    assert [a.finished for a in answers] == [False, False, True]
+    assert [len(a.records()) for a in answers] == [4, 4, 2]
+    events = [r["_raw"] for a in answers for r in a.records()]
+    assert events == [f"{i}. Hello World!" for i in range(1, 11)]
+    assert splunkd.replies == answers
+    follow_up = frame({"action": "execute", "finished": True})
+    assert splunkd.requests[1:] == [follow_up] * 3  # the first execute is empty too
+
+
+def test_one_answer_when_the_command_finishes_at_once(vendor_lib: Path) -> None:
+    with Splunkd(COMMANDS / "generatehello.py") as splunkd:
+        splunkd.getinfo(["count=3"], maxresultrows=4)
+        reply = splunkd.execute(b"", finished=True)
+        assert splunkd.close() == 0
+    assert reply.finished is True and len(reply.records()) == 3
+    assert splunkd.replies == [reply] and len(splunkd.requests) == 2
+
+
+def test_not_finished_to_a_middle_chunk_is_not_asked_again(
+    countmatches: Path, countmatches_input: bytes
+) -> None:
+    tweets = _tweets(countmatches_input)[:4]
+    with Splunkd(countmatches) as splunkd:
+        splunkd.getinfo(COUNTMATCHES_ARGS)
+        answers = splunkd.execute_all(encode_records(tweets[:2]), finished=False)
+        last = splunkd.execute_all(encode_records(tweets[2:]), finished=True)
+        assert splunkd.close() == 0
+    assert [a.finished for a in answers + last] == [False, True]
+    assert len(splunkd.requests) == 3
+
+
+def test_a_command_never_finishing_is_a_protocol_error(tmp_path: Path) -> None:
+    endless = tmp_path / "endless.py"
+    endless.write_text(
+        "import sys\n"
+        "from kepler.searchcommand.protocol import read_chunk, write_chunk\n"
+        "while read_chunk(sys.stdin.buffer) is not None:\n"
+        "    write_chunk(sys.stdout.buffer, {'finished': False})\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    with Splunkd(endless, env=env, max_follow_ups=5) as splunkd:
+        splunkd.request(frame({"action": "getinfo"}))
+        with pytest.raises(ProtocolError, match="6 answers to the last chunk"):
+            splunkd.execute_all(b"", finished=True)
+        assert len(splunkd.replies) == 6
+        splunkd.kill()
+
+
+REQUIRED_FIELDS_COMMAND = r"""
+import csv, io, json, os, re, sys
+HEADER = re.compile(rb"chunked\s+1.0\s*,\s*(\d+)\s*,\s*(\d+)\s*\n")
+echo = os.environ.get("ECHO_IDX") == "1"
+def read():
+    line = sys.stdin.buffer.readline()
+    if not line:
+        return None
+    m, b = map(int, HEADER.match(line).groups())
+    return json.loads(sys.stdin.buffer.read(m)), sys.stdin.buffer.read(b)
+def write(meta, body=b""):
+    meta = json.dumps(meta).encode()
+    sys.stdout.buffer.write(b"chunked 1.0,%d,%d\n" % (len(meta), len(body)) + meta + body)
+    sys.stdout.buffer.flush()
+read()
+write({"type": "streaming", "required_fields": ["n"]})
+while (chunk := read()) is not None:
+    meta, body = chunk
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    out = io.StringIO()
+    names = ["_chunked_idx", "double"] if echo else ["double"]
+    writer = csv.DictWriter(out, names, lineterminator="\r\n", extrasaction="ignore")
+    writer.writeheader()
+    for row in reversed(rows):  # answered out of order: splunkd merges by _chunked_idx
+        writer.writerow({**row, "double": 2 * int(row["n"]), "seen": sorted(row)})
+    write({"finished": meta["finished"]}, out.getvalue().encode())
+"""
+
+
+def test_required_fields_send_only_those_and_merge_back_by_chunked_idx(tmp_path: Path) -> None:
+    script = tmp_path / "doubler.py"
+    script.write_text(REQUIRED_FIELDS_COMMAND)
+    events = [{"_raw": f"line {i} with, commas", "n": i, "tags": ["a", "b"]} for i in range(5)]
+    with Splunkd(script, env={**os.environ, "ECHO_IDX": "1"}) as splunkd:
+        info = splunkd.getinfo([])
+        assert info.metadata["required_fields"] == ["n"] == splunkd.required_fields
+        reply, results = splunkd.send(events, finished=True)
+        assert splunkd.close() == 0
+    ((_, body),) = split_chunks(splunkd.requests[-1])
+    assert body.split(b"\n")[0] == b'n,"_chunked_idx","__mv_n","__mv__chunked_idx"'
+    assert b"line" not in body  # _raw stayed with splunkd
+    assert [r["double"] for r in reply.records()] == ["8", "6", "4", "2", "0"]
+    assert [(r["n"], r["double"], r["_raw"], r["tags"]) for r in results] == [
+        (str(i), str(2 * i), f"line {i} with, commas", ["a", "b"]) for i in (4, 3, 2, 1, 0)
+    ]
+
+    with Splunkd(script) as splunkd:  # a command that forgets to echo _chunked_idx
+        splunkd.getinfo([])
+        with pytest.raises(ProtocolError, match="_chunked_idx"):
+            splunkd.send(events, finished=True)

@@ -42,17 +42,16 @@ def test_automl_spreads_trials_over_both_processes_and_registers_the_winner(
     stack: LocalStack,
 ) -> None:
     client = stack.client()
-    result = client.automl(
-        machines(400, 0),
-        target="failure",
-        into="night_shift",
-        time_budget="60s",
-        max_trials=8,
-        parallel=2,
-        seed=5,
-        algorithms=["DecisionTreeClassifier", "LogisticRegression", "KNeighborsClassifier"],
-        progress=False,
-    )
+    options = {
+        "target": "failure",
+        "time_budget": "60s",
+        "max_trials": 8,
+        "parallel": 2,
+        "seed": 5,
+        "algorithms": ["DecisionTreeClassifier", "LogisticRegression", "KNeighborsClassifier"],
+        "progress": False,
+    }
+    result = client.automl(machines(400, 0), into="night_shift", **options)
     assert (result.model, result.version, result.ref) == ("night_shift", 1, "night_shift@1")
     board = result.leaderboard
     assert isinstance(board, pd.DataFrame) and len(board) >= 1
@@ -68,6 +67,12 @@ def test_automl_spreads_trials_over_both_processes_and_registers_the_winner(
     worker_main = psutil.Process(stack.workers[0].pid)
     children = {p.pid for p in worker_main.children(recursive=True)}
     assert len(pids) == 2 and pids <= children, (pids, children)
+
+    # The seed makes the run repeat across both processes, whichever takes which trial.
+    again = client.automl(machines(400, 0), into="night_shift_again", **options)
+    columns = ["algorithm", "params", "f1"]
+    assert again.leaderboard[columns].to_dict("records") == board[columns].to_dict("records")
+    assert (again.algorithm, again.counts) == (result.algorithm, result.counts)
 
     # The winner scores raw events through the bridge: `when` is expanded the same way.
     fresh = machines(300, 1)

@@ -18,8 +18,8 @@ def fit(dataset_id: str, job_id: str) -> dict[str, Any]:
     return run_fit_job(dataset_id, job_id, settings())
 
 
-def _enqueue_trial(job_id: str, lane: int) -> None:
-    app.send_task(AUTOML_TRIAL_TASK, args=[job_id, lane])
+def _enqueue_trial(job_id: str, lane: int, trial: int | None = None) -> None:
+    app.send_task(AUTOML_TRIAL_TASK, args=[job_id, lane, trial])
 
 
 @app.task(name=AUTOML_TASK, acks_late=True)
@@ -29,9 +29,10 @@ def automl(dataset_id: str, job_id: str) -> dict[str, Any]:
 
 
 @app.task(name=AUTOML_TRIAL_TASK, acks_late=True)
-def automl_trial(job_id: str, lane: int) -> dict[str, Any]:
-    """One trial of AutoML job ``job_id`` (any worker takes it), then the lane's next."""
-    return run_automl_trial(job_id, lane, settings(), _enqueue_trial)
+def automl_trial(job_id: str, lane: int, trial: int | None = None) -> dict[str, Any]:
+    """Trials of AutoML job ``job_id`` (any worker takes them): the lane's own, or drawn
+    trial ``trial`` of a seeded round; then the lane's next."""
+    return run_automl_trial(job_id, lane, settings(), _enqueue_trial, trial)
 
 
 @app.task(name=APPLY_TASK, acks_late=True)

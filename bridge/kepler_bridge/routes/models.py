@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from kepler.core.errors import HecNotConfigured, KeplerError, PayloadTooLarge
 from kepler.core.refs import ModelRef
-from kepler.server.scoring import read_body, score_table, write_body
+from kepler.server.scoring import read_body, read_csv_for_model, score_table, write_body
 from kepler.server.telemetry import sender_for
 from kepler.server.writeback import NOT_CONFIGURED, hec_target, write_table
 from kepler_bridge.deps import AuthDep, StateDep
@@ -81,13 +81,16 @@ async def apply_model(
     probabilities: bool | None = None,
     output_name: str | None = Query(None, alias="as"),
     include_input: bool = True,
+    echo: str | None = None,
     index: str | None = None,
     sourcetype: str | None = None,
 ) -> Response:
     """Score CSV or Arrow rows with ``ref`` (``pump``, ``pump@3``, ``pump:production``);
     the answer has the same media type, with the model's output fields. With ``index``,
     every scored row is also written to that Splunk index through HEC before the answer
-    (``X-Kepler-Hec-*`` headers: where; else the bridge's ``KEPLER_HEC_*``)."""
+    (``X-Kepler-Hec-*`` headers: where; else the bridge's ``KEPLER_HEC_*``). With
+    ``include_input=false`` only the output fields come back, after the input columns
+    listed in ``echo`` (comma-separated; the Splunk command echoes ``_chunked_idx``)."""
     fmt = media_format(request.headers.get("content-type"))
     body = await _read_limited(request, state.settings.max_chunk_bytes)
     model_ref = ModelRef.parse(ref)
@@ -108,7 +111,11 @@ async def apply_model(
             resolved = state.models.resolve(model_ref)
             name, number = resolved.name, resolved.version
         pipeline, meta = state.cache.get(name, number)
-        table = read_body(fmt, body)
+        echoed = [c for c in (echo or "").split(",") if c]
+        if fmt == "csv" and not include_input:  # only the model's fields need reading
+            table = read_csv_for_model(body, meta, echoed)
+        else:
+            table = read_body(fmt, body)
         scored = score_table(
             pipeline,
             meta,
@@ -116,6 +123,7 @@ async def apply_model(
             probabilities=probabilities,
             output_name=output_name,
             include_input=include_input,
+            echo=echoed,
         )
         if sender is not None:
             before = sender.report()

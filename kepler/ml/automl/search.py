@@ -6,21 +6,28 @@ study for a configuration, cross-validates it (:mod:`kepler.ml.automl.trial`) an
 the score back, recording the algorithm, parameters, cost figures, constraint violations
 and the worker (``host:pid``) as trial user attributes.
 
-Sampling is seeded, constrained TPE (constant liar, so trials in flight repel each other;
+Sampling is constrained TPE (constant liar, so trials in flight repel each other;
 constraint values steer it away from configurations that broke a constraint); pruning is
-the median rule on per-fold scores. With a ``seed``, a trial's sampler seed derives from
-the run's seed, its lane and how many trials the study already holds: a serial run
-(``parallel=1``) is then repeatable trial by trial. With parallel lanes, which trial
-finishes first decides what the sampler has seen, so proposals may differ between runs;
-each configuration's score (same folds, same model seeds) and the split stay repeatable.
+the median rule on per-fold scores.
+
+A seeded run goes in rounds so that it repeats however many workers take part and
+whichever finishes first: one process draws a whole round of configurations
+(:func:`plan_round`: a sampler seeded by the run's seed and the round's number, over the
+trials of earlier rounds, all finished) and any worker evaluates them
+(:func:`run_planned`), pruning against earlier rounds only. Trial *k* then has the same
+configuration, folds, model seed and score on every run; only cost figures (seconds,
+latency) are measured afresh. An unseeded run asks as it goes, lane by lane
+(:func:`run_trial`), with no waiting.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import socket
+import time
 import zlib
 from typing import Any
 
@@ -64,6 +71,16 @@ def storage(url: str) -> Any:
     return _storages[url]
 
 
+def discard_storage(url: str) -> None:
+    """Forget a run's storage; a journal file is deleted (with its lock file)."""
+    _storages.pop(url, None)
+    if url.startswith("journal:"):
+        path = url.removeprefix("journal:")
+        for leftover in (path, f"{path}.lock"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(leftover)
+
+
 def _open_storage(url: str) -> Any:
     optuna = optuna_module()
     if url.startswith("journal:"):
@@ -76,16 +93,38 @@ def _open_storage(url: str) -> Any:
     return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
 
 
-def _sampler(seed: int | None, lane: int, n_seen: int) -> Any:
+def _sampler(seed: int | None, salt: str) -> Any:
     optuna = optuna_module()
-    derived = None
-    if seed is not None:
-        derived = zlib.crc32(f"{seed}:{lane}:{n_seen}".encode())
+    derived = None if seed is None else zlib.crc32(f"{seed}:{salt}".encode())
     return optuna.samplers.TPESampler(
         seed=derived,
         n_startup_trials=STARTUP_TRIALS,
         constant_liar=True,
     )
+
+
+def _pruner(before: int | None) -> Any:
+    """The median rule; with ``before``, against the trials numbered below it only (a
+    seeded round's trials never judge each other, so finishing order cannot matter)."""
+    optuna = optuna_module()
+    median = optuna.pruners.MedianPruner(n_startup_trials=PRUNE_AFTER, n_warmup_steps=0)
+    if before is None:
+        return median
+
+    class EarlierTrials:
+        def __init__(self, study: Any) -> None:
+            self._study = study
+            self.direction = study.direction
+
+        def get_trials(self, deepcopy: bool = True, states: Any = None) -> list[Any]:
+            trials = self._study.get_trials(deepcopy=deepcopy, states=states)
+            return [t for t in trials if t.number < before]
+
+    class EarlierRoundsPruner:  # Optuna asks a pruner for nothing but prune()
+        def prune(self, study: Any, trial: Any) -> bool:
+            return bool(median.prune(EarlierTrials(study), trial))
+
+    return EarlierRoundsPruner()
 
 
 def create_study(
@@ -104,15 +143,101 @@ def create_study(
             study.enqueue_trial(fixed, skip_if_exists=True)
 
 
-def load_study(store: Any, name: str, *, seed: int | None, lane: int) -> Any:
+def load_study(
+    store: Any, name: str, *, seed: int | None, lane: int = 0, before: int | None = None
+) -> Any:
+    """The study as a worker sees it. ``seed`` and ``lane`` seed the sampler of
+    :func:`run_trial` (with the number of trials already held, so a serial caller repeats
+    trial by trial); ``before`` limits pruning to earlier trials (a seeded round)."""
     optuna = optuna_module()
     n_seen = len(store.get_all_trials(store.get_study_id_from_name(name), deepcopy=False))
     return optuna.load_study(
         study_name=name,
         storage=store,
-        sampler=_sampler(seed, lane, n_seen),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNE_AFTER, n_warmup_steps=0),
+        sampler=_sampler(seed, f"{lane}:{n_seen}"),
+        pruner=_pruner(before),
     )
+
+
+def plan_round(
+    store: Any,
+    name: str,
+    spec: AutoMLSpec,
+    pool: list[Any],
+    *,
+    n_features: int,
+    round_no: int,
+    size: int,
+) -> list[int]:
+    """Draw the configurations of seeded round ``round_no`` (``size`` trials, left
+    RUNNING for :func:`run_planned`); return their numbers. Every earlier trial must be
+    finished: what the sampler sees is then the same on every run."""
+    optuna = optuna_module()
+    study = optuna.load_study(
+        study_name=name, storage=store, sampler=_sampler(spec.seed, f"round:{round_no}")
+    )
+    numbers = []
+    for _ in range(size):
+        trial = study.ask()
+        config = space.suggest(trial, pool, n_features=n_features)
+        trial.set_user_attr("algorithm", config["algorithm"])
+        trial.set_user_attr("config", json.dumps(config))
+        numbers.append(int(trial.number))
+    return numbers
+
+
+def run_planned(
+    study: Any,
+    number: int,
+    prepared: Prepared,
+    spec: AutoMLSpec,
+    *,
+    deadline: float | None = None,
+) -> bool:
+    """Evaluate and tell planned trial ``number``; False when it was already finished (a
+    redelivered task, or a duplicate that lost the race). A trial whose worker died is
+    evaluated again from the start; one reached after ``deadline`` is pruned unstarted."""
+    optuna = optuna_module()
+    frozen = study.get_trials(deepcopy=False)[number]
+    assert frozen.number == number
+    if frozen.state.is_finished():
+        return False
+    trial = optuna.trial.Trial(study, frozen._trial_id)
+    try:
+        if deadline is not None and time.time() >= deadline:
+            trial.set_user_attr("note", "budget spent before it started")
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            return True
+        config = json.loads(frozen.user_attrs["config"])
+        _settle(study, trial, config, prepared, spec, deadline)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False  # a duplicate task finished it first (after a worker died)
+    return True
+
+
+def asked(store: Any, name: str) -> int:
+    """How many trials were asked for (running or finished; enqueued ones not yet asked
+    do not count)."""
+    optuna = optuna_module()
+    waiting = optuna.trial.TrialState.WAITING
+    trials = store.get_all_trials(store.get_study_id_from_name(name), deepcopy=False)
+    return sum(t.state != waiting for t in trials)
+
+
+def all_finished(study: Any, numbers: range) -> bool:
+    trials = study.get_trials(deepcopy=False)
+    return all(n < len(trials) and trials[n].state.is_finished() for n in numbers)
+
+
+def fail_unfinished(study: Any, note: str) -> int:
+    """Mark trials left RUNNING (their worker stopped) as failed; return how many."""
+    optuna = optuna_module()
+    left = [t for t in study.get_trials(deepcopy=False) if not t.state.is_finished()]
+    for t in left:
+        trial = optuna.trial.Trial(study, t._trial_id)
+        trial.set_user_attr("note", note)
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    return len(left)
 
 
 def run_trial(
@@ -125,12 +250,25 @@ def run_trial(
 ) -> int:
     """Ask, evaluate, tell one trial (stopped after a fold once ``deadline`` passes);
     return its number."""
-    optuna = optuna_module()
     trial = study.ask()
     config = space.suggest(trial, pool, n_features=len(prepared.features))
-    seed = spec.seed or 0
     trial.set_user_attr("algorithm", config["algorithm"])
     trial.set_user_attr("config", json.dumps(config))
+    _settle(study, trial, config, prepared, spec, deadline)
+    return int(trial.number)
+
+
+def _settle(
+    study: Any,
+    trial: Any,
+    config: dict[str, Any],
+    prepared: Prepared,
+    spec: AutoMLSpec,
+    deadline: float | None,
+) -> None:
+    """Cross-validate ``config`` as ``trial`` and tell the study how it went."""
+    optuna = optuna_module()
+    seed = spec.seed or 0
     trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
     trial.set_user_attr("pid", os.getpid())
     try:
@@ -151,7 +289,6 @@ def run_trial(
         # Constrained TPE: proposals move away from configurations that broke one.
         trial.set_constraint("violations", float(len(result.violations)))
         study.tell(trial, result.score)
-    return int(trial.number)
 
 
 def leaderboard(study: Any, metric: str) -> list[dict[str, Any]]:

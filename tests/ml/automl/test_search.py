@@ -202,3 +202,26 @@ def test_a_trial_past_the_deadline_stops_after_its_current_fold(tmp_path: Path) 
     (trial,) = search.load_study(store, "d", seed=0, lane=0).get_trials()
     assert trial.state.name == "PRUNED"
     assert trial.user_attrs["note"] == "budget spent after fold 1 of 4"
+
+
+def test_a_seeded_rounds_pruner_ignores_trials_of_its_own_round(tmp_path: Path) -> None:
+    """Trials 4-9 (this round, finished early) score high; trial 10 reports 0.7 after its
+    first fold. Against every trial the median is 0.95 and it would be pruned; against
+    earlier rounds (0-3, all 0.5) it is not: finishing order within a round cannot matter."""
+    import optuna
+
+    store = search.storage(f"journal:{tmp_path / 'r'}.journal")
+    search.create_study(store, "r", "accuracy")
+    study = search.load_study(store, "r", seed=0)
+    for value in [0.5] * 4 + [0.95] * 6:
+        trial = study.ask()
+        trial.report(value, 0)
+        study.tell(trial, value)
+    judged = study.ask()
+    judged.report(0.7, 0)
+    frozen = study.get_trials(deepcopy=False)[judged.number]
+    assert judged.number == 10 and frozen.state == optuna.trial.TrialState.RUNNING
+    everyone = search.load_study(store, "r", seed=0)
+    assert bool(everyone.pruner.prune(everyone, frozen)) is True
+    earlier = search.load_study(store, "r", seed=0, before=4)
+    assert bool(earlier.pruner.prune(earlier, frozen)) is False
