@@ -148,8 +148,8 @@ def anatomy(
         store.complete(dataset_id, len(pieces), table.num_rows)
         out.append(
             (
-                "worker: the dataset read back (`DatasetStore.read_table().to_pandas()`)",
-                measure(lambda: store.read_table(dataset_id).to_pandas())[0].wall_s,
+                "worker: the dataset read back (`DatasetStore.read_frame`)",
+                measure(lambda: store.read_frame(dataset_id))[0].wall_s,
             )
         )
     X_train = fitted.X_train
