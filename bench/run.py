@@ -35,7 +35,7 @@ class BenchSettings(BaseSettings):
 
     rows: int = REFERENCE_ROWS
     repeats: int = 3
-    fit_rounds: int = 2
+    fit_rounds: int = 3
     automl_budget: float = 30.0  # seconds per AutoML search (section "automl")
     sections: str = ""
     output: Path = ROOT / "docs" / "benchmarks.md"
