@@ -29,6 +29,7 @@ import os
 import socket
 import time
 import zlib
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -57,17 +58,22 @@ def optuna_module() -> Any:
     return optuna
 
 
-_storages: dict[str, Any] = {}
+_storages: OrderedDict[str, Any] = OrderedDict()
+_STORAGES_KEEP = 8  # runs a worker process may be serving at once, and then some
 
 
 def storage(url: str) -> Any:
     """An Optuna storage: ``journal:<path>`` (a file, with file locks) or a database URL.
 
-    One per URL per process: a journal storage then reads only what other processes
-    appended since its last look, instead of replaying the whole log on every trial.
+    One per URL per process (the most recent few): a journal storage then reads only what
+    other processes appended since its last look, instead of replaying the whole log on
+    every trial.
     """
     if url not in _storages:
         _storages[url] = _open_storage(url)
+        while len(_storages) > _STORAGES_KEEP:
+            _storages.popitem(last=False)
+    _storages.move_to_end(url)
     return _storages[url]
 
 
