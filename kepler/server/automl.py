@@ -66,7 +66,6 @@ def check_automl(spec: AutoMLSpec, dataset_id: str, datasets: Any) -> AutoMLSpec
     """Refuse bad input from the manifest and the target column alone; return the spec
     with its task and metric settled."""
     from kepler.ml.automl.data import check
-    from kepler.ml.automl.space import candidates
 
     manifest = datasets.manifest(dataset_id)  # DatasetNotFound / DatasetIncomplete
     if manifest.rows == 0:
@@ -80,29 +79,29 @@ def check_automl(spec: AutoMLSpec, dataset_id: str, datasets: Any) -> AutoMLSpec
         )
     target = datasets.read_table(dataset_id, columns=[spec.target]).column(0).to_pandas()
     task, metric, _ = check(spec, target, columns, manifest.rows)
-    candidates(
-        ENGINE_TASK[task],
+    _pool(spec, ENGINE_TASK[task])
+    return AutoMLSpec.from_dict({**spec.to_dict(), "task": task, "metric": metric})
+
+
+def _pool(spec: AutoMLSpec, engine_task: str) -> list[Any]:
+    """The candidate algorithms the spec allows for ``engine_task`` (errors say why none)."""
+    from kepler.ml.automl.space import candidates
+
+    return candidates(
+        engine_task,
         algorithms=spec.algorithms,
         interpretable=spec.interpretable,
         robust=spec.robust,
     )
-    return AutoMLSpec.from_dict({**spec.to_dict(), "task": task, "metric": metric})
 
 
 def check_candidates(spec: AutoMLSpec) -> None:
     """What can be checked without data (the SDK's and Splunk's dry run)."""
-    from kepler.ml.automl.space import candidates
-
     tasks = [spec.task] if spec.task else ["classification", "regression"]
     errors = []
     for task in tasks:
         try:
-            candidates(
-                ENGINE_TASK[task],
-                algorithms=spec.algorithms,
-                interpretable=spec.interpretable,
-                robust=spec.robust,
-            )
+            _pool(spec, ENGINE_TASK[task])
         except KeplerError as exc:
             errors.append(exc)
     if len(errors) == len(tasks):
@@ -133,7 +132,7 @@ def start_automl(
     dataset_id: str, job_id: str, settings: ServerSettings, enqueue: Enqueue
 ) -> dict[str, Any]:
     from kepler.ml.automl import search, tracking
-    from kepler.ml.automl.space import candidates, default_starts
+    from kepler.ml.automl.space import default_starts
     from kepler.server.fitting import model_store
 
     jobs = JobStore(settings.database_url)
@@ -149,12 +148,7 @@ def start_automl(
     try:
         url = study_url(settings, job_id)
         assert spec.metric is not None
-        pool = candidates(
-            ENGINE_TASK[spec.task or "classification"],
-            algorithms=spec.algorithms,
-            interpretable=spec.interpretable,
-            robust=spec.robust,
-        )
+        pool = _pool(spec, ENGINE_TASK[spec.task or "classification"])
         search.create_study(search.storage(url), job_id, spec.metric, default_starts(pool))
         parent = tracking.start_parent(model_store(settings), spec.into or "", job_id, job.spec)
         run = runs.create(job_id, dataset_id, url, parent, spec.time_budget, spec.parallel)
@@ -227,7 +221,6 @@ def _next_round(
     drawn ([]: the run is over), or None when another task decided it. A drawer that
     died half-way and was redelivered draws the trials still missing."""
     from kepler.ml.automl import search
-    from kepler.ml.automl.space import candidates
 
     claimed = runs.claim_round(
         job.id, number, first, _round_size(spec, number, first, run.deadline), drawer
@@ -241,12 +234,7 @@ def _next_round(
     if missing <= 0:
         return list(claimed.trials)
     prepared = _load(run.dataset_id, job, settings)
-    pool = candidates(
-        prepared.engine_task,
-        algorithms=spec.algorithms,
-        interpretable=spec.interpretable,
-        robust=spec.robust,
-    )
+    pool = _pool(spec, prepared.engine_task)
     drawn = search.plan_round(
         store,
         job.id,
@@ -285,8 +273,39 @@ def run_automl_trial(
     enqueue: Enqueue,
     trial: int | None = None,
 ) -> dict[str, Any]:
+    """One trial task: lane ``lane``'s own trials (:func:`_run_lane`) or, with ``trial``,
+    the lane's run of a seeded round that begins there (:func:`_run_drawn`). A failure
+    fails the job, once, whichever task meets it."""
+    jobs = JobStore(settings.database_url)
+    runs = AutoMLRuns(settings.database_url)
+    run = runs.get(job_id)
+    job = jobs.get(job_id)
+    if run is None or run.finalised or job.state in FINISHED:
+        return {"skipped": True}
+    try:
+        if trial is None:
+            return _run_lane(jobs, runs, run, job, lane, settings, enqueue)
+        return _run_drawn(jobs, runs, run, job, lane, trial, settings, enqueue)
+    except KeplerError as exc:
+        _fail_once(jobs, runs, job_id, run.study, exc.to_dict())
+        return {"error": exc.to_dict()}
+    except Exception:
+        log.exception("automl job %s: a task of lane %s crashed", job_id, lane)
+        _fail_once(jobs, runs, job_id, run.study, internal_error(job_id))
+        raise
+
+
+def _run_lane(
+    jobs: JobStore,
+    runs: AutoMLRuns,
+    run: Any,
+    job: Job,
+    lane: int,
+    settings: ServerSettings,
+    enqueue: Enqueue,
+) -> dict[str, Any]:
     """Trials of lane ``lane`` for about :data:`TASK_SLICE_S`, then the lane's next task
-    or its end; with ``trial``, that drawn trial of a seeded round (:func:`_run_drawn`).
+    or its end (the task that closes the last lane finalises).
 
     Several quick trials share one task so that dispatch through the broker does not
     dominate when a trial takes a fraction of a second; the study (and its seeded
@@ -294,57 +313,29 @@ def run_automl_trial(
     trials fall into tasks.
     """
     from kepler.ml.automl import search
-    from kepler.ml.automl.space import candidates
 
-    jobs = JobStore(settings.database_url)
-    runs = AutoMLRuns(settings.database_url)
-    run = runs.get(job_id)
-    job = jobs.get(job_id)
-    if run is None or run.finalised or job.state in FINISHED:
-        return {"skipped": True}
-    if trial is not None:
-        return _run_drawn(jobs, runs, run, job, lane, trial, settings, enqueue)
+    job_id = job.id
     spec = _spec(job)
     deadline = run.deadline
-
-    def more_allowed() -> bool:
-        """Budget left and, with max_trials, trials left (read, not claimed)."""
-        now = runs.get(job_id)
-        assert now is not None
-        return time.time() < deadline and (
-            spec.max_trials is None or now.trials_claimed < spec.max_trials
-        )
-
-    try:
-        store = search.storage(run.study)
-        task_start = time.time()
-        ran = 0
-        while (
-            time.time() < deadline
-            and (ran == 0 or time.time() - task_start < TASK_SLICE_S)
-            and runs.claim_trial(job_id, spec.max_trials)
-        ):
-            prepared = _load(run.dataset_id, job, settings)
-            pool = candidates(
-                prepared.engine_task,
-                algorithms=spec.algorithms,
-                interpretable=spec.interpretable,
-                robust=spec.robust,
-            )
-            study = search.load_study(store, job_id, seed=spec.seed, lane=lane)
-            search.run_trial(study, prepared, spec, pool, deadline=deadline)
-            ran += 1
-            _report(jobs, job_id, study, spec, run.started_at, deadline)
-        if more_allowed():
-            enqueue(job_id, lane)
-            return {"lane": lane, "trials": ran, "next": True}
-    except KeplerError as exc:
-        _fail_once(jobs, runs, job_id, run.study, exc.to_dict())
-        return {"error": exc.to_dict()}
-    except Exception:
-        log.exception("automl job %s: lane %s crashed", job_id, lane)
-        _fail_once(jobs, runs, job_id, run.study, internal_error(job_id))
-        raise
+    store = search.storage(run.study)
+    task_start = time.time()
+    ran = 0
+    while (
+        time.time() < deadline
+        and (ran == 0 or time.time() - task_start < TASK_SLICE_S)
+        and runs.claim_trial(job_id, spec.max_trials)
+    ):
+        prepared = _load(run.dataset_id, job, settings)
+        pool = _pool(spec, prepared.engine_task)
+        study = search.load_study(store, job_id, seed=spec.seed, lane=lane)
+        search.run_trial(study, prepared, spec, pool, deadline=deadline)
+        ran += 1
+        _report(jobs, job_id, study, spec, run.started_at, deadline)
+    now = runs.get(job_id)  # budget left and, with max_trials, trials left (read only)
+    assert now is not None
+    if time.time() < deadline and (spec.max_trials is None or now.trials_claimed < spec.max_trials):
+        enqueue(job_id, lane)
+        return {"lane": lane, "trials": ran, "next": True}
     if runs.close_lane(job_id) and runs.claim_finalise(job_id):
         return finalise_automl(job_id, settings)
     return {"lane": lane, "trials": ran, "next": False}
@@ -369,45 +360,37 @@ def _run_drawn(
     job_id = job.id
     spec = _spec(job)
     ran = 0
-    try:
-        store = search.storage(run.study)
-        while True:
-            current = runs.round_of(job_id, start)
-            if current is None:
-                raise RuntimeError(f"trial {start} belongs to no round of job {job_id}")
-            part = next(p for p in _slices(current, spec.parallel) if start in p)
-            prepared = _load(run.dataset_id, job, settings)
-            study = search.load_study(store, job_id, seed=spec.seed, before=current.first)
-            for number in part:
-                ran += search.run_planned(study, number, prepared, spec, deadline=run.deadline)
-                _report(jobs, job_id, study, spec, run.started_at, run.deadline)
-            if not search.all_finished(study, current.trials):
-                return {"lane": lane, "trials": ran, "next": False}  # others still at it
-            drawn = _next_round(
-                job,
-                spec,
-                run,
-                settings,
-                runs,
-                number=current.number + 1,
-                first=current.first + current.size,
-                drawer=part.start,
-            )
-            if drawn is None:  # another worker decided the next round
-                return {"lane": lane, "trials": ran, "next": False}
-            if not drawn:
-                break
-            parts = _slices(Round(current.number + 1, drawn[0], len(drawn)), spec.parallel)
-            for other, later in enumerate(parts[1:], start=1):
-                enqueue(job_id, other, later.start)
-            start = parts[0].start
-    except KeplerError as exc:
-        _fail_once(jobs, runs, job_id, run.study, exc.to_dict())
-        return {"error": exc.to_dict()}
-    except Exception:
-        log.exception("automl job %s: trials from %s crashed", job_id, start)
-        _fail_once(jobs, runs, job_id, run.study, internal_error(job_id))
-        raise
+    store = search.storage(run.study)
+    while True:
+        current = runs.round_of(job_id, start)
+        if current is None:
+            raise RuntimeError(f"trial {start} belongs to no round of job {job_id}")
+        part = next(p for p in _slices(current, spec.parallel) if start in p)
+        prepared = _load(run.dataset_id, job, settings)
+        study = search.load_study(store, job_id, seed=spec.seed, before=current.first)
+        for number in part:
+            ran += search.run_planned(study, number, prepared, spec, deadline=run.deadline)
+            _report(jobs, job_id, study, spec, run.started_at, run.deadline)
+        if not search.all_finished(study, current.trials):
+            return {"lane": lane, "trials": ran, "next": False}  # others still at it
+        drawn = _next_round(
+            job,
+            spec,
+            run,
+            settings,
+            runs,
+            number=current.number + 1,
+            first=current.first + current.size,
+            drawer=part.start,
+        )
+        if drawn is None:  # another worker decided the next round
+            return {"lane": lane, "trials": ran, "next": False}
+        if not drawn:
+            break
+        parts = _slices(Round(current.number + 1, drawn[0], len(drawn)), spec.parallel)
+        for other, later in enumerate(parts[1:], start=1):
+            enqueue(job_id, other, later.start)
+        start = parts[0].start
     if runs.claim_finalise(job_id):
         return finalise_automl(job_id, settings)
     return {"lane": lane, "trials": ran, "next": False}

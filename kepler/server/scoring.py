@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from collections.abc import Iterator, Sequence
@@ -21,26 +22,40 @@ def _header(data: bytes) -> list[str]:
     return next(csv.reader([first]), [])
 
 
-def read_csv_as_strings(data: bytes) -> pa.Table:
-    """Splunk's CSV, every column as text (typing is the model's business); empty -> no rows."""
+def _read_csv(
+    data: bytes,
+    types: dict[str, pa.DataType],
+    *,
+    block_size: int,
+    include: list[str] | None = None,
+) -> pa.Table:
+    """Arrow's CSV reader as Splunk's CSV needs it: values may hold newlines, text keeps
+    "" as "", a blank number is missing; what cannot be read is a :class:`DataError`."""
     import pyarrow.csv as pacsv
 
-    names = _header(data)
-    if not names:
-        return pa.table({})
     try:
         return pacsv.read_csv(
             io.BytesIO(data),
-            read_options=pacsv.ReadOptions(block_size=1 << 24),
+            read_options=pacsv.ReadOptions(block_size=block_size),
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
+                include_columns=include or [],
+                column_types=types,
+                null_values=[""],  # only a blank is missing ("NA" in a number fails)
                 strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
+                quoted_strings_can_be_null=True,  # a quoted blank number: missing
             ),
         )
     except pa.ArrowInvalid as exc:
         raise DataError(f"the CSV body could not be read: {exc}; send RFC 4180 CSV") from None
+
+
+def read_csv_as_strings(data: bytes) -> pa.Table:
+    """Splunk's CSV, every column as text (typing is the model's business); empty -> no rows."""
+    names = _header(data)
+    if not names:
+        return pa.table({})
+    return _read_csv(data, {n: pa.string() for n in names}, block_size=1 << 24)
 
 
 def read_csv_for_model(data: bytes, meta: Any, echo: Sequence[str] = ()) -> pa.Table:
@@ -48,8 +63,6 @@ def read_csv_for_model(data: bytes, meta: Any, echo: Sequence[str] = ()) -> pa.T
     columns, the numeric fields parsed straight to float64 (blank: missing). A numeric
     field holding anything else (padding, text) makes the whole read fall back to text,
     converted by :func:`score_table` as ever. No model field in the header: every column."""
-    import pyarrow.csv as pacsv
-
     from kepler.ml.frames import NUMERIC
 
     header = _header(data)
@@ -60,27 +73,11 @@ def read_csv_for_model(data: bytes, meta: Any, echo: Sequence[str] = ()) -> pa.T
     if not any(n in meta.features for n in keep) or len(keep) != len(set(keep)):
         return read_csv_as_strings(data)
     floats = {n for n in keep if meta.feature_types.get(n) == NUMERIC and n not in echo}
-    for typed in (True, False):
-        types = {n: pa.float64() if typed and n in floats else pa.string() for n in keep}
-        try:
-            return pacsv.read_csv(
-                io.BytesIO(data),
-                read_options=pacsv.ReadOptions(block_size=1 << 20),
-                parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                convert_options=pacsv.ConvertOptions(
-                    include_columns=keep,
-                    column_types=types,
-                    null_values=[""],  # only a blank is missing ("NA" falls back to text)
-                    strings_can_be_null=False,  # text columns keep "" as ""
-                    quoted_strings_can_be_null=True,  # a quoted blank number: missing
-                ),
-            )
-        except pa.ArrowInvalid as exc:
-            if not typed:
-                raise DataError(
-                    f"the CSV body could not be read: {exc}; send RFC 4180 CSV"
-                ) from None
-    raise AssertionError("unreachable")
+    if floats:
+        typed = {n: pa.float64() if n in floats else pa.string() for n in keep}
+        with contextlib.suppress(DataError):  # a non-number somewhere: read it as text
+            return _read_csv(data, typed, include=keep, block_size=1 << 20)
+    return _read_csv(data, {n: pa.string() for n in keep}, include=keep, block_size=1 << 20)
 
 
 def read_body(fmt: str, data: bytes) -> pa.Table:

@@ -20,7 +20,7 @@ from kepler.ml.store import ModelStore
 from kepler.server import automl
 from kepler.server.automl_runs import AutoMLRuns
 from kepler.server.datasets import DatasetStore
-from kepler.server.jobs import FAILED, SUCCEEDED, JobStore
+from kepler.server.jobs import FAILED, SUCCEEDED, Job, JobStore
 from kepler.server.settings import ServerSettings
 from kepler_bridge.ingest import ingest_chunk
 
@@ -178,22 +178,43 @@ def _board(job: dict) -> list[tuple]:
     return [(r["trial"], r["algorithm"], r["params"], r["score"]) for r in job["leaderboard"]]
 
 
+def _submit(settings: ServerSettings, dataset_id: str, line: str, queue: Queue) -> Job:
+    return automl.submit_automl(
+        parse(line),
+        dataset_id,
+        datasets=DatasetStore(settings.dataset_store),
+        jobs=JobStore(settings.database_url),
+        celery=queue,
+    )
+
+
+def _succeeded(settings: ServerSettings, job_id: str) -> dict:
+    """The job's result, once it succeeded."""
+    done = JobStore(settings.database_url).get(job_id)
+    assert done.state == SUCCEEDED, done.error
+    return done.result or {}
+
+
+def _undisturbed_board(settings: ServerSettings, dataset_id: str, model: str) -> list[tuple]:
+    """The leaderboard of the seeded run, its tasks taken in order by one worker."""
+    queue = Queue()
+    job = _submit(settings, dataset_id, SEEDED.format(model=model), queue)
+    queue.drain(settings)
+    return _board(_succeeded(settings, job.id))
+
+
 def test_seeded_parallel_job_repeats_whatever_order_the_workers_take_trials(
     settings: ServerSettings,
 ) -> None:
     """Three lanes, trials taken first-in-first-out, last-in-first-out and shuffled (as
     workers of different speeds would): the same configurations, scores and winner."""
     dataset_id = _upload(settings, _events(seed=5))
-    jobs, datasets = JobStore(settings.database_url), DatasetStore(settings.dataset_store)
     results, queues = [], []
     for model, order in (("fifo", "fifo"), ("lifo", "lifo"), ("shuffled", "shuffle")):
         queue = Queue(order, seed=len(model))
-        spec = parse(SEEDED.format(model=model))
-        job = automl.submit_automl(spec, dataset_id, datasets=datasets, jobs=jobs, celery=queue)
+        job = _submit(settings, dataset_id, SEEDED.format(model=model), queue)
         queue.drain(settings)
-        done = jobs.get(job.id)
-        assert done.state == SUCCEEDED, done.error
-        results.append(done.result or {})
+        results.append(_succeeded(settings, job.id))
         queues.append(queue)
     boards = [_board(r) for r in results]
     assert boards[0] == boards[1] == boards[2]
@@ -219,10 +240,8 @@ def test_seeded_round_survives_redelivery_and_a_lost_worker(settings: ServerSett
     """A drawn trial whose worker died (its task taken, never finished) runs again when
     the broker redelivers it; a task redelivered after its trial finished does nothing."""
     dataset_id = _upload(settings, _events(seed=6))
-    jobs, datasets = JobStore(settings.database_url), DatasetStore(settings.dataset_store)
     queue = Queue()
-    spec = parse(SEEDED.format(model="survivor"))
-    job = automl.submit_automl(spec, dataset_id, datasets=datasets, jobs=jobs, celery=queue)
+    job = _submit(settings, dataset_id, SEEDED.format(model="survivor"), queue)
     queue.run(queue.take(), settings)  # start: draws round 0, queues its three trials
     lost = queue.take()  # a worker takes trial 0 and dies before finishing it
     assert lost[1][2] == 0
@@ -232,20 +251,9 @@ def test_seeded_round_survives_redelivery_and_a_lost_worker(settings: ServerSett
     queue.tasks.append(lost)  # the broker redelivers the unacknowledged task
     queue.tasks.append((automl.AUTOML_TRIAL_TASK, [job.id, 1, 1]))  # and a finished one
     queue.drain(settings)
-    done = jobs.get(job.id)
-    assert done.state == SUCCEEDED, done.error
-    result = done.result or {}
+    result = _succeeded(settings, job.id)
     assert result["counts"]["trials"] == 9 and result["counts"]["running"] == 0
-    again = Queue("lifo")
-    job2 = automl.submit_automl(
-        parse(SEEDED.format(model="undisturbed")),
-        dataset_id,
-        datasets=datasets,
-        jobs=jobs,
-        celery=again,
-    )
-    again.drain(settings)
-    assert _board(result) == _board(jobs.get(job2.id).result or {})
+    assert _board(result) == _undisturbed_board(settings, dataset_id, "undisturbed")
 
 
 class Killed(BaseException):
@@ -261,7 +269,6 @@ def test_seeded_run_recovers_when_the_worker_drawing_a_round_dies(
     from kepler.ml.automl import search
 
     dataset_id = _upload(settings, _events(seed=8))
-    jobs, datasets = JobStore(settings.database_url), DatasetStore(settings.dataset_store)
     plan_round = search.plan_round
     deaths = {"left": 0}
 
@@ -273,13 +280,7 @@ def test_seeded_run_recovers_when_the_worker_drawing_a_round_dies(
 
     monkeypatch.setattr(search, "plan_round", dies_once)
     queue = Queue()
-    job = automl.submit_automl(
-        parse(SEEDED.format(model="phoenix")),
-        dataset_id,
-        datasets=datasets,
-        jobs=jobs,
-        celery=queue,
-    )
+    job = _submit(settings, dataset_id, SEEDED.format(model="phoenix"), queue)
     start = queue.take()
     deaths["left"] = 1
     with pytest.raises(Killed):
@@ -296,19 +297,8 @@ def test_seeded_run_recovers_when_the_worker_drawing_a_round_dies(
     assert not queue.tasks
     queue.tasks.append(round0[2])  # redelivered
     queue.drain(settings)
-    done = jobs.get(job.id)
-    assert done.state == SUCCEEDED, done.error
-
-    calm = Queue()
-    job2 = automl.submit_automl(
-        parse(SEEDED.format(model="calm")),
-        dataset_id,
-        datasets=datasets,
-        jobs=jobs,
-        celery=calm,
-    )
-    calm.drain(settings)
-    assert _board(done.result or {}) == _board(jobs.get(job2.id).result or {})
+    result = _succeeded(settings, job.id)
+    assert _board(result) == _undisturbed_board(settings, dataset_id, "calm")
 
 
 def test_a_trial_left_running_by_a_lost_lane_is_failed_at_the_end(
