@@ -120,9 +120,9 @@ def _describe(bridge: BridgeClient, spec: ApplySpec) -> dict[str, Any]:
     return bridge.json("GET", f"/v1/models/{urllib.parse.quote(str(spec.model), safe='@:')}")
 
 
-def _pin(bridge: BridgeClient, spec: ApplySpec) -> str:
-    """The version every chunk of this search is scored by, fixed at getinfo."""
-    found = _describe(bridge, spec)
+def _pin(found: dict[str, Any]) -> str:
+    """The version every chunk of this search is scored by (from :func:`_describe`, at
+    getinfo)."""
     return f"{found['name']}@{found['version']}"
 
 
@@ -140,7 +140,7 @@ class Apply(Subcommand):
         self.spec = spec
         self.bridge = bridge
         found = _describe(bridge, spec)
-        self.pinned = f"{found['name']}@{found['version']}"
+        self.pinned = _pin(found)
         features = [str(f) for f in found.get("features") or []]
         self.required = features if spec.index is None and features else None
         if spec.index is not None:
@@ -242,7 +242,7 @@ class AsyncApply(Subcommand):
             )
         self.spec = spec
         self.bridge = bridge
-        self.pinned = _pin(bridge, spec)
+        self.pinned = _pin(_describe(bridge, spec))
         status = bridge.json("GET", "/v1/hec")
         if not status.get("telemetry"):
             raise HecNotConfigured(

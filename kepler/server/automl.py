@@ -257,7 +257,7 @@ def _load(run_dataset: str, job: Job, settings: ServerSettings) -> Any:
     if cached is not None:
         return cached
     spec = _spec(job)
-    frame = dataset_store(settings).read_table(run_dataset).to_pandas()
+    frame = dataset_store(settings).read_frame(run_dataset)
     assert spec.task is not None and spec.metric is not None
     prepared = prepare(frame, spec, spec.task, spec.metric)
     _prepared[job.id] = prepared
