@@ -32,6 +32,19 @@ METRICS: dict[str, tuple[tuple[str, ...], bool]] = {
     "mae": (("regression",), False),
     "r2": (("regression",), True),
 }
+# Metric -> the finer one that orders trials tied on it. Counting metrics move in steps of
+# one row per fold, so on small data many configurations tie; the ranking metric (or, for
+# it and the regression metrics, a sibling) tells the better-separating one apart.
+TIE_BREAK: dict[str, str] = {
+    "accuracy": "roc_auc",
+    "f1": "roc_auc",
+    "precision": "roc_auc",
+    "recall": "roc_auc",
+    "roc_auc": "f1",
+    "rmse": "mae",
+    "mae": "rmse",
+    "r2": "rmse",
+}
 DEFAULT_METRIC = {"classification": "f1", "regression": "r2", "anomaly": "roc_auc"}
 # The engine's task names (kepler.core.algorithms.TASKS) for each automl task.
 ENGINE_TASK = {"classification": "classifier", "regression": "regressor", "anomaly": "outlier"}

@@ -103,3 +103,43 @@ def test_automl_bad_input_is_refused_before_the_upload(stack: LocalStack) -> Non
     with pytest.raises(kp.DataError, match="constant"):
         client.automl(frame.assign(failure="no"), target="failure", into="m", time_budget=30)
     assert len(client.jobs()) == before
+
+
+def test_the_anomaly_detection_preset_runs_end_to_end_and_its_detector_applies(
+    stack: LocalStack,
+) -> None:
+    """use_case=anomaly_detection through the real stack: detectors fitted without the
+    label over both worker processes, scored by it, the false-positive cap enforced, and
+    the registered detector flags new events through the bridge."""
+    client = stack.client()
+
+    def readings(n: int, odd: int, seed: int) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        values = np.vstack([rng.normal(size=(n, 3)), rng.normal(loc=6.0, size=(odd, 3))])
+        frame = pd.DataFrame(values, columns=["a", "b", "c"])
+        return frame.assign(broken=[0] * n + [1] * odd)
+
+    result = client.automl(
+        readings(600, 20, 0),
+        target="broken",
+        into="pump_anomalies",
+        use_case="anomaly_detection",
+        max_trials=6,
+        parallel=2,
+        seed=0,
+        time_budget="60s",
+        progress=False,
+    )
+    board = result.leaderboard
+    assert result.counts["trials"] == 6
+    assert set(board["algorithm"]) <= {"IsolationForest", "LocalOutlierFactor"}
+    assert {"roc_auc", "false_positive_rate"} <= set(board.columns)
+    winner = board.iloc[0]
+    assert bool(winner["feasible"]) and winner["false_positive_rate"] <= 0.01
+    assert result.metrics["roc_auc"] > 0.9  # the holdout, scored by the label
+    fresh = readings(300, 10, 1)
+    scored = client.apply(fresh.drop(columns="broken"), "pump_anomalies")
+    flags = scored["isOutlier"].to_numpy()
+    assert set(np.unique(flags)) <= {0, 1}
+    assert flags[-10:].mean() >= 0.8  # the odd readings are flagged...
+    assert flags[:-10].mean() <= 0.03  # ...and few normal ones

@@ -6,9 +6,10 @@ study for a configuration, cross-validates it (:mod:`kepler.ml.automl.trial`) an
 the score back, recording the algorithm, parameters, cost figures, constraint violations
 and the worker (``host:pid``) as trial user attributes.
 
-Sampling is constrained TPE (constant liar, so trials in flight repel each other;
-constraint values steer it away from configurations that broke a constraint); pruning is
-the median rule on per-fold scores.
+Each trial's algorithm is picked by :mod:`kepler.ml.automl.bandit`; its parameters by
+constrained TPE (constant liar, so trials in flight repel each other; constraint values
+steer it away from configurations that broke a constraint); pruning is the median rule on
+per-fold scores.
 
 A seeded run goes in rounds so that it repeats however many workers take part and
 whichever finishes first: one process draws a whole round of configurations
@@ -28,6 +29,7 @@ import logging
 import os
 import socket
 import time
+import warnings
 import zlib
 from collections import OrderedDict
 from typing import Any
@@ -35,9 +37,9 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from kepler.core.automl import AutoMLSpec, greater_is_better
+from kepler.core.automl import TIE_BREAK, AutoMLSpec, greater_is_better
 from kepler.core.errors import DataError, MissingDependency
-from kepler.ml.automl import space
+from kepler.ml.automl import bandit, space
 from kepler.ml.automl.data import Prepared
 from kepler.ml.automl.trial import checked_params, evaluate, make_pipeline, score_metrics
 from kepler.ml.explain import explain
@@ -182,14 +184,54 @@ def plan_round(
     study = optuna.load_study(
         study_name=name, storage=store, sampler=_sampler(spec.seed, f"round:{round_no}")
     )
+    tried = _tried(study)
     numbers = []
     for _ in range(size):
-        trial = study.ask()
-        config = space.suggest(trial, pool, n_features=n_features)
-        trial.set_user_attr("algorithm", config["algorithm"])
-        trial.set_user_attr("config", json.dumps(config))
+        trial = _ask(study, pool, n_features, tried)
         numbers.append(int(trial.number))
     return numbers
+
+
+def _tried(study: Any) -> list[tuple[str, float | None]]:
+    """Every trial asked so far as ``(algorithm, score or None)`` for :mod:`bandit`: a
+    complete trial's value (None when it broke a constraint), a pruned one's last
+    running mean, None for a failed or running one."""
+    optuna = optuna_module()
+    state = optuna.trial.TrialState
+    out: list[tuple[str, float | None]] = []
+    for t in study.get_trials(deepcopy=False):
+        algorithm = t.user_attrs.get("algorithm")
+        if algorithm is None:  # enqueued, not asked yet
+            continue
+        score: float | None = None
+        if t.state == state.COMPLETE and not t.user_attrs.get("violations"):
+            score = float(t.value)
+        elif t.state == state.PRUNED and t.intermediate_values:
+            score = float(t.intermediate_values[max(t.intermediate_values)])
+        out.append((algorithm, score))
+    return out
+
+
+def _ask(study: Any, pool: list[Any], n_features: int, tried: list[Any]) -> Any:
+    """Ask for one trial whose algorithm the bandit chose (an enqueued start keeps its
+    own) and whose parameters the study's sampler draws; ``tried`` gains it."""
+    optuna = optuna_module()
+    base = study.sampler
+    names = [c.algorithm for c in pool]
+    if len(names) > 1:
+        pick = bandit.choose(names, tried, maximize=study.direction.name == "MAXIMIZE")
+        with warnings.catch_warnings():  # experimental since Optuna 2.4, unchanged since
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.sampler = optuna.samplers.PartialFixedSampler({"algorithm": pick}, base)
+    try:
+        trial = study.ask()
+        config = space.suggest(trial, pool, n_features=n_features)
+    finally:
+        study.sampler = base
+    trial.set_user_attr("algorithm", config["algorithm"])
+    trial.set_user_attr("config", json.dumps(config))
+    tried.append((config["algorithm"], None))
+    return trial
 
 
 def run_planned(
@@ -256,10 +298,8 @@ def run_trial(
 ) -> int:
     """Ask, evaluate, tell one trial (stopped after a fold once ``deadline`` passes);
     return its number."""
-    trial = study.ask()
-    config = space.suggest(trial, pool, n_features=len(prepared.features))
-    trial.set_user_attr("algorithm", config["algorithm"])
-    trial.set_user_attr("config", json.dumps(config))
+    trial = _ask(study, pool, len(prepared.features), _tried(study))
+    config = json.loads(trial.user_attrs["config"])
     _settle(study, trial, config, prepared, spec, deadline)
     return int(trial.number)
 
@@ -297,16 +337,24 @@ def _settle(
         study.tell(trial, result.score)
 
 
+def _rank_key(t: Any, metric: str) -> tuple[bool, float, float, int]:
+    """Feasible first, then the score (to 9 decimals: fold means of equal counts may
+    differ in the last bits), then the metric's tie-break, then the earlier trial."""
+    second = TIE_BREAK.get(metric, metric)
+    value = t.user_attrs.get("metrics", {}).get(second)
+    tie = 0.0 if value is None else float(value) * (-1.0 if greater_is_better(second) else 1.0)
+    sign = -1.0 if greater_is_better(metric) else 1.0
+    return (bool(t.user_attrs.get("violations")), round(sign * float(t.value), 9), tie, t.number)
+
+
 def leaderboard(study: Any, metric: str) -> list[dict[str, Any]]:
-    """Completed trials, those meeting every constraint first (best score first), then
-    the ones that broke a constraint (ranked after, never first)."""
+    """Completed trials, those meeting every constraint first (best score first; ties
+    go to the better :data:`~kepler.core.automl.TIE_BREAK` metric), then the ones that
+    broke a constraint (ranked after, never first)."""
     optuna = optuna_module()
     done = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
     complete = [t for t in done if t.state == optuna.trial.TrialState.COMPLETE]
-    sign = -1.0 if greater_is_better(metric) else 1.0
-    complete.sort(
-        key=lambda t: (bool(t.user_attrs.get("violations")), sign * float(t.value), t.number)
-    )
+    complete.sort(key=lambda t: _rank_key(t, metric))
     rows = []
     for rank, t in enumerate(complete, start=1):
         config = json.loads(t.user_attrs["config"])
