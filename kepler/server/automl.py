@@ -41,6 +41,11 @@ log = logging.getLogger(__name__)
 
 AUTOML_TASK = "kepler.automl"
 AUTOML_TRIAL_TASK = "kepler.automl_trial"
+AUTOML_FINALISE_TASK = "kepler.automl_finalise"
+# A run past its deadline with no trial started or told for this long (or twice its
+# longest trial, if longer) lost the tasks that would finalise it: the beat has it
+# finalised with the trials that finished.
+STALE_AFTER_S = 300.0
 
 
 class Enqueue(Protocol):
@@ -497,3 +502,53 @@ def finalise_automl(job_id: str, settings: ServerSettings) -> dict[str, Any]:
     jobs.succeed(job_id, result)
     _discard_study(run.study)
     return result
+
+
+def _quiet_since(run: Any) -> tuple[float, float]:
+    """When the run last showed life (its deadline, or the latest trial start or end)
+    and how long it may stay quiet: :data:`STALE_AFTER_S`, or twice its longest trial."""
+    from kepler.ml.automl import search
+
+    last, longest = run.deadline, 0.0
+    for t in search.trials(search.storage(run.study), run.job_id):
+        for when in (t.datetime_start, t.datetime_complete):
+            if when is not None:
+                last = max(last, when.timestamp())
+        if t.datetime_start and t.datetime_complete:
+            longest = max(longest, (t.datetime_complete - t.datetime_start).total_seconds())
+    return last, max(STALE_AFTER_S, 2 * longest)
+
+
+def stale(run: Any, now: float) -> bool:
+    if run.finalised:
+        return False
+    last, grace = _quiet_since(run)
+    return now - last > grace
+
+
+def sweep(now: float, settings: ServerSettings, celery: Any) -> list[str]:
+    """The beat's check: queue the finalising of every stale run (its trial tasks were
+    lost for good: a worker gone without redelivery, a broker that dropped a message).
+    Returns their job ids."""
+    runs = AutoMLRuns(settings.database_url)
+    queued = []
+    for run in runs.overdue(now - STALE_AFTER_S):
+        try:
+            if stale(run, now):
+                celery.send_task(AUTOML_FINALISE_TASK, args=[run.job_id])
+                queued.append(run.job_id)
+        except Exception:  # one unreadable study must not stop the others
+            log.exception("automl job %s: could not check whether it is stale", run.job_id)
+    return queued
+
+
+def finalise_stale(job_id: str, settings: ServerSettings) -> dict[str, Any]:
+    """Finalise a run found stale (checked again: it may have moved since): leaderboard,
+    winner and registration from the trials that finished; trials left running are
+    marked failed with the reason."""
+    runs = AutoMLRuns(settings.database_url)
+    run = runs.get(job_id)
+    if run is None or not stale(run, time.time()) or not runs.claim_finalise(job_id):
+        return {"skipped": True}
+    log.warning("automl job %s: no trial for too long after its deadline; finalising", job_id)
+    return finalise_automl(job_id, settings)

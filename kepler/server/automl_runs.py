@@ -164,6 +164,15 @@ class AutoMLRuns:
             left = conn.execute(select(_runs.c.lanes_open).where(_runs.c.job_id == job_id)).scalar()
         return left == 0
 
+    def overdue(self, before: float) -> list[AutoMLRun]:
+        """Runs not finalised whose deadline passed before ``before``."""
+        with self.engine.connect() as conn:
+            ids = conn.execute(
+                select(_runs.c.job_id).where(_runs.c.finalised == 0, _runs.c.deadline < before)
+            ).scalars()
+            found = [self.get(i) for i in ids]
+        return [r for r in found if r is not None]
+
     def claim_finalise(self, job_id: str) -> bool:
         """True for exactly one caller: the one that finalises the run."""
         with self.engine.begin() as conn:

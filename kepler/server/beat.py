@@ -1,4 +1,6 @@
-"""The beat: fire due schedules, one job each, onto the workers' queue.
+"""The beat: fire due schedules, one job each, onto the workers' queue; and every
+:data:`SWEEP_EVERY_S` have AutoML runs that lost their tasks finalised
+(:func:`kepler.server.automl.sweep`).
 
 A loop over the schedules table (what ``kepler beat`` runs and ``kepler up`` starts): every
 ``tick`` seconds it claims each due schedule (a conditional UPDATE, so two beats never fire
@@ -16,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kepler.server import automl
 from kepler.server.jobs import Job, JobStore
 from kepler.server.queue import enqueue_score
 from kepler.server.scheduled import SCORE_KIND, schedule_spec
@@ -25,6 +28,7 @@ from kepler.server.settings import ServerSettings
 log = logging.getLogger("kepler.beat")
 
 TICK_S = 1.0
+SWEEP_EVERY_S = 30.0  # how often the beat looks for AutoML runs that lost their tasks
 # A beat whose last good tick is older than this is unhealthy (`kepler beat --check`).
 HEALTHY_WITHIN_S = 30.0
 
@@ -90,9 +94,15 @@ def run_beat(
     log.info("beat started: %d schedule(s)", len(schedules.list()))
     alive = heartbeat_path(settings)
     alive.parent.mkdir(parents=True, exist_ok=True)
+    swept = 0.0
     while not stop.is_set():
         try:
-            tick(time.time(), jobs=jobs, schedules=schedules, celery=celery)
+            now = time.time()
+            tick(now, jobs=jobs, schedules=schedules, celery=celery)
+            if now - swept >= SWEEP_EVERY_S:
+                swept = now
+                for job_id in automl.sweep(now, settings, celery):
+                    log.warning("automl job %s lost its tasks: finalising it", job_id)
             alive.touch()  # only a tick that reached the database and broker counts
         except Exception:  # a database or broker hiccup must not end the beat
             log.exception("beat tick failed; trying again")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -299,6 +300,89 @@ def test_seeded_run_recovers_when_the_worker_drawing_a_round_dies(
     queue.drain(settings)
     result = _succeeded(settings, job.id)
     assert _board(result) == _undisturbed_board(settings, dataset_id, "calm")
+
+
+def _past_deadline(settings: ServerSettings, job_id: str, seconds: float) -> None:
+    """Move the run's deadline into the past (its budget spent long ago)."""
+    from sqlalchemy import update
+
+    from kepler.server.automl_runs import _runs
+
+    runs = AutoMLRuns(settings.database_url)
+    with runs.engine.begin() as conn:
+        conn.execute(
+            update(_runs).where(_runs.c.job_id == job_id).values(deadline=time.time() - seconds)
+        )
+
+
+def _lose_round_one(settings: ServerSettings, model: str, queue: Queue) -> Job:
+    """A seeded run whose round 1 tasks the broker lost: round 0 done, round 1 drawn,
+    the drawer's own part evaluated, the other lanes' tasks gone for good."""
+    dataset_id = _upload(settings, _events(seed=9))
+    job = _submit(settings, dataset_id, SEEDED.format(model=model), queue)
+    queue.run(queue.take(), settings)  # start: round 0, three tasks
+    for _ in range(3):
+        queue.run(queue.take(), settings)  # the last one draws round 1 and queues two
+    assert len(queue.tasks) == 2
+    queue.tasks.clear()  # lost: no worker will ever take them
+    assert JobStore(settings.database_url).get(job.id).state not in (SUCCEEDED, FAILED)
+    return job
+
+
+def test_a_run_that_lost_its_tasks_is_finalised_by_the_sweep(
+    settings: ServerSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing already accepted is lost: once the deadline is past and no trial moved for
+    the grace period, the beat's sweep queues the finalising, which registers the best
+    of the trials that finished and marks the lost ones failed with the reason."""
+    queue = Queue()
+    job = _lose_round_one(settings, "orphan", queue)
+    assert automl.sweep(time.time(), settings, queue) == []  # within its budget: waits
+    _past_deadline(settings, job.id, 1000)
+    assert automl.sweep(time.time(), settings, queue) == []  # trials moved just now
+    monkeypatch.setattr(automl, "STALE_AFTER_S", 0.5)
+    time.sleep(1.0)
+    last, grace = automl._quiet_since(AutoMLRuns(settings.database_url).get(job.id))
+    time.sleep(max(0.0, last + grace - time.time()) + 0.1)
+    assert automl.sweep(time.time(), settings, queue) == [job.id]
+    assert list(queue.tasks) == [(automl.AUTOML_FINALISE_TASK, [job.id])]
+    result = automl.finalise_stale(job.id, settings)
+    assert result["model"] == "orphan" and result["version"] == 1
+    done = _succeeded(settings, job.id)
+    counts = done["counts"]
+    assert counts["running"] == 0 and counts["failed"] >= 4  # round 1's lost lanes
+    assert counts["complete"] + counts["pruned"] + counts["failed"] == counts["trials"]
+    assert done["leaderboard"][0]["trial"] < 6  # from the trials that did finish
+    # once finalised, neither the sweep nor a duplicate message does anything
+    assert automl.sweep(time.time(), settings, queue) == []
+    assert automl.finalise_stale(job.id, settings) == {"skipped": True}
+
+
+def test_the_beat_sweeps_for_stale_runs(
+    settings: ServerSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``kepler beat`` runs the sweep: a stale run's finalising reaches the broker."""
+    import threading
+
+    from kepler.server import beat
+    from kepler.server import queue as queue_module
+
+    queue = Queue()
+    job = _lose_round_one(settings, "beaten", queue)
+    _past_deadline(settings, job.id, 1000)
+    monkeypatch.setattr(automl, "STALE_AFTER_S", 0.0)
+    monkeypatch.setattr(queue_module, "make_celery", lambda _: queue)  # the broker's part
+    last, grace = automl._quiet_since(AutoMLRuns(settings.database_url).get(job.id))
+    time.sleep(max(0.0, last + grace - time.time()) + 0.1)  # quiet for long enough
+    stop = threading.Event()
+    thread = threading.Thread(target=beat.run_beat, args=(settings, stop, 0.05))
+    thread.start()
+    deadline = time.time() + 20
+    while not queue.tasks and time.time() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    thread.join(10)
+    assert (automl.AUTOML_FINALISE_TASK, [job.id]) in queue.tasks
 
 
 def test_a_trial_left_running_by_a_lost_lane_is_failed_at_the_end(

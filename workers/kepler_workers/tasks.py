@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from kepler.server.automl import AUTOML_TASK, AUTOML_TRIAL_TASK, run_automl_trial, start_automl
+from kepler.server.automl import (
+    AUTOML_FINALISE_TASK,
+    AUTOML_TASK,
+    AUTOML_TRIAL_TASK,
+    finalise_stale,
+    run_automl_trial,
+    start_automl,
+)
 from kepler.server.fitting import run_fit_job
 from kepler.server.queue import APPLY_TASK, FIT_TASK, SCORE_TASK
 from kepler.server.scheduled import run_score_job
@@ -33,6 +40,12 @@ def automl_trial(job_id: str, lane: int, trial: int | None = None) -> dict[str, 
     """Trials of AutoML job ``job_id`` (any worker takes them): the lane's own, or drawn
     trial ``trial`` of a seeded round; then the lane's next."""
     return run_automl_trial(job_id, lane, settings(), _enqueue_trial, trial)
+
+
+@app.task(name=AUTOML_FINALISE_TASK, acks_late=True)
+def automl_finalise(job_id: str) -> dict[str, Any]:
+    """Finalise AutoML job ``job_id``, found stale by the beat, with the trials it has."""
+    return finalise_stale(job_id, settings())
 
 
 @app.task(name=APPLY_TASK, acks_late=True)

@@ -263,6 +263,11 @@ def run_planned(
     return True
 
 
+def trials(store: Any, name: str) -> list[Any]:
+    """The study's trials as stored (no sampler, no copies)."""
+    return list(store.get_all_trials(store.get_study_id_from_name(name), deepcopy=False))
+
+
 def asked(store: Any, name: str) -> int:
     """How many trials were asked for (running or finished; enqueued ones not yet asked
     do not count)."""
