@@ -548,7 +548,12 @@ def finalise_stale(job_id: str, settings: ServerSettings) -> dict[str, Any]:
     marked failed with the reason."""
     runs = AutoMLRuns(settings.database_url)
     run = runs.get(job_id)
-    if run is None or not stale(run, time.time()) or not runs.claim_finalise(job_id):
+    if run is None or not stale(run, time.time()):
+        return {"skipped": True}
+    if JobStore(settings.database_url).get(job_id).state in FINISHED:
+        runs.claim_finalise(job_id)  # ended some other way: nothing to finalise, stop looking
+        return {"skipped": True}
+    if not runs.claim_finalise(job_id):
         return {"skipped": True}
     log.warning("automl job %s: no trial for too long after its deadline; finalising", job_id)
     return finalise_automl(job_id, settings)

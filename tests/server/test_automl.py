@@ -358,6 +358,22 @@ def test_a_run_that_lost_its_tasks_is_finalised_by_the_sweep(
     assert automl.finalise_stale(job.id, settings) == {"skipped": True}
 
 
+def test_the_sweep_leaves_a_run_whose_job_already_ended_alone(
+    settings: ServerSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = Queue()
+    job = _lose_round_one(settings, "ended", queue)
+    JobStore(settings.database_url).fail(job.id, {"code": "internal", "message": "gone"})
+    _past_deadline(settings, job.id, 1000)
+    monkeypatch.setattr(automl, "STALE_AFTER_S", 0.0)
+    last, grace = automl._quiet_since(AutoMLRuns(settings.database_url).get(job.id))
+    time.sleep(max(0.0, last + grace - time.time()) + 0.1)
+    assert automl.sweep(time.time(), settings, queue) == [job.id]
+    assert automl.finalise_stale(job.id, settings) == {"skipped": True}
+    assert JobStore(settings.database_url).get(job.id).state == FAILED  # not registered
+    assert automl.sweep(time.time(), settings, queue) == []  # and no longer looked at
+
+
 def test_the_beat_sweeps_for_stale_runs(
     settings: ServerSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
