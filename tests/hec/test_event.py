@@ -66,3 +66,38 @@ def test_an_envelope_shaped_dict_is_taken_as_an_envelope() -> None:
 def test_bad_events_are_refused_with_hecs_reason(value: object, kwargs: dict, needle: str) -> None:
     with pytest.raises(HecRejected, match=needle):
         make_event(value, **kwargs)
+
+
+def test_encoding_equals_the_standard_encoder_and_takes_numpy_and_pandas_values() -> None:
+    """The C encoder built once writes what ``json`` writes; arrays and series (which
+    have ``item`` but only for one element) become lists, NaN inside them null."""
+    import json
+    from decimal import Decimal
+
+    import numpy as np
+    import pandas as pd
+
+    plain = {"id": 7, "site": 'Köln 東京 "q"\n', "p": 0.1 + 0.2, "ok": True, "n": None}
+    standard = json.dumps({"event": plain}, separators=(",", ":"), ensure_ascii=False)
+    assert encode({"event": plain}, {}) == standard.encode()
+    odd = {
+        "f32": np.float32(1.5),
+        "i64": np.int64(3),
+        "when": dt.datetime(2024, 1, 2, 3, 4, 5),
+        "money": Decimal("1.25"),
+        "pair": (1, 2),
+        "array": np.array([1.0, np.nan]),
+        "series": pd.Series([1, 2]),
+    }
+    assert json.loads(encode({"event": odd}, {"host": "h"})) == {
+        "host": "h",
+        "event": {
+            "f32": 1.5,
+            "i64": 3,
+            "when": "2024-01-02T03:04:05",
+            "money": 1.25,
+            "pair": [1, 2],
+            "array": [1.0, None],
+            "series": [1, 2],
+        },
+    }
