@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -87,6 +88,20 @@ class AutoMLRun:
     trials_claimed: int = 0
 
 
+def _run(m: Any) -> AutoMLRun:
+    return AutoMLRun(
+        job_id=m["job_id"],
+        dataset_id=m["dataset_id"],
+        study=m["study"],
+        parent_run_id=m["parent_run_id"],
+        started_at=m["started_at"],
+        deadline=m["deadline"],
+        lanes_open=m["lanes_open"],
+        finalised=bool(m["finalised"]),
+        trials_claimed=m["trials_claimed"],
+    )
+
+
 class AutoMLRuns:
     def __init__(self, database_url: str) -> None:
         self.engine: Engine = _engine(database_url)
@@ -126,20 +141,7 @@ class AutoMLRuns:
     def get(self, job_id: str) -> AutoMLRun | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(_runs).where(_runs.c.job_id == job_id)).first()
-        if row is None:
-            return None
-        m = row._mapping
-        return AutoMLRun(
-            job_id=m["job_id"],
-            dataset_id=m["dataset_id"],
-            study=m["study"],
-            parent_run_id=m["parent_run_id"],
-            started_at=m["started_at"],
-            deadline=m["deadline"],
-            lanes_open=m["lanes_open"],
-            finalised=bool(m["finalised"]),
-            trials_claimed=m["trials_claimed"],
-        )
+        return None if row is None else _run(row._mapping)
 
     def claim_trial(self, job_id: str, max_trials: int | None) -> bool:
         """Count one more trial; False once ``max_trials`` were claimed (exact across
@@ -167,11 +169,10 @@ class AutoMLRuns:
     def overdue(self, before: float) -> list[AutoMLRun]:
         """Runs not finalised whose deadline passed before ``before``."""
         with self.engine.connect() as conn:
-            ids = conn.execute(
-                select(_runs.c.job_id).where(_runs.c.finalised == 0, _runs.c.deadline < before)
-            ).scalars()
-            found = [self.get(i) for i in ids]
-        return [r for r in found if r is not None]
+            rows = conn.execute(
+                select(_runs).where(_runs.c.finalised == 0, _runs.c.deadline < before)
+            ).all()
+        return [_run(row._mapping) for row in rows]
 
     def claim_finalise(self, job_id: str) -> bool:
         """True for exactly one caller: the one that finalises the run."""

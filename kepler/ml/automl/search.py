@@ -158,7 +158,7 @@ def load_study(
     :func:`run_trial` (with the number of trials already held, so a serial caller repeats
     trial by trial); ``before`` limits pruning to earlier trials (a seeded round)."""
     optuna = optuna_module()
-    n_seen = len(store.get_all_trials(store.get_study_id_from_name(name), deepcopy=False))
+    n_seen = len(trials(store, name))
     return optuna.load_study(
         study_name=name,
         storage=store,
@@ -273,8 +273,7 @@ def asked(store: Any, name: str) -> int:
     do not count)."""
     optuna = optuna_module()
     waiting = optuna.trial.TrialState.WAITING
-    trials = store.get_all_trials(store.get_study_id_from_name(name), deepcopy=False)
-    return sum(t.state != waiting for t in trials)
+    return sum(t.state != waiting for t in trials(store, name))
 
 
 def all_finished(study: Any, numbers: range) -> bool:
