@@ -78,6 +78,11 @@ def delete_model(model: str) -> None:
     client().delete_model(model)
 
 
+def deletions(limit: int = 100, name: str | None = None) -> Any:
+    """Who deleted which model or schedule, and when (the bridge's audit log)."""
+    return client().deletions(limit, name)
+
+
 def jobs(limit: int = 100) -> Any:
     return client().jobs(limit)
 

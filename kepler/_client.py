@@ -14,6 +14,7 @@ from kepler import _frames
 from kepler._home import read_token
 from kepler._settings import ClientSettings
 from kepler.core.errors import BridgeUnavailable, JobFailed, KeplerError, from_dict
+from kepler.core.identity import identity_headers
 from kepler.core.refs import ModelRef, validate_model_name
 
 UPLOAD_STREAMS = 2
@@ -120,7 +121,7 @@ class Client:
         )
         self._http = httpx.Client(
             base_url=self.url,
-            headers={"User-Agent": "kepler-sdk"},
+            headers={"User-Agent": "kepler-sdk", **identity_headers(s.who())},
             auth=self._auth,
             verify=tls,
             timeout=timeout or s.timeout,
@@ -452,6 +453,19 @@ class Client:
 
     def set_alias(self, model: str, alias: str, version: int) -> None:
         self._request("PUT", f"/v1/models/{model}/aliases/{alias}", json={"version": version})
+
+    def deletions(self, limit: int = 100, name: str | None = None) -> Any:
+        """The bridge's deletion log, latest first: who deleted which model or schedule,
+        when, and what went with it, as a DataFrame."""
+        import pandas as pd
+
+        params: dict[str, Any] = {"limit": limit}
+        if name:
+            params["name"] = name
+        rows = self._json("GET", "/v1/audit/deletions", params=params)
+        frame = pd.DataFrame(rows, columns=["at", "user", "roles", "kind", "name", "detail"])
+        frame["at"] = pd.to_datetime(frame["at"], unit="s", utc=True)
+        return frame
 
     def jobs(self, limit: int = 100) -> Any:
         import pandas as pd

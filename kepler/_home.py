@@ -7,18 +7,20 @@ import secrets
 from pathlib import Path
 
 TOKEN_FILE = "token"  # noqa: S105 - a file name, not a secret
+# The user-level token (fit, apply, read; no deletions): what Splunk's kepler_user gets.
+USER_TOKEN_FILE = "user-token"  # noqa: S105 - a file name, not a secret
 
 
 def default_home() -> Path:
     return Path(os.environ.get("KEPLER_HOME") or Path.home() / ".kepler").expanduser()
 
 
-def token_path(home: Path | None = None) -> Path:
-    return (home or default_home()) / TOKEN_FILE
+def token_path(home: Path | None = None, name: str = TOKEN_FILE) -> Path:
+    return (home or default_home()) / name
 
 
-def read_token(home: Path | None = None) -> str | None:
-    path = token_path(home)
+def read_token(home: Path | None = None, name: str = TOKEN_FILE) -> str | None:
+    path = token_path(home, name)
     try:
         text = path.read_text().strip()
     except OSError:
@@ -26,10 +28,11 @@ def read_token(home: Path | None = None) -> str | None:
     return text or None
 
 
-def ensure_token(home: Path | None = None) -> str:
-    """The embedded stack's token: read it, or make one readable by this user only."""
-    existing = read_token(home)
-    path = token_path(home)
+def ensure_token(home: Path | None = None, name: str = TOKEN_FILE) -> str:
+    """The embedded stack's token (``name``: the admin or the user level): read it, or
+    make one readable by this user only."""
+    existing = read_token(home, name)
+    path = token_path(home, name)
     if existing:
         if path.stat().st_mode & 0o077:
             path.chmod(0o600)

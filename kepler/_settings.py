@@ -28,3 +28,17 @@ class ClientSettings(BaseSettings):
     # bridge turns one piece into Parquet while the next is on the wire, so little of the
     # conversion is left to wait for after the last byte is sent.
     upload_chunk_bytes: int = 16 * 1024 * 1024
+    # Who the notebook acts for, in the bridge's audit trail (jobs, MLflow's kepler.user
+    # tag, kepler:* events, deletions): KEPLER_USER, else the OS user.
+    user: str = ""
+
+    def who(self) -> str:
+        """``KEPLER_USER``, else the OS user (``getpass.getuser``), else ``""``."""
+        if self.user.strip():
+            return self.user.strip()
+        import getpass
+
+        try:
+            return getpass.getuser()
+        except Exception:  # no user name in the environment or the password database
+            return ""

@@ -54,15 +54,19 @@ class LocalStack:
         extra_env: dict[str, str] | None = None,
         beat: bool = True,
         token: str | None = None,
+        user_token: str | None = None,
     ) -> None:
         self.home = Path(home)
         self.port = free_port()
         self.token = token or secrets.token_urlsafe(24)
+        # The user level (fit, apply, read; no deletions): what Splunk's kepler_user gets.
+        self.user_token = user_token or secrets.token_urlsafe(24)
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("KEPLER_")}
         env.update(
             KEPLER_HOME=str(self.home),
             KEPLER_TOKEN=self.token,
+            KEPLER_USER_TOKEN=self.user_token,
             KEPLER_PORT=str(self.port),
             KEPLER_WORKER_CONCURRENCY=str(concurrency),
             PYTHONUNBUFFERED="1",
@@ -121,6 +125,12 @@ class LocalStack:
         from kepler._client import Client
 
         return Client(self.url, self.token, **kw)
+
+    def user_client(self, **kw: Any) -> Any:
+        """A client with the user-level token."""
+        from kepler._client import Client
+
+        return Client(self.url, self.user_token, **kw)
 
     def log_text(self, tail: int = 4000) -> str:
         return "\n".join(

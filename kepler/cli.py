@@ -206,11 +206,12 @@ def schedule_run_now(
 @app.command()
 def up(host: Host = None, port: Port = None, workers: int = 1) -> None:
     """Run the embedded stack in the foreground: bridge, worker(s) and the MLflow store."""
-    from kepler._home import token_path
-    from kepler_bridge.serve import resolve_token, run_bridge
+    from kepler._home import USER_TOKEN_FILE, token_path
+    from kepler_bridge.serve import resolve_token, resolve_user_token, run_bridge
 
     settings = _server_settings(host, port)
     resolve_token(settings)  # generated and kept now, so its location can be printed
+    resolve_user_token(settings)
     env = dict(os.environ)
     env["KEPLER_HOME"] = str(settings.home)
     procs = [
@@ -228,6 +229,12 @@ def up(host: Host = None, port: Port = None, workers: int = 1) -> None:
     typer.echo(f"Kepler {__version__} embedded stack")
     typer.echo(f"  bridge:  {url}   (API docs: {url}/docs)")
     typer.echo(f"  token:   {where}")
+    user_where = (
+        "from KEPLER_USER_TOKEN"
+        if settings.user_token is not None
+        else f"in {token_path(settings.home, USER_TOKEN_FILE)} (mode 0600)"
+    )
+    typer.echo(f"  user token (fit/apply, no deletions; Splunk's kepler_user): {user_where}")
     typer.echo(f"  MLflow:  {settings.tracking_uri}")
     typer.echo(
         f"           open its UI with: mlflow ui --backend-store-uri {settings.tracking_uri}"

@@ -89,6 +89,37 @@ def require_python(app: Path) -> None:
     restmap.write_text("".join(out).rstrip("\n") + "\n", encoding="utf-8")
 
 
+# The app's own REST handler (splunk_app/package/bin/kepler_credentials.py): a search's
+# session asks it for Kepler's setup and gets the bridge token of its user's level
+# (kepler.searchcommand.credentials). splunkd checks kepler_use first; the handler reads
+# the caller's capabilities, then the secrets with the system session (passSystemAuth).
+CREDENTIALS_STANZA = f"""
+[script:kepler_credentials]
+match = /kepler/credentials
+script = kepler_credentials.py
+scripttype = persist
+handler = kepler_credentials.CredentialsHandler
+requireAuthentication = true
+capability = kepler_use
+output_modes = json
+passSystemAuth = true
+passPayload = false
+passHttpHeaders = false
+passHttpCookies = false
+python.version = python3
+python.required = {PYTHON_REQUIRED}
+"""
+
+
+def add_credentials_handler(app: Path) -> None:
+    """Append the credentials handler's stanza to UCC's restmap.conf (once)."""
+    restmap = app / "default" / "restmap.conf"
+    text = restmap.read_text(encoding="utf-8") if restmap.exists() else ""
+    if "[script:kepler_credentials]" not in text:
+        text = text.rstrip("\n") + "\n" + CREDENTIALS_STANZA
+        restmap.write_text(text.lstrip("\n"), encoding="utf-8")
+
+
 def vendor(app: Path) -> list[str]:
     """Copy the command's code and splunklib into lib/; return what was copied."""
     lib = app / "lib"
@@ -165,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
 
     app = run_ucc(version, args.python)
     require_python(app)
+    add_credentials_handler(app)
     copied = vendor(app)
     strip(app)
     tarball = pack(app, version)

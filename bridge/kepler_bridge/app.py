@@ -17,6 +17,7 @@ from kepler_bridge.deps import AuthDep, BridgeState
 from kepler_bridge.model_cache import ModelCache
 from kepler_bridge.routes import (
     algorithms,
+    audit,
     automl,
     datasets,
     health,
@@ -39,13 +40,16 @@ def preload(state: BridgeState, refs: str) -> None:
         log.info("preloaded model %s@%s", info.name, info.version)
 
 
-def create_app(settings: ServerSettings, token: str) -> FastAPI:
-    """The bridge for ``settings``; ``token`` is required on every route but ``/health``."""
+def create_app(settings: ServerSettings, token: str, *, user_token: str | None = None) -> FastAPI:
+    """The bridge for ``settings``: ``token`` (the admin level) or ``user_token`` (the user
+    level, when given) is required on every route but ``/health``."""
     from kepler.ml.store import ModelStore
     from kepler.server.datasets import DatasetStore
 
     if not token:
         raise ValueError("the bridge refuses to start without a token")
+    if user_token is not None and user_token == token:
+        raise ValueError("the user-level token must differ from the admin token")
     from kepler.server.telemetry import Telemetry, sender_for
 
     # Start the sender now, not on the first event: what an earlier run left in the disk
@@ -56,6 +60,7 @@ def create_app(settings: ServerSettings, token: str) -> FastAPI:
     state = BridgeState(
         settings=settings,
         token=token,
+        user_token=user_token or None,
         telemetry=telemetry,
         jobs=JobStore(settings.database_url, telemetry=telemetry),
         datasets=DatasetStore(settings.dataset_store),
@@ -77,7 +82,7 @@ def create_app(settings: ServerSettings, token: str) -> FastAPI:
     preload(state, settings.preload_models)
     app.state.kepler = state
     errors.install(app)
-    for module in (health, datasets, jobs, automl, models, algorithms, hec, schedules):
+    for module in (health, datasets, jobs, automl, models, algorithms, hec, schedules, audit):
         app.include_router(module.router)
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[AuthDep])

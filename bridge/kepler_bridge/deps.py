@@ -1,4 +1,8 @@
-"""Named dependencies for routes: the bridge's state and the token check."""
+"""Named dependencies for routes: the bridge's state, the token check and the caller.
+
+The token decides the level (``KEPLER_TOKEN``: admin, ``KEPLER_USER_TOKEN``: user); the
+``X-Kepler-User``/``X-Kepler-Roles`` headers only name the caller for the audit trail, so
+a user-level token cannot delete whatever it claims (kepler.core.identity)."""
 
 from __future__ import annotations
 
@@ -8,7 +12,18 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from kepler.core.errors import Unauthorized
+from kepler.core.errors import Forbidden, Unauthorized
+from kepler.core.identity import (
+    LEVEL_ADMIN,
+    LEVEL_USER,
+    ROLE_ADMIN,
+    ROLES_HEADER,
+    UNKNOWN_USER,
+    USER_HEADER,
+    admin_needed,
+    clean_roles,
+    clean_user,
+)
 from kepler.server.jobs import JobStore
 from kepler.server.settings import ServerSettings
 from kepler_bridge.model_cache import ModelCache
@@ -25,6 +40,21 @@ class BridgeState:
     celery: Any
     telemetry: Any  # kepler.server.telemetry.Telemetry
     schedules: Any = None  # kepler.server.schedules.ScheduleStore
+    user_token: str | None = None  # the user level's token; None: admin token only
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who a request acts for: the level its token grants, and the user and roles it
+    names (for the audit trail; never for a permission)."""
+
+    level: str
+    user: str = UNKNOWN_USER
+    roles: tuple[str, ...] = ()
+
+    @property
+    def admin(self) -> bool:
+        return self.level == LEVEL_ADMIN
 
 
 def get_state(request: Request) -> BridgeState:
@@ -35,8 +65,9 @@ def get_state(request: Request) -> BridgeState:
 StateDep = Annotated[BridgeState, Depends(get_state)]
 
 
-def require_token(request: Request, state: StateDep) -> None:
-    """Every route but health needs ``Authorization: Bearer <token>``."""
+def require_token(request: Request, state: StateDep) -> Caller:
+    """Every route but health needs ``Authorization: Bearer <token>``: the admin or the
+    user-level token. Returns the :class:`Caller` (FastAPI runs this once per request)."""
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
     if not given or scheme.lower() not in ("bearer", "splunk"):
@@ -44,8 +75,31 @@ def require_token(request: Request, state: StateDep) -> None:
             "this bridge needs a token: send 'Authorization: Bearer <token>' "
             "(set KEPLER_TOKEN, or read it from the file `kepler up` printed)"
         )
-    if not hmac.compare_digest(given.strip().encode(), state.token.encode()):
+    offered = given.strip().encode()
+    is_admin = hmac.compare_digest(offered, state.token.encode())
+    is_user = state.user_token is not None and hmac.compare_digest(
+        offered, state.user_token.encode()
+    )
+    if not (is_admin or is_user):
         raise Unauthorized("the token was refused: check KEPLER_TOKEN against the bridge's")
+    return Caller(
+        level=LEVEL_ADMIN if is_admin else LEVEL_USER,
+        user=clean_user(request.headers.get(USER_HEADER)) or UNKNOWN_USER,
+        roles=clean_roles(request.headers.get(ROLES_HEADER)),
+    )
 
 
 AuthDep = Depends(require_token)
+CallerDep = Annotated[Caller, Depends(require_token)]
+
+
+def admin_only(what: str) -> Any:
+    """``Annotated[Caller, admin_only("deleting a model")]``: the caller, or 403 for a
+    user-level token, naming the role to ask for."""
+
+    def check(caller: CallerDep) -> Caller:
+        if not caller.admin:
+            raise Forbidden(admin_needed(what), detail={"needs": ROLE_ADMIN})
+        return caller
+
+    return Depends(check)

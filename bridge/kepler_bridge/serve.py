@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kepler._home import ensure_token
+from kepler._home import USER_TOKEN_FILE, ensure_token
 from kepler.server.settings import ServerSettings
 
 
@@ -13,12 +13,20 @@ def resolve_token(settings: ServerSettings) -> str:
     return ensure_token(settings.home)
 
 
+def resolve_user_token(settings: ServerSettings) -> str:
+    """``KEPLER_USER_TOKEN`` when set, else the embedded stack's generated user-level token
+    file (``user-token`` beside ``token``)."""
+    if settings.user_token is not None and settings.user_token.get_secret_value():
+        return settings.user_token.get_secret_value()
+    return ensure_token(settings.home, USER_TOKEN_FILE)
+
+
 def run_bridge(settings: ServerSettings, *, log_level: str = "info") -> None:
     import uvicorn
 
     from kepler_bridge.app import create_app
 
-    app = create_app(settings, resolve_token(settings))
+    app = create_app(settings, resolve_token(settings), user_token=resolve_user_token(settings))
     uvicorn.run(
         app,
         host=settings.host,

@@ -17,6 +17,7 @@ SDK and the search command use to rebuild the same class on their side::
     ├── Conflict                     409 conflict
     │   └── DatasetIncomplete        409 dataset_incomplete  (an upload never finished)
     ├── Unauthorized                 401 unauthorized
+    ├── Forbidden                    403 forbidden           (names the role or token needed)
     ├── PayloadTooLarge              413 payload_too_large
     ├── JobFailed                    500 job_failed
     ├── MissingDependency            500 missing_dependency  (names the pip install)
@@ -124,6 +125,11 @@ class DatasetIncomplete(Conflict):
 class Unauthorized(KeplerError):
     status = 401
     code = "unauthorized"
+
+
+class Forbidden(KeplerError):
+    status = 403
+    code = "forbidden"
 
 
 class PayloadTooLarge(KeplerError):

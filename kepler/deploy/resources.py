@@ -202,6 +202,14 @@ def _service(
     )
 
 
+def _user_token_env(settings: DeploySettings) -> list[Any]:
+    """``KEPLER_USER_TOKEN`` from its secret. None set: each instance makes a random one
+    that no client knows, so the service answers the admin token only."""
+    if settings.user_token_secret:
+        return [_secret_env("KEPLER_USER_TOKEN", settings.user_token_secret)]
+    return []
+
+
 def bridge_service(settings: DeploySettings) -> Any:
     """The bridge as a Cloud Run service: HTTPS at Google's front end, token from Secret
     Manager, ``min_instances``..``max_instances`` with ``concurrency`` requests each."""
@@ -209,6 +217,7 @@ def bridge_service(settings: DeploySettings) -> Any:
     env = [
         *_shared_env(settings),
         _secret_env("KEPLER_TOKEN", settings.token_secret),
+        *_user_token_env(settings),
         _secret_env("KEPLER_DATABASE_URL", settings.database_url_secret),
         *_splunk_env(settings),
     ]
@@ -278,6 +287,7 @@ def model_service(settings: DeploySettings, name: str, version: int, cpu: str, m
         # Loaded before /health answers, so the startup probe holds traffic until then.
         v2.EnvVar(name="KEPLER_PRELOAD_MODELS", value=f"{name}@{version}"),
         _secret_env("KEPLER_TOKEN", settings.token_secret),
+        *_user_token_env(settings),
     ]
     container = _http_container(settings.image, env, cpu, memory, ["bridge"])
     labels = _labels(

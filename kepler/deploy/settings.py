@@ -36,6 +36,9 @@ class DeploySettings(BaseSettings):
     # Secret Manager secrets (the secret's id in the same project, version "latest" unless
     # given as "name:version"): the bridge token, and the jobs database URL with its password.
     token_secret: str = "kepler-token"  # noqa: S105 - a secret's name, not a secret
+    # The user-level token (fit, apply, read; no deletions): Splunk's kepler_user gets it.
+    # Empty: the bridge serves the admin level only (each instance would make its own).
+    user_token_secret: str = ""
     database_url_secret: str = "kepler-database-url"  # noqa: S105 - a name
 
     # Splunk (optional): HEC for scores and Kepler's own events, splunkd's REST API for

@@ -74,6 +74,7 @@ class VersionInfo:
     source: str
     created: str  # ISO 8601, UTC
     job_id: str | None = None
+    user: str | None = None  # who fitted it (the version's kepler.user tag)
 
 
 class ModelStore:
@@ -119,12 +120,14 @@ class ModelStore:
         lineage: dict[str, Any] | None = None,
         job_id: str | None = None,
         parent_run_id: str | None = None,
+        user: str | None = None,
     ) -> RegisteredVersion:
         """Log ``trained`` as a new run and register it as the next version of ``name``.
 
         With ``job_id``, registering is idempotent: a redelivered job finds the version it
         registered before and returns it. ``parent_run_id`` nests the run under another
-        (AutoML's search run).
+        (AutoML's search run). ``user`` (who asked for the fit) becomes the ``kepler.user``
+        tag of the run and of the model version.
         """
         validate_model_name(name)
         if job_id is not None:
@@ -140,6 +143,7 @@ class ModelStore:
             "kepler.task": meta.task,
             "kepler.version": __version__,
             **({"kepler.job_id": job_id} if job_id else {}),
+            **({"kepler.user": user} if user else {}),
             **({"kepler.target": meta.target} if meta.target else {}),
             **lineage_tags(lineage or {}),
             **({"mlflow.parentRunId": parent_run_id} if parent_run_id else {}),
@@ -150,7 +154,7 @@ class ModelStore:
         try:
             self._log_run(run_id, trained, lineage)
             model_id, source = self._log_model(run_id, trained.pipeline, meta)
-            version = self._create_version(name, source, run_id, model_id, job_id)
+            version = self._create_version(name, source, run_id, model_id, job_id, user)
         except BaseException:
             client.set_terminated(run_id, status="FAILED")
             raise
@@ -229,7 +233,13 @@ class ModelStore:
         return logged.model_id, logged.artifact_location
 
     def _create_version(
-        self, name: str, source: str, run_id: str, model_id: str, job_id: str | None
+        self,
+        name: str,
+        source: str,
+        run_id: str,
+        model_id: str,
+        job_id: str | None,
+        user: str | None = None,
     ) -> int:
         try:
             self.client.create_registered_model(name)
@@ -243,7 +253,11 @@ class ModelStore:
             source=source,
             run_id=run_id,
             model_id=model_id,
-            tags={"kepler.job_id": job_id} if job_id else None,
+            tags={
+                **({"kepler.job_id": job_id} if job_id else {}),
+                **({"kepler.user": _clip(user, _MAX_TAG)} if user else {}),
+            }
+            or None,
         )
         return int(mv.version)
 
@@ -341,6 +355,7 @@ class ModelStore:
                     "algorithm": run.data.tags.get("kepler.algorithm") if run else None,
                     "task": run.data.tags.get("kepler.task") if run else None,
                     "metrics": dict(run.data.metrics) if run else {},
+                    "user": (latest.tags or {}).get("kepler.user"),
                     "created": _iso(rm.creation_timestamp),
                     "updated": _iso(rm.last_updated_timestamp),
                 }
@@ -369,6 +384,7 @@ class ModelStore:
                         "task": run.data.tags.get("kepler.task") if run else None,
                         "metrics": dict(run.data.metrics) if run else {},
                         "run_id": mv.run_id,
+                        "user": (mv.tags or {}).get("kepler.user"),
                         "created": _iso(mv.creation_timestamp),
                     }
                 )
@@ -388,6 +404,7 @@ class ModelStore:
             "version": info.version,
             "aliases": list(info.aliases),
             "created": info.created,
+            "user": info.user,
             "run_id": info.run_id,
             "algorithm": meta.get("algorithm"),
             "task": meta.get("task"),
@@ -410,6 +427,7 @@ class ModelStore:
                     "version": int(mv.version),
                     "created": _iso(mv.creation_timestamp),
                     "run_id": mv.run_id,
+                    "user": (mv.tags or {}).get("kepler.user"),
                     "aliases": sorted(a for a, v in aliases.items() if str(v) == str(mv.version)),
                 }
                 for mv in self._versions(info.name)
@@ -489,6 +507,7 @@ class ModelStore:
             source=mv.source,
             created=_iso(mv.creation_timestamp),
             job_id=(mv.tags or {}).get("kepler.job_id"),
+            user=(mv.tags or {}).get("kepler.user"),
         )
 
     def _run(self, run_id: str | None) -> Any:

@@ -24,7 +24,10 @@ class BridgeClient:
         ca_bundle: str | None = None,
         timeout: float = 60.0,
         hec_headers: dict[str, str] | None = None,
+        identity: dict[str, str] | None = None,
     ) -> None:
+        """``identity``: the X-Kepler-User/-Roles headers sent on every request (the
+        bridge's audit trail; what the caller may do comes from the token alone)."""
         if not url:
             raise BridgeUnavailable(f"no bridge URL is set: enter it on {SETUP}")
         if not token:
@@ -32,6 +35,7 @@ class BridgeClient:
         self.url = url.rstrip("/")
         self._token = token
         self._hec_headers = dict(hec_headers or {})
+        self._identity = dict(identity or {})
         self.timeout = timeout
         self._context: ssl.SSLContext | None = None
         if self.url.startswith("https://"):
@@ -60,7 +64,11 @@ class BridgeClient:
         url = self.url + path
         if params:
             url += "?" + urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
-        headers = {"Authorization": f"Bearer {self._token}", "User-Agent": "kepler-splunk"}
+        headers = {
+            "Authorization": f"Bearer {self._token}",
+            "User-Agent": "kepler-splunk",
+            **self._identity,
+        }
         if hec:
             headers.update(self._hec_headers)
         if json_body is not None:

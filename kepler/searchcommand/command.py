@@ -482,6 +482,7 @@ def _model_rows(bridge: BridgeClient) -> list[dict[str, Any]]:
                 "task": v.get("task"),
                 **{k: val for k, val in sorted((v.get("metrics") or {}).items())},
                 "created": v.get("created"),
+                "created_by": v.get("user"),
                 "run_id": v.get("run_id"),
             }
         )
@@ -498,6 +499,7 @@ def _summary_rows(bridge: BridgeClient, ref: ModelRef) -> list[dict[str, Any]]:
         "version": d["version"],
         "algorithm": d.get("algorithm"),
         "target": d.get("target"),
+        "created_by": d.get("user"),
         **{f"param.{k}": v for k, v in sorted((d.get("params") or {}).items())},
         **{f"metric.{k}": v for k, v in sorted((d.get("metrics") or {}).items())},
     }
@@ -532,6 +534,7 @@ def _job_rows(bridge: BridgeClient, options: Mapping[str, Any]) -> list[dict[str
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(j["created_at"])),
                 "duration_s": j.get("duration_s"),
                 "worker": j.get("worker"),
+                "user": j.get("user"),
             }
         )
     return rows

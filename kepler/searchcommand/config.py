@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlparse
 
-from kepler.core.errors import BadParameter, BridgeUnavailable
+from kepler.core.errors import BadParameter, BridgeUnavailable, Forbidden, KeplerError, Unauthorized
+from kepler.core.identity import clean_roles, clean_user, identity_headers, role_needed
 from kepler.searchcommand.progress import DEFAULT_INTERVAL, MAX_INTERVAL
 
 APP = "kepler"
@@ -40,6 +41,12 @@ class Config:
     hec_index: str = ""
     hec_ack: bool = False
     hec_verify: bool = True
+    # Who the search runs as, for the bridge's audit trail (X-Kepler-User/-Roles).
+    user: str = ""
+    roles: tuple[str, ...] = ()
+
+    def identity_headers(self) -> dict[str, str]:
+        return identity_headers(self.user, self.roles)
 
     def __repr__(self) -> str:  # the tokens never show up in a log or a message
         return f"Config(url={self.url!r}, verify={self.verify}, ca_bundle={self.ca_bundle!r})"
@@ -159,12 +166,17 @@ def decode_secrets(pieces: Mapping[str, str], stanza: str = "bridge") -> dict[st
     return value if isinstance(value, dict) else {}
 
 
+CREDENTIALS = "kepler/credentials"
+
+
 def from_splunkd(searchinfo: Mapping[str, Any]) -> Config:
-    """Read the setup page's values through splunkd with the search's session key:
-    ``configs/conf-kepler_settings/bridge`` and the app's ``storage/passwords``."""
+    """Ask the app's ``kepler/credentials`` REST handler (kepler.searchcommand.credentials)
+    with the search's session key: it answers the setup with the token of the Splunk
+    user's level, so the user needs no ``list_storage_passwords``."""
     from splunklib import binding
 
     uri = urlparse(str(searchinfo.get("splunkd_uri") or "https://127.0.0.1:8089"))
+    user = clean_user(searchinfo.get("username"))
     try:
         splunkd = binding.Context(
             scheme=uri.scheme or "https",
@@ -174,33 +186,71 @@ def from_splunkd(searchinfo: Mapping[str, Any]) -> Config:
             app=APP,
             owner="nobody",
         )
-        conf = _json(splunkd.get(f"configs/conf-{CONF}/bridge", output_mode="json"))
-        stanza = conf["entry"][0]["content"]
-        stored = _json(splunkd.get("storage/passwords", output_mode="json", count=0))
-        pieces = {
-            e["content"]["username"]: e["content"].get("clear_password", "")
-            for e in stored.get("entry", [])
-            if e.get("content", {}).get("realm") == REALM
-        }
+        body = json.loads(splunkd.get(CREDENTIALS, output_mode="json").body.read())
+    except binding.HTTPError as exc:
+        raise setup_error(exc.status, exc.body, user) from None
+    except (ValueError, KeyError) as exc:
+        raise BridgeUnavailable(
+            f"splunkd's {CREDENTIALS} answer could not be read ({type(exc).__name__}); "
+            "check that the Kepler app is installed whole, then restart Splunk"
+        ) from None
     except Exception as exc:
         raise BridgeUnavailable(
-            "Kepler is not set up: open Apps > Kepler > Configuration and enter the bridge's "
-            f"URL and token ({type(exc).__name__} reading the settings from splunkd)"
+            f"could not reach splunkd at {uri.scheme}://{uri.hostname}:{uri.port} to read "
+            f"Kepler's setup ({type(exc).__name__}); run the search again"
         ) from None
-    try:  # the HEC tab is optional: without it the bridge's own KEPLER_HEC_* apply
-        hec = _json(splunkd.get(f"configs/conf-{CONF}/hec", output_mode="json"))
-        hec_stanza = hec["entry"][0]["content"]
-    except Exception:
-        hec_stanza = {}
-    return from_settings(
-        stanza, decode_secrets(pieces), hec_stanza, decode_secrets(pieces, stanza="hec")
+    return from_credentials(body, user=user)
+
+
+def from_credentials(body: Mapping[str, Any], *, user: str = "") -> Config:
+    """The config from the credentials handler's answer (``bridge``, ``hec``, ``user``,
+    ``roles``)."""
+    bridge = dict(body.get("bridge") or {})
+    hec = dict(body.get("hec") or {})
+    config = from_settings(
+        bridge, {"token": bridge.pop("token", "")}, hec, {"token": hec.pop("token", "")}
+    )
+    return replace(
+        config,
+        user=clean_user(body.get("user")) or user,
+        roles=clean_roles(body.get("roles") or ()),
     )
 
 
-def _json(response: Any) -> Any:
-    return json.loads(response.body.read())
+def setup_error(status: int, raw: bytes, user: str) -> KeplerError:
+    """What to tell the search when splunkd or the credentials handler says no: no role
+    (which one to ask for), no setup, a setup this user cannot read, or a lost session."""
+    try:
+        payload = json.loads(raw or b"{}")
+    except ValueError:
+        payload = {}
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(error, dict) and error.get("message"):
+        message = str(error["message"])
+        if error.get("code") == "forbidden":
+            return Forbidden(message, detail={"needs": "kepler_user"})
+        return BridgeUnavailable(message)
+    if status == 403:  # splunkd itself: restmap.conf's capability check refused the user
+        return Forbidden(role_needed(user), detail={"needs": "kepler_user"})
+    if status == 401:
+        return Unauthorized(
+            "splunkd did not accept this search's session when Kepler read its setup; "
+            "log in again and rerun the search"
+        )
+    if status == 404:
+        return BridgeUnavailable(
+            f"splunkd has no {CREDENTIALS} endpoint: the Kepler app is missing or was "
+            "installed without a restart; install it whole and restart Splunk"
+        )
+    return BridgeUnavailable(
+        f"Kepler's setup could not be read from splunkd (HTTP {status}); splunkd.log has "
+        "the details (search for kepler_credentials)"
+    )
 
 
 def load(searchinfo: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Config:
     found = from_environ(os.environ if env is None else env)
-    return found if found is not None else from_splunkd(searchinfo)
+    if found is None:
+        return from_splunkd(searchinfo)
+    user = clean_user(searchinfo.get("username"))
+    return replace(found, user=user) if user else found

@@ -46,6 +46,7 @@ def _subcommand(searchinfo: Mapping[str, Any]) -> Subcommand:
             ca_bundle=settings.ca_bundle,
             timeout=settings.timeout,
             hec_headers=settings.hec_headers(),
+            identity=settings.identity_headers(),
         ),
         job_timeout=settings.job_timeout,
         progress_interval=settings.progress_interval,

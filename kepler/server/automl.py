@@ -114,10 +114,18 @@ def check_candidates(spec: AutoMLSpec) -> None:
 
 
 def submit_automl(
-    spec: AutoMLSpec, dataset_id: str, *, datasets: Any, jobs: JobStore, celery: Any
+    spec: AutoMLSpec,
+    dataset_id: str,
+    *,
+    datasets: Any,
+    jobs: JobStore,
+    celery: Any,
+    user: str | None = None,
 ) -> Job:
     settled = check_automl(spec, dataset_id, datasets)
-    job = jobs.create("automl", settled.to_dict(), model=spec.into, dataset_id=dataset_id)
+    job = jobs.create(
+        "automl", settled.to_dict(), model=spec.into, dataset_id=dataset_id, user=user
+    )
     celery.send_task(AUTOML_TASK, args=[dataset_id, job.id])
     return job
 
@@ -465,7 +473,12 @@ def finalise_automl(job_id: str, settings: ServerSettings) -> dict[str, Any]:
         lineage = {"dataset": manifest.to_dict(), "source": getattr(manifest, "source", None)}
         jobs.progress(job_id, 0.96, f"registering a new version of {spec.into}")
         registered = store.register(
-            trained, spec.into, lineage=lineage, job_id=job_id, parent_run_id=run.parent_run_id
+            trained,
+            spec.into,
+            lineage=lineage,
+            job_id=job_id,
+            parent_run_id=run.parent_run_id,
+            user=job.user,
         )
     except Exception as exc:
         if run.parent_run_id:
@@ -485,6 +498,7 @@ def finalise_automl(job_id: str, settings: ServerSettings) -> dict[str, Any]:
         "model": registered.name,
         "version": registered.version,
         "run_id": registered.run_id,
+        "user": job.user,
         "parent_run_id": run.parent_run_id,
         "algorithm": best["algorithm"],
         "params": best["params"],

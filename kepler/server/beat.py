@@ -48,11 +48,23 @@ def healthy(settings: ServerSettings, within_s: float = HEALTHY_WITHIN_S) -> boo
 
 
 def fire(
-    sched: Schedule, *, jobs: JobStore, schedules: ScheduleStore, celery: Any, trigger: str
+    sched: Schedule,
+    *,
+    jobs: JobStore,
+    schedules: ScheduleStore,
+    celery: Any,
+    trigger: str,
+    user: str | None = None,
 ) -> Job:
     """Record a run of ``sched`` as a job and queue it; a run the broker refused is
-    recorded as failed, not left queued forever."""
-    job = jobs.create(SCORE_KIND, schedule_spec(sched, trigger=trigger), model=sched.model)
+    recorded as failed, not left queued forever. The job's user is whoever ran it now
+    (``user``), else the schedule itself (``schedule:<name>``) for the beat's runs."""
+    job = jobs.create(
+        SCORE_KIND,
+        schedule_spec(sched, trigger=trigger),
+        model=sched.model,
+        user=user or f"schedule:{sched.name}",
+    )
     schedules.ran(sched.id, job.id, job.created_at)
     try:
         enqueue_score(celery, job.id)

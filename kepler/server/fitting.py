@@ -38,7 +38,7 @@ def run_fit_job(dataset_id: str, job_id: str, settings: ServerSettings) -> dict[
     result, ran = run_once(
         jobs,
         job_id,
-        lambda job: _fit(dataset_id, job_id, job.spec, jobs, settings),
+        lambda job: _fit(dataset_id, job_id, job.spec, jobs, settings, user=job.user),
         telemetry=telemetry,
     )
     if ran and telemetry.enabled:
@@ -53,6 +53,8 @@ def _fit(
     spec_dict: dict[str, Any],
     jobs: JobStore,
     settings: ServerSettings,
+    *,
+    user: str | None = None,
 ) -> dict[str, Any]:
     from kepler.ml.training import train
 
@@ -83,9 +85,14 @@ def _fit(
         jobs.progress(job_id, 0.92, f"registering a new version of {spec.into}")
         lineage = {"dataset": manifest.to_dict(), "source": getattr(manifest, "source", None)}
         registered = model_store(settings).register(
-            trained, spec.into, lineage=lineage, job_id=job_id
+            trained, spec.into, lineage=lineage, job_id=job_id, user=user
         )
-        result.update(model=registered.name, version=registered.version, run_id=registered.run_id)
+        result.update(
+            model=registered.name,
+            version=registered.version,
+            run_id=registered.run_id,
+            user=user,
+        )
     return result
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import (
     Column,
     Float,
+    Integer,
     MetaData,
     String,
     Table,
@@ -27,7 +28,9 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Engine
@@ -59,7 +62,23 @@ _jobs = Table(
     Column("updated_at", Float, nullable=False),
     Column("started_at", Float),
     Column("finished_at", Float),
+    # Who asked for the job (the Splunk user, the SDK's OS user or KEPLER_USER): audit only.
+    Column("user_name", String(128)),
 )
+# Every deletion through the bridge: who, when, what (a model and its versions, a schedule).
+_deletions = Table(
+    "kepler_deletions",
+    _metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False, index=True),
+    Column("user_name", String(128), nullable=False),
+    Column("roles", Text, nullable=False, default=""),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("detail", Text, nullable=False, default="{}"),
+)
+# Columns added after the first release: a database made before gets them on first use.
+_ADDED_COLUMNS = {"kepler_jobs": {"user_name": "VARCHAR(128)"}}
 
 
 @dataclass
@@ -79,6 +98,7 @@ class Job:
     updated_at: float = field(default_factory=time.time)
     started_at: float | None = None
     finished_at: float | None = None
+    user: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -109,6 +129,7 @@ def _row_to_job(row: Any) -> Job:
         updated_at=m["updated_at"],
         started_at=m["started_at"],
         finished_at=m["finished_at"],
+        user=m["user_name"],
     )
 
 
@@ -138,8 +159,29 @@ def _engine(url: str) -> Engine:
             else:
                 engine = create_engine(url, pool_pre_ping=True)
             _metadata.create_all(engine)
+            _add_missing_columns(engine)
             _engines[url] = engine
         return engine
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """``ALTER TABLE ... ADD COLUMN`` for what a database made by an older Kepler lacks
+    (nullable columns only, so old rows stay valid). Two processes may race: a column
+    another one just added is fine."""
+    from sqlalchemy.exc import DBAPIError
+
+    inspector = inspect(engine)
+    for table, columns in _ADDED_COLUMNS.items():
+        have = {c["name"] for c in inspector.get_columns(table)}
+        for name, sqltype in columns.items():
+            if name in have:
+                continue
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {sqltype}"))
+            except DBAPIError:
+                if name not in {c["name"] for c in inspect(engine).get_columns(table)}:
+                    raise
 
 
 class JobStore:
@@ -159,6 +201,7 @@ class JobStore:
         *,
         model: str | None = None,
         dataset_id: str | None = None,
+        user: str | None = None,
     ) -> Job:
         now = time.time()
         job = Job(
@@ -171,6 +214,7 @@ class JobStore:
             message="queued",
             created_at=now,
             updated_at=now,
+            user=user,
         )
         with self.engine.begin() as conn:
             conn.execute(
@@ -185,10 +229,66 @@ class JobStore:
                     message=job.message,
                     created_at=now,
                     updated_at=now,
+                    user_name=user,
                 )
             )
         self._changed(job)
         return job
+
+    def record_deletion(
+        self,
+        kind: str,
+        name: str,
+        *,
+        user: str,
+        roles: tuple[str, ...] | list[str] = (),
+        detail: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Keep who deleted what, and when; the record also goes to Splunk as an event."""
+        record = {
+            "at": time.time(),
+            "user": user,
+            "roles": list(roles),
+            "kind": kind,
+            "name": name,
+            "detail": dict(detail or {}),
+        }
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                insert(_deletions).values(
+                    at=record["at"],
+                    user_name=user,
+                    roles=",".join(roles),
+                    kind=kind,
+                    name=name,
+                    detail=json.dumps(record["detail"]),
+                )
+            )
+        record["id"] = done.inserted_primary_key[0] if done.inserted_primary_key else None
+        if self.telemetry is not None and self.telemetry.enabled:
+            self.telemetry.deletion(record)
+        return record
+
+    def deletions(self, *, limit: int = 100, name: str | None = None) -> list[dict[str, Any]]:
+        """The latest deletions first (of ``name`` only, when given)."""
+        query = (
+            select(_deletions).order_by(_deletions.c.at.desc(), _deletions.c.id.desc()).limit(limit)
+        )
+        if name:
+            query = query.where(_deletions.c.name == name)
+        with self.engine.connect() as conn:
+            return [
+                {
+                    "id": m["id"],
+                    "at": m["at"],
+                    "user": m["user_name"],
+                    "roles": [r for r in m["roles"].split(",") if r],
+                    "kind": m["kind"],
+                    "name": m["name"],
+                    "detail": json.loads(m["detail"] or "{}"),
+                }
+                for m in (r._mapping for r in conn.execute(query))
+            ]
 
     def get(self, job_id: str) -> Job:
         with self.engine.connect() as conn:

@@ -37,7 +37,11 @@ class ServerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KEPLER_", extra="ignore")
 
     home: Path = default_home()
+    # Two permission levels, one token each (kepler.core.identity): KEPLER_TOKEN may do
+    # everything; KEPLER_USER_TOKEN fits, applies and reads, but cannot delete models, move
+    # aliases or manage schedules. Empty user token: the embedded stack's generated one.
     token: SecretStr | None = None
+    user_token: SecretStr | None = None
 
     host: str = "127.0.0.1"
     port: int = 8765
@@ -74,6 +78,16 @@ class ServerSettings(BaseSettings):
     @model_validator(mode="after")
     def _fill_defaults(self) -> ServerSettings:
         refuse_placeholder("KEPLER_TOKEN", self.token)
+        refuse_placeholder("KEPLER_USER_TOKEN", self.user_token)
+        if (
+            self.token is not None
+            and self.user_token is not None
+            and self.token.get_secret_value() == self.user_token.get_secret_value()
+        ):
+            raise ValueError(
+                "KEPLER_USER_TOKEN equals KEPLER_TOKEN: the user level would be the admin "
+                "level; give each its own random value"
+            )
         home = self.home.expanduser()
         self.home = home
         if not self.dataset_store:

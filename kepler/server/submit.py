@@ -49,13 +49,19 @@ def check_against_columns(spec: FitSpec, columns: list[str]) -> list[str]:
 
 
 def submit_fit(
-    spec: FitSpec, dataset_id: str, *, datasets: Any, jobs: JobStore, celery: Any
+    spec: FitSpec,
+    dataset_id: str,
+    *,
+    datasets: Any,
+    jobs: JobStore,
+    celery: Any,
+    user: str | None = None,
 ) -> Job:
     manifest = datasets.manifest(dataset_id)  # DatasetNotFound / DatasetIncomplete
     if manifest.rows == 0:
         raise DataError("the dataset has no rows; check the search or frame you sent")
     check_against_columns(spec, list(manifest.columns))
-    job = jobs.create("fit", spec.to_dict(), model=spec.into, dataset_id=dataset_id)
+    job = jobs.create("fit", spec.to_dict(), model=spec.into, dataset_id=dataset_id, user=user)
     enqueue_fit(celery, dataset_id, job.id)
     return job
 
@@ -68,6 +74,7 @@ def submit_apply(
     jobs: JobStore,
     celery: Any,
     hec_ready: bool,
+    user: str | None = None,
 ) -> Job:
     """Queue an async apply: the model version is pinned now, the dataset must be complete."""
     from kepler.server.writeback import NOT_CONFIGURED
@@ -89,6 +96,8 @@ def submit_apply(
         "probabilities": request.get("probabilities"),
         "rows": manifest.rows,
     }
-    job = jobs.create("apply", spec, model=version.name, dataset_id=request["dataset_id"])
+    job = jobs.create(
+        "apply", spec, model=version.name, dataset_id=request["dataset_id"], user=user
+    )
     enqueue_apply(celery, request["dataset_id"], job.id)
     return job

@@ -2,8 +2,9 @@
 
 Each bridge or worker process keeps one :class:`~kepler.hec.HecSender` for its
 ``KEPLER_HEC_*`` settings; without them every call here does nothing. Events go to
-``KEPLER_HEC_INDEX`` with sourcetypes ``kepler:job``, ``kepler:fit``, ``kepler:model`` and
-``kepler:apply``; metrics are HEC metric events (``"event": "metric"``, one
+``KEPLER_HEC_INDEX`` with sourcetypes ``kepler:job``, ``kepler:fit``, ``kepler:model``,
+``kepler:apply`` and ``kepler:audit`` (deletions other than a model's), each naming the
+``user`` it acted for; metrics are HEC metric events (``"event": "metric"``, one
 ``metric_name:<name>`` field per measure) to ``KEPLER_HEC_METRICS_INDEX``. Telemetry never
 fails the work it describes: a sender error is logged and the work goes on.
 """
@@ -105,6 +106,7 @@ class Telemetry:
                 "message": data.get("message"),
                 "duration_s": data.get("duration_s"),
                 "worker": data.get("worker"),
+                "user": data.get("user"),
                 "error": (data.get("error") or {}).get("message"),
                 "error_code": (data.get("error") or {}).get("code"),
             },
@@ -122,6 +124,7 @@ class Telemetry:
                 "rows": result.get("rows"),
                 "duration_s": duration_s,
                 "metrics": metrics,
+                "user": result.get("user"),
             },
         )
         if result.get("version") is not None:
@@ -134,6 +137,7 @@ class Telemetry:
                     "algorithm": result.get("algorithm"),
                     "run_id": result.get("run_id"),
                     "job_id": job_id,
+                    "user": result.get("user"),
                 },
             )
         numeric = {
@@ -156,12 +160,14 @@ class Telemetry:
         errors: int = 0,
         error: str | None = None,
         mode: str = "sync",
+        user: str | None = None,
     ) -> None:
         dims = {"model": model, "version": version, "mode": mode}
         self.event(
             "kepler:apply",
             {
                 **dims,
+                "user": user,
                 "rows": rows,
                 "latency_ms": round(latency_s * 1000, 3),
                 "errors": errors,
@@ -175,6 +181,32 @@ class Telemetry:
                 "kepler.apply.errors": errors,
             },
             dims,
+        )
+
+    def deletion(self, record: Mapping[str, Any]) -> None:
+        """A deletion (kepler.server.jobs.JobStore.record_deletion): a model's goes out as
+        a ``kepler:model`` event (``action=deleted``), anything else as ``kepler:audit``."""
+        kind = record.get("kind")
+        data = {
+            "action": "deleted",
+            "kind": kind,
+            "user": record.get("user"),
+            "roles": list(record.get("roles") or []),
+            **({"model": record.get("name")} if kind == "model" else {"name": record.get("name")}),
+            **dict(record.get("detail") or {}),
+        }
+        self.event("kepler:model" if kind == "model" else "kepler:audit", data)
+
+    def aliased(self, model: str, alias: str, version: int, *, user: str | None) -> None:
+        self.event(
+            "kepler:model",
+            {
+                "action": "alias_set",
+                "model": model,
+                "alias": alias,
+                "version": version,
+                "user": user,
+            },
         )
 
     def flush(self, timeout: float = 10.0) -> None:

@@ -66,7 +66,7 @@ def test_schedule_lifecycle(http: TestClient) -> None:
     assert [r["id"] for r in runs] == [run.json()["id"]]
     assert runs[0]["spec"]["trigger"] == "manual" and runs[0]["state"] == "queued"
 
-    assert http.delete("/v1/schedules/line-5m", headers=AUTH).json() == {"deleted": "line-5m"}
+    assert http.delete("/v1/schedules/line-5m", headers=AUTH).json()["deleted"] == "line-5m"
     gone = http.get("/v1/schedules/line-5m", headers=AUTH)
     assert gone.status_code == 404 and gone.json()["error"]["code"] == "schedule_not_found"
 

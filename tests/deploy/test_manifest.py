@@ -72,6 +72,17 @@ def test_secret_version_pinned_in_settings_is_kept(deploy_settings: DeploySettin
     assert env["KEPLER_TOKEN"] == {"secretKeyRef": {"name": "bridge-token", "key": "7"}}
 
 
+def test_user_level_token_comes_from_its_own_secret(deploy_settings: DeploySettings) -> None:
+    doc = yaml.safe_load(deploy_bridge(deploy_settings, dry_run=True))  # type: ignore[arg-type]
+    assert "KEPLER_USER_TOKEN" not in _env(doc["spec"]["template"]["spec"]["containers"][0])
+    both = deploy_settings.model_copy(update={"user_token_secret": "kepler-user-token"})
+    doc = yaml.safe_load(deploy_bridge(both, dry_run=True))  # type: ignore[arg-type]
+    env = _env(doc["spec"]["template"]["spec"]["containers"][0])
+    assert env["KEPLER_USER_TOKEN"] == {
+        "secretKeyRef": {"name": "kepler-user-token", "key": "latest"}
+    }
+
+
 def test_workers_yaml_is_a_worker_pool_with_instance_count(
     deploy_settings: DeploySettings,
 ) -> None:

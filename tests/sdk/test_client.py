@@ -220,3 +220,23 @@ def test_job_long_poll_answers_when_the_job_moves(
     jobs.succeed(job.id, {})
     done = client._json("GET", f"/v1/jobs/{job.id}", params={"wait": 10, "since": time.time() + 60})
     assert done["state"] == "succeeded"
+
+
+def test_the_sdk_names_its_user_for_the_audit_trail(
+    server_settings: ServerSettings, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import getpass
+
+    seen: list[tuple[str | None, str | None]] = []
+    app = create_app(server_settings, TOKEN)
+
+    @app.middleware("http")
+    async def record(request, call_next):  # type: ignore[no-untyped-def]
+        seen.append((request.headers.get("x-kepler-user"), request.headers.get("x-kepler-roles")))
+        return await call_next(request)
+
+    with TestClient(app) as tc:
+        kp.Client("http://testserver", TOKEN, transport=tc._transport).models()
+        named = ClientSettings(user="data-scientist-7", home=tmp_path_factory.mktemp("h"))
+        kp.Client("http://testserver", TOKEN, settings=named, transport=tc._transport).models()
+    assert seen == [(getpass.getuser(), None), ("data-scientist-7", None)]

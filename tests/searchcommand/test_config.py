@@ -112,3 +112,56 @@ def test_a_bad_progress_interval_says_what_is_allowed(value: str) -> None:
         from_environ({**base, "KEPLER_PROGRESS_INTERVAL": value})
     with pytest.raises(BadParameter, match=r"progress_interval in kepler_settings\.conf"):
         from_settings({"url": "https://b", "progress_interval": value}, {})
+
+
+def test_setup_refusals_say_what_is_wrong() -> None:
+    from kepler.core.errors import BridgeUnavailable, Forbidden, Unauthorized
+    from kepler.searchcommand.config import setup_error
+
+    ours = json.dumps({"error": {"code": "forbidden", "message": "ask for kepler_user"}})
+    assert isinstance(setup_error(403, ours.encode(), "carol"), Forbidden)
+    splunkd_403 = (
+        b'{"messages":[{"type":"ERROR","text":"You (user=carol) do not have permission"}]}'
+    )
+    refused = setup_error(403, splunkd_403, "carol")
+    assert isinstance(refused, Forbidden) and "'kepler_user'" in refused.message
+    assert "carol" in refused.message
+    unset = json.dumps({"error": {"code": "not_configured", "message": "Kepler is not set up"}})
+    assert setup_error(404, unset.encode(), "a").message == "Kepler is not set up"
+    missing = setup_error(404, b"<response/>", "a")
+    assert "kepler/credentials" in missing.message and "not set up" not in missing.message
+    assert isinstance(setup_error(401, b"", "a"), Unauthorized)
+    other = setup_error(500, b"", "a")
+    assert isinstance(other, BridgeUnavailable) and "HTTP 500" in other.message
+    assert "not set up" not in other.message
+
+
+def test_credentials_answer_becomes_the_config() -> None:
+    from kepler.searchcommand.config import from_credentials
+
+    cfg = from_credentials(
+        {
+            "user": "alice",
+            "roles": ["user", "kepler_user"],
+            "level": "user",
+            "bridge": {"url": "https://b:8765", "token": "u-tok", "verify_tls": "0"},
+            "hec": {"url": "https://h:8088", "token": "h-tok", "index": "s", "use_ack": "1"},
+        }
+    )
+    assert (cfg.url, cfg.token, cfg.verify) == ("https://b:8765", "u-tok", False)
+    assert (cfg.hec_url, cfg.hec_token, cfg.hec_index, cfg.hec_ack) == (
+        "https://h:8088",
+        "h-tok",
+        "s",
+        True,
+    )
+    assert cfg.identity_headers() == {
+        "X-Kepler-User": "alice",
+        "X-Kepler-Roles": "user,kepler_user",
+    }
+    assert "u-tok" not in repr(cfg) and "h-tok" not in repr(cfg)
+
+
+def test_outside_splunk_the_search_user_is_still_named() -> None:
+    cfg = load({"username": "dana"}, env={"KEPLER_URL": "http://x", "KEPLER_TOKEN": "y"})
+    assert cfg.identity_headers() == {"X-Kepler-User": "dana"}

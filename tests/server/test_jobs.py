@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
 
 from kepler.core.errors import JobNotFound
@@ -122,3 +125,49 @@ def test_run_once_crash_fails_the_job_without_internals_and_propagates(store: Jo
     assert failed.state == FAILED
     assert failed.error is not None and "secret" not in failed.error["message"]
     assert failed.error["code"] == "internal"
+
+
+def test_jobs_keep_who_asked(store: JobStore) -> None:
+    job = store.create("fit", {}, model="m", user="alice")
+    assert store.get(job.id).user == "alice"
+    assert store.get(job.id).to_dict()["user"] == "alice"
+    assert store.get(store.create("fit", {}).id).user is None
+
+
+def test_deletions_are_kept_latest_first(store: JobStore) -> None:
+    store.record_deletion(
+        "model", "a", user="bob", roles=["kepler_admin"], detail={"versions": [1]}
+    )
+    store.record_deletion("schedule", "b", user="eve")
+    log = store.deletions()
+    assert [(d["kind"], d["name"], d["user"]) for d in log] == [
+        ("schedule", "b", "eve"),
+        ("model", "a", "bob"),
+    ]
+    assert log[1]["roles"] == ["kepler_admin"] and log[1]["detail"] == {"versions": [1]}
+    assert [d["name"] for d in store.deletions(name="a")] == ["a"]
+    assert len(store.deletions(limit=1)) == 1
+
+
+def test_a_database_from_before_users_gains_the_column(tmp_path: Path) -> None:
+    """A jobs table made by an older Kepler (no user_name) keeps its rows and gets the
+    column on first use."""
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE kepler_jobs (id VARCHAR(32) PRIMARY KEY, kind VARCHAR(16) NOT NULL, "
+            "state VARCHAR(16) NOT NULL, model VARCHAR(128), dataset_id VARCHAR(64), "
+            "spec TEXT NOT NULL, progress FLOAT NOT NULL, message TEXT NOT NULL, result TEXT, "
+            "error TEXT, worker VARCHAR(255), created_at FLOAT NOT NULL, "
+            "updated_at FLOAT NOT NULL, started_at FLOAT, finished_at FLOAT)"
+        )
+        db.execute(
+            "INSERT INTO kepler_jobs VALUES ('old1', 'fit', 'succeeded', 'm', NULL, '{}', 1.0, "
+            "'done', NULL, NULL, NULL, 1.0, 2.0, NULL, NULL)"
+        )
+    store = JobStore(f"sqlite:///{path}")
+    assert store.get("old1").user is None
+    assert store.get(store.create("fit", {}, user="alice").id).user == "alice"
+    with sqlite3.connect(path) as db:
+        columns = [row[1] for row in db.execute("PRAGMA table_info(kepler_jobs)")]
+    assert "user_name" in columns

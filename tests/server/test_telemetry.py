@@ -52,7 +52,14 @@ def test_metrics_use_hecs_metric_event_format(rx: HecReceiver, hec: HecSettings)
     telemetry.apply_batch("pump", 3, rows=500, latency_s=0.25, mode="async")
     telemetry.fit(
         "job1",
-        {"model": "pump", "version": 4, "rows": 10, "algorithm": "A", "metrics": {"r2": 0.5}},
+        {
+            "model": "pump",
+            "version": 4,
+            "rows": 10,
+            "algorithm": "A",
+            "metrics": {"r2": 0.5},
+            "user": "alice",
+        },
         1.5,
     )
     telemetry.flush()
@@ -80,8 +87,36 @@ def test_metrics_use_hecs_metric_event_format(rx: HecReceiver, hec: HecSettings)
             "algorithm": "A",
             "run_id": None,
             "job_id": "job1",
+            "user": "alice",
         }
     ]
+
+
+def test_jobs_and_deletions_name_their_user(
+    rx: HecReceiver, hec: HecSettings, tmp_path: Path
+) -> None:
+    telemetry = Telemetry(hec, component="bridge")
+    jobs = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}", telemetry=telemetry)
+    jobs.create("fit", {}, model="pump", user="alice")
+    jobs.record_deletion(
+        "model", "pump", user="bob", roles=("kepler_admin",), detail={"versions": [1, 2]}
+    )
+    jobs.record_deletion("schedule", "nightly", user="bob")
+    telemetry.flush()
+    (job,) = [e["event"] for e in rx.events if e["sourcetype"] == "kepler:job"]
+    assert job["user"] == "alice"
+    (model,) = [e["event"] for e in rx.events if e["sourcetype"] == "kepler:model"]
+    assert model == {
+        "component": "bridge",
+        "action": "deleted",
+        "kind": "model",
+        "model": "pump",
+        "user": "bob",
+        "roles": ["kepler_admin"],
+        "versions": [1, 2],
+    }
+    (audit,) = [e["event"] for e in rx.events if e["sourcetype"] == "kepler:audit"]
+    assert (audit["action"], audit["name"], audit["user"]) == ("deleted", "nightly", "bob")
 
 
 def test_without_hec_telemetry_does_nothing(tmp_path: Path) -> None:

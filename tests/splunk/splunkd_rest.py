@@ -20,6 +20,17 @@ What it answers, as splunkd documents it (../shared/SPLUNK_PROTOCOLS.md, section
 * A search whose first command splunkd does not know is HTTP 400 with a FATAL message
   (JSON with ``output_mode=json``, XML otherwise); an unknown sid is 404.
 
+* ``GET .../authentication/current-context``: the session's ``username``, ``roles`` and
+  ``capabilities`` (a session added with :meth:`SplunkdRest.add_session`; a bare session is
+  an admin with every capability, as a test's login is).
+* ``.../storage/passwords`` needs ``list_storage_passwords``: 403 otherwise, with splunkd's
+  "do not have permission" message.
+* An app's persistent REST handler (restmap.conf ``scripttype = persist``) registered with
+  :meth:`SplunkdRest.add_handler`: splunkd checks the stanza's ``capability``, then hands
+  the handler its request as JSON (``session.user``/``authtoken``, ``system_authtoken``
+  with ``passSystemAuth``, ``server.rest_uri``, ``method``, ``query``, ``ns``) and answers
+  with the handler's ``{"status", "payload"}``.
+
 Values are text and multivalue fields lists of text, as splunkd's JSON writes them. Tests
 register what a search returns with :meth:`SplunkdRest.add_search`.
 """
@@ -79,6 +90,22 @@ class Search:
     messages: list[tuple[str, str]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Identity:
+    user: str
+    roles: tuple[str, ...]
+    capabilities: frozenset[str]
+
+
+ADMIN = Identity(
+    "admin",
+    ("admin", "power", "user"),
+    frozenset({"admin_all_objects", "list_storage_passwords", "edit_storage_passwords", "search"}),
+)
+# A persistent handler: the request as JSON text in, ``{"status", "payload"}`` out.
+PersistHandler = Callable[[str], dict[str, Any]]
+
+
 @dataclass
 class Job:
     sid: str
@@ -114,6 +141,15 @@ class SplunkdRest:
         self.static = dict(static or {})
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.logins = 0
+        self.identities: dict[str, Identity] = {}
+        self.calls: list[tuple[str, str]] = []  # (user, path) of each authenticated call
+        self.handlers: dict[str, tuple[PersistHandler, str | None]] = {}
+        # What splunkd hands handlers with passSystemAuth: a session with every capability.
+        self.system_key = secrets.token_urlsafe(24)
+        self.sessions.add(self.system_key)
+        self.identities[self.system_key] = Identity(
+            "splunk-system-user", ("admin",), ADMIN.capabilities | {"kepler_admin_actions"}
+        )
         self._lock = threading.Lock()
         handler = _handler(self)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -136,6 +172,27 @@ class SplunkdRest:
         request's parameters, or the rows themselves)."""
         fn = rows if callable(rows) else (lambda _p, r=list(rows): r)
         self.searches[spl] = Search(rows=fn, **kw)
+
+    def add_session(
+        self, key: str, user: str, roles: Iterable[str], capabilities: Iterable[str]
+    ) -> None:
+        """A logged-in session of ``user`` holding ``roles`` and ``capabilities``."""
+        with self._lock:
+            self.sessions.add(key)
+            self.identities[key] = Identity(user, tuple(roles), frozenset(capabilities))
+
+    def add_handler(
+        self, match: str, handler: PersistHandler, *, capability: str | None = None
+    ) -> None:
+        """An app's persistent REST handler at ``/services/<match>`` (and every
+        ``/servicesNS/<owner>/<app>/<match>``), behind restmap's ``capability``."""
+        self.handlers[match.strip("/")] = (handler, capability)
+
+    def identity(self, headers: Any) -> Identity:
+        auth = headers.get("Authorization", "")
+        _, _, value = auth.partition(" ")
+        with self._lock:
+            return self.identities.get(value, ADMIN)
 
     def expire_sessions(self) -> None:
         with self._lock:
@@ -256,6 +313,22 @@ _ATOM_NS = (
     'xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/"'
 )
 
+_NS = re.compile(r"^/(?:services|servicesNS/(?P<owner>[^/]+)/(?P<app>[^/]+))/(?P<tail>.*)$")
+
+
+def _namespaced(path: str) -> str:
+    """``/servicesNS/nobody/kepler/kepler/credentials`` -> ``kepler/credentials``."""
+    match = _NS.match(path)
+    return match.group("tail").strip("/") if match else ""
+
+
+def _namespace(path: str) -> tuple[str, str] | None:
+    match = _NS.match(path)
+    if match and match.group("owner"):
+        return match.group("owner"), match.group("app")
+    return None
+
+
 _JOBS = re.compile(r"^/(?:services|servicesNS/[^/]+/[^/]+)/search(?:/v2)?/jobs(?:/(?P<rest>.*))?$")
 
 
@@ -341,6 +414,17 @@ def _handler(rest: SplunkdRest) -> type[BaseHTTPRequestHandler]:
                 return self._error(401, "WARN", "call not properly authenticated", form)
             if path == "/services/server/info":
                 return self._info()
+            tail = _namespaced(path)
+            who = rest.identity(self.headers)
+            rest.calls.append((who.user, path))
+            if tail == "authentication/current-context":
+                return self._context(who)
+            if tail in rest.handlers:
+                return self._persist(tail, method, form, who)
+            if tail.startswith("storage/passwords") and (
+                "list_storage_passwords" not in who.capabilities
+            ):
+                return self._denied(who, "list_storage_passwords", form)
             for prefix, body in rest.static.items():
                 if path.startswith(prefix):
                     return self._send(200, json.dumps(body).encode(), "application/json")
@@ -348,6 +432,59 @@ def _handler(rest: SplunkdRest) -> type[BaseHTTPRequestHandler]:
             if match:
                 return self._jobs(method, match.group("rest") or "", form)
             return self._error(404, "ERROR", "Not Found", form)
+
+        def _denied(self, who: Identity, capability: str, form: dict[str, str]) -> None:
+            text = (
+                f"You (user={who.user}) do not have permission to perform this operation "
+                f"(requires capability: {capability})."
+            )
+            return self._error(403, "ERROR", text, form)
+
+        def _context(self, who: Identity) -> None:
+            content = {
+                "username": who.user,
+                "realname": "",
+                "roles": list(who.roles),
+                "capabilities": sorted(who.capabilities),
+                "defaultApp": "search",
+            }
+            body = {
+                "entry": [{"name": who.user, "content": content}],
+                "paging": {"total": 1, "perPage": 30, "offset": 0},
+            }
+            self._send(200, json.dumps(body).encode(), "application/json; charset=UTF-8")
+
+        def _persist(self, match: str, method: str, form: dict[str, str], who: Identity) -> None:
+            handler, capability = rest.handlers[match]
+            if capability and capability not in who.capabilities:
+                return self._denied(who, capability, form)
+            auth = self.headers.get("Authorization", "")
+            ns = _namespace(urlparse(self.path).path)
+            request = {
+                "output_mode": form.get("output_mode", "xml"),
+                "output_mode_explicit": "output_mode" in form,
+                "server": {
+                    "rest_uri": rest.url,
+                    "hostname": "splunkd-double",
+                    "servername": "splunkd-double",
+                    "guid": "00000000-0000-0000-0000-000000000000",
+                },
+                "restmap": {"name": f"script:{match.replace('/', '_')}", "conf": {}},
+                "path_info": "",
+                "query": [[k, v] for k, v in form.items()],
+                "connection": {"src_ip": "127.0.0.1", "ssl": rest.url.startswith("https")},
+                "session": {"user": who.user, "authtoken": auth.partition(" ")[2]},
+                "rest_path": "/" + match,
+                "lang": "en-US",
+                "method": method,
+                "ns": {"app": ns[1], "user": ns[0]} if ns else {},
+                "form": [],
+                "system_authtoken": rest.system_key,
+            }
+            reply = handler(json.dumps(request))
+            payload = reply.get("payload", "")
+            body = payload if isinstance(payload, str) else json.dumps(payload)
+            self._send(int(reply.get("status", 200)), body.encode(), "application/json")
 
         def _login(self, form: dict[str, str]) -> None:
             key = rest.login(form)

@@ -21,7 +21,6 @@ from tests.splunk.harness import (
     header_only,
     split_chunks,
 )
-from tests.splunk.splunkd_rest import SplunkdRest
 
 pytestmark = pytest.mark.system
 
@@ -506,80 +505,6 @@ def test_fit_async_returns_job_id_at_once(stack: LocalStack, script: Path) -> No
     client = stack.client()
     result = client.wait(row["job_id"], progress=False)
     assert result.model == "async_pump" and result.version == 1
-
-
-def app_settings_splunkd(session_key: str, bridge_url: str, token: str) -> SplunkdRest:
-    """The splunkd REST double answering the app's settings: the UCC conf stanza and the
-    app's storage/passwords, JSON as `output_mode=json` answers, the session key checked."""
-    import json
-
-    from kepler.searchcommand.config import END_MARK, REALM, SEP
-
-    secret = json.dumps({"token": token})
-    conf = {
-        "entry": [
-            {
-                "name": "bridge",
-                "content": {
-                    "url": bridge_url,
-                    "token": "******",
-                    "verify_tls": "1",
-                    "ca_bundle": "",
-                    "connect_timeout": "10",
-                    "read_timeout": "300",
-                },
-            }
-        ]
-    }
-    passwords = {
-        "entry": [
-            {
-                "name": f"{REALM}:bridge{SEP}1:",
-                "content": {"realm": REALM, "username": f"bridge{SEP}1", "clear_password": secret},
-            },
-            {
-                "name": f"{REALM}:bridge{SEP}2:",
-                "content": {
-                    "realm": REALM,
-                    "username": f"bridge{SEP}2",
-                    "clear_password": END_MARK,
-                },
-            },
-            {
-                "name": "other:x:",
-                "content": {"realm": "other", "username": "x", "clear_password": "not ours"},
-            },
-        ]
-    }
-    rest = SplunkdRest(
-        static={
-            "/servicesNS/nobody/kepler/configs/conf-kepler_settings/bridge": conf,
-            "/servicesNS/nobody/kepler/storage/passwords": passwords,
-        }
-    )
-    rest.sessions.add(session_key)
-    return rest
-
-
-def test_inside_splunk_settings_come_from_splunkd(stack: LocalStack, script: Path) -> None:
-    rest = app_settings_splunkd("sess-123", stack.url, stack.token)
-    try:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KEPLER_")}
-        cmd = Splunkd(script, command="kepler", python_args=["-S"], env=env, timeout=120)
-        info = cmd.getinfo(["models"], splunkd_uri=rest.url, session_key="sess-123")
-        assert info.metadata.get("generating") is True, info.messages
-        assert cmd.execute(b"", finished=True).finished is True
-        assert cmd.close() == 0
-        assert any("conf-kepler_settings/bridge" in p for p in rest.paths())
-        assert any("storage/passwords" in p for p in rest.paths())
-
-        cmd = Splunkd(script, command="kepler", python_args=["-S"], env=env, timeout=120)
-        info = cmd.getinfo(["models"], splunkd_uri=rest.url, session_key="expired")
-        ((level, message),) = info.messages
-        assert level == "ERROR" and "Configuration" in message and "set up" in message
-        assert cmd.close() == 1
-    finally:
-        rest.close()
 
 
 def test_apply_keeps_one_version_for_the_whole_search(stack: LocalStack, script: Path) -> None:

@@ -161,6 +161,7 @@ def test_settings_conf_and_handler_match_the_readme_contract(app: Path) -> None:
     assert set(conf["bridge"]) == {
         "url",
         "token",
+        "user_token",
         "verify_tls",
         "ca_bundle",
         "connect_timeout",
@@ -173,8 +174,54 @@ def test_settings_conf_and_handler_match_the_readme_contract(app: Path) -> None:
     # The realm is __REST_CREDENTIAL__#kepler#configs/conf-<this conf name>.
     assert "MultipleModel(\n    'kepler_settings'," in handler
     assert len(re.findall(r"'token',\s*required=True,\s*encrypted=True", handler)) == 2
+    assert len(re.findall(r"'user_token',\s*required=False,\s*encrypted=True", handler)) == 1
     restmap = read_conf(app / "default" / "restmap.conf")
     assert restmap["admin_external:kepler_settings"]["python.required"] == "3.9,3.13"
+
+
+def test_roles_carry_only_keplers_capabilities(app: Path) -> None:
+    conf = read_conf(app / "default" / "authorize.conf")
+    assert "capability::kepler_use" in conf and "capability::kepler_admin_actions" in conf
+    user, admin = conf["role_kepler_user"], conf["role_kepler_admin"]
+    assert user == {"importRoles": "user", "kepler_use": "enabled"}
+    assert admin == {"importRoles": "kepler_user", "kepler_admin_actions": "enabled"}
+    for role in (user, admin):  # no power over other apps' secrets or objects
+        assert not {"list_storage_passwords", "admin_all_objects"} & set(role)
+    assert conf["role_admin"] == {"kepler_use": "enabled", "kepler_admin_actions": "enabled"}
+
+
+def test_credentials_handler_is_registered_for_both_splunk_generations(app: Path) -> None:
+    stanza = read_conf(app / "default" / "restmap.conf")["script:kepler_credentials"]
+    assert stanza["match"] == "/kepler/credentials"
+    assert (stanza["scripttype"], stanza["handler"]) == (
+        "persist",
+        "kepler_credentials.CredentialsHandler",
+    )
+    assert (app / "bin" / "kepler_credentials.py").is_file()
+    assert stanza["requireAuthentication"] == "true" and stanza["passSystemAuth"] == "true"
+    assert stanza["capability"] == "kepler_use"
+    assert (stanza["python.version"], stanza["python.required"]) == ("python3", "3.9,3.13")
+
+
+def test_packaged_credentials_handler_answers_through_splunkd(app: Path) -> None:
+    """The built app's handler, bare Python (-S) with only the app's lib/, behind the
+    splunkd double: a kepler_user gets the user token, someone without the role a 403."""
+    import urllib.error
+    import urllib.request
+
+    from tests.splunk.app_setup import app_splunkd, subprocess_handler
+
+    handler = subprocess_handler([sys.executable], app)
+    with app_splunkd("https://bridge:8765", "adm", "usr", handler=handler) as rest:
+        url = f"{rest.url}/servicesNS/nobody/kepler/kepler/credentials?output_mode=json"
+        req = urllib.request.Request(url, headers={"Authorization": "Splunk alice-key"})  # noqa: S310
+        with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - loopback double
+            body = json.loads(resp.read())
+        assert body["bridge"]["token"] == "usr" and body["level"] == "user"
+        req = urllib.request.Request(url, headers={"Authorization": "Splunk carol-key"})  # noqa: S310
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(req, timeout=60)  # noqa: S310
+        assert refused.value.code == 403
 
 
 def test_no_conf_holds_a_secret(app: Path) -> None:

@@ -10,7 +10,7 @@ from kepler.core.automl import AutoMLSpec, build_automl_spec
 from kepler.core.errors import InvalidSpec
 from kepler.core.spec import parse
 from kepler.server.automl import check_candidates, submit_automl
-from kepler_bridge.deps import AuthDep, StateDep
+from kepler_bridge.deps import AuthDep, CallerDep, StateDep
 from kepler_bridge.wire import AutoMLRequest
 
 router = APIRouter(prefix="/v1/jobs", tags=["automl"], dependencies=[AuthDep])
@@ -34,7 +34,7 @@ def build_automl(body: AutoMLRequest) -> AutoMLSpec:
 
 @router.post("/automl", status_code=202)
 def create_automl_job(
-    body: AutoMLRequest, state: StateDep, dry_run: bool = False
+    body: AutoMLRequest, state: StateDep, caller: CallerDep, dry_run: bool = False
 ) -> dict[str, Any]:
     """Queue an AutoML search of an uploaded dataset; the best model becomes a new version
     of ``into``. With ``dry_run`` only the spec is checked, before any data moves."""
@@ -45,6 +45,11 @@ def create_automl_job(
     if not body.dataset_id:
         raise InvalidSpec("dataset_id is required: upload the data first (POST /v1/datasets)")
     job = submit_automl(
-        spec, body.dataset_id, datasets=state.datasets, jobs=state.jobs, celery=state.celery
+        spec,
+        body.dataset_id,
+        datasets=state.datasets,
+        jobs=state.jobs,
+        celery=state.celery,
+        user=caller.user,
     )
     return job.to_dict()

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from kepler.core.errors import InvalidSpec
 from kepler.server.submit import build_spec, submit_apply, submit_fit
-from kepler_bridge.deps import AuthDep, StateDep
+from kepler_bridge.deps import AuthDep, CallerDep, StateDep
 from kepler_bridge.wire import ApplyJobRequest, FitRequest
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[AuthDep])
@@ -19,7 +19,9 @@ LONG_POLL_STEP = 0.1  # seconds between looks at the job store during a long pol
 
 
 @router.post("/fit", status_code=202)
-def create_fit_job(body: FitRequest, state: StateDep, dry_run: bool = False) -> dict[str, Any]:
+def create_fit_job(
+    body: FitRequest, state: StateDep, caller: CallerDep, dry_run: bool = False
+) -> dict[str, Any]:
     """Queue a fit of an uploaded dataset. With ``dry_run`` only the spec is checked
     (algorithm, parameters), so a client can refuse bad input before sending data."""
     parts = body.model_dump(exclude={"dataset_id", "line"})
@@ -29,13 +31,18 @@ def create_fit_job(body: FitRequest, state: StateDep, dry_run: bool = False) -> 
     if not body.dataset_id:
         raise InvalidSpec("dataset_id is required: upload the data first (POST /v1/datasets)")
     job = submit_fit(
-        spec, body.dataset_id, datasets=state.datasets, jobs=state.jobs, celery=state.celery
+        spec,
+        body.dataset_id,
+        datasets=state.datasets,
+        jobs=state.jobs,
+        celery=state.celery,
+        user=caller.user,
     )
     return job.to_dict()
 
 
 @router.post("/apply", status_code=202)
-def create_apply_job(body: ApplyJobRequest, state: StateDep) -> dict[str, Any]:
+def create_apply_job(body: ApplyJobRequest, state: StateDep, caller: CallerDep) -> dict[str, Any]:
     """Queue the scoring of an uploaded dataset: a worker writes every scored row to
     ``index`` through its own HEC settings (``KEPLER_HEC_*``)."""
     job = submit_apply(
@@ -45,6 +52,7 @@ def create_apply_job(body: ApplyJobRequest, state: StateDep) -> dict[str, Any]:
         jobs=state.jobs,
         celery=state.celery,
         hec_ready=state.settings.hec.enabled,
+        user=caller.user,
     )
     return job.to_dict()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -13,10 +13,12 @@ from kepler.core.refs import ModelRef
 from kepler.server.scoring import read_body, read_csv_for_model, score_table, write_body
 from kepler.server.telemetry import sender_for
 from kepler.server.writeback import NOT_CONFIGURED, hec_target, write_table
-from kepler_bridge.deps import AuthDep, StateDep
+from kepler_bridge.deps import AuthDep, Caller, CallerDep, StateDep, admin_only
 from kepler_bridge.wire import ARROW, CSV, AliasRequest, media_format
 
 router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[AuthDep])
+DELETING = admin_only("deleting a model")
+ALIASING = admin_only("moving a model alias")
 
 
 @router.get("")
@@ -34,17 +36,30 @@ async def describe_model(ref: str, state: StateDep) -> dict[str, Any]:
 
 
 @router.delete("/{name}")
-def delete_model(name: str, state: StateDep) -> dict[str, Any]:
+def delete_model(name: str, state: StateDep, caller: Annotated[Caller, DELETING]) -> dict[str, Any]:
+    """Delete a model and its versions (admin level); the deletion is kept in the jobs
+    database and sent to Splunk as a ``kepler:model`` event, naming who asked."""
     ref = ModelRef.parse(name)
+    versions = [v["version"] for v in state.models.describe(ModelRef(ref.name))["versions"]]
     state.models.delete(ref.name)
     state.cache.drop(ref.name)
-    return {"deleted": ref.name}
+    state.jobs.record_deletion(
+        "model", ref.name, user=caller.user, roles=caller.roles, detail={"versions": versions}
+    )
+    return {"deleted": ref.name, "versions": versions, "user": caller.user}
 
 
 @router.put("/{name}/aliases/{alias}")
-def set_alias(name: str, alias: str, body: AliasRequest, state: StateDep) -> dict[str, Any]:
+def set_alias(
+    name: str,
+    alias: str,
+    body: AliasRequest,
+    state: StateDep,
+    caller: Annotated[Caller, ALIASING],
+) -> dict[str, Any]:
     ref = ModelRef.parse(f"{name}:{alias}")
     state.models.set_alias(ref.name, alias, body.version)
+    state.telemetry.aliased(ref.name, alias, body.version, user=caller.user)
     return {"model": ref.name, "alias": alias, "version": body.version}
 
 
@@ -78,6 +93,7 @@ async def apply_model(
     ref: str,
     request: Request,
     state: StateDep,
+    caller: CallerDep,
     probabilities: bool | None = None,
     output_name: str | None = Query(None, alias="as"),
     include_input: bool = True,
@@ -139,7 +155,11 @@ async def apply_model(
             headers["X-Kepler-Hec-Queued"] = str(after.spooled)
             headers["X-Kepler-Hec-Rejected"] = str(after.rejected - before.rejected)
         state.telemetry.apply_batch(
-            name, number, rows=table.num_rows, latency_s=time.perf_counter() - started
+            name,
+            number,
+            rows=table.num_rows,
+            latency_s=time.perf_counter() - started,
+            user=caller.user,
         )
         return write_body(fmt, scored), number
 
@@ -153,6 +173,7 @@ async def apply_model(
             latency_s=time.perf_counter() - started,
             errors=1,
             error=exc.message,
+            user=caller.user,
         )
         raise
     return Response(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
@@ -10,16 +10,21 @@ from starlette.concurrency import run_in_threadpool
 from kepler.core.refs import ModelRef
 from kepler.server.beat import fire
 from kepler.server.scheduled import SCORE_KIND
-from kepler_bridge.deps import AuthDep, StateDep
+from kepler_bridge.deps import AuthDep, Caller, StateDep, admin_only
 from kepler_bridge.wire import ScheduleRequest
 
 router = APIRouter(prefix="/v1/schedules", tags=["schedules"], dependencies=[AuthDep])
+ADDING = admin_only("adding a schedule")
+DELETING = admin_only("deleting a schedule")
+RUNNING = admin_only("running a schedule now")
 
 
 @router.post("", status_code=201)
-def create_schedule(body: ScheduleRequest, state: StateDep) -> dict[str, Any]:
-    """Add a schedule; the model must exist now (a pinned version must too), so a typo is
-    refused here rather than failing every run."""
+def create_schedule(
+    body: ScheduleRequest, state: StateDep, _: Annotated[Caller, ADDING]
+) -> dict[str, Any]:
+    """Add a schedule (admin level); the model must exist now (a pinned version must too),
+    so a typo is refused here rather than failing every run."""
     state.models.resolve(ModelRef.parse(body.model))
     sched = state.schedules.create(
         body.name,
@@ -50,18 +55,35 @@ async def get_schedule(name: str, state: StateDep) -> dict[str, Any]:
 
 
 @router.delete("/{name}")
-def delete_schedule(name: str, state: StateDep) -> dict[str, Any]:
-    """Remove a schedule; runs already queued finish, their job rows stay."""
+def delete_schedule(
+    name: str, state: StateDep, caller: Annotated[Caller, DELETING]
+) -> dict[str, Any]:
+    """Remove a schedule (admin level); runs already queued finish, their job rows stay.
+    The deletion is kept in the jobs database and sent as a ``kepler:audit`` event."""
     sched = state.schedules.delete(name)
-    return {"deleted": sched.name}
+    state.jobs.record_deletion(
+        "schedule",
+        sched.name,
+        user=caller.user,
+        roles=caller.roles,
+        detail={"model": sched.model, "search": sched.search[:500]},
+    )
+    return {"deleted": sched.name, "user": caller.user}
 
 
 @router.post("/{name}/run", status_code=202)
-def run_schedule_now(name: str, state: StateDep) -> dict[str, Any]:
+def run_schedule_now(
+    name: str, state: StateDep, caller: Annotated[Caller, RUNNING]
+) -> dict[str, Any]:
     """Queue one run now, outside the schedule's slots (its next slot does not move)."""
     sched = state.schedules.get(name)
     job = fire(
-        sched, jobs=state.jobs, schedules=state.schedules, celery=state.celery, trigger="manual"
+        sched,
+        jobs=state.jobs,
+        schedules=state.schedules,
+        celery=state.celery,
+        trigger="manual",
+        user=caller.user,
     )
     return job.to_dict()
 

@@ -1,0 +1,26 @@
+"""The audit trail's deletion log: who deleted which model or schedule, and when."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
+
+from kepler_bridge.deps import AuthDep, StateDep
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=[AuthDep])
+
+
+@router.get("/deletions")
+async def list_deletions(
+    state: StateDep,
+    limit: int = Query(100, ge=1, le=1000),
+    name: str | None = Query(None, max_length=255),
+) -> list[dict[str, Any]]:
+    """The latest deletions first: ``at`` (epoch seconds), ``user``, ``roles``, ``kind``
+    (``model`` or ``schedule``), ``name`` and ``detail`` (a model's deleted versions)."""
+    out: list[dict[str, Any]] = await run_in_threadpool(
+        lambda: state.jobs.deletions(limit=limit, name=name)
+    )
+    return out
