@@ -3,8 +3,8 @@
 Run by `make package` with the tool venv's Python (.venv-app, which has ucc-gen). Steps:
 ucc-gen builds splunk_app/package into splunk_app/output/kepler; then the search command's
 code (kepler's standard-library core and searchcommand packages) and the vendored splunklib
-3.0.1 (from `make vendor`) go into its lib/; bytecode and local/ are removed; the folder is
-tarred with `kepler/` at the archive's root.
+3.0.1 (from `make vendor`, less `splunklib/ai`) go into its lib/; bytecode and local/ are
+removed; the folder is tarred with `kepler/` at the archive's root.
 """
 
 from __future__ import annotations
@@ -28,6 +28,12 @@ VENDOR_LIB = ROOT / "build" / "vendor" / "lib"
 SPLUNK_SDK = "3.0.1"
 # Splunk 10's Python versions; AppInspect 4.4 fails Python handlers without it.
 PYTHON_REQUIRED = "3.9,3.13"
+# What Splunk 9.x reads instead (10.x deprecates it): its default Python 3, 3.9.
+PYTHON_VERSION = "python3"
+# splunklib 3.0's agent toolkit needs Python 3.13 (match statements, and langchain): not
+# shipped. Everything else of splunklib (binding, client, searchcommands) runs on 3.9 and
+# 3.13; the command itself uses splunklib.binding only.
+SPLUNKLIB_LEFT_OUT = ("ai",)
 # What of the repository's `kepler` package runs inside Splunk: standard library only.
 KEPLER_FILES = ("__init__.py", "_version.py")
 KEPLER_PACKAGES = ("core", "searchcommand")
@@ -74,17 +80,21 @@ def run_ucc(version: str, python: Path) -> Path:
 
 
 def require_python(app: Path) -> None:
-    """UCC 6.6.0 writes its REST handler's restmap.conf stanza without python.required."""
+    """UCC 6.6.0 writes its REST handler's restmap.conf stanza without python.required (read
+    by Splunk 10) and python.version (read by 9.x): add whichever a Python handler lacks."""
     restmap = app / "default" / "restmap.conf"
     if not restmap.exists():
         return
     stanzas = re.split(r"(?m)^(?=\[)", restmap.read_text(encoding="utf-8"))
     out = []
     for stanza in stanzas:
-        if re.search(r"(?m)^handlertype\s*=\s*python\s*$", stanza) and not re.search(
-            r"(?m)^python\.required\s*=", stanza
-        ):
-            stanza = stanza.rstrip("\n") + f"\npython.required = {PYTHON_REQUIRED}\n\n"
+        if re.search(r"(?m)^handlertype\s*=\s*python\s*$", stanza):
+            for key, value in (
+                ("python.version", PYTHON_VERSION),
+                ("python.required", PYTHON_REQUIRED),
+            ):
+                if not re.search(rf"(?m)^{re.escape(key)}\s*=", stanza):
+                    stanza = stanza.rstrip("\n") + f"\n{key} = {value}\n\n"
         out.append(stanza)
     restmap.write_text("".join(out).rstrip("\n") + "\n", encoding="utf-8")
 
@@ -148,9 +158,12 @@ def vendor(app: Path) -> list[str]:
     # sure no other splunklib or splunk_sdk metadata is left beside 3.0.1.
     for old in [*lib.glob("splunk_sdk-*.dist-info"), lib / "splunklib"]:
         shutil.rmtree(old, ignore_errors=True)
-    for name in ("splunklib", dist_info):
-        shutil.copytree(VENDOR_LIB / name, lib / name, ignore=ignore)
-        copied.append(name)
+    shutil.copytree(VENDOR_LIB / "splunklib", lib / "splunklib", ignore=ignore)
+    for name in SPLUNKLIB_LEFT_OUT:
+        shutil.rmtree(lib / "splunklib" / name)
+    copied.append(f"splunklib (less {', '.join(f'{n}/' for n in SPLUNKLIB_LEFT_OUT)})")
+    shutil.copytree(VENDOR_LIB / dist_info, lib / dist_info, ignore=ignore)
+    copied.append(dist_info)
     return copied
 
 

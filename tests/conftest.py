@@ -14,6 +14,7 @@ import pytest
 from kepler._stack import LocalStack, free_port, wait_until
 from kepler.server.datasets import DatasetStore
 from kepler.server.settings import ServerSettings
+from tests.splunk.pythons import SPLUNK_PYTHONS, SplunkPython, find
 
 
 @pytest.fixture
@@ -32,6 +33,16 @@ def dataset_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Da
     yield memory
     if memory.fs.exists(memory.root):
         memory.fs.rm(memory.root, recursive=True)
+
+
+@pytest.fixture(scope="session", params=SPLUNK_PYTHONS, ids=[f"py{v}" for v in SPLUNK_PYTHONS])
+def splunk_python(request: pytest.FixtureRequest) -> SplunkPython:
+    """Each Python Splunk embeds (3.9, 3.13), unpacked by `make pythons`: a test that asks
+    for it runs under each. A missing one fails the test (tests/splunk/pythons.py)."""
+    try:
+        return find(request.param)
+    except AssertionError as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="session")

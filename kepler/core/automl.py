@@ -61,7 +61,7 @@ def parse_duration(value: Any, name: str = "time_budget") -> float:
     """Seconds from ``90``, ``90s``, ``10m``, ``1.5h`` or ``1d``."""
     if isinstance(value, bool):
         raise BadParameter(f"{name} must be a duration such as 90, 10m or 1h; got {value!r}")
-    if isinstance(value, int | float):
+    if isinstance(value, (int, float)):
         seconds = float(value)
     else:
         m = _DURATION.match(str(value))
@@ -245,7 +245,7 @@ def coerce_option(key: str, value: Any) -> Any:
             )
         return metric
     if kind == "list":
-        items = value if isinstance(value, list | tuple) else str(value).split(",")
+        items = value if isinstance(value, (list, tuple)) else str(value).split(",")
         names = tuple(str(v).strip() for v in items if str(v).strip())
         if not names:
             raise BadParameter("algorithms needs at least one algorithm name")

@@ -87,7 +87,7 @@ def _bad(param: str, value: Any, expected: str, hint: str = "") -> BadParameter:
 def _to_number(param: Param, value: Any, want: str) -> int | float:
     if isinstance(value, bool):
         raise _bad(param.name, value, f"a{'n integer' if want == 'int' else ' number'}")
-    if isinstance(value, int | float):
+    if isinstance(value, (int, float)):
         number: int | float = value
     else:
         text = str(value).strip()

@@ -21,7 +21,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Union
 
 from kepler.core.automl import AutoMLSpec, parse_automl
 from kepler.core.errors import DataError, InvalidSpec
@@ -85,7 +85,8 @@ class DeleteModelSpec:
     verb: str = "deletemodel"
 
 
-Spec = FitSpec | ApplySpec | SummarySpec | ModelsSpec | DeleteModelSpec | AutoMLSpec
+# Union, not `|`: this module also runs on Splunk's Python 3.9.
+Spec = Union[FitSpec, ApplySpec, SummarySpec, ModelsSpec, DeleteModelSpec, AutoMLSpec]
 
 
 def expand_features(

@@ -87,7 +87,7 @@ class BridgeClient:
         except (ssl.SSLError, ssl.CertificateError) as exc:
             raise _tls_error(self.url, exc) from None
         except urllib.error.URLError as exc:
-            if isinstance(exc.reason, ssl.SSLError | ssl.CertificateError):
+            if isinstance(exc.reason, (ssl.SSLError, ssl.CertificateError)):
                 raise _tls_error(self.url, exc.reason) from None
             raise BridgeUnavailable(
                 f"cannot reach the Kepler bridge at {self.url} ({exc.reason}); check that it "

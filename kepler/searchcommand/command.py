@@ -66,7 +66,7 @@ def _cell(value: Any) -> Any:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, list | tuple):
+    if isinstance(value, (list, tuple)):
         return "\n".join(str(v) for v in value)  # a multivalue field, as Splunk shows it
     if isinstance(value, float):
         return f"{value:.6g}"

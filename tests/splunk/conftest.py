@@ -11,11 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 VENDOR_LIB = ROOT / "build" / "vendor" / "lib"
 COMMANDS = Path(__file__).resolve().parent / "commands"
 # Bytes a real splunkd wrote (*.input.gz) and what the SDK's samples answered (*.output),
-# from splunk-sdk-python's history (Apache-2.0). An in-repo copy wins over the shared one.
-RECORDING_DIRS = (
-    Path(__file__).resolve().parent / "recordings",
-    Path("/work/shared/reference/scpv2-recordings"),
-)
+# from splunk-sdk-python's history (Apache-2.0, see the folder's NOTICE).
+RECORDINGS = ROOT / "tests" / "fixtures" / "scpv2-recordings"
 
 
 @pytest.fixture(scope="session")
@@ -28,10 +25,9 @@ def vendor_lib() -> Path:
 
 @pytest.fixture(scope="session")
 def recordings() -> Path:
-    for folder in RECORDING_DIRS:
-        if (folder / "countmatches.input.gz").is_file():
-            return folder
-    pytest.fail(f"no protocol-v2 recordings in {', '.join(map(str, RECORDING_DIRS))}")
+    if not (RECORDINGS / "countmatches.input.gz").is_file():
+        pytest.fail(f"no protocol-v2 recordings in {RECORDINGS}")
+    return RECORDINGS
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,9 @@ splunkd then asks again with an empty `finished: true` chunk until the answer sa
 spell this out). `execute_all` does so and returns every answer, `replies` keeps them all.
 `encode_records` writes a command's input CSV the way splunkd writes it; `Reply.records`
 reads a command's CSV answer back. `replay` feeds a recorded splunkd
-input stream. The rules followed here are in /work/shared/SPLUNK_PROTOCOLS.md, section 1,
-and every byte-level choice is checked against the real recordings in test_harness.py.
+input stream. The rules followed are those of Splunk's documentation of protocol v2, and
+every byte-level choice is checked against the real recordings in
+tests/fixtures/scpv2-recordings (test_harness.py).
 
     with Splunkd(script) as splunkd:
         info = splunkd.getinfo(["fieldname=n", "pattern=\\w+", "text"])

@@ -2,7 +2,7 @@
 
 splunkd starts this file as `python countmatches.py` with no arguments; it counts the
 matches of `pattern` over the named fields and stores the count in `fieldname`. The
-recordings in /work/shared/reference were answered by the 2015 SDK on Python 2, where
+recordings in tests/fixtures/scpv2-recordings were answered by the 2015 SDK on Python 2, where
 `\\w` matches ASCII only, so the pattern is compiled with re.ASCII to reproduce them.
 """
 
