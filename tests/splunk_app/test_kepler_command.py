@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from kepler._stack import LocalStack, free_port
+from tests.splunk.app_setup import app_splunkd, subprocess_handler
 from tests.splunk.harness import Splunkd, chunks, encode_records, header_only
 from tests.splunk.pythons import SplunkPython
-from tests.splunk.test_command import app_settings_splunkd, live_progress, run_fit, sensor_events
+from tests.splunk.test_command import live_progress, run_fit, sensor_events
 
 pytestmark = pytest.mark.system
 
@@ -202,27 +203,53 @@ def test_bridge_unreachable(script: Path, splunk_python: SplunkPython) -> None:
     assert "cannot reach the Kepler bridge" in one_error_at_getinfo(cmd, ["models"])
 
 
-def test_settings_come_from_splunkd(
-    stack: LocalStack, script: Path, splunk_python: SplunkPython
+def test_roles_through_the_credentials_handler(
+    stack: LocalStack, script: Path, app: Path, splunk_python: SplunkPython
 ) -> None:
-    """Inside Splunk: the vendored splunklib.binding reads the setup page's settings."""
-    rest = app_settings_splunkd("sess-123", stack.url, stack.token)
-    try:
+    """Inside Splunk, under each of its Pythons: the built app's command asks the built
+    app's kepler/credentials handler (run by the same interpreter) for its setup. A
+    kepler_user fits and applies and is refused deletemodel; kepler_admin deletes; a user
+    with neither role, or a lost session, is told what to do; never a traceback."""
+    handler = subprocess_handler([splunk_python.executable], app)
+    model = f"roles_{splunk_python.tag}"
+    with app_splunkd(stack.url, stack.token, stack.user_token, handler=handler) as rest:
+
+        def as_user(user: str) -> dict[str, str]:
+            return {"splunkd_uri": rest.url, "session_key": f"{user}-key", "username": user}
+
+        rows = [{"x": str(i), "y": str(2 * i)} for i in range(30)]
         cmd = splunkd(script, splunk_python, None, None)
-        info = cmd.getinfo(["models"], splunkd_uri=rest.url, session_key="sess-123")
-        assert info.metadata.get("generating") is True, info.messages
-        assert cmd.execute(b"", finished=True).finished is True
-        assert cmd.close() == 0, cmd.stderr
-        assert any("storage/passwords" in p for p in rest.paths())
+        info = cmd.getinfo(
+            ["fit", "LinearRegression", "y", "from", "x", "into", model], **as_user("alice")
+        )
+        assert info.metadata.get("type") == "stateful", info.messages
+        answers = cmd.execute_all(encode_records(rows, ["x", "y"]), finished=True)
+        assert cmd.close() == 0, [a.messages for a in answers]
 
         cmd = splunkd(script, splunk_python, None, None)
-        info = cmd.getinfo(["models"], splunkd_uri=rest.url, session_key="expired")
-        ((level, message),) = info.messages
-        assert level == "ERROR" and "set up" in message
-        assert cmd.close() == 1
-        assert "Traceback" not in cmd.stderr
-    finally:
-        rest.close()
+        cmd.getinfo(["apply", model], **as_user("alice"))
+        reply, out = cmd.send([{"x": "5"}], finished=True)
+        assert cmd.close() == 0, reply.messages
+        assert float(out[0]["predicted(y)"]) == pytest.approx(10.0)
+
+        cmd = splunkd(script, splunk_python, None, None)
+        cmd.getinfo(["deletemodel", model], **as_user("alice"))
+        ((level, message),) = cmd.execute(b"", finished=True).messages
+        assert level == "ERROR" and "'kepler_admin'" in message, message
+        assert cmd.close() == 1 and "Traceback" not in cmd.stderr
+
+        cmd = splunkd(script, splunk_python, None, None)
+        cmd.getinfo(["deletemodel", model], **as_user("bob"))
+        reply = cmd.execute(b"", finished=True)
+        assert cmd.close() == 0, reply.messages
+        (record,) = stack.client().deletions(name=model).to_dict("records")
+        assert record["user"] == "bob"
+
+        for user, expected in (("carol", "'kepler_user'"), ("expired", "log in again")):
+            cmd = splunkd(script, splunk_python, None, None)
+            ((level, message),) = cmd.getinfo(["models"], **as_user(user)).messages
+            assert level == "ERROR" and expected in message, message
+            assert cmd.close() == 1 and "Traceback" not in cmd.stderr
 
 
 @pytest.fixture(scope="module")

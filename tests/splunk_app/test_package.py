@@ -191,15 +191,18 @@ def test_credentials_handler_is_registered_for_both_splunk_generations(app: Path
     assert (stanza["python.version"], stanza["python.required"]) == ("python3", "3.9,3.13")
 
 
-def test_packaged_credentials_handler_answers_through_splunkd(app: Path) -> None:
-    """The built app's handler, bare Python (-S) with only the app's lib/, behind the
-    splunkd double: a kepler_user gets the user token, someone without the role a 403."""
+def test_packaged_credentials_handler_answers_through_splunkd(
+    app: Path, splunk_python: SplunkPython
+) -> None:
+    """The built app's handler under each of Splunk's Pythons, bare (-S) with only the
+    app's lib/, behind the splunkd double: a kepler_user gets the user token, someone
+    without the role a 403."""
     import urllib.error
     import urllib.request
 
     from tests.splunk.app_setup import app_splunkd, subprocess_handler
 
-    handler = subprocess_handler([sys.executable], app)
+    handler = subprocess_handler([splunk_python.executable], app)
     with app_splunkd("https://bridge:8765", "adm", "usr", handler=handler) as rest:
         url = f"{rest.url}/servicesNS/nobody/kepler/kepler/credentials?output_mode=json"
         req = urllib.request.Request(url, headers={"Authorization": "Splunk alice-key"})  # noqa: S310
