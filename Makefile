@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps vendor pythons demo test lint format bench openapi clean constraints
+.PHONY: install system-deps vendor pythons demo test lint format bench openapi clean constraints dist
 
 # System packages: redis-server for the production broker (the tests start their own).
 system-deps:
@@ -92,6 +92,14 @@ bench: install
 
 openapi: install
 	$(PY) -m kepler_bridge.openapi > docs/openapi.json
+
+# The SDK as a wheel and an sdist in dist/ (kepler_ml-<version>...): what `pip install`
+# takes until a release is on an index. The project's own build backend (setuptools, in
+# .venv) is called directly, as `python -m build --no-isolation` would: nothing downloaded.
+dist: $(STAMP)
+	rm -f dist/kepler_ml-*
+	$(PY) -c "from setuptools import build_meta as b; \
+	  print('built dist/' + b.build_sdist('dist')); print('built dist/' + b.build_wheel('dist'))"
 
 clean:
 	rm -rf $(VENV) $(MYPY39) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,5 @@
-"""Where the embedded stack keeps its files, and the generated bridge token."""
+"""Where the embedded stack keeps its files and answers: its home, its generated bridge
+token, and the URL a client on this machine reaches it at."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from pathlib import Path
 TOKEN_FILE = "token"  # noqa: S105 - a file name, not a secret
 # The user-level token (fit, apply, read; no deletions): what Splunk's kepler_user gets.
 USER_TOKEN_FILE = "user-token"  # noqa: S105 - a file name, not a secret
+DEFAULT_PORT = 8765
+# Listening on every address: a client on this machine reaches it on loopback.
+_WILDCARD = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1", "[::]": "::1"}
 
 
 def default_home() -> Path:
@@ -43,3 +47,13 @@ def ensure_token(home: Path | None = None, name: str = TOKEN_FILE) -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(token + "\n")
     return token
+
+
+def stack_url(host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, tls: bool = False) -> str:
+    """The URL of a bridge listening on ``host:port``, as a client on this machine writes
+    it: what ``kepler up`` prints, and what the SDK connects to without ``KEPLER_URL``.
+    HTTPS when the bridge has a certificate (``KEPLER_TLS_CERTFILE``), else HTTP."""
+    host = _WILDCARD.get(host.strip(), host.strip())
+    if ":" in host and not host.startswith("["):  # an IPv6 literal
+        host = f"[{host}]"
+    return f"{'https' if tls else 'http'}://{host}:{port}"

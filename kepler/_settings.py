@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from kepler._home import default_home
+from kepler._home import DEFAULT_PORT, default_home, stack_url
 
-DEFAULT_URL = "http://127.0.0.1:8765"
+DEFAULT_URL = stack_url()
 
 
 class ClientSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KEPLER_", extra="ignore")
 
-    url: str = DEFAULT_URL
+    # Without KEPLER_URL: the local stack where `kepler up` serves it, from the settings it
+    # reads too (KEPLER_HOST, KEPLER_PORT, and HTTPS when KEPLER_TLS_CERTFILE is set).
+    url: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(default=DEFAULT_PORT, ge=1, le=65535)
+    tls_certfile: Path | None = None
     token: SecretStr | None = None
     home: Path = default_home()
     # TLS verification is on unless turned off; a CA bundle adds a private authority.
@@ -42,3 +47,9 @@ class ClientSettings(BaseSettings):
             return getpass.getuser()
         except Exception:  # no user name in the environment or the password database
             return ""
+
+    @model_validator(mode="after")
+    def _local_stack_url(self) -> ClientSettings:
+        if not self.url.strip():
+            self.url = stack_url(self.host, self.port, tls=self.tls_certfile is not None)
+        return self

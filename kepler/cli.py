@@ -206,7 +206,7 @@ def schedule_run_now(
 @app.command()
 def up(host: Host = None, port: Port = None, workers: int = 1) -> None:
     """Run the embedded stack in the foreground: bridge, worker(s) and the MLflow store."""
-    from kepler._home import USER_TOKEN_FILE, token_path
+    from kepler._home import USER_TOKEN_FILE, stack_url, token_path
     from kepler_bridge.serve import resolve_token, resolve_user_token, run_bridge
 
     settings = _server_settings(host, port)
@@ -219,15 +219,17 @@ def up(host: Host = None, port: Port = None, workers: int = 1) -> None:
         for _ in range(max(1, workers))
     ]
     procs.append(subprocess.Popen([sys.executable, "-m", "kepler", "beat"], env=env))
-    scheme = "https" if settings.tls else "http"
-    url = f"{scheme}://{settings.host}:{settings.port}"
+    url = stack_url(settings.host, settings.port, tls=settings.tls)
     where = (
         "from KEPLER_TOKEN"
         if settings.token is not None
         else f"in {token_path(settings.home)} (mode 0600)"
     )
     typer.echo(f"Kepler {__version__} embedded stack")
-    typer.echo(f"  bridge:  {url}   (API docs: {url}/docs)")
+    typer.echo(f"  bridge:  {url}")
+    # No interactive docs page: every route but /health wants the token, which a browser
+    # does not send; the OpenAPI document answers a client that does.
+    typer.echo(f"  API:     {url}/openapi.json (with the token; docs/openapi.json in the repo)")
     typer.echo(f"  token:   {where}")
     user_where = (
         "from KEPLER_USER_TOKEN"
@@ -235,6 +237,13 @@ def up(host: Host = None, port: Port = None, workers: int = 1) -> None:
         else f"in {token_path(settings.home, USER_TOKEN_FILE)} (mode 0600)"
     )
     typer.echo(f"  user token (fit/apply, no deletions; Splunk's kepler_user): {user_where}")
+    if not settings.tls and not _loopback(settings.host):
+        typer.echo(
+            f"  warning: plain HTTP on {settings.host}: Splunk's setup page accepts http:// "
+            "only for localhost, 127.0.0.1 or [::1]; set KEPLER_TLS_CERTFILE and "
+            "KEPLER_TLS_KEYFILE, or put a TLS proxy in front (docs/deploy.md)",
+            err=True,
+        )
     typer.echo(f"  MLflow:  {settings.tracking_uri}")
     typer.echo(
         f"           open its UI with: mlflow ui --backend-store-uri {settings.tracking_uri}"
@@ -254,6 +263,17 @@ def up(host: Host = None, port: Port = None, workers: int = 1) -> None:
                 p.wait(timeout=max(0.1, deadline - time.time()))
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name
+        return False
 
 
 deploy_app = typer.Typer(

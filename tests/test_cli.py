@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import psutil
 import pytest
@@ -24,22 +26,30 @@ def test_kepler_up_generates_token_and_sdk_finds_it(tmp_path: Path) -> None:
 
     home, port = tmp_path / "home", free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEPLER_")}
-    env.update(KEPLER_HOME=str(home), PYTHONUNBUFFERED="1")
+    env.update(KEPLER_HOME=str(home), KEPLER_PORT=str(port), PYTHONUNBUFFERED="1")
     log = tmp_path / "up.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "kepler", "up", "--port", str(port)],
+            [sys.executable, "-m", "kepler", "up"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     try:
-        url = f"http://127.0.0.1:{port}"
-        client = kp.Client(settings=ClientSettings(url=url, home=home))
+        # No URL: the SDK looks where `kepler up` listens, from the same KEPLER_PORT.
+        client = kp.Client(settings=ClientSettings(url="", port=port, home=home))
         wait_until(lambda: client.health()["status"] == "ok", 90, "kepler up")
         printed = log.read_text()
-        assert url in printed
+        assert client.url in printed
+        # Every page it prints answers (with the token), none is a 404; the bridge's own
+        # address answered /health above.
+        token = (home / "token").read_text().strip()
+        links = [u for u in re.findall(r"https?://\S+", printed) if u != client.url]
+        assert f"{client.url}/openapi.json" in links and "/docs" not in printed, printed
+        for link in links:
+            answer = httpx.get(link, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+            assert answer.status_code == 200, (link, answer.status_code)
         assert str(home / "token") in printed
         token_file = home / "token"
         assert stat.S_IMODE(token_file.stat().st_mode) == 0o600

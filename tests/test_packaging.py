@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+PIP_OFFLINE = (sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "--no-deps")
+PIP_OFFLINE += ("--ignore-installed",)
 SERVER_ONLY = {
     "torch",
     "celery",
@@ -26,26 +29,42 @@ SERVER_ONLY = {
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(out),
-            str(ROOT),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    (found,) = out.glob("kepler_ml-*.whl")
+def dist() -> list[Path]:
+    """`make dist`: what the README tells a notebook user to install from."""
+    proc = subprocess.run(["make", "dist"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return sorted((ROOT / "dist").glob("kepler_ml-*"))
+
+
+@pytest.fixture(scope="module")
+def wheel(dist: list[Path]) -> Path:
+    (found,) = (p for p in dist if p.suffix == ".whl")
     return found
+
+
+def test_make_dist_builds_a_wheel_and_an_sdist_of_this_version(dist: list[Path]) -> None:
+    from kepler._version import __version__
+
+    names = {p.name for p in dist}
+    assert names == {
+        f"kepler_ml-{__version__}-py3-none-any.whl",
+        f"kepler_ml-{__version__}.tar.gz",
+    }, names
+    with tarfile.open(next(p for p in dist if p.name.endswith(".tar.gz"))) as tar:
+        members = tar.getnames()
+    for needed in ("pyproject.toml", "kepler/__init__.py", "bridge/kepler_bridge/app.py"):
+        assert f"kepler_ml-{__version__}/{needed}" in members, needed
+
+
+def test_wheel_installs_without_an_index(wheel: Path) -> None:
+    """The README's `pip install dist/kepler_ml-...whl`: pip takes the file itself."""
+    proc = subprocess.run(
+        [*PIP_OFFLINE, "-q", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 def _metadata(wheel: Path) -> str:

@@ -43,10 +43,12 @@ from sklearn.pipeline import Pipeline
 from kepler import __version__
 from kepler.core.errors import BadParameter, ModelNotFound, VersionNotFound
 from kepler.core.refs import ModelRef, validate_model_name
+from kepler.ml.sdk_wheel import DIST, wheel_name, write_wheel
 from kepler.ml.training import ModelMeta, TrainedModel
 
 SUMMARY_ARTIFACT = "kepler/summary.json"
 MODEL_ARTIFACT = "model"
+WHEELS_DIR = "wheels"  # inside the model's folder, as MLflow's add_libraries_to_model does
 # MLflow refuses longer tag and param values.
 _MAX_TAG = 8000
 _MAX_PARAM = 6000
@@ -228,6 +230,8 @@ class ModelStore:
                 # Explicit: MLflow's inference of requirements imports and profiles the model.
                 pip_requirements=pip_requirements(meta),
             )
+            # The kepler requirement names this file, relative to the model's folder.
+            write_wheel(Path(path) / WHEELS_DIR)
             client.log_model_artifacts(logged.model_id, path)
         client.finalize_logged_model(logged.model_id, "READY")
         return logged.model_id, logged.artifact_location
@@ -555,7 +559,12 @@ def lineage_tags(lineage: dict[str, Any]) -> dict[str, str]:
 
 
 def pip_requirements(meta: ModelMeta) -> list[str]:
-    """What a Python environment needs to load this model, pinned to what trained it."""
+    """What a Python environment needs to load this model, pinned to what trained it.
+
+    Kepler itself is the wheel the model carries in ``wheels/`` (no public index serves
+    ``kepler-ml``; see :mod:`kepler.ml.sdk_wheel`): MLflow installs a model's requirements
+    from inside the model's folder, so the relative path resolves there, offline.
+    """
     from kepler.ml.registry import get_algorithm
 
     names = ["scikit-learn", "cloudpickle", "numpy", "pandas"]
@@ -563,7 +572,7 @@ def pip_requirements(meta: ModelMeta) -> list[str]:
         extra = get_algorithm(meta.algorithm).extra
         if extra in ("xgboost", "torch"):
             names.append(extra)
-    reqs = [f"kepler-ml=={_version('kepler-ml') or __version__}"]
+    reqs = [f"{WHEELS_DIR}/{wheel_name(_version(DIST) or __version__)}"]
     for n in names:
         v = _version(n)
         reqs.append(f"{n}=={v}" if v else n)

@@ -225,13 +225,89 @@ def test_pip_requirements_pin_what_the_model_needs(
 ) -> None:
     reqs = pip_requirements(classifier.meta)
     assert any(r.startswith("scikit-learn==") for r in reqs)
-    assert any(r.startswith("kepler-ml==") for r in reqs)
+    assert any(r.startswith("wheels/kepler_ml-") and r.endswith(".whl") for r in reqs)
+    assert not any(r.startswith("kepler-ml") for r in reqs)  # no public index serves it
     assert not any(r.startswith(("xgboost", "torch")) for r in reqs)
     xgb = train(
         make_events(60),
         FitSpec("XGBoostRegressor", target="amount", features=("x",), params={"n_estimators": 2}),
     )
     assert any(r.startswith("xgboost==") for r in pip_requirements(xgb.meta))
+
+
+def test_registered_model_requirements_resolve_offline(
+    module_store: ModelStore, classifier: TrainedModel, tmp_path: Path
+) -> None:
+    """What MLflow does to restore a model's environment (pip install -r requirements.txt
+    in the model's folder) finds Kepler without any index: kepler-ml is on none."""
+    import json
+    import subprocess
+    import sys
+    import sysconfig
+    import zipfile
+    from importlib import metadata
+
+    from mlflow.utils.file_utils import local_file_uri_to_path
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    registered = module_store.register(classifier, "offline")
+    info = module_store.resolve(ModelRef("offline", version=registered.version))
+    folder = Path(local_file_uri_to_path(info.source))
+    lines = [
+        ln.strip()
+        for ln in (folder / "requirements.txt").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
+    local = []
+    for line in lines:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:  # a path to a file in the model
+            local.append(line)
+            continue
+        if req.name == "kepler-ml":
+            local.append(line)
+            continue
+        # Public packages, pinned to what trained the model.
+        assert str(req.specifier) == f"=={metadata.version(req.name)}", line
+    assert local, lines
+
+    report = tmp_path / "report.json"
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "--no-deps"),
+            *("--ignore-installed", "--quiet", "--report", str(report), *local),
+        ],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    planned = json.loads(report.read_text())["install"]
+    installs = {i["metadata"]["name"]: i["metadata"] for i in planned}
+    assert installs["kepler-ml"]["version"] == metadata.version("kepler-ml")
+    assert "pandas>=2.2" in " ".join(installs["kepler-ml"].get("requires_dist", []))
+
+    # The wheel holds the code the pickled pipeline imports.
+    wheel = next(folder.glob("wheels/kepler_ml-*.whl"))
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(tmp_path / "site")
+    # -S: no .pth files, so not the editable install's import hook; site-packages last,
+    # for scikit-learn and the other public requirements.
+    code = (
+        f"import sys; sys.path[:0] = [{str(tmp_path / 'site')!r}]; "
+        f"sys.path.append({sysconfig.get_paths()['purelib']!r}); "
+        "import kepler.ml.pipeline as m; print(m.__file__)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().startswith(str(tmp_path / "site")), out.stdout
 
 
 def test_lineage_tags_accept_flat_keys_and_clip_nothing_short() -> None:

@@ -140,6 +140,13 @@ def test_dashboards_run_kepler_models_and_jobs(app: Path) -> None:
     assert (views / "configuration.xml").is_file()
 
 
+def test_package_ships_app_icons_at_splunks_sizes(app: Path) -> None:
+    from tests.splunk_app.test_sources import ICONS, png_size
+
+    for name, side in ICONS.items():
+        assert png_size((app / "static" / name).read_bytes()) == (side, side), name
+
+
 def test_settings_conf_and_handler_match_the_readme_contract(app: Path) -> None:
     conf = read_conf(app / "default" / "kepler_settings.conf")
     assert set(conf["bridge"]) == {
@@ -152,7 +159,9 @@ def test_settings_conf_and_handler_match_the_readme_contract(app: Path) -> None:
         "read_timeout",
     }
     assert set(conf["hec"]) == {"url", "token", "index", "use_ack", "verify_tls"}
-    assert conf["bridge"]["url"].startswith("https://")
+    # `kepler up` on the search head (tests/splunk_app/test_sources.py checks the match).
+    assert conf["bridge"]["url"] == "http://127.0.0.1:8765"
+    assert conf["hec"]["url"].startswith("https://")
     assert conf["bridge"]["verify_tls"] == conf["hec"]["verify_tls"] == "1"
     handler = (app / "bin" / "kepler_rh_settings.py").read_text()
     # The realm is __REST_CREDENTIAL__#kepler#configs/conf-<this conf name>.
