@@ -28,7 +28,7 @@ DRIVER = """\
 import json, sys
 sys.path.insert(0, {bin!r})
 import kepler_credentials
-reply = kepler_credentials.CredentialsHandler(None, None).handle(sys.stdin.read())
+reply = kepler_credentials.Credentials(None, None).handle(sys.stdin.read())
 sys.stdout.write(json.dumps(reply))
 """
 
@@ -41,7 +41,7 @@ def in_process_handler() -> Callable[[str], dict[str, Any]]:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    handler = module.CredentialsHandler(None, None)
+    handler = module.Credentials(None, None)
     return handler.handle  # type: ignore[no-any-return]
 
 

@@ -192,7 +192,7 @@ def test_credentials_handler_is_registered_for_both_splunk_generations(app: Path
     assert stanza["match"] == "/kepler/credentials"
     assert (stanza["scripttype"], stanza["handler"]) == (
         "persist",
-        "kepler_credentials.CredentialsHandler",
+        "kepler_credentials.Credentials",
     )
     assert (app / "bin" / "kepler_credentials.py").is_file()
     assert stanza["requireAuthentication"] == "true" and stanza["passSystemAuth"] == "true"

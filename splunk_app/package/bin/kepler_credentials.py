@@ -18,7 +18,7 @@ except ImportError:  # outside splunkd (the tests): the same interface, on objec
     PersistentServerConnectionApplication = object
 
 
-class CredentialsHandler(PersistentServerConnectionApplication):  # type: ignore[misc,valid-type]
+class Credentials(PersistentServerConnectionApplication):
     def __init__(self, command_line=None, command_arg=None):
         super().__init__()
 
