@@ -220,3 +220,25 @@ def test_job_long_poll_answers_when_the_job_moves(
     jobs.succeed(job.id, {})
     done = client._json("GET", f"/v1/jobs/{job.id}", params={"wait": 10, "since": time.time() + 60})
     assert done["state"] == "succeeded"
+
+
+def test_delete_model_refuses_a_version_and_keeps_the_model(
+    client: kp.Client, server_settings: ServerSettings
+) -> None:
+    from kepler.core.spec import FitSpec
+    from kepler.ml.store import ModelStore
+    from kepler.ml.training import train
+
+    frame = pd.DataFrame({"x": [float(i) for i in range(30)], "y": [float(i) for i in range(30)]})
+    store = ModelStore(server_settings.tracking_uri, server_settings.artifact_location)
+    for _ in range(2):
+        store.register(train(frame, FitSpec("LinearRegression", "y", ("x",))), "keepme")
+
+    with pytest.raises(kp.InvalidSpec, match="never deleted one by one") as err:
+        client.delete_model("keepme@2")
+    assert "keepme" in err.value.message
+    assert [v["version"] for v in client.summary("keepme")["versions"]] == [1, 2]
+
+    client.delete_model("keepme")
+    with pytest.raises(kp.ModelNotFound):
+        client.summary("keepme")

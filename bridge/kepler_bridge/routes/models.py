@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from kepler.core.errors import HecNotConfigured, KeplerError, PayloadTooLarge
-from kepler.core.refs import ModelRef
+from kepler.core.refs import ModelRef, model_to_delete
 from kepler.server.scoring import read_body, read_csv_for_model, score_table, write_body
 from kepler.server.telemetry import sender_for
 from kepler.server.writeback import NOT_CONFIGURED, hec_target, write_table
@@ -35,10 +35,12 @@ async def describe_model(ref: str, state: StateDep) -> dict[str, Any]:
 
 @router.delete("/{name}")
 def delete_model(name: str, state: StateDep) -> dict[str, Any]:
-    ref = ModelRef.parse(name)
-    state.models.delete(ref.name)
-    state.cache.drop(ref.name)
-    return {"deleted": ref.name}
+    """Delete model ``name`` with every version; a version reference (``name@3``) is
+    refused with 400, never widened to the whole model."""
+    model = model_to_delete(name)
+    state.models.delete(model)
+    state.cache.drop(model)
+    return {"deleted": model}
 
 
 @router.put("/{name}/aliases/{alias}")
