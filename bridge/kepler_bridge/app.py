@@ -34,8 +34,7 @@ def preload(state: BridgeState, refs: str) -> None:
     from kepler.core.refs import ModelRef
 
     for text in filter(None, (r.strip() for r in refs.split(","))):
-        info = state.models.resolve(ModelRef.parse(text))
-        state.cache.get(info.name, info.version)
+        info, _ = state.cache.fetch(ModelRef.parse(text))
         log.info("preloaded model %s@%s", info.name, info.version)
 
 
@@ -60,7 +59,7 @@ def create_app(settings: ServerSettings, token: str) -> FastAPI:
         jobs=JobStore(settings.database_url, telemetry=telemetry),
         datasets=DatasetStore(settings.dataset_store),
         models=store,
-        cache=ModelCache(settings.model_cache_size, store.load),
+        cache=ModelCache(settings.model_cache_size, store.load_version, store.resolve),
         celery=make_celery(settings),
         schedules=ScheduleStore(settings.database_url),
     )

@@ -63,8 +63,7 @@ def apply_to_dataset(
 ) -> StreamingResponse:
     """Every row of a stored dataset with ``model``'s output fields, streamed as CSV (what
     `| kepler fit ... output=events` answers with)."""
-    version = state.models.resolve(ModelRef.parse(model))
-    pipeline, meta = state.cache.get(version.name, version.version)
+    version, (pipeline, meta) = state.cache.fetch(ModelRef.parse(model))
     batches = state.datasets.iter_batches(dataset_id, batch_size=50_000)
     body = score_dataset_csv(
         batches, pipeline, meta, probabilities=probabilities, output_name=output_name

@@ -105,14 +105,9 @@ async def apply_model(
     headers: dict[str, str] = {}
 
     def work() -> tuple[bytes, int]:
-        # A pinned version already loaded needs no registry round trip (versions never
-        # change; a deleted model leaves the cache).
-        if model_ref.version is not None and state.cache.has(model_ref.name, model_ref.version):
-            name, number = model_ref.name, model_ref.version
-        else:
-            resolved = state.models.resolve(model_ref)
-            name, number = resolved.name, resolved.version
-        pipeline, meta = state.cache.get(name, number)
+        # Resolved on every call, even a pinned version: see model_cache's docstring.
+        resolved, (pipeline, meta) = state.cache.fetch(model_ref)
+        name, number = resolved.name, resolved.version
         echoed = [c for c in (echo or "").split(",") if c]
         if fmt == "csv" and not include_input:  # only the model's fields need reading
             table = read_csv_for_model(body, meta, echoed)
