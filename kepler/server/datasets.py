@@ -38,7 +38,13 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kepler.core.errors import Conflict, DataError, DatasetIncomplete, DatasetNotFound
+from kepler.core.errors import (
+    Conflict,
+    DataError,
+    DatasetIncomplete,
+    DatasetNotFound,
+    InvalidSpec,
+)
 
 __all__ = [
     "FORMATS",
@@ -536,6 +542,21 @@ class DatasetStore:
 def _protocols(fs: Any) -> tuple[str, ...]:
     protocol = fs.protocol
     return (protocol,) if isinstance(protocol, str) else tuple(protocol)
+
+
+def complete_upload(
+    store: DatasetStore, dataset_id: str, chunks: int | None, rows: int | None = None
+) -> Manifest:
+    """Seal an upload (``POST /v1/datasets/{id}/complete``): the client must say how many
+    chunks it sent, else a chunk still in flight, or lost, would be silently left out."""
+    if chunks is None:
+        raise InvalidSpec(
+            f"completing dataset {dataset_id} needs the number of chunks sent: post "
+            '{"chunks": <n>} (and "rows": <n> to check the row count), so a missing or '
+            "late chunk is found instead of sealing part of the data",
+            detail={"dataset_id": dataset_id},
+        )
+    return store.complete(dataset_id, chunks, rows)
 
 
 def _encoding(schema: pa.Schema) -> dict[str, Any]:

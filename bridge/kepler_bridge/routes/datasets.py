@@ -9,6 +9,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from kepler.core.refs import ModelRef
+from kepler.server.datasets import complete_upload
 from kepler.server.scoring import score_dataset_csv
 from kepler_bridge.deps import AuthDep, StateDep
 from kepler_bridge.ingest import ingest_chunk
@@ -41,7 +42,7 @@ async def put_chunk(dataset_id: str, seq: int, request: Request, state: StateDep
 
 @router.post("/{dataset_id}/complete")
 def complete_dataset(dataset_id: str, body: DatasetComplete, state: StateDep) -> dict[str, Any]:
-    manifest = state.datasets.complete(dataset_id, body.chunks, body.rows)
+    manifest = complete_upload(state.datasets, dataset_id, body.chunks, body.rows)
     out: dict[str, Any] = manifest.to_dict()
     return out
 
