@@ -13,6 +13,7 @@ from kepler.server.queue import make_celery
 from kepler.server.schedules import ScheduleStore
 from kepler.server.settings import ServerSettings
 from kepler_bridge import errors
+from kepler_bridge.body_limits import BodyLimits
 from kepler_bridge.deps import AuthDep, BridgeState
 from kepler_bridge.model_cache import ModelCache
 from kepler_bridge.routes import (
@@ -25,6 +26,7 @@ from kepler_bridge.routes import (
     models,
     schedules,
 )
+from kepler_bridge.throttle import AuthThrottle
 
 log = logging.getLogger("kepler.bridge")
 
@@ -76,6 +78,13 @@ def create_app(settings: ServerSettings, token: str) -> FastAPI:
     preload(state, settings.preload_models)
     app.state.kepler = state
     errors.install(app)
+    # The last added runs first: throttled clients are refused before any body is read.
+    app.add_middleware(
+        BodyLimits,
+        max_json_bytes=settings.max_json_bytes,
+        read_timeout=settings.body_read_timeout,
+    )
+    app.add_middleware(AuthThrottle, failures_per_minute=settings.auth_failures_per_minute)
     for module in (health, datasets, jobs, automl, models, algorithms, hec, schedules):
         app.include_router(module.router)
 

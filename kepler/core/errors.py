@@ -18,6 +18,8 @@ SDK and the search command use to rebuild the same class on their side::
     │   └── DatasetIncomplete        409 dataset_incomplete  (an upload never finished)
     ├── Unauthorized                 401 unauthorized
     ├── PayloadTooLarge              413 payload_too_large
+    ├── RequestTimeout               408 request_timeout     (a request body stopped arriving)
+    ├── TooManyRequests              429 too_many_requests   (retry after detail.retry_after_s)
     ├── JobFailed                    500 job_failed
     ├── MissingDependency            500 missing_dependency  (names the pip install)
     ├── BridgeUnavailable            503 bridge_unavailable  (raised client-side only)
@@ -129,6 +131,16 @@ class Unauthorized(KeplerError):
 class PayloadTooLarge(KeplerError):
     status = 413
     code = "payload_too_large"
+
+
+class RequestTimeout(KeplerError):
+    status = 408
+    code = "request_timeout"
+
+
+class TooManyRequests(KeplerError):
+    status = 429
+    code = "too_many_requests"
 
 
 class JobFailed(KeplerError):
