@@ -15,7 +15,7 @@ from kepler._home import read_token
 from kepler._settings import ClientSettings
 from kepler.core.errors import BridgeUnavailable, JobFailed, KeplerError, from_dict
 from kepler.core.identity import identity_headers
-from kepler.core.refs import ModelRef, validate_model_name
+from kepler.core.refs import ModelRef, model_to_delete, validate_model_name
 
 UPLOAD_STREAMS = 2
 LONG_POLL_S = 10.0  # the longest the bridge holds a job request open
@@ -449,7 +449,8 @@ class Client:
         return out
 
     def delete_model(self, model: str) -> None:
-        self._request("DELETE", f"/v1/models/{ModelRef.parse(model).name}")
+        """Delete ``model`` with every version; ``pump@3`` is refused, never widened."""
+        self._request("DELETE", f"/v1/models/{model_to_delete(model)}")
 
     def set_alias(self, model: str, alias: str, version: int) -> None:
         self._request("PUT", f"/v1/models/{model}/aliases/{alias}", json={"version": version})

@@ -13,6 +13,7 @@ from kepler.server.queue import make_celery
 from kepler.server.schedules import ScheduleStore
 from kepler.server.settings import ServerSettings
 from kepler_bridge import errors
+from kepler_bridge.body_limits import BodyLimits
 from kepler_bridge.deps import AuthDep, BridgeState
 from kepler_bridge.model_cache import ModelCache
 from kepler_bridge.routes import (
@@ -26,6 +27,7 @@ from kepler_bridge.routes import (
     models,
     schedules,
 )
+from kepler_bridge.throttle import AuthThrottle
 
 log = logging.getLogger("kepler.bridge")
 
@@ -35,8 +37,7 @@ def preload(state: BridgeState, refs: str) -> None:
     from kepler.core.refs import ModelRef
 
     for text in filter(None, (r.strip() for r in refs.split(","))):
-        info = state.models.resolve(ModelRef.parse(text))
-        state.cache.get(info.name, info.version)
+        info, _ = state.cache.fetch(ModelRef.parse(text))
         log.info("preloaded model %s@%s", info.name, info.version)
 
 
@@ -65,7 +66,7 @@ def create_app(settings: ServerSettings, token: str, *, user_token: str | None =
         jobs=JobStore(settings.database_url, telemetry=telemetry),
         datasets=DatasetStore(settings.dataset_store),
         models=store,
-        cache=ModelCache(settings.model_cache_size, store.load),
+        cache=ModelCache(settings.model_cache_size, store.load_version, store.resolve),
         celery=make_celery(settings),
         schedules=ScheduleStore(settings.database_url),
     )
@@ -82,6 +83,13 @@ def create_app(settings: ServerSettings, token: str, *, user_token: str | None =
     preload(state, settings.preload_models)
     app.state.kepler = state
     errors.install(app)
+    # The last added runs first: throttled clients are refused before any body is read.
+    app.add_middleware(
+        BodyLimits,
+        max_json_bytes=settings.max_json_bytes,
+        read_timeout=settings.body_read_timeout,
+    )
+    app.add_middleware(AuthThrottle, failures_per_minute=settings.auth_failures_per_minute)
     for module in (health, datasets, jobs, automl, models, algorithms, hec, schedules, audit):
         app.include_router(module.router)
 

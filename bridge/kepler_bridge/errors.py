@@ -7,7 +7,8 @@ import uuid
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
 from kepler.core.errors import InvalidSpec, KeplerError
 
@@ -31,6 +32,13 @@ def install(app: FastAPI) -> None:
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             parts.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
         return _response(InvalidSpec("the request is not valid: " + "; ".join(parts)))
+
+    @app.exception_handler(ClientDisconnect)
+    async def _disconnect(request: Request, _: ClientDisconnect) -> Response:
+        # Not an error of the bridge: a client that went away (Splunk cancelled the
+        # search, a notebook was interrupted). Nobody reads the answer.
+        log.info("client went away during %s %s", request.method, request.url.path)
+        return Response(status_code=499)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:

@@ -1,4 +1,24 @@
-"""Each model version is loaded once and kept: no reloading from disk on every call."""
+"""Loaded model versions, kept in memory so a call does not reload the model from disk.
+
+Correct across processes: an answer never comes from a deleted model or from the model a
+name held before it was deleted and fitted again, whichever bridge took the DELETE.
+
+The design: every :meth:`ModelCache.fetch` asks the registry which registration the
+reference names *now* (``ModelStore.resolve``: one or two indexed queries, no artifact is
+read) and looks the loaded model up under ``(name, version, run_id, source)``. A
+registration is immutable, but a ``(name, version)`` pair is not: deleting ``pump`` and
+fitting into it again makes a new ``pump@1`` with a new run and a new artifact location.
+So an entry can never answer for another registration, and nothing has to be told about
+a delete:
+
+- a deleted model no longer resolves (404), on every bridge;
+- a new fit into the same name resolves to a new key and is loaded;
+- a load that raced a delete (resolved before it, loaded after) can only land under the
+  old registration's key, which nothing resolves to any more; it ages out of the LRU.
+
+The load reads the artifact location the resolve returned, so an entry always holds the
+registration its key names. ``drop`` only frees memory early on the bridge that deleted.
+"""
 
 from __future__ import annotations
 
@@ -8,32 +28,54 @@ from collections.abc import Callable
 from typing import Any
 
 Loaded = tuple[Any, Any]  # (pipeline, ModelMeta)
+Key = tuple[str, int, str, str]  # (name, version, run_id, source): one registration
+
+
+def registration_key(info: Any) -> Key:
+    """The cache key of a resolved ``VersionInfo``: it changes when a name is re-used."""
+    return (info.name, int(info.version), info.run_id or "", info.source or "")
 
 
 class ModelCache:
-    """A small LRU of loaded versions keyed by ``(name, version)``; a version is
-    immutable in the registry, so an entry never goes stale, only old."""
+    """A small LRU of loaded registrations (see the module docstring for why it is keyed
+    by registration, and resolves on every fetch)."""
 
-    def __init__(self, size: int, loader: Callable[[str, int], Loaded]) -> None:
+    def __init__(
+        self,
+        size: int,
+        loader: Callable[[Any], Loaded],
+        resolver: Callable[[Any], Any] | None = None,
+    ) -> None:
+        """``loader(info)`` loads a resolved ``VersionInfo``; ``resolver(ref)`` resolves
+        a ``ModelRef`` against the registry (``ModelStore.resolve``)."""
         self.size = max(1, size)
         self._loader = loader
-        self._items: OrderedDict[tuple[str, int], Loaded] = OrderedDict()
+        self._resolver = resolver
+        self._items: OrderedDict[Key, Loaded] = OrderedDict()
         self._lock = threading.Lock()
-        self._loading: dict[tuple[str, int], threading.Lock] = {}
+        self._loading: dict[Key, threading.Lock] = {}
         self.loads = 0
 
-    def get(self, name: str, version: int) -> Loaded:
-        key = (name, version)
+    def fetch(self, ref: Any) -> tuple[Any, Loaded]:
+        """``(info, (pipeline, meta))`` for the registration ``ref`` names now."""
+        if self._resolver is None:
+            raise RuntimeError("this cache was built without a resolver")
+        info = self._resolver(ref)
+        return info, self.get(info)
+
+    def get(self, info: Any) -> Loaded:
+        """The loaded model of the resolved ``info``, loading it once."""
+        key = registration_key(info)
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
             key_lock = self._loading.setdefault(key, threading.Lock())
-        with key_lock:  # one load per version even when requests race
+        with key_lock:  # one load per registration even when requests race
             with self._lock:
                 if key in self._items:
                     return self._items[key]
-            loaded = self._loader(name, version)
+            loaded = self._loader(info)
             with self._lock:
                 self.loads += 1
                 self._items[key] = loaded
@@ -43,10 +85,13 @@ class ModelCache:
             return loaded
 
     def has(self, name: str, version: int) -> bool:
+        """Whether some registration of ``name@version`` is loaded (it may be stale: only
+        :meth:`fetch` says what to serve)."""
         with self._lock:
-            return (name, version) in self._items
+            return any(k[0] == name and k[1] == version for k in self._items)
 
     def drop(self, name: str) -> None:
+        """Free every loaded registration of ``name`` (after this bridge deleted it)."""
         with self._lock:
             for key in [k for k in self._items if k[0] == name]:
                 del self._items[key]

@@ -37,4 +37,8 @@ def run_bridge(settings: ServerSettings, *, log_level: str = "info") -> None:
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=10,
+        # An idle keep-alive connection is closed after this; a request whose body goes
+        # silent is answered 408 by BodyLimits (KEPLER_BODY_READ_TIMEOUT). uvicorn's h11
+        # and httptools parsers already bound a request's header size.
+        timeout_keep_alive=settings.keep_alive_timeout,
     )

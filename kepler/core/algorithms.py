@@ -66,11 +66,28 @@ def _ps(*params: Param) -> ParamSet:
 
 _INF = float("inf")
 
+# Upper bounds on what makes a fit costly (time or memory grows with them): a typo such as
+# n_estimators=10000000 must be refused in the search bar, not discovered as a worker busy
+# for a day. Far above what tabular data needs; the message names the bound.
+MAX_TREES = 5_000
+MAX_ROUNDS = 10_000
+MAX_ITERATIONS = 100_000
+MAX_CLUSTERS = 10_000
+MAX_NEIGHBORS = 1_000
+MAX_LAYER_WIDTH = 4_096
+
 # Shared parameter declarations.
 RANDOM_STATE = _p("random_state", "int", nullable=True, doc="seed for repeatable results")
 FIT_INTERCEPT = _p("fit_intercept", "bool", doc="learn an intercept term")
 TOL = _p("tol", "float", minimum=0, aliases=("tolerance",), doc="stopping tolerance")
-MAX_ITER = _p("max_iter", "int", minimum=1, aliases=("max_iteration",), doc="iteration cap")
+MAX_ITER = _p(
+    "max_iter",
+    "int",
+    minimum=1,
+    maximum=MAX_ITERATIONS,
+    aliases=("max_iteration",),
+    doc="iteration cap",
+)
 CLASS_WEIGHT = _p(
     "class_weight",
     "str",
@@ -115,12 +132,12 @@ _TREE = (
 _CLF_CRITERION = _p("criterion", "str", choices=("gini", "entropy", "log_loss"))
 _REG_CRITERION = _p("criterion", "str", choices=("squared_error", "absolute_error", "poisson"))
 _FOREST = (
-    _p("n_estimators", "int", minimum=1, doc="number of trees"),
+    _p("n_estimators", "int", minimum=1, maximum=MAX_TREES, doc="number of trees"),
     _p("bootstrap", "bool"),
     _p("max_samples", "number", minimum=0, nullable=True, doc="rows drawn per tree"),
 )
 _BOOSTING = (
-    _p("n_estimators", "int", minimum=1, doc="boosting stages"),
+    _p("n_estimators", "int", minimum=1, maximum=MAX_ROUNDS, doc="boosting stages"),
     _p("learning_rate", "float", minimum=0),
     _p("subsample", "float", minimum=0, maximum=1),
     _p("validation_fraction", "float", minimum=0, maximum=1),
@@ -129,7 +146,14 @@ _BOOSTING = (
 )
 _HIST_BOOSTING = (
     _p("learning_rate", "float", minimum=0),
-    _p("max_iter", "int", minimum=1, aliases=("n_estimators",), doc="boosting iterations"),
+    _p(
+        "max_iter",
+        "int",
+        minimum=1,
+        maximum=MAX_ROUNDS,
+        aliases=("n_estimators",),
+        doc="boosting iterations",
+    ),
     _p("max_leaf_nodes", "int", minimum=2, nullable=True),
     _p("max_depth", "int", minimum=1, nullable=True),
     _p("min_samples_leaf", "int", minimum=1),
@@ -147,7 +171,14 @@ _SGD = (
     _p("alpha", "float", minimum=0, doc="regularization strength"),
     _p("l1_ratio", "float", minimum=0, maximum=1),
     FIT_INTERCEPT,
-    _p("max_iter", "int", minimum=1, aliases=("n_iter",), doc="passes over the data"),
+    _p(
+        "max_iter",
+        "int",
+        minimum=1,
+        maximum=MAX_ITERATIONS,
+        aliases=("n_iter",),
+        doc="passes over the data",
+    ),
     _p("tol", "float", minimum=0, nullable=True),
     _p("shuffle", "bool"),
     _p("epsilon", "float", minimum=0),
@@ -167,7 +198,8 @@ _SGD = (
 _MLP = (
     _p(
         "hidden_layer_sizes",
-        "str",
+        "layers",
+        maximum=MAX_LAYER_WIDTH,
         doc="neurons per hidden layer, as MLTK writes it: 50-50 (commas also work)",
     ),
     _p("activation", "str", choices=("identity", "logistic", "tanh", "relu")),
@@ -188,7 +220,7 @@ _MLP = (
     _p("beta_2", "float", minimum=0, maximum=1),
     _p("epsilon", "float", minimum=0),
     _p("n_iter_no_change", "int", minimum=1),
-    _p("max_fun", "int", minimum=1),
+    _p("max_fun", "int", minimum=1, maximum=MAX_ITERATIONS * 10),
     RANDOM_STATE,
 )
 _SVM_KERNEL = (
@@ -200,10 +232,10 @@ _SVM_KERNEL = (
     _p("shrinking", "bool"),
     _p("tol", "float", minimum=0),
     _p("cache_size", "float", minimum=0),
-    _p("max_iter", "int", minimum=-1, doc="-1: no limit"),
+    _p("max_iter", "int", minimum=-1, maximum=MAX_ITERATIONS * 10, doc="-1: no limit"),
 )
 _NEIGHBORS = (
-    _p("n_neighbors", "int", minimum=1, aliases=("k",)),
+    _p("n_neighbors", "int", minimum=1, maximum=MAX_NEIGHBORS, aliases=("k",)),
     _p("weights", "str", choices=("uniform", "distance")),
     _p("algorithm", "str", choices=("auto", "ball_tree", "kd_tree", "brute")),
     _p("leaf_size", "int", minimum=1),
@@ -215,13 +247,13 @@ _LINEAR = (FIT_INTERCEPT, _p("positive", "bool", doc="force coefficients >= 0"))
 _COORDINATE_DESCENT = (
     _p("alpha", "float", minimum=0, doc="regularization strength"),
     *_LINEAR,
-    _p("max_iter", "int", minimum=1, nullable=True),
+    _p("max_iter", "int", minimum=1, maximum=MAX_ITERATIONS, nullable=True),
     TOL,
     _p("selection", "str", choices=("cyclic", "random")),
     RANDOM_STATE,
 )
 _XGBOOST = (
-    _p("n_estimators", "int", minimum=1, doc="boosting rounds"),
+    _p("n_estimators", "int", minimum=1, maximum=MAX_ROUNDS, doc="boosting rounds"),
     _p("max_depth", "int", minimum=0, nullable=True),
     _p("max_leaves", "int", minimum=0, nullable=True),
     _p("learning_rate", "float", minimum=0, aliases=("eta",)),
@@ -244,8 +276,13 @@ _XGBOOST = (
     RANDOM_STATE,
 )
 _TORCH_MLP = (
-    _p("hidden_layer_sizes", "str", doc="neurons per hidden layer, e.g. 64,32"),
-    _p("max_epochs", "int", minimum=1, aliases=("epochs",)),
+    _p(
+        "hidden_layer_sizes",
+        "layers",
+        maximum=MAX_LAYER_WIDTH,
+        doc="neurons per hidden layer, e.g. 64,32",
+    ),
+    _p("max_epochs", "int", minimum=1, maximum=MAX_ITERATIONS, aliases=("epochs",)),
     _p("batch_size", "int", minimum=1),
     # The estimator needs lr > 0 and 0 < validation_fraction < 1: refuse the edges here.
     _p("lr", "float", minimum=1e-9, aliases=("learning_rate",)),
@@ -522,7 +559,7 @@ _REGRESSORS: tuple[AlgorithmInfo, ...] = (
                 "str",
                 choices=("auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga", "lbfgs"),
             ),
-            _p("max_iter", "int", minimum=1, nullable=True),
+            _p("max_iter", "int", minimum=1, maximum=MAX_ITERATIONS, nullable=True),
             TOL,
             RANDOM_STATE,
         ),
@@ -603,7 +640,7 @@ _CLUSTERERS: tuple[AlgorithmInfo, ...] = (
         "clusterer",
         "sklearn.cluster:Birch",
         _ps(
-            _p("k", "int", "n_clusters", minimum=1, doc="number of clusters"),
+            _p("k", "int", "n_clusters", minimum=1, maximum=MAX_CLUSTERS, doc="number of clusters"),
             _p("threshold", "float", minimum=0, doc="radius of a subcluster"),
             _p("branching_factor", "int", minimum=2),
         ),
@@ -630,7 +667,7 @@ _CLUSTERERS: tuple[AlgorithmInfo, ...] = (
         "clusterer",
         "sklearn.cluster:KMeans",
         _ps(
-            _p("k", "int", "n_clusters", minimum=1, doc="number of clusters"),
+            _p("k", "int", "n_clusters", minimum=1, maximum=MAX_CLUSTERS, doc="number of clusters"),
             _p("init", "str", choices=("k-means++", "random")),
             _p("n_init", "int", minimum=1, choices=("auto",)),
             MAX_ITER,
@@ -646,10 +683,10 @@ _CLUSTERERS: tuple[AlgorithmInfo, ...] = (
         "clusterer",
         "sklearn.cluster:SpectralClustering",
         _ps(
-            _p("k", "int", "n_clusters", minimum=1, doc="number of clusters"),
+            _p("k", "int", "n_clusters", minimum=1, maximum=MAX_CLUSTERS, doc="number of clusters"),
             _p("gamma", "float", minimum=0, doc="RBF kernel coefficient"),
             _p("affinity", "str", choices=("rbf", "nearest_neighbors")),
-            _p("n_neighbors", "int", minimum=1),
+            _p("n_neighbors", "int", minimum=1, maximum=MAX_NEIGHBORS),
             _p("assign_labels", "str", choices=("kmeans", "discretize", "cluster_qr")),
             _p("n_init", "int", minimum=1),
             _p("eigen_solver", "str", choices=("arpack", "lobpcg", "amg"), nullable=True),
@@ -664,9 +701,16 @@ _CLUSTERERS: tuple[AlgorithmInfo, ...] = (
         "clusterer",
         "sklearn.mixture:GaussianMixture",
         _ps(
-            _p("k", "int", "n_components", minimum=1, doc="number of mixture components"),
+            _p(
+                "k",
+                "int",
+                "n_components",
+                minimum=1,
+                maximum=MAX_CLUSTERS,
+                doc="number of mixture components",
+            ),
             _p("covariance_type", "str", choices=("full", "tied", "diag", "spherical")),
-            _p("max_iter", "int", minimum=0, aliases=("max_iteration",)),
+            _p("max_iter", "int", minimum=0, maximum=MAX_ITERATIONS, aliases=("max_iteration",)),
             _p("n_init", "int", minimum=1),
             _p("init_params", "str", choices=("kmeans", "k-means++", "random", "random_from_data")),
             TOL,
@@ -683,7 +727,7 @@ _OUTLIER_DETECTORS: tuple[AlgorithmInfo, ...] = (
         "outlier",
         "sklearn.ensemble:IsolationForest",
         _ps(
-            _p("n_estimators", "int", minimum=1),
+            _p("n_estimators", "int", minimum=1, maximum=MAX_TREES),
             _p("max_samples", "number", minimum=0, choices=("auto",)),
             _p(
                 "contamination",
@@ -706,7 +750,7 @@ _OUTLIER_DETECTORS: tuple[AlgorithmInfo, ...] = (
         "outlier",
         "sklearn.neighbors:LocalOutlierFactor",
         _ps(
-            _p("n_neighbors", "int", minimum=1),
+            _p("n_neighbors", "int", minimum=1, maximum=MAX_NEIGHBORS),
             _p("algorithm", "str", choices=("auto", "ball_tree", "kd_tree", "brute")),
             _p("leaf_size", "int", minimum=1),
             _p("metric", "str", choices=METRICS),
@@ -774,7 +818,14 @@ _TRANSFORMERS: tuple[AlgorithmInfo, ...] = (
                 maximum=1,
                 doc="keep enough components to explain this share of variance",
             ),
-            _p("k", "int", "n_components", minimum=1, doc="number of components"),
+            _p(
+                "k",
+                "int",
+                "n_components",
+                minimum=1,
+                maximum=MAX_CLUSTERS,
+                doc="number of components",
+            ),
             _p("whiten", "bool"),
             _p(
                 "svd_solver",
@@ -790,7 +841,14 @@ _TRANSFORMERS: tuple[AlgorithmInfo, ...] = (
         "transformer",
         "sklearn.decomposition:KernelPCA",
         _ps(
-            _p("k", "int", "n_components", minimum=1, doc="number of components"),
+            _p(
+                "k",
+                "int",
+                "n_components",
+                minimum=1,
+                maximum=MAX_CLUSTERS,
+                doc="number of components",
+            ),
             _p("kernel", "str", choices=("linear", "poly", "rbf", "sigmoid", "cosine")),
             _p("gamma", "float", minimum=0, nullable=True),
             _p("degree", "float", minimum=0),
@@ -798,7 +856,14 @@ _TRANSFORMERS: tuple[AlgorithmInfo, ...] = (
             _p("alpha", "float", minimum=0),
             _p("eigen_solver", "str", choices=("auto", "dense", "arpack", "randomized")),
             _p("tol", "float", minimum=0, aliases=("tolerance",)),
-            _p("max_iter", "int", minimum=1, nullable=True, aliases=("max_iteration",)),
+            _p(
+                "max_iter",
+                "int",
+                minimum=1,
+                maximum=MAX_ITERATIONS,
+                nullable=True,
+                aliases=("max_iteration",),
+            ),
             RANDOM_STATE,
             N_JOBS,
         ),
@@ -811,7 +876,14 @@ _TRANSFORMERS: tuple[AlgorithmInfo, ...] = (
         "transformer",
         "sklearn.decomposition:FastICA",
         _ps(
-            _p("n_components", "int", minimum=1, aliases=("k",), doc="number of components"),
+            _p(
+                "n_components",
+                "int",
+                minimum=1,
+                maximum=MAX_CLUSTERS,
+                aliases=("k",),
+                doc="number of components",
+            ),
             _p("algorithm", "str", choices=("parallel", "deflation")),
             _p("whiten", "str", choices=("unit-variance", "arbitrary-variance")),
             _p("fun", "str", choices=("logcosh", "exp", "cube")),

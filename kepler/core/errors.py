@@ -19,6 +19,8 @@ SDK and the search command use to rebuild the same class on their side::
     ├── Unauthorized                 401 unauthorized
     ├── Forbidden                    403 forbidden           (names the role or token needed)
     ├── PayloadTooLarge              413 payload_too_large
+    ├── RequestTimeout               408 request_timeout     (a request body stopped arriving)
+    ├── TooManyRequests              429 too_many_requests   (retry after detail.retry_after_s)
     ├── JobFailed                    500 job_failed
     ├── MissingDependency            500 missing_dependency  (names the pip install)
     ├── BridgeUnavailable            503 bridge_unavailable  (raised client-side only)
@@ -135,6 +137,16 @@ class Forbidden(KeplerError):
 class PayloadTooLarge(KeplerError):
     status = 413
     code = "payload_too_large"
+
+
+class RequestTimeout(KeplerError):
+    status = 408
+    code = "request_timeout"
+
+
+class TooManyRequests(KeplerError):
+    status = 429
+    code = "too_many_requests"
 
 
 class JobFailed(KeplerError):

@@ -16,7 +16,8 @@ _TRUE = {"true", "t", "1", "yes", "y"}
 _FALSE = {"false", "f", "0", "no", "n"}
 _NONE = {"none", "null"}
 
-KINDS = ("int", "float", "number", "bool", "str", "any")
+KINDS = ("int", "float", "number", "bool", "str", "any", "layers")
+MAX_LAYERS = 16  # hidden layers of a neural network: cost grows with depth x width^2
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,9 @@ class Param:
     ``name`` is the spelling users type (MLTK's where MLTK has one, e.g. ``k``);
     ``target`` is the estimator's keyword argument (``n_clusters``); ``aliases`` are other
     accepted spellings (scikit-learn's own name is always accepted).
-    ``kind`` is one of ``int``, ``float``, ``number`` (int or float), ``bool``, ``str``, ``any``.
+    ``kind`` is one of ``int``, ``float``, ``number`` (int or float), ``bool``, ``str``, ``any``,
+    or ``layers`` (layer widths as ``50-50``, ``64,32`` or a sequence; ``maximum`` bounds
+    each width, :data:`MAX_LAYERS` their count; the value is kept as given).
     ``choices`` lists the allowed strings; for a numeric kind it lists the strings accepted
     besides numbers (``max_features=sqrt``).
     """
@@ -139,6 +142,8 @@ def coerce(param: Param, value: Any) -> Any:
         raise _bad(param.name, value, f"a value of kind {param.kind}", "it cannot be none")
     if param.kind == "any":
         return _auto(value.strip()) if isinstance(value, str) else value
+    if param.kind == "layers":
+        return _check_layers(param, value)
     if param.kind == "bool":
         if isinstance(value, bool):
             return value
@@ -166,6 +171,31 @@ def coerce(param: Param, value: Any) -> Any:
             kind = "an integer" if param.kind == "int" else "a number"
             raise _bad(param.name, value, f"{kind} or one of " + ", ".join(param.choices)) from None
         raise
+
+
+def _check_layers(param: Param, value: Any) -> Any:
+    """Layer widths (``50-50``, ``64,32``, ``(64, 32)``, ``[64, 32]``), each within bounds."""
+    expected = "layer widths such as 50-50 or 64,32"
+    if isinstance(value, str):
+        text = value.strip().strip("()[]")
+        parts = [p for p in text.replace("-", ",").replace(" ", ",").split(",") if p]
+        if not all(p.isascii() and p.isdigit() for p in parts):
+            raise _bad(param.name, value, expected)
+        widths = [int(p) for p in parts]
+        kept: Any = value.strip()
+    elif isinstance(value, list | tuple) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        widths, kept = list(value), tuple(value)
+    else:
+        raise _bad(param.name, value, expected)
+    if not widths or min(widths) < 1:
+        raise _bad(param.name, value, expected, "each layer at least 1 wide")
+    if len(widths) > MAX_LAYERS:
+        raise _bad(param.name, value, f"at most {MAX_LAYERS} layers")
+    if param.maximum is not None and max(widths) > param.maximum:
+        raise _bad(param.name, value, f"layers at most {param.maximum:g} wide")
+    return kept
 
 
 def check_params(algorithm: str, params: ParamSet, given: dict[str, Any]) -> dict[str, Any]:

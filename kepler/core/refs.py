@@ -55,6 +55,26 @@ class ModelRef:
         return cls(name=name, version=version, alias=alias)
 
 
+def model_to_delete(text: str) -> str:
+    """The model name ``text`` names, for deleting the whole model (every version).
+
+    A version (``pump@3``) or alias (``pump:production``) reference is refused, never
+    widened to its model: deleting names a model, and versions are never deleted one by
+    one (an alias, a schedule or a Splunk search may point at any of them, and version
+    numbers are never reused while the model exists). The SPL command, the SDK and the
+    bridge all use this rule.
+    """
+    ref = ModelRef.parse(text)
+    if ref.version is not None or ref.alias is not None:
+        raise InvalidSpec(
+            f"{text!r} names one version of model {ref.name!r}, but versions are never "
+            f"deleted one by one; to delete model {ref.name!r} with every version, name "
+            f"the model alone: {ref.name}",
+            detail={"model": ref.name},
+        )
+    return ref.name
+
+
 def validate_model_name(name: str, *, original: str | None = None) -> str:
     if not _NAME.match(name):
         shown = original if original is not None else name

@@ -25,7 +25,7 @@ from typing import Any, Union
 
 from kepler.core.automl import AutoMLSpec, parse_automl
 from kepler.core.errors import DataError, InvalidSpec
-from kepler.core.refs import ModelRef
+from kepler.core.refs import ModelRef, model_to_delete
 
 # Options Kepler itself reads on fit; everything else is an algorithm parameter.
 FIT_OPTIONS = ("probabilities", "holdout")
@@ -222,12 +222,7 @@ def parse(line: str, *, catalog: Any = None, allow_unknown: bool = False) -> Spe
             raise InvalidSpec(f"{verb} takes no arguments")
         return ModelsSpec()
     if verb == "deletemodel":
-        ref = ModelRef.parse(_one_name(rest, "deletemodel <model>"))
-        if ref.version is not None or ref.alias is not None:
-            raise InvalidSpec(
-                "deletemodel takes a model name; versions are never deleted one by one"
-            )
-        return DeleteModelSpec(ref.name)
+        return DeleteModelSpec(model_to_delete(_one_name(rest, "deletemodel <model>")))
     raise InvalidSpec(
         f"unknown command {toks[0].text!r}; "
         "expected fit, apply, automl, summary, models or deletemodel"

@@ -301,8 +301,16 @@ class ModelStore:
 
     def load(self, name: str, version: int) -> tuple[Pipeline, ModelMeta]:
         """The fitted pipeline and its meta, for ``apply``."""
-        self.resolve(ModelRef(name, version=int(version)))
-        uri = self.client.get_model_version_download_uri(name, str(version))
+        return self.load_version(self.resolve(ModelRef(name, version=int(version))))
+
+    def load_version(self, info: VersionInfo) -> tuple[Pipeline, ModelMeta]:
+        """The pipeline and meta of the registration ``info`` was resolved as: read from
+        its own artifact location, so a name deleted and fitted again since cannot hand
+        back the new registration's model under the old one's identity."""
+        name, version = info.name, info.version
+        uri = info.source
+        if not uri or uri.startswith("models:/"):  # not registered by Kepler
+            uri = self.client.get_model_version_download_uri(name, str(version))
         with self._local(uri) as path:
             mlmodel = Model.load(os.path.join(path, "MLmodel"))
             flavor = mlmodel.flavors["sklearn"]

@@ -106,6 +106,11 @@ def write_body(fmt: str, table: pa.Table) -> bytes:
     return sink.getvalue()
 
 
+def _names(names: Sequence[str], most: int = 20) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
 def score_table(
     pipeline: Any,
     meta: Any,
@@ -124,6 +129,13 @@ def score_table(
     if table.num_rows == 0:
         return table  # a header-only chunk is answered with its header
     wanted = [c for c in meta.features if c in table.column_names]
+    if meta.features and not wanted:
+        raise DataError(
+            f"none of the model's fields are in the data: it needs "
+            f"{_names(meta.features)}, and the data has {_names(table.column_names)}; "
+            "rename the fields to the model's (`| rename`), or apply a model trained on them",
+            detail={"missing_fields": list(meta.features)},
+        )
     # Splunk's CSV arrives as text: numeric fields become float64 here, in Arrow, rather
     # than as Python strings in pandas; a field with non-numbers in it is left as text for
     # the model's own conversion (non-numbers become missing values).

@@ -53,6 +53,17 @@ class ServerSettings(BaseSettings):
     # Largest single upload request (one chunk), and largest dataset in all.
     max_chunk_bytes: int = 512 * MiB
     max_dataset_bytes: int = 200 * GiB
+    # Largest JSON request body (a fit, an AutoML run, a schedule): refused with 413 by its
+    # Content-Length, or as soon as more bytes than this arrive.
+    max_json_bytes: int = Field(default=4 * MiB, ge=1024)
+    # Seconds a request body may go silent before the bridge answers 408 and frees the
+    # connection (a client that declared more bytes than it sends would hold it for ever).
+    body_read_timeout: float = Field(default=60.0, gt=0)
+    # Seconds uvicorn keeps an idle keep-alive connection open between requests.
+    keep_alive_timeout: int = Field(default=5, ge=1)
+    # Failed token checks a client (its address) may make per minute before the bridge
+    # answers 429 with Retry-After: guessing tokens is slowed to a crawl.
+    auth_failures_per_minute: int = Field(default=20, ge=1)
 
     tracking_uri: str = ""
     artifact_location: str = ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kepler.core.errors import DataError, HecNotConfigured, InvalidSpec
-from kepler.core.refs import ModelRef
+from kepler.core.refs import ModelRef, validate_model_name
 from kepler.core.spec import FitSpec, expand_features, parse
 from kepler.server.jobs import Job, JobStore
 from kepler.server.queue import enqueue_apply, enqueue_fit
@@ -25,6 +25,9 @@ def build_spec(*, line: str | None = None, algorithm: str | None = None, **parts
         return spec
     if not algorithm:
         raise InvalidSpec("name the algorithm to fit, e.g. RandomForestClassifier")
+    into = parts.get("into")
+    if into is not None:
+        validate_model_name(str(into))  # the rule `into` follows in SPL
     info = get_algorithm(algorithm)
     params = info.check(dict(parts.pop("params", None) or {}))
     target = parts.get("target")

@@ -122,3 +122,37 @@ def test_to_kwargs_maps_declared_names_to_estimator_keywords() -> None:
         "max_iter": 5,
         "undeclared": 1,
     }
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "params", "bound"),
+    [
+        ("RandomForestClassifier", {"n_estimators": 10**9}, "<= 5000"),
+        ("GradientBoostingRegressor", {"n_estimators": "1000000000"}, "<= 10000"),
+        ("KMeans", {"k": 10**9}, "<= 10000"),
+        ("KNeighborsClassifier", {"n_neighbors": 10**9}, "<= 1000"),
+        ("LogisticRegression", {"max_iter": 10**9}, "<= 100000"),
+        ("MLPClassifier", {"hidden_layer_sizes": "100000-100000-100000"}, "at most 4096 wide"),
+        ("MLPRegressor", {"hidden_layer_sizes": ",".join(["8"] * 17)}, "at most 16 layers"),
+        ("TorchMLPClassifier", {"hidden_layer_sizes": [100000, 3]}, "at most 4096 wide"),
+    ],
+)
+def test_costly_parameters_have_upper_bounds_named_in_the_error(
+    algorithm: str, params: dict[str, Any], bound: str
+) -> None:
+    from kepler.core.algorithms import find_algorithm
+
+    with pytest.raises(BadParameter) as err:
+        find_algorithm(algorithm).check(params)
+    assert bound in err.value.message
+    assert next(iter(params)) in err.value.message
+
+
+def test_layer_widths_within_bounds_are_kept_as_given() -> None:
+    from kepler.core.algorithms import find_algorithm
+
+    mlp = find_algorithm("MLPClassifier")
+    assert mlp.check({"hidden_layer_sizes": "50-50"}) == {"hidden_layer_sizes": "50-50"}
+    assert mlp.check({"hidden_layer_sizes": [64, 32]}) == {"hidden_layer_sizes": (64, 32)}
+    with pytest.raises(BadParameter, match="layer widths such as 50-50"):
+        mlp.check({"hidden_layer_sizes": "wide"})

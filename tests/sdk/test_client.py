@@ -240,3 +240,25 @@ def test_the_sdk_names_its_user_for_the_audit_trail(
         named = ClientSettings(user="data-scientist-7", home=tmp_path_factory.mktemp("h"))
         kp.Client("http://testserver", TOKEN, settings=named, transport=tc._transport).models()
     assert seen == [(getpass.getuser(), None), ("data-scientist-7", None)]
+
+
+def test_delete_model_refuses_a_version_and_keeps_the_model(
+    client: kp.Client, server_settings: ServerSettings
+) -> None:
+    from kepler.core.spec import FitSpec
+    from kepler.ml.store import ModelStore
+    from kepler.ml.training import train
+
+    frame = pd.DataFrame({"x": [float(i) for i in range(30)], "y": [float(i) for i in range(30)]})
+    store = ModelStore(server_settings.tracking_uri, server_settings.artifact_location)
+    for _ in range(2):
+        store.register(train(frame, FitSpec("LinearRegression", "y", ("x",))), "keepme")
+
+    with pytest.raises(kp.InvalidSpec, match="never deleted one by one") as err:
+        client.delete_model("keepme@2")
+    assert "keepme" in err.value.message
+    assert [v["version"] for v in client.summary("keepme")["versions"]] == [1, 2]
+
+    client.delete_model("keepme")
+    with pytest.raises(kp.ModelNotFound):
+        client.summary("keepme")

@@ -384,3 +384,43 @@ def test_read_frame_empty_dataset(store: DatasetStore) -> None:
     dataset_id = store.create("arrow")
     store.complete(dataset_id, 0, 0)
     assert store.read_frame(dataset_id).shape == (0, 0)
+
+
+class _CountingName(str):
+    """A column name that counts how often it is compared."""
+
+    comparisons = 0
+
+    def __eq__(self, other: object) -> bool:
+        type(self).comparisons += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def test_parquet_encoding_of_a_wide_chunk_is_linear_in_its_columns() -> None:
+    from types import SimpleNamespace
+
+    from kepler.server.datasets import _encoding
+
+    n = 3000
+    fields = [
+        SimpleNamespace(name=_CountingName(f"c{i}"), type=pa.string() if i % 2 else pa.float64())
+        for i in range(n)
+    ]
+    _CountingName.comparisons = 0
+    encoding = _encoding(fields)  # type: ignore[arg-type]
+    assert _CountingName.comparisons <= n  # a list lookup per column: n * n / 4
+    assert encoding["use_dictionary"] == [f"c{i}" for i in range(1, n, 2)]
+    assert encoding["compression"] == {f"c{i}": "zstd" if i % 2 else "lz4" for i in range(n)}
+
+
+def test_a_wide_chunk_keeps_its_columns_and_their_encoding(store: DatasetStore) -> None:
+    n = 5_000
+    table = pa.table(
+        {f"c{i}": pa.array(["v"], pa.string()) if i % 2 else pa.array([1.0]) for i in range(n)}
+    )
+    dataset_id = store.create("arrow")
+    put(store, dataset_id, 0, table)
+    manifest = store.complete(dataset_id, expected_chunks=1)
+    assert manifest.rows == 1 and manifest.columns == tuple(table.column_names)

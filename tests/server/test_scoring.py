@@ -7,6 +7,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from kepler.core.errors import DataError
 from kepler.core.spec import FitSpec
 from kepler.ml.outputs import predict_frame
 from kepler.ml.training import train
@@ -103,3 +104,16 @@ def test_score_table_of_typed_arrow_columns() -> None:
     out = score_table(pipeline, meta, table, include_input=False)
     assert out.column_names == ["predicted(y)"]
     assert out.num_rows == 2
+
+
+def test_score_without_any_of_the_model_fields_names_them() -> None:
+    pipeline, meta = _model()
+    table = read_body("csv", b"host,bytes\r\nweb1,10\r\nweb2,20\r\n")
+    with pytest.raises(DataError) as err:
+        score_table(pipeline, meta, table)
+    message = err.value.message
+    assert "none of the model's fields" in message
+    assert "needs a, b" in message and "has host, bytes" in message
+    assert err.value.detail["missing_fields"] == ["a", "b"]
+    # one field of two is enough to score (the other is imputed, as a blank value is)
+    assert score_table(pipeline, meta, read_body("csv", b"a\r\n1\r\n")).num_rows == 1

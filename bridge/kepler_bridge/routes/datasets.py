@@ -9,6 +9,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from kepler.core.refs import ModelRef
+from kepler.server.datasets import complete_upload
 from kepler.server.scoring import score_dataset_csv
 from kepler_bridge.deps import AuthDep, StateDep
 from kepler_bridge.ingest import ingest_chunk
@@ -41,7 +42,7 @@ async def put_chunk(dataset_id: str, seq: int, request: Request, state: StateDep
 
 @router.post("/{dataset_id}/complete")
 def complete_dataset(dataset_id: str, body: DatasetComplete, state: StateDep) -> dict[str, Any]:
-    manifest = state.datasets.complete(dataset_id, body.chunks, body.rows)
+    manifest = complete_upload(state.datasets, dataset_id, body.chunks, body.rows)
     out: dict[str, Any] = manifest.to_dict()
     return out
 
@@ -63,8 +64,7 @@ def apply_to_dataset(
 ) -> StreamingResponse:
     """Every row of a stored dataset with ``model``'s output fields, streamed as CSV (what
     `| kepler fit ... output=events` answers with)."""
-    version = state.models.resolve(ModelRef.parse(model))
-    pipeline, meta = state.cache.get(version.name, version.version)
+    version, (pipeline, meta) = state.cache.fetch(ModelRef.parse(model))
     batches = state.datasets.iter_batches(dataset_id, batch_size=50_000)
     body = score_dataset_csv(
         batches, pipeline, meta, probabilities=probabilities, output_name=output_name

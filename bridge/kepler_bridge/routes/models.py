@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from kepler.core.errors import HecNotConfigured, KeplerError, PayloadTooLarge
-from kepler.core.refs import ModelRef
+from kepler.core.refs import ModelRef, model_to_delete
 from kepler.server.scoring import read_body, read_csv_for_model, score_table, write_body
 from kepler.server.telemetry import sender_for
 from kepler.server.writeback import NOT_CONFIGURED, hec_target, write_table
@@ -37,16 +37,18 @@ async def describe_model(ref: str, state: StateDep) -> dict[str, Any]:
 
 @router.delete("/{name}")
 def delete_model(name: str, state: StateDep, caller: Annotated[Caller, DELETING]) -> dict[str, Any]:
-    """Delete a model and its versions (admin level); the deletion is kept in the jobs
-    database and sent to Splunk as a ``kepler:model`` event, naming who asked."""
-    ref = ModelRef.parse(name)
-    versions = [v["version"] for v in state.models.describe(ModelRef(ref.name))["versions"]]
-    state.models.delete(ref.name)
-    state.cache.drop(ref.name)
+    """Delete model ``name`` with every version (admin level); a version reference
+    (``name@3``) is refused with 400, never widened to the whole model. The deletion is
+    kept in the jobs database and sent to Splunk as a ``kepler:model`` event, naming who
+    asked."""
+    model = model_to_delete(name)
+    versions = [v["version"] for v in state.models.describe(ModelRef(model))["versions"]]
+    state.models.delete(model)
+    state.cache.drop(model)
     state.jobs.record_deletion(
-        "model", ref.name, user=caller.user, roles=caller.roles, detail={"versions": versions}
+        "model", model, user=caller.user, roles=caller.roles, detail={"versions": versions}
     )
-    return {"deleted": ref.name, "versions": versions, "user": caller.user}
+    return {"deleted": model, "versions": versions, "user": caller.user}
 
 
 @router.put("/{name}/aliases/{alias}")
@@ -119,14 +121,9 @@ async def apply_model(
     headers: dict[str, str] = {}
 
     def work() -> tuple[bytes, int]:
-        # A pinned version already loaded needs no registry round trip (versions never
-        # change; a deleted model leaves the cache).
-        if model_ref.version is not None and state.cache.has(model_ref.name, model_ref.version):
-            name, number = model_ref.name, model_ref.version
-        else:
-            resolved = state.models.resolve(model_ref)
-            name, number = resolved.name, resolved.version
-        pipeline, meta = state.cache.get(name, number)
+        # Resolved on every call, even a pinned version: see model_cache's docstring.
+        resolved, (pipeline, meta) = state.cache.fetch(model_ref)
+        name, number = resolved.name, resolved.version
         echoed = [c for c in (echo or "").split(",") if c]
         if fmt == "csv" and not include_input:  # only the model's fields need reading
             table = read_csv_for_model(body, meta, echoed)
