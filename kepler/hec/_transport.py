@@ -91,7 +91,7 @@ class Transport:
 
 
 def classify(status: int, body: dict[str, Any]) -> Outcome:
-    """What an HEC answer means for the batch (SPLUNK_PROTOCOLS.md section 2)."""
+    """What an HEC answer means for the batch (docs/splunk-protocols.md section 2)."""
     code = body.get("code")
     code = code if isinstance(code, int) else None
     text = str(body.get("text") or f"HTTP {status}")[:200]

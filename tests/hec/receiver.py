@@ -1,4 +1,4 @@
-"""A loopback HTTP Event Collector that answers as SPLUNK_PROTOCOLS.md section 2 says.
+"""A loopback HTTP Event Collector that answers as docs/splunk-protocols.md section 2 says.
 
 A real HTTP/1.1 server (keep-alive, one thread per connection) with Splunk's endpoints,
 ``Authorization: Splunk <token>``, codes 0-17, channels, indexer acknowledgement, gzip and

@@ -1,4 +1,4 @@
-"""The HEC double answers as SPLUNK_PROTOCOLS.md section 2 says (checked with plain httpx)."""
+"""The HEC double answers as docs/splunk-protocols.md section 2 says (checked with plain httpx)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ stdin/stdout pipes), sends getinfo and execute chunks and reads exactly one repl
 per request. A command may answer the last chunk (`finished: true`) with `finished: false`:
 splunkd then asks again with an empty `finished: true` chunk until the answer says
 `finished: true` (how splunklib's GeneratingCommand hands over more rows: its
-`_execute_chunk_v2` answers `finished=False` while rows remain; SPLUNK_PROTOCOLS.md does not
+`_execute_chunk_v2` answers `finished=False` while rows remain; docs/splunk-protocols.md does not
 spell this out). `execute_all` does so and returns every answer, `replies` keeps them all.
 `encode_records` writes a command's input CSV the way splunkd writes it; `Reply.records`
 reads a command's CSV answer back. `replay` feeds a recorded splunkd

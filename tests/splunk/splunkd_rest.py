@@ -1,6 +1,6 @@
 """splunkd's REST side, played faithfully on loopback (HTTP or HTTPS), for the SDK's tests.
 
-What it answers, as splunkd documents it (../shared/SPLUNK_PROTOCOLS.md, section 3):
+What it answers, as splunkd documents it (docs/splunk-protocols.md, section 3):
 
 * ``POST /services/auth/login`` (form ``username``, ``password``): 200 with XML
   ``<response><sessionKey>...</sessionKey></response>`` and, with ``cookie=1``, a

@@ -54,5 +54,6 @@ def test_delete_version_reference_is_refused_and_deletes_nothing(
     for ref in ("pump@1", "pump@2"):
         assert http.get(f"/v1/models/{ref}", headers=AUTH).status_code == 200
 
-    assert http.delete("/v1/models/pump", headers=AUTH).json() == {"deleted": "pump"}
+    gone = http.delete("/v1/models/pump", headers=AUTH).json()
+    assert (gone["deleted"], gone["versions"]) == ("pump", [1, 2])
     assert http.get("/v1/models/pump", headers=AUTH).status_code == 404
