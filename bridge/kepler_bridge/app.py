@@ -15,6 +15,7 @@ from kepler.server.settings import ServerSettings
 from kepler_bridge import errors
 from kepler_bridge.body_limits import BodyLimits
 from kepler_bridge.deps import AuthDep, BridgeState
+from kepler_bridge.ingest import own_spool_dir
 from kepler_bridge.model_cache import ModelCache
 from kepler_bridge.routes import (
     algorithms,
@@ -80,6 +81,11 @@ def create_app(settings: ServerSettings, token: str, *, user_token: str | None =
         docs_url=None,
         redoc_url=None,
     )
+    # What a bridge killed mid-upload left: its spooled chunk bodies and half-written parts.
+    state.spool_dir = own_spool_dir(settings.home / "spool")
+    swept = state.datasets.sweep()
+    if swept:
+        log.info("removed %d temporary file(s) left by writers that stopped", len(swept))
     preload(state, settings.preload_models)
     app.state.kepler = state
     errors.install(app)

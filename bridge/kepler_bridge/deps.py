@@ -41,6 +41,7 @@ class BridgeState:
     telemetry: Any  # kepler.server.telemetry.Telemetry
     schedules: Any = None  # kepler.server.schedules.ScheduleStore
     user_token: str | None = None  # the user level's token; None: admin token only
+    spool_dir: Any = None  # this process's folder for chunk bodies in flight (ingest)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import csv
 import hashlib
 import io
 import os
+import shutil
 import tempfile
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -75,6 +76,24 @@ class ChunkResult:
         body = asdict(self)
         body["columns"] = list(self.columns)
         return body
+
+
+def own_spool_dir(root: Path) -> Path:
+    """This bridge process's folder for chunk bodies in flight, under ``root`` (the home's
+    ``spool``), after removing the folders of bridge processes that are gone: a bridge
+    killed mid-upload leaves its spooled bodies behind, and the next start clears them.
+    Folders are named ``<host>~<pid>~<uuid>``; another host's are never touched."""
+    from kepler.server.datasets import owner_tag, process_gone
+
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.iterdir():
+        host, _, rest = old.name.partition("~")
+        pid = rest.partition("~")[0]
+        if old.is_dir() and pid.isdigit() and process_gone(host, int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    mine = root / owner_tag()
+    mine.mkdir()
+    return mine
 
 
 async def ingest_chunk(

@@ -16,8 +16,16 @@ Parquet footer (``kepler.sha256``, ``kepler.raw_bytes``), committed by the same 
 
 Several bridge threads write parts of one dataset at once; workers on other machines read
 completed datasets. Writes after completion are refused: ``write_part`` checks the state
-again just before its rename, so only a re-send whose rename lands while ``complete()``
-runs can slip past, the one race this design leaves open.
+again just before its rename. A re-send whose rename lands while ``complete()`` runs
+(the manifest would name the sha of the part it replaced) is closed two ways: on a local
+store (the default, and a shared volume) the check-and-rename and the whole of
+``complete()`` hold the dataset's lock file (``flock``); on every store ``complete()``
+reads the parts' footers again after sealing and rewrites the manifest if a part changed
+meanwhile, so the manifest always names the parts that are there.
+
+A writer that dies leaves its temporary file: each is named after its owner
+(``.tmp-<what>~<host>~<pid>~<uuid>``), and :meth:`DatasetStore.sweep` (run when a bridge
+starts) removes those whose process is gone on this host, and any older than a day.
 """
 
 from __future__ import annotations
@@ -26,7 +34,10 @@ import base64
 import contextlib
 import hashlib
 import json
+import os
 import re
+import socket
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -64,6 +75,10 @@ MAX_SEQ = 999_999  # part names carry six digits
 _STATE = "dataset.json"
 _PART_RE = re.compile(r"^part-(\d{6})\.parquet$")
 _ID_RE = re.compile(r"^[0-9a-f]{32}$")
+_LOCK = ".lock"
+_TMP_RE = re.compile(r"^\.tmp-.*~(?P<host>[^~/]+)~(?P<pid>\d+)~[0-9a-f]{32}$")
+# A temporary file of another host, or without an owner, is removed only past this age.
+_TMP_MAX_AGE_S = 24 * 3600.0
 _META_SHA = b"kepler.sha256"
 _META_BYTES = b"kepler.raw_bytes"
 _META_SEQ = b"kepler.seq"
@@ -201,7 +216,7 @@ class DatasetStore:
             _META_SEQ: str(seq).encode(),
         }
         parts = self._parts_dir(dataset_id)
-        tmp = f"{parts}/.tmp-{_part_name(seq)}-{uuid.uuid4().hex}"
+        tmp = f"{parts}/{_tmp_name(_part_name(seq))}"
         final = f"{parts}/{_part_name(seq)}"
         if self._local:
             self.fs.makedirs(parts, exist_ok=True)
@@ -215,8 +230,9 @@ class DatasetStore:
                         rows += group.num_rows
                 finally:
                     writer.close()
-            self._writable_state(dataset_id)
-            self.fs.mv(tmp, final)
+            with self._locked(dataset_id):
+                self._writable_state(dataset_id)
+                self.fs.mv(tmp, final)
         except BaseException:
             self._remove_quietly(tmp)
             raise
@@ -232,7 +248,38 @@ class DatasetStore:
 
         Completing again with the same (or no) expectations returns the same manifest.
         """
+        with self._locked(dataset_id):
+            manifest = self._complete(dataset_id, expected_chunks, expected_rows)
+            if self._local:  # the lock kept every rename out while sealing
+                return manifest
+            # No lock on an object store: a re-send whose rename raced the seal is found
+            # by reading the footers again, and the manifest rewritten to name it.
+            if self._footers(dataset_id, manifest.chunks) != [p.sha256 for p in manifest.parts]:
+                manifest = self._complete(dataset_id, expected_chunks, expected_rows, again=True)
+            return manifest
+
+    def _footers(self, dataset_id: str, n: int) -> list[str | None]:
+        found = self._list_parts(dataset_id)
+        paths = [found[seq][0] if seq in found else None for seq in range(n)]
+
+        def sha(seq: int) -> str | None:
+            path = paths[seq]
+            return None if path is None else self._read_footer(seq, path)[0].sha256
+
+        with ThreadPoolExecutor(max_workers=_FOOTER_READERS) as pool:
+            return list(pool.map(sha, range(n)))
+
+    def _complete(
+        self,
+        dataset_id: str,
+        expected_chunks: int | None,
+        expected_rows: int | None,
+        *,
+        again: bool = False,
+    ) -> Manifest:
         state = self._read_state(dataset_id)
+        if again:
+            state["completed"] = False
         for name, value in (("expected_chunks", expected_chunks), ("expected_rows", expected_rows)):
             if value is not None and (isinstance(value, bool) or value < 0):
                 raise DataError(f"{name} must be a count of 0 or more, not {value!r}")
@@ -470,7 +517,7 @@ class DatasetStore:
         directory = self._dir(dataset_id)
         if self._local:
             self.fs.makedirs(directory, exist_ok=True)
-        tmp = f"{directory}/.tmp-{_STATE}-{uuid.uuid4().hex}"
+        tmp = f"{directory}/{_tmp_name(_STATE)}"
         try:
             self.fs.pipe_file(tmp, json.dumps(state, indent=1, sort_keys=True).encode())
             self.fs.mv(tmp, f"{directory}/{_STATE}")
@@ -534,9 +581,92 @@ class DatasetStore:
         )
         return info, schema.remove_metadata()
 
+    @contextlib.contextmanager
+    def _locked(self, dataset_id: str) -> Iterator[None]:
+        """The dataset's lock on a local store (``flock`` on ``<dataset>/.lock``, shared by
+        every process on the volume); elsewhere nothing (``complete`` verifies instead)."""
+        if not self._local:
+            yield
+            return
+        import fcntl
+
+        directory = self._dir(dataset_id)
+        path = self.fs._strip_protocol(f"{directory}/{_LOCK}")
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except FileNotFoundError:
+            self._read_state(dataset_id)  # DatasetNotFound, naming the dataset
+            raise
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def sweep(self, *, max_age_s: float = _TMP_MAX_AGE_S) -> list[str]:
+        """Remove temporary files a dead writer left: those of a process that no longer
+        runs on this host, and any older than ``max_age_s``. Returns what was removed."""
+        removed: list[str] = []
+        now = time.time()
+        patterns = [f"{self.root}/*/.tmp-*", f"{self.root}/*/parts/.tmp-*"]
+        for pattern in patterns:
+            try:
+                found = self.fs.glob(pattern, detail=True)
+            except FileNotFoundError:
+                continue
+            for path, entry in found.items():
+                name = path.rstrip("/").rsplit("/", 1)[-1]
+                owner = _TMP_RE.match(name)
+                dead = owner is not None and process_gone(
+                    owner.group("host"), int(owner.group("pid"))
+                )
+                age = now - _mtime(entry, default=now)
+                if dead or age > max_age_s:
+                    self._remove_quietly(path)
+                    removed.append(path)
+        return removed
+
     def _remove_quietly(self, path: str) -> None:
         with contextlib.suppress(OSError):
             self.fs.rm(path)
+
+
+def owner_tag() -> str:
+    """``<host>~<pid>~<uuid>``: who writes a temporary file or folder, for the sweeps."""
+    host = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "host"
+    return f"{host}~{os.getpid()}~{uuid.uuid4().hex}"
+
+
+def _tmp_name(what: str) -> str:
+    """A temporary file's name, naming its owner (host and process) for :meth:`sweep`."""
+    return f".tmp-{what}~{owner_tag()}"
+
+
+def process_gone(host: str, pid: int) -> bool:
+    """Whether the process ``pid`` of ``host`` has ended (only this host's can be known)."""
+    here = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "host"
+    if host != here or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's live process
+        return False
+    return False
+
+
+def _mtime(entry: dict[str, Any], *, default: float) -> float:
+    for key in ("mtime", "created", "updated", "LastModified"):
+        value = entry.get(key)
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, datetime):
+            return value.timestamp()
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    return default
 
 
 def _protocols(fs: Any) -> tuple[str, ...]:

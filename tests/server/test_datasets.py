@@ -60,6 +60,7 @@ def test_create_dataset_layout_on_a_folder(tmp_path: Path) -> None:
     put(store, dataset_id, 0, strings(a=["1"]))
     root = tmp_path / "datasets" / dataset_id
     assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == [
+        ".lock",  # the dataset's lock file: renames and completion take turns
         "dataset.json",
         "parts",
         "parts/part-000000.parquet",
@@ -424,3 +425,89 @@ def test_a_wide_chunk_keeps_its_columns_and_their_encoding(store: DatasetStore) 
     put(store, dataset_id, 0, table)
     manifest = store.complete(dataset_id, expected_chunks=1)
     assert manifest.rows == 1 and manifest.columns == tuple(table.column_names)
+
+
+class SlowSeal(DatasetStore):
+    """The store as it is, with completion held up while it reads the parts' footers: the
+    window in which a re-sent chunk used to replace a part the manifest already named."""
+
+    def __init__(self, url: str, reading: threading.Event, go_on: threading.Event) -> None:
+        super().__init__(url)
+        self.reading, self.go_on = reading, go_on
+
+    def _read_footer(self, seq, path):  # type: ignore[no-untyped-def]
+        found = super()._read_footer(seq, path)
+        self.reading.set()
+        self.go_on.wait(10)
+        return found
+
+
+@pytest.mark.parametrize("where", ["folder", "memory"])
+def test_a_resend_racing_complete_never_leaves_a_stale_manifest(tmp_path: Path, where: str) -> None:
+    """The documented re-send/complete race: the manifest names the part that is there,
+    or the re-send is refused as arriving after completion."""
+    reading, go_on = threading.Event(), threading.Event()
+    url = str(tmp_path / "ds") if where == "folder" else f"memory://race-{uuid.uuid4().hex}"
+    store = SlowSeal(url, reading, go_on)
+    dataset_id = store.create("csv")
+    put(store, dataset_id, 0, strings(a=["1"]))
+    outcome: dict[str, object] = {}
+
+    def seal() -> None:
+        outcome["manifest"] = store.complete(dataset_id, expected_chunks=1)
+
+    def resend() -> None:
+        try:
+            put(store, dataset_id, 0, strings(a=["2"]))
+            outcome["resend"] = "stored"
+        except Exception as exc:  # refused after completion: also a right answer
+            outcome["resend"] = type(exc).__name__
+
+    sealer = threading.Thread(target=seal)
+    sealer.start()
+    assert reading.wait(10)
+    writer = threading.Thread(target=resend)
+    writer.start()
+    writer.join(0.5 if where == "folder" else 10)  # on a folder it waits for the lock
+    go_on.set()
+    sealer.join(10)
+    writer.join(10)
+    manifest = outcome["manifest"]
+    assert isinstance(manifest, Manifest)
+    (part,) = manifest.parts
+    ((path, _),) = store._list_parts(dataset_id).values()
+    assert part.sha256 == store._read_footer(0, path)[0].sha256
+    assert outcome["resend"] in ("stored", "Conflict")
+    if where == "folder":
+        assert outcome["resend"] == "Conflict"  # the lock kept it out of the seal
+
+
+def test_sweep_removes_what_dead_writers_left_and_nothing_live(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from kepler.server.datasets import owner_tag
+
+    store = DatasetStore(str(tmp_path / "ds"))
+    dataset_id = store.create("csv")
+    parts = tmp_path / "ds" / dataset_id / "parts"
+    parts.mkdir(parents=True, exist_ok=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    host = owner_tag().partition("~")[0]
+    gone_pid = int(dead.stdout)
+    left = parts / f".tmp-part-000000.parquet~{host}~{gone_pid}~{uuid.uuid4().hex}"
+    left.write_bytes(b"half a part")
+    live = parts / f".tmp-part-000001.parquet~{owner_tag()}"
+    live.write_bytes(b"being written")
+    other_host = parts / f".tmp-part-000002.parquet~elsewhere~{gone_pid}~{uuid.uuid4().hex}"
+    other_host.write_bytes(b"another host's")
+    removed = store.sweep()
+    assert [Path(p).name for p in removed] == [left.name]
+    assert not left.exists() and live.exists() and other_host.exists()
+    assert store.sweep(max_age_s=-1)  # past the age bound, whoever wrote it
+    assert not other_host.exists()

@@ -36,6 +36,7 @@ async def put_chunk(dataset_id: str, seq: int, request: Request, state: StateDep
         fmt=media_format(request.headers.get("content-type")),
         max_chunk_bytes=state.settings.max_chunk_bytes,
         max_dataset_bytes=state.settings.max_dataset_bytes,
+        spool_dir=state.spool_dir,
     )
     return {"dataset_id": dataset_id, "seq": seq, "rows": result.rows, "bytes": result.bytes}
 
