@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -28,6 +30,18 @@ from kepler_bridge.routes import (
 )
 
 log = logging.getLogger("kepler.bridge")
+
+
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    """At shutdown (uvicorn's SIGTERM handling ends here): every HEC sender delivers for
+    KEPLER_HEC_SHUTDOWN_TIMEOUT, then writes what it still holds to its disk queue."""
+    yield
+    from starlette.concurrency import run_in_threadpool
+
+    from kepler.server.senders import close_senders
+
+    await run_in_threadpool(close_senders)
 
 
 def preload(state: BridgeState, refs: str) -> None:
@@ -78,6 +92,7 @@ def create_app(settings: ServerSettings, token: str, *, user_token: str | None =
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        lifespan=lifespan,
     )
     preload(state, settings.preload_models)
     app.state.kepler = state

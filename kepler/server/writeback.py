@@ -16,8 +16,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from kepler.core.errors import HecNotConfigured
-from kepler.hec import HecEvent, HecSender, HecSettings, make_event
+from kepler.core.errors import HecNotConfigured, HecUnavailable
+from kepler.hec import HecEvent, HecReport, HecSender, HecSettings, make_event
 from kepler.server.jobs import JobStore, run_once
 from kepler.server.settings import ServerSettings
 
@@ -102,10 +102,28 @@ def write_table(
     sourcetype: str | None,
     source: str,
 ) -> int:
-    """Send a scored Arrow table's rows; returns how many."""
+    """Send a scored Arrow table's rows, all or none (a full queue raises HecQueueFull and
+    takes none of them); returns how many."""
     return sender.send_many(
-        rows_to_events(table.to_pylist(), index=index, sourcetype=sourcetype, source=source)
+        rows_to_events(table.to_pylist(), index=index, sourcetype=sourcetype, source=source),
+        atomic=True,
     )
+
+
+def settle(sender: HecSender, sent: int) -> HecReport:
+    """Wait, at most ``KEPLER_HEC_FLUSH_TIMEOUT``, until what was sent is in Splunk or in the
+    disk queue; past it, HecUnavailable (the events stay with the sender: not lost)."""
+    s = sender.settings
+    report = sender.flush(s.flush_timeout)
+    if report.pending:
+        raise HecUnavailable(
+            f"HEC at {s.safe_url()} did not take {sent} events within {s.flush_timeout:g}s "
+            f"(KEPLER_HEC_FLUSH_TIMEOUT; last error: {report.last_error or 'none'}) and they "
+            "could not be written to the disk queue yet; they are kept and sent when HEC "
+            "answers. Check Splunk's HTTP Event Collector and the disk of the HEC queue",
+            detail={"hec_url": s.safe_url(), "pending": report.pending},
+        )
+    return report
 
 
 def run_apply_job(dataset_id: str, job_id: str, settings: ServerSettings) -> dict[str, Any]:
@@ -169,7 +187,7 @@ def _apply(
             sourcetype=spec.get("sourcetype"),
             source=source,
         )
-        sender.flush()  # in Splunk or in the disk queue before the batch counts as written
+        settle(sender, events)  # in Splunk or in the disk queue before the batch counts
         rows_written += batch.num_rows
         jobs.checkpoint(job_id, {"batches_written": n + 1, "rows": rows_written})
         jobs.progress(job_id, rows_written / total, f"scored and wrote {rows_written:,} rows")

@@ -112,3 +112,54 @@ def test_apply_job_without_hec_fails_with_the_settings_to_set(tmp_path: Path) ->
     assert result["error"]["code"] == "hec_not_configured"
     job = jobs.get(job_id)
     assert job.state == FAILED and "KEPLER_HEC_URL" in job.message
+
+
+def test_apply_job_fails_with_hec_queue_full_instead_of_waiting_at_0_percent(
+    tmp_path: Path,
+) -> None:
+    import os
+    import threading
+
+    from kepler.core.errors import HecQueueFull
+    from kepler.server.telemetry import close_senders, sender_for
+
+    rx = HecReceiver(token=TOKEN).start()
+    rx.stop()  # HEC down for the whole test
+    hec = HecSettings(
+        url=rx.url,
+        token=TOKEN,
+        linger=0.01,
+        max_retries=0,
+        backoff_max=0.2,
+        queue_max_bytes=64 * 1024,
+        flush_timeout=20,
+    )
+    settings = ServerSettings(home=tmp_path / "home", token="test-token", hec=hec)
+    try:
+        dataset_id, job_id, jobs = _apply_job(settings)
+        sender = sender_for(settings.hec)
+        assert sender is not None
+        # The worker's queue fills up with other events (random, so gzip cannot shrink
+        # them on disk and make room again), until not even one more fits.
+        for _ in range(100):
+            with pytest.raises(HecQueueFull):
+                for i in range(100_000):
+                    sender.send({"id": i, "pad": os.urandom(150).hex()})
+            sender.flush(timeout=20)
+            if i == 0:
+                break
+        outcome: list[dict[str, object]] = []
+        worker = threading.Thread(
+            target=lambda: outcome.append(run_apply_job(dataset_id, job_id, settings)),
+            daemon=True,
+        )
+        worker.start()
+        worker.join(60)  # a hang guard: it ends at once, or the old hang is back
+        assert not worker.is_alive(), "the apply job waited on a full HEC queue"
+        job = jobs.get(job_id)
+        assert job.state == FAILED and job.error is not None
+        assert job.error["code"] == "hec_queue_full" and job.error["status"] == 507
+        assert "KEPLER_HEC_QUEUE_MAX_BYTES" in job.message and rx.url in job.message
+        assert TOKEN not in job.message
+    finally:
+        close_senders(timeout=0)
