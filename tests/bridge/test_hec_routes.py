@@ -34,6 +34,20 @@ def test_status_without_hec_and_apply_index_refused(tmp_path: Path) -> None:
         assert "KEPLER_HEC_URL" in r.json()["error"]["message"]
         page = {"X-Kepler-Hec-Url": "https://splunk:8088", "X-Kepler-Hec-Token": "secret-x"}
         status = http.get("/v1/hec", headers={**AUTH, **page}).json()
+        # A target no admin allowed: not configured, and the answer says which setting.
+        assert status["configured"] is False and "KEPLER_HEC_ALLOWED_URLS" in status["refused"]
+        r = http.post(
+            "/v1/models/pump/apply",
+            params={"index": "scores"},
+            content=b"x\r\n1\r\n",
+            headers={**AUTH, **page, "Content-Type": "text/csv"},
+        )
+        assert r.status_code == 403 and "KEPLER_HEC_ALLOWED_URLS" in r.json()["error"]["message"]
+        assert "secret-x" not in r.text and "secret-x" not in str(status)
+    allowed = HecSettings(url="", allowed_urls="https://splunk:8088")
+    settings = ServerSettings(home=tmp_path / "home", hec=allowed)
+    with TestClient(create_app(settings, TOKEN), raise_server_exceptions=False) as http:
+        status = http.get("/v1/hec", headers={**AUTH, **page}).json()
         assert status["configured"] is True and status["settings"] == "request"
         assert "secret-x" not in str(status)
 
