@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -31,6 +33,18 @@ from kepler_bridge.routes import (
 from kepler_bridge.throttle import AuthThrottle
 
 log = logging.getLogger("kepler.bridge")
+
+
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    """At shutdown (uvicorn's SIGTERM handling ends here): every HEC sender delivers for
+    KEPLER_HEC_SHUTDOWN_TIMEOUT, then writes what it still holds to its disk queue."""
+    yield
+    from starlette.concurrency import run_in_threadpool
+
+    from kepler.server.senders import close_senders
+
+    await run_in_threadpool(close_senders)
 
 
 def preload(state: BridgeState, refs: str) -> None:
@@ -80,6 +94,7 @@ def create_app(settings: ServerSettings, token: str, *, user_token: str | None =
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        lifespan=lifespan,
     )
     # What a bridge killed mid-upload left: its spooled chunk bodies and half-written parts.
     state.spool_dir = own_spool_dir(settings.home / "spool")

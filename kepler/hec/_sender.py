@@ -23,6 +23,13 @@ Delivery, and why each unique event lands once in the index:
   is reported (its sequence number, HEC's code and text) and the rest are resent.
 * Token or URL errors (codes 1-4, 10, 11, 14, 16, 404): resending cannot help; the events
   wait in the disk queue and the error is logged once and reported by ``flush()``.
+
+The bound, and why nothing accepted is lost: ``KEPLER_HEC_QUEUE_MAX_BYTES`` counts the disk
+queue plus every event in memory not yet on disk (uncompressed, so more than it will take
+there). ``send()`` accepts events only while all of them fit; past that it raises
+:class:`HecQueueFull` at once, naming HEC's URL and its last error, and accepts nothing of
+that call. So every accepted event can always go to disk: when HEC is down, and at
+``close()`` (the bridge's and the workers' shutdown hooks call it on SIGTERM).
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ from typing import Any
 from kepler.core.errors import HecNotConfigured, HecQueueFull, HecRejected, HecUnavailable
 from kepler.hec._event import as_envelope, encode
 from kepler.hec._settings import HecSettings
-from kepler.hec._spool import DiskQueue
+from kepler.hec._spool import DiskQueue, legacy_batches, target_folder
 from kepler.hec._state import MAX_REPORTED, Batch, Channel, HecReport, RejectedEvent
 from kepler.hec._transport import Outcome, Transport
 
@@ -75,7 +82,7 @@ class HecSender:
             )
             if v
         }
-        self._disk = DiskQueue(s.queue_path(), s.queue_max_bytes)
+        self._disk = DiskQueue(_queue_folder(s))
         self._channel = Channel(s.channel or str(uuid.uuid4()))
         self._channels: list[Channel] = [self._channel]
         self._transport = Transport(s)
@@ -88,11 +95,13 @@ class HecSender:
         self._ready: deque[Batch] = deque()
         self._inflight = 0
         self._mem_bytes = 0
+        self._backed_bytes = 0  # of _mem_bytes, batches read back from disk (still there)
         self._loaded: set[Path] = set()
         self._down = False
         self._probe_at = 0.0
         self._next_poll = 0.0
-        self._disk_full = False
+        self._disk_error: str | None = None  # the disk refused a write (OSError)
+        self._spool_at = 0.0
         self._stop = False
         self._closed = False
         self._warned: set[str] = set()
@@ -108,8 +117,10 @@ class HecSender:
         payload (dict, string, dataclass, pydantic model) sent with the default metadata."""
         self._accept([self._encode(event)])
 
-    def send_many(self, events: Iterable[Any]) -> int:
-        """Accept many events; returns how many. Encodes in slices so memory stays flat."""
+    def send_many(self, events: Iterable[Any], *, atomic: bool = False) -> int:
+        """Accept many events; returns how many. Encodes in slices so memory stays flat;
+        with ``atomic``, encodes them all first and accepts all of them or none (a full
+        queue then refuses the whole call, so a retry of it cannot duplicate a part)."""
         count = 0
         chunk: list[bytes] = []
         defaults, limit = self._defaults, self.settings.max_event_bytes
@@ -121,7 +132,7 @@ class HecSender:
             else:
                 data = self._encode(event)
             chunk.append(data)
-            if len(chunk) >= 1000:
+            if len(chunk) >= 1000 and not atomic:
                 self._accept(chunk)
                 count += len(chunk)
                 chunk = []
@@ -211,13 +222,17 @@ class HecSender:
             if self._closed:
                 raise RuntimeError("this HecSender is closed")
             waited_since = time.monotonic()
-            while self._mem_bytes + size > s.max_memory_bytes and self._mem_bytes > 0:
-                if self._disk_full:
-                    raise HecQueueFull(self._full_message())
+            while True:
+                held = self._disk.size + self._mem_bytes - self._backed_bytes
+                if held + size > s.queue_max_bytes:
+                    raise HecQueueFull(self._full_message(held, size), detail=self._full_detail())
+                if self._mem_bytes + size <= s.max_memory_bytes or self._mem_bytes == 0:
+                    break
                 if time.monotonic() - waited_since > s.timeout:
                     raise HecUnavailable(
-                        f"HEC has not taken events for {s.timeout:.0f}s and "
-                        f"{self._mem_bytes} bytes wait in memory; nothing more is accepted now"
+                        f"HEC at {s.safe_url()} has not taken events for {s.timeout:.0f}s and "
+                        f"{self._mem_bytes} bytes wait in memory; nothing more is accepted now "
+                        f"(last error: {self._report.last_error or 'none'})"
                     )
                 self._cond.wait(0.1)
             for data in encoded:
@@ -238,18 +253,47 @@ class HecSender:
             self._open, self._open_bytes = [], 0
 
     def _settled(self) -> bool:
-        if self._open or self._ready or self._inflight:
+        if self._open or self._inflight or any(ch.unacked for ch in self._channels):
             return False
-        if any(ch.unacked for ch in self._channels):
-            return False
-        return self._down or self._disk_full or len(self._disk) == len(self._loaded) == 0
+        if self._ready:  # HEC down and the disk refusing: nothing can move until one is back
+            return self._down and self._disk_error is not None
+        return self._down or len(self._disk) == len(self._loaded) == 0
 
-    def _full_message(self) -> str:
+    def _full_message(self, held: int, size: int) -> str:
+        s = self.settings
+        if self._down:
+            why = (
+                f"HEC at {s.safe_url()} is down or unreachable "
+                f"(last error: {self._report.last_error or 'none'})"
+            )
+            fix = (
+                "Check that Splunk's HTTP Event Collector is enabled and reachable from here; "
+                "once it answers, the queue drains (in order, each event once) and requests "
+                "are taken again"
+            )
+        elif len(self._disk):
+            why = f"the queue is still draining to HEC at {s.safe_url()}"
+            fix = "Retry once it has drained"
+        else:
+            why = (
+                f"HEC at {s.safe_url()} has not taken them yet: it is slow, down or "
+                f"unreachable (last error: {self._report.last_error or 'none'})"
+            )
+            fix = "Check that Splunk's HTTP Event Collector is enabled and reachable from here"
         return (
-            f"the HEC disk queue is full ({self._disk.size} of "
-            f"{self.settings.queue_max_bytes} bytes, KEPLER_HEC_QUEUE_MAX_BYTES) while HEC is "
-            "unreachable; new events are refused until it drains or the bound is raised"
+            f"the HEC queue is full: {held} bytes wait for HEC (on disk and in memory) and "
+            f"{size} more would pass KEPLER_HEC_QUEUE_MAX_BYTES ({s.queue_max_bytes}); {why}. "
+            f"Nothing of this request was accepted. {fix}, or raise KEPLER_HEC_QUEUE_MAX_BYTES "
+            "where the bridge and workers run if the disk has room"
         )
+
+    def _full_detail(self) -> dict[str, Any]:
+        return {
+            "hec_url": self.settings.safe_url(),
+            "queue_bytes": self._disk.size,
+            "queue_max_bytes": self.settings.queue_max_bytes,
+            "hec_down": self._down,
+        }
 
     # -- the background thread -------------------------------------------------------------
 
@@ -281,12 +325,12 @@ class HecSender:
             self._next_poll = now + s.ack_poll_interval
             return self._poll_acks
         if self._down:
-            if self._ready and not self._disk_full:
+            if self._ready and now >= self._spool_at:
                 batch = self._take()
                 return lambda: self._spool(batch)
             if now >= self._probe_at and (self._ready or len(self._disk) > len(self._loaded)):
                 self._probe_at = now + s.backoff_max
-                if self._ready:  # the disk queue is full: probe with what waits in memory
+                if self._ready:  # the disk refuses writes: probe with what waits in memory
                     batch = self._take()
                     return lambda: self._post(batch, probing=True)
                 return self._probe
@@ -308,6 +352,8 @@ class HecSender:
             wakes.append(self._ready[0].not_before)
         if self._down:
             wakes.append(self._probe_at)
+            if self._ready:
+                wakes.append(self._spool_at)
         self._cond.wait(max(0.0, min(wakes) - now))
         return None
 
@@ -326,6 +372,7 @@ class HecSender:
         batch.path = path
         with self._cond:
             self._mem_bytes += batch.nbytes
+            self._backed_bytes += batch.nbytes
             self._ready.append(batch)
 
     def _take(self) -> Batch:
@@ -481,17 +528,26 @@ class HecSender:
                 self._untake(batch)
                 self._loaded.discard(batch.path)
                 self._mem_bytes -= batch.nbytes
+                self._backed_bytes -= batch.nbytes
+                batch.path = None
                 self._cond.notify_all()
             return
-        path = self._disk.put(batch.events)
+        try:
+            self._disk.put(batch.events)
+        except OSError as exc:
+            with self._cond:
+                self._untake(batch)
+                self._ready.appendleft(batch)
+                self._disk_error = f"the disk queue cannot be written ({exc.strerror or exc})"
+                self._report.last_error = self._disk_error
+                self._spool_at = time.monotonic() + self.settings.backoff_max
+                self._warn_once("disk", f"HEC: {self._disk_error}; the events stay in memory")
+                self._cond.notify_all()
+            return
         with self._cond:
             self._untake(batch)
-            if path is None:
-                self._disk_full = True
-                self._ready.appendleft(batch)
-                self._warn_once("full", self._full_message())
-            else:
-                self._mem_bytes -= batch.nbytes
+            self._disk_error = None
+            self._mem_bytes -= batch.nbytes
             self._cond.notify_all()
 
     def _spool_memory(self) -> None:
@@ -503,16 +559,20 @@ class HecSender:
             for ch in self._channels:
                 batches.extend(ch.unacked.values())
                 ch.unacked.clear()
-        lost = 0
+        lost, error = 0, ""
         for batch in batches:
-            if batch.path is None and self._disk.put(batch.events) is None:
-                lost += len(batch.events)
+            if batch.path is None:
+                try:
+                    self._disk.put(batch.events)
+                except OSError as exc:
+                    lost += len(batch.events)
+                    error = str(exc.strerror or exc)
         with self._cond:
-            self._mem_bytes = 0
+            self._mem_bytes = self._backed_bytes = 0
             self._loaded.clear()
             if lost:
-                self._report.last_error = self._full_message()
-                log.error("HEC: %d events could not be kept: %s", lost, self._full_message())
+                self._report.last_error = f"the disk queue cannot be written ({error})"
+                log.error("HEC: %d events could not be written to the disk queue: %s", lost, error)
 
     def _delivered(self, batch: Batch) -> None:
         self._report.delivered += len(batch.events)
@@ -523,7 +583,7 @@ class HecSender:
         if batch.path is not None:
             self._loaded.discard(batch.path)
             self._disk.remove(batch.path)
-            self._disk_full = False
+            self._backed_bytes -= batch.nbytes
             batch.path = None
 
     def _rejected(self, batch: Batch, outcome: Outcome) -> None:
@@ -561,6 +621,27 @@ class HecSender:
             log.warning("%s", message)
 
 
+def _queue_folder(s: HecSettings) -> Path:
+    """This target's folder of the disk queue (see ``_spool``); warns once about batches an
+    older Kepler queued without recording their target, which no sender takes on its own."""
+    root = s.queue_path()
+    target = s.target_id()
+    folder = target_folder(root, target, {"url": s.safe_url(), "target": target})
+    if str(root) not in _WARNED_LEGACY and legacy_batches(root):
+        _WARNED_LEGACY.add(str(root))
+        log.warning(
+            "HEC: %d batches in %s/slot-* were queued by an older Kepler that did not record "
+            "which HEC they were for; they are left in place. If they were all for %s, move "
+            "the *.hec files into %s/slot-0 (while Kepler is stopped) to deliver them",
+            legacy_batches(root),
+            root,
+            s.safe_url(),
+            folder,
+        )
+    return folder
+
+
+_WARNED_LEGACY: set[str] = set()
 _LIVE: weakref.WeakSet[HecSender] = weakref.WeakSet()
 
 

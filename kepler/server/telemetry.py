@@ -11,41 +11,18 @@ fails the work it describes: a sender error is logged and the work goes on.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import socket
-import threading
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from kepler.hec import HecSender, HecSettings, make_event
+from kepler.hec import HecSettings, make_event
+from kepler.server.senders import close_senders, sender_for
 
+__all__ = ["Telemetry", "close_senders", "disabled", "sender_for"]
 log = logging.getLogger("kepler.telemetry")
 SOURCE = "kepler"
-
-_lock = threading.Lock()
-_senders: dict[str, HecSender] = {}
-
-
-def _key(settings: HecSettings) -> str:
-    values = settings.model_dump(mode="json", exclude={"token"})
-    token = settings.token.get_secret_value() if settings.token else ""
-    values["token"] = hashlib.sha256(token.encode()).hexdigest()
-    return json.dumps(values, sort_keys=True)
-
-
-def sender_for(settings: HecSettings) -> HecSender | None:
-    """This process's one sender for these settings, or None without HEC."""
-    if not settings.enabled:
-        return None
-    key = _key(settings)
-    with _lock:
-        sender = _senders.get(key)
-        if sender is None:
-            sender = _senders[key] = HecSender(settings)
-        return sender
 
 
 class Telemetry:

@@ -15,9 +15,11 @@ import math
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
-from kepler.core.errors import HecNotConfigured
-from kepler.hec import HecEvent, HecSender, HecSettings, make_event
+from kepler.core.errors import Forbidden, HecNotConfigured, HecUnavailable
+from kepler.hec import HecEvent, HecReport, HecSender, HecSettings, make_event
+from kepler.hec._settings import base_url_problem, safe_url
 from kepler.server.jobs import JobStore, run_once
 from kepler.server.settings import ServerSettings
 
@@ -33,7 +35,20 @@ NOT_CONFIGURED = (
 
 def hec_target(base: HecSettings, headers: dict[str, str] | None = None) -> HecSettings:
     """The bridge's HEC settings, overridden by what Splunk's setup page sent in
-    ``X-Kepler-Hec-*`` headers (the token only ever in a header, never in a URL or log)."""
+    ``X-Kepler-Hec-*`` headers (the token only ever in a header, never in a URL or log).
+
+    Design: a caller chooses its target only among those an admin allowed. Holding a
+    bridge token must not let anyone make the bridge POST anywhere (an open relay into
+    internal networks) or switch TLS checks off; so the URL must match
+    ``KEPLER_HEC_ALLOWED_URLS`` (base URLs: scheme, host and port equal, the path a prefix
+    at a ``/``; parsed, never compared as strings, so ``https://splunk:8088.evil`` is not
+    ``https://splunk:8088``) or be the bridge's own ``KEPLER_HEC_URL`` (the only one by
+    default); and
+    ``X-Kepler-Hec-Verify-Tls: false`` is honoured only with
+    ``KEPLER_HEC_ALLOW_TLS_VERIFY_OFF=true``. A refused target is a 403 naming the setting
+    (the request is refused rather than quietly sent elsewhere, so the Splunk user sees why).
+    The token is the caller's: it is kept only in memory, and the disk queue is keyed by a
+    hash of URL and token, so a queued batch only ever goes back to its own target."""
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     url = headers.get("x-kepler-hec-url")
     token = headers.get("x-kepler-hec-token")
@@ -41,16 +56,55 @@ def hec_target(base: HecSettings, headers: dict[str, str] | None = None) -> HecS
         return base
     ack = headers.get("x-kepler-hec-ack", "")
     verify = headers.get("x-kepler-hec-verify-tls", "")
-    return HecSettings(
+    verify_tls = verify.lower() not in ("0", "false", "f", "no") if verify else True
+    target = HecSettings(
         **{
             **base.model_dump(),
             "url": url,
             "token": token,
             "ack": ack.lower() in ("1", "true", "t", "yes") if ack else base.ack,
-            "verify_tls": verify.lower() not in ("0", "false", "f", "no") if verify else True,
+            "verify_tls": verify_tls,
             "index": headers.get("x-kepler-hec-index") or base.index,
         }
     )
+    problem = base_url_problem(target.url)
+    if problem:
+        raise HecNotConfigured(
+            f"the HEC URL Splunk sent (X-Kepler-Hec-Url, the setup page's HEC tab) "
+            f"{problem}: give one such as https://splunk.example.com:8088"
+        )
+    allowed = [*base.allowed_urls, *([base.url] if base.url else [])]
+    if not any(_allows(entry, target.url) for entry in allowed):
+        listed = ", ".join(safe_url(a) for a in allowed) or "none"
+        raise Forbidden(
+            f"this bridge does not write to HEC at {target.safe_url()} (the URL in the setup "
+            f"page's HEC tab, sent as X-Kepler-Hec-Url); allowed: {listed}. An admin allows it "
+            "by adding it to KEPLER_HEC_ALLOWED_URLS (comma-separated base URLs) where the "
+            "bridge runs, or the setup page can name an allowed URL",
+            detail={"setting": "KEPLER_HEC_ALLOWED_URLS", "url": target.safe_url()},
+        )
+    if not verify_tls and not base.allow_tls_verify_off:
+        raise Forbidden(
+            f"the setup page's HEC tab asks to write to {target.safe_url()} without checking "
+            "its TLS certificate, which this bridge does not allow: turn 'verify TLS' on in "
+            "the HEC tab (with a certificate the bridge trusts: KEPLER_HEC_CA_BUNDLE), or an "
+            "admin sets KEPLER_HEC_ALLOW_TLS_VERIFY_OFF=true where the bridge runs",
+            detail={"setting": "KEPLER_HEC_ALLOW_TLS_VERIFY_OFF", "url": target.safe_url()},
+        )
+    return target
+
+
+def _allows(entry: str, url: str) -> bool:
+    if entry == "*":
+        return True
+    a, b = urlsplit(entry.rstrip("/")), urlsplit(url.rstrip("/"))
+    default = {"http": 80, "https": 443}
+    if a.scheme != b.scheme or (a.hostname or "") != (b.hostname or ""):
+        return False
+    if (a.port or default.get(a.scheme)) != (b.port or default.get(b.scheme)):
+        return False
+    prefix = a.path.rstrip("/")
+    return b.path == prefix or b.path.startswith(prefix + "/")
 
 
 def rows_to_events(
@@ -102,10 +156,28 @@ def write_table(
     sourcetype: str | None,
     source: str,
 ) -> int:
-    """Send a scored Arrow table's rows; returns how many."""
+    """Send a scored Arrow table's rows, all or none (a full queue raises HecQueueFull and
+    takes none of them); returns how many."""
     return sender.send_many(
-        rows_to_events(table.to_pylist(), index=index, sourcetype=sourcetype, source=source)
+        rows_to_events(table.to_pylist(), index=index, sourcetype=sourcetype, source=source),
+        atomic=True,
     )
+
+
+def settle(sender: HecSender, sent: int) -> HecReport:
+    """Wait, at most ``KEPLER_HEC_FLUSH_TIMEOUT``, until what was sent is in Splunk or in the
+    disk queue; past it, HecUnavailable (the events stay with the sender: not lost)."""
+    s = sender.settings
+    report = sender.flush(s.flush_timeout)
+    if report.pending:
+        raise HecUnavailable(
+            f"HEC at {s.safe_url()} did not take {sent} events within {s.flush_timeout:g}s "
+            f"(KEPLER_HEC_FLUSH_TIMEOUT; last error: {report.last_error or 'none'}) and they "
+            "could not be written to the disk queue yet; they are kept and sent when HEC "
+            "answers. Check Splunk's HTTP Event Collector and the disk of the HEC queue",
+            detail={"hec_url": s.safe_url(), "pending": report.pending},
+        )
+    return report
 
 
 def run_apply_job(dataset_id: str, job_id: str, settings: ServerSettings) -> dict[str, Any]:
@@ -169,7 +241,7 @@ def _apply(
             sourcetype=spec.get("sourcetype"),
             source=source,
         )
-        sender.flush()  # in Splunk or in the disk queue before the batch counts as written
+        settle(sender, events)  # in Splunk or in the disk queue before the batch counts
         rows_written += batch.num_rows
         jobs.checkpoint(job_id, {"batches_written": n + 1, "rows": rows_written})
         jobs.progress(job_id, rows_written / total, f"scored and wrote {rows_written:,} rows")

@@ -187,7 +187,7 @@ def test_down_events_go_to_disk_and_drain_after_a_restart_of_the_process(
     assert report.spooled == 1_000 and report.delivered == 0
     assert "could not be reached" in (report.last_error or "")
     first.close()
-    assert sorted((tmp_path / "queue" / "slot-0").glob("*.hec"))
+    assert sorted((tmp_path / "queue").glob("*/slot-0/*.hec"))
 
     rx.port = port
     rx.start()
@@ -196,7 +196,7 @@ def test_down_events_go_to_disk_and_drain_after_a_restart_of_the_process(
         report = second.flush()
         assert sorted(ids(rx)) == list(range(1_000))
         assert report.spooled == 0
-        assert not list((tmp_path / "queue" / "slot-0").glob("*.hec"))
+        assert not list((tmp_path / "queue").glob("*/slot-0/*.hec"))
     finally:
         rx.stop()
 
@@ -271,3 +271,84 @@ def test_with_acks_an_answer_slower_than_the_timeout_is_not_resent(
     report = sender.flush()
     assert sorted(ids(ack_receiver)) == list(range(10))
     assert report.resent_batches == 0 and report.delivered == 10
+
+
+def test_a_full_queue_refuses_at_once_and_every_accepted_event_arrives_once(
+    make_sender: Make,
+) -> None:
+    rx = HecReceiver(token=TOKEN, ack=True).start()
+    port = rx.port
+    rx.stop()
+    sender = make_sender(rx, ack=True, max_retries=0, batch_events=20, queue_max_bytes=8192)
+    accepted: list[int] = []
+    with pytest.raises(HecQueueFull) as caught:
+        for n in range(5_000):  # far more than the bound: the loop must end in HecQueueFull
+            chunk = [{"id": n * 10 + k, "pad": f"{n:08x}" * 4} for k in range(10)]
+            sender.send_many(chunk)
+            accepted += [e["id"] for e in chunk]
+    message = str(caught.value)
+    assert "KEPLER_HEC_QUEUE_MAX_BYTES" in message and rx.url in message
+    assert "unreachable" in message and TOKEN not in message
+    assert caught.value.status == 507 and caught.value.detail["hec_url"] == rx.url
+    # Nothing hangs: what was accepted is on disk, and flush says so (it waited for ever).
+    report = sender.flush(timeout=30)
+    assert report.pending == 0 and report.spooled == len(accepted) == report.accepted
+    sender.close(timeout=1)
+
+    rx.port = port
+    rx.start()
+    try:
+        again = make_sender(rx, ack=True)
+        report = again.flush(timeout=60)
+        assert report.pending == 0 and report.spooled == 0
+        got = Counter(ids(rx))
+        assert sorted(got) == sorted(accepted) and max(got.values()) == 1
+    finally:
+        rx.stop()
+
+
+def test_a_restart_delivers_each_queued_batch_only_to_its_own_target(
+    tmp_path: Path, make_sender: Make
+) -> None:
+    token_b = "99999999-8888-7777-6666-555555555555"
+    a, b = HecReceiver(token=TOKEN).start(), HecReceiver(token=token_b).start()
+    ports = a.port, b.port
+    a.stop()
+    b.stop()
+    first_a = make_sender(a, max_retries=0)
+    first_a.send_many({"id": i} for i in range(10))
+    assert first_a.close(timeout=5).spooled == 10
+    first_b = make_sender(b, token=token_b, max_retries=0)
+    first_b.send_many({"id": i} for i in range(100, 110))
+    assert first_b.close(timeout=5).spooled == 10
+    queued = [p for p in (tmp_path / "queue").rglob("*") if p.is_file()]
+    assert queued and all(TOKEN.encode() not in p.read_bytes() for p in queued)
+    assert all(token_b.encode() not in p.read_bytes() for p in queued)
+
+    a.port, b.port = ports
+    a.start()
+    b.start()
+    try:
+        make_sender(b, token=token_b).flush(timeout=30)  # only b's target is known now
+        assert sorted(ids(b)) == list(range(100, 110)) and ids(a) == []
+        make_sender(a).flush(timeout=30)
+        assert sorted(ids(a)) == list(range(10)) and sorted(ids(b)) == list(range(100, 110))
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_a_restart_with_fewer_processes_drains_every_slot(
+    tmp_path: Path, make_sender: Make
+) -> None:
+    rx = HecReceiver(token=TOKEN).start()
+    port = rx.port
+    rx.stop()
+    one, two = make_sender(rx, max_retries=0), make_sender(rx, max_retries=0)
+    one.send_many({"id": i} for i in range(5))
+    two.send_many({"id": i} for i in range(5, 10))
+    assert one.close(timeout=5).spooled == 5 and two.close(timeout=5).spooled == 5
+    rx.port = port
+    with rx:
+        make_sender(rx).flush(timeout=30)  # one process now, where two were
+        assert sorted(ids(rx)) == list(range(10))

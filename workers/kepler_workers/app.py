@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_process_shutdown
 
 from kepler.server.queue import make_celery
 from kepler.server.settings import ServerSettings
@@ -28,6 +28,15 @@ def _preload(**_: object) -> None:
 
     sender_for(settings().hec)
     preload_ml()
+
+
+@worker_process_shutdown.connect
+def _close_hec(**_: object) -> None:
+    """A pool process leaves through os._exit (atexit does not run): its HEC senders deliver
+    for KEPLER_HEC_SHUTDOWN_TIMEOUT, then write what they still hold to the disk queue."""
+    from kepler.server.telemetry import close_senders
+
+    close_senders()
 
 
 def preload_ml() -> None:

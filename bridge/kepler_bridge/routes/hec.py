@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from kepler.core.errors import KeplerError
 from kepler.server.writeback import hec_target
 from kepler_bridge.deps import AuthDep, StateDep
 
@@ -16,7 +17,15 @@ router = APIRouter(prefix="/v1/hec", tags=["hec"], dependencies=[AuthDep])
 def hec_status(request: Request, state: StateDep) -> dict[str, Any]:
     """Whether scores can be written to Splunk, and from which settings: the caller's
     ``X-Kepler-Hec-*`` headers (Splunk's setup page) or the bridge's ``KEPLER_HEC_*``."""
-    target = hec_target(state.settings.hec, dict(request.headers))
+    try:
+        target = hec_target(state.settings.hec, dict(request.headers))
+    except KeplerError as refused:  # a target this bridge may not write to: say why
+        return {
+            "configured": False,
+            "settings": "request",
+            "refused": refused.message,
+            "telemetry": state.settings.hec.enabled,
+        }
     from_request = target is not state.settings.hec
     return {
         "configured": target.enabled,

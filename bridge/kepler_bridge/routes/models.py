@@ -11,8 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from kepler.core.errors import HecNotConfigured, KeplerError, PayloadTooLarge
 from kepler.core.refs import ModelRef, model_to_delete
 from kepler.server.scoring import read_body, read_csv_for_model, score_table, write_body
-from kepler.server.telemetry import sender_for
-from kepler.server.writeback import NOT_CONFIGURED, hec_target, write_table
+from kepler.server.senders import lease_sender
+from kepler.server.writeback import NOT_CONFIGURED, hec_target, settle, write_table
 from kepler_bridge.deps import AuthDep, Caller, CallerDep, StateDep, admin_only
 from kepler_bridge.wire import ARROW, CSV, AliasRequest, media_format
 
@@ -112,11 +112,12 @@ async def apply_model(
     fmt = media_format(request.headers.get("content-type"))
     body = await _read_limited(request, state.settings.max_chunk_bytes)
     model_ref = ModelRef.parse(ref)
-    sender = None
+    lease = None
     if index is not None:
-        sender = sender_for(hec_target(state.settings.hec, dict(request.headers)))
-        if sender is None:
+        lease = lease_sender(hec_target(state.settings.hec, dict(request.headers)))
+        if lease is None:
             raise HecNotConfigured(NOT_CONFIGURED)
+    sender = lease.sender if lease else None
     started = time.perf_counter()
     headers: dict[str, str] = {}
 
@@ -147,7 +148,7 @@ async def apply_model(
                 sourcetype=sourcetype,
                 source=f"kepler:apply:{name}@{number}",
             )
-            after = sender.flush()  # in Splunk, or in the disk queue if HEC is down
+            after = settle(sender, sent)  # in Splunk, or in the disk queue if HEC is down
             headers["X-Kepler-Hec-Events"] = str(sent)
             headers["X-Kepler-Hec-Queued"] = str(after.spooled)
             headers["X-Kepler-Hec-Rejected"] = str(after.rejected - before.rejected)
@@ -173,6 +174,9 @@ async def apply_model(
             user=caller.user,
         )
         raise
+    finally:
+        if lease:
+            lease.release()  # the sender may be closed once no request uses it
     return Response(
         payload,
         media_type=ARROW if fmt == "arrow" else CSV,
