@@ -183,7 +183,7 @@ def _check_layers(param: Param, value: Any) -> Any:
             raise _bad(param.name, value, expected)
         widths = [int(p) for p in parts]
         kept: Any = value.strip()
-    elif isinstance(value, list | tuple) and all(
+    elif isinstance(value, (list, tuple)) and all(
         isinstance(v, int) and not isinstance(v, bool) for v in value
     ):
         widths, kept = list(value), tuple(value)
