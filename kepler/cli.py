@@ -189,10 +189,10 @@ def schedule_run_now(
         job = client.run_schedule(name)
         typer.echo(f"queued job {job['id']}")
         if wait:
-            while client.job(job["id"])["state"] not in ("succeeded", "failed"):
+            while client.job(job["id"])["state"] not in ("succeeded", "failed", "cancelled"):
                 time.sleep(0.5)
             done = client.job(job["id"])
-            if done["state"] == "failed":
+            if done["state"] in ("failed", "cancelled"):
                 _fail(RuntimeError((done.get("error") or {}).get("message", "failed")))
             res = done.get("result") or {}
             typer.echo(
@@ -201,6 +201,45 @@ def schedule_run_now(
             )
     except KeplerError as exc:
         _fail(exc)
+
+
+job_app = typer.Typer(
+    help="Jobs: fits, AutoML searches, applies, scheduled runs.", no_args_is_help=True
+)
+app.add_typer(job_app, name="job")
+
+
+@job_app.command("list")
+def job_list(
+    limit: Annotated[int, typer.Option(help="the newest N jobs", min=1, max=1000)] = 20,
+) -> None:
+    """List the newest jobs with their state and progress."""
+    from kepler.core.errors import KeplerError
+
+    try:
+        frame = _client().jobs(limit)
+    except KeplerError as exc:
+        _fail(exc)
+    if frame.empty:
+        typer.echo("no jobs")
+        return
+    frame["progress"] = [f"{round(100 * float(p or 0))}%" for p in frame["progress"]]
+    cols = ["id", "kind", "state", "progress", "model", "user", "message"]
+    typer.echo(frame[[c for c in cols if c in frame]].to_string(index=False))
+
+
+@job_app.command("cancel")
+def job_cancel(
+    job_id: Annotated[str, typer.Argument(help="the job's id (kepler job list)")],
+) -> None:
+    """Cancel a queued or running job (its worker stops it within seconds)."""
+    from kepler.core.errors import KeplerError
+
+    try:
+        job = _client().cancel(job_id)
+    except KeplerError as exc:
+        _fail(exc)
+    typer.echo(f"job {job['id']}: {job['state']} ({job['message']})")
 
 
 @app.command()

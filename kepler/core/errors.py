@@ -20,6 +20,7 @@ SDK and the search command use to rebuild the same class on their side::
     ├── Forbidden                    403 forbidden           (names the role or token needed)
     ├── PayloadTooLarge              413 payload_too_large
     ├── JobFailed                    500 job_failed
+    │   └── JobCancelled             409 job_cancelled       (names who cancelled it)
     ├── MissingDependency            500 missing_dependency  (names the pip install)
     ├── BridgeUnavailable            503 bridge_unavailable  (raised client-side only)
     ├── DeployError                  502 deploy_error        (`kepler deploy`: Google Cloud said no)
@@ -140,6 +141,11 @@ class PayloadTooLarge(KeplerError):
 class JobFailed(KeplerError):
     status = 500
     code = "job_failed"
+
+
+class JobCancelled(JobFailed):
+    status = 409
+    code = "job_cancelled"
 
 
 class MissingDependency(KeplerError):

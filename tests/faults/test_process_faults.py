@@ -8,16 +8,65 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import numpy as np
+import pandas as pd
 import psutil
 import pytest
 
-from kepler._stack import free_port, wait_until
+from kepler._stack import LocalStack, free_port, wait_until
+from tests.conftest import RedisServer
 
 pytestmark = pytest.mark.system
+
+# Quick liveness for the tests: a worker beats every 0.5 s and is given up after 3 s; a
+# queued job whose message was lost is sent again after 3 s.
+FAST_LIVENESS = {
+    "KEPLER_JOB_HEARTBEAT_S": "0.5",
+    "KEPLER_JOB_STALE_S": "3",
+    "KEPLER_JOB_RESEND_QUEUED_S": "3",
+}
+
+
+def frame(rows: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, 4))
+    return pd.DataFrame({**{f"f{i}": x[:, i] for i in range(4)}, "y": (x[:, 0] > 0).astype(int)})
+
+
+def finished(client: Any, job_id: str) -> dict[str, Any] | None:
+    job: dict[str, Any] = client.job(job_id)
+    return job if job["state"] in ("succeeded", "failed", "cancelled") else None
+
+
+def test_sigkill_worker_mid_fit_job_finishes_on_a_restarted_worker(tmp_path: Path) -> None:
+    with LocalStack(tmp_path / "home", extra_env=FAST_LIVENESS) as stack:
+        client = stack.client()
+        # Slow enough to be caught running (a few seconds on one core), small to send.
+        job_id = client.fit(
+            frame(3000),
+            "RandomForestClassifier",
+            target="y",
+            into="killed",
+            n_estimators=400,
+            n_jobs=1,
+            wait=False,
+        ).job_id
+        wait_until(lambda: client.job(job_id)["state"] == "running", 60, "the fit running")
+        worker = stack.workers[0]
+        os.killpg(worker.pid, signal.SIGKILL)  # the worker whole: main and pool processes
+        worker.wait(10)
+        stack.add_worker()
+        wait_until(lambda: finished(client, job_id), 120, f"the fit done\n{stack.log_text()}")
+        job = client.job(job_id)
+        assert job["state"] == "succeeded", job
+        assert job["attempts"] == 2, job  # the first worker's attempt, then the new one's
+        assert job["result"]["version"] == 1
 
 
 def up_descendants(pid: int) -> list[psutil.Process]:
@@ -85,3 +134,48 @@ def test_sigterm_kepler_up_stops_every_process_and_exits_0(
     assert proc.wait(60) == 0, log.read_text()[-3000:]
     wait_until(lambda: not alive(children), 30, "every child of `kepler up` gone")
     assert alive(children) == []
+
+
+def test_redis_restarted_under_load_every_job_finishes(tmp_path: Path) -> None:
+    redis = RedisServer(tmp_path / "redis")
+    try:
+        with LocalStack(tmp_path / "home", broker_url=redis.url, extra_env=FAST_LIVENESS) as stack:
+            client = stack.client()
+            data = frame(200, seed=1)
+
+            def submit(n: int) -> str:
+                return str(
+                    client.fit(
+                        data, "LogisticRegression", target="y", into=f"r{n}", wait=False
+                    ).job_id
+                )
+
+            before = [submit(n) for n in range(4)]  # some queued in redis when it goes
+            during: list[str] = []
+            errors: list[Exception] = []
+
+            def submit_during() -> None:
+                for n in range(4, 7):
+                    try:
+                        during.append(submit(n))
+                    except Exception as exc:  # reported below
+                        errors.append(exc)
+
+            restart = threading.Thread(target=redis.restart, kwargs={"down_for": 0.5})
+            restart.start()
+            submit_during()
+            restart.join(30)
+            after = [submit(n) for n in range(7, 9)]
+            for job_id in [*before, *during, *after]:
+                wait_until(
+                    lambda job_id=job_id: finished(client, job_id),
+                    120,
+                    f"job {job_id} done\n{stack.log_text()}",
+                )
+                assert client.job(job_id)["state"] == "succeeded", client.job(job_id)
+            # A submission while redis was down may be refused, but only with a reason.
+            for exc in errors:
+                assert "broker" in str(exc).lower() or "queue" in str(exc).lower(), exc
+            assert len(during) + len(errors) == 3
+    finally:
+        redis.stop()
