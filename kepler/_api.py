@@ -87,6 +87,11 @@ def jobs(limit: int = 100) -> Any:
     return client().jobs(limit)
 
 
+def cancel(job_id: str) -> dict[str, Any]:
+    """Cancel a queued or running job; returns it, now ``cancelled``."""
+    return client().cancel(job_id)
+
+
 def algorithms() -> list[dict[str, Any]]:
     return client().algorithms()
 

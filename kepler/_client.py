@@ -259,6 +259,12 @@ class Client:
         out: dict[str, Any] = self._json("GET", f"/v1/jobs/{job_id}")
         return out
 
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        """Cancel a queued or running job; returns the job, now ``cancelled``. A job that
+        already succeeded or failed raises :class:`~kepler.Conflict`."""
+        out: dict[str, Any] = self._json("DELETE", f"/v1/jobs/{job_id}")
+        return out
+
     def wait(self, job_id: str, *, progress: bool = True) -> FitResult:
         """Wait for a job, with a progress bar in terminals and notebooks."""
         job = self._wait_job(job_id, progress=progress, desc="fit")
@@ -375,7 +381,7 @@ class Client:
         )
         try:
             job = self.job(job_id)
-            while job["state"] not in ("succeeded", "failed"):
+            while job["state"] not in ("succeeded", "failed", "cancelled"):
                 bar.n = round(100 * float(job.get("progress") or 0.0))
                 bar.set_postfix_str(str(job.get("message") or ""), refresh=True)
                 # Long poll: the bridge answers when the job moves, so the SDK neither
@@ -390,8 +396,8 @@ class Client:
             bar.set_postfix_str(str(job.get("message") or ""), refresh=True)
         finally:
             bar.close()
-        if job["state"] == "failed":
-            rebuilt = from_dict(job.get("error") or {})
+        if job["state"] in ("failed", "cancelled"):
+            rebuilt = from_dict(job.get("error") or {"message": f"job {job_id} {job['state']}"})
             if type(rebuilt) is KeplerError:
                 rebuilt = JobFailed(rebuilt.message, detail=rebuilt.detail)
             raise rebuilt

@@ -39,6 +39,27 @@ def wait_until(check: Callable[[], Any], timeout: float = 60.0, what: str = "con
     raise TimeoutError(f"{what} not ready after {timeout:.0f}s (last error: {last})")
 
 
+def stop_processes(procs: list[subprocess.Popen[bytes]], timeout: float = 20.0) -> None:
+    """SIGTERM each process, wait for all of them ``timeout`` seconds in all, then SIGKILL
+    each one's process group (each was started in a session of its own): no straggler,
+    a Celery pool process included, outlives it.
+
+    The main process first: a Celery worker shuts its pool down itself, while a signal to
+    the whole group leaves it waiting on children that already left."""
+    for p in procs:
+        if p.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                p.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for p in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            p.wait(max(0.1, deadline - time.monotonic()))
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(p.pid, signal.SIGKILL)  # the process if it is still there, and any straggler
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            p.wait(5)
+
+
 class LocalStack:
     """A bridge, ``workers`` worker processes and the schedules' beat under ``home``, on a
     free port. A second stack on the same ``home`` finds the first one's models, jobs and
@@ -140,20 +161,7 @@ class LocalStack:
         )
 
     def stop(self, timeout: float = 20.0) -> None:
-        # The main process first: a Celery worker shuts its pool down itself, while a
-        # signal to the whole group leaves it waiting on children that already left.
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait(5)
-            else:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(p.pid, signal.SIGKILL)  # any straggler of the group
+        stop_processes(self.procs, timeout)
 
     def __enter__(self) -> LocalStack:
         return self.start()

@@ -189,10 +189,10 @@ def schedule_run_now(
         job = client.run_schedule(name)
         typer.echo(f"queued job {job['id']}")
         if wait:
-            while client.job(job["id"])["state"] not in ("succeeded", "failed"):
+            while client.job(job["id"])["state"] not in ("succeeded", "failed", "cancelled"):
                 time.sleep(0.5)
             done = client.job(job["id"])
-            if done["state"] == "failed":
+            if done["state"] in ("failed", "cancelled"):
                 _fail(RuntimeError((done.get("error") or {}).get("message", "failed")))
             res = done.get("result") or {}
             typer.echo(
@@ -203,10 +203,50 @@ def schedule_run_now(
         _fail(exc)
 
 
+job_app = typer.Typer(
+    help="Jobs: fits, AutoML searches, applies, scheduled runs.", no_args_is_help=True
+)
+app.add_typer(job_app, name="job")
+
+
+@job_app.command("list")
+def job_list(
+    limit: Annotated[int, typer.Option(help="the newest N jobs", min=1, max=1000)] = 20,
+) -> None:
+    """List the newest jobs with their state and progress."""
+    from kepler.core.errors import KeplerError
+
+    try:
+        frame = _client().jobs(limit)
+    except KeplerError as exc:
+        _fail(exc)
+    if frame.empty:
+        typer.echo("no jobs")
+        return
+    frame["progress"] = [f"{round(100 * float(p or 0))}%" for p in frame["progress"]]
+    cols = ["id", "kind", "state", "progress", "model", "user", "message"]
+    typer.echo(frame[[c for c in cols if c in frame]].to_string(index=False))
+
+
+@job_app.command("cancel")
+def job_cancel(
+    job_id: Annotated[str, typer.Argument(help="the job's id (kepler job list)")],
+) -> None:
+    """Cancel a queued or running job (its worker stops it within seconds)."""
+    from kepler.core.errors import KeplerError
+
+    try:
+        job = _client().cancel(job_id)
+    except KeplerError as exc:
+        _fail(exc)
+    typer.echo(f"job {job['id']}: {job['state']} ({job['message']})")
+
+
 @app.command()
 def up(host: Host = None, port: Port = None, workers: int = 1) -> None:
     """Run the embedded stack in the foreground: bridge, worker(s) and the MLflow store."""
     from kepler._home import USER_TOKEN_FILE, stack_url, token_path
+    from kepler._stack import stop_processes
     from kepler_bridge.serve import resolve_token, resolve_user_token, run_bridge
 
     settings = _server_settings(host, port)
@@ -214,11 +254,20 @@ def up(host: Host = None, port: Port = None, workers: int = 1) -> None:
     resolve_user_token(settings)
     env = dict(os.environ)
     env["KEPLER_HOME"] = str(settings.home)
+    # SIGTERM (systemd, docker stop, kill) stops the stack as Ctrl+C does: the bridge
+    # shuts down, then every child below (kepler._stack.stop_processes); exit status 0.
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    # Each child in a session of its own, so that its whole group (a worker's pool
+    # processes too) can be killed when it does not stop in time.
     procs = [
-        subprocess.Popen([sys.executable, "-m", "kepler", "worker"], env=env)
+        subprocess.Popen(
+            [sys.executable, "-m", "kepler", "worker"], env=env, start_new_session=True
+        )
         for _ in range(max(1, workers))
     ]
-    procs.append(subprocess.Popen([sys.executable, "-m", "kepler", "beat"], env=env))
+    procs.append(
+        subprocess.Popen([sys.executable, "-m", "kepler", "beat"], env=env, start_new_session=True)
+    )
     url = stack_url(settings.host, settings.port, tls=settings.tls)
     where = (
         "from KEPLER_TOKEN"
@@ -253,16 +302,28 @@ def up(host: Host = None, port: Port = None, workers: int = 1) -> None:
     typer.echo("Press Ctrl+C to stop.")
     try:
         run_bridge(settings)
+    except _Stopped:
+        pass
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        deadline = time.time() + 20
-        for p in procs:
-            try:
-                p.wait(timeout=max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                p.kill()
+        # A second signal while the children stop must not cut the stop short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        typer.echo("stopping the workers and the beat", err=True)
+        stop_processes(procs, UP_STOP_TIMEOUT_S)
+
+
+UP_STOP_TIMEOUT_S = 20.0  # what `kepler up` gives its children before it kills them
+
+
+class _Stopped(Exception):
+    """SIGTERM reached `kepler up` (raised by its handler, caught in `up`)."""
+
+
+def _stop_on_sigterm(*_: object) -> None:
+    # While uvicorn serves, its own handler takes SIGTERM and shuts the bridge down, then
+    # raises the signal again once its handler is gone: this one ends `up` there (or at
+    # once, before the bridge started), and `up`'s finally stops the children.
+    raise _Stopped
 
 
 def _loopback(host: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,10 +78,16 @@ def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 class RedisServer:
     def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.start()
+
+    def start(self) -> None:
         exe = shutil.which("redis-server")
         if exe is None:
             pytest.fail("redis-server is not installed; `make test` installs it (apt-get)")
-        self.port = free_port()
+        workdir = self.workdir
         self.proc = subprocess.Popen(
             [
                 exe,
@@ -115,6 +122,13 @@ class RedisServer:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
+
+    def restart(self, down_for: float = 0.0) -> None:
+        """Stop and start again on the same port: what was queued in it is lost (no
+        persistence), as with a redis-server that crashed."""
+        self.stop()
+        time.sleep(down_for)
+        self.start()
 
 
 @pytest.fixture(scope="session")

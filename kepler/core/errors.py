@@ -22,6 +22,7 @@ SDK and the search command use to rebuild the same class on their side::
     ├── RequestTimeout               408 request_timeout     (a request body stopped arriving)
     ├── TooManyRequests              429 too_many_requests   (retry after detail.retry_after_s)
     ├── JobFailed                    500 job_failed
+    │   └── JobCancelled             409 job_cancelled       (names who cancelled it)
     ├── MissingDependency            500 missing_dependency  (names the pip install)
     ├── BridgeUnavailable            503 bridge_unavailable  (raised client-side only)
     ├── DeployError                  502 deploy_error        (`kepler deploy`: Google Cloud said no)
@@ -152,6 +153,11 @@ class TooManyRequests(KeplerError):
 class JobFailed(KeplerError):
     status = 500
     code = "job_failed"
+
+
+class JobCancelled(JobFailed):
+    status = 409
+    code = "job_cancelled"
 
 
 class MissingDependency(KeplerError):

@@ -1,13 +1,14 @@
 """The ``kepler`` command's subcommands: what each answers at getinfo and per chunk.
 
 ``fit``, ``automl`` and ``apply`` relay each chunk's CSV body to the bridge as bytes; ``models``,
-``summary``, ``jobs`` and ``deletemodel`` generate rows from the bridge's answers.
+``summary``, ``jobs``, ``cancel`` and ``deletemodel`` generate rows from the bridge's answers.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -37,11 +38,13 @@ COMMAND_OPTIONS: dict[str, dict[str, Param]] = {
     "apply": {"async": Param("async", "bool")},
     "jobs": {
         "limit": Param("limit", "int", minimum=1, maximum=1000),
-        "status": Param("status", "str", choices=("queued", "running", "succeeded", "failed")),
+        "status": Param(
+            "status", "str", choices=("queued", "running", "succeeded", "failed", "cancelled")
+        ),
     },
 }
 USAGE = (
-    "usage: kepler fit|apply|automl|summary|models|deletemodel|jobs ...; "
+    "usage: kepler fit|apply|automl|summary|models|deletemodel|jobs|cancel ...; "
     "e.g. | kepler fit RandomForestClassifier failure from temp vibration into pump"
 )
 
@@ -518,26 +521,40 @@ def _summary_rows(bridge: BridgeClient, ref: ModelRef) -> list[dict[str, Any]]:
 
 def _job_rows(bridge: BridgeClient, options: Mapping[str, Any]) -> list[dict[str, Any]]:
     params = {"limit": options.get("limit", 100), "status": options.get("status")}
-    rows = []
-    for j in bridge.json("GET", "/v1/jobs", params=params):
-        result, error = j.get("result") or {}, j.get("error") or {}
-        rows.append(
-            {
-                "job_id": j["id"],
-                "kind": j["kind"],
-                "state": j["state"],
-                "progress": round(100 * float(j.get("progress") or 0)),
-                "message": j.get("message"),
-                "model": j.get("model"),
-                "version": result.get("version"),
-                "error": error.get("message"),
-                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(j["created_at"])),
-                "duration_s": j.get("duration_s"),
-                "worker": j.get("worker"),
-                "user": j.get("user"),
-            }
+    return [_job_row(j) for j in bridge.json("GET", "/v1/jobs", params=params)]
+
+
+def _job_row(j: Mapping[str, Any]) -> dict[str, Any]:
+    result, error = j.get("result") or {}, j.get("error") or {}
+    return {
+        "job_id": j["id"],
+        "kind": j["kind"],
+        "state": j["state"],
+        "progress": round(100 * float(j.get("progress") or 0)),
+        "message": j.get("message"),
+        "model": j.get("model"),
+        "version": result.get("version"),
+        "error": error.get("message"),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(j["created_at"])),
+        "duration_s": j.get("duration_s"),
+        "worker": j.get("worker"),
+        "user": j.get("user"),
+        "attempts": j.get("attempts"),
+    }
+
+
+JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _cancel_target(rest: list[str]) -> str:
+    """The one job id ``cancel`` takes, checked before the bridge is asked."""
+    if len(rest) != 1 or not JOB_ID.fullmatch(rest[0]):
+        got = " ".join(rest) or "nothing"
+        raise InvalidSpec(
+            f"cancel takes one job id, e.g. | kepler cancel 3f9c...; got {got!r} "
+            "(the ids are in the job_id field of | kepler jobs)"
         )
-    return rows
+    return rest[0]
 
 
 def build(
@@ -558,6 +575,11 @@ def build(
             raise InvalidSpec(f"jobs takes only limit= and status=; got {' '.join(rest)!r}")
         jobs = _job_rows(bridge_factory(), options)  # at getinfo: bridge errors surface now
         return Generating(lambda: jobs)
+    if verb == "cancel":
+        job_id = _cancel_target(rest)
+        cancel_bridge = bridge_factory()
+        cancel_bridge.json("GET", f"/v1/jobs/{job_id}")  # at getinfo: an unknown id fails now
+        return Generating(lambda: [_job_row(cancel_bridge.json("DELETE", f"/v1/jobs/{job_id}"))])
     line = " ".join([verb, *rest])
     spec = parse(line, allow_unknown=True)
     bridge = bridge_factory()

@@ -73,8 +73,8 @@ class JobWatch:
         """Take the job as the bridge answered it: the messages to show now (none when its
         progress did not move); a failed job or a timeout raises the error to show."""
         self.job = job
-        if job["state"] == "failed":
-            raise from_dict(job.get("error") or {"message": f"the {self.verb} failed"})
+        if job["state"] in ("failed", "cancelled"):
+            raise from_dict(job.get("error") or {"message": f"the {self.verb} {job['state']}"})
         step = self._step(job)
         messages = []
         if step != self._shown:

@@ -126,7 +126,7 @@ def submit_automl(
     job = jobs.create(
         "automl", settled.to_dict(), model=spec.into, dataset_id=dataset_id, user=user
     )
-    celery.send_task(AUTOML_TASK, args=[dataset_id, job.id])
+    celery.send_task(AUTOML_TASK, args=[dataset_id, job.id], task_id=job.id)
     return job
 
 

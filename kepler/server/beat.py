@@ -1,6 +1,7 @@
-"""The beat: fire due schedules, one job each, onto the workers' queue; and every
-:data:`SWEEP_EVERY_S` have AutoML runs that lost their tasks finalised
-(:func:`kepler.server.automl.sweep`).
+"""The beat: fire due schedules, one job each, onto the workers' queue; reap jobs whose
+worker died, ran out of time or lost their message (:func:`kepler.server.liveness.reap`,
+every :data:`REAP_EVERY_S` at most); and every :data:`SWEEP_EVERY_S` have AutoML runs
+that lost their tasks finalised (:func:`kepler.server.automl.sweep`).
 
 A loop over the schedules table (what ``kepler beat`` runs and ``kepler up`` starts): every
 ``tick`` seconds it claims each due schedule (a conditional UPDATE, so two beats never fire
@@ -20,6 +21,7 @@ from typing import Any
 
 from kepler.server import automl
 from kepler.server.jobs import Job, JobStore
+from kepler.server.liveness import JobLimits, reap
 from kepler.server.queue import enqueue_score
 from kepler.server.scheduled import SCORE_KIND, schedule_spec
 from kepler.server.schedules import Schedule, ScheduleStore
@@ -28,6 +30,7 @@ from kepler.server.settings import ServerSettings
 log = logging.getLogger("kepler.beat")
 
 TICK_S = 1.0
+REAP_EVERY_S = 5.0  # at most; more often when KEPLER_JOB_HEARTBEAT_S is shorter
 SWEEP_EVERY_S = 30.0  # how often the beat looks for AutoML runs that lost their tasks
 # A beat whose last good tick is older than this is unhealthy (`kepler beat --check`).
 HEALTHY_WITHIN_S = 30.0
@@ -106,11 +109,16 @@ def run_beat(
     log.info("beat started: %d schedule(s)", len(schedules.list()))
     alive = heartbeat_path(settings)
     alive.parent.mkdir(parents=True, exist_ok=True)
-    swept = 0.0
+    limits = JobLimits.from_settings(settings)
+    reap_every = min(REAP_EVERY_S, limits.heartbeat_s)
+    swept = reaped = 0.0
     while not stop.is_set():
         try:
             now = time.time()
             tick(now, jobs=jobs, schedules=schedules, celery=celery)
+            if now - reaped >= reap_every:
+                reaped = now
+                reap(now, jobs=jobs, celery=celery, limits=limits)
             if now - swept >= SWEEP_EVERY_S:
                 swept = now
                 for job_id in automl.sweep(now, settings, celery):

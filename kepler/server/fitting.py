@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from kepler.core.errors import JobCancelled
 from kepler.core.spec import FitSpec
 from kepler.server.jobs import JobStore, run_once
+from kepler.server.liveness import JobLimits
 from kepler.server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ def run_fit_job(dataset_id: str, job_id: str, settings: ServerSettings) -> dict[
         job_id,
         lambda job: _fit(dataset_id, job_id, job.spec, jobs, settings, user=job.user),
         telemetry=telemetry,
+        limits=JobLimits.from_settings(settings),
     )
     if ran and telemetry.enabled:
         telemetry.fit(job_id, result, jobs.get(job_id).to_dict().get("duration_s"))
@@ -82,6 +85,8 @@ def _fit(
         "dataset_id": dataset_id,
     }
     if spec.into:
+        if jobs.get(job_id).finished:  # cancelled or out of time while it trained
+            raise JobCancelled(f"job {job_id} ended while it trained; no version was registered")
         jobs.progress(job_id, 0.92, f"registering a new version of {spec.into}")
         lineage = {"dataset": manifest.to_dict(), "source": getattr(manifest, "source", None)}
         registered = model_store(settings).register(

@@ -7,6 +7,7 @@ trains from, so Celery messages carry only ids.
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import socket
@@ -15,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Column,
@@ -25,23 +26,31 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     create_engine,
     event,
+    func,
     insert,
     inspect,
+    or_,
     select,
     text,
     update,
 )
 from sqlalchemy.engine import Engine
 
-from kepler.core.errors import JobNotFound, KeplerError
+if TYPE_CHECKING:
+    from kepler.server.liveness import JobLimits
+
+from kepler.core.errors import Conflict, JobCancelled, JobNotFound, KeplerError
 
 _log = logging.getLogger(__name__)
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
-STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED)
-FINISHED = (SUCCEEDED, FAILED)
+CANCELLED = "cancelled"
+STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
+FINISHED = (SUCCEEDED, FAILED, CANCELLED)
+UNFINISHED = (QUEUED, RUNNING)
 
 _metadata = MetaData()
 _jobs = Table(
@@ -64,6 +73,10 @@ _jobs = Table(
     Column("finished_at", Float),
     # Who asked for the job (the Splunk user, the SDK's OS user or KEPLER_USER): audit only.
     Column("user_name", String(128)),
+    # How many times a worker started the job, and when the one running it last showed it
+    # is alive (kepler.server.liveness: the beat reaps a job whose worker went quiet).
+    Column("attempts", Integer),
+    Column("heartbeat_at", Float),
 )
 # Every deletion through the bridge: who, when, what (a model and its versions, a schedule).
 _deletions = Table(
@@ -78,7 +91,9 @@ _deletions = Table(
     Column("detail", Text, nullable=False, default="{}"),
 )
 # Columns added after the first release: a database made before gets them on first use.
-_ADDED_COLUMNS = {"kepler_jobs": {"user_name": "VARCHAR(128)"}}
+_ADDED_COLUMNS = {
+    "kepler_jobs": {"user_name": "VARCHAR(128)", "attempts": "INTEGER", "heartbeat_at": "FLOAT"}
+}
 
 
 @dataclass
@@ -99,10 +114,17 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
     user: str | None = None
+    attempts: int = 0
+    heartbeat_at: float | None = None
 
     @property
     def finished(self) -> bool:
         return self.state in FINISHED
+
+    @property
+    def last_seen(self) -> float:
+        """When the job last showed life: its heartbeat, else its last change."""
+        return self.heartbeat_at if self.heartbeat_at is not None else self.updated_at
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -130,6 +152,8 @@ def _row_to_job(row: Any) -> Job:
         started_at=m["started_at"],
         finished_at=m["finished_at"],
         user=m["user_name"],
+        attempts=m["attempts"] or 0,
+        heartbeat_at=m["heartbeat_at"],
     )
 
 
@@ -304,53 +328,170 @@ class JobStore:
         with self.engine.connect() as conn:
             return [_row_to_job(r) for r in conn.execute(query)]
 
-    def _update(self, job_id: str, **values: Any) -> None:
-        values["updated_at"] = time.time()
-        with self.engine.begin() as conn:
-            done = conn.execute(update(_jobs).where(_jobs.c.id == job_id).values(**values))
-        if done.rowcount == 0:
-            raise JobNotFound(f"no job {job_id!r}")
+    def unfinished(self, *, limit: int = 10_000) -> builtins.list[Job]:
+        """Queued and running jobs, oldest first (what the reaper looks at)."""
+        query = (
+            select(_jobs)
+            .where(_jobs.c.state.in_(UNFINISHED))
+            .order_by(_jobs.c.created_at)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [_row_to_job(r) for r in conn.execute(query)]
 
-    def start(self, job_id: str, worker: str) -> None:
+    def _update(self, job_id: str, *, where: Any = None, **values: Any) -> bool:
+        """Set ``values`` on the job (only while ``where`` holds, when given); False when
+        ``where`` did not hold. An unknown job raises :class:`JobNotFound`."""
+        values.setdefault("updated_at", time.time())
+        query = update(_jobs).where(_jobs.c.id == job_id)
+        if where is not None:
+            query = query.where(where)
+        with self.engine.begin() as conn:
+            done = conn.execute(query.values(**values))
+        if done.rowcount == 0:
+            self.get(job_id)  # JobNotFound, else the condition did not hold
+            return False
+        return True
+
+    def start(self, job_id: str, worker: str, *, stale_s: float | None = None) -> bool:
+        """Mark the job running on ``worker``: one more attempt, its heartbeat now. False,
+        and nothing changes, when the job ended (a cancel) or, with ``stale_s``, when
+        another worker runs it and showed life within ``stale_s`` seconds (a message
+        delivered twice runs once)."""
         now = time.time()
-        self._update(
+        c = _jobs.c
+        takeable: Any = c.state.in_(UNFINISHED)
+        if stale_s is not None:
+            quiet = or_(c.heartbeat_at.is_(None), c.heartbeat_at < now - stale_s)
+            takeable = or_(c.state == QUEUED, and_(c.state == RUNNING, quiet))
+        started = self._update(
             job_id,
+            where=takeable,
             state=RUNNING,
             worker=worker,
             started_at=now,
+            heartbeat_at=now,
+            attempts=func.coalesce(c.attempts, 0) + 1,
             message="started",
             error=None,
             finished_at=None,
         )
-        self._changed(job_id)
+        if started:
+            self._changed(job_id)
+        return started
+
+    def heartbeat(self, job_id: str, attempt: int) -> bool:
+        """The running worker's sign of life; False when the job is no longer its own
+        (cancelled, failed by the reaper, or re-queued and started by another worker)."""
+        c = _jobs.c
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(_jobs)
+                .where(c.id == job_id, c.state == RUNNING, c.attempts == attempt)
+                .values(heartbeat_at=time.time())
+            )
+        return done.rowcount > 0
 
     def progress(self, job_id: str, fraction: float, message: str) -> None:
-        self._update(job_id, progress=max(0.0, min(1.0, fraction)), message=message[:500])
+        self._update(
+            job_id,
+            where=_jobs.c.state.in_(UNFINISHED),  # a cancelled job keeps its message
+            progress=max(0.0, min(1.0, fraction)),
+            message=message[:500],
+        )
 
     def checkpoint(self, job_id: str, partial: dict[str, Any]) -> None:
         """What a running job has durably done so far (a redelivered job resumes from it)."""
         self._update(job_id, result=json.dumps(partial))
 
-    def succeed(self, job_id: str, result: dict[str, Any]) -> None:
-        self._update(
+    def succeed(self, job_id: str, result: dict[str, Any]) -> bool:
+        """End the job with ``result``; False when it had ended already (a cancel wins)."""
+        done = self._update(
             job_id,
+            where=_jobs.c.state.in_(UNFINISHED),
             state=SUCCEEDED,
             progress=1.0,
             message="done",
             result=json.dumps(result),
             finished_at=time.time(),
         )
-        self._changed(job_id)
+        if done:
+            self._changed(job_id)
+        return done
 
-    def fail(self, job_id: str, error: dict[str, Any]) -> None:
-        self._update(
+    def fail(self, job_id: str, error: dict[str, Any], *, attempt: int | None = None) -> bool:
+        """End the job with ``error``; False when it had ended already. With ``attempt``,
+        only while that attempt runs it (the reaper's and the time limit's failures)."""
+        where: Any = _jobs.c.state.in_(UNFINISHED)
+        if attempt is not None:
+            where = and_(_jobs.c.state == RUNNING, _jobs.c.attempts == attempt)
+        done = self._update(
             job_id,
+            where=where,
             state=FAILED,
             message=str(error.get("message", "failed"))[:500],
             error=json.dumps(error),
             finished_at=time.time(),
         )
-        self._changed(job_id)
+        if done:
+            self._changed(job_id)
+        return done
+
+    def cancel(self, job_id: str, *, user: str) -> Job:
+        """End a queued or running job as ``cancelled``, recording who cancelled it. A
+        worker running it sees that at its next heartbeat and stops; one that takes its
+        message later skips it. Cancelling a cancelled job is a no-op; a job that
+        succeeded or failed cannot be cancelled (:class:`Conflict`)."""
+        error = {
+            "code": JobCancelled.code,
+            "status": JobCancelled.status,
+            "message": f"job {job_id} was cancelled by {user}",
+            "detail": {"cancelled_by": user},
+        }
+        done = self._update(
+            job_id,
+            where=_jobs.c.state.in_(UNFINISHED),
+            state=CANCELLED,
+            message=f"cancelled by {user}"[:500],
+            error=json.dumps(error),
+            finished_at=time.time(),
+        )
+        job = self.get(job_id)
+        if done:
+            self._changed(job)
+        elif job.state != CANCELLED:
+            raise Conflict(
+                f"job {job_id} already {job.state}; only queued or running jobs can be cancelled",
+                detail={"state": job.state},
+            )
+        return job
+
+    def requeue(self, job: Job, message: str) -> bool:
+        """Put back in the queue a running job whose worker went quiet (the reaper), unless
+        it moved since ``job`` was read: so two beats never re-queue it twice."""
+        c = _jobs.c
+        return self._update(
+            job.id,
+            where=and_(
+                c.state == RUNNING,
+                func.coalesce(c.attempts, 0) == job.attempts,
+                c.updated_at == job.updated_at,
+                func.coalesce(c.heartbeat_at, 0.0) == (job.heartbeat_at or 0.0),
+            ),
+            state=QUEUED,
+            message=message[:500],
+            progress=0.0,
+            heartbeat_at=None,
+        )
+
+    def resent(self, job: Job, message: str) -> bool:
+        """Record that a queued job's message was sent again (unless it moved since)."""
+        c = _jobs.c
+        return self._update(
+            job.id,
+            where=and_(c.state == QUEUED, c.updated_at == job.updated_at),
+            message=message[:500],
+        )
 
 
 def run_once(
@@ -360,23 +501,50 @@ def run_once(
     *,
     telemetry: Any,
     what: str = "job",
+    limits: JobLimits | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """What every worker-side job runner does around its ``work``: a job already ended
-    returns its stored outcome (a redelivered message does nothing twice); otherwise it is
-    marked started, ``work(job)`` runs, and the job ends succeeded with its result or
-    failed with the error's user-safe message. An unexpected exception fails the job with
-    a message pointing at the worker's log and propagates (Celery records it).
+    (succeeded, failed, cancelled) returns its stored outcome (a redelivered message does
+    nothing twice); otherwise it is marked started, ``work(job)`` runs, and the job ends
+    succeeded with its result or failed with the error's user-safe message. An unexpected
+    exception fails the job with a message pointing at the worker's log and propagates
+    (Celery records it).
+
+    With ``limits`` (kepler.server.liveness) a heartbeat runs beside ``work``, a job that
+    another worker runs (its heartbeat fresh) is left to it, and a job whose workers died
+    ``max_attempts`` times fails naming why instead of starting again.
 
     Returns ``(result, ran)``: ``ran`` is true only when ``work`` ran and succeeded now.
     """
+    from contextlib import nullcontext
+
+    from kepler.server.liveness import Heartbeat, died_error
+
     job = jobs.get(job_id)
     if job.state == SUCCEEDED and job.result:
         return job.result, False
-    if job.state == FAILED:
+    if job.state in (FAILED, CANCELLED):
         return {"error": job.error}, False
-    jobs.start(job_id, socket.gethostname())
+    stale_s = limits.stale_s if limits is not None else None
+    if (
+        limits is not None
+        and job.state == RUNNING
+        and job.attempts >= limits.max_attempts
+        and time.time() - job.last_seen > limits.stale_s
+    ):
+        error = died_error(job.attempts)
+        jobs.fail(job_id, error, attempt=job.attempts)
+        _log.warning("%s %s: %s", what, job_id, error["message"])
+        telemetry.flush()
+        return {"error": error}, False
+    if not jobs.start(job_id, socket.gethostname(), stale_s=stale_s):
+        now = jobs.get(job_id)
+        _log.info("%s %s not started: it is %s", what, job_id, now.state)
+        return {"skipped": True, "state": now.state}, False
+    job = jobs.get(job_id)  # this attempt's number and start
     try:
-        result = work(job)
+        with Heartbeat(jobs, job, limits) if limits is not None else nullcontext():
+            result = work(job)
     except KeplerError as exc:
         jobs.fail(job_id, exc.to_dict())
         _log.info("%s %s failed: %s", what, job_id, exc.message)
@@ -387,7 +555,8 @@ def run_once(
         jobs.fail(job_id, internal_error(job_id))
         telemetry.flush()
         raise
-    jobs.succeed(job_id, result)
+    if not jobs.succeed(job_id, result):  # cancelled (or failed by its time limit) meanwhile
+        return {"error": jobs.get(job_id).error}, False
     return result, True
 
 

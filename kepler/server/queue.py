@@ -46,17 +46,51 @@ def make_celery(s: ServerSettings) -> Any:
         # give them longer than Celery's 4 s to report in on a busy machine.
         worker_proc_alive_timeout=120,
         enable_utc=True,
+        # Celery's hard time limit per task: the backstop of the job's own (the heartbeat
+        # fails the job at its KEPLER_JOB_TIME_LIMIT_<KIND>; see kepler.server.liveness).
+        task_annotations=_time_limits(s),
     )
     return app
 
 
+def _time_limits(s: ServerSettings) -> dict[str, dict[str, float]]:
+    from kepler.server.automl import AUTOML_FINALISE_TASK, AUTOML_TASK, AUTOML_TRIAL_TASK
+    from kepler.server.liveness import GRACE_S
+
+    by_task = {
+        FIT_TASK: s.job_time_limit_fit,
+        APPLY_TASK: s.job_time_limit_apply,
+        SCORE_TASK: s.job_time_limit_score,
+        AUTOML_TASK: s.job_time_limit_automl,
+        AUTOML_TRIAL_TASK: s.job_time_limit_automl,
+        AUTOML_FINALISE_TASK: s.job_time_limit_automl,
+    }
+    return {task: {"time_limit": limit + GRACE_S} for task, limit in by_task.items() if limit}
+
+
+# A job's task carries the job's id as its own, so that a cancel can revoke it.
+
+
 def enqueue_fit(celery: Any, dataset_id: str, job_id: str) -> None:
-    celery.send_task(FIT_TASK, args=[dataset_id, job_id])
+    celery.send_task(FIT_TASK, args=[dataset_id, job_id], task_id=job_id)
 
 
 def enqueue_apply(celery: Any, dataset_id: str, job_id: str) -> None:
-    celery.send_task(APPLY_TASK, args=[dataset_id, job_id])
+    celery.send_task(APPLY_TASK, args=[dataset_id, job_id], task_id=job_id)
 
 
 def enqueue_score(celery: Any, job_id: str) -> None:
-    celery.send_task(SCORE_TASK, args=[job_id])
+    celery.send_task(SCORE_TASK, args=[job_id], task_id=job_id)
+
+
+def revoke(celery: Any, settings: ServerSettings, job_id: str) -> bool:
+    """Ask every worker to drop job ``job_id``'s task, killing the process that runs it.
+    Only a broker with broadcasts (Redis) carries the request; on the embedded SQL broker
+    the job's heartbeat stops it instead. Best effort: False when not sent."""
+    if settings.broker_url.startswith("sqla+"):
+        return False
+    try:
+        celery.control.revoke(job_id, terminate=True, signal="SIGKILL")
+    except Exception:  # the row says cancelled; the heartbeat stops the work anyway
+        return False
+    return True

@@ -18,6 +18,7 @@ from typing import Any
 from kepler.core.errors import HecRejected
 from kepler.core.refs import ModelRef
 from kepler.server.jobs import JobStore, run_once
+from kepler.server.liveness import JobLimits
 from kepler.server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ def run_score_job(
         ),
         telemetry=telemetry,
         what="scheduled job",
+        limits=JobLimits.from_settings(settings),
     )
     if ran:
         telemetry.flush()

@@ -81,6 +81,23 @@ class ServerSettings(BaseSettings):
     preload_models: str = ""
     worker_concurrency: int = 2
 
+    # Jobs' lifecycle (kepler.server.liveness). The longest one attempt of a job of each
+    # kind may run, in seconds (0: no limit); past it the job fails naming the setting.
+    job_time_limit_fit: float = Field(default=6 * 3600.0, ge=0)
+    job_time_limit_automl: float = Field(default=24 * 3600.0, ge=0)
+    job_time_limit_apply: float = Field(default=6 * 3600.0, ge=0)
+    job_time_limit_score: float = Field(default=3600.0, ge=0)
+    # A job whose worker died this many times fails (a fit that runs out of memory every
+    # time would otherwise restart for ever).
+    job_max_attempts: int = Field(default=3, ge=1)
+    # How often a worker shows that the job it runs is alive, and how long the beat waits
+    # for a sign of life before it re-queues (or fails) the job.
+    job_heartbeat_s: float = Field(default=5.0, gt=0)
+    job_stale_s: float = Field(default=60.0, gt=0)
+    # A job still queued after this long is sent to the workers again (its message may
+    # have been lost with a broker); a duplicate message is harmless, the job runs once.
+    job_resend_queued_s: float = Field(default=600.0, gt=0)
+
     # Splunk's HTTP Event Collector (KEPLER_HEC_*): scores, model events and metrics.
     hec: HecSettings = Field(default_factory=HecSettings)
     # splunkd's REST API (KEPLER_SPLUNK_*): what scheduled scoring searches.
@@ -98,6 +115,12 @@ class ServerSettings(BaseSettings):
             raise ValueError(
                 "KEPLER_USER_TOKEN equals KEPLER_TOKEN: the user level would be the admin "
                 "level; give each its own random value"
+            )
+        if self.job_stale_s <= 2 * self.job_heartbeat_s:
+            raise ValueError(
+                f"KEPLER_JOB_STALE_S ({self.job_stale_s:g}) must be more than twice "
+                f"KEPLER_JOB_HEARTBEAT_S ({self.job_heartbeat_s:g}), or the beat would "
+                "re-queue jobs whose worker is alive; raise KEPLER_JOB_STALE_S"
             )
         home = self.home.expanduser()
         self.home = home

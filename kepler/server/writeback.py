@@ -21,6 +21,7 @@ from kepler.core.errors import Forbidden, HecNotConfigured, HecUnavailable
 from kepler.hec import HecEvent, HecReport, HecSender, HecSettings, make_event
 from kepler.hec._settings import base_url_problem, safe_url
 from kepler.server.jobs import JobStore, run_once
+from kepler.server.liveness import JobLimits
 from kepler.server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -194,7 +195,14 @@ def run_apply_job(dataset_id: str, job_id: str, settings: ServerSettings) -> dic
             raise HecNotConfigured(NOT_CONFIGURED)
         return _apply(dataset_id, job_id, job.spec, sender, jobs, telemetry, settings, done_batches)
 
-    result, ran = run_once(jobs, job_id, work, telemetry=telemetry, what="apply job")
+    result, ran = run_once(
+        jobs,
+        job_id,
+        work,
+        telemetry=telemetry,
+        what="apply job",
+        limits=JobLimits.from_settings(settings),
+    )
     if ran:
         telemetry.flush()
     return result

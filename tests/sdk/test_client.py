@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -262,3 +263,44 @@ def test_delete_model_refuses_a_version_and_keeps_the_model(
     client.delete_model("keepme")
     with pytest.raises(kp.ModelNotFound):
         client.summary("keepme")
+
+
+def test_cancel_a_job_and_wait_raises_job_cancelled(
+    client: kp.Client, server_settings: ServerSettings
+) -> None:
+    jobs = JobStore(server_settings.database_url)
+    job = jobs.create("fit", {"algorithm": "KMeans"}, model="m")
+    jobs.start(job.id, "w")
+    cancelled = client.cancel(job.id)
+    assert cancelled["state"] == "cancelled" and cancelled["message"].startswith("cancelled by ")
+    # Waiting on it ends at once, with the typed error (a JobFailed too).
+    with pytest.raises(kp.JobCancelled, match="was cancelled by") as caught:
+        client.wait(job.id, progress=False)
+    assert isinstance(caught.value, kp.JobFailed)
+    with pytest.raises(kp.Conflict, match="already succeeded"):
+        done = jobs.create("fit", {})
+        jobs.succeed(done.id, {})
+        client.cancel(done.id)
+
+
+def test_cli_job_cancel_through_the_bridge(tmp_path: Path) -> None:
+    """`kepler job cancel <id>` against a real bridge process."""
+    from kepler._stack import LocalStack
+
+    with LocalStack(tmp_path / "home", workers=0, beat=False) as stack:
+        jobs = JobStore(f"sqlite:///{stack.home / 'kepler.db'}")
+        job = jobs.create("fit", {}, model="m")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KEPLER_")}
+        env.update(KEPLER_URL=stack.url, KEPLER_TOKEN=stack.token)
+        run = [sys.executable, "-m", "kepler", "job"]
+        done = subprocess.run(
+            [*run, "cancel", job.id], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        assert f"job {job.id}: cancelled (cancelled by " in done.stdout
+        again = subprocess.run(
+            [*run, "cancel", "nosuchjob"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert again.returncode == 1 and "no job 'nosuchjob'" in again.stderr
+        listed = subprocess.run([*run, "list"], env=env, capture_output=True, text=True, timeout=60)
+        assert job.id in listed.stdout and "cancelled" in listed.stdout

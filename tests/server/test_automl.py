@@ -68,7 +68,7 @@ class Queue:
         self.rng = random.Random(seed)
         self.taken: list[list] = []
 
-    def send_task(self, name: str, args: list) -> None:
+    def send_task(self, name: str, args: list, **_: object) -> None:  # task_id= etc.
         self.tasks.append((name, args))
 
     def enqueue(self, job_id: str, lane: int, trial: int | None = None) -> None:

@@ -65,8 +65,9 @@ def test_fit_job_is_idempotent_when_redelivered(settings: ServerSettings) -> Non
     first = run_fit_job(dataset_id, job.id, settings)
     # A redelivery after the job finished: the stored result, no new version.
     assert run_fit_job(dataset_id, job.id, settings) == first
-    # A redelivery after a crash between registering and recording: same version again.
-    jobs.start(job.id, "another-worker")
+    # A redelivery after a crash between registering and recording (the job left running,
+    # its worker silent since): same version again.
+    jobs._update(job.id, state="running", heartbeat_at=0.0)
     again = run_fit_job(dataset_id, job.id, settings)
     assert again["version"] == first["version"] == 1
     store = ModelStore(settings.tracking_uri, settings.artifact_location)

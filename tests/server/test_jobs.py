@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kepler.core.errors import JobNotFound
-from kepler.server.jobs import FAILED, QUEUED, RUNNING, SUCCEEDED, JobStore
+from kepler.server.jobs import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, JobStore
 from kepler.server.settings import ServerSettings
 
 
@@ -171,3 +171,79 @@ def test_a_database_from_before_users_gains_the_column(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         columns = [row[1] for row in db.execute("PRAGMA table_info(kepler_jobs)")]
     assert "user_name" in columns
+    assert {"attempts", "heartbeat_at"} <= set(columns)
+    assert store.get("old1").attempts == 0 and store.get("old1").heartbeat_at is None
+
+
+def test_cancel_records_who_and_stays_final(store: JobStore) -> None:
+    job = store.create("fit", {}, user="alice")
+    store.start(job.id, "host-1")
+    cancelled = store.cancel(job.id, user="bob")
+    assert cancelled.state == CANCELLED and cancelled.finished
+    assert cancelled.message == "cancelled by bob"
+    assert cancelled.error is not None and cancelled.error["code"] == "job_cancelled"
+    assert cancelled.error["detail"] == {"cancelled_by": "bob"}
+    # The worker finishing (or failing) late changes nothing; its progress neither.
+    assert store.succeed(job.id, {"version": 1}) is False
+    assert store.fail(job.id, {"message": "late"}) is False
+    store.progress(job.id, 0.9, "registering")
+    assert store.get(job.id).state == CANCELLED and store.get(job.id).message == "cancelled by bob"
+    assert store.start(job.id, "host-2") is False
+    assert store.cancel(job.id, user="carol").message == "cancelled by bob"  # a no-op
+
+
+def test_cancel_a_finished_job_is_a_conflict_naming_its_state(store: JobStore) -> None:
+    from kepler.core.errors import Conflict
+
+    job = store.create("fit", {})
+    store.succeed(job.id, {})
+    with pytest.raises(Conflict, match="already succeeded; only queued or running"):
+        store.cancel(job.id, user="bob")
+    with pytest.raises(JobNotFound):
+        store.cancel("nope", user="bob")
+
+
+def test_run_once_skips_a_cancelled_job(store: JobStore) -> None:
+    from kepler.server.jobs import run_once
+
+    job = store.create("fit", {})
+    store.cancel(job.id, user="bob")
+    ran: list[str] = []
+    result, did = run_once(store, job.id, lambda j: ran.append(j.id) or {}, telemetry=_Flushes())
+    assert (ran, did, result["error"]["code"]) == ([], False, "job_cancelled")
+
+
+def test_start_counts_attempts_and_leaves_a_job_alive_elsewhere(store: JobStore) -> None:
+    job = store.create("fit", {})
+    assert store.start(job.id, "host-1", stale_s=60) is True
+    assert store.get(job.id).attempts == 1 and store.get(job.id).heartbeat_at is not None
+    # The same message delivered again while its worker beats: not started twice.
+    assert store.start(job.id, "host-2", stale_s=60) is False
+    assert store.get(job.id).worker == "host-1"
+    # Its worker went quiet: the next one takes it over, one attempt more.
+    assert store.start(job.id, "host-2", stale_s=0.0) is True
+    assert (store.get(job.id).attempts, store.get(job.id).worker) == (2, "host-2")
+    assert store.heartbeat(job.id, attempt=1) is False  # the first worker's job no more
+    assert store.heartbeat(job.id, attempt=2) is True
+
+
+def test_run_once_fails_a_job_whose_workers_died_max_attempts_times(store: JobStore) -> None:
+    from kepler.server.jobs import run_once
+    from kepler.server.liveness import JobLimits
+
+    limits = JobLimits(max_attempts=2, heartbeat_s=0.05, stale_s=0.2)
+    job = store.create("fit", {})
+    for attempt in (1, 2):  # a worker starts it, then dies whole
+        assert store.start(job.id, f"host-{attempt}", stale_s=0.0)
+    store._update(job.id, heartbeat_at=0.0)  # its last sign of life, long ago
+    ran: list[str] = []
+    _, did = run_once(
+        store, job.id, lambda j: ran.append(j.id) or {}, telemetry=_Flushes(), limits=limits
+    )
+    assert ran == [] and did is False
+    failed = store.get(job.id)
+    assert failed.state == FAILED
+    assert failed.message == (
+        "the worker running this job died 2 times (out of memory?); raise "
+        "KEPLER_JOB_MAX_ATTEMPTS or give the worker more memory"
+    )

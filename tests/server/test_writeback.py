@@ -157,8 +157,9 @@ def test_apply_job_writes_every_row_and_resumes_after_the_last_written_batch(
         assert jobs.get(job_id).state == SUCCEEDED
         # A redelivered message after the job finished writes nothing again.
         assert run_apply_job(dataset_id, job_id, settings) == result
-        # A worker lost after two written batches: the redelivery writes only the other two.
-        jobs.start(job_id, "lost-worker")
+        # A worker lost after two written batches (the job running, its heartbeat long
+        # silent): the redelivery writes only the other two.
+        jobs._update(job_id, state="running", heartbeat_at=0.0)
         jobs.checkpoint(job_id, {"batches_written": 2, "rows": 100})
         with rx.lock:
             rx.events.clear()

@@ -301,6 +301,37 @@ def test_models_summary_jobs_and_deletemodel(stack: LocalStack, script: Path) ->
     assert "doomed" not in {m["model"] for m in generate(["models"])}
 
 
+def test_cancel_ends_a_queued_job_and_answers_its_row(stack: LocalStack, script: Path) -> None:
+    from kepler.server.jobs import JobStore
+
+    jobs = JobStore(f"sqlite:///{stack.home / 'kepler.db'}")
+    job = jobs.create("fit", {}, model="never")  # queued; no message: no worker takes it
+    cmd = splunkd(script, stack.url, stack.token)
+    info = cmd.getinfo(["cancel", job.id])
+    assert info.metadata.get("generating") is True, info.metadata
+    reply = cmd.execute(b"", finished=True)
+    assert cmd.close() == 0
+    (row,) = reply.records()
+    assert (row["job_id"], row["state"], row["model"]) == (job.id, "cancelled", "never")
+    assert row["message"].startswith("cancelled by ") and "was cancelled by" in row["error"]
+    assert jobs.get(job.id).state == "cancelled"
+    # The jobs list filters on the new state.
+    cmd = splunkd(script, stack.url, stack.token)
+    cmd.getinfo(["jobs", "status=cancelled"])
+    listed = cmd.execute(b"", finished=True).records()
+    assert cmd.close() == 0
+    assert [r["job_id"] for r in listed] == [job.id]
+
+
+def test_cancel_refuses_a_bad_id_and_a_finished_job(stack: LocalStack, script: Path) -> None:
+    text = error_at_getinfo(splunkd(script, stack.url, stack.token), ["cancel"])
+    assert "cancel takes one job id" in text and "| kepler jobs" in text
+    text = error_at_getinfo(splunkd(script, stack.url, stack.token), ["cancel", "no/such"])
+    assert "cancel takes one job id" in text
+    text = error_at_getinfo(splunkd(script, stack.url, stack.token), ["cancel", "nosuchjob"])
+    assert "no job 'nosuchjob'" in text
+
+
 # -- errors: one ERROR message that names the cause and the fix; never a traceback ------
 
 

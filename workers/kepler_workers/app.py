@@ -24,8 +24,12 @@ def _preload(**_: object) -> None:
     """Import the ML stack when a pool process starts, not on its first job: the first
     fit after `kepler up` then starts as fast as the hundredth. The HEC sender starts too,
     so events an earlier process left in the disk queue drain without waiting for a job."""
+    from kepler.server.liveness import kill_this_process, set_lost_hook
     from kepler.server.telemetry import sender_for
 
+    # A job cancelled or out of time while this process runs it: the process ends, Celery's
+    # pool starts another (kepler.server.liveness).
+    set_lost_hook(kill_this_process)
     sender_for(settings().hec)
     preload_ml()
 

@@ -1,4 +1,9 @@
-"""Jobs: queue a fit, follow its progress."""
+"""Jobs: queue a fit, follow its progress, cancel it.
+
+Cancelling: any token holder may cancel any job, as any may read them (jobs are shared,
+like models); the cancel is recorded with the caller's user in the job's row and event.
+A user-level "only your own jobs" rule would rest on the X-Kepler-User header, which the
+caller names itself (kepler.core.identity): no protection, so none is pretended."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from kepler.core.errors import InvalidSpec
+from kepler.server.queue import revoke
 from kepler.server.submit import build_spec, submit_apply, submit_fit
 from kepler_bridge.deps import AuthDep, CallerDep, StateDep
 from kepler_bridge.wire import ApplyJobRequest, FitRequest
@@ -81,3 +87,14 @@ async def get_job(
         if job.finished or (changed and since is not None) or time.monotonic() >= deadline:
             return job.to_dict()
         await asyncio.sleep(LONG_POLL_STEP)
+
+
+@router.delete("/{job_id}")
+def cancel_job(job_id: str, state: StateDep, caller: CallerDep) -> dict[str, Any]:
+    """Cancel a queued or running job: it ends ``cancelled``, naming the caller. A worker
+    running it stops at its next heartbeat (at once on Redis, whose workers take the
+    revoke). 409 for a job that already succeeded or failed; a cancelled job answers as
+    it is."""
+    job = state.jobs.cancel(job_id, user=caller.user)
+    revoke(state.celery, state.settings, job_id)
+    return job.to_dict()
