@@ -111,7 +111,9 @@ def arrow_stream(*tables: pa.Table) -> bytes:
 
 
 def part_files(store: DatasetStore, dataset_id: str) -> list[str]:
-    return sorted(p.rsplit("/", 1)[-1] for p in store.fs.find(f"{store.root}/{dataset_id}"))
+    """The dataset's files, but its lock file (present on a folder store only)."""
+    found = (p.rsplit("/", 1)[-1] for p in store.fs.find(f"{store.root}/{dataset_id}"))
+    return sorted(name for name in found if name != ".lock")
 
 
 # -- CSV -------------------------------------------------------------------------------
