@@ -19,6 +19,7 @@ from kepler_bridge.body_limits import BodyLimits
 from kepler_bridge.deps import AuthDep, BridgeState
 from kepler_bridge.ingest import own_spool_dir
 from kepler_bridge.model_cache import ModelCache
+from kepler_bridge.ratelimit import TokenRateLimit
 from kepler_bridge.routes import (
     algorithms,
     audit,
@@ -98,6 +99,7 @@ def create_app(settings: ServerSettings, token: str, *, user_token: str | None =
     )
     # What a bridge killed mid-upload left: its spooled chunk bodies and half-written parts.
     state.spool_dir = own_spool_dir(settings.home / "spool")
+    state.rate = TokenRateLimit(settings.requests_per_minute)
     swept = state.datasets.sweep()
     if swept:
         log.info("removed %d temporary file(s) left by writers that stopped", len(swept))

@@ -42,6 +42,7 @@ class BridgeState:
     schedules: Any = None  # kepler.server.schedules.ScheduleStore
     user_token: str | None = None  # the user level's token; None: admin token only
     spool_dir: Any = None  # this process's folder for chunk bodies in flight (ingest)
+    rate: Any = None  # kepler_bridge.ratelimit.TokenRateLimit: requests per token
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,11 @@ def require_token(request: Request, state: StateDep) -> Caller:
     )
     if not (is_admin or is_user):
         raise Unauthorized("the token was refused: check KEPLER_TOKEN against the bridge's")
+    level = LEVEL_ADMIN if is_admin else LEVEL_USER
+    if state.rate is not None:
+        state.rate.hit(level)
     return Caller(
-        level=LEVEL_ADMIN if is_admin else LEVEL_USER,
+        level=level,
         user=clean_user(request.headers.get(USER_HEADER)) or UNKNOWN_USER,
         roles=clean_roles(request.headers.get(ROLES_HEADER)),
     )

@@ -17,6 +17,8 @@ log = logging.getLogger("kepler.bridge")
 
 def _response(exc: KeplerError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    if exc.status == 429 and "retry_after_s" in exc.detail:
+        headers = {"Retry-After": str(exc.detail["retry_after_s"])}
     return JSONResponse({"error": exc.to_dict()}, status_code=exc.status, headers=headers)
 
 

@@ -25,6 +25,7 @@ def run_bridge(settings: ServerSettings, *, log_level: str = "info") -> None:
     import uvicorn
 
     from kepler_bridge.app import create_app
+    from kepler_bridge.slow_headers import protocol
 
     app = create_app(settings, resolve_token(settings), user_token=resolve_user_token(settings))
     uvicorn.run(
@@ -41,4 +42,6 @@ def run_bridge(settings: ServerSettings, *, log_level: str = "info") -> None:
         # silent is answered 408 by BodyLimits (KEPLER_BODY_READ_TIMEOUT). uvicorn's h11
         # and httptools parsers already bound a request's header size.
         timeout_keep_alive=settings.keep_alive_timeout,
+        # Headers that trickle in (slowloris) close the connection: KEPLER_HEADER_TIMEOUT.
+        http=protocol(settings.header_timeout),
     )

@@ -64,6 +64,12 @@ class ServerSettings(BaseSettings):
     # Failed token checks a client (its address) may make per minute before the bridge
     # answers 429 with Retry-After: guessing tokens is slowed to a crawl.
     auth_failures_per_minute: int = Field(default=20, ge=1)
+    # Requests each token (each permission level) may make per minute before the bridge
+    # answers 429 with Retry-After; 0: no limit. A Splunk search sends one request per
+    # chunk (50,000 events), so the default leaves room for many searches at once.
+    requests_per_minute: int = Field(default=6000, ge=0)
+    # Seconds a request's headers may take to arrive before the connection is closed.
+    header_timeout: float = Field(default=10.0, gt=0)
 
     tracking_uri: str = ""
     artifact_location: str = ""

@@ -118,3 +118,21 @@ def _register(store: object, name: str) -> None:
     frame = pd.DataFrame({"x": [float(i) for i in range(30)], "y": [2.0 * i for i in range(30)]})
     spec = FitSpec(algorithm="LinearRegression", target="y", features=("x",), into=name)
     store.register(train(frame, spec), name, user="tester")  # type: ignore[attr-defined]
+
+
+def test_each_token_has_a_request_budget(tmp_path_factory: pytest.TempPathFactory) -> None:
+    settings = ServerSettings(home=tmp_path_factory.mktemp("rate"), requests_per_minute=3)
+    with TestClient(create_app(settings, ADMIN, user_token=USER)) as c:
+        for _ in range(3):
+            assert c.get("/v1/models", headers=auth(USER)).status_code == 200
+        over = c.get("/v1/models", headers=auth(USER))
+        assert over.status_code == 429
+        assert over.json()["error"]["code"] == "too_many_requests"
+        assert "KEPLER_REQUESTS_PER_MINUTE" in over.json()["error"]["message"]
+        assert 1 <= int(over.headers["Retry-After"]) <= 60
+        # The other token's budget is its own; health is never counted.
+        assert c.get("/v1/models", headers=auth(ADMIN)).status_code == 200
+        assert all(c.get("/health").status_code == 200 for _ in range(5))
+    unlimited = ServerSettings(home=tmp_path_factory.mktemp("free"), requests_per_minute=0)
+    with TestClient(create_app(unlimited, ADMIN)) as c:
+        assert all(c.get("/v1/models", headers=auth(ADMIN)).status_code == 200 for _ in range(10))
