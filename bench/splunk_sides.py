@@ -39,7 +39,7 @@ CHUNK = 50_000  # splunkd's maxresultrows: the most events one execute chunk car
 OUTPUT = "predicted(label)"
 _CLK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
-# The command as the app ships it (tests/splunk/test_command.py): the repo's kepler
+# The command as the app ships it (tests/splunk/kepler_command.py): the repo's kepler
 # package and the vendored splunklib first on sys.path, run with -S.
 SHIM = """\
 import sys

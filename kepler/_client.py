@@ -13,6 +13,7 @@ import httpx
 from kepler import _frames
 from kepler._home import read_token
 from kepler._settings import ClientSettings
+from kepler.core import wire
 from kepler.core.errors import BridgeUnavailable, JobFailed, KeplerError, from_dict
 from kepler.core.identity import identity_headers
 from kepler.core.refs import ModelRef, model_to_delete, validate_model_name
@@ -170,11 +171,11 @@ class Client:
     # -- API ----------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        out: dict[str, Any] = self._json("GET", "/health")
+        out: dict[str, Any] = self._json("GET", wire.HEALTH)
         return out
 
     def algorithms(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = self._json("GET", "/v1/algorithms")
+        out: list[dict[str, Any]] = self._json("GET", wire.ALGORITHMS)
         return out
 
     def upload(self, df: Any, *, source: dict[str, Any] | None = None) -> str:
@@ -183,7 +184,7 @@ class Client:
         body: dict[str, Any] = {"format": "arrow"}
         if source:
             body["source"] = source
-        dataset_id = str(self._json("POST", "/v1/datasets", json=body)["id"])
+        dataset_id = str(self._json("POST", wire.DATASETS, json=body)["id"])
         # Two requests in flight: the next piece is serialized and sent while the bridge
         # writes the last one; never more than two pieces in memory.
         chunks = 0
@@ -199,7 +200,7 @@ class Client:
                 future.result()
         self._json(
             "POST",
-            f"/v1/datasets/{dataset_id}/complete",
+            wire.complete(dataset_id),
             json={"chunks": chunks, "rows": table.num_rows},
         )
         return dataset_id
@@ -207,7 +208,7 @@ class Client:
     def _put_chunk(self, dataset_id: str, seq: int, piece: Any) -> None:
         self._request(
             "PUT",
-            f"/v1/datasets/{dataset_id}/chunks/{seq}",
+            wire.chunk(dataset_id, seq),
             content=_frames.ipc_bytes(piece),
             headers={"Content-Type": _frames.ARROW},
         )
@@ -244,31 +245,31 @@ class Client:
             "holdout": holdout,
         }
         # The bridge checks the spec first, so bad input is refused before data moves.
-        self._json("POST", "/v1/jobs/fit", params={"dry_run": "true"}, json=spec)
+        self._json("POST", wire.FIT_JOBS, params={"dry_run": "true"}, json=spec)
         if source is None:  # a frame from kp.from_splunk knows its search
             pulled = getattr(df, "attrs", {}).get("splunk")
             if isinstance(pulled, dict) and pulled.get("search"):
                 source = {k: pulled.get(k) for k in ("search", "earliest", "latest", "sid")}
         dataset_id = self.upload(df, source=source)
-        job = self._json("POST", "/v1/jobs/fit", json={"dataset_id": dataset_id, **spec})
+        job = self._create_job(wire.FIT_JOBS, {"dataset_id": dataset_id, **spec})
         if not wait:
-            return FitResult(job_id=job["id"], model=into, version=None, run_id=None)
-        return self.wait(job["id"], progress=progress)
+            return FitResult(job_id=job.id, model=into, version=None, run_id=None)
+        return self.wait(job.id, progress=progress)
 
     def job(self, job_id: str) -> dict[str, Any]:
-        out: dict[str, Any] = self._json("GET", f"/v1/jobs/{job_id}")
+        out: dict[str, Any] = self._json("GET", wire.job(job_id))
         return out
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         """Cancel a queued or running job; returns the job, now ``cancelled``. A job that
         already succeeded or failed raises :class:`~kepler.Conflict`."""
-        out: dict[str, Any] = self._json("DELETE", f"/v1/jobs/{job_id}")
+        out: dict[str, Any] = self._json("DELETE", wire.job(job_id))
         return out
 
     def wait(self, job_id: str, *, progress: bool = True) -> FitResult:
         """Wait for a job, with a progress bar in terminals and notebooks."""
         job = self._wait_job(job_id, progress=progress, desc="fit")
-        res = job.get("result") or {}
+        res = job.outcome
         return FitResult(
             job_id=job_id,
             model=res.get("model"),
@@ -276,7 +277,7 @@ class Client:
             run_id=res.get("run_id"),
             metrics=dict(res.get("metrics") or {}),
             rows=res.get("rows"),
-            duration_s=job.get("duration_s"),
+            duration_s=job.duration_s,
         )
 
     def automl(
@@ -329,12 +330,12 @@ class Client:
         }
         spec = {k: v for k, v in spec.items() if v is not None}
         # Bad options are refused before any data moves; bad data before workers start.
-        self._json("POST", "/v1/jobs/automl", params={"dry_run": "true"}, json=spec)
+        self._json("POST", wire.AUTOML_JOBS, params={"dry_run": "true"}, json=spec)
         dataset_id = self.upload(df, source=source)
-        job = self._json("POST", "/v1/jobs/automl", json={"dataset_id": dataset_id, **spec})
+        job = self._create_job(wire.AUTOML_JOBS, {"dataset_id": dataset_id, **spec})
         if not wait:
             return AutoMLResult(
-                job_id=job["id"],
+                job_id=job.id,
                 model=into,
                 version=None,
                 run_id=None,
@@ -346,12 +347,12 @@ class Client:
                 metrics={},
                 leaderboard=leaderboard_frame([]),
             )
-        return self.automl_result(job["id"], progress=progress)
+        return self.automl_result(job.id, progress=progress)
 
     def automl_result(self, job_id: str, *, progress: bool = True) -> AutoMLResult:
         """Wait for an AutoML job (progress bar: trials done, best so far); its result."""
         job = self._wait_job(job_id, progress=progress, desc="automl")
-        res = job.get("result") or {}
+        res = job.outcome
         return AutoMLResult(
             job_id=job_id,
             model=res.get("model"),
@@ -366,10 +367,13 @@ class Client:
             leaderboard=leaderboard_frame(res.get("leaderboard") or []),
             counts=dict(res.get("counts") or {}),
             workers=list(res.get("workers") or []),
-            duration_s=job.get("duration_s"),
+            duration_s=job.duration_s,
         )
 
-    def _wait_job(self, job_id: str, *, progress: bool, desc: str) -> dict[str, Any]:
+    def _create_job(self, path: str, body: dict[str, Any]) -> wire.JobView:
+        return wire.JobView.from_dict(self._json("POST", path, json=body))
+
+    def _wait_job(self, job_id: str, *, progress: bool, desc: str) -> wire.JobView:
         from tqdm.auto import tqdm
 
         bar = tqdm(
@@ -380,24 +384,25 @@ class Client:
             bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}",
         )
         try:
-            job = self.job(job_id)
-            while job["state"] not in ("succeeded", "failed", "cancelled"):
-                bar.n = round(100 * float(job.get("progress") or 0.0))
-                bar.set_postfix_str(str(job.get("message") or ""), refresh=True)
+            job = wire.JobView.from_dict(self.job(job_id))
+            while not job.finished:
+                bar.n = job.percent
+                bar.set_postfix_str(job.message, refresh=True)
                 # Long poll: the bridge answers when the job moves, so the SDK neither
                 # spins (taking CPU from the fit) nor lags behind it.
-                job = self._json(
+                answer = self._json(
                     "GET",
-                    f"/v1/jobs/{job_id}",
-                    params={"wait": LONG_POLL_S, "since": job["updated_at"]},
+                    wire.job(job_id),
+                    params={"wait": LONG_POLL_S, "since": job.updated_at},
                     timeout=LONG_POLL_S + self.settings.timeout,
                 )
-            bar.n = round(100 * float(job.get("progress") or 0.0))
-            bar.set_postfix_str(str(job.get("message") or ""), refresh=True)
+                job = wire.JobView.from_dict(answer)
+            bar.n = job.percent
+            bar.set_postfix_str(job.message, refresh=True)
         finally:
             bar.close()
-        if job["state"] in ("failed", "cancelled"):
-            rebuilt = from_dict(job.get("error") or {"message": f"job {job_id} {job['state']}"})
+        if not job.succeeded:
+            rebuilt = from_dict(job.error or {"message": f"job {job_id} {job.state}"})
             if type(rebuilt) is KeplerError:
                 rebuilt = JobFailed(rebuilt.message, detail=rebuilt.detail)
             raise rebuilt
@@ -426,7 +431,7 @@ class Client:
         def score(piece: Any) -> Any:
             resp = self._request(
                 "POST",
-                f"/v1/models/{ref}/apply",
+                wire.apply(ref),
                 params=query,
                 content=_frames.ipc_bytes(piece),
                 headers={"Content-Type": _frames.ARROW},
@@ -448,18 +453,18 @@ class Client:
     def models(self) -> Any:
         import pandas as pd
 
-        return pd.DataFrame(self._json("GET", "/v1/models"))
+        return pd.DataFrame(self._json("GET", wire.MODELS))
 
     def summary(self, model: str) -> dict[str, Any]:
-        out: dict[str, Any] = self._json("GET", f"/v1/models/{ModelRef.parse(model)}")
+        out: dict[str, Any] = self._json("GET", wire.model(ModelRef.parse(model)))
         return out
 
     def delete_model(self, model: str) -> None:
         """Delete ``model`` with every version; ``pump@3`` is refused, never widened."""
-        self._request("DELETE", f"/v1/models/{model_to_delete(model)}")
+        self._request("DELETE", wire.model(model_to_delete(model)))
 
     def set_alias(self, model: str, alias: str, version: int) -> None:
-        self._request("PUT", f"/v1/models/{model}/aliases/{alias}", json={"version": version})
+        self._request("PUT", wire.alias(model, alias), json={"version": version})
 
     def deletions(self, limit: int = 100, name: str | None = None) -> Any:
         """The bridge's deletion log, latest first: who deleted which model or schedule,
@@ -469,7 +474,7 @@ class Client:
         params: dict[str, Any] = {"limit": limit}
         if name:
             params["name"] = name
-        rows = self._json("GET", "/v1/audit/deletions", params=params)
+        rows = self._json("GET", wire.AUDIT_DELETIONS, params=params)
         frame = pd.DataFrame(rows, columns=["at", "user", "roles", "kind", "name", "detail"])
         frame["at"] = pd.to_datetime(frame["at"], unit="s", utc=True)
         return frame
@@ -477,7 +482,7 @@ class Client:
     def jobs(self, limit: int = 100) -> Any:
         import pandas as pd
 
-        return pd.DataFrame(self._json("GET", "/v1/jobs", params={"limit": limit}))
+        return pd.DataFrame(self._json("GET", wire.JOBS, params={"limit": limit}))
 
     # -- scheduled scoring ----------------------------------------------------------------
 
@@ -509,25 +514,25 @@ class Client:
             "sourcetype": sourcetype,
             "start_now": start_now,
         }
-        out: dict[str, Any] = self._json("POST", "/v1/schedules", json=body)
+        out: dict[str, Any] = self._json("POST", wire.SCHEDULES, json=body)
         return out
 
     def schedules(self) -> Any:
         import pandas as pd
 
-        return pd.DataFrame(self._json("GET", "/v1/schedules"))
+        return pd.DataFrame(self._json("GET", wire.SCHEDULES))
 
     def unschedule(self, name: str) -> None:
-        self._request("DELETE", f"/v1/schedules/{name}")
+        self._request("DELETE", wire.schedule(name))
 
     def run_schedule(self, name: str) -> dict[str, Any]:
         """Queue one run of schedule ``name`` now; returns its job."""
-        out: dict[str, Any] = self._json("POST", f"/v1/schedules/{name}/run")
+        out: dict[str, Any] = self._json("POST", wire.schedule_run(name))
         return out
 
     def schedule_runs(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = self._json(
-            "GET", f"/v1/schedules/{name}/runs", params={"limit": limit}
+            "GET", wire.schedule_runs(name), params={"limit": limit}
         )
         return out
 

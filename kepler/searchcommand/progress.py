@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from kepler.core import wire
 from kepler.core.errors import JobFailed, from_dict
 from kepler.searchcommand.bridge import BridgeClient
 
@@ -21,7 +22,8 @@ MAX_INTERVAL = 30.0  # the longest long poll the bridge holds (GET /v1/jobs/{id}
 
 class JobWatch:
     """One job as the search shows it: ``poll`` waits at most ``interval`` seconds for the
-    job to move and returns the messages to show; the percentage never goes back."""
+    job to move and returns the messages to show; the percentage never goes back. Jobs
+    come in as the bridge answers them and are kept as :class:`~kepler.core.wire.JobView`."""
 
     def __init__(
         self,
@@ -34,27 +36,27 @@ class JobWatch:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.bridge = bridge
-        self.job = job
+        self.job = wire.JobView.from_dict(job)
         self.verb = verb
         self.timeout = timeout
         self.interval = min(max(interval, 0.0), MAX_INTERVAL)
         self._clock = clock
         self.deadline = clock() + timeout
         self.percent = 0
-        self._shown: tuple[int, str] = self._step(job)
+        self._shown: tuple[int, str] = self._step(self.job)
 
     @property
     def job_id(self) -> str:
-        return str(self.job["id"])
+        return str(self.job.id)
 
     @property
     def succeeded(self) -> bool:
-        return self.job["state"] == "succeeded"
+        return self.job.succeeded
 
     def queued(self) -> str:
         """The first message, as the job is handed to the workers."""
         return (
-            f"kepler {self.verb}: job {self.job_id} {self.job.get('state') or 'queued'}; "
+            f"kepler {self.verb}: job {self.job_id} {self.job.state or 'queued'}; "
             "its progress follows in these messages"
         )
 
@@ -62,20 +64,20 @@ class JobWatch:
         """One long poll: the bridge answers as soon as the job changes, or after ``wait``."""
         wait = max(0.0, min(self.interval, self.deadline - self._clock()))
         params: dict[str, Any] = {"wait": f"{wait:.3f}"}
-        if self.job.get("updated_at") is not None:
-            params["since"] = repr(float(self.job["updated_at"]))
+        if self.job.updated_at is not None:
+            params["since"] = repr(float(self.job.updated_at))
         job = self.bridge.json(
-            "GET", f"/v1/jobs/{self.job_id}", params=params, timeout=self.bridge.timeout + wait
+            "GET", wire.job(self.job_id), params=params, timeout=self.bridge.timeout + wait
         )
         return self.observe(job)
 
     def observe(self, job: dict[str, Any]) -> list[str]:
         """Take the job as the bridge answered it: the messages to show now (none when its
         progress did not move); a failed job or a timeout raises the error to show."""
-        self.job = job
-        if job["state"] in ("failed", "cancelled"):
-            raise from_dict(job.get("error") or {"message": f"the {self.verb} {job['state']}"})
-        step = self._step(job)
+        self.job = view = wire.JobView.from_dict(job)
+        if view.state in ("failed", "cancelled"):
+            raise from_dict(view.error or {"message": f"the {self.verb} {view.state}"})
+        step = self._step(view)
         messages = []
         if step != self._shown:
             self._shown = step
@@ -88,7 +90,7 @@ class JobWatch:
             )
         return messages
 
-    def _step(self, job: dict[str, Any]) -> tuple[int, str]:
+    def _step(self, job: wire.JobView) -> tuple[int, str]:
         # Lanes of an AutoML search report one after the other: show the furthest.
-        self.percent = max(self.percent, round(100 * float(job.get("progress") or 0)))
-        return self.percent, str(job.get("message") or "")
+        self.percent = max(self.percent, job.percent)
+        return self.percent, job.message

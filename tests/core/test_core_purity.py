@@ -39,6 +39,7 @@ class Block:
 
 sys.meta_path.insert(0, Block())
 import kepler.core.spec, kepler.core.algorithms, kepler.core.errors, kepler.core.refs
+import kepler.core.wire
 line = "fit RandomForestClassifier failure from temp* into pump n_estimators=10"
 spec = kepler.core.spec.parse(line)
 assert spec.params == {{"n_estimators": 10}}, spec

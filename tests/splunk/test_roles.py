@@ -13,8 +13,8 @@ import pytest
 from kepler._stack import LocalStack
 from tests.splunk.app_setup import app_splunkd
 from tests.splunk.harness import Splunkd, encode_records
+from tests.splunk.kepler_command import write_shim
 from tests.splunk.splunkd_rest import SplunkdRest
-from tests.splunk.test_command import ROOT, SHIM
 
 pytestmark = pytest.mark.system
 
@@ -27,9 +27,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 @pytest.fixture(scope="module")
 def script(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("bin") / "kepler.py"
-    path.write_text(SHIM.format(root=str(ROOT), lib=str(ROOT / "build" / "vendor" / "lib")))
-    return path
+    return write_shim(tmp_path_factory.mktemp("bin"))
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 as splunkd runs it: from the unpacked package, bare (`-S`), no arguments, protocol v2
 through the harness, against a real bridge and worker.
 
-tests/splunk/test_command.py covers the command's behaviour in depth on the project's
+tests/searchcommand/test_command.py covers the command's behaviour in depth on the project's
 Python; this module proves that what ships runs on Splunk's Pythons: every subcommand, the
 settings read from splunkd through the vendored splunklib, TLS through each interpreter's
 own ssl module, and errors as one ERROR message without a traceback.
@@ -19,8 +19,8 @@ import pytest
 from kepler._stack import LocalStack, free_port
 from tests.splunk.app_setup import app_splunkd, subprocess_handler
 from tests.splunk.harness import Splunkd, chunks, encode_records, header_only
+from tests.splunk.kepler_command import live_progress, run_fit, sensor_events
 from tests.splunk.pythons import SplunkPython
-from tests.splunk.test_command import live_progress, run_fit, sensor_events
 
 pytestmark = pytest.mark.system
 

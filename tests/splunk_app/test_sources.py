@@ -81,7 +81,7 @@ def test_jobs_dashboard_shows_progress_as_the_command_sends_it() -> None:
 
 
 def test_jobs_command_sends_progress_in_percent() -> None:
-    from kepler.searchcommand.command import _job_rows
+    from kepler.searchcommand.listing import job_rows
 
     class Bridge:
         def json(self, method: str, path: str, **kw: object) -> list[dict]:
@@ -91,7 +91,7 @@ def test_jobs_command_sends_progress_in_percent() -> None:
                 for i, p in enumerate((0.0, 0.01, 0.5, 1.0, None))
             ]
 
-    rows = _job_rows(Bridge(), {})  # type: ignore[arg-type]
+    rows = job_rows(Bridge(), {})  # type: ignore[arg-type]
     assert [r["progress"] for r in rows] == [0, 1, 50, 100, 0]
 
 

@@ -6,11 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from kepler.core import wire
 from kepler.core.spec import parse
 from kepler_bridge.deps import AuthDep
 from kepler_bridge.wire import ParseRequest
 
-router = APIRouter(prefix="/v1", tags=["algorithms"], dependencies=[AuthDep])
+router = APIRouter(prefix=wire.V1, tags=["algorithms"], dependencies=[AuthDep])
 
 
 def describe_algorithm(info: Any) -> dict[str, Any]:

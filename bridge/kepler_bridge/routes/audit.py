@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
+from kepler.core import wire
 from kepler_bridge.deps import AuthDep, StateDep
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=[AuthDep])
+router = APIRouter(prefix=wire.AUDIT, tags=["audit"], dependencies=[AuthDep])
 
 
 @router.get("/deletions")

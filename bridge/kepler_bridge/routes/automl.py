@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from kepler.core import wire
 from kepler.core.automl import AutoMLSpec, build_automl_spec
 from kepler.core.errors import InvalidSpec
 from kepler.core.spec import parse
@@ -13,7 +14,7 @@ from kepler.server.automl import check_candidates, submit_automl
 from kepler_bridge.deps import AuthDep, CallerDep, StateDep
 from kepler_bridge.wire import AutoMLRequest
 
-router = APIRouter(prefix="/v1/jobs", tags=["automl"], dependencies=[AuthDep])
+router = APIRouter(prefix=wire.JOBS, tags=["automl"], dependencies=[AuthDep])
 
 
 def build_automl(body: AutoMLRequest) -> AutoMLSpec:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from kepler.core import wire
 from kepler.core.refs import ModelRef
 from kepler.server.datasets import complete_upload
 from kepler.server.scoring import score_dataset_csv
@@ -15,7 +16,7 @@ from kepler_bridge.deps import AuthDep, StateDep
 from kepler_bridge.ingest import ingest_chunk
 from kepler_bridge.wire import CSV, DatasetComplete, DatasetCreate, media_format
 
-router = APIRouter(prefix="/v1/datasets", tags=["datasets"], dependencies=[AuthDep])
+router = APIRouter(prefix=wire.DATASETS, tags=["datasets"], dependencies=[AuthDep])
 
 
 @router.post("", status_code=201)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from kepler._version import __version__
+from kepler.core import wire
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+@router.get(wire.HEALTH)
 def health() -> dict[str, str]:
     return {"status": "ok", "version": __version__}

@@ -6,11 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from kepler.core import wire
 from kepler.core.errors import KeplerError
 from kepler.server.writeback import hec_target
 from kepler_bridge.deps import AuthDep, StateDep
 
-router = APIRouter(prefix="/v1/hec", tags=["hec"], dependencies=[AuthDep])
+router = APIRouter(prefix=wire.HEC, tags=["hec"], dependencies=[AuthDep])
 
 
 @router.get("")

@@ -14,13 +14,14 @@ from typing import Any
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
+from kepler.core import wire
 from kepler.core.errors import InvalidSpec
 from kepler.server.queue import revoke
 from kepler.server.submit import build_spec, submit_apply, submit_fit
 from kepler_bridge.deps import AuthDep, CallerDep, StateDep
 from kepler_bridge.wire import ApplyJobRequest, FitRequest
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[AuthDep])
+router = APIRouter(prefix=wire.JOBS, tags=["jobs"], dependencies=[AuthDep])
 LONG_POLL_STEP = 0.1  # seconds between looks at the job store during a long poll
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from kepler.core import wire
 from kepler.core.errors import HecNotConfigured, KeplerError, PayloadTooLarge
 from kepler.core.refs import ModelRef, model_to_delete
 from kepler.server.scoring import read_body, read_csv_for_model, score_table, write_body
@@ -16,7 +17,7 @@ from kepler.server.writeback import NOT_CONFIGURED, hec_target, settle, write_ta
 from kepler_bridge.deps import AuthDep, Caller, CallerDep, StateDep, admin_only
 from kepler_bridge.wire import ARROW, CSV, AliasRequest, media_format
 
-router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[AuthDep])
+router = APIRouter(prefix=wire.MODELS, tags=["models"], dependencies=[AuthDep])
 DELETING = admin_only("deleting a model")
 ALIASING = admin_only("moving a model alias")
 

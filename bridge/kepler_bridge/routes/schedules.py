@@ -7,13 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
+from kepler.core import wire
 from kepler.core.refs import ModelRef
 from kepler.server.beat import fire
 from kepler.server.scheduled import SCORE_KIND
 from kepler_bridge.deps import AuthDep, Caller, StateDep, admin_only
 from kepler_bridge.wire import ScheduleRequest
 
-router = APIRouter(prefix="/v1/schedules", tags=["schedules"], dependencies=[AuthDep])
+router = APIRouter(prefix=wire.SCHEDULES, tags=["schedules"], dependencies=[AuthDep])
 ADDING = admin_only("adding a schedule")
 DELETING = admin_only("deleting a schedule")
 RUNNING = admin_only("running a schedule now")

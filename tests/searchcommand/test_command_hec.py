@@ -13,10 +13,9 @@ import pytest
 from kepler._stack import LocalStack, wait_until
 from tests.hec.receiver import HecReceiver, Token
 from tests.splunk.harness import chunks
-from tests.splunk.test_command import run_fit, script, sensor_events, splunkd
+from tests.splunk.kepler_command import run_fit, sensor_events, splunkd
 
 pytestmark = pytest.mark.system
-__all__ = ["script"]  # the fixture, shared with test_command.py
 
 STACK_TOKEN = str(uuid.uuid4())  # the bridge's and workers' own HEC token
 PAGE_TOKEN = str(uuid.uuid4())  # the one Splunk's setup page would hold
