@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from kepler import __version__
+from kepler._version import __version__
 from kepler.core.errors import BadParameter, DataError, InvalidSpec
 from kepler.core.spec import FitSpec, expand_features
 from kepler.ml import frames, registry
