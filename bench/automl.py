@@ -20,7 +20,7 @@ import pandas as pd
 from bench.report import Section, Table
 
 if TYPE_CHECKING:
-    from bench.run import Context
+    from bench.context import Context
 
 WITHIN = 0.01  # AutoML's holdout score within 1% of Optuna direct's
 SEED = 0

@@ -26,7 +26,7 @@ from bench.report import Section, Table, share
 from kepler._stack import free_port
 
 if TYPE_CHECKING:
-    from bench.run import Context
+    from bench.context import Context
 
 TOKEN = "bench-hec-token-0000"
 ROOT = Path(__file__).resolve().parent.parent

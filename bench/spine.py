@@ -31,7 +31,7 @@ from bench.spine_fit import (
 )
 
 if TYPE_CHECKING:
-    from bench.run import Context
+    from bench.context import Context
 
 FIT_TARGET = 0.20  # kp.fit's overhead over the in-process fit stays under this
 APPLY_TARGET = 0.6  # kp.apply's rows/s over in-process predict's reaches this

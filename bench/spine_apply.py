@@ -17,7 +17,7 @@ from bench.machine import Timed, repeat
 from bench.spine_fit import MODEL, model_store
 
 if TYPE_CHECKING:
-    from bench.run import Context
+    from bench.context import Context
 
 
 @dataclass

@@ -21,7 +21,7 @@ from bench.data import FEATURES, TARGET
 from bench.machine import Reading, measure
 
 if TYPE_CHECKING:
-    from bench.run import Context
+    from bench.context import Context
 
 MODEL = "bench_spine"
 ALGORITHM = "XGBoostClassifier"

@@ -17,7 +17,7 @@ from bench.spine_fit import model_store
 from bench.splunk_profile import BridgeSteps, Profile, command_profile
 
 if TYPE_CHECKING:
-    from bench.run import Context
+    from bench.context import Context
 
 MODEL = "bench_splunk"
 ALGORITHM = "XGBoostClassifier"

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from bench.report import Section, Table, rate, seconds
 
 if TYPE_CHECKING:
-    from bench.run import Context
+    from bench.context import Context
 
 MAX_ROWS = 1_000_000
 TOKEN = "bench-splunk-token"

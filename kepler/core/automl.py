@@ -14,10 +14,10 @@ the use-case presets are data here, so Splunk refuses a bad line before any even
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from kepler.core.durations import duration_seconds
 from kepler.core.errors import BadParameter, InvalidSpec
 
 TASKS = ("classification", "regression", "anomaly")
@@ -52,25 +52,18 @@ ENGINE_TASK = {"classification": "classifier", "regression": "regressor", "anoma
 DEFAULT_BUDGET_S = 600.0
 MIN_BUDGET_S = 5.0
 MAX_BUDGET_S = 7 * 24 * 3600.0
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|secs|m|min|mins|h|hr|hrs|d)?\s*$", re.I)
-_UNIT_S = {"ms": 0.001, "s": 1, "sec": 1, "secs": 1, "m": 60, "min": 60, "mins": 60}
-_UNIT_S.update({"h": 3600, "hr": 3600, "hrs": 3600, "d": 86400})
 
 
 def parse_duration(value: Any, name: str = "time_budget") -> float:
-    """Seconds from ``90``, ``90s``, ``10m``, ``1.5h`` or ``1d``."""
+    """Seconds from ``90``, ``90s``, ``10m``, ``1.5h`` or ``1d`` (a number alone is seconds)."""
     if isinstance(value, bool):
         raise BadParameter(f"{name} must be a duration such as 90, 10m or 1h; got {value!r}")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    else:
-        m = _DURATION.match(str(value))
-        if not m:
-            raise BadParameter(
-                f"{name} must be seconds or a duration such as 90, 10m or 1h; got {value!r}",
-                detail={"parameter": name},
-            )
-        seconds = float(m.group(1)) * _UNIT_S[(m.group(2) or "s").lower()]
+    seconds = duration_seconds(value)
+    if seconds is None:
+        raise BadParameter(
+            f"{name} must be seconds or a duration such as 90, 10m or 1h; got {value!r}",
+            detail={"parameter": name},
+        )
     if not 0 < seconds <= MAX_BUDGET_S:
         raise BadParameter(
             f"{name} must be above 0 and at most 7 days; got {value!r}",

@@ -25,7 +25,7 @@ nearest neighbour; see :mod:`kepler.ml.pipeline`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,10 +33,8 @@ from sklearn.pipeline import Pipeline
 
 from kepler.core.errors import BadParameter
 from kepler.ml import frames
+from kepler.ml.meta import ModelMeta
 from kepler.ml.pipeline import feature_names_out, final_estimator
-
-if TYPE_CHECKING:
-    from kepler.ml.training import ModelMeta
 
 # MLTK's prefixes; a scaler names one output per input field, a decomposition numbers them.
 PER_FIELD_PREFIX = {"StandardScaler": "SS", "RobustScaler": "RS", "MinMaxScaler": "MMS"}

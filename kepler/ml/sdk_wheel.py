@@ -49,8 +49,9 @@ def write_wheel(folder: Path) -> Path:
 @functools.cache
 def _build() -> tuple[str, bytes]:
     import kepler
+    from kepler._version import __version__
 
-    version = _version(kepler.__version__)
+    version = _version(__version__)
     package = Path(kepler.__file__).resolve().parent
     files: dict[str, bytes] = {}
     for path in sorted(package.rglob("*")):

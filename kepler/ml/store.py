@@ -40,7 +40,7 @@ from mlflow.models import Model
 from mlflow.utils.file_utils import local_file_uri_to_path
 from sklearn.pipeline import Pipeline
 
-from kepler import __version__
+from kepler._version import __version__
 from kepler.core.errors import BadParameter, ModelNotFound, VersionNotFound
 from kepler.core.refs import ModelRef, validate_model_name
 from kepler.ml.sdk_wheel import DIST, wheel_name, write_wheel

@@ -15,18 +15,18 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from kepler import __version__
 from kepler.core.errors import BadParameter, DataError, InvalidSpec
 from kepler.core.spec import FitSpec, expand_features
 from kepler.ml import frames, registry
 from kepler.ml.explain import explain
+from kepler.ml.meta import ModelMeta
 from kepler.ml.metrics import compute_metrics
 from kepler.ml.outputs import check_probabilities
 from kepler.ml.pipeline import build_pipeline
@@ -42,35 +42,6 @@ MAX_QUADRATIC_BYTES = 4 * 2**30
 Progress = Callable[[float, str], None]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ModelMeta:
-    """What ``apply`` needs besides the pipeline, stored as JSON with each version."""
-
-    algorithm: str
-    task: str
-    target: str | None
-    features: list[str]
-    feature_types: dict[str, str]
-    classes: list[str] | None = None  # as strings, in predict_proba column order
-    probabilities: bool = False
-    output_name: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)  # declared name -> value
-    n_train: int = 0
-    n_holdout: int = 0
-    n_dropped: int = 0  # rows left out because their target was missing
-    holdout: float = 0.0
-    kepler_version: str = __version__
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ModelMeta:
-        """Read a stored meta; keys from newer Kepler versions are ignored."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 @dataclass

@@ -54,41 +54,84 @@ HEC_FIELDS = ("url", "index", "use_ack", "verify_tls")
 Get = Callable[[str, Mapping[str, Any]], Any]
 
 
+class _Refused(Exception):
+    """A reply other than 200, raised by the steps of :func:`answer`."""
+
+    def __init__(self, status: int, code: str, message: str, **detail: Any) -> None:
+        super().__init__(message)
+        self.reply = _error(status, code, message, **detail)
+
+
 def answer(request: Mapping[str, Any], connect: Callable[..., Get] | None = None) -> dict:
     """The handler's reply to splunkd's request (a persistent REST request as JSON:
     ``session.user``/``session.authtoken``, ``system_authtoken``, ``server.rest_uri``,
     ``method``): ``{"status": ..., "payload": {...}}``."""
+    connect = connect or splunkd
+    try:
+        rest_uri, user_key, system_key = _sessions(request)
+        fallback = clean_user((request.get("session") or {}).get("user"))
+        user, roles, level = _caller(connect, rest_uri, user_key, fallback)
+        stanza, hec, pieces = _setup(connect(rest_uri, system_key))
+        token = _token(stanza, decode_secrets(pieces), level)
+    except _Refused as refused:
+        return refused.reply
+    hec_secrets = decode_secrets(pieces, stanza="hec")
+    return {
+        "status": 200,
+        "payload": {
+            "user": user,
+            "roles": list(roles),
+            "level": level,
+            "bridge": {**{k: str(stanza.get(k) or "") for k in BRIDGE_FIELDS}, "token": token},
+            "hec": {
+                **{k: str(hec.get(k) or "") for k in HEC_FIELDS},
+                "token": str(hec_secrets.get("token") or ""),
+            },
+        },
+    }
+
+
+def _sessions(request: Mapping[str, Any]) -> tuple[str, str, str]:
+    """splunkd's URI, the caller's session key and the system's, from a GET request."""
     if str(request.get("method") or "GET").upper() != "GET":
-        return _error(405, "method_not_allowed", "kepler/credentials answers GET only")
-    session = request.get("session") or {}
-    user = clean_user(session.get("user"))
-    user_key = str(session.get("authtoken") or "")
+        raise _Refused(405, "method_not_allowed", "kepler/credentials answers GET only")
+    user_key = str((request.get("session") or {}).get("authtoken") or "")
     system_key = str(request.get("system_authtoken") or "")
     rest_uri = str((request.get("server") or {}).get("rest_uri") or "https://127.0.0.1:8089")
     if not user_key or not system_key:
-        return _error(
+        raise _Refused(
             500,
             "internal",
             "splunkd passed no session to kepler/credentials: restmap.conf needs "
             "passSystemAuth = true and requireAuthentication = true",
         )
-    connect = connect or splunkd
+    return rest_uri, user_key, system_key
+
+
+def _caller(
+    connect: Callable[..., Get], rest_uri: str, user_key: str, fallback_user: str
+) -> tuple[str, tuple[str, ...], str]:
+    """The caller's name, roles and Kepler level, read with the caller's own session."""
     try:
         context = connect(rest_uri, user_key)("authentication/current-context", {})
         content = context["entry"][0]["content"]
         capabilities = {str(c) for c in content.get("capabilities") or ()}
-        roles = clean_roles(content.get("roles") or ())
-        user = clean_user(content.get("username")) or user
+        roles = tuple(clean_roles(content.get("roles") or ()))
+        user = clean_user(content.get("username")) or fallback_user
     except Exception as exc:
-        return _error(502, "splunk_error", f"could not read your Splunk roles ({_why(exc)})")
+        raise _Refused(
+            502, "splunk_error", f"could not read your Splunk roles ({_why(exc)})"
+        ) from None
     if CAPABILITY_ADMIN in capabilities:
-        level = LEVEL_ADMIN
-    elif CAPABILITY_USE in capabilities:
-        level = LEVEL_USER
-    else:
-        return _error(403, "forbidden", role_needed(user), needs="kepler_user")
+        return user, roles, LEVEL_ADMIN
+    if CAPABILITY_USE in capabilities:
+        return user, roles, LEVEL_USER
+    raise _Refused(403, "forbidden", role_needed(user), needs="kepler_user")
 
-    system = connect(rest_uri, system_key)
+
+def _setup(system: Get) -> tuple[dict, dict, dict[str, str]]:
+    """Kepler's bridge and HEC stanzas (empty when absent) and its secrets' pieces, read
+    with the system session."""
     try:
         stanza = _stanza(system, "bridge")
         hec = _stanza(system, "hec")
@@ -99,43 +142,36 @@ def answer(request: Mapping[str, Any], connect: Callable[..., Get] | None = None
             if e.get("content", {}).get("realm") == REALM
         }
     except Exception as exc:
-        return _error(
+        raise _Refused(
             502, "splunk_error", f"could not read Kepler's setup from splunkd ({_why(exc)})"
-        )
-    secrets = decode_secrets(pieces)
-    url = str((stanza or {}).get("url") or "")
-    if stanza is None or not url or not secrets.get("token"):
-        return _error(
-            404,
-            "not_configured",
-            f"Kepler is not set up: a Splunk admin enters the bridge's URL and tokens on {SETUP}",
-        )
+        ) from None
+    if stanza is None or not str(stanza.get("url") or ""):
+        raise _not_set_up()
+    return stanza, hec or {}, pieces
+
+
+def _token(stanza: dict, secrets: Mapping[str, Any], level: str) -> str:
+    """The bridge token of ``level``: the admin token, or the user-level one."""
+    if not secrets.get("token"):
+        raise _not_set_up()
     token = secrets.get("token") if level == LEVEL_ADMIN else secrets.get("user_token")
     if not token:
-        return _error(
+        raise _Refused(
             404,
             "not_configured",
             "Kepler's setup has no user-level token yet, so only the "
             f"{ROLE_ADMIN!r} role can run Kepler: a Splunk admin enters the bridge's user "
             f"token (KEPLER_USER_TOKEN, or the user-token file `kepler up` made) on {SETUP}",
         )
-    hec_secrets = decode_secrets(pieces, stanza="hec")
-    return {
-        "status": 200,
-        "payload": {
-            "user": user,
-            "roles": list(roles),
-            "level": level,
-            "bridge": {
-                **{k: str(stanza.get(k) or "") for k in BRIDGE_FIELDS},
-                "token": str(token),
-            },
-            "hec": {
-                **{k: str((hec or {}).get(k) or "") for k in HEC_FIELDS},
-                "token": str(hec_secrets.get("token") or ""),
-            },
-        },
-    }
+    return str(token)
+
+
+def _not_set_up() -> _Refused:
+    return _Refused(
+        404,
+        "not_configured",
+        f"Kepler is not set up: a Splunk admin enters the bridge's URL and tokens on {SETUP}",
+    )
 
 
 def _stanza(get: Get, name: str) -> dict | None:

@@ -30,30 +30,24 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from kepler.core.durations import duration_seconds
 from kepler.core.errors import BadParameter, Conflict, InvalidSpec, ScheduleNotFound
 from kepler.core.refs import ModelRef
 from kepler.server.jobs import _engine
 
 MIN_EVERY_S = 1.0
 MAX_EVERY_S = 366 * 86400.0
-_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400}
-_EVERY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$")
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
 
 
 def parse_every(every: str | float | int) -> float:
     """Seconds from ``"5m"``, ``"30s"``, ``"2h"``, ``"1d"`` (a bare number is minutes)."""
-    if isinstance(every, int | float) and not isinstance(every, bool):
-        seconds = float(every) * 60
-    else:
-        match = _EVERY.match(str(every).lower())
-        unit = match.group(2) if match else None
-        if match is None or (unit and unit not in _UNITS):
-            raise BadParameter(
-                f"every={every!r} is not an interval: use a number and s, m, h or d, "
-                "as in every=5m or every=30s"
-            )
-        seconds = float(match.group(1)) * _UNITS.get(unit or "m", 60)
+    seconds = duration_seconds(every, bare="m")
+    if seconds is None:
+        raise BadParameter(
+            f"every={every!r} is not an interval: use a number and s, m, h or d, "
+            "as in every=5m or every=30s"
+        )
     if not MIN_EVERY_S <= seconds <= MAX_EVERY_S:
         raise BadParameter(f"every={every!r} must be between 1 second and 366 days")
     return seconds

@@ -402,7 +402,7 @@ class _CountingName(str):
 def test_parquet_encoding_of_a_wide_chunk_is_linear_in_its_columns() -> None:
     from types import SimpleNamespace
 
-    from kepler.server.datasets import _encoding
+    from kepler.server.datasets.schema import encoding
 
     n = 3000
     fields = [
@@ -410,10 +410,10 @@ def test_parquet_encoding_of_a_wide_chunk_is_linear_in_its_columns() -> None:
         for i in range(n)
     ]
     _CountingName.comparisons = 0
-    encoding = _encoding(fields)  # type: ignore[arg-type]
+    chosen = encoding(fields)  # type: ignore[arg-type]
     assert _CountingName.comparisons <= n  # a list lookup per column: n * n / 4
-    assert encoding["use_dictionary"] == [f"c{i}" for i in range(1, n, 2)]
-    assert encoding["compression"] == {f"c{i}": "zstd" if i % 2 else "lz4" for i in range(n)}
+    assert chosen["use_dictionary"] == [f"c{i}" for i in range(1, n, 2)]
+    assert chosen["compression"] == {f"c{i}": "zstd" if i % 2 else "lz4" for i in range(n)}
 
 
 def test_a_wide_chunk_keeps_its_columns_and_their_encoding(store: DatasetStore) -> None:
