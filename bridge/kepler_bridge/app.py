@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from kepler._version import __version__
 from kepler.server.jobs import JobStore
+from kepler.server.model_cache import ModelCache
 from kepler.server.queue import make_celery
 from kepler.server.schedules import ScheduleStore
 from kepler.server.settings import ServerSettings
@@ -18,7 +19,6 @@ from kepler_bridge import errors
 from kepler_bridge.body_limits import BodyLimits
 from kepler_bridge.deps import AuthDep, BridgeState
 from kepler_bridge.ingest import own_spool_dir
-from kepler_bridge.model_cache import ModelCache
 from kepler_bridge.ratelimit import TokenRateLimit
 from kepler_bridge.routes import (
     algorithms,
@@ -82,7 +82,7 @@ def create_app(settings: ServerSettings, token: str, *, user_token: str | None =
         jobs=JobStore(settings.database_url, telemetry=telemetry),
         datasets=DatasetStore(settings.dataset_store),
         models=store,
-        cache=ModelCache(settings.model_cache_size, store.load_version, store.resolve),
+        cache=ModelCache.for_store(store, settings.model_cache_size),
         celery=make_celery(settings),
         schedules=ScheduleStore(settings.database_url),
     )

@@ -25,8 +25,8 @@ from kepler.core.identity import (
     clean_user,
 )
 from kepler.server.jobs import JobStore
+from kepler.server.model_cache import ModelCache
 from kepler.server.settings import ServerSettings
-from kepler_bridge.model_cache import ModelCache
 
 
 @dataclass

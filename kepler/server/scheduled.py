@@ -5,14 +5,16 @@ it fired (search, time range, model reference, index), so a run queued before a 
 was removed or changed still does what it was fired to do. Each event carries
 ``kepler_job`` and ``kepler_row``: a run redelivered after a worker died mid-send can be
 told apart in Splunk (``| dedup kepler_job kepler_row``).
+
+Scoring and delivery are :mod:`kepler.server.scoring`'s two steps, as for every apply; the
+model comes from this worker process's model cache (``model_cache.process_cache``). A run
+owns its sender (its counts are its own) and flushes it once, at its end.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
-from functools import lru_cache
 from typing import Any
 
 from kepler.core.errors import HecRejected
@@ -25,7 +27,6 @@ log = logging.getLogger(__name__)
 
 SCORE_KIND = "score"
 SCORE_ROWS = 50_000  # rows scored and sent per piece
-DEFAULT_SOURCETYPE = "kepler:score"
 
 
 def schedule_spec(sched: Any, *, trigger: str) -> dict[str, Any]:
@@ -68,13 +69,6 @@ def run_score_job(
     return result
 
 
-@lru_cache(maxsize=4)
-def _loaded(tracking_uri: str, artifacts: str, experiment: str, name: str, version: int) -> Any:
-    from kepler.ml.store import ModelStore
-
-    return ModelStore(tracking_uri, artifacts, experiment).load(name, version)
-
-
 def _score(
     job_id: str,
     spec: dict[str, Any],
@@ -83,23 +77,14 @@ def _score(
     splunk: Any,
     hec_conf: Any,
 ) -> dict[str, Any]:
-    import pyarrow as pa
-
-    from kepler.hec import HecSender, make_event
-    from kepler.server.fitting import model_store
-    from kepler.server.scoring import score_table
+    from kepler.hec import HecSender
+    from kepler.server.model_cache import process_cache
+    from kepler.server.scoring import deliver
     from kepler.splunk.search import from_splunk
 
     started = time.time()
     # The version is pinned before the search runs: one version scores the whole run.
-    info = model_store(settings).resolve(ModelRef.parse(spec["model"]))
-    pipeline, meta = _loaded(
-        settings.tracking_uri,
-        settings.artifact_location,
-        settings.experiment,
-        info.name,
-        info.version,
-    )
+    info, model = process_cache(settings).fetch(ModelRef.parse(spec["model"]))
     result: dict[str, Any] = {
         "schedule": spec["schedule"],
         "model": info.name,
@@ -115,8 +100,6 @@ def _score(
         "kepler_schedule": spec["schedule"],
         "kepler_job": job_id,
     }
-    sourcetype = spec.get("sourcetype") or DEFAULT_SOURCETYPE
-    source = f"kepler:schedule:{spec['schedule']}"
     # HEC is checked before Splunk is searched: a run that could not deliver does not search.
     # The run has a sender of its own (its own disk-queue slot), so its counts are its own.
     with HecSender(hec_conf) as hec:
@@ -136,28 +119,16 @@ def _score(
                 0.1 + 0.8 * start / len(frame),
                 f"scoring rows {start:,} to {start + len(piece):,} of {len(frame):,}",
             )
-            features = [c for c in meta.features if c in piece.columns]
-            table = pa.Table.from_pandas(piece[features], preserve_index=False)
-            if not features:  # none of the model's fields came: every row is all missing
-                table = pa.table({"_": pa.nulls(len(piece))}).drop_columns(["_"])
-            scored = score_table(pipeline, meta, table, include_input=False).to_pandas()
-            keep = [c for c in piece.columns if not str(c).startswith("_")]
-            times = piece["_time"].tolist() if "_time" in piece.columns else None
-            inputs = piece[keep].to_dict("records")
-            outputs = scored.to_dict("records")
-            for i, (row, out) in enumerate(zip(inputs, outputs, strict=True)):
-                event = {**_clean(row), **_clean(out), **base, "kepler_row": start + i}
-                when = times[i] if times is not None else None
-                hec.send(
-                    make_event(
-                        event,
-                        time=started if when is None or when != when else when,  # NaT: now
-                        host=row.get("host") if isinstance(row.get("host"), str) else None,
-                        source=source,
-                        sourcetype=sourcetype,
-                        index=spec.get("index"),
-                    )
-                )
+            deliver(
+                hec,
+                _scored_rows(model, piece, {**base, "kepler_row": start}),
+                index=spec.get("index"),
+                sourcetype=spec.get("sourcetype"),
+                source=f"kepler:schedule:{spec['schedule']}",
+                host_field="host",
+                default_time=started,  # a row without a time (or NaT): the run's start
+                wait=False,  # the run's own sender is flushed once, below
+            )
         report = hec.flush()
     result.update(
         sent=report.delivered,
@@ -179,15 +150,23 @@ def _score(
     return result
 
 
-def _clean(row: dict[str, Any]) -> dict[str, Any]:
-    """JSON-safe values: NaN and NaT become missing, numpy scalars plain numbers."""
-    out: dict[str, Any] = {}
-    for key, value in row.items():
-        if hasattr(value, "item") and not isinstance(value, list | dict | str):
-            value = value.item()
-        if value is None or (isinstance(value, float) and not math.isfinite(value)):
-            continue
-        if hasattr(value, "isoformat"):
-            value = value.isoformat()
-        out[str(key)] = value
-    return out
+def _scored_rows(model: Any, piece: Any, base: dict[str, Any]) -> list[dict[str, Any]]:
+    """The piece's rows (Splunk's ``_`` fields too: ``_time`` is the event's time), their
+    scores, ``base`` and ``kepler_row`` (counted from ``base["kepler_row"]``)."""
+    import pyarrow as pa
+
+    from kepler.server.scoring import ScoreOptions, score
+
+    meta = model[1]
+    features = [c for c in meta.features if c in piece.columns]
+    table = pa.Table.from_pandas(piece[features], preserve_index=False)
+    if not features:  # none of the model's fields came: every row is all missing
+        table = pa.table({"_": pa.nulls(len(piece))}).drop_columns(["_"])
+    scored = score(model, table, ScoreOptions(include_input=False)).to_pandas()
+    first = base["kepler_row"]
+    return [
+        {**row, **out, **base, "kepler_row": first + i}
+        for i, (row, out) in enumerate(
+            zip(piece.to_dict("records"), scored.to_dict("records"), strict=True)
+        )
+    ]

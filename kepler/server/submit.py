@@ -80,7 +80,7 @@ def submit_apply(
     user: str | None = None,
 ) -> Job:
     """Queue an async apply: the model version is pinned now, the dataset must be complete."""
-    from kepler.server.writeback import NOT_CONFIGURED
+    from kepler.server.scoring import NOT_CONFIGURED
 
     if not hec_ready:
         # The workers write with the deployment's KEPLER_HEC_* (a token never travels

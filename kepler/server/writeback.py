@@ -1,37 +1,33 @@
-"""Scores back into Splunk: scored rows as HEC events, and the async apply job.
+"""Scores back into Splunk: where a caller's events may go, and the async apply job.
 
-``| kepler apply pump index=scores`` writes each scored row as one event (the row's fields
-as a JSON object, ``_time`` as the event's time, Splunk's other ``_`` fields left out)
-through the bridge's sender; ``async=t`` stores the search's events as a dataset and a
-worker scores it batch by batch with :func:`run_apply_job`, writing through its own
-sender. A batch counts as written once ``flush()`` says it is in Splunk or in the disk
-queue, and the job records it, so a redelivered job resumes after the last written batch.
+:func:`hec_target` decides the HEC target of a request (the bridge's own, or one an admin
+allowed). ``| kepler apply pump index=scores async=t`` stores the search's events as a
+dataset and a worker runs :func:`run_apply_job`: the job's pinned version, from this worker
+process's model cache, scores the dataset batch by batch (:func:`~kepler.server.scoring.score`)
+and each batch is delivered through the worker's own sender
+(:func:`~kepler.server.scoring.deliver`: one event per row, ``_time`` as the event's time).
+A batch counts as written once it is in Splunk or in the disk queue, and the job records
+it, so a redelivered job resumes after the last written batch.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from kepler.core.errors import Forbidden, HecNotConfigured, HecUnavailable
-from kepler.hec import HecEvent, HecReport, HecSender, HecSettings, make_event
+from kepler.core.errors import Forbidden, HecNotConfigured
+from kepler.core.refs import ModelRef
+from kepler.hec import HecSender, HecSettings
 from kepler.hec._settings import base_url_problem, safe_url
 from kepler.server.jobs import JobStore, run_once
 from kepler.server.liveness import JobLimits
+from kepler.server.scoring import DEFAULT_SOURCETYPE, NOT_CONFIGURED, ScoreOptions, deliver, score
 from kepler.server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
-DEFAULT_SOURCETYPE = "kepler:score"
 BATCH_ROWS = 50_000
-NOT_CONFIGURED = (
-    "writing scores to an index needs Splunk's HTTP Event Collector: set KEPLER_HEC_URL and "
-    "KEPLER_HEC_TOKEN where the bridge and workers run, or fill in the HEC tab of Kepler's "
-    "setup page in Splunk"
-)
 
 
 def hec_target(base: HecSettings, headers: dict[str, str] | None = None) -> HecSettings:
@@ -108,79 +104,6 @@ def _allows(entry: str, url: str) -> bool:
     return b.path == prefix or b.path.startswith(prefix + "/")
 
 
-def rows_to_events(
-    rows: list[dict[str, Any]],
-    *,
-    index: str | None,
-    sourcetype: str | None,
-    source: str,
-    host: str | None = None,
-) -> Iterator[HecEvent]:
-    """One event per scored row; ``_time`` (epoch seconds, as Splunk sends it) becomes the
-    event's time, other ``_`` fields and empty cells are left out."""
-    for row in rows:
-        when = row.get("_time")
-        payload = {
-            k: v
-            for k, v in row.items()
-            if not k.startswith("_") and v is not None and v != "" and not _nan(v)
-        }
-        yield make_event(
-            payload,
-            time=_epoch(when),
-            index=index,
-            sourcetype=sourcetype or DEFAULT_SOURCETYPE,
-            source=source,
-            host=host,
-        )
-
-
-def _nan(value: Any) -> bool:
-    return isinstance(value, float) and math.isnan(value)
-
-
-def _epoch(value: Any) -> float | None:
-    if value is None or value == "":
-        return None
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        return None
-    return seconds if math.isfinite(seconds) else None
-
-
-def write_table(
-    sender: HecSender,
-    table: Any,
-    *,
-    index: str | None,
-    sourcetype: str | None,
-    source: str,
-) -> int:
-    """Send a scored Arrow table's rows, all or none (a full queue raises HecQueueFull and
-    takes none of them); returns how many."""
-    return sender.send_many(
-        rows_to_events(table.to_pylist(), index=index, sourcetype=sourcetype, source=source),
-        atomic=True,
-    )
-
-
-def settle(sender: HecSender, sent: int) -> HecReport:
-    """Wait, at most ``KEPLER_HEC_FLUSH_TIMEOUT``, until what was sent is in Splunk or in the
-    disk queue; past it, HecUnavailable (the events stay with the sender: not lost)."""
-    s = sender.settings
-    report = sender.flush(s.flush_timeout)
-    if report.pending:
-        raise HecUnavailable(
-            f"HEC at {s.safe_url()} did not take {sent} events within {s.flush_timeout:g}s "
-            f"(KEPLER_HEC_FLUSH_TIMEOUT; last error: {report.last_error or 'none'}) and they "
-            "could not be written to the disk queue yet; they are kept and sent when HEC "
-            "answers. Check Splunk's HTTP Event Collector and the disk of the HEC queue",
-            detail={"hec_url": s.safe_url(), "pending": report.pending},
-        )
-    return report
-
-
 def run_apply_job(dataset_id: str, job_id: str, settings: ServerSettings) -> dict[str, Any]:
     """Score a stored dataset with the job's pinned model version and write every row to HEC."""
     from kepler.server.telemetry import Telemetry, sender_for
@@ -220,14 +143,14 @@ def _apply(
 ) -> dict[str, Any]:
     import pyarrow as pa
 
-    from kepler.server.fitting import dataset_store, model_store
-    from kepler.server.scoring import score_table
+    from kepler.server.fitting import dataset_store
+    from kepler.server.model_cache import process_cache
 
     name, version = str(spec["model"]), int(spec["version"])
-    pipeline, meta = model_store(settings).load(name, version)
+    _, model = process_cache(settings).fetch(ModelRef(name, version=version))
+    options = ScoreOptions.of_job(spec)
     datasets = dataset_store(settings)
     total = max(1, datasets.manifest(dataset_id).rows)
-    source = f"kepler:apply:{name}@{version}"
     rows_written = events = 0
     start_report = sender.report()
     for n, batch in enumerate(datasets.iter_batches(dataset_id, batch_size=BATCH_ROWS)):
@@ -235,21 +158,13 @@ def _apply(
             rows_written += batch.num_rows
             continue
         started = time.perf_counter()
-        scored = score_table(
-            pipeline,
-            meta,
-            pa.Table.from_batches([batch]),
-            probabilities=spec.get("probabilities"),
-            output_name=spec.get("output_name"),
-        )
-        events += write_table(
+        events += deliver(
             sender,
-            scored,
+            score(model, pa.Table.from_batches([batch]), options),
             index=spec.get("index"),
             sourcetype=spec.get("sourcetype"),
-            source=source,
-        )
-        settle(sender, events)  # in Splunk or in the disk queue before the batch counts
+            source=f"kepler:apply:{name}@{version}",
+        ).events  # settled: in Splunk or in the disk queue before the batch counts
         rows_written += batch.num_rows
         jobs.checkpoint(job_id, {"batches_written": n + 1, "rows": rows_written})
         jobs.progress(job_id, rows_written / total, f"scored and wrote {rows_written:,} rows")

@@ -16,9 +16,9 @@ from kepler.core.refs import ModelRef
 from kepler.core.spec import FitSpec
 from kepler.ml.store import ModelStore
 from kepler.ml.training import TrainedModel, train
+from kepler.server.model_cache import ModelCache
 from kepler.server.settings import ServerSettings
 from kepler_bridge.app import create_app
-from kepler_bridge.model_cache import ModelCache
 
 TOKEN = "cache-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "text/csv"}

@@ -117,3 +117,23 @@ def test_score_without_any_of_the_model_fields_names_them() -> None:
     assert err.value.detail["missing_fields"] == ["a", "b"]
     # one field of two is enough to score (the other is imputed, as a blank value is)
     assert score_table(pipeline, meta, read_body("csv", b"a\r\n1\r\n")).num_rows == 1
+
+
+def test_rows_to_events_takes_host_and_default_time_and_drops_missing_values() -> None:
+    import pandas as pd
+
+    from kepler.server.scoring import rows_to_events
+
+    rows = [
+        {"_time": pd.Timestamp("2026-01-01T00:00:01Z"), "host": "web1", "x": 1, "y": None},
+        {"_time": pd.NaT, "host": 7, "x": float("inf"), "s": "", "z": "ok"},
+        {"_time": "not a time", "x": 2.5},
+    ]
+    first, second, third = rows_to_events(
+        rows, index="i", sourcetype="st", source="s", host_field="host", default_time=5.0
+    )
+    assert first["time"] == 1767225601.0 and first["host"] == "web1"
+    assert first["event"] == {"host": "web1", "x": 1}
+    assert second["time"] == 5.0 and "host" not in second
+    assert second["event"] == {"host": 7, "z": "ok"}
+    assert third["time"] == 5.0 and third["event"] == {"x": 2.5}

@@ -13,8 +13,10 @@ from kepler.hec import HecSettings
 from kepler.server import writeback
 from kepler.server.fitting import run_fit_job
 from kepler.server.jobs import FAILED, SUCCEEDED, JobStore
+from kepler.server.model_cache import process_cache
+from kepler.server.scoring import rows_to_events
 from kepler.server.settings import ServerSettings
-from kepler.server.writeback import hec_target, rows_to_events, run_apply_job
+from kepler.server.writeback import hec_target, run_apply_job
 from tests.hec.receiver import HecReceiver
 
 TOKEN = "abababab-cdcd-efef-0101-232323232323"
@@ -168,6 +170,8 @@ def test_apply_job_writes_every_row_and_resumes_after_the_last_written_batch(
         assert sorted(e["time"] for e in rx.events if e["index"] == "scores") == [
             1700000000.0 + i for i in range(100, 200)
         ]
+        # Every run of the job scored with the one model this worker process loaded.
+        assert process_cache(settings).loads == 1
 
 
 def test_apply_job_without_hec_fails_with_the_settings_to_set(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from kepler.core import wire
 from kepler.core.refs import ModelRef
 from kepler.server.datasets import complete_upload
-from kepler.server.scoring import score_dataset_csv
+from kepler.server.scoring import ScoreOptions, score_dataset_csv
 from kepler_bridge.deps import AuthDep, StateDep
 from kepler_bridge.ingest import ingest_chunk
 from kepler_bridge.wire import CSV, DatasetComplete, DatasetCreate, media_format
@@ -66,11 +66,10 @@ def apply_to_dataset(
 ) -> StreamingResponse:
     """Every row of a stored dataset with ``model``'s output fields, streamed as CSV (what
     `| kepler fit ... output=events` answers with)."""
-    version, (pipeline, meta) = state.cache.fetch(ModelRef.parse(model))
+    version, loaded = state.cache.fetch(ModelRef.parse(model))
     batches = state.datasets.iter_batches(dataset_id, batch_size=50_000)
-    body = score_dataset_csv(
-        batches, pipeline, meta, probabilities=probabilities, output_name=output_name
-    )
+    options = ScoreOptions(probabilities=probabilities, output_name=output_name)
+    body = score_dataset_csv(batches, loaded, options)
     return StreamingResponse(
         body, media_type=CSV, headers={"X-Kepler-Model-Version": str(version.version)}
     )

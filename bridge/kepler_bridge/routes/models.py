@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from kepler.core import wire
-from kepler.core.errors import HecNotConfigured, KeplerError, PayloadTooLarge
+from kepler.core.errors import PayloadTooLarge
 from kepler.core.refs import ModelRef, model_to_delete
-from kepler.server.scoring import read_body, read_csv_for_model, score_table, write_body
-from kepler.server.senders import lease_sender
-from kepler.server.writeback import NOT_CONFIGURED, hec_target, settle, write_table
+from kepler.server.scoring import ScoreOptions, Writeback, apply_chunk
+from kepler.server.writeback import hec_target
 from kepler_bridge.deps import AuthDep, Caller, CallerDep, StateDep, admin_only
 from kepler_bridge.wire import ARROW, CSV, AliasRequest, media_format
 
@@ -113,77 +111,30 @@ async def apply_model(
     fmt = media_format(request.headers.get("content-type"))
     body = await _read_limited(request, state.settings.max_chunk_bytes)
     model_ref = ModelRef.parse(ref)
-    lease = None
-    if index is not None:
-        lease = lease_sender(hec_target(state.settings.hec, dict(request.headers)))
-        if lease is None:
-            raise HecNotConfigured(NOT_CONFIGURED)
-    sender = lease.sender if lease else None
-    started = time.perf_counter()
-    headers: dict[str, str] = {}
-
-    def work() -> tuple[bytes, int]:
-        # Resolved on every call, even a pinned version: see model_cache's docstring.
-        resolved, (pipeline, meta) = state.cache.fetch(model_ref)
-        name, number = resolved.name, resolved.version
-        echoed = [c for c in (echo or "").split(",") if c]
-        if fmt == "csv" and not include_input:  # only the model's fields need reading
-            table = read_csv_for_model(body, meta, echoed)
-        else:
-            table = read_body(fmt, body)
-        scored = score_table(
-            pipeline,
-            meta,
-            table,
-            probabilities=probabilities,
-            output_name=output_name,
-            include_input=include_input,
-            echo=echoed,
-        )
-        if sender is not None:
-            before = sender.report()
-            sent = write_table(
-                sender,
-                scored,
-                index=index,
-                sourcetype=sourcetype,
-                source=f"kepler:apply:{name}@{number}",
-            )
-            after = settle(sender, sent)  # in Splunk, or in the disk queue if HEC is down
-            headers["X-Kepler-Hec-Events"] = str(sent)
-            headers["X-Kepler-Hec-Queued"] = str(after.spooled)
-            headers["X-Kepler-Hec-Rejected"] = str(after.rejected - before.rejected)
-        state.telemetry.apply_batch(
-            name,
-            number,
-            rows=table.num_rows,
-            latency_s=time.perf_counter() - started,
-            user=caller.user,
-        )
-        return write_body(fmt, scored), number
-
-    try:
-        payload, version = await run_in_threadpool(work)
-    except KeplerError as exc:
-        state.telemetry.apply_batch(
-            model_ref.name,
-            model_ref.version,
-            rows=0,
-            latency_s=time.perf_counter() - started,
-            errors=1,
-            error=exc.message,
-            user=caller.user,
-        )
-        raise
-    finally:
-        if lease:
-            lease.release()  # the sender may be closed once no request uses it
-    return Response(
-        payload,
-        media_type=ARROW if fmt == "arrow" else CSV,
-        headers={
-            "X-Kepler-Model": model_ref.name,
-            "X-Kepler-Model-Version": str(version),
-            **headers,
-        },
+    options = ScoreOptions(
+        probabilities=probabilities,
+        output_name=output_name,
+        include_input=include_input,
+        echo=tuple(c for c in (echo or "").split(",") if c),
     )
+    writeback = None
+    if index is not None:
+        target = hec_target(state.settings.hec, dict(request.headers))
+        writeback = Writeback(target, index, sourcetype)
+    applied = await run_in_threadpool(
+        apply_chunk,
+        state.cache,
+        state.telemetry,
+        model_ref,
+        fmt,
+        body,
+        options,
+        writeback=writeback,
+        user=caller.user,
+    )
+    headers = {"X-Kepler-Model": model_ref.name, "X-Kepler-Model-Version": str(applied.version)}
+    if applied.delivered is not None:
+        headers["X-Kepler-Hec-Events"] = str(applied.delivered.events)
+        headers["X-Kepler-Hec-Queued"] = str(applied.delivered.queued)
+        headers["X-Kepler-Hec-Rejected"] = str(applied.delivered.rejected)
+    return Response(applied.body, media_type=ARROW if fmt == "arrow" else CSV, headers=headers)

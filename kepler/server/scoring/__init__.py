@@ -1,0 +1,68 @@
+"""Scoring: one way to score a table with a model, and one way to write scores to Splunk.
+
+Two steps, and every job kind goes through both:
+
+- **score** (:func:`score`): a loaded model, an Arrow table and :class:`ScoreOptions` in,
+  the scored table out;
+- **deliver** (:func:`deliver`): scored rows to HEC events through the one event builder,
+  :func:`rows_to_events`, sent all or none and settled (in Splunk or in the disk queue).
+
+Models come from the one model cache (:mod:`kepler.server.model_cache`), which resolves the
+reference against the registry on every fetch. The job kinds, each in one place:
+
+==========================  ==========================================  =================
+job                         where                                       model cache
+==========================  ==========================================  =================
+apply (a chunk, sync)       :func:`apply_chunk`, behind the apply route  the bridge's
+dataset apply (CSV stream)  :func:`score_dataset_csv`, dataset route     the bridge's
+async apply (a dataset)     ``writeback.run_apply_job``                  the worker's
+scheduled scoring           ``scheduled.run_score_job``                  the worker's
+==========================  ==========================================  =================
+
+Where HEC events may go (the caller's target, allow-listed) is ``writeback.hec_target``;
+which sender carries them is :mod:`kepler.server.senders`.
+"""
+
+from kepler.server.scoring._apply import Applied, Writeback, apply_chunk
+from kepler.server.scoring._deliver import (
+    DEFAULT_SOURCETYPE,
+    NOT_CONFIGURED,
+    Delivered,
+    deliver,
+    rows_to_events,
+    settle,
+)
+from kepler.server.scoring._score import (
+    Loaded,
+    ScoreOptions,
+    score,
+    score_dataset_csv,
+    score_table,
+)
+from kepler.server.scoring._tables import (
+    read_body,
+    read_csv_as_strings,
+    read_csv_for_model,
+    write_body,
+)
+
+__all__ = [
+    "DEFAULT_SOURCETYPE",
+    "NOT_CONFIGURED",
+    "Applied",
+    "Delivered",
+    "Loaded",
+    "ScoreOptions",
+    "Writeback",
+    "apply_chunk",
+    "deliver",
+    "read_body",
+    "read_csv_as_strings",
+    "read_csv_for_model",
+    "rows_to_events",
+    "score",
+    "score_dataset_csv",
+    "score_table",
+    "settle",
+    "write_body",
+]
