@@ -35,13 +35,11 @@ from kepler.core.automl import ENGINE_TASK, AutoMLSpec
 from kepler.core.errors import DataError, KeplerError
 from kepler.server.automl_runs import AutoMLRuns, Round
 from kepler.server.jobs import FINISHED, Job, JobStore, internal_error
+from kepler.server.queue import AUTOML_FINALISE_TASK, AUTOML_TASK
 from kepler.server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
 
-AUTOML_TASK = "kepler.automl"
-AUTOML_TRIAL_TASK = "kepler.automl_trial"
-AUTOML_FINALISE_TASK = "kepler.automl_finalise"
 # A run past its deadline with no trial started or told for this long (or twice its
 # longest trial, if longer) lost the tasks that would finalise it: the beat has it
 # finalised with the trials that finished.

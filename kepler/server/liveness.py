@@ -173,8 +173,7 @@ class Heartbeat:
 
 def resend(celery: Any, job: Job) -> None:
     """Send ``job``'s message to the workers again, as it was first sent."""
-    from kepler.server.automl import AUTOML_TASK
-    from kepler.server.queue import APPLY_TASK, FIT_TASK, SCORE_TASK
+    from kepler.server.queue import APPLY_TASK, AUTOML_TASK, FIT_TASK, SCORE_TASK
 
     tasks = {"fit": FIT_TASK, "apply": APPLY_TASK, "automl": AUTOML_TASK}
     if job.kind == "score":

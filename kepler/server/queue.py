@@ -11,9 +11,14 @@ from typing import Any
 
 from kepler.server.settings import ServerSettings
 
+# Every task name, in one place: the bridge and the beat send them, the workers register
+# them (kepler_workers.tasks), the time limits key on them.
 FIT_TASK = "kepler.fit"
 APPLY_TASK = "kepler.apply"
 SCORE_TASK = "kepler.score"
+AUTOML_TASK = "kepler.automl"
+AUTOML_TRIAL_TASK = "kepler.automl_trial"
+AUTOML_FINALISE_TASK = "kepler.automl_finalise"
 SQLITE_TRANSPORT = "kepler.server.sqlite_transport:SQLiteTransport"
 
 
@@ -54,7 +59,6 @@ def make_celery(s: ServerSettings) -> Any:
 
 
 def _time_limits(s: ServerSettings) -> dict[str, dict[str, float]]:
-    from kepler.server.automl import AUTOML_FINALISE_TASK, AUTOML_TASK, AUTOML_TRIAL_TASK
     from kepler.server.liveness import GRACE_S
 
     by_task = {

@@ -19,6 +19,7 @@ from kepler.core.errors import BadParameter, DataError
 from kepler.core.spec import parse
 from kepler.ml.store import ModelStore
 from kepler.server import automl
+from kepler.server import queue as queue_names
 from kepler.server.automl_runs import AutoMLRuns
 from kepler.server.datasets import DatasetStore
 from kepler.server.jobs import FAILED, SUCCEEDED, Job, JobStore
@@ -72,7 +73,7 @@ class Queue:
         self.tasks.append((name, args))
 
     def enqueue(self, job_id: str, lane: int, trial: int | None = None) -> None:
-        self.send_task(automl.AUTOML_TRIAL_TASK, [job_id, lane, trial])
+        self.send_task(queue_names.AUTOML_TRIAL_TASK, [job_id, lane, trial])
 
     def take(self) -> tuple[str, list]:
         if self.order == "lifo":
@@ -84,7 +85,7 @@ class Queue:
     def run(self, task: tuple[str, list], settings: ServerSettings) -> dict:
         name, args = task
         self.taken.append(args)
-        if name == automl.AUTOML_TASK:
+        if name == queue_names.AUTOML_TASK:
             return automl.start_automl(*args, settings, self.enqueue)
         job_id, lane, *trial = args
         return automl.run_automl_trial(job_id, lane, settings, self.enqueue, *trial)
@@ -108,7 +109,7 @@ def test_automl_job_runs_lanes_registers_winner_and_records_runs(
     datasets = DatasetStore(settings.dataset_store)
     job = automl.submit_automl(spec, dataset_id, datasets=datasets, jobs=jobs, celery=queue)
     assert job.spec["task"] == "classification" and job.spec["metric"] == "f1"
-    assert list(queue.tasks) == [(automl.AUTOML_TASK, [dataset_id, job.id])]
+    assert list(queue.tasks) == [(queue_names.AUTOML_TASK, [dataset_id, job.id])]
     queue.tasks.append(queue.tasks[0])  # a redelivered start must not start twice
     queue.drain(settings)
 
@@ -250,7 +251,7 @@ def test_seeded_round_survives_redelivery_and_a_lost_worker(settings: ServerSett
     queue.run(queue.take(), settings)  # trial 2: round 0 is not complete, nothing drawn
     assert not queue.tasks
     queue.tasks.append(lost)  # the broker redelivers the unacknowledged task
-    queue.tasks.append((automl.AUTOML_TRIAL_TASK, [job.id, 1, 1]))  # and a finished one
+    queue.tasks.append((queue_names.AUTOML_TRIAL_TASK, [job.id, 1, 1]))  # and a finished one
     queue.drain(settings)
     result = _succeeded(settings, job.id)
     assert result["counts"]["trials"] == 9 and result["counts"]["running"] == 0
@@ -345,7 +346,7 @@ def test_a_run_that_lost_its_tasks_is_finalised_by_the_sweep(
     last, grace = automl._quiet_since(AutoMLRuns(settings.database_url).get(job.id))
     time.sleep(max(0.0, last + grace - time.time()) + 0.1)
     assert automl.sweep(time.time(), settings, queue) == [job.id]
-    assert list(queue.tasks) == [(automl.AUTOML_FINALISE_TASK, [job.id])]
+    assert list(queue.tasks) == [(queue_names.AUTOML_FINALISE_TASK, [job.id])]
     result = automl.finalise_stale(job.id, settings)
     assert result["model"] == "orphan" and result["version"] == 1
     done = _succeeded(settings, job.id)
@@ -398,7 +399,7 @@ def test_the_beat_sweeps_for_stale_runs(
         time.sleep(0.05)
     stop.set()
     thread.join(10)
-    assert (automl.AUTOML_FINALISE_TASK, [job.id]) in queue.tasks
+    assert (queue_names.AUTOML_FINALISE_TASK, [job.id]) in queue.tasks
 
 
 def test_a_trial_left_running_by_a_lost_lane_is_failed_at_the_end(

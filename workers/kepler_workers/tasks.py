@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from kepler.server.automl import (
+from kepler.server.automl import finalise_stale, run_automl_trial, start_automl
+from kepler.server.fitting import run_fit_job
+from kepler.server.queue import (
+    APPLY_TASK,
     AUTOML_FINALISE_TASK,
     AUTOML_TASK,
     AUTOML_TRIAL_TASK,
-    finalise_stale,
-    run_automl_trial,
-    start_automl,
+    FIT_TASK,
+    SCORE_TASK,
 )
-from kepler.server.fitting import run_fit_job
-from kepler.server.queue import APPLY_TASK, FIT_TASK, SCORE_TASK
 from kepler.server.scheduled import run_score_job
 from kepler.server.writeback import run_apply_job
 from kepler_workers.app import app, settings
