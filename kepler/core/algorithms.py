@@ -104,6 +104,9 @@ MAX_FEATURES = _p(
     doc="features tried per split: a count, a fraction, sqrt or log2",
 )
 N_JOBS = _p("n_jobs", "int", nullable=True, doc="parallel workers (-1: all cores)")
+K_COMPONENTS = _p(
+    "k", "int", "n_components", minimum=1, maximum=MAX_CLUSTERS, doc="number of components"
+)
 KERNELS = ("linear", "poly", "rbf", "sigmoid")
 METRICS = (
     "euclidean",
@@ -818,14 +821,7 @@ _TRANSFORMERS: tuple[AlgorithmInfo, ...] = (
                 maximum=1,
                 doc="keep enough components to explain this share of variance",
             ),
-            _p(
-                "k",
-                "int",
-                "n_components",
-                minimum=1,
-                maximum=MAX_CLUSTERS,
-                doc="number of components",
-            ),
+            K_COMPONENTS,
             _p("whiten", "bool"),
             _p(
                 "svd_solver",
@@ -841,14 +837,7 @@ _TRANSFORMERS: tuple[AlgorithmInfo, ...] = (
         "transformer",
         "sklearn.decomposition:KernelPCA",
         _ps(
-            _p(
-                "k",
-                "int",
-                "n_components",
-                minimum=1,
-                maximum=MAX_CLUSTERS,
-                doc="number of components",
-            ),
+            K_COMPONENTS,
             _p("kernel", "str", choices=("linear", "poly", "rbf", "sigmoid", "cosine")),
             _p("gamma", "float", minimum=0, nullable=True),
             _p("degree", "float", minimum=0),
