@@ -1,14 +1,7 @@
 """Sealing an upload: check that every chunk arrived, then write the manifest that names
-them, after which the dataset takes no more chunks.
-
-Several bridge threads write parts of one dataset at once; workers on other machines read
-completed datasets. Writes after completion are refused: ``write_part`` checks the state
-again just before its rename. A re-send whose rename lands while ``complete()`` runs
-(the manifest would name the sha of the part it replaced) is closed two ways: on a local
-store (the default, and a shared volume) the check-and-rename and the whole of
-``complete()`` hold the dataset's lock file (``flock``); on every store ``complete()``
-reads the parts' footers again after sealing and rewrites the manifest if a part changed
-meanwhile, so the manifest always names the parts that are there.
+them, after which the dataset takes no more chunks. How a re-send racing the seal is kept
+out (the dataset lock on folders, footers read again elsewhere) is in the package's
+docstring (kepler.server.datasets).
 """
 
 from __future__ import annotations
