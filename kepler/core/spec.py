@@ -235,90 +235,116 @@ def _one_name(rest: list[_Tok], usage: str) -> str:
     return rest[0].text
 
 
-def _parse_fit(rest: list[_Tok], *, catalog: Any, allow_unknown: bool) -> FitSpec:
-    from kepler.core.algorithms import find_algorithm
+_FIT_USAGE = "fit <algorithm> [<param>=<value> ...] [<target> from] <field> ... [into <model>]"
 
-    usage = "fit <algorithm> [<param>=<value> ...] [<target> from] <field> ... [into <model>]"
-    if not rest or rest[0].key is not None:
-        raise InvalidSpec(f"fit needs an algorithm; usage: {usage}")
-    algo_name = rest[0].text
-    fields_before: list[str] = []
-    fields_after: list[str] = []
-    seen_from = False
+
+@dataclass
+class _FitWords:
+    """What a fit clause names, before the algorithm's catalog entry checks it."""
+
+    before: list[str] = field(default_factory=list)  # fields before `from`, or all of them
+    after: list[str] = field(default_factory=list)  # fields after `from`
+    seen_from: bool = False
     into: str | None = None
     output_name: str | None = None
-    raw_params: dict[str, Any] = {}
-    options: dict[str, Any] = {}
-    i = 1
+    params: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def _parse_fit(rest: list[_Tok], *, catalog: Any, allow_unknown: bool) -> FitSpec:
+    if not rest or rest[0].key is not None:
+        raise InvalidSpec(f"fit needs an algorithm; usage: {_FIT_USAGE}")
+    words = _scan_fit(rest[1:])
+    target, features = _target_and_features(words)
+    algo_name, params = _checked_algorithm(
+        rest[0].text, words.params, target, features, catalog=catalog, allow_unknown=allow_unknown
+    )
+    return FitSpec(
+        algorithm=algo_name,
+        target=target,
+        features=features,
+        params=params,
+        into=words.into,
+        output_name=words.output_name,
+        **_fit_options(words.options),
+    )
+
+
+def _scan_fit(rest: list[_Tok]) -> _FitWords:
+    words = _FitWords()
+    i = 0
     while i < len(rest):
         tok = rest[i]
         if tok.key is not None:
-            bucket = options if tok.key.lower() in FIT_OPTIONS else raw_params
-            name = tok.key.lower() if bucket is options else tok.key
+            bucket = words.options if tok.key.lower() in FIT_OPTIONS else words.params
+            name = tok.key.lower() if bucket is words.options else tok.key
             if name in bucket:
                 raise InvalidSpec(f"parameter {tok.key!r} is given twice")
             bucket[name] = tok.text
         elif tok.word == "from":
-            if seen_from:
-                raise InvalidSpec(f"`from` appears twice; usage: {usage}")
-            seen_from = True
+            if words.seen_from:
+                raise InvalidSpec(f"`from` appears twice; usage: {_FIT_USAGE}")
+            words.seen_from = True
         elif tok.word in ("into", "as"):
             if i + 1 >= len(rest) or rest[i + 1].key is not None:
                 raise InvalidSpec(f"`{tok.word}` must be followed by a name")
             if tok.word == "into":
-                into = ModelRef.parse(rest[i + 1].text).name
+                words.into = ModelRef.parse(rest[i + 1].text).name
             else:
-                output_name = rest[i + 1].text
+                words.output_name = rest[i + 1].text
             i += 1
         else:
-            (fields_after if seen_from else fields_before).append(tok.text)
+            (words.after if words.seen_from else words.before).append(tok.text)
         i += 1
+    return words
 
-    if seen_from:
-        if len(fields_before) != 1:
-            raise InvalidSpec(
-                f"exactly one target field goes before `from` (got {len(fields_before)}); "
-                f"usage: {usage}"
-            )
-        if not fields_after:
-            raise InvalidSpec(f"name the feature fields after `from`; usage: {usage}")
-        target: str | None = fields_before[0]
-        features = tuple(fields_after)
-    else:
-        target, features = None, tuple(fields_before)
-        if not features:
-            raise InvalidSpec(f"name the fields to train on; usage: {usage}")
+
+def _target_and_features(words: _FitWords) -> tuple[str | None, tuple[str, ...]]:
+    if not words.seen_from:
+        if not words.before:
+            raise InvalidSpec(f"name the fields to train on; usage: {_FIT_USAGE}")
+        return None, tuple(words.before)
+    if len(words.before) != 1:
+        raise InvalidSpec(
+            f"exactly one target field goes before `from` (got {len(words.before)}); "
+            f"usage: {_FIT_USAGE}"
+        )
+    if not words.after:
+        raise InvalidSpec(f"name the feature fields after `from`; usage: {_FIT_USAGE}")
+    return words.before[0], tuple(words.after)
+
+
+def _checked_algorithm(
+    algo_name: str,
+    raw_params: dict[str, Any],
+    target: str | None,
+    features: tuple[str, ...],
+    *,
+    catalog: Any,
+    allow_unknown: bool,
+) -> tuple[str, dict[str, Any]]:
+    """The algorithm's canonical name and its checked parameters; an algorithm outside the
+    catalog passes unchecked only when ``allow_unknown`` (the worker checks it later)."""
+    from kepler.core.algorithms import find_algorithm
 
     try:
         info = find_algorithm(algo_name, catalog or ())
     except InvalidSpec:
         if not allow_unknown:
             raise
-        info = None
-    if info is not None:
-        algo_name = info.name
-        params = info.check(raw_params)
-        if info.supervised and target is None:
-            raise InvalidSpec(
-                f"{info.name} predicts a field: name it before `from`, as in "
-                f"fit {info.name} <target> from {' '.join(features)}"
-            )
-        if not info.supervised and target is not None:
-            raise InvalidSpec(
-                f"{info.name} is {_article(info.task)} and learns without a target: "
-                f"drop `{target} from` and list the fields"
-            )
-    else:
-        params = dict(raw_params)
-    return FitSpec(
-        algorithm=algo_name,
-        target=target,
-        features=features,
-        params=params,
-        into=into,
-        output_name=output_name,
-        **_fit_options(options),
-    )
+        return algo_name, dict(raw_params)
+    params = info.check(raw_params)
+    if info.supervised and target is None:
+        raise InvalidSpec(
+            f"{info.name} predicts a field: name it before `from`, as in "
+            f"fit {info.name} <target> from {' '.join(features)}"
+        )
+    if not info.supervised and target is not None:
+        raise InvalidSpec(
+            f"{info.name} is {_article(info.task)} and learns without a target: "
+            f"drop `{target} from` and list the fields"
+        )
+    return info.name, params
 
 
 def _article(task: str) -> str:
