@@ -16,12 +16,9 @@ from kepler.searchcommand.progress import DEFAULT_INTERVAL, MAX_INTERVAL
 
 APP = "kepler"
 CONF = "kepler_settings"
-# UCC keeps a stanza's encrypted fields as one JSON object in storage/passwords, split into
-# pieces of at most 255 characters under `<stanza>``splunk_cred_sep``<n>` (n from 1), the
-# last piece being solnlib's end mark (splunk_app/README.md has the sources).
+# The realm under which UCC's handler keeps each stanza's encrypted fields (one JSON object
+# per stanza) in storage/passwords; kepler.searchcommand.credentials reads them with solnlib.
 REALM = f"__REST_CREDENTIAL__#{APP}#configs/conf-{CONF}"
-SEP = "``splunk_cred_sep``"
-END_MARK = SEP + SEP.join("SPLUNK") + SEP
 
 
 @dataclass(frozen=True)
@@ -139,31 +136,6 @@ def from_settings(
             stanza.get("progress_interval"), "progress_interval in kepler_settings.conf [bridge]"
         ),
     )
-
-
-def decode_secrets(pieces: Mapping[str, str], stanza: str = "bridge") -> dict[str, Any]:
-    """Join UCC's ``<stanza>``splunk_cred_sep``<n>`` password pieces up to the end mark and
-    parse the JSON (a single entry named ``<stanza>`` is the older one-piece form)."""
-    prefix = stanza + SEP
-    ordered = sorted(
-        (int(k[len(prefix) :]), v)
-        for k, v in pieces.items()
-        if k.startswith(prefix) and k[len(prefix) :].isdigit()
-    )
-    text = ""
-    for _, piece in ordered:
-        if piece == END_MARK:
-            break
-        text += piece
-    if not text:
-        text = pieces.get(stanza, "")
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 CREDENTIALS = "kepler/credentials"

@@ -14,8 +14,10 @@ secrets with the system session, and answers with what that caller's level may h
 So a ``kepler_user`` runs fit and apply without any power over other apps' secrets, and
 cannot widen its level: the level is in the token the handler chose, not in a header.
 
-Standard library and the vendored splunklib's ``binding`` only: it runs in Splunk's
-Python (3.9 and 3.13).
+The secrets are read as UCC's own handler reads them, with the vendored solnlib's
+``CredentialManager`` (the app's lib/ ships solnlib 7.0.0 for the Configuration page), which
+joins the pieces it stored them in. Standard library, the vendored splunklib's ``binding``
+and solnlib only: it runs in Splunk's Python (3.9 and 3.13).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from kepler.core.identity import (
     clean_user,
     role_needed,
 )
-from kepler.searchcommand.config import APP, CONF, REALM, decode_secrets
+from kepler.searchcommand.config import APP, CONF, REALM
 
 SETUP = "Apps > Kepler > Configuration"
 # The bridge stanza's fields the command needs (never the '******' stand-ins for secrets).
@@ -71,11 +73,11 @@ def answer(request: Mapping[str, Any], connect: Callable[..., Get] | None = None
         rest_uri, user_key, system_key = _sessions(request)
         fallback = clean_user((request.get("session") or {}).get("user"))
         user, roles, level = _caller(connect, rest_uri, user_key, fallback)
-        stanza, hec, pieces = _setup(connect(rest_uri, system_key))
-        token = _token(stanza, decode_secrets(pieces), level)
+        stanza, hec, secrets = _setup(connect(rest_uri, system_key), rest_uri, system_key)
+        token = _token(stanza, secrets.get("bridge") or {}, level)
     except _Refused as refused:
         return refused.reply
-    hec_secrets = decode_secrets(pieces, stanza="hec")
+    hec_secrets = secrets.get("hec") or {}
     return {
         "status": 200,
         "payload": {
@@ -129,25 +131,52 @@ def _caller(
     raise _Refused(403, "forbidden", role_needed(user), needs="kepler_user")
 
 
-def _setup(system: Get) -> tuple[dict, dict, dict[str, str]]:
-    """Kepler's bridge and HEC stanzas (empty when absent) and its secrets' pieces, read
+def _setup(system: Get, rest_uri: str, system_key: str) -> tuple[dict, dict, dict[str, dict]]:
+    """Kepler's bridge and HEC stanzas (empty when absent) and each stanza's secrets, read
     with the system session."""
     try:
         stanza = _stanza(system, "bridge")
         hec = _stanza(system, "hec")
-        stored = system("storage/passwords", {"count": 0, "search": APP})
-        pieces = {
-            e["content"]["username"]: e["content"].get("clear_password", "")
-            for e in stored.get("entry", [])
-            if e.get("content", {}).get("realm") == REALM
-        }
+        secrets = stored_secrets(rest_uri, system_key)
     except Exception as exc:
         raise _Refused(
             502, "splunk_error", f"could not read Kepler's setup from splunkd ({_why(exc)})"
         ) from None
     if stanza is None or not str(stanza.get("url") or ""):
         raise _not_set_up()
-    return stanza, hec or {}, pieces
+    return stanza, hec or {}, secrets
+
+
+def stored_secrets(rest_uri: str, session_key: str) -> dict[str, dict[str, Any]]:
+    """Each setup stanza's encrypted fields (``{"bridge": {"token": ..., "user_token": ...},
+    "hec": {"token": ...}}``), as UCC's handler stored them in storage/passwords: one JSON
+    object per stanza under Kepler's realm, read back by the same solnlib that wrote it."""
+    from solnlib.credentials import CredentialManager
+
+    uri = urlparse(rest_uri)
+    manager = CredentialManager(
+        session_key,
+        APP,
+        owner="nobody",
+        realm=REALM,
+        scheme=uri.scheme or "https",
+        host=uri.hostname or "127.0.0.1",
+        port=uri.port or 8089,
+    )
+    return {
+        str(entry["username"]): _fields(entry.get("clear_password"))
+        for entry in manager.get_clear_passwords_in_realm()
+        if entry.get("realm") == REALM
+    }
+
+
+def _fields(text: Any) -> dict[str, Any]:
+    """A stanza's secret JSON; {} for anything else (a value written by hand)."""
+    try:
+        value = json.loads(text or "")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _token(stanza: dict, secrets: Mapping[str, Any], level: str) -> str:

@@ -8,10 +8,7 @@ import pytest
 
 from kepler.core.errors import BadParameter
 from kepler.searchcommand.config import (
-    END_MARK,
-    SEP,
     Config,
-    decode_secrets,
     from_environ,
     from_settings,
     load,
@@ -29,22 +26,6 @@ def test_environment_outside_splunk() -> None:
 
 def test_config_repr_never_shows_token() -> None:
     assert "s3cret" not in repr(Config(url="u", token="s3cret"))
-
-
-def test_secrets_joined_from_ucc_pieces_in_order() -> None:
-    value = json.dumps({"token": "x" * 300})
-    pieces = {
-        f"bridge{SEP}3": END_MARK,
-        f"bridge{SEP}2": value[255:],
-        f"bridge{SEP}1": value[:255],
-        f"hec{SEP}1": "{}",
-    }
-    assert decode_secrets(pieces) == {"token": "x" * 300}
-    short = {f"bridge{SEP}1": '{"token": "t"}', f"bridge{SEP}2": END_MARK}
-    assert decode_secrets(short) == {"token": "t"}  # a short token takes two entries
-    assert decode_secrets({"bridge": '{"token": "old"}'}) == {"token": "old"}
-    assert decode_secrets({}) == {}
-    assert decode_secrets({f"bridge{SEP}1": "not json", f"bridge{SEP}2": END_MARK}) == {}
 
 
 def test_settings_stanza_and_secrets_make_config() -> None:
@@ -89,9 +70,6 @@ def test_hec_tab_becomes_headers_and_never_shows_in_repr() -> None:
     assert (
         from_settings({"url": "https://b"}, {}, {"url": "https://s:8088"}, {}).hec_headers() == {}
     )
-    assert decode_secrets({f"hec{SEP}1": '{"token": "h"}', f"hec{SEP}2": END_MARK}, "hec") == {
-        "token": "h"
-    }
 
 
 def test_job_timeout_and_progress_interval_from_environment_or_stanza() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from kepler.searchcommand.credentials import answer
-from tests.splunk.app_setup import app_splunkd
+from tests.splunk.app_setup import app_splunkd, store_secrets
 from tests.splunk.splunkd_rest import SplunkdRest
 
 ADMIN, USER, HEC = "admin-tok", "user-tok", "hec-tok"
@@ -76,13 +76,82 @@ def test_unset_setup_and_missing_user_token_say_so() -> None:
 
 
 def test_the_hec_tab_comes_with_its_token() -> None:
-    from tests.splunk.app_setup import secret_entries
-
     with app_splunkd("https://bridge:8765", ADMIN, USER) as r:
         r.static["/servicesNS/nobody/kepler/configs/conf-kepler_settings/hec"] = {
             "entry": [{"name": "hec", "content": {"url": "https://hec:8088", "index": "scores"}}]
         }
-        passwords = r.static["/servicesNS/nobody/kepler/storage/passwords"]["entry"]
-        passwords += secret_entries("hec", {"token": HEC})
+        store_secrets(r, "hec", {"token": HEC})
         hec = answer(request(r, "alice-key"))["payload"]["hec"]
     assert (hec["url"], hec["index"], hec["token"]) == ("https://hec:8088", "scores", HEC)
+
+
+# solnlib 7.0.0's storage format, written out here rather than imported from solnlib: a
+# secret is split into 255-character pieces named <username>``splunk_cred_sep``<n> (n from
+# 1), then one more piece holding the end mark.
+SEP = "``splunk_cred_sep``"
+END_MARK = SEP + SEP.join("SPLUNK") + SEP
+PIECE = 255
+
+
+def test_tokens_longer_than_solnlib_pieces_round_trip() -> None:
+    """Past nine pieces too, where the pieces' names no longer sort as their numbers."""
+    admin, user = "a" * 3000 + "-end", "u" * (PIECE + 1)
+    with app_splunkd("https://bridge:8765", admin, user) as r:
+        pieces = [c for c in r.passwords.stored("kepler") if c.username.startswith("bridge")]
+        assert len(pieces) > 10
+        assert answer(request(r, "bob-key"))["payload"]["bridge"]["token"] == admin
+        assert answer(request(r, "alice-key"))["payload"]["bridge"]["token"] == user
+
+
+def test_secrets_are_stored_as_solnlib_writes_them() -> None:
+    """The double keeps what solnlib sent, piece by piece; a second CredentialManager (a
+    fresh client, as UCC's page is) reads the same JSON back."""
+    from kepler.searchcommand.config import REALM
+    from tests.splunk.app_setup import credential_manager
+
+    with app_splunkd("https://bridge:8765", ADMIN, USER) as r:
+        text = json.dumps({"token": ADMIN, "user_token": USER})
+        store_secrets(r, "hec", {"token": "h" * 600})
+        stored = [(c.realm, c.username, c.clear_password) for c in r.passwords.stored("kepler")]
+        hec_text = json.dumps({"token": "h" * 600})
+        hec_pieces = [hec_text[i : i + PIECE] for i in range(0, len(hec_text), PIECE)]
+        assert stored == [
+            (REALM, f"bridge{SEP}1", text),
+            (REALM, f"bridge{SEP}2", END_MARK),
+            *((REALM, f"hec{SEP}{n}", p) for n, p in enumerate(hec_pieces, start=1)),
+            (REALM, f"hec{SEP}{len(hec_pieces) + 1}", END_MARK),
+            ("other", "x", "not ours"),
+        ]
+        second = credential_manager(r)
+        assert json.loads(second.get_password("bridge")) == {"token": ADMIN, "user_token": USER}
+        assert json.loads(second.get_password("hec")) == {"token": "h" * 600}
+
+
+def test_a_shorter_secret_saved_over_a_longer_one_reads_back_whole() -> None:
+    """solnlib overwrites pieces in place and leaves the old tail behind its new end mark."""
+    with app_splunkd("https://bridge:8765", "x" * 700, USER) as r:
+        store_secrets(r, "bridge", {"token": "short", "user_token": USER})
+        assert answer(request(r, "bob-key"))["payload"]["bridge"]["token"] == "short"
+
+
+def test_older_single_entry_and_hand_written_secrets() -> None:
+    """An entry named after the stanza itself (solnlib's older form) is still read; a
+    value that is not a JSON object counts as no secret."""
+    from kepler.searchcommand.config import REALM
+
+    with app_splunkd("https://bridge:8765", None, None) as r:
+        r.add_password(REALM, "bridge", json.dumps({"token": "old", "user_token": "old-u"}))
+        assert answer(request(r, "alice-key"))["payload"]["bridge"]["token"] == "old-u"
+    with app_splunkd("https://bridge:8765", None, None) as r:
+        r.add_password(REALM, "bridge", "not json")
+        reply = answer(request(r, "bob-key"))
+        assert reply["status"] == 404 and "not set up" in reply["payload"]["error"]["message"]
+
+
+def test_a_splunkd_refusal_never_shows_the_token(rest: SplunkdRest) -> None:
+    """The system session lost its list_storage_passwords: one 502 naming the HTTP status."""
+    rest.add_session(rest.system_key, "splunk-system-user", ("admin",), ("admin_all_objects",))
+    reply = answer(request(rest, "bob-key"))
+    assert reply["status"] == 502
+    assert "HTTP 403" in reply["payload"]["error"]["message"]
+    assert ADMIN not in json.dumps(reply) and USER not in json.dumps(reply)

@@ -1,8 +1,10 @@
 """splunkd as an installed Kepler app sees it: the setup page's conf stanzas and secrets,
 the app's `kepler/credentials` REST handler, and sessions of users with Kepler's roles.
 
-The conf and storage/passwords entries are shaped as UCC writes them (the secret JSON in
-255-character pieces with solnlib's end mark); the handler is the app's own
+The conf stanzas are shaped as UCC writes them, and the secrets are stored as its handler
+stores them: each stanza's encrypted fields as one JSON object, through solnlib's
+``CredentialManager`` (which splits it into pieces) into the double's storage/passwords.
+The handler is the app's own
 `bin/kepler_credentials.py`, given its request as splunkd does (a JSON string), either in
 this process or as a subprocess under another interpreter (Splunk's Pythons).
 """
@@ -15,14 +17,17 @@ import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from kepler.core.identity import CAPABILITY_ADMIN, CAPABILITY_USE, ROLE_ADMIN, ROLE_USER
-from tests.splunk.splunkd_rest import SplunkdRest
+from tests.splunk.splunkd_rest import ADMIN, SplunkdRest
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_BIN = ROOT / "splunk_app" / "package" / "bin"
 USER_CAPS = ("search", CAPABILITY_USE)
 ADMIN_CAPS = ("search", CAPABILITY_USE, CAPABILITY_ADMIN)
+# The Splunk admin who saved the Configuration page.
+ADMIN_KEY = "admin-key"
 
 DRIVER = """\
 import json, sys
@@ -61,23 +66,29 @@ def subprocess_handler(python: Sequence[str], app: Path) -> Callable[[str], dict
     return handle
 
 
-def secret_entries(stanza: str, secret: dict[str, str]) -> list[dict[str, Any]]:
-    """storage/passwords entries for ``stanza``'s encrypted fields, as UCC stores them."""
-    from kepler.searchcommand.config import END_MARK, REALM, SEP
+def credential_manager(rest: SplunkdRest, session_key: str = ADMIN_KEY) -> Any:
+    """solnlib's ``CredentialManager`` on Kepler's realm in ``rest``, as UCC's handler
+    builds it (app ``kepler``, owner ``nobody``)."""
+    from solnlib.credentials import CredentialManager
 
-    text = json.dumps(secret)
-    pieces = [text[i : i + 255] for i in range(0, len(text), 255)] + [END_MARK]
-    return [
-        {
-            "name": f"{REALM}:{stanza}{SEP}{n}:",
-            "content": {
-                "realm": REALM,
-                "username": f"{stanza}{SEP}{n}",
-                "clear_password": piece,
-            },
-        }
-        for n, piece in enumerate(pieces, start=1)
-    ]
+    from kepler.searchcommand.config import APP, REALM
+
+    url = urlparse(rest.url)
+    return CredentialManager(
+        session_key,
+        APP,
+        owner="nobody",
+        realm=REALM,
+        scheme=url.scheme,
+        host=url.hostname,
+        port=url.port,
+    )
+
+
+def store_secrets(rest: SplunkdRest, stanza: str, secret: dict[str, str]) -> None:
+    """What the Configuration page does on save: ``stanza``'s encrypted fields as one JSON
+    object (splunktaucclib's ``RestCredentialsContext.dump``), set with solnlib."""
+    credential_manager(rest).set_password(stanza, json.dumps(secret))
 
 
 def app_splunkd(
@@ -87,15 +98,10 @@ def app_splunkd(
     *,
     handler: Callable[[str], dict[str, Any]] | None = None,
 ) -> SplunkdRest:
-    """splunkd with Kepler installed; ``bridge_url=None``: never set up. Sessions:
+    """splunkd with Kepler installed; ``bridge_url=None``: never set up (no token either:
+    no secret stored). Sessions:
     ``alice-key`` (kepler_user), ``bob-key`` (kepler_admin), ``carol-key`` (neither)."""
     static: dict[str, Any] = {}
-    entries: list[dict[str, Any]] = [
-        {
-            "name": "other:x:",
-            "content": {"realm": "other", "username": "x", "clear_password": "not ours"},
-        }
-    ]
     if bridge_url is not None:
         conf = {
             "entry": [
@@ -114,10 +120,17 @@ def app_splunkd(
             ]
         }
         static["/servicesNS/nobody/kepler/configs/conf-kepler_settings/bridge"] = conf
-        secret = {k: v for k, v in {"token": token, "user_token": user_token}.items() if v}
-        entries += secret_entries("bridge", secret)
-    static["/servicesNS/nobody/kepler/storage/passwords"] = {"entry": entries}
     rest = SplunkdRest(static=static)
+    rest.add_session(ADMIN_KEY, "admin", ("admin", "user"), ADMIN.capabilities)
+    # Another realm's secret in the same app: never Kepler's.
+    rest.add_password("other", "x", "not ours")
+    secret = {k: v for k, v in {"token": token, "user_token": user_token}.items() if v}
+    if bridge_url is not None and secret:
+        try:
+            store_secrets(rest, "bridge", secret)
+        except BaseException:
+            rest.close()
+            raise
     rest.add_handler(
         "kepler/credentials", handler or in_process_handler(), capability=CAPABILITY_USE
     )

@@ -9,6 +9,7 @@ What it answers, as splunkd documents it (docs/splunk-protocols.md, section 3):
 * Every other call needs ``Authorization: Splunk <session key>``, ``Bearer <token>`` or the
   session cookie; else 401 ``call not properly authenticated``.
 * ``GET /services/server/info``: an Atom feed whose entry holds ``version``, ``build``...
+  (JSON with ``output_mode=json``).
 * ``POST [/servicesNS/<owner>/<app>]/search[/v2]/jobs/export``: a chunked stream of JSON
   lines ``{"preview":false,"offset":N,"result":{...}}`` (``lastrow`` on the last), a
   transforming search's preview lines first, ERROR messages as
@@ -23,8 +24,11 @@ What it answers, as splunkd documents it (docs/splunk-protocols.md, section 3):
 * ``GET .../authentication/current-context``: the session's ``username``, ``roles`` and
   ``capabilities`` (a session added with :meth:`SplunkdRest.add_session`; a bare session is
   an admin with every capability, as a test's login is).
-* ``.../storage/passwords`` needs ``list_storage_passwords``: 403 otherwise, with splunkd's
-  "do not have permission" message.
+* ``.../storage/passwords``: Atom XML, or JSON with ``output_mode=json``. It keeps what
+  clients write (create, update, delete, as ``splunklib.client`` and solnlib's
+  ``CredentialManager`` do it; see tests/splunk/splunkd_passwords.py) and needs
+  ``list_storage_passwords`` to read and ``edit_storage_passwords`` to write: 403
+  otherwise, with splunkd's "do not have permission" message.
 * An app's persistent REST handler (restmap.conf ``scripttype = persist``) registered with
   :meth:`SplunkdRest.add_handler`: splunkd checks the stanza's ``capability``, then hands
   the handler its request as JSON (``session.user``/``authtoken``, ``system_authtoken``
@@ -51,6 +55,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.splunk import splunkd_passwords
+from tests.splunk.atom import ATOM_NS, DECLARATION, Entity, feed, json_feed
+from tests.splunk.splunkd_passwords import Credential, Passwords, RestError
 
 MAX_RESULT_ROWS = 50_000
 VERSION = "9.3.1"
@@ -137,8 +145,10 @@ class SplunkdRest:
         self.version = version
         self.searches: dict[str, Search] = {}
         self.jobs: dict[str, Job] = {}
-        # path prefix -> JSON body, for plain GETs (the app's conf and passwords).
+        # path prefix -> JSON body, for plain GETs (the app's conf stanzas).
         self.static = dict(static or {})
+        # storage/passwords (tests/splunk/splunkd_passwords): what solnlib writes and reads.
+        self.passwords = Passwords()
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.logins = 0
         self.identities: dict[str, Identity] = {}
@@ -187,6 +197,13 @@ class SplunkdRest:
         """An app's persistent REST handler at ``/services/<match>`` (and every
         ``/servicesNS/<owner>/<app>/<match>``), behind restmap's ``capability``."""
         self.handlers[match.strip("/")] = (handler, capability)
+
+    def add_password(
+        self, realm: str, username: str, clear_password: str, *, app: str = "kepler"
+    ) -> Credential:
+        """A credential in storage/passwords of ``app`` (owner ``nobody``), as if an admin
+        had stored it before."""
+        return self.passwords.add(realm, username, clear_password, app=app)
 
     def identity(self, headers: Any) -> Identity:
         auth = headers.get("Authorization", "")
@@ -284,34 +301,6 @@ def _messages_json(kind: str, text: str, code: str | None = None) -> bytes:
         msg["code"] = code
     return json.dumps({"messages": [msg]}).encode()
 
-
-def _atom_dict(content: dict[str, Any]) -> str:
-    keys = []
-    for name, value in content.items():
-        if isinstance(value, dict):
-            inner = _atom_dict(value)
-            keys.append(f'<s:key name="{name}">{inner}</s:key>')
-        elif isinstance(value, list):
-            items = "".join(f"<s:item>{escape(str(v))}</s:item>" for v in value)
-            keys.append(f'<s:key name="{name}"><s:list>{items}</s:list></s:key>')
-        else:
-            keys.append(f'<s:key name="{name}">{escape(str(value))}</s:key>')
-    return "<s:dict>" + "".join(keys) + "</s:dict>"
-
-
-def _entry(base: str, title: str, path: str, content: dict[str, Any]) -> str:
-    return (
-        f"<entry><title>{escape(title)}</title><id>{base}{path}</id>"
-        f"<updated>2026-01-01T00:00:00+00:00</updated>"
-        f'<link href="{path}" rel="alternate"/><author><name>system</name></author>'
-        f'<content type="text/xml">{_atom_dict(content)}</content></entry>'
-    )
-
-
-_ATOM_NS = (
-    'xmlns="http://www.w3.org/2005/Atom" xmlns:s="http://dev.splunk.com/ns/rest" '
-    'xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/"'
-)
 
 _NS = re.compile(r"^/(?:services|servicesNS/(?P<owner>[^/]+)/(?P<app>[^/]+))/(?P<tail>.*)$")
 
@@ -413,7 +402,7 @@ def _handler(rest: SplunkdRest) -> type[BaseHTTPRequestHandler]:
             if not rest.authenticated(self.headers):
                 return self._error(401, "WARN", "call not properly authenticated", form)
             if path == "/services/server/info":
-                return self._info()
+                return self._info(form)
             tail = _namespaced(path)
             who = rest.identity(self.headers)
             rest.calls.append((who.user, path))
@@ -421,10 +410,9 @@ def _handler(rest: SplunkdRest) -> type[BaseHTTPRequestHandler]:
                 return self._context(who)
             if tail in rest.handlers:
                 return self._persist(tail, method, form, who)
-            if tail.startswith("storage/passwords") and (
-                "list_storage_passwords" not in who.capabilities
-            ):
-                return self._denied(who, "list_storage_passwords", form)
+            passwords = splunkd_passwords.parse(method, path, form)
+            if passwords is not None:
+                return self._passwords(passwords, who)
             for prefix, body in rest.static.items():
                 if path.startswith(prefix):
                     return self._send(200, json.dumps(body).encode(), "application/json")
@@ -439,6 +427,19 @@ def _handler(rest: SplunkdRest) -> type[BaseHTTPRequestHandler]:
                 f"(requires capability: {capability})."
             )
             return self._error(403, "ERROR", text, form)
+
+        def _passwords(self, request: splunkd_passwords.Request, who: Identity) -> None:
+            write = request.method != "GET"
+            needs = "edit_storage_passwords" if write else "list_storage_passwords"
+            if needs not in who.capabilities:
+                return self._denied(who, needs, dict(request.form))
+            try:
+                status, body, ctype = splunkd_passwords.answer(
+                    rest.passwords, request, rest.url, rest.version
+                )
+            except RestError as refused:
+                return self._error(refused.status, "ERROR", refused.text, dict(request.form))
+            self._send(status, body, ctype)
 
         def _context(self, who: Identity) -> None:
             content = {
@@ -498,7 +499,7 @@ def _handler(rest: SplunkdRest) -> type[BaseHTTPRequestHandler]:
             body = f"<response>\n  <sessionKey>{key}</sessionKey>\n</response>\n".encode()
             self._send(200, body, headers=headers)
 
-        def _info(self) -> None:
+        def _info(self, form: dict[str, str]) -> None:
             content = {
                 "build": "a8e3b1b2c4d5",
                 "serverName": "splunkd-double",
@@ -507,20 +508,12 @@ def _handler(rest: SplunkdRest) -> type[BaseHTTPRequestHandler]:
                 "os_name": "Linux",
                 "isFree": "0",
             }
-            base = rest.url
-            body = (
-                f'<?xml version="1.0" encoding="UTF-8"?>\n<feed {_ATOM_NS}>'
-                f"<title>server-info</title><id>{base}/services/server/info</id>"
-                f"<updated>2026-01-01T00:00:00+00:00</updated>"
-                f'<generator build="a8e3b1b2c4d5" version="{rest.version}"/>'
-                "<author><name>Splunk</name></author>"
-                "<opensearch:totalResults>1</opensearch:totalResults>"
-                "<opensearch:itemsPerPage>30</opensearch:itemsPerPage>"
-                "<opensearch:startIndex>0</opensearch:startIndex><s:messages/>"
-                + _entry(base, "server-info", "/services/server/info/server-info", content)
-                + "</feed>"
-            )
-            self._send(200, body.encode())
+            path = "/services/server/info"
+            entity = Entity("server-info", f"{path}/server-info", content)
+            if form.get("output_mode", "").startswith("json"):
+                body = json_feed(rest.url, path, [entity], version=rest.version)
+                return self._send(200, json.dumps(body).encode(), "application/json")
+            self._send(200, feed(rest.url, "server-info", path, [entity], version=rest.version))
 
         # -- search ----------------------------------------------------------------------
 
@@ -570,9 +563,8 @@ def _handler(rest: SplunkdRest) -> type[BaseHTTPRequestHandler]:
                 },
             }
             path = f"/services/search/v2/jobs/{job.sid}"
-            body = '<?xml version="1.0" encoding="UTF-8"?>\n' + _entry(
-                rest.url, job.search, path, content
-            ).replace("<entry>", f"<entry {_ATOM_NS}>", 1)
+            entry = Entity(job.search, path, content).xml(rest.url)
+            body = DECLARATION + entry.replace("<entry>", f"<entry {ATOM_NS}>", 1)
             self._send(200, body.encode())
 
         def _results(self, job: Job, form: dict[str, str]) -> None:

@@ -204,20 +204,21 @@ def test_packaged_credentials_handler_answers_through_splunkd(
     app: Path, splunk_python: SplunkPython
 ) -> None:
     """The built app's handler under each of Splunk's Pythons, bare (-S) with only the
-    app's lib/, behind the splunkd double: a kepler_user gets the user token, someone
-    without the role a 403."""
+    app's lib/, behind the splunkd double: a kepler_user gets the user token (longer than
+    one of solnlib's 255-character pieces), someone without the role a 403."""
     import urllib.error
     import urllib.request
 
     from tests.splunk.app_setup import app_splunkd, subprocess_handler
 
     handler = subprocess_handler([splunk_python.executable], app)
-    with app_splunkd("https://bridge:8765", "adm", "usr", handler=handler) as rest:
+    user_token = "usr-" + "u" * 600
+    with app_splunkd("https://bridge:8765", "adm", user_token, handler=handler) as rest:
         url = f"{rest.url}/servicesNS/nobody/kepler/kepler/credentials?output_mode=json"
         req = urllib.request.Request(url, headers={"Authorization": "Splunk alice-key"})  # noqa: S310
         with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - loopback double
             body = json.loads(resp.read())
-        assert body["bridge"]["token"] == "usr" and body["level"] == "user"
+        assert body["bridge"]["token"] == user_token and body["level"] == "user"
         req = urllib.request.Request(url, headers={"Authorization": "Splunk carol-key"})  # noqa: S310
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(req, timeout=60)  # noqa: S310
@@ -300,6 +301,8 @@ def test_vendored_code_imports_with_the_standard_library_only(
         "kepler.searchcommand.main",
         # What UCC's REST handler imports that runs outside splunkd (its `splunk` does not).
         "solnlib.conf_manager",
+        # What kepler/credentials reads the secrets with.
+        "solnlib.credentials",
         "splunktaucclib.rest_handler.endpoint",
     ]
     code = f"import sys; sys.path.insert(0, {str(app / 'lib')!r}); " + "; ".join(
