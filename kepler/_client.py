@@ -182,7 +182,9 @@ class Client:
         """Send a DataFrame as a dataset (Arrow, in pieces); return its id."""
         table = _frames.to_arrow(df)
         body = wire.DatasetCreate("arrow", wire.SplunkSource.from_dict(source) if source else None)
-        dataset_id = str(self._json("POST", wire.DATASETS, json=body.to_dict())["id"])
+        dataset_id = wire.DatasetCreated.from_dict(
+            self._json("POST", wire.DATASETS, json=body.to_dict())
+        ).id
         # Two requests in flight: the next piece is serialized and sent while the bridge
         # writes the last one; never more than two pieces in memory.
         chunks = 0

@@ -467,6 +467,21 @@ class JobView:
 
 
 @dataclass(frozen=True)
+class DatasetCreated:
+    """The answer to ``POST /v1/datasets``: the new upload's id, where its chunks go."""
+
+    id: str
+    format: str = "csv"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DatasetCreated:
+        return cls(id=str(data["id"]), format=str(data.get("format") or "csv"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class ModelView:
     """One model version as the bridge describes it (``GET /v1/models/{ref}``): what it
     learned, from what, and every version of the model. A linear model explains itself by

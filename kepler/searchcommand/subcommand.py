@@ -88,7 +88,7 @@ class Upload:
             created = self.bridge.json(
                 "POST", wire.DATASETS, json_body=wire.DatasetCreate("csv", self.source)
             )
-            self.dataset_id = str(created["id"])
+            self.dataset_id = wire.DatasetCreated.from_dict(created).id
         self.bridge.request(
             "PUT",
             wire.chunk(self.dataset_id, self.chunks),

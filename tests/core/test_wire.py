@@ -348,3 +348,8 @@ def test_model_view_reads_what_it_knows_and_explains_by_either_list() -> None:
     assert (view.ref, view.features, view.explained) == ("pump@3", ["a"], [{"feature": "a"}])
     assert "later" not in view.to_dict() and "importances" not in view.to_dict()
     assert wire.ModelView.from_dict(answer).explained == []
+
+
+def test_dataset_created_round_trips() -> None:
+    created = wire.DatasetCreated("d" * 32, "arrow")
+    assert wire.DatasetCreated.from_dict(json.loads(json.dumps(created.to_dict()))) == created
