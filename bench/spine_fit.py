@@ -19,6 +19,7 @@ import pandas as pd
 
 from bench.data import FEATURES, TARGET
 from bench.machine import Reading, measure
+from kepler.core import wire
 
 if TYPE_CHECKING:
     from bench.context import Context
@@ -321,7 +322,7 @@ def end_to_end(ctx: Context, stack: Any, frame: pd.DataFrame, params: dict[str, 
     with stack.client() as client:
         job = client.job(result.job_id)
     manifest = httpx.get(
-        f"{stack.url}/v1/datasets/{job['result']['dataset_id']}",
+        stack.url + wire.dataset(wire.JobView.from_dict(job).outcome["dataset_id"]),
         headers={"Authorization": f"Bearer {stack.token}"},
     ).json()
     n_train, run_times = _registered(stack, result.version, result.run_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -181,10 +181,10 @@ class Client:
     def upload(self, df: Any, *, source: dict[str, Any] | None = None) -> str:
         """Send a DataFrame as a dataset (Arrow, in pieces); return its id."""
         table = _frames.to_arrow(df)
-        body: dict[str, Any] = {"format": "arrow"}
-        if source:
-            body["source"] = source
-        dataset_id = str(self._json("POST", wire.DATASETS, json=body)["id"])
+        body = wire.DatasetCreate("arrow", wire.SplunkSource.from_dict(source) if source else None)
+        dataset_id = wire.DatasetCreated.from_dict(
+            self._json("POST", wire.DATASETS, json=body.to_dict())
+        ).id
         # Two requests in flight: the next piece is serialized and sent while the bridge
         # writes the last one; never more than two pieces in memory.
         chunks = 0
@@ -201,7 +201,7 @@ class Client:
         self._json(
             "POST",
             wire.complete(dataset_id),
-            json={"chunks": chunks, "rows": table.num_rows},
+            json=wire.DatasetComplete(chunks=chunks, rows=table.num_rows).to_dict(),
         )
         return dataset_id
 
@@ -234,24 +234,24 @@ class Client:
         from :func:`kepler.from_splunk` brings its own."""
         if into is not None:
             validate_model_name(into)
-        spec = {
-            "algorithm": algorithm,
-            "target": target,
-            "features": list(features) if features else ["*"],
-            "params": params,
-            "into": into,
-            "output_name": as_,
-            "probabilities": probabilities,
-            "holdout": holdout,
-        }
+        spec = wire.FitJob(
+            algorithm=algorithm,
+            target=target,
+            features=list(features) if features else ["*"],
+            params=params,
+            into=into,
+            output_name=as_,
+            probabilities=probabilities,
+            holdout=holdout,
+        )
         # The bridge checks the spec first, so bad input is refused before data moves.
-        self._json("POST", wire.FIT_JOBS, params={"dry_run": "true"}, json=spec)
+        self._json("POST", wire.FIT_JOBS, params={"dry_run": "true"}, json=spec.to_dict())
         if source is None:  # a frame from kp.from_splunk knows its search
             pulled = getattr(df, "attrs", {}).get("splunk")
             if isinstance(pulled, dict) and pulled.get("search"):
                 source = {k: pulled.get(k) for k in ("search", "earliest", "latest", "sid")}
         dataset_id = self.upload(df, source=source)
-        job = self._create_job(wire.FIT_JOBS, {"dataset_id": dataset_id, **spec})
+        job = self._create_job(wire.FIT_JOBS, replace(spec, dataset_id=dataset_id))
         if not wait:
             return FitResult(job_id=job.id, model=into, version=None, run_id=None)
         return self.wait(job.id, progress=progress)
@@ -309,30 +309,29 @@ class Client:
         ``time_budget`` (seconds or ``"10m"``), trials spread over every worker; the best
         model becomes a new version of ``into``. See ``kepler.core.automl`` for options."""
         validate_model_name(into)
-        spec: dict[str, Any] = {
-            "target": target,
-            "into": into,
-            "features": list(features) if features else ["*"],
-            "time_budget": time_budget,
-            "metric": metric,
-            "task": task,
-            "algorithms": list(algorithms) if algorithms else None,
-            "seed": seed,
-            "max_trials": max_trials,
-            "parallel": parallel,
-            "cv": cv,
-            "holdout": holdout,
-            "max_latency_ms_per_row": max_latency_ms_per_row,
-            "max_model_mb": max_model_mb,
-            "max_false_positive_rate": max_false_positive_rate,
-            "interpretable": interpretable,
-            "use_case": use_case,
-        }
-        spec = {k: v for k, v in spec.items() if v is not None}
+        spec = wire.AutoMLJob(
+            target=target,
+            into=into,
+            features=list(features) if features else ["*"],
+            time_budget=time_budget,
+            metric=metric,
+            task=task,
+            algorithms=list(algorithms) if algorithms else None,
+            seed=seed,
+            max_trials=max_trials,
+            parallel=parallel,
+            cv=cv,
+            holdout=holdout,
+            max_latency_ms_per_row=max_latency_ms_per_row,
+            max_model_mb=max_model_mb,
+            max_false_positive_rate=max_false_positive_rate,
+            interpretable=interpretable,
+            use_case=use_case,
+        )
         # Bad options are refused before any data moves; bad data before workers start.
-        self._json("POST", wire.AUTOML_JOBS, params={"dry_run": "true"}, json=spec)
+        self._json("POST", wire.AUTOML_JOBS, params={"dry_run": "true"}, json=spec.to_dict())
         dataset_id = self.upload(df, source=source)
-        job = self._create_job(wire.AUTOML_JOBS, {"dataset_id": dataset_id, **spec})
+        job = self._create_job(wire.AUTOML_JOBS, replace(spec, dataset_id=dataset_id))
         if not wait:
             return AutoMLResult(
                 job_id=job.id,
@@ -370,8 +369,8 @@ class Client:
             duration_s=job.duration_s,
         )
 
-    def _create_job(self, path: str, body: dict[str, Any]) -> wire.JobView:
-        return wire.JobView.from_dict(self._json("POST", path, json=body))
+    def _create_job(self, path: str, body: wire.Body) -> wire.JobView:
+        return wire.JobView.from_dict(self._json("POST", path, json=body.to_dict()))
 
     def _wait_job(self, job_id: str, *, progress: bool, desc: str) -> wire.JobView:
         from tqdm.auto import tqdm
@@ -422,11 +421,9 @@ class Client:
 
         ref = ModelRef.parse(model)
         table = _frames.to_arrow(df)
-        query: dict[str, Any] = {"include_input": "false"}
-        if probabilities is not None:
-            query["probabilities"] = str(probabilities).lower()
-        if as_:
-            query["as"] = as_
+        query = wire.ModelApply(
+            probabilities=probabilities, output_name=as_ or None, include_input=False
+        ).to_params()
 
         def score(piece: Any) -> Any:
             resp = self._request(
@@ -464,7 +461,7 @@ class Client:
         self._request("DELETE", wire.model(model_to_delete(model)))
 
     def set_alias(self, model: str, alias: str, version: int) -> None:
-        self._request("PUT", wire.alias(model, alias), json={"version": version})
+        self._request("PUT", wire.alias(model, alias), json=wire.AliasSet(version).to_dict())
 
     def deletions(self, limit: int = 100, name: str | None = None) -> Any:
         """The bridge's deletion log, latest first: who deleted which model or schedule,
@@ -503,18 +500,18 @@ class Client:
         ``earliest``..``latest`` (default: the interval just past), score the results with
         ``model`` (latest version, or ``pump@3`` / ``pump:production``) and write the scores
         via HEC into ``index``."""
-        body = {
-            "name": name,
-            "search": search,
-            "model": model,
-            "every": str(every),
-            "earliest": earliest,
-            "latest": latest,
-            "index": index,
-            "sourcetype": sourcetype,
-            "start_now": start_now,
-        }
-        out: dict[str, Any] = self._json("POST", wire.SCHEDULES, json=body)
+        body = wire.ScheduleCreate(
+            name=name,
+            search=search,
+            model=model,
+            every=str(every),
+            earliest=earliest,
+            latest=latest,
+            index=index,
+            sourcetype=sourcetype,
+            start_now=start_now,
+        )
+        out: dict[str, Any] = self._json("POST", wire.SCHEDULES, json=body.to_dict())
         return out
 
     def schedules(self) -> Any:

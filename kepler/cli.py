@@ -183,18 +183,19 @@ def schedule_run_now(
 ) -> None:
     """Queue one run of a schedule now."""
     from kepler.core.errors import KeplerError
+    from kepler.core.wire import JobView
 
     client = _client()
     try:
-        job = client.run_schedule(name)
-        typer.echo(f"queued job {job['id']}")
+        job = JobView.from_dict(client.run_schedule(name))
+        typer.echo(f"queued job {job.id}")
         if wait:
-            while client.job(job["id"])["state"] not in ("succeeded", "failed", "cancelled"):
+            while not job.finished:
                 time.sleep(0.5)
-            done = client.job(job["id"])
-            if done["state"] in ("failed", "cancelled"):
-                _fail(RuntimeError((done.get("error") or {}).get("message", "failed")))
-            res = done.get("result") or {}
+                job = JobView.from_dict(client.job(job.id))
+            if not job.succeeded:
+                _fail(RuntimeError((job.error or {}).get("message", "failed")))
+            res = job.outcome
             typer.echo(
                 f"scored {res.get('rows', 0)} rows with {res.get('model')}@{res.get('version')}"
                 f", {res.get('sent', 0)} events sent via HEC"

@@ -16,19 +16,19 @@ A pure ASGI middleware, so that nothing is buffered before a limit is checked:
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 import anyio
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kepler.core import wire
 from kepler.core.errors import KeplerError, PayloadTooLarge, RequestTimeout
 
 log = logging.getLogger("kepler.bridge")
 
 # Routes whose raw bodies are streamed (and bounded) by the route itself.
-_STREAMING = re.compile(r"^/v1/(datasets/[^/]+/chunks/[^/]+|models/[^/]+/apply)/?$")
+_STREAMING = wire.matcher(wire.DATASET_CHUNK, wire.MODEL_APPLY)
 
 
 class BodyLimits:

@@ -1,16 +1,23 @@
 """The bridge's HTTP contract, written once: every path it serves and the job as it answers.
 
 The bridge mounts its routers on these templates, the SDK (``kepler._client``) and the
-search command (``kepler.searchcommand``) build their URLs with the functions below, and
-both read job answers through :class:`JobView`. ``tests/core/test_wire.py`` holds the
-templates to ``docs/openapi.json``. Standard library only: it runs in Splunk's Python.
+search command (``kepler.searchcommand``) build their URLs with the functions below, their
+request bodies and query options with the :class:`Body` dataclasses, and read job answers
+through :class:`JobView`. ``tests/core/test_wire.py`` holds the templates to
+``docs/openapi.json`` and each body to the bridge's pydantic model of it (same fields, same
+defaults), so the three sides cannot drift. Standard library only: it runs in Splunk's
+Python.
 """
 
 from __future__ import annotations
 
+import re
 import string
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import Any, ClassVar, TypeVar
+
+from kepler.core.errors import InvalidSpec
 
 # -- path templates, as the bridge declares them ----------------------------------------
 
@@ -84,6 +91,13 @@ def under(prefix: str, template: str) -> str:
     return template[len(prefix) :]
 
 
+def matcher(*templates: str) -> re.Pattern[str]:
+    """What matches a concrete path of any of ``templates`` (each parameter one segment, a
+    trailing slash allowed)."""
+    shapes = ["[^/]+".join(map(re.escape, re.split(r"\{[^}]+\}", t))) for t in templates]
+    return re.compile(f"^(?:{'|'.join(shapes)})/?$")
+
+
 # -- concrete paths ------------------------------------------------------------------------
 
 
@@ -150,6 +164,244 @@ def schedule_runs(name: str) -> str:
     return f"{schedule(name)}/runs"
 
 
+# -- request bodies and query options ------------------------------------------------------
+
+B = TypeVar("B", bound="Body")
+
+
+class Body:
+    """What a client sends: a JSON body (:meth:`to_dict`) or query options
+    (:meth:`to_params`). :meth:`from_dict` reads one back and refuses a key the bridge does
+    not take, or a missing required one, naming it. A field whose wire name differs (``as``)
+    says so in its metadata (``wire``); a nested body names its class (``body``)."""
+
+    what: ClassVar[str] = "request"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            out[f.metadata.get("wire", f.name)] = (
+                value.to_dict() if isinstance(value, Body) else value
+            )
+        return out
+
+    def to_params(self) -> dict[str, Any]:
+        """Query options: unset ones left out, booleans as ``true``/``false``."""
+        return {
+            k: (str(v).lower() if isinstance(v, bool) else v)
+            for k, v in self.to_dict().items()
+            if v is not None
+        }
+
+    @classmethod
+    def from_dict(cls: type[B], data: Mapping[str, Any]) -> B:
+        if not isinstance(data, Mapping):
+            raise InvalidSpec(f"the {cls.what} must be a JSON object, not {type(data).__name__}")
+        declared = {f.metadata.get("wire", f.name): f for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(str(k) for k in data if k not in declared)
+        if unknown:
+            raise InvalidSpec(
+                f"the {cls.what} has no field {unknown[0]!r}; its fields are: "
+                f"{', '.join(declared)}",
+                detail={"field": unknown[0]},
+            )
+        required = [k for k, f in declared.items() if _required(f)]
+        missing = [k for k in required if k not in data]
+        if missing:
+            raise InvalidSpec(
+                f"the {cls.what} needs {missing[0]!r}; required fields: {', '.join(required)}",
+                detail={"field": missing[0]},
+            )
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            f = declared[key]
+            nested = f.metadata.get("body")
+            values[f.name] = nested.from_dict(value) if nested and value is not None else value
+        return cls(**values)
+
+
+def _required(f: Any) -> bool:
+    return f.default is MISSING and f.default_factory is MISSING
+
+
+def _as(default: Any = None) -> Any:
+    """``output_name``, which travels as the query option ``as``."""
+    return field(default=default, metadata={"wire": "as"})
+
+
+@dataclass(frozen=True)
+class SplunkSource(Body):
+    """The search a dataset came from, kept in the model's lineage."""
+
+    what: ClassVar[str] = "dataset source"
+
+    search: str | None = None
+    earliest: str | None = None
+    latest: str | None = None
+    sid: str | None = None
+
+
+@dataclass(frozen=True)
+class DatasetCreate(Body):
+    """``POST /v1/datasets``: open an upload in ``csv`` or ``arrow``."""
+
+    what: ClassVar[str] = "dataset"
+
+    format: str = "csv"
+    source: SplunkSource | None = field(default=None, metadata={"body": SplunkSource})
+
+
+@dataclass(frozen=True)
+class DatasetComplete(Body):
+    """``POST /v1/datasets/{dataset_id}/complete``: seal an upload of ``chunks`` pieces."""
+
+    what: ClassVar[str] = "dataset completion"
+
+    chunks: int | None = None
+    rows: int | None = None
+
+
+@dataclass(frozen=True)
+class FitJob(Body):
+    """``POST /v1/jobs/fit``: an SPL-style ``line``, or the parts as the SDK sends them.
+    Without ``dataset_id`` (with ``?dry_run=true``) only the spec is checked."""
+
+    what: ClassVar[str] = "fit job"
+
+    dataset_id: str | None = None
+    line: str | None = None
+    algorithm: str | None = None
+    target: str | None = None
+    features: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    into: str | None = None
+    output_name: str | None = None
+    probabilities: bool = False
+    holdout: float = 0.2
+
+
+@dataclass(frozen=True)
+class AutoMLJob(Body):
+    """``POST /v1/jobs/automl``: a ``line``, or the parts; an option left ``None`` takes
+    the default of ``kepler.core.automl``."""
+
+    what: ClassVar[str] = "automl job"
+
+    dataset_id: str | None = None
+    line: str | None = None
+    target: str | None = None
+    features: list[str] = field(default_factory=list)
+    into: str | None = None
+    task: str | None = None
+    time_budget: str | float | None = None
+    metric: str | None = None
+    algorithms: list[str] | None = None
+    seed: int | None = None
+    max_trials: int | None = None
+    parallel: int | None = None
+    cv: int | None = None
+    holdout: float | None = None
+    max_latency_ms_per_row: float | None = None
+    max_model_mb: float | None = None
+    max_false_positive_rate: float | None = None
+    interpretable: bool | None = None
+    use_case: str | None = None
+
+
+@dataclass(frozen=True)
+class ApplyJob(Body):
+    """``POST /v1/jobs/apply``: a worker scores a dataset with ``model`` and writes every
+    row to ``index`` through HEC."""
+
+    what: ClassVar[str] = "apply job"
+
+    dataset_id: str
+    model: str
+    index: str
+    sourcetype: str | None = None
+    output_name: str | None = None
+    probabilities: bool | None = None
+
+
+@dataclass(frozen=True)
+class AliasSet(Body):
+    """``PUT /v1/models/{name}/aliases/{alias}``: point the alias at ``version``."""
+
+    what: ClassVar[str] = "alias"
+
+    version: int
+
+
+@dataclass(frozen=True)
+class SpecParse(Body):
+    """``POST /v1/specs/parse``: check one SPL-style line."""
+
+    what: ClassVar[str] = "spec to parse"
+
+    line: str
+
+
+@dataclass(frozen=True)
+class ScheduleCreate(Body):
+    """``POST /v1/schedules``: every ``every`` run ``search``, score it with ``model`` and
+    write the scores via HEC into ``index``."""
+
+    what: ClassVar[str] = "schedule"
+
+    name: str
+    search: str
+    model: str
+    every: str = "5m"
+    earliest: str | None = None
+    latest: str | None = None
+    index: str | None = None
+    sourcetype: str | None = None
+    start_now: bool = False
+
+
+@dataclass(frozen=True)
+class ModelApply(Body):
+    """The query options of ``POST /v1/models/{ref}/apply`` (the body is the rows).
+    ``echo``: input columns, comma-separated, sent back before the output fields when
+    ``include_input`` is false; ``index``: also write every scored row there via HEC."""
+
+    what: ClassVar[str] = "apply options"
+
+    probabilities: bool | None = None
+    output_name: str | None = _as()
+    include_input: bool = True
+    echo: str | None = None
+    index: str | None = None
+    sourcetype: str | None = None
+
+
+@dataclass(frozen=True)
+class DatasetApply(Body):
+    """The query options of ``POST /v1/datasets/{dataset_id}/apply``."""
+
+    what: ClassVar[str] = "dataset apply options"
+
+    model: str
+    probabilities: bool | None = None
+    output_name: str | None = _as()
+
+
+BODIES: tuple[type[Body], ...] = (
+    SplunkSource,
+    DatasetCreate,
+    DatasetComplete,
+    FitJob,
+    AutoMLJob,
+    ApplyJob,
+    AliasSet,
+    SpecParse,
+    ScheduleCreate,
+    ModelApply,
+    DatasetApply,
+)
+
+
 # -- answers -------------------------------------------------------------------------------
 
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -212,3 +464,74 @@ class JobView:
     def outcome(self) -> dict[str, Any]:
         """``result``, or ``{}`` while there is none."""
         return self.result or {}
+
+
+@dataclass(frozen=True)
+class DatasetCreated:
+    """The answer to ``POST /v1/datasets``: the new upload's id, where its chunks go."""
+
+    id: str
+    format: str = "csv"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DatasetCreated:
+        return cls(id=str(data["id"]), format=str(data.get("format") or "csv"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ModelView:
+    """One model version as the bridge describes it (``GET /v1/models/{ref}``): what it
+    learned, from what, and every version of the model. A linear model explains itself by
+    ``coefficients``, any other by ``importances``: the answer holds one of the two."""
+
+    name: str
+    version: int
+    aliases: list[str] = field(default_factory=list)
+    created: str | None = None
+    user: str | None = None
+    run_id: str | None = None
+    algorithm: str | None = None
+    task: str | None = None
+    target: str | None = None
+    features: list[str] = field(default_factory=list)
+    feature_types: dict[str, Any] = field(default_factory=dict)
+    classes: list[Any] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    n_train: int | None = None
+    n_holdout: int | None = None
+    n_dropped: int | None = None
+    probabilities: bool | None = None
+    output_name: str | None = None
+    kepler_version: str | None = None
+    warnings: list[Any] = field(default_factory=list)
+    lineage: dict[str, Any] = field(default_factory=dict)
+    versions: list[dict[str, Any]] = field(default_factory=list)
+    coefficients: list[dict[str, Any]] | None = None
+    importances: list[dict[str, Any]] | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelView:
+        """Read a model answer; fields a newer bridge adds are left out."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key in ("coefficients", "importances"):
+            if out[key] is None:
+                del out[key]
+        return out
+
+    @property
+    def ref(self) -> str:
+        """The exact version, as every later request of one search pins it."""
+        return f"{self.name}@{self.version}"
+
+    @property
+    def explained(self) -> list[dict[str, Any]]:
+        """Per-feature coefficients or importances (``feature`` and its number)."""
+        return self.coefficients or self.importances or []

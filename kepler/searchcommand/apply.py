@@ -19,16 +19,10 @@ HEC_SETUP = (
 CHUNKED_IDX = "_chunked_idx"
 
 
-def _describe(bridge: BridgeClient, spec: ApplySpec) -> dict[str, Any]:
-    """Refuse an unknown model or version now, before any event is sent."""
-    found: dict[str, Any] = bridge.json("GET", wire.model(spec.model))
-    return found
-
-
-def _pin(found: dict[str, Any]) -> str:
-    """The version every chunk of this search is scored by (from :func:`_describe`, at
-    getinfo)."""
-    return f"{found['name']}@{found['version']}"
+def _describe(bridge: BridgeClient, spec: ApplySpec) -> wire.ModelView:
+    """The version every chunk of this search is scored by (its ``ref``), read at getinfo:
+    an unknown model or version is refused before any event is sent."""
+    return wire.ModelView.from_dict(bridge.json("GET", wire.model(spec.model)))
 
 
 class Apply(Subcommand):
@@ -42,8 +36,8 @@ class Apply(Subcommand):
         self.spec = spec
         self.bridge = bridge
         found = _describe(bridge, spec)
-        self.pinned = _pin(found)
-        features = [str(f) for f in found.get("features") or []]
+        self.pinned = found.ref
+        features = [str(f) for f in found.features or []]
         self.required = features if spec.index is None and features else None
         if spec.index is not None:
             status = bridge.json("GET", wire.HEC, hec=True)
@@ -59,20 +53,21 @@ class Apply(Subcommand):
     def execute(self, body: bytes, finished: bool) -> Reply:
         if not body or body.isspace():  # no copy of a 20 MB chunk just to test it
             return {"finished": finished}, b""
-        params: dict[str, Any] = {"include_input": "true", "as": self.spec.output_name}
-        if self.required is not None:
-            params.update(include_input="false", echo=CHUNKED_IDX)
-        if self.spec.probabilities is not None:
-            params["probabilities"] = str(self.spec.probabilities).lower()
-        if self.spec.index is not None:
-            params["index"] = self.spec.index
-            params["sourcetype"] = self.spec.sourcetype
+        relay = self.required is not None  # only the output fields come back
+        options = wire.ModelApply(
+            probabilities=self.spec.probabilities,
+            output_name=self.spec.output_name,
+            include_input=not relay,
+            echo=CHUNKED_IDX if relay else None,
+            index=self.spec.index,
+            sourcetype=self.spec.sourcetype if self.spec.index is not None else None,
+        )
         headers, scored = self.bridge.request(
             "POST",
             wire.apply(self.pinned),
             body=body,
             content_type=CSV,
-            params=params,
+            params=options.to_params(),
             hec=self.spec.index is not None,
         )
         reply: dict[str, Any] = {"finished": finished}
@@ -103,14 +98,15 @@ class AsyncApply(Subcommand):
     """``apply ... async=t index=<index>``: hand the events to the bridge and answer with a
     job id; a worker scores them and writes every row through HEC."""
 
-    def __init__(self, spec: ApplySpec, bridge: BridgeClient, source: dict[str, Any]) -> None:
+    def __init__(self, spec: ApplySpec, bridge: BridgeClient, source: wire.SplunkSource) -> None:
         if spec.index is None:
             raise InvalidSpec(
                 "async=t writes the scores to an index instead of returning them: add index=<index>"
             )
         self.spec = spec
+        self.index: str = spec.index
         self.bridge = bridge
-        self.pinned = _pin(_describe(bridge, spec))
+        self.pinned = _describe(bridge, spec).ref
         status = bridge.json("GET", wire.HEC)
         if not status.get("telemetry"):
             raise HecNotConfigured(
@@ -128,14 +124,14 @@ class AsyncApply(Subcommand):
         answer = self.bridge.json(
             "POST",
             wire.APPLY_JOBS,
-            json_body={
-                "dataset_id": dataset_id,
-                "model": self.pinned,
-                "index": self.spec.index,
-                "sourcetype": self.spec.sourcetype,
-                "output_name": self.spec.output_name,
-                "probabilities": self.spec.probabilities,
-            },
+            json_body=wire.ApplyJob(
+                dataset_id=dataset_id,
+                model=self.pinned,
+                index=self.index,
+                sourcetype=self.spec.sourcetype,
+                output_name=self.spec.output_name,
+                probabilities=self.spec.probabilities,
+            ),
         )
         job = wire.JobView.from_dict(answer)
         row = {

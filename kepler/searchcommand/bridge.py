@@ -9,6 +9,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from kepler.core import wire
 from kepler.core.errors import BridgeUnavailable, KeplerError, Unauthorized, from_dict
 
 SETUP = "Kepler's setup page (Apps > Kepler > Configuration > Bridge)"
@@ -54,13 +55,14 @@ class BridgeClient:
         path: str,
         *,
         body: bytes | None = None,
-        json_body: Any = None,
+        json_body: wire.Body | None = None,
         content_type: str | None = None,
         params: dict[str, Any] | None = None,
         timeout: float | None = None,
         hec: bool = False,
     ) -> tuple[dict[str, str], bytes]:
-        """``hec=True`` adds the setup page's HEC settings as ``X-Kepler-Hec-*`` headers."""
+        """``json_body``: one of the bodies of :mod:`kepler.core.wire`, sent as JSON.
+        ``hec=True`` adds the setup page's HEC settings as ``X-Kepler-Hec-*`` headers."""
         url = self.url + path
         if params:
             url += "?" + urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
@@ -72,7 +74,7 @@ class BridgeClient:
         if hec:
             headers.update(self._hec_headers)
         if json_body is not None:
-            body = json.dumps(json_body).encode("utf-8")
+            body = json.dumps(json_body.to_dict()).encode("utf-8")
             content_type = "application/json"
         if content_type:
             headers["Content-Type"] = content_type

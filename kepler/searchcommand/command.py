@@ -106,13 +106,12 @@ def build(
     return Generating(lambda: models)
 
 
-def _source(searchinfo: Mapping[str, Any]) -> dict[str, Any]:
+def _source(searchinfo: Mapping[str, Any]) -> wire.SplunkSource:
     """The search that produced the training events, for MLflow's lineage."""
     search = urllib.parse.unquote(str(searchinfo.get("search") or ""))
-    source = {
-        "search": search[:4000] or None,
-        "earliest": str(searchinfo.get("earliest_time") or "") or None,
-        "latest": str(searchinfo.get("latest_time") or "") or None,
-        "sid": str(searchinfo.get("sid") or "") or None,
-    }
-    return {k: v for k, v in source.items() if v is not None}
+    return wire.SplunkSource(
+        search=search[:4000] or None,
+        earliest=str(searchinfo.get("earliest_time") or "") or None,
+        latest=str(searchinfo.get("latest_time") or "") or None,
+        sid=str(searchinfo.get("sid") or "") or None,
+    )

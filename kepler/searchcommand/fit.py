@@ -28,7 +28,7 @@ class Fit(Subcommand):
         spec: FitSpec,
         options: Mapping[str, Any],
         bridge: BridgeClient,
-        source: dict[str, Any],
+        source: wire.SplunkSource,
         *,
         job_timeout: float = 3600.0,
         progress_interval: float = DEFAULT_INTERVAL,
@@ -41,14 +41,16 @@ class Fit(Subcommand):
                 "output=events needs `into <model>`: the events are scored by the new version"
             )
         # The bridge checks algorithm and parameters (plugins included) before data moves.
-        bridge.json("POST", wire.FIT_JOBS, params={"dry_run": "true"}, json_body={"line": line})
+        bridge.json(
+            "POST", wire.FIT_JOBS, params={"dry_run": "true"}, json_body=wire.FitJob(line=line)
+        )
 
     def _stream(
         self,
         line: str,
         options: Mapping[str, Any],
         bridge: BridgeClient,
-        source: dict[str, Any],
+        source: wire.SplunkSource,
         job_timeout: float,
         progress_interval: float,
     ) -> None:
@@ -73,11 +75,7 @@ class Fit(Subcommand):
         self.dataset_id = self.upload.complete(
             "the search returned no events to train on; check the search"
         )
-        answer = self.bridge.json(
-            "POST",
-            wire.jobs(self.verb),
-            json_body={"dataset_id": self.dataset_id, "line": self.line},
-        )
+        answer = self.bridge.json("POST", wire.jobs(self.verb), json_body=self._job())
         if self.options.get("async"):
             job = wire.JobView.from_dict(answer)
             row = {
@@ -95,6 +93,9 @@ class Fit(Subcommand):
             interval=self.progress_interval,
         )
         return info(False, [self.watch.queued()]), b""
+
+    def _job(self) -> wire.Body:
+        return wire.FitJob(dataset_id=self.dataset_id, line=self.line)
 
     def _follow(self, watch: JobWatch) -> Reply:
         trail = watch.poll()
@@ -122,7 +123,9 @@ class Fit(Subcommand):
             _, events = self.bridge.request(
                 "POST",
                 wire.dataset_apply(str(self.dataset_id)),
-                params={"model": f"{row['model']}@{row['version']}", "as": self.spec.output_name},
+                params=wire.DatasetApply(
+                    model=f"{row['model']}@{row['version']}", output_name=self.spec.output_name
+                ).to_params(),
                 timeout=self.job_timeout,
             )
             return info(True, messages), events
@@ -142,7 +145,7 @@ class AutoML(Fit):
         spec: AutoMLSpec,
         options: Mapping[str, Any],
         bridge: BridgeClient,
-        source: dict[str, Any],
+        source: wire.SplunkSource,
         *,
         job_timeout: float = 3600.0,
         progress_interval: float = DEFAULT_INTERVAL,
@@ -159,7 +162,15 @@ class AutoML(Fit):
         self.automl_spec = spec
         self.into = spec.into
         # Options, metric and algorithms are checked before any event moves.
-        bridge.json("POST", wire.AUTOML_JOBS, params={"dry_run": "true"}, json_body={"line": line})
+        bridge.json(
+            "POST",
+            wire.AUTOML_JOBS,
+            params={"dry_run": "true"},
+            json_body=wire.AutoMLJob(line=line),
+        )
+
+    def _job(self) -> wire.Body:
+        return wire.AutoMLJob(dataset_id=self.dataset_id, line=self.line)
 
     def _result(self, done: wire.JobView, trail: list[str]) -> Reply:
         result = done.outcome

@@ -37,19 +37,19 @@ def model_rows(bridge: BridgeClient) -> list[dict[str, Any]]:
 def summary_rows(bridge: BridgeClient, ref: ModelRef) -> list[dict[str, Any]]:
     """MLTK's summary shape: one row per feature with its importance or coefficient, the
     model's parameters and metrics on every row."""
-    d = bridge.json("GET", wire.model(ref))
+    d = wire.ModelView.from_dict(bridge.json("GET", wire.model(ref)))
     common = {
-        "model": d["name"],
-        "version": d["version"],
-        "algorithm": d.get("algorithm"),
-        "target": d.get("target"),
-        "created_by": d.get("user"),
-        **{f"param.{k}": v for k, v in sorted((d.get("params") or {}).items())},
-        **{f"metric.{k}": v for k, v in sorted((d.get("metrics") or {}).items())},
+        "model": d.name,
+        "version": d.version,
+        "algorithm": d.algorithm,
+        "target": d.target,
+        "created_by": d.user,
+        **{f"param.{k}": v for k, v in sorted((d.params or {}).items())},
+        **{f"metric.{k}": v for k, v in sorted((d.metrics or {}).items())},
     }
-    explained = d.get("coefficients") or d.get("importances") or []
+    explained = d.explained
     if not explained:
-        return [{**common, "feature": ",".join(d.get("features") or [])}]
+        return [{**common, "feature": ",".join(d.features or [])}]
     rows = []
     for item in explained:
         row = {**common, "feature": item["feature"]}

@@ -75,7 +75,7 @@ class Generating(Subcommand):
 class Upload:
     """The search's events, chunk by chunk, into one dataset on the bridge."""
 
-    def __init__(self, bridge: BridgeClient, source: dict[str, Any]) -> None:
+    def __init__(self, bridge: BridgeClient, source: wire.SplunkSource) -> None:
         self.bridge = bridge
         self.source = source
         self.dataset_id: str | None = None
@@ -86,9 +86,9 @@ class Upload:
             return
         if self.dataset_id is None:
             created = self.bridge.json(
-                "POST", wire.DATASETS, json_body={"format": "csv", "source": self.source}
+                "POST", wire.DATASETS, json_body=wire.DatasetCreate("csv", self.source)
             )
-            self.dataset_id = str(created["id"])
+            self.dataset_id = wire.DatasetCreated.from_dict(created).id
         self.bridge.request(
             "PUT",
             wire.chunk(self.dataset_id, self.chunks),
@@ -100,5 +100,7 @@ class Upload:
     def complete(self, empty_message: str) -> str:
         if self.dataset_id is None:
             raise DataError(empty_message)
-        self.bridge.json("POST", wire.complete(self.dataset_id), json_body={"chunks": self.chunks})
+        self.bridge.json(
+            "POST", wire.complete(self.dataset_id), json_body=wire.DatasetComplete(self.chunks)
+        )
         return self.dataset_id

@@ -1,19 +1,26 @@
-"""The wire contract in kepler.core.wire: the bridge's published paths, and jobs as the
-bridge answers them."""
+"""The wire contract in kepler.core.wire: the bridge's published paths, the bodies clients
+send (each the twin of the bridge's pydantic model), and jobs and models as the bridge
+answers them."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+import typing
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from kepler.core import wire
+from kepler.core.errors import InvalidSpec
 from kepler.core.refs import ModelRef
 from kepler.server.jobs import JobStore
 from kepler.server.settings import ServerSettings
+from kepler_bridge import wire as bridge_wire
 
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 
@@ -108,3 +115,241 @@ def test_job_view_skips_fields_it_does_not_know_and_nulls() -> None:
     )
     assert (view.progress, view.message, view.percent) == (0.0, "", 0)
     assert "new" not in view.to_dict()
+
+
+# -- request bodies and query options ------------------------------------------------------
+
+SOURCE = wire.SplunkSource(search="index=main", earliest="-24h", latest="now", sid="17.42")
+SAMPLES: dict[type[wire.Body], wire.Body] = {
+    wire.SplunkSource: SOURCE,
+    wire.DatasetCreate: wire.DatasetCreate("arrow", SOURCE),
+    wire.DatasetComplete: wire.DatasetComplete(chunks=3, rows=120),
+    wire.FitJob: wire.FitJob(
+        dataset_id="d1",
+        line="fit KMeans * into m",
+        algorithm="RandomForestClassifier",
+        target="failure",
+        features=["temp", "vibration"],
+        params={"n_estimators": 10},
+        into="pump",
+        output_name="guess",
+        probabilities=True,
+        holdout=0.3,
+    ),
+    wire.AutoMLJob: wire.AutoMLJob(
+        dataset_id="d1",
+        line="automl y from * into m",
+        target="y",
+        features=["a", "b"],
+        into="m",
+        task="classifier",
+        time_budget="10m",
+        metric="f1",
+        algorithms=["LogisticRegression"],
+        seed=7,
+        max_trials=20,
+        parallel=2,
+        cv=5,
+        holdout=0.25,
+        max_latency_ms_per_row=0.5,
+        max_model_mb=10.0,
+        max_false_positive_rate=0.1,
+        interpretable=True,
+        use_case="fraud",
+    ),
+    wire.ApplyJob: wire.ApplyJob(
+        dataset_id="d1",
+        model="pump@3",
+        index="scores",
+        sourcetype="kepler:score",
+        output_name="guess",
+        probabilities=False,
+    ),
+    wire.AliasSet: wire.AliasSet(version=3),
+    wire.SpecParse: wire.SpecParse(line="fit KMeans * into m"),
+    wire.ScheduleCreate: wire.ScheduleCreate(
+        name="nightly",
+        search="index=sensors",
+        model="pump:production",
+        every="1h",
+        earliest="-1h",
+        latest="now",
+        index="scores",
+        sourcetype="kepler:score",
+        start_now=True,
+    ),
+    wire.ModelApply: wire.ModelApply(
+        probabilities=True,
+        output_name="guess",
+        include_input=False,
+        echo="_chunked_idx",
+        index="scores",
+        sourcetype="kepler:score",
+    ),
+    wire.DatasetApply: wire.DatasetApply(model="pump@3", probabilities=False, output_name="g"),
+}
+
+
+def _default(f: dataclasses.Field[Any]) -> Any:
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
+
+
+def test_every_body_has_a_sample_that_sets_each_field() -> None:
+    assert set(SAMPLES) == set(wire.BODIES)
+    for body in SAMPLES.values():
+        unset = [f.name for f in dataclasses.fields(body) if getattr(body, f.name) == _default(f)]
+        assert unset == [], type(body).__name__
+
+
+@pytest.mark.parametrize("body", SAMPLES.values(), ids=lambda b: type(b).__name__)
+def test_body_round_trips_through_json(body: wire.Body) -> None:
+    sent = json.loads(json.dumps(body.to_dict()))
+    assert type(body).from_dict(sent) == body
+
+
+@pytest.mark.parametrize("cls", wire.BODIES, ids=lambda c: c.__name__)
+def test_body_refuses_an_unknown_key_naming_it(cls: type[wire.Body]) -> None:
+    data = {**SAMPLES[cls].to_dict(), "colour": "red"}
+    with pytest.raises(InvalidSpec, match="no field 'colour'") as err:
+        cls.from_dict(data)
+    assert err.value.detail == {"field": "colour"}
+
+
+@pytest.mark.parametrize(
+    ("cls", "key"),
+    [
+        (wire.ApplyJob, "index"),
+        (wire.AliasSet, "version"),
+        (wire.SpecParse, "line"),
+        (wire.ScheduleCreate, "search"),
+        (wire.DatasetApply, "model"),
+    ],
+)
+def test_body_refuses_a_missing_required_key_naming_it(cls: type[wire.Body], key: str) -> None:
+    data = SAMPLES[cls].to_dict()
+    del data[key]
+    with pytest.raises(InvalidSpec, match=f"needs '{key}'") as err:
+        cls.from_dict(data)
+    assert err.value.detail == {"field": key}
+
+
+def test_body_takes_its_defaults_for_optional_keys_left_out() -> None:
+    assert wire.FitJob.from_dict({"line": "fit KMeans *"}) == wire.FitJob(line="fit KMeans *")
+    assert wire.DatasetCreate.from_dict({}) == wire.DatasetCreate()
+
+
+def test_nested_body_is_read_and_checked() -> None:
+    assert wire.DatasetCreate.from_dict({"source": {"sid": "1"}}).source == wire.SplunkSource(
+        sid="1"
+    )
+    with pytest.raises(InvalidSpec, match="dataset source has no field 'query'"):
+        wire.DatasetCreate.from_dict({"source": {"query": "x"}})
+
+
+def test_body_that_is_not_an_object_is_refused() -> None:
+    with pytest.raises(InvalidSpec, match="must be a JSON object, not list"):
+        wire.AliasSet.from_dict([3])  # type: ignore[arg-type]
+
+
+def test_query_options_leave_unset_ones_out_and_spell_booleans_as_text() -> None:
+    options = wire.ModelApply(include_input=False, output_name="guess")
+    assert options.to_params() == {"as": "guess", "include_input": "false"}
+    assert wire.ModelApply.from_dict({"as": "guess"}).output_name == "guess"
+
+
+def _pydantic_pairs() -> dict[type[wire.Body], type[BaseModel]]:
+    return {
+        wire.SplunkSource: bridge_wire.SplunkSource,
+        wire.DatasetCreate: bridge_wire.DatasetCreate,
+        wire.DatasetComplete: bridge_wire.DatasetComplete,
+        wire.FitJob: bridge_wire.FitRequest,
+        wire.AutoMLJob: bridge_wire.AutoMLRequest,
+        wire.ApplyJob: bridge_wire.ApplyJobRequest,
+        wire.AliasSet: bridge_wire.AliasRequest,
+        wire.SpecParse: bridge_wire.ParseRequest,
+        wire.ScheduleCreate: bridge_wire.ScheduleRequest,
+    }
+
+
+def test_every_bridge_body_has_its_wire_body() -> None:
+    declared = {
+        m
+        for m in vars(bridge_wire).values()
+        if isinstance(m, type) and issubclass(m, BaseModel) and m.__module__ == bridge_wire.__name__
+    }
+    assert declared == set(_pydantic_pairs().values())
+
+
+def _type_text(annotation: Any) -> str:
+    """A type as text without module paths: the bridge's SplunkSource and the wire's match."""
+    return re.sub(r"\b(?:\w+\.)+(\w+)", r"\1", str(annotation).replace("typing.Optional", ""))
+
+
+@pytest.mark.parametrize(
+    ("body", "model"), _pydantic_pairs().items(), ids=lambda c: getattr(c, "__name__", "")
+)
+def test_wire_body_and_bridge_body_have_the_same_fields_and_defaults(
+    body: type[wire.Body], model: type[BaseModel]
+) -> None:
+    ours = {f.name: f for f in dataclasses.fields(body)}  # type: ignore[arg-type]
+    theirs = model.model_fields
+    assert list(ours) == list(theirs)
+    hints = typing.get_type_hints(body)
+    for name, f in ours.items():
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        assert required == theirs[name].is_required(), name
+        if not required:
+            assert _default(f) == theirs[name].get_default(call_default_factory=True), name
+        assert _type_text(hints[name]) == _type_text(theirs[name].annotation), name
+
+
+def _query_options(template: str) -> dict[str, tuple[bool, Any]]:
+    """A POST route's query options in docs/openapi.json: name -> (required, default)."""
+    params = json.loads(OPENAPI.read_text())["paths"][template]["post"]["parameters"]
+    return {
+        p["name"]: (p.get("required", False), p["schema"].get("default"))
+        for p in params
+        if p["in"] == "query"
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "template"),
+    [(wire.ModelApply, wire.MODEL_APPLY), (wire.DatasetApply, wire.DATASET_APPLY)],
+    ids=["ModelApply", "DatasetApply"],
+)
+def test_wire_query_options_match_the_published_route(body: type[wire.Body], template: str) -> None:
+    ours = {
+        f.metadata.get("wire", f.name): (
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+            None if f.default is dataclasses.MISSING else f.default,
+        )
+        for f in dataclasses.fields(body)  # type: ignore[arg-type]
+    }
+    assert ours == _query_options(template)
+
+
+def test_matcher_matches_concrete_paths_of_its_templates_only() -> None:
+    streaming = wire.matcher(wire.DATASET_CHUNK, wire.MODEL_APPLY)
+    assert streaming.match(wire.chunk("d1", 0))
+    assert streaming.match(wire.apply("pump@3") + "/")
+    assert not streaming.match(wire.complete("d1"))
+    assert not streaming.match(wire.dataset("d1") + "/chunks/0/extra")
+
+
+# -- model answers -------------------------------------------------------------------------
+
+
+def test_model_view_reads_what_it_knows_and_explains_by_either_list() -> None:
+    answer = {"name": "pump", "version": 3, "features": ["a"], "later": True}
+    view = wire.ModelView.from_dict({**answer, "coefficients": [{"feature": "a"}]})
+    assert (view.ref, view.features, view.explained) == ("pump@3", ["a"], [{"feature": "a"}])
+    assert "later" not in view.to_dict() and "importances" not in view.to_dict()
+    assert wire.ModelView.from_dict(answer).explained == []
+
+
+def test_dataset_created_round_trips() -> None:
+    created = wire.DatasetCreated("d" * 32, "arrow")
+    assert wire.DatasetCreated.from_dict(json.loads(json.dumps(created.to_dict()))) == created

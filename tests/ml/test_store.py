@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from kepler.core import wire
 from kepler.core.errors import InvalidSpec, ModelNotFound, VersionNotFound
 from kepler.core.refs import ModelRef
 from kepler.core.spec import FitSpec
@@ -161,6 +162,7 @@ def test_describe_reports_importances_params_lineage_and_versions(
     assert body["aliases"] == ["prod"]
     assert [v["version"] for v in body["versions"]] == [1, 2]
     assert body["versions"][0]["aliases"] == ["prod"]
+    assert wire.ModelView.from_dict(body).to_dict() == body  # clients read every key
 
 
 def test_describe_reports_coefficients_of_linear_models(
@@ -170,6 +172,7 @@ def test_describe_reports_coefficients_of_linear_models(
     body = module_store.describe(ModelRef.parse("linear"))
     assert body["coefficients"] == classifier.importances and "importances" not in body
     assert body["classes"] == ["no", "yes"]
+    assert wire.ModelView.from_dict(body).to_dict() == body
 
 
 def test_list_models_summarises_the_latest_version(

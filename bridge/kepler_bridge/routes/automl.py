@@ -44,7 +44,7 @@ def create_automl_job(
     if dry_run:
         return {"spec": spec.to_dict()}
     if not body.dataset_id:
-        raise InvalidSpec("dataset_id is required: upload the data first (POST /v1/datasets)")
+        raise InvalidSpec(f"dataset_id is required: upload the data first (POST {wire.DATASETS})")
     job = submit_automl(
         spec,
         body.dataset_id,

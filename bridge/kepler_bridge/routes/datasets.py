@@ -23,7 +23,7 @@ router = APIRouter(prefix=wire.DATASETS, tags=["datasets"], dependencies=[AuthDe
 def create_dataset(body: DatasetCreate, state: StateDep) -> dict[str, Any]:
     source = body.source.model_dump(exclude_none=True) if body.source else None
     dataset_id = state.datasets.create(body.format, source)
-    return {"id": dataset_id, "format": body.format}
+    return wire.DatasetCreated(dataset_id, body.format).to_dict()
 
 
 @router.put("/{dataset_id}/chunks/{seq}")
