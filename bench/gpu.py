@@ -17,6 +17,7 @@ Timings are printed, never asserted; copy them into ``docs/benchmarks.md`` by ha
 from __future__ import annotations
 
 import argparse
+import itertools
 import pickle
 import platform
 import sys
@@ -105,7 +106,9 @@ def torch_mlp_seconds(X: np.ndarray, y: np.ndarray, device: str, batch: int, epo
     return _timed(torch, device, run, repeats=2)
 
 
-def plain_torch_seconds(X: np.ndarray, y: np.ndarray, device: str, batch: int, epochs: int) -> float:
+def plain_torch_seconds(
+    X: np.ndarray, y: np.ndarray, device: str, batch: int, epochs: int
+) -> float:
     """The same network and optimizer written as a torch user would, as the reference."""
     import torch
 
@@ -113,7 +116,7 @@ def plain_torch_seconds(X: np.ndarray, y: np.ndarray, device: str, batch: int, e
         torch.manual_seed(0)
         widths = [X.shape[1], *HIDDEN, 2]
         layers: list[Any] = []
-        for fan_in, fan_out in zip(widths, widths[1:], strict=False):
+        for fan_in, fan_out in itertools.pairwise(widths):
             layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
         net = torch.nn.Sequential(*layers[:-1]).to(device)
         optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)

@@ -40,8 +40,8 @@ def detect_devices() -> tuple[str, ...]:
     """``("cpu",)``, or ``("cpu", "cuda:0 NVIDIA H100 80GB HBM3", ...)`` with CUDA GPUs."""
     found = ["cpu"]
     if cuda_available():
-        torch = _torch()
-        found += [f"cuda:{i} {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())]
+        cuda = _torch().cuda
+        found += [f"cuda:{i} {cuda.get_device_name(i)}" for i in range(cuda.device_count())]
     return tuple(found)
 
 

@@ -13,7 +13,12 @@ from kepler_bridge.app import create_app
 
 TOKEN = "algorithms-route-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-GPU_ALGORITHMS = {"TorchMLPClassifier", "TorchMLPRegressor", "XGBoostClassifier", "XGBoostRegressor"}
+GPU_ALGORITHMS = {
+    "TorchMLPClassifier",
+    "TorchMLPRegressor",
+    "XGBoostClassifier",
+    "XGBoostRegressor",
+}
 
 
 @pytest.fixture
