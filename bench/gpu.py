@@ -85,6 +85,45 @@ def check_on(device: str) -> list[str]:
     restored.set_params(device="cpu")
     np.testing.assert_allclose(restored.predict_proba(X), here, rtol=1e-6, atol=1e-9)
     passed.append(f"predict on device='cpu' after a fit on {device!r}: same probabilities")
+    passed += _train_and_score(device)
+    return passed
+
+
+def _train_and_score(device: str) -> list[str]:
+    """Kepler's own fit, then a pickle round trip and a score, with warnings as errors."""
+    import importlib.util
+    import warnings
+
+    import pandas as pd
+
+    from kepler.core.spec import FitSpec
+    from kepler.ml.outputs import predict_frame
+    from kepler.ml.training import train
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(5_000, 4)), columns=["a", "b", "c", "d"])
+    frame["label"] = np.where(frame["a"] + frame["b"] > 0, "yes", "no")
+    passed = []
+    for algorithm in ("TorchMLPClassifier", "XGBoostClassifier"):
+        if algorithm.startswith("XGBoost") and importlib.util.find_spec("xgboost") is None:
+            continue
+        spec = FitSpec(
+            algorithm,
+            target="label",
+            features=("a", "b", "c", "d"),
+            params={"device": device, "random_state": 0},
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            trained = train(frame, spec)
+            pipeline = pickle.loads(pickle.dumps(trained.pipeline))  # noqa: S301 - made here
+            out = predict_frame(pipeline, trained.meta, frame.drop(columns="label"))
+        accuracy = float((out.iloc[:, 0] == frame["label"]).mean())
+        assert accuracy > 0.9, f"{algorithm} on {device}: accuracy {accuracy:.3f}"
+        passed.append(
+            f"kepler fit {algorithm} device={device}, pickled, scored without a warning "
+            f"(accuracy {accuracy:.3f})"
+        )
     return passed
 
 

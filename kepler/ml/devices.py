@@ -14,7 +14,7 @@ from typing import Any
 
 from kepler.core.errors import BadParameter
 
-__all__ = ["DEVICES", "cuda_available", "detect_devices", "resolve_device"]
+__all__ = ["DEVICES", "cuda_available", "detect_devices", "resolve_device", "score_on_cpu"]
 
 # What a ``device`` parameter accepts; kepler.core.algorithms declares the same choices.
 DEVICES = ("auto", "cpu", "cuda")
@@ -67,3 +67,20 @@ def resolve_device(requested: str, *, available: bool | None = None) -> str:
             detail={"parameter": "device", "value": "cuda", "devices": list(detect_devices())},
         )
     return requested
+
+
+def score_on_cpu(model: Any) -> None:
+    """Set a fitted XGBoost model (bare, or inside a pipeline or a wrapper) to predict on the
+    CPU, wherever it was trained.
+
+    Kepler scores host data (pandas, numpy): a booster left on ``cuda`` copies every batch
+    to the GPU with a warning, and on a machine without a GPU warns that it has none. The
+    trees are the same on either device, so a model trained on a GPU scores anywhere.
+    """
+    steps = getattr(model, "steps", None)
+    if steps:
+        model = steps[-1][1]
+    model = getattr(model, "estimator_", model)  # kepler.ml.pipeline's label wrapper
+    is_xgboost = type(model).__module__.startswith("xgboost.") and hasattr(model, "get_booster")
+    if is_xgboost and model.get_params().get("device") not in (None, "cpu"):
+        model.set_params(device="cpu")
