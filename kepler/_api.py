@@ -93,6 +93,9 @@ def cancel(job_id: str) -> dict[str, Any]:
 
 
 def algorithms() -> list[dict[str, Any]]:
+    """Every algorithm the bridge can train: its task, parameters and ``devices``, where the
+    workers can run it (``["cpu"]``, or ``["cpu", "cuda:0 <GPU name>"]`` for an algorithm
+    with a ``device`` parameter once a worker with a GPU has started)."""
     return client().algorithms()
 
 

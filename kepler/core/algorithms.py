@@ -104,6 +104,12 @@ MAX_FEATURES = _p(
     doc="features tried per split: a count, a fraction, sqrt or log2",
 )
 N_JOBS = _p("n_jobs", "int", nullable=True, doc="parallel workers (-1: all cores)")
+DEVICE = _p(
+    "device",
+    "str",
+    choices=("auto", "cpu", "cuda"),
+    doc="auto: a CUDA GPU when the worker has one, else the CPU; cuda without a GPU is refused",
+)
 K_COMPONENTS = _p(
     "k", "int", "n_components", minimum=1, maximum=MAX_CLUSTERS, doc="number of components"
 )
@@ -277,6 +283,7 @@ _XGBOOST = (
     _p("num_parallel_tree", "int", minimum=1),
     N_JOBS,
     RANDOM_STATE,
+    DEVICE,
 )
 _TORCH_MLP = (
     _p(
@@ -294,9 +301,13 @@ _TORCH_MLP = (
     _p("validation_fraction", "float", minimum=0.01, maximum=0.99),
     _p("patience", "int", minimum=1, doc="epochs without improvement before stopping"),
     RANDOM_STATE,
+    DEVICE,
 )
 # Forests and boosters parallelise over cores by threads; Kepler uses them all by default.
 _ALL_CORES = (("n_jobs", -1),)
+# hist is XGBoost's one tree method that runs on both a CPU and a GPU; kepler.ml.registry
+# turns device=auto into cpu or cuda, which is what XGBoost's own `device` accepts.
+_XGBOOST_DEFAULTS = (*_ALL_CORES, ("verbosity", 0), ("tree_method", "hist"), ("device", "auto"))
 
 
 _CLASSIFIERS: tuple[AlgorithmInfo, ...] = (
@@ -450,9 +461,9 @@ _CLASSIFIERS: tuple[AlgorithmInfo, ...] = (
         "xgboost.sklearn:XGBClassifier",
         _ps(*_XGBOOST, _p("scale_pos_weight", "float", minimum=0)),
         aliases=("XGBClassifier",),
-        defaults=(*_ALL_CORES, ("verbosity", 0)),
+        defaults=_XGBOOST_DEFAULTS,
         extra="xgboost",
-        doc="XGBoost gradient-boosted trees.",
+        doc="XGBoost gradient-boosted trees (on a CUDA GPU when the worker has one).",
     ),
     AlgorithmInfo(
         "TorchMLPClassifier",
@@ -461,7 +472,7 @@ _CLASSIFIERS: tuple[AlgorithmInfo, ...] = (
         _ps(*_TORCH_MLP),
         aliases=("MLPTorchClassifier",),
         extra="torch",
-        doc="Multi-layer perceptron in PyTorch (CPU).",
+        doc="Multi-layer perceptron in PyTorch (on a CUDA GPU when the worker has one).",
     ),
 )
 
@@ -622,9 +633,9 @@ _REGRESSORS: tuple[AlgorithmInfo, ...] = (
         "xgboost.sklearn:XGBRegressor",
         _ps(*_XGBOOST),
         aliases=("XGBRegressor",),
-        defaults=(*_ALL_CORES, ("verbosity", 0)),
+        defaults=_XGBOOST_DEFAULTS,
         extra="xgboost",
-        doc="XGBoost gradient-boosted regression trees.",
+        doc="XGBoost gradient-boosted regression trees (on a CUDA GPU when the worker has one).",
     ),
     AlgorithmInfo(
         "TorchMLPRegressor",
@@ -633,7 +644,7 @@ _REGRESSORS: tuple[AlgorithmInfo, ...] = (
         _ps(*_TORCH_MLP),
         aliases=("MLPTorchRegressor",),
         extra="torch",
-        doc="Multi-layer perceptron regressor in PyTorch (CPU).",
+        doc="Multi-layer perceptron regressor in PyTorch (on a CUDA GPU when the worker has one).",
     ),
 )
 

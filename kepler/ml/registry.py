@@ -179,6 +179,11 @@ def make_estimator(info: AlgorithmInfo, checked_params: dict[str, Any]) -> Any:
     _refuse_same_target(info, checked_params)
     kwargs = dict(info.defaults)
     kwargs.update(to_kwargs(info.params, checked_params))
+    if info.extra == "xgboost" and "device" in kwargs:
+        # XGBoost knows cpu and cuda, not auto; Kepler's torch MLP resolves its own in fit.
+        from kepler.ml.devices import resolve_device
+
+        kwargs["device"] = resolve_device(kwargs["device"])
     layers = kwargs.get("hidden_layer_sizes")
     # scikit-learn wants a tuple; Kepler's own torch MLP reads the text itself.
     if isinstance(layers, str) and info.estimator.startswith("sklearn."):

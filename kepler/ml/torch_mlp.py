@@ -6,7 +6,12 @@ missing install raises :class:`~kepler.core.errors.MissingDependency` naming the
 
 The trained weights live in ``state_dict_``, a ``{name: CPU tensor}`` mapping laid out as
 ``torch.nn.Sequential(Linear, ReLU, ..., Linear).state_dict()`` would lay it out, so a
-fitted estimator pickles with the standard library and predicts in another process.
+fitted estimator pickles with the standard library and predicts in another process, with
+or without a GPU, whichever device it was trained on.
+
+On a GPU the training loop never waits for the device inside an epoch: the data moves
+there once, batches are drawn by a permutation made on the device, and the epoch's loss
+is summed there and read once per epoch.
 """
 
 from __future__ import annotations
@@ -20,16 +25,21 @@ from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from kepler.core.errors import require
+from kepler.ml.devices import DEVICES, resolve_device
 
 __all__ = ["TorchMLPClassifier", "TorchMLPRegressor"]
 
-# Rows per forward pass at prediction time: bounds memory, not a tuning knob.
-_PREDICT_BATCH = 8192
+# Rows per forward pass at prediction time: bounds memory, not a tuning knob. A GPU only
+# pays off with large batches; its memory holds far more than a CPU cache does.
+_PREDICT_BATCH = {"cpu": 8192, "cuda": 262_144}
+# The training data moves to the GPU whole when it takes at most this share of the free
+# memory (the network, its gradients and Adam's state need little); else it streams.
+_RESIDENT_SHARE = 0.25
 # Early stopping counts an epoch as better only past this relative margin, so that
 # float noise in the validation loss does not reset the patience counter forever.
 _MIN_RELATIVE_IMPROVEMENT = 1e-4
@@ -99,15 +109,26 @@ def _forward(torch: Any, layers: list[tuple[Any, Any]], x: Any) -> Any:
     return functional.linear(x, weight, bias)
 
 
-def _init_layers(torch: Any, widths: list[int], generator: Any) -> list[tuple[Any, Any]]:
-    """(weight, bias) per layer from the U(-1/sqrt(fan_in), 1/sqrt(fan_in)) of nn.Linear."""
+def _init_layers(
+    torch: Any, widths: list[int], generator: Any, device: Any
+) -> list[tuple[Any, Any]]:
+    """(weight, bias) per layer from the U(-1/sqrt(fan_in), 1/sqrt(fan_in)) of nn.Linear,
+    drawn on the CPU by ``generator``, then moved to ``device``."""
     layers = []
     for fan_in, fan_out in itertools.pairwise(widths):
         bound = 1.0 / float(np.sqrt(fan_in))
         weight = torch.empty(fan_out, fan_in).uniform_(-bound, bound, generator=generator)
         bias = torch.empty(fan_out).uniform_(-bound, bound, generator=generator)
-        layers.append((weight.requires_grad_(), bias.requires_grad_()))
+        layers.append((weight.to(device).requires_grad_(), bias.to(device).requires_grad_()))
     return layers
+
+
+def _fits_on(torch: Any, device: Any, nbytes: int) -> bool:
+    """Whether ``nbytes`` of training data can live on ``device`` for the whole fit."""
+    if device.type != "cuda":
+        return True
+    free, _total = torch.cuda.mem_get_info(device)
+    return nbytes <= _RESIDENT_SHARE * free
 
 
 def _layers_of(state: dict[str, Any], n_layers: int) -> list[tuple[Any, Any]]:
@@ -128,6 +149,7 @@ class _TorchMLPBase(BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "patience": [Interval(Integral, 1, None, closed="left")],
         "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
+        "device": [StrOptions(set(DEVICES))],
     }
 
     def __init__(
@@ -141,6 +163,7 @@ class _TorchMLPBase(BaseEstimator):
         validation_fraction: float = 0.1,
         patience: int = 5,
         random_state: int | None = None,
+        device: str = "auto",
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.max_epochs = max_epochs
@@ -151,9 +174,15 @@ class _TorchMLPBase(BaseEstimator):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.random_state = random_state
+        self.device = device
 
     def _loss(self, torch: Any, output: Any, target: Any) -> Any:
         raise NotImplementedError
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Models pickled before ``device`` existed load as trained on, and scoring on, auto.
+        state.setdefault("device", "auto")
+        super().__setstate__(state)
 
     def _fit_network(self, X: np.ndarray, target: np.ndarray, n_outputs: int) -> None:
         """Standardize ``X``, train the network on ``target``, set the fitted attributes.
@@ -163,14 +192,16 @@ class _TorchMLPBase(BaseEstimator):
         """
         torch = require("torch", "torch")
         sizes = _parse_hidden_layer_sizes(self.hidden_layer_sizes)
+        device = torch.device(resolve_device(self.device, available=torch.cuda.is_available()))
         self.x_mean_, self.x_scale_ = _standardize_stats(X)
         features = ((X - self.x_mean_) / self.x_scale_).astype(np.float32)
 
         seed = self.random_state
         if seed is None:
             seed = int(np.random.randint(0, 2**31 - 1))
-        # One private generator draws the initial weights, the validation split and the
-        # batch order, so a fit neither reads nor moves torch's global random state.
+        # One private generator draws the initial weights, the validation split and, on a
+        # CPU, the batch order, so a fit neither reads nor moves torch's global random
+        # state. The first two are drawn on the CPU: a seed starts the same on any device.
         generator = torch.Generator().manual_seed(int(seed))
 
         with _torch_threads(torch):
@@ -178,16 +209,24 @@ class _TorchMLPBase(BaseEstimator):
             n_valid = int(len(features) * self.validation_fraction) if self.early_stopping else 0
             order = torch.randperm(len(features), generator=generator)
             train, valid = order[n_valid:], order[:n_valid]
-            layers = _init_layers(torch, [features.shape[1], *sizes, n_outputs], generator)
-            self._train(
-                torch, layers, (x_all[train], y_all[train]), (x_all[valid], y_all[valid]), generator
-            )
+            layers = _init_layers(torch, [features.shape[1], *sizes, n_outputs], generator, device)
+            x_train, y_train = x_all[train], y_all[train]
+            resident = _fits_on(torch, device, x_train.nbytes + y_train.nbytes)
+            if resident:
+                x_train, y_train = x_train.to(device), y_train.to(device)
+                if device.type != "cpu":
+                    generator = torch.Generator(device=device).manual_seed(int(seed))
+            else:  # streamed a batch at a time from page-locked memory
+                x_train, y_train = x_train.pin_memory(), y_train.pin_memory()
+            valid_data = (x_all[valid].to(device), y_all[valid].to(device))
+            self._train(torch, layers, (x_train, y_train), valid_data, generator, device)
 
         self.state_dict_: dict[str, Any] = {}
         for i, (weight, bias) in enumerate(layers):
             self.state_dict_[f"{2 * i}.weight"] = weight.detach().cpu().clone()
             self.state_dict_[f"{2 * i}.bias"] = bias.detach().cpu().clone()
         self.hidden_layer_sizes_ = sizes
+        self.device_ = str(device)
 
     def _train(
         self,
@@ -196,24 +235,38 @@ class _TorchMLPBase(BaseEstimator):
         train: tuple[Any, Any],
         valid: tuple[Any, Any],
         generator: Any,
+        device: Any,
     ) -> None:
-        """Run Adam over ``train``; with rows in ``valid``, stop early and keep the best."""
+        """Run Adam over ``train``; with rows in ``valid``, stop early and keep the best.
+
+        ``train`` is on ``device``, or on the CPU (pinned) to stream a batch at a time;
+        ``generator`` is on the same device as ``train``. Nothing in an epoch waits for the
+        device: the only reads back are the two losses at the end of each epoch.
+        """
         params = [p for layer in layers for p in layer]
-        optimizer = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+        # Fused Adam is one kernel per step for all parameters; CPUs keep the default.
+        fused = {"fused": True} if device.type == "cuda" else {}
+        optimizer = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay, **fused)
         (x_train, y_train), (x_valid, y_valid) = train, valid
         n_train, n_valid = len(x_train), len(x_valid)
+        streamed = x_train.device != device
         self.loss_curve_: list[float] = []
         self.validation_loss_curve_: list[float] = []
         best_loss, best_params, stale = float("inf"), None, 0
         for _ in range(self.max_epochs):
-            total = 0.0
-            for batch in torch.randperm(n_train, generator=generator).split(self.batch_size):
+            total = torch.zeros((), dtype=torch.float64, device=device)
+            order = torch.randperm(n_train, generator=generator, device=x_train.device)
+            for batch in order.split(self.batch_size):
+                x_batch, y_batch = x_train[batch], y_train[batch]
+                if streamed:
+                    x_batch = x_batch.pin_memory().to(device, non_blocking=True)
+                    y_batch = y_batch.pin_memory().to(device, non_blocking=True)
                 optimizer.zero_grad(set_to_none=True)
-                loss = self._loss(torch, _forward(torch, layers, x_train[batch]), y_train[batch])
+                loss = self._loss(torch, _forward(torch, layers, x_batch), y_batch)
                 loss.backward()
                 optimizer.step()
-                total += float(loss.detach()) * len(batch)
-            self.loss_curve_.append(total / n_train)
+                total.add_(loss.detach(), alpha=len(batch))
+            self.loss_curve_.append(float(total) / n_train)
             if not n_valid:
                 continue
             with torch.no_grad():
@@ -241,16 +294,20 @@ class _TorchMLPBase(BaseEstimator):
         torch = require("torch", "torch")
         features = np.ascontiguousarray((X - self.x_mean_) / self.x_scale_, dtype=np.float64)
         n_layers = len(self.hidden_layer_sizes_) + 1
+        # Scoring never refuses a device: a model trained on a GPU scores on a CPU.
+        on_gpu = self.device != "cpu" and torch.cuda.is_available()
+        device = torch.device("cuda" if on_gpu else "cpu")
         outputs = []
         with _torch_threads(torch), torch.inference_mode():
             # float64 inference makes each row's result independent of how rows are
             # batched, to the last few bits, whatever BLAS kernel a batch size picks.
-            state = {name: t.to(torch.float64) for name, t in self.state_dict_.items()}
+            state = {n: t.to(device, torch.float64) for n, t in self.state_dict_.items()}
             layers = _layers_of(state, n_layers)
             x_all = torch.from_numpy(features)
-            for chunk in x_all.split(_PREDICT_BATCH):
-                outputs.append(_forward(torch, layers, chunk).numpy())
-        return np.concatenate(outputs)
+            for chunk in x_all.split(_PREDICT_BATCH[device.type]):
+                outputs.append(_forward(torch, layers, chunk.to(device)))
+            # One copy back for all batches: the device is not waited on per batch.
+            return torch.cat(outputs).cpu().numpy()
 
 
 class TorchMLPClassifier(ClassifierMixin, _TorchMLPBase):
@@ -277,6 +334,10 @@ class TorchMLPClassifier(ClassifierMixin, _TorchMLPBase):
         Epochs without improvement before stopping early.
     random_state : int or None, default=None
         Seed for the initial weights, the validation split and the batch order.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Where to train: ``auto`` takes a CUDA GPU when torch sees one, else the CPU;
+        ``cuda`` without a GPU is refused. Predictions run there too when it is present,
+        else on the CPU, so a model trained on a GPU scores anywhere.
 
     Attributes
     ----------
@@ -295,6 +356,8 @@ class TorchMLPClassifier(ClassifierMixin, _TorchMLPBase):
         The standardization applied to ``X``.
     state_dict_ : dict of str to torch.Tensor
         The weights, on CPU, keyed as ``torch.nn.Sequential`` of Linear and ReLU keys them.
+    device_ : str
+        The device the network was trained on (``cpu`` or ``cuda``).
     """
 
     def _loss(self, torch: Any, output: Any, target: Any) -> Any:
@@ -344,7 +407,7 @@ class TorchMLPRegressor(RegressorMixin, _TorchMLPBase):
     y_mean_, y_scale_ : ndarray of shape (n_outputs,)
         The standardization applied to ``y``.
     n_iter_, loss_curve_, validation_loss_curve_, best_validation_loss_,
-    hidden_layer_sizes_, x_mean_, x_scale_, state_dict_
+    hidden_layer_sizes_, x_mean_, x_scale_, state_dict_, device_
         As for :class:`TorchMLPClassifier`; losses are in standardized units.
     """
 

@@ -25,6 +25,7 @@ from sklearn.pipeline import Pipeline
 from kepler.core.errors import BadParameter, DataError, InvalidSpec
 from kepler.core.spec import FitSpec, expand_features
 from kepler.ml import frames, registry
+from kepler.ml.devices import score_on_cpu
 from kepler.ml.explain import explain
 from kepler.ml.meta import ModelMeta
 from kepler.ml.metrics import compute_metrics
@@ -329,6 +330,7 @@ def _fit(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray | None, algorithm: s
                 f"{algorithm} could not be fitted on this data: {exc}",
                 detail={"algorithm": algorithm},
             ) from exc
+        score_on_cpu(pipeline)  # before the holdout metrics: they predict on host data
     messages: list[str] = []
     for w in caught:
         text = f"{w.category.__name__}: {w.message}"

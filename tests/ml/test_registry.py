@@ -13,6 +13,7 @@ from sklearn.ensemble import IsolationForest
 from kepler.core.algorithms import AlgorithmInfo, builtin_algorithms
 from kepler.core.errors import BadParameter, MissingDependency, UnknownAlgorithm
 from kepler.ml import registry
+from kepler.ml.devices import cuda_available
 
 
 class Centroids(ClassifierMixin, BaseEstimator):
@@ -146,6 +147,35 @@ def test_torch_mlp_gets_the_layer_text_it_parses_itself() -> None:
     info = registry.get_algorithm("TorchMLPClassifier")
     est = registry.make_estimator(info, info.check({"hidden_layer_sizes": "8,4"}))
     assert est.hidden_layer_sizes == "8,4"
+
+
+@pytest.mark.parametrize("name", ["XGBoostClassifier", "XGBoostRegressor"])
+def test_make_estimator_xgboost_device_auto_resolves_for_xgboost(name: str) -> None:
+    pytest.importorskip("xgboost")
+    info = registry.get_algorithm(name)
+
+    default = registry.make_estimator(info, info.check({})).get_params()
+    spl_cpu = registry.make_estimator(info, info.check({"device": "CPU"})).get_params()
+
+    assert default["device"] == ("cuda" if cuda_available() else "cpu")
+    assert default["tree_method"] == "hist"
+    assert spl_cpu["device"] == "cpu"
+
+
+@pytest.mark.skipif(cuda_available(), reason="checks a machine without CUDA")
+def test_make_estimator_xgboost_device_cuda_without_cuda_refused() -> None:
+    pytest.importorskip("xgboost")
+    info = registry.get_algorithm("XGBoostClassifier")
+
+    with pytest.raises(BadParameter, match="use device=auto or device=cpu"):
+        registry.make_estimator(info, info.check({"device": "cuda"}))
+
+
+def test_device_parameter_refuses_unknown_devices_before_any_data() -> None:
+    info = registry.get_algorithm("TorchMLPRegressor")
+
+    with pytest.raises(BadParameter, match="expected one of auto, cpu, cuda"):
+        info.check({"device": "gpu"})
 
 
 @pytest.mark.parametrize("text", ["", "a-b", "0", "10--x"])

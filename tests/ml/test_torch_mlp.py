@@ -18,10 +18,11 @@ from sklearn.datasets import make_blobs
 from sklearn.model_selection import train_test_split
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from kepler.core.errors import MissingDependency
+from kepler.core.errors import BadParameter, MissingDependency
 from kepler.ml.torch_mlp import TorchMLPClassifier, TorchMLPRegressor
 
 torch = pytest.importorskip("torch")
+no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without CUDA")
 
 REPO = Path(__file__).resolve().parents[2]
 # Small enough for the whole suite to take seconds, large enough to clear the score
@@ -40,8 +41,8 @@ def _one_torch_thread() -> Iterator[None]:
 
 @parametrize_with_checks(
     [
-        TorchMLPClassifier(**FAST, random_state=0),
-        TorchMLPRegressor(**FAST, random_state=0),
+        TorchMLPClassifier(**FAST, random_state=0, device="cpu"),
+        TorchMLPRegressor(**FAST, random_state=0, device="cpu"),
         # The path without a held-out split, with more than one hidden layer.
         TorchMLPClassifier(**{**FAST, "hidden_layer_sizes": (16, 8)}, early_stopping=False),
         TorchMLPRegressor(**{**FAST, "hidden_layer_sizes": (16, 8)}, early_stopping=False),
@@ -276,3 +277,99 @@ def test_fit_without_torch_names_pip_install(monkeypatch: pytest.MonkeyPatch) ->
 
     with pytest.raises(MissingDependency, match=r"pip install 'kepler-ml\[torch\]'"):
         TorchMLPClassifier(max_epochs=1).fit(X, y)
+
+
+@no_cuda
+def test_fit_device_auto_trains_on_cpu_without_cuda() -> None:
+    X, y = _iris_like()
+
+    model = TorchMLPClassifier(**FAST, random_state=0).fit(X, y)
+
+    assert model.device == "auto"
+    assert model.device_ == "cpu"
+    assert model.score(X, y) > 0.9
+
+
+@no_cuda
+@pytest.mark.parametrize("cls", [TorchMLPClassifier, TorchMLPRegressor])
+def test_fit_device_cuda_without_cuda_refused_naming_fix(cls: type) -> None:
+    X, y = _iris_like()
+
+    with pytest.raises(BadParameter, match="device=auto or device=cpu") as caught:
+        cls(**FAST, device="cuda").fit(X, y)
+
+    assert caught.value.detail["parameter"] == "device"
+    assert "torch.cuda.is_available() is False" in str(caught.value)
+
+
+@pytest.mark.parametrize("device", ["gpu", "CUDA", "cuda:0", ""])
+def test_fit_device_unknown_refused(device: str) -> None:
+    X, y = _iris_like()
+
+    with pytest.raises(ValueError, match="'device' parameter"):
+        TorchMLPClassifier(**FAST, device=device).fit(X, y)
+
+
+def test_fit_auto_weights_on_cpu_after_pickle_and_predict_on_cpu() -> None:
+    X, y = _iris_like()
+    model = TorchMLPClassifier(**FAST, random_state=0, device="auto").fit(X, y)
+    expected = model.predict_proba(X)
+
+    # The bytes come from this test, so unpickling them is safe.
+    restored = pickle.loads(pickle.dumps(model))  # noqa: S301
+
+    assert {t.device.type for t in restored.state_dict_.values()} == {"cpu"}
+    assert all(not t.requires_grad for t in restored.state_dict_.values())
+    restored.set_params(device="cpu")
+    np.testing.assert_allclose(restored.predict_proba(X), expected, rtol=1e-6, atol=1e-12)
+
+
+@no_cuda
+def test_predict_device_cuda_without_cuda_scores_on_cpu() -> None:
+    # A model trained on a GPU keeps device='cuda' in its parameters: it must score anywhere.
+    X, y = _linear(100)
+    model = TorchMLPRegressor(**FAST, random_state=0, device="cpu").fit(X, y)
+    expected = model.predict(X)
+
+    model.set_params(device="cuda")
+
+    np.testing.assert_array_equal(model.predict(X), expected)
+
+
+def test_unpickle_model_from_before_device_parameter_predicts() -> None:
+    X, y = _iris_like()
+    model = TorchMLPClassifier(**FAST, random_state=0).fit(X, y)
+    expected = model.predict_proba(X)
+    del model.__dict__["device"]
+    del model.__dict__["device_"]
+
+    restored = pickle.loads(pickle.dumps(model))  # noqa: S301 - bytes made just above
+
+    assert restored.get_params()["device"] == "auto"
+    np.testing.assert_array_equal(restored.predict_proba(X), expected)
+
+
+def test_fit_reads_device_back_once_per_epoch_not_per_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each read of a tensor's value on the host waits for the device: count those the
+    training code makes (torch's Adam reads its own step counter, kept on the CPU)."""
+    reads = []
+    for name in ("__float__", "__int__", "__bool__", "item", "cpu", "tolist", "numpy"):
+        original = getattr(torch.Tensor, name)
+
+        def spy(self: Any, *args: Any, _original: Any = original, _name: str = name) -> Any:
+            if sys._getframe(1).f_globals.get("__name__") == "kepler.ml.torch_mlp":
+                reads.append(_name)
+            return _original(self, *args)
+
+        monkeypatch.setattr(torch.Tensor, name, spy)
+    X, y = _iris_like(n_per_class=200)
+    epochs, batch_size = 4, 16  # 600 rows, 540 for training: 34 batches an epoch
+    model = TorchMLPClassifier(hidden_layer_sizes="8", max_epochs=epochs, batch_size=batch_size)
+
+    model.fit(X, y)
+    n_layers = 2  # after the fit, each weight and bias is copied to the CPU once
+
+    assert model.n_iter_ == epochs
+    assert len(reads) <= 2 * epochs + 2 * n_layers, reads

@@ -26,12 +26,15 @@ def _preload(**_: object) -> None:
     so events an earlier process left in the disk queue drain without waiting for a job."""
     from kepler.server.liveness import kill_this_process, set_lost_hook
     from kepler.server.telemetry import sender_for
+    from kepler.server.worker_devices import record_this_worker
 
     # A job cancelled or out of time while this process runs it: the process ends, Celery's
     # pool starts another (kepler.server.liveness).
     set_lost_hook(kill_this_process)
     sender_for(settings().hec)
     preload_ml()
+    # Logged and recorded for GET /v1/algorithms; probed here, after the fork, for CUDA.
+    record_this_worker(settings().database_url)
 
 
 @worker_process_shutdown.connect

@@ -8,13 +8,16 @@ from fastapi import APIRouter
 
 from kepler.core import wire
 from kepler.core.spec import parse
-from kepler_bridge.deps import AuthDep
+from kepler_bridge.deps import AuthDep, StateDep
 from kepler_bridge.wire import ParseRequest
 
 router = APIRouter(prefix=wire.V1, tags=["algorithms"], dependencies=[AuthDep])
 
 
-def describe_algorithm(info: Any) -> dict[str, Any]:
+def describe_algorithm(info: Any, devices: list[str] | None = None) -> dict[str, Any]:
+    """``devices``: where the workers can run an algorithm that has a ``device`` parameter;
+    every other algorithm runs on a CPU."""
+    has_device = info.params.lookup("device") is not None
     return {
         "name": info.name,
         "task": info.task,
@@ -22,6 +25,7 @@ def describe_algorithm(info: Any) -> dict[str, Any]:
         "extra": info.extra,
         "doc": info.doc,
         "open_params": info.params.open,
+        "devices": list(devices or ["cpu"]) if has_device else ["cpu"],
         "params": [
             {
                 "name": p.name,
@@ -39,10 +43,12 @@ def describe_algorithm(info: Any) -> dict[str, Any]:
 
 
 @router.get("/algorithms")
-def list_algorithms() -> list[dict[str, Any]]:
+def list_algorithms(state: StateDep) -> list[dict[str, Any]]:
     from kepler.ml.registry import all_algorithms
+    from kepler.server.worker_devices import WorkerDevices
 
-    return [describe_algorithm(a) for a in all_algorithms()]
+    devices = WorkerDevices(state.settings.database_url).all_devices()
+    return [describe_algorithm(a, devices) for a in all_algorithms()]
 
 
 @router.post("/specs/parse")
