@@ -194,7 +194,9 @@ class ScoreSpec:
 
 def usage(metric: Metric | None = None) -> str:
     if metric is None:
-        return "usage: | kepler score <metric> <label_field> against <predicted_field> [option=value]"
+        return (
+            "usage: | kepler score <metric> <label_field> against <predicted_field> [option=value]"
+        )
     names = " ".join(f"[{p.name}=...]" for p in metric.options)
     if metric.arity == FIELDS:
         fields = "<field> ..."
@@ -270,7 +272,9 @@ def _unquote(text: str) -> str:
 def _check_fields(info: Metric, a: list[str], b: list[str], has_against: bool) -> None:
     if info.arity == FIELDS:
         if has_against or not a:
-            raise InvalidSpec(f"{info.name} tests fields on their own, without `against`. {usage(info)}")
+            raise InvalidSpec(
+                f"{info.name} tests fields on their own, without `against`. {usage(info)}"
+            )
         return
     if not a or not b:
         side = "before" if not a else "after"

@@ -114,7 +114,7 @@ class _Accumulator:
             self._count(labels)
         elif info.family == REGRESSION:
             self._require_numbers(self.spec.columns)
-            for (a, b), m in zip(self.spec.pairs, self.moments):
+            for (a, b), m in zip(self.spec.pairs, self.moments, strict=True):
                 m.add(numbers[a], numbers[b])
         else:
             for c in self.spec.columns:
@@ -131,9 +131,11 @@ class _Accumulator:
                     "compare classes: check that it is a label, not a number or an id",
                     detail={"field": c, "max_classes": self.max_classes},
                 )
-        for (a, b), counts in zip(self.spec.pairs, self.counts):
+        for (a, b), counts in zip(self.spec.pairs, self.counts, strict=True):
             pairs = pd.DataFrame({"a": labels[a], "b": labels[b]}).value_counts(sort=False)
-            for key, n in pairs.items():
+            for pair, n in pairs.items():
+                entry: Any = pair  # a MultiIndex entry: (label, prediction)
+                key = (str(entry[0]), str(entry[1]))
                 counts[key] = counts.get(key, 0) + int(n)
 
     def _require_numbers(self, names: Iterable[str]) -> None:
@@ -250,4 +252,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-

@@ -73,8 +73,11 @@ def _classification(spec: ScoreSpec, acc: Any) -> Table:
         matrix = metrics.confusion_matrix(y, p, labels=labels, sample_weight=w)
         columns = ["Label", *(f"predicted({c})" for c in labels)]
         rows = [
-            {"Label": f"actual({c})", **{f"predicted({k})": int(v) for k, v in zip(labels, r)}}
-            for c, r in zip(labels, matrix)
+            {
+                "Label": f"actual({c})",
+                **{f"predicted({k})": int(v) for k, v in zip(labels, r, strict=True)},
+            }
+            for c, r in zip(labels, matrix, strict=True)
         ]
         return columns, rows
     if name == "classification_report":
@@ -82,12 +85,12 @@ def _classification(spec: ScoreSpec, acc: Any) -> Table:
         report = _sklearn(metrics.classification_report, y, p, sample_weight=w, output_dict=True)
         return ["class", "precision", "recall", "f1-score", "support"], _report_rows(report)
     rows = []
-    for (a, b), counts in zip(spec.pairs, acc.counts):
+    for (a, b), counts in zip(spec.pairs, acc.counts, strict=True):
         y, p, w = _weighted(counts)
         ident = {ACTUAL: a, PREDICTED: b}
         if name == "accuracy_score":
             value = metrics.accuracy_score(y, p, normalize=opts["normalize"], sample_weight=w)
-            rows.append({**ident, name: value if opts["normalize"] else int(round(value))})
+            rows.append({**ident, name: value if opts["normalize"] else round(value)})
             continue
         average = opts["average"]
         kw: dict[str, Any] = {"average": average, "sample_weight": w}
@@ -102,11 +105,11 @@ def _classification(spec: ScoreSpec, acc: Any) -> Table:
             if average is None:
                 return _prfs_by_class(labels, result)
             keys = ("precision", "recall", "fbeta_score", "support")
-            rows.append({**ident, **dict(zip(keys, result))})
+            rows.append({**ident, **dict(zip(keys, result, strict=True))})
             continue
         value = _sklearn(getattr(metrics, name), y, p, **kw)
         if average is None:
-            rows.append({**ident, **{c: float(v) for c, v in zip(labels, value)}})
+            rows.append({**ident, **{c: float(v) for c, v in zip(labels, value, strict=True)}})
         else:
             rows.append({**ident, name: float(value)})
     if name == "precision_recall_fscore_support":
@@ -147,9 +150,16 @@ def _check_binary(
 def _prfs_by_class(labels: list[str], result: Any) -> Table:
     columns = ["Metric", *(f"scored({c})" for c in labels)]
     rows = []
-    for metric, values in zip(("precision", "recall", "fbeta_score", "support"), result):
+    for metric, values in zip(
+        ("precision", "recall", "fbeta_score", "support"), result, strict=True
+    ):
         cast = int if metric == "support" else float
-        rows.append({"Metric": metric, **{f"scored({c})": cast(v) for c, v in zip(labels, values)}})
+        rows.append(
+            {
+                "Metric": metric,
+                **{f"scored({c})": cast(v) for c, v in zip(labels, values, strict=True)},
+            }
+        )
     return columns, rows
 
 
@@ -166,14 +176,14 @@ def _report_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
                     "precision": value["precision"],
                     "recall": value["recall"],
                     "f1-score": value["f1-score"],
-                    "support": int(round(support)),
+                    "support": round(support),
                 }
             )
         else:  # accuracy: one number, shown in the f1-score column as scikit-learn prints it
             rows.append({"class": key, "f1-score": value})
     for row in rows:
         if row["class"] == "accuracy" and total is not None:
-            row["support"] = int(round(total))
+            row["support"] = round(total)
     return rows
 
 
@@ -219,7 +229,7 @@ def _roc(spec: ScoreSpec, acc: Any) -> Table:
             )
             rows = [
                 {"fpr": f, "tpr": t, "thresholds": h}
-                for f, t, h in zip(fpr.tolist(), tpr.tolist(), thresholds.tolist())
+                for f, t, h in zip(fpr.tolist(), tpr.tolist(), thresholds.tolist(), strict=True)
             ]
             return ["fpr", "tpr", "thresholds"], rows
         value = metrics.roc_auc_score(truth, scores)
@@ -240,7 +250,9 @@ def _regression(spec: ScoreSpec, acc: Any) -> Table:
         )
     if spec.options["multioutput"] == "uniform_average" and not one_to_many:
         return [name], [{name: float(np.mean(values))}]
-    rows = [{ACTUAL: a, PREDICTED: b, name: v} for (a, b), v in zip(spec.pairs, values)]
+    rows = [
+        {ACTUAL: a, PREDICTED: b, name: v} for (a, b), v in zip(spec.pairs, values, strict=True)
+    ]
     return [ACTUAL, PREDICTED, name], rows
 
 

@@ -2,8 +2,9 @@
 getinfo.
 
 ``fit`` and ``automl`` (:mod:`.fit`), ``apply`` (:mod:`.apply`) and ``score``
-(:mod:`.score`) relay each chunk's CSV body to the bridge as bytes; ``models``, ``summary``, ``jobs``, ``cancel`` and
-``deletemodel`` (:mod:`.listing`) generate rows from the bridge's answers.
+(:mod:`.score`) relay each chunk's CSV body to the bridge as bytes; ``models``, ``summary``,
+``jobs``, ``cancel`` and ``deletemodel`` (:mod:`.listing`) generate rows from the bridge's
+answers.
 """
 
 from __future__ import annotations

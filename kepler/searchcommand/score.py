@@ -37,8 +37,7 @@ class Score(Subcommand):
         if not finished:
             return {"finished": False}, b""
         dataset_id = self.upload.complete(
-            f"the search returned no events to score with {self.spec.metric}; widen its "
-            "time range"
+            f"the search returned no events to score with {self.spec.metric}; widen its time range"
         )
         try:
             answer = self.bridge.json(

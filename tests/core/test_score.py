@@ -16,11 +16,17 @@ MLTK_LINES = [
     ("accuracy_score vehicleType against LR_prediction DT_prediction", 2),
     ('f1_score vehicleType against "predicted(vehicleType)" average=weighted', 1),
     ("confusion_matrix vehicleType against DT_prediction", 1),
-    ('roc_auc_score vehicleType against "probability(vehicleType=2013 Audi RS5)" '
-     'pos_label="2013 Audi RS5"', 1),
+    (
+        'roc_auc_score vehicleType against "probability(vehicleType=2013 Audi RS5)" '
+        'pos_label="2013 Audi RS5"',
+        1,
+    ),
     ("r2_score response_time against predicted(response_time)", 1),
-    ("precision_recall_fscore_support used_by_malware against predicted(used_by_malware) "
-     "average=weighted", 1),
+    (
+        "precision_recall_fscore_support used_by_malware against predicted(used_by_malware) "
+        "average=weighted",
+        1,
+    ),
     ("ttest_1samp temp popmean=50", 0),
     ("ks_2samp temp against pressure alpha=0.01", 1),
 ]

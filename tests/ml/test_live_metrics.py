@@ -78,7 +78,7 @@ def test_accuracy_score_one_row_per_pair(events: pd.DataFrame) -> None:
         ("failure", "predicted(failure)"),
         ("failure", "model2"),
     ]
-    for row, pred in zip(rows, ["predicted(failure)", "model2"]):
+    for row, pred in zip(rows, ["predicted(failure)", "model2"], strict=True):
         assert row["accuracy_score"] == pytest.approx(
             metrics.accuracy_score(events["failure"], events[pred])
         )
@@ -100,7 +100,9 @@ def test_precision_recall_f1_averaged(events: pd.DataFrame, name: str, average: 
     )
     assert columns == [ACTUAL, PREDICTED, name]
     fn = getattr(metrics, name)
-    expected = sk(fn, events["failure"], events["predicted(failure)"], average=average, pos_label="yes")
+    expected = sk(
+        fn, events["failure"], events["predicted(failure)"], average=average, pos_label="yes"
+    )
     assert rows[0][name] == pytest.approx(expected)
     if average != "binary":
         assert rows[1][name] == pytest.approx(
@@ -120,7 +122,7 @@ def test_average_none_gives_one_column_per_class(events: pd.DataFrame, name: str
 
 def test_integer_labels_compare_as_mltk_does(events: pd.DataFrame) -> None:
     """0/1 labels: pos_label defaults to 1, as in MLTK."""
-    columns, rows = run("f1_score code against predicted(code)", events)
+    _, rows = run("f1_score code against predicted(code)", events)
     assert rows[0]["f1_score"] == pytest.approx(
         metrics.f1_score(events["code"], events["predicted(code)"])
     )
@@ -135,7 +137,7 @@ def test_precision_recall_fscore_support(events: pd.DataFrame) -> None:
     assert columns == ["Metric", "scored(a)", "scored(b)", "scored(c)"]
     assert [r["Metric"] for r in rows] == ["precision", "recall", "fbeta_score", "support"]
     expected = metrics.precision_recall_fscore_support(events["kind"], events["predicted(kind)"])
-    for row, values in zip(rows, expected):
+    for row, values in zip(rows, expected, strict=True):
         assert [row[f"scored({c})"] for c in "abc"] == pytest.approx(list(values))
     columns, rows = run(
         "precision_recall_fscore_support kind against predicted(kind) average=macro beta=2",
@@ -172,7 +174,9 @@ def test_classification_report(events: pd.DataFrame) -> None:
             assert row["f1-score"] == pytest.approx(want) and row["support"] == N
         else:
             got = [row["precision"], row["recall"], row["f1-score"], row["support"]]
-            assert got == pytest.approx([want[k] for k in ("precision", "recall", "f1-score", "support")])
+            assert got == pytest.approx(
+                [want[k] for k in ("precision", "recall", "f1-score", "support")]
+            )
 
 
 def test_roc_auc_score_and_roc_curve(events: pd.DataFrame) -> None:
@@ -196,7 +200,7 @@ def test_regression_metrics_from_sums(events: pd.DataFrame, name: str) -> None:
     fn = getattr(metrics, name)
     columns, rows = run(f"{name} y y2 against predicted(y) predicted(y2)", events)
     assert columns == [ACTUAL, PREDICTED, name]
-    for row, (a, b) in zip(rows, [("y", "predicted(y)"), ("y2", "predicted(y2)")]):
+    for row, (a, b) in zip(rows, [("y", "predicted(y)"), ("y2", "predicted(y2)")], strict=True):
         assert (row[ACTUAL], row[PREDICTED]) == (a, b)
         assert row[name] == pytest.approx(fn(events[a], events[b]), rel=1e-9)
     columns, rows = run(
@@ -227,7 +231,7 @@ def test_ks_2samp(events: pd.DataFrame) -> None:
 def test_ttest_ind(events: pd.DataFrame, equal_var: bool) -> None:
     columns, rows = run(f"ttest_ind y y2 against t predicted(y2) equal_var={equal_var}", events)
     assert columns == ["A_field", "B_field", "statistic", "p-value", "Test decision (alpha=0.05)"]
-    for row, (a, b) in zip(rows, [("y", "t"), ("y2", "predicted(y2)")]):
+    for row, (a, b) in zip(rows, [("y", "t"), ("y2", "predicted(y2)")], strict=True):
         expected = stats.ttest_ind(events[a], events[b], equal_var=equal_var)
         assert (row["A_field"], row["B_field"]) == (a, b)
         assert [row["statistic"], row["p-value"]] == pytest.approx(
@@ -244,7 +248,7 @@ def test_ttest_rel_and_1samp(events: pd.DataFrame) -> None:
     assert "Test decision (alpha=0.01)" in rows[0]
     columns, rows = run("ttest_1samp y t popmean=50", events)
     assert columns == ["Field", "statistic", "p-value", "Test decision (alpha=0.05)"]
-    for row, field in zip(rows, ["y", "t"]):
+    for row, field in zip(rows, ["y", "t"], strict=True):
         expected = stats.ttest_1samp(events[field], 50)
         assert row["Field"] == field
         assert [row["statistic"], row["p-value"]] == pytest.approx(
@@ -263,7 +267,7 @@ def test_every_metric_is_covered_here() -> None:
 def test_rows_missing_a_field_are_left_out_and_counted(events: pd.DataFrame) -> None:
     df = events[["y", "predicted(y)"]].astype(str).copy()
     df.iloc[:10, 1] = ""
-    spec = parse_score("mean_absolute_error y against predicted(y)".split())
+    spec = parse_score(["mean_absolute_error", "y", "against", "predicted(y)"])
     out = score_frames(spec, iter([df]), max_rows=10, max_classes=10)
     assert (out["rows_read"], out["rows_scored"], out["rows_dropped"]) == (N, N - 10, 10)
     expected = metrics.mean_absolute_error(events["y"][10:], events["predicted(y)"][10:])

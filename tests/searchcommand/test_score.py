@@ -21,8 +21,17 @@ from tests.splunk.pythons import SplunkPython
 
 pytestmark = pytest.mark.system
 
-FIELDS = ["_time", "failure", "predicted(failure)", "model2", "probability(failure=yes)",
-          "kwh", "predicted(kwh)", "code", "site"]
+FIELDS = [
+    "_time",
+    "failure",
+    "predicted(failure)",
+    "model2",
+    "probability(failure=yes)",
+    "kwh",
+    "predicted(kwh)",
+    "code",
+    "site",
+]
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +48,14 @@ def events() -> list[dict]:
         label = "yes" if rng.random() < 0.3 else "no"
         other = "no" if label == "yes" else "yes"
         kwh = rng.gauss(12, 3)
+        proba = min(1.0, (0.4 if label == "yes" else 0.0) + rng.random() * 0.6)
         rows.append(
             {
                 "_time": 1700000000 + i,
                 "failure": label,
                 "predicted(failure)": label if rng.random() < 0.85 else other,
                 "model2": label if rng.random() < 0.6 else other,
-                "probability(failure=yes)": f"{min(1, (0.4 if label == 'yes' else 0) + rng.random() * 0.6):.4f}",
+                "probability(failure=yes)": f"{proba:.4f}",
                 "kwh": f"{kwh:.3f}",
                 "predicted(kwh)": f"{kwh + rng.gauss(0, 1):.3f}",
                 "code": rng.choice(["0", "1"]),
@@ -92,13 +102,15 @@ def test_mltk_lines_end_to_end(stack: LocalStack, script: Path, events: list[dic
     rows = reply.records()
     assert reply.fieldnames == ["Actual field", "Predicted field", "accuracy_score"]
     truth = column(events, "failure")
-    for row, pred in zip(rows, ["predicted(failure)", "model2"]):
+    for row, pred in zip(rows, ["predicted(failure)", "model2"], strict=True):
         assert row["Predicted field"] == pred
         assert float(row["accuracy_score"]) == pytest.approx(
             metrics.accuracy_score(truth, column(events, pred)), abs=1e-6
         )
-    assert ("INFO", "kepler score: accuracy_score over 2499 rows (1 left out: a compared "
-            "field was empty)") in reply.messages
+    assert (
+        "INFO",
+        "kepler score: accuracy_score over 2499 rows (1 left out: a compared field was empty)",
+    ) in reply.messages
 
     reply = score(
         command(script, stack),
@@ -123,8 +135,14 @@ def test_mltk_lines_end_to_end(stack: LocalStack, script: Path, events: list[dic
 
     reply = score(
         command(script, stack),
-        ["score", "roc_auc_score", "failure", "against", '"probability(failure=yes)"',
-         'pos_label="yes"'],
+        [
+            "score",
+            "roc_auc_score",
+            "failure",
+            "against",
+            '"probability(failure=yes)"',
+            'pos_label="yes"',
+        ],
         events,
     )
     binary = [int(t == "yes") for t in truth]
@@ -148,7 +166,11 @@ def test_regression_and_tests(stack: LocalStack, script: Path, events: list[dict
     expected = stats.ttest_rel(y, p)
     row = reply.records()[0]
     assert reply.fieldnames == [
-        "A_field", "B_field", "statistic", "p-value", "Test decision (alpha=0.05)"
+        "A_field",
+        "B_field",
+        "statistic",
+        "p-value",
+        "Test decision (alpha=0.05)",
     ]
     assert float(row["statistic"]) == pytest.approx(expected.statistic, rel=1e-5)
     assert float(row["p-value"]) == pytest.approx(expected.pvalue, rel=1e-5, abs=1e-12)
@@ -166,12 +188,14 @@ def test_under_splunks_pythons(
     expected = metrics.precision_recall_fscore_support(
         column(events, "failure"), column(events, "predicted(failure)")
     )
-    for row, values in zip(reply.records(), expected):
+    for row, values in zip(reply.records(), expected, strict=True):
         assert [float(row["scored(no)"]), float(row["scored(yes)"])] == pytest.approx(
             list(values), abs=1e-6
         )
     cmd = command(script, stack, splunk_python.executable)
-    assert "valid metrics: accuracy_score" in _error_at_getinfo(cmd, ["score", "accuracy", "a", "against", "b"])
+    assert "valid metrics: accuracy_score" in _error_at_getinfo(
+        cmd, ["score", "accuracy", "a", "against", "b"]
+    )
 
 
 def _error_at_getinfo(cmd: Splunkd, args: list[str]) -> str:
@@ -200,14 +224,22 @@ def test_bad_spec_is_one_error_at_getinfo(
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["score", "mean_squared_error", "kwh", "against", "failure"],
-         "predicted field 'failure' holds text such as"),
-        (["score", "accuracy_score", "code", "against", "failure"],
-         "label field 'code' holds numbers but predicted field 'failure' holds text"),
-        (["score", "precision_score", "failure", "against", "model2"],
-         "pos_label '1' (the default) is not a value of label field 'failure'"),
-        (["score", "accuracy_score", "failure", "against", "predicted(failur)"],
-         "predicted field 'predicted(failur)' is not in the events"),
+        (
+            ["score", "mean_squared_error", "kwh", "against", "failure"],
+            "predicted field 'failure' holds text such as",
+        ),
+        (
+            ["score", "accuracy_score", "code", "against", "failure"],
+            "label field 'code' holds numbers but predicted field 'failure' holds text",
+        ),
+        (
+            ["score", "precision_score", "failure", "against", "model2"],
+            "pos_label '1' (the default) is not a value of label field 'failure'",
+        ),
+        (
+            ["score", "accuracy_score", "failure", "against", "predicted(failur)"],
+            "predicted field 'predicted(failur)' is not in the events",
+        ),
     ],
 )
 def test_bad_data_is_one_error_at_the_end(
@@ -216,8 +248,12 @@ def test_bad_data_is_one_error_at_the_end(
     cmd = command(script, stack)
     info = cmd.getinfo(args)
     assert not info.messages
-    body = chunks(events[:300], 300, [f for f in info.metadata["required_fields"] if f in FIELDS],
-                  chunked_idx=True)[0]
+    body = chunks(
+        events[:300],
+        300,
+        [f for f in info.metadata["required_fields"] if f in FIELDS],
+        chunked_idx=True,
+    )[0]
     reply = cmd.execute(body, finished=True)
     errors = [text for level, text in reply.messages if level == "ERROR"]
     assert len(errors) == 1 and fragment in errors[0], reply.messages

@@ -21,9 +21,7 @@ class ScoreRequest(BaseModel):
     metric: str = Field(..., max_length=100)
     fields: list[str] = Field(..., min_length=1, max_length=1000)
     against: list[str] = Field(default_factory=list, max_length=1000)
-    options: dict[str, str | float | int | bool | None] = Field(
-        default_factory=dict, max_length=20
-    )
+    options: dict[str, str | float | int | bool | None] = Field(default_factory=dict, max_length=20)
 
 
 @router.post("")

@@ -51,7 +51,9 @@ def test_kp_score_returns_mltks_table(bridge: TestClient, df: pd.DataFrame) -> N
     )
     assert out.attrs["rows_scored"] == 3000 and out.attrs["rows_dropped"] == 0
     out = kp.score(df, "r2_score", ["kwh"], ["predicted(kwh)"])
-    assert out.loc[0, "r2_score"] == pytest.approx(metrics.r2_score(df["kwh"], df["predicted(kwh)"]))
+    assert out.loc[0, "r2_score"] == pytest.approx(
+        metrics.r2_score(df["kwh"], df["predicted(kwh)"])
+    )
     out = kp.score(df, "confusion_matrix", "failure", "predicted(failure)")
     assert list(out["Label"]) == ["actual(no)", "actual(yes)"]
 
@@ -99,8 +101,13 @@ def test_route_refuses_a_field_the_dataset_lacks(bridge: TestClient, df: pd.Data
     resp = bridge.post(
         wire.SCORE,
         headers={"Authorization": f"Bearer {TOKEN}"},
-        json={"dataset_id": dataset_id, "metric": "f1_score", "fields": ["failure"],
-              "against": ["failure"], "options": {"avg": "macro"}},
+        json={
+            "dataset_id": dataset_id,
+            "metric": "f1_score",
+            "fields": ["failure"],
+            "against": ["failure"],
+            "options": {"avg": "macro"},
+        },
     )
     assert resp.status_code == 400 and "no option 'avg'" in resp.text
     resp = bridge.post(wire.SCORE, json={"dataset_id": dataset_id})
