@@ -64,6 +64,7 @@ if TYPE_CHECKING:
         models,
         schedule,
         schedules,
+        score,
         summary,
         unschedule,
     )
@@ -85,6 +86,7 @@ _LAZY = {
     "jobs": "kepler._api",
     "models": "kepler._api",
     "summary": "kepler._api",
+    "score": "kepler._api",
     "AutoMLResult": "kepler._client",
     "schedule": "kepler._api",
     "schedules": "kepler._api",
@@ -161,6 +163,7 @@ __all__ = [
     "models",
     "schedule",
     "schedules",
+    "score",
     "summary",
     "to_splunk",
     "unschedule",

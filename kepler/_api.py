@@ -66,6 +66,21 @@ def apply(df: Any, model: str, **kw: Any) -> Any:
     return client().apply(df, model, **kw)
 
 
+def score(
+    df: Any,
+    metric: str,
+    fields: str | list[str],
+    against: str | list[str] | None = None,
+    **options: Any,
+) -> Any:
+    """MLTK's ``score``: ``kp.score(df, "accuracy_score", "failure", "predicted(failure)")``
+    returns the table ``| kepler score accuracy_score failure against predicted(failure)``
+    shows (options as keywords: ``average="macro"``, ``pos_label="yes"``, ``popmean=3``)."""
+    from kepler._score import score as _score
+
+    return _score(client(), df, metric, fields, against, **options)
+
+
 def models() -> Any:
     return client().models()
 

@@ -25,6 +25,7 @@ from kepler_bridge.routes import (
     audit,
     automl,
     datasets,
+    evaluation,
     health,
     hec,
     jobs,
@@ -113,7 +114,18 @@ def create_app(settings: ServerSettings, token: str, *, user_token: str | None =
         read_timeout=settings.body_read_timeout,
     )
     app.add_middleware(AuthThrottle, failures_per_minute=settings.auth_failures_per_minute)
-    for module in (health, datasets, jobs, automl, models, algorithms, hec, schedules, audit):
+    for module in (
+        health,
+        datasets,
+        jobs,
+        automl,
+        models,
+        algorithms,
+        hec,
+        schedules,
+        audit,
+        evaluation,
+    ):
         app.include_router(module.router)
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[AuthDep])

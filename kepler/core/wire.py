@@ -50,6 +50,8 @@ MODEL_NAME = MODELS + "/{name}"  # DELETE takes a model's name alone
 MODEL_ALIAS = MODEL_NAME + "/aliases/{alias}"
 MODEL_APPLY = MODEL + "/apply"
 
+SCORE = V1 + "/score"  # POST: MLTK's score metrics over an uploaded dataset
+
 SCHEDULES = V1 + "/schedules"
 SCHEDULE = SCHEDULES + "/{name}"
 SCHEDULE_RUN = SCHEDULE + "/run"
@@ -76,6 +78,7 @@ PATHS = (
     MODEL_NAME,
     MODEL_ALIAS,
     MODEL_APPLY,
+    SCORE,
     SCHEDULES,
     SCHEDULE,
     SCHEDULE_RUN,

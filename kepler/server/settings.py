@@ -79,6 +79,10 @@ class ServerSettings(BaseSettings):
     database_url: str = ""
 
     model_cache_size: int = 8
+    # `score` (live evaluation): rows kept in memory by the metrics that need every value
+    # (roc_auc_score, roc_curve, ks_2samp, the t-tests), and classes per label field.
+    score_max_rows: int = Field(default=1_000_000, ge=1)
+    score_max_classes: int = Field(default=100, ge=2)
     # AutoML's Optuna studies: a database URL every worker reaches. Empty: a journal file
     # under the home with the embedded SQLite jobs database, else the jobs database.
     automl_storage: str = ""

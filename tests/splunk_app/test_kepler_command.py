@@ -271,3 +271,30 @@ def test_tls_with_and_without_the_ca_bundle(
     assert "TLS verification" in text and "CA bundle" in text
     cmd = splunkd(script, splunk_python, url, token, KEPLER_CA_BUNDLE=str(cert))
     assert generate(cmd, ["models"]) == []
+
+
+def test_score_against_later_labels(
+    stack: LocalStack, script: Path, splunk_python: SplunkPython
+) -> None:
+    """`score` as shipped: the built app's command streams the events to the bridge, which
+    answers MLTK's table (the metrics need scikit-learn, which Splunk's Python lacks)."""
+    events = sensor_events(600, seed=5)
+    for i, event in enumerate(events):
+        event["predicted(failure)"] = event["failure"] if i % 4 else "yes"
+    truth = [e["failure"] for e in events]
+    hits = sum(e["predicted(failure)"] == t for e, t in zip(events, truth, strict=True))
+    cmd = splunkd(script, splunk_python, stack.url, stack.token)
+    info = cmd.getinfo(["score", "accuracy_score", "failure", "against", "predicted(failure)"])
+    assert info.metadata["required_fields"] == ["failure", "predicted(failure)"]
+    fields = ["failure", "predicted(failure)"]
+    bodies = chunks(events, 250, fields, chunked_idx=True)
+    for body in bodies[:-1]:
+        assert cmd.execute(body, finished=False).body == b""
+    reply = cmd.execute(bodies[-1], finished=True)
+    assert cmd.close() == 0, cmd.stderr
+    (row,) = reply.records()
+    assert row == {
+        "Actual field": "failure",
+        "Predicted field": "predicted(failure)",
+        "accuracy_score": f"{hits / 600:.6g}",
+    }

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kepler.core import automl
+from kepler.core import automl, score
 from kepler.core.spec import APPLY_OPTIONS, FIT_OPTIONS
 from kepler.searchcommand.command import COMMAND_OPTIONS
 from tests.splunk_app.test_package import read_conf
@@ -28,6 +28,7 @@ PARSED_OPTIONS: dict[str, tuple[str, ...]] = {
     "automl": (*automl.OPTIONS, *COMMAND_OPTIONS["automl"]),
     "apply": (*APPLY_OPTIONS, *COMMAND_OPTIONS["apply"]),
     "jobs": tuple(COMMAND_OPTIONS["jobs"]),
+    "score": tuple(dict.fromkeys(p.name for m in score.METRICS.values() for p in m.options)),
 }
 
 
@@ -55,6 +56,8 @@ def test_searchbnf_syntax_names_every_option_the_parser_accepts(verb: str) -> No
         ("automl", "task", automl.TASKS),
         ("automl", "metric", tuple(automl.METRICS)),
         ("automl", "use_case", tuple(automl.PRESETS)),
+        ("score", "average", ("binary", "micro", "macro", "weighted", "None")),
+        ("score", "multioutput", ("raw_values", "uniform_average")),
     ],
 )
 def test_searchbnf_syntax_lists_every_choice(verb: str, option: str, choices: tuple) -> None:

@@ -1,0 +1,45 @@
+"""Live evaluation: MLTK's ``score`` metrics over an uploaded dataset (a search's events
+whose labels arrived later, or a DataFrame from the SDK)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from kepler.core import wire
+from kepler.server.live_score import dataset_score
+from kepler_bridge.deps import AuthDep, StateDep
+
+router = APIRouter(prefix=wire.SCORE, tags=["evaluation"], dependencies=[AuthDep])
+
+
+class ScoreRequest(BaseModel):
+    dataset_id: str = Field(..., max_length=200)
+    metric: str = Field(..., max_length=100)
+    fields: list[str] = Field(..., min_length=1, max_length=1000)
+    against: list[str] = Field(default_factory=list, max_length=1000)
+    options: dict[str, str | float | int | bool | None] = Field(default_factory=dict, max_length=20)
+
+
+@router.post("")
+async def score(body: ScoreRequest, state: StateDep) -> dict[str, Any]:
+    """MLTK's ``score <metric> <fields> against <fields> [options]`` over the dataset
+    ``dataset_id``: ``columns`` and ``rows`` in MLTK's output shape, the rows read, scored
+    and left out for a missing value, and notes. Classification and regression metrics are
+    computed in one pass over the dataset's parts (pair counts, sums); roc_auc_score,
+    roc_curve, ks_2samp and the t-tests keep the values, up to KEPLER_SCORE_MAX_ROWS rows."""
+    answer: dict[str, Any] = await run_in_threadpool(
+        dataset_score,
+        state.datasets,
+        body.dataset_id,
+        body.metric,
+        body.fields,
+        body.against or None,
+        dict(body.options),
+        max_rows=state.settings.score_max_rows,
+        max_classes=state.settings.score_max_classes,
+    )
+    return answer
