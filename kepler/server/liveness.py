@@ -2,7 +2,7 @@
 limits, attempt caps and the beat's reaper.
 
 How liveness is known: from the job's row, never from Celery. The worker running a job
-(:func:`kepler.server.jobs.run_once`) keeps a :class:`Heartbeat` thread that sets the
+(:func:`kepler.server.jobs.runner.run_once`) keeps a :class:`Heartbeat` thread that sets the
 row's ``heartbeat_at`` every ``KEPLER_JOB_HEARTBEAT_S``, for that attempt only. The same
 UPDATE tells the worker whether the job is still its own: a job cancelled through the
 bridge, failed by the reaper, or re-queued and started by another worker is not, and the
@@ -36,7 +36,7 @@ the reaper re-queued it) whose count reached ``KEPLER_JOB_MAX_ATTEMPTS`` fails, 
 instead of starting: a fit that kills its worker every time stops after N tries.
 
 AutoML jobs run as many short tasks on every worker and have their own sweep for lost
-tasks (:func:`kepler.server.automl.sweep`); here they get only their time limit.
+tasks (:func:`kepler.server.jobs.automl.sweep.sweep`); here they get only their time limit.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kepler.server.jobs import QUEUED, RUNNING, Job, JobStore
 from kepler.server.settings import ServerSettings
+from kepler.server.stores.jobs import QUEUED, RUNNING, Job, JobStore
 
 log = logging.getLogger(__name__)
 

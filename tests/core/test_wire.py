@@ -12,8 +12,9 @@ import pytest
 
 from kepler.core import wire
 from kepler.core.refs import ModelRef
-from kepler.server.jobs import JobStore
+from kepler.server.db import Database
 from kepler.server.settings import ServerSettings
+from kepler.server.stores.jobs import JobStore
 
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 
@@ -78,7 +79,7 @@ def test_under_gives_a_route_relative_to_its_prefix() -> None:
 
 
 def test_job_view_round_trips_the_bridges_job(settings: ServerSettings) -> None:
-    store = JobStore(settings.database_url)
+    store = JobStore(Database(settings.database_url))
     job = store.create("fit", {"algorithm": "KMeans"}, model="m", dataset_id="d1", user="ann")
     store.start(job.id, "host-1")
     store.progress(job.id, 0.4, "training")
@@ -96,7 +97,7 @@ def test_job_view_round_trips_the_bridges_job(settings: ServerSettings) -> None:
 
 
 def test_job_view_reads_a_queued_job(settings: ServerSettings) -> None:
-    answer = JobStore(settings.database_url).create("automl", {}).to_dict()
+    answer = JobStore(Database(settings.database_url)).create("automl", {}).to_dict()
     view = wire.JobView.from_dict(answer)
     assert view.to_dict() == answer
     assert not view.finished and view.percent == 0 and view.outcome == {}
