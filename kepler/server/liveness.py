@@ -48,10 +48,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kepler.server.settings import ServerSettings
 from kepler.server.stores.jobs import QUEUED, RUNNING, Job, JobStore
+
+if TYPE_CHECKING:
+    from kepler.server.queue import Broker
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +174,7 @@ class Heartbeat:
 # -- the beat's side -------------------------------------------------------------------
 
 
-def resend(celery: Any, job: Job) -> None:
+def resend(celery: Broker, job: Job) -> None:
     """Send ``job``'s message to the workers again, as it was first sent."""
     from kepler.server.queue import APPLY_TASK, AUTOML_TASK, FIT_TASK, SCORE_TASK
 
@@ -184,7 +187,7 @@ def resend(celery: Any, job: Job) -> None:
         raise ValueError(f"job {job.id} has kind {job.kind!r}, which no task runs")
 
 
-def reap(now: float, *, jobs: JobStore, celery: Any, limits: JobLimits) -> list[tuple[str, str]]:
+def reap(now: float, *, jobs: JobStore, celery: Broker, limits: JobLimits) -> list[tuple[str, str]]:
     """One pass of the reaper (see the module's docstring). Returns ``(job id, what was
     done)`` for each job it acted on: ``failed``, ``requeued`` or ``resent``."""
     acted: list[tuple[str, str]] = []
@@ -199,7 +202,7 @@ def reap(now: float, *, jobs: JobStore, celery: Any, limits: JobLimits) -> list[
     return acted
 
 
-def _reap_one(job: Job, now: float, *, jobs: JobStore, celery: Any, limits: JobLimits) -> str:
+def _reap_one(job: Job, now: float, *, jobs: JobStore, celery: Broker, limits: JobLimits) -> str:
     if job.state == QUEUED:
         if now - job.updated_at < limits.resend_queued_s:
             return ""

@@ -30,7 +30,10 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kepler.ml.store import ModelStore
 
 Loaded = tuple[Any, Any]  # (pipeline, ModelMeta)
 Key = tuple[str, int, str, str]  # (name, version, run_id, source): one registration
@@ -62,7 +65,7 @@ class ModelCache:
         self.loads = 0
 
     @classmethod
-    def for_store(cls, store: Any, size: int) -> ModelCache:
+    def for_store(cls, store: ModelStore, size: int) -> ModelCache:
         """A cache over a ``ModelStore``: resolves with ``store.resolve``, loads with
         ``store.load_version`` (the artifact location the resolve returned)."""
         return cls(size, store.load_version, store.resolve)
