@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from kepler._version import __version__
 from kepler.server.context import ServerContext
+from kepler.server.queue import make_celery
 from kepler.server.settings import ServerSettings
 from kepler_bridge import errors
 from kepler_bridge.body_limits import BodyLimits
@@ -61,7 +62,10 @@ def create_app(settings: ServerSettings, token: str, *, user_token: str | None =
         raise ValueError("the bridge refuses to start without a token")
     if user_token is not None and user_token == token:
         raise ValueError("the user-level token must differ from the admin token")
-    ctx = ServerContext(settings, component="bridge")
+    # The broker's application and the database (every table) are made now, before the
+    # first request, as the workers and the beat make theirs when they start.
+    ctx = ServerContext(settings, component="bridge", celery=make_celery(settings))
+    ctx.db.open()
     # Start the sender now, not on the first event: what an earlier run left in the disk
     # queue drains as soon as HEC answers.
     ctx.start_hec()

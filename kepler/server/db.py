@@ -135,6 +135,10 @@ class Database:
                 self._engine = _open(self.url)
             return self._engine
 
+    def open(self) -> Engine:
+        """The engine, made now (with every table) rather than on first use."""
+        return self.engine
+
     def close(self) -> None:
         """Close the engine's pooled connections (a later use opens it again)."""
         with self._lock:
