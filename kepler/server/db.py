@@ -163,9 +163,25 @@ def _open(url: str) -> Engine:
             cur.close()
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    metadata.create_all(engine)
+    _create_tables(engine)
     _add_missing_columns(engine)
     return engine
+
+
+def _create_tables(engine: Engine, attempts: int = 5) -> None:
+    """Every table that is missing. The bridge, the workers and the beat start together
+    and each makes what it finds missing: one may make a table between another's check
+    and its ``CREATE`` ("table already exists"); the loser looks again, and the second
+    look finds it made."""
+    from sqlalchemy.exc import DBAPIError
+
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine)
+            return
+        except DBAPIError:
+            if attempt == attempts - 1:
+                raise
 
 
 def _add_missing_columns(engine: Engine) -> None:
