@@ -364,6 +364,19 @@ class ScheduleCreate(Body):
 
 
 @dataclass(frozen=True)
+class ScoreRequest(Body):
+    """``POST /v1/score``: MLTK's ``score`` over an uploaded dataset (``kepler score``)."""
+
+    what: ClassVar[str] = "score request"
+
+    dataset_id: str
+    metric: str
+    fields: list[str]
+    against: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ModelApply(Body):
     """The query options of ``POST /v1/models/{ref}/apply`` (the body is the rows).
     ``echo``: input columns, comma-separated, sent back before the output fields when
@@ -400,6 +413,7 @@ BODIES: tuple[type[Body], ...] = (
     AliasSet,
     SpecParse,
     ScheduleCreate,
+    ScoreRequest,
     ModelApply,
     DatasetApply,
 )

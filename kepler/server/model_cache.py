@@ -1,9 +1,9 @@
 """Loaded model versions, kept in memory so a call does not reload the model from disk.
 
-One cache class for every process that scores: the bridge builds one per application
-(:meth:`ModelCache.for_store` over its ``ModelStore``); a worker process has one per
-registry, built on its first scoring job and kept for the life of the process
-(:func:`process_cache`), used by the async apply job and scheduled scoring alike.
+One cache class for every process that scores, one cache per process: its
+:class:`~kepler.server.context.ServerContext` builds it (:meth:`ModelCache.for_store` over
+the context's ``ModelStore``, ``KEPLER_MODEL_CACHE_SIZE`` entries) on first use, and the
+bridge's apply routes, the async apply job and scheduled scoring all read it.
 
 Correct across processes: an answer never comes from a deleted model or from the model a
 name held before it was deleted and fitted again, whichever bridge took the DELETE.
@@ -27,14 +27,13 @@ registration its key names. ``drop`` only frees memory early on the bridge that 
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kepler.server.settings import ServerSettings
+    from kepler.ml.store import ModelStore
 
 Loaded = tuple[Any, Any]  # (pipeline, ModelMeta)
 Key = tuple[str, int, str, str]  # (name, version, run_id, source): one registration
@@ -66,7 +65,7 @@ class ModelCache:
         self.loads = 0
 
     @classmethod
-    def for_store(cls, store: Any, size: int) -> ModelCache:
+    def for_store(cls, store: ModelStore, size: int) -> ModelCache:
         """A cache over a ``ModelStore``: resolves with ``store.resolve``, loads with
         ``store.load_version`` (the artifact location the resolve returned)."""
         return cls(size, store.load_version, store.resolve)
@@ -110,33 +109,3 @@ class ModelCache:
         with self._lock:
             for key in [k for k in self._items if k[0] == name]:
                 del self._items[key]
-
-
-_caches: dict[tuple[str, str, str], ModelCache] = {}
-_caches_lock = threading.Lock()
-
-
-def process_cache(settings: ServerSettings) -> ModelCache:
-    """This process's cache for the registry ``settings`` names (tracking URI, artifact
-    location, experiment), built on first use with ``KEPLER_MODEL_CACHE_SIZE`` entries."""
-    from kepler.ml.store import ModelStore
-
-    key = (settings.tracking_uri, settings.artifact_location, settings.experiment)
-    with _caches_lock:
-        cache = _caches.get(key)
-        if cache is None:
-            store = ModelStore(*key)
-            cache = _caches[key] = ModelCache.for_store(store, settings.model_cache_size)
-        return cache
-
-
-def _forget_after_fork() -> None:
-    """A forked child (Celery's prefork pool) starts with no cache and a fresh lock: it
-    must not inherit a lock another thread of the parent held at the fork."""
-    global _caches_lock
-    _caches.clear()
-    _caches_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):  # not on Windows, where nothing forks
-    os.register_at_fork(after_in_child=_forget_after_fork)
