@@ -14,6 +14,7 @@ from kepler.server.jobs import JobStore
 from kepler.server.model_cache import ModelCache
 from kepler.server.queue import make_celery
 from kepler.server.schedules import ScheduleStore
+from kepler.server.scoring.online import OnlineService
 from kepler.server.settings import ServerSettings
 from kepler_bridge import errors
 from kepler_bridge.body_limits import BodyLimits
@@ -29,6 +30,7 @@ from kepler_bridge.routes import (
     hec,
     jobs,
     models,
+    predict,
     schedules,
 )
 from kepler_bridge.throttle import AuthThrottle
@@ -82,7 +84,9 @@ def create_app(settings: ServerSettings, token: str, *, user_token: str | None =
         jobs=JobStore(settings.database_url, telemetry=telemetry),
         datasets=DatasetStore(settings.dataset_store),
         models=store,
-        cache=ModelCache.for_store(store, settings.model_cache_size),
+        cache=ModelCache.for_store(
+            store, settings.model_cache_size, resolve_ttl=settings.predict_resolve_ttl_s
+        ),
         celery=make_celery(settings),
         schedules=ScheduleStore(settings.database_url),
     )
@@ -100,6 +104,7 @@ def create_app(settings: ServerSettings, token: str, *, user_token: str | None =
     # What a bridge killed mid-upload left: its spooled chunk bodies and half-written parts.
     state.spool_dir = own_spool_dir(settings.home / "spool")
     state.rate = TokenRateLimit(settings.requests_per_minute)
+    state.online = OnlineService.from_settings(state.cache, settings)
     swept = state.datasets.sweep()
     if swept:
         log.info("removed %d temporary file(s) left by writers that stopped", len(swept))
@@ -113,7 +118,8 @@ def create_app(settings: ServerSettings, token: str, *, user_token: str | None =
         read_timeout=settings.body_read_timeout,
     )
     app.add_middleware(AuthThrottle, failures_per_minute=settings.auth_failures_per_minute)
-    for module in (health, datasets, jobs, automl, models, algorithms, hec, schedules, audit):
+    routers = (health, datasets, jobs, automl, models, predict, algorithms, hec, schedules, audit)
+    for module in routers:
         app.include_router(module.router)
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[AuthDep])

@@ -42,6 +42,7 @@ MODEL = MODELS + "/{ref}"  # GET takes a reference (pump, pump@3, pump:productio
 MODEL_NAME = MODELS + "/{name}"  # DELETE takes a model's name alone
 MODEL_ALIAS = MODEL_NAME + "/aliases/{alias}"
 MODEL_APPLY = MODEL + "/apply"
+MODEL_PREDICT = MODEL + "/predict"  # the online path: a few rows answered as JSON
 
 SCHEDULES = V1 + "/schedules"
 SCHEDULE = SCHEDULES + "/{name}"
@@ -69,6 +70,7 @@ PATHS = (
     MODEL_NAME,
     MODEL_ALIAS,
     MODEL_APPLY,
+    MODEL_PREDICT,
     SCHEDULES,
     SCHEDULE,
     SCHEDULE_RUN,
@@ -132,6 +134,10 @@ def model(ref: object) -> str:
 
 def apply(ref: object) -> str:
     return f"{model(ref)}/apply"
+
+
+def predict(ref: object) -> str:
+    return f"{model(ref)}/predict"
 
 
 def alias(name: str, alias: str) -> str:

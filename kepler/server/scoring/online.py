@@ -1,0 +1,442 @@
+"""The online path: a few rows scored from memory and answered as JSON
+(``POST /v1/models/{ref}/predict``, ``kp.predict``).
+
+A one-row answer must not pay for work that does not depend on its rows, so:
+
+- the reference is resolved through :meth:`ModelCache.fetch_cached` (no registry query
+  per request; see :mod:`kepler.server.model_cache` for how a change is seen) and the
+  model is loaded once;
+- below ``KEPLER_PREDICT_PARALLEL_ROWS`` rows the model predicts on the calling thread:
+  :func:`single_threaded` keeps a copy of the fitted pipeline whose estimators have
+  ``n_jobs=1``, sharing their fitted arrays (a forest trained with ``n_jobs=-1`` starts
+  a thread pool per call, several times one row's work); larger batches use the model
+  as trained. A per-call copy, not a flag set on the shared model, so concurrent
+  requests of both sizes never see each other's setting;
+- JSON rows become one float64 array per field directly (no per-row pandas work); the
+  pipeline gets the one DataFrame it was trained on;
+- every field the model was trained on must be in every row: a 422 names those missing.
+
+:class:`OnlineScorer` is the plain, synchronous work (read, check, predict);
+:class:`OnlineService` runs it from the event loop: at most ``KEPLER_PREDICT_THREADS``
+predictions at once (the others wait their turn, at most ``KEPLER_PREDICT_TIMEOUT_S``),
+and, with ``KEPLER_PREDICT_BATCH_WINDOW_MS``, small concurrent requests for one version
+coalesced into one predict (:mod:`kepler.server.scoring.batcher`).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from kepler.core.errors import DataError, InvalidSpec, PayloadTooLarge, TooManyRequests
+from kepler.core.refs import ModelRef
+from kepler.server.model_cache import Key, Loaded, ModelCache, registration_key
+from kepler.server.scoring._tables import read_body, read_csv_for_model
+
+JSON_FORMS = ("rows", "dataframe_records", "dataframe_split")
+HOW_TO_SEND = (
+    'send {"rows": [{"field": value, ...}, ...]}, MLflow\'s {"dataframe_records": [...]} '
+    'or {"dataframe_split": {"columns": [...], "data": [[...], ...]}}, or a CSV or Arrow '
+    "body with its Content-Type"
+)
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """As ``| kepler apply`` takes them: class probabilities (None: as fitted) and the
+    output field's name (``as``)."""
+
+    probabilities: bool | None = None
+    output_name: str | None = None
+
+
+@dataclass
+class Prepared:
+    """One request's rows, read and checked against its model: ready to predict."""
+
+    info: Any  # the resolved VersionInfo
+    model: Loaded
+    columns: dict[str, np.ndarray]  # each of the model's fields, as the pipeline takes it
+    rows: int
+    options: PredictOptions
+
+    @property
+    def key(self) -> tuple[Key, PredictOptions]:
+        """Requests with equal keys may be predicted together."""
+        return registration_key(self.info), self.options
+
+
+@dataclass(frozen=True)
+class Predicted:
+    """The model's output fields for one request's rows."""
+
+    model: str
+    version: int
+    fields: list[str]
+    values: dict[str, list[Any]]  # field -> one JSON value per row
+
+    def to_json(self) -> bytes:
+        first = self.fields[0] if self.fields else None
+        body = {
+            "model": self.model,
+            "version": self.version,
+            "rows": len(self.values[first]) if first else 0,
+            "fields": self.fields,
+            "predictions": self.values[first] if first else [],
+            "outputs": {f: self.values[f] for f in self.fields[1:]},
+        }
+        return json.dumps(body, separators=(",", ":")).encode()
+
+
+class OnlineScorer:
+    """Read, check and predict small requests (the synchronous part of the online path)."""
+
+    def __init__(self, cache: ModelCache, *, max_rows: int, parallel_rows: int) -> None:
+        self.cache = cache
+        self.max_rows = max_rows
+        self.parallel_rows = parallel_rows
+        self._single: OrderedDict[Key, Any] = OrderedDict()  # registration -> n_jobs=1 copy
+        self._lock = threading.Lock()
+
+    def predict_body(self, ref: ModelRef, fmt: str, body: bytes, options: PredictOptions) -> bytes:
+        """The JSON answer for ``body`` (``fmt``: json, csv or arrow) scored by ``ref``."""
+        return self.predict([self.prepare(ref, fmt, body, options)])[0].to_json()
+
+    def prepare(self, ref: ModelRef, fmt: str, body: bytes, options: PredictOptions) -> Prepared:
+        info, model = self.cache.fetch_cached(ref)
+        meta = model[1]
+        if fmt == "json":
+            raw, n, missing = _read_json(body, meta.features, self.max_rows)
+            self._check(info, meta, missing)
+            columns = {f: _conform(raw[f], meta.feature_types[f]) for f in meta.features}
+        else:
+            table = read_csv_for_model(body, meta) if fmt == "csv" else read_body(fmt, body)
+            n = table.num_rows
+            self._check_rows(n)
+            self._check(info, meta, [f for f in meta.features if f not in table.column_names])
+            columns = _table_columns(table, meta)
+        return Prepared(info, model, columns, n, options)
+
+    def predict(self, items: Sequence[Prepared]) -> list[Predicted]:
+        """Predict ``items`` (one registration, one set of options) in one call; each
+        gets its own rows' answers."""
+        import pandas as pd
+
+        from kepler.ml.frames import NUMERIC
+        from kepler.ml.outputs import predict_frame
+
+        first = items[0]
+        pipeline, meta = first.model
+        total = sum(p.rows for p in items)
+        if len(items) == 1:
+            columns = first.columns
+        else:
+            columns = {f: np.concatenate([p.columns[f] for p in items]) for f in meta.features}
+        features = list(meta.features)
+        if all(meta.feature_types[f] == NUMERIC for f in features):
+            # One float64 block: a third of the cost of one column per field to build.
+            block = np.column_stack([columns[f] for f in features]) if features else None
+            frame = pd.DataFrame(block, columns=features, copy=False)
+        else:
+            frame = pd.DataFrame(columns, columns=features, copy=False)
+        if total < self.parallel_rows:
+            pipeline = self._single_threaded(first.info, pipeline)
+        out = predict_frame(
+            pipeline,
+            meta,
+            frame,
+            probabilities=first.options.probabilities,
+            output_name=first.options.output_name,
+            conformed=True,
+        )
+        fields = [str(c) for c in out.columns]
+        values = {str(c): _json_values(out[c].to_numpy()) for c in out.columns}
+        answers, start = [], 0
+        for p in items:
+            end = start + p.rows
+            answers.append(
+                Predicted(
+                    p.info.name,
+                    int(p.info.version),
+                    fields,
+                    {f: v[start:end] for f, v in values.items()},
+                )
+            )
+            start = end
+        return answers
+
+    def _single_threaded(self, info: Any, pipeline: Any) -> Any:
+        key = registration_key(info)
+        with self._lock:
+            if key in self._single:
+                self._single.move_to_end(key)
+                return self._single[key]
+        one = single_threaded(pipeline)
+        with self._lock:
+            self._single[key] = one
+            while len(self._single) > self.cache.size:
+                self._single.popitem(last=False)
+        return one
+
+    def _check_rows(self, n: int) -> None:
+        if n > self.max_rows:
+            raise PayloadTooLarge(
+                f"the request has {n:,} rows, more than the {self.max_rows:,} a predict "
+                "request may carry (KEPLER_PREDICT_MAX_ROWS); send fewer rows per request, "
+                "or score a large table with kp.apply (POST /v1/models/{ref}/apply)",
+                detail={"setting": "KEPLER_PREDICT_MAX_ROWS", "limit_rows": self.max_rows},
+            )
+
+    def _check(self, info: Any, meta: Any, missing: list[str]) -> None:
+        if missing:
+            raise DataError(
+                f"the rows lack {len(missing)} of the fields model {info.name}@{info.version} "
+                f"needs: {_names(missing)}; send every field it was trained on in every row "
+                f"(null where a value is unknown). It needs: {_names(meta.features)}",
+                detail={
+                    "missing_fields": missing,
+                    "model": info.name,
+                    "version": int(info.version),
+                },
+            )
+
+
+def _read_json(
+    body: bytes, features: Sequence[str], max_rows: int
+) -> tuple[dict[str, list[Any]], int, list[str]]:
+    """``(values of each feature, rows, features missing)`` from one of the JSON forms."""
+    try:
+        doc = json.loads(body) if body.strip() else None
+    except ValueError as exc:
+        raise InvalidSpec(f"the body is not JSON ({exc}); {HOW_TO_SEND}") from None
+    forms = [k for k in JSON_FORMS if isinstance(doc, dict) and k in doc]
+    if len(forms) != 1:
+        raise InvalidSpec(f"the body names no rows in a form the bridge reads; {HOW_TO_SEND}")
+    assert isinstance(doc, dict)
+    form = forms[0]
+    if form == "dataframe_split":
+        return _read_split(doc[form], features, max_rows)
+    records = doc[form]
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise InvalidSpec(f'"{form}" must be a list of objects, one per row; {HOW_TO_SEND}')
+    _too_many(len(records), max_rows)
+    missing = [f for f in features if any(f not in r for r in records)]
+    values = {f: [r.get(f) for r in records] for f in features if f not in missing}
+    return values, len(records), missing
+
+
+def _read_split(
+    split: Any, features: Sequence[str], max_rows: int
+) -> tuple[dict[str, list[Any]], int, list[str]]:
+    if not isinstance(split, dict) or not isinstance(split.get("columns"), list):
+        raise InvalidSpec(f'"dataframe_split" needs "columns" and "data"; {HOW_TO_SEND}')
+    columns, data = split["columns"], split.get("data", [])
+    if not isinstance(data, list):
+        raise InvalidSpec(f'"dataframe_split"."data" must be a list of rows; {HOW_TO_SEND}')
+    _too_many(len(data), max_rows)
+    width = len(columns)
+    for i, row in enumerate(data):
+        if not isinstance(row, list) or len(row) != width:
+            raise InvalidSpec(
+                f'row {i} of "dataframe_split"."data" is not a list of {width} values, one '
+                'per name in "columns"'
+            )
+    position = {c: i for i, c in enumerate(columns) if isinstance(c, str)}
+    missing = [f for f in features if f not in position]
+    values = {f: [row[position[f]] for row in data] for f in features if f in position}
+    return values, len(data), missing
+
+
+def _too_many(n: int, max_rows: int) -> None:
+    if n > max_rows:
+        raise PayloadTooLarge(
+            f"the request has {n:,} rows, more than the {max_rows:,} a predict request may "
+            "carry (KEPLER_PREDICT_MAX_ROWS); send fewer rows per request, or score a large "
+            "table with kp.apply (POST /v1/models/{ref}/apply)",
+            detail={"setting": "KEPLER_PREDICT_MAX_ROWS", "limit_rows": max_rows},
+        )
+
+
+def _conform(values: list[Any], kind: str) -> np.ndarray:
+    """One field's JSON values as ``frames.conform`` makes them: float64 (NaN where
+    missing, not a number, or infinite) or strings (NaN where missing or blank)."""
+    import pandas as pd
+
+    from kepler.ml import frames
+
+    if kind == frames.NUMERIC:
+        try:  # numbers, nulls and numeric text: one C loop
+            array = np.array(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            array = np.empty(0)
+        if array.ndim != 1 or len(array) != len(values):  # blanks, words, nested values
+            return frames.numeric_values(pd.Series(values, dtype=object))
+        array[np.isinf(array)] = np.nan
+        return array
+    return frames.categorical_values(pd.Series(values, dtype=object))
+
+
+def _table_columns(table: Any, meta: Any) -> dict[str, np.ndarray]:
+    from kepler.ml import frames
+
+    frame = table.select(list(meta.features)).to_pandas()
+    conformed = frames.conform(frame, {f: meta.feature_types[f] for f in meta.features})
+    return {f: conformed[f].to_numpy() for f in meta.features}
+
+
+def _json_values(array: np.ndarray) -> list[Any]:
+    """Python values JSON can carry: NaN and infinities become null."""
+    if array.dtype.kind == "f":
+        bad = ~np.isfinite(array)
+        if bad.any():
+            out = array.astype(object)
+            out[bad] = None
+            return list(out.tolist())
+    return list(array.tolist())
+
+
+def _names(names: Sequence[str], most: int = 20) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def single_threaded(estimator: Any) -> Any:
+    """A copy of a fitted scikit-learn estimator (a pipeline, a wrapper) in which every
+    step with ``n_jobs`` predicts on the calling thread; fitted arrays and trees are
+    shared, not copied. ``estimator`` itself when nothing in it starts threads."""
+    one, _ = _one_thread(estimator, 0)
+    return one
+
+
+def _one_thread(obj: Any, depth: int) -> tuple[Any, bool]:
+    # Only scikit-learn's and Kepler's own estimators: their n_jobs is read at predict
+    # time through joblib. XGBoost or torch keep threads in a shared booster or in the
+    # process: changing those on a copy would change them for every request.
+    module = type(obj).__module__
+    if depth > 8 or not module.startswith(("sklearn.", "kepler.")) or not hasattr(obj, "fit"):
+        return obj, False
+    changed: dict[str, Any] = {}
+    for name, value in vars(obj).items():
+        new, moved = _walk(value, depth + 1)
+        if moved:
+            changed[name] = new
+    threads = getattr(obj, "n_jobs", 1)
+    if not changed and threads in (1, None):
+        return obj, False
+    out = copy.copy(obj)
+    for name, value in changed.items():
+        setattr(out, name, value)
+    if threads not in (1, None):
+        out.n_jobs = 1
+    return out, True
+
+
+def _walk(value: Any, depth: int) -> tuple[Any, bool]:
+    if isinstance(value, list | tuple):
+        # Steps and transformers: (name, estimator, ...) tuples; a forest's trees are a
+        # list of estimators without n_jobs, walked and left as they are.
+        items = [_walk(v, depth) for v in value]
+        if not any(moved for _, moved in items):
+            return value, False
+        rebuilt = [v for v, _ in items]
+        return (rebuilt if isinstance(value, list) else tuple(rebuilt)), True
+    if hasattr(value, "get_params") and hasattr(value, "fit"):
+        return _one_thread(value, depth)
+    return value, False
+
+
+class OnlineService:
+    """The online path as the bridge's event loop runs it: the scorer's work on worker
+    threads, at most ``threads`` at once, each request's wait bounded by ``timeout``;
+    with a batch window, small concurrent requests coalesced (see the module docstring)."""
+
+    def __init__(
+        self,
+        cache: ModelCache,
+        *,
+        max_rows: int,
+        parallel_rows: int,
+        threads: int = 0,
+        timeout: float = 30.0,
+        batch_window_ms: float = 0.0,
+        batch_max_rows: int = 256,
+    ) -> None:
+        from kepler.server.scoring.batcher import MicroBatcher
+
+        self.scorer = OnlineScorer(cache, max_rows=max_rows, parallel_rows=parallel_rows)
+        self.threads = threads or os.cpu_count() or 1
+        self.timeout = timeout
+        self._limiter: Any = None
+        self.batcher = (
+            MicroBatcher(batch_window_ms / 1000.0, batch_max_rows, self._predict_batch)
+            if batch_window_ms > 0
+            else None
+        )
+
+    @classmethod
+    def from_settings(cls, cache: ModelCache, settings: Any) -> OnlineService:
+        return cls(
+            cache,
+            max_rows=settings.predict_max_rows,
+            parallel_rows=settings.predict_parallel_rows,
+            threads=settings.predict_threads,
+            timeout=settings.predict_timeout_s,
+            batch_window_ms=settings.predict_batch_window_ms,
+            batch_max_rows=settings.predict_batch_max_rows,
+        )
+
+    @property
+    def limiter(self) -> Any:
+        if self._limiter is None:  # made in the event loop that uses it
+            import anyio
+
+            self._limiter = anyio.CapacityLimiter(self.threads)
+        return self._limiter
+
+    async def answer(self, ref: ModelRef, fmt: str, body: bytes, options: PredictOptions) -> bytes:
+        """The JSON answer to one predict request."""
+        import anyio
+
+        try:
+            with anyio.fail_after(self.timeout):
+                return await self._answer(ref, fmt, body, options)
+        except TimeoutError:
+            raise TooManyRequests(
+                f"the prediction waited more than {self.timeout:g} s "
+                "(KEPLER_PREDICT_TIMEOUT_S): the bridge has more requests than its "
+                "KEPLER_PREDICT_THREADS can answer; retry later, send rows in fewer, larger "
+                "requests, or run more bridges",
+                detail={"retry_after_s": 1, "setting": "KEPLER_PREDICT_TIMEOUT_S"},
+            ) from None
+
+    async def _answer(self, ref: ModelRef, fmt: str, body: bytes, options: PredictOptions) -> bytes:
+        from anyio import to_thread
+
+        run = to_thread.run_sync
+        if self.batcher is None:
+            out: bytes = await run(
+                self.scorer.predict_body, ref, fmt, body, options, limiter=self.limiter
+            )
+            return out
+        prepared = await run(self.scorer.prepare, ref, fmt, body, options, limiter=self.limiter)
+        if prepared.rows >= self.batcher.max_rows:
+            predicted = (await self._predict_batch([prepared]))[0]
+        else:
+            predicted = await self.batcher.submit(prepared.key, prepared, prepared.rows)
+        return predicted.to_json()
+
+    async def _predict_batch(self, items: list[Prepared]) -> list[Predicted]:
+        from anyio import to_thread
+
+        out: list[Predicted] = await to_thread.run_sync(
+            self.scorer.predict, items, limiter=self.limiter
+        )
+        return out
