@@ -118,6 +118,20 @@ class ModelCache:
                 self._resolved[text] = (info, now + self.resolve_ttl)
         return info, self.get(info)
 
+    def peek(self, ref: Any) -> tuple[Any, Loaded] | None:
+        """What :meth:`fetch_cached` would answer when that needs neither the registry
+        nor a load (so an event loop may ask), else None."""
+        with self._lock:
+            hit = self._resolved.get(str(ref))
+            if hit is None or hit[1] <= self._clock():
+                return None
+            key = registration_key(hit[0])
+            loaded = self._items.get(key)
+            if loaded is None:
+                return None
+            self._items.move_to_end(key)
+            return hit[0], loaded
+
     def forget(self, name: str) -> None:
         """Resolve every reference to ``name`` afresh from now on (it changed: a new
         version, an alias moved, a delete)."""

@@ -42,6 +42,7 @@ from kepler.server.model_cache import Key, Loaded, ModelCache, registration_key
 from kepler.server.scoring._tables import read_body, read_csv_for_model
 
 JSON_FORMS = ("rows", "dataframe_records", "dataframe_split")
+INLINE = 32 * 1024  # JSON bodies up to this size are read on the event loop
 HOW_TO_SEND = (
     'send {"rows": [{"field": value, ...}, ...]}, MLflow\'s {"dataframe_records": [...]} '
     'or {"dataframe_split": {"columns": [...], "data": [[...], ...]}}, or a CSV or Arrow '
@@ -110,8 +111,17 @@ class OnlineScorer:
         """The JSON answer for ``body`` (``fmt``: json, csv or arrow) scored by ``ref``."""
         return self.predict([self.prepare(ref, fmt, body, options)])[0].to_json()
 
-    def prepare(self, ref: ModelRef, fmt: str, body: bytes, options: PredictOptions) -> Prepared:
-        info, model = self.cache.fetch_cached(ref)
+    def prepare(
+        self,
+        ref: ModelRef,
+        fmt: str,
+        body: bytes,
+        options: PredictOptions,
+        fetched: tuple[Any, Loaded] | None = None,
+    ) -> Prepared:
+        """``body``'s rows read and checked against the model ``ref`` names (``fetched``:
+        what the cache already answered for it)."""
+        info, model = fetched or self.cache.fetch_cached(ref)
         meta = model[1]
         if fmt == "json":
             raw, n, missing = _read_json(body, meta.features, self.max_rows)
@@ -420,14 +430,16 @@ class OnlineService:
     async def _answer(self, ref: ModelRef, fmt: str, body: bytes, options: PredictOptions) -> bytes:
         from anyio import to_thread
 
-        run = to_thread.run_sync
-        if self.batcher is None:
-            out: bytes = await run(
-                self.scorer.predict_body, ref, fmt, body, options, limiter=self.limiter
+        # A small JSON body for a model in memory is read here, on the loop: a thread
+        # hop would cost more than the reading (and waits for the GIL under load).
+        fetched = self.scorer.cache.peek(ref) if fmt == "json" and len(body) <= INLINE else None
+        if fetched is not None:
+            prepared = self.scorer.prepare(ref, fmt, body, options, fetched)
+        else:
+            prepared = await to_thread.run_sync(
+                self.scorer.prepare, ref, fmt, body, options, limiter=self.limiter
             )
-            return out
-        prepared = await run(self.scorer.prepare, ref, fmt, body, options, limiter=self.limiter)
-        if prepared.rows >= self.batcher.max_rows:
+        if self.batcher is None or prepared.rows >= self.batcher.max_rows:
             predicted = (await self._predict_batch([prepared]))[0]
         else:
             predicted = await self.batcher.submit(prepared.key, prepared, prepared.rows)

@@ -79,3 +79,22 @@ def test_a_caller_that_times_out_leaves_the_others_answered() -> None:
 def test_window_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         MicroBatcher(0, 10, Doubler())
+
+
+def test_requests_arriving_while_a_batch_runs_wait_for_it_and_go_together() -> None:
+    batches: list[list[int]] = []
+
+    async def slow(items: list[int]) -> list[int]:
+        batches.append(list(items))
+        await asyncio.sleep(0.05)
+        return [2 * i for i in items]
+
+    async def main() -> list[int]:
+        batcher = MicroBatcher(0.001, 100, slow)
+        first = asyncio.ensure_future(batcher.submit("k", 0, 1))
+        await asyncio.sleep(0.01)  # the first batch runs now
+        later = [batcher.submit("k", i, 1) for i in range(1, 11)]
+        return await asyncio.gather(first, *later)
+
+    assert asyncio.run(main()) == [2 * i for i in range(11)]
+    assert batches == [[0], list(range(1, 11))]
