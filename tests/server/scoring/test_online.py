@@ -266,3 +266,17 @@ def test_unknown_model_is_not_found(scorer: OnlineScorer) -> None:
     with pytest.raises(NotFound) as err:
         answer(scorer, "ghost", "json", b'{"rows": []}')
     assert err.value.status == 404 and "ghost" in err.value.message
+
+
+def test_predict_numeric_model_reads_rows_as_one_matrix(
+    store: ModelStore, scorer: OnlineScorer
+) -> None:
+    store.register(line(2.0), "line")
+    clean = scorer.prepare(
+        ModelRef.parse("line"), "json", b'{"rows": [{"x": 1}, {"x": null}]}', PredictOptions()
+    )
+    assert clean.matrix is not None and clean.matrix.shape == (2, 1)
+    rows = [{"x": "abc"}, {"x": None}, {"x": "1.5"}, {"x": 2}, {"x": float("-inf")}]
+    want = expected(store, "line", rows)["predicted(y)"].tolist()
+    got = answer(scorer, "line", "json", json.dumps({"rows": rows}).encode())
+    assert got["predictions"] == pytest.approx(want)
