@@ -159,7 +159,7 @@ def run(ctx: Context) -> Section:
 
 def in_process(stack: Any, version: int, X: Any) -> dict[str, float]:
     from kepler.ml import frames
-    from kepler.server.scoring.online import single_threaded
+    from kepler.server.scoring.threads import single_threaded
 
     pipeline, meta = model_store(stack).load(MODEL, version)
     row = frames.conform(X.iloc[:1], meta.feature_types)

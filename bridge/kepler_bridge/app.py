@@ -14,7 +14,7 @@ from kepler.server.jobs import JobStore
 from kepler.server.model_cache import ModelCache
 from kepler.server.queue import make_celery
 from kepler.server.schedules import ScheduleStore
-from kepler.server.scoring.online import OnlineService
+from kepler.server.scoring.service import OnlineService
 from kepler.server.settings import ServerSettings
 from kepler_bridge import errors
 from kepler_bridge.body_limits import BodyLimits

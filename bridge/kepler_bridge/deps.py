@@ -43,7 +43,7 @@ class BridgeState:
     user_token: str | None = None  # the user level's token; None: admin token only
     spool_dir: Any = None  # this process's folder for chunk bodies in flight (ingest)
     rate: Any = None  # kepler_bridge.ratelimit.TokenRateLimit: requests per token
-    online: Any = None  # kepler.server.scoring.online.OnlineService: the predict route's
+    online: Any = None  # kepler.server.scoring.service.OnlineService (predict)
 
 
 @dataclass(frozen=True)

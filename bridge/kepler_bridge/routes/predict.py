@@ -1,5 +1,5 @@
 """The online path: a few rows scored from memory, answered as JSON (a thin route over
-:class:`kepler.server.scoring.online.OnlineService`)."""
+:class:`kepler.server.scoring.service.OnlineService`)."""
 
 from __future__ import annotations
 

@@ -6,28 +6,21 @@ A one-row answer must not pay for work that does not depend on its rows, so:
 - the reference is resolved through :meth:`ModelCache.fetch_cached` (no registry query
   per request; see :mod:`kepler.server.model_cache` for how a change is seen) and the
   model is loaded once;
-- below ``KEPLER_PREDICT_PARALLEL_ROWS`` rows the model predicts on the calling thread:
-  :func:`single_threaded` keeps a copy of the fitted pipeline whose estimators have
-  ``n_jobs=1``, sharing their fitted arrays (a forest trained with ``n_jobs=-1`` starts
-  a thread pool per call, several times one row's work); larger batches use the model
-  as trained. A per-call copy, not a flag set on the shared model, so concurrent
-  requests of both sizes never see each other's setting;
-- JSON rows become one float64 array per field directly (no per-row pandas work); the
-  pipeline gets the one DataFrame it was trained on;
+- below ``KEPLER_PREDICT_PARALLEL_ROWS`` rows the model predicts on the calling thread,
+  through a copy of the fitted pipeline with ``n_jobs=1``
+  (:mod:`kepler.server.scoring.threads`); larger batches use the model as trained;
+- JSON rows of an all-numeric model become one float64 matrix in one conversion, other
+  models' one array per field, as ``frames.conform`` would make them (no per-column
+  pandas work): the pipeline gets one DataFrame, already conformed;
 - every field the model was trained on must be in every row: a 422 names those missing.
 
-:class:`OnlineScorer` is the plain, synchronous work (read, check, predict);
-:class:`OnlineService` runs it from the event loop: at most ``KEPLER_PREDICT_THREADS``
-predictions at once (the others wait their turn, at most ``KEPLER_PREDICT_TIMEOUT_S``),
-and, with ``KEPLER_PREDICT_BATCH_WINDOW_MS``, small concurrent requests for one version
-coalesced into one predict (:mod:`kepler.server.scoring.batcher`).
+:class:`OnlineScorer` is the plain, synchronous work (read, check, predict); the
+event loop runs it through :class:`kepler.server.scoring.service.OnlineService`.
 """
 
 from __future__ import annotations
 
-import copy
 import json
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -36,13 +29,13 @@ from typing import Any
 
 import numpy as np
 
-from kepler.core.errors import DataError, InvalidSpec, PayloadTooLarge, TooManyRequests
+from kepler.core.errors import DataError, InvalidSpec, PayloadTooLarge
 from kepler.core.refs import ModelRef
 from kepler.server.model_cache import Key, Loaded, ModelCache, registration_key
 from kepler.server.scoring._tables import read_body, read_csv_for_model
+from kepler.server.scoring.threads import single_threaded
 
 JSON_FORMS = ("rows", "dataframe_records", "dataframe_split")
-INLINE = 32 * 1024  # JSON bodies up to this size are read on the event loop
 HOW_TO_SEND = (
     'send {"rows": [{"field": value, ...}, ...]}, MLflow\'s {"dataframe_records": [...]} '
     'or {"dataframe_split": {"columns": [...], "data": [[...], ...]}}, or a CSV or Arrow '
@@ -352,139 +345,3 @@ def _json_values(array: np.ndarray) -> list[Any]:
 def _names(names: Sequence[str], most: int = 20) -> str:
     shown = ", ".join(names[:most])
     return shown + (f" and {len(names) - most} more" if len(names) > most else "")
-
-
-def single_threaded(estimator: Any) -> Any:
-    """A copy of a fitted scikit-learn estimator (a pipeline, a wrapper) in which every
-    step with ``n_jobs`` predicts on the calling thread; fitted arrays and trees are
-    shared, not copied. ``estimator`` itself when nothing in it starts threads."""
-    one, _ = _one_thread(estimator, 0)
-    return one
-
-
-def _one_thread(obj: Any, depth: int) -> tuple[Any, bool]:
-    # Only scikit-learn's and Kepler's own estimators: their n_jobs is read at predict
-    # time through joblib. XGBoost or torch keep threads in a shared booster or in the
-    # process: changing those on a copy would change them for every request.
-    module = type(obj).__module__
-    if depth > 8 or not module.startswith(("sklearn.", "kepler.")) or not hasattr(obj, "fit"):
-        return obj, False
-    changed: dict[str, Any] = {}
-    for name, value in vars(obj).items():
-        new, moved = _walk(value, depth + 1)
-        if moved:
-            changed[name] = new
-    threads = getattr(obj, "n_jobs", 1)
-    if not changed and threads in (1, None):
-        return obj, False
-    out = copy.copy(obj)
-    for name, value in changed.items():
-        setattr(out, name, value)
-    if threads not in (1, None):
-        out.n_jobs = 1
-    return out, True
-
-
-def _walk(value: Any, depth: int) -> tuple[Any, bool]:
-    if isinstance(value, list | tuple):
-        # Steps and transformers: (name, estimator, ...) tuples; a forest's trees are a
-        # list of estimators without n_jobs, walked and left as they are.
-        items = [_walk(v, depth) for v in value]
-        if not any(moved for _, moved in items):
-            return value, False
-        rebuilt = [v for v, _ in items]
-        return (rebuilt if isinstance(value, list) else tuple(rebuilt)), True
-    if hasattr(value, "get_params") and hasattr(value, "fit"):
-        return _one_thread(value, depth)
-    return value, False
-
-
-class OnlineService:
-    """The online path as the bridge's event loop runs it: the scorer's work on worker
-    threads, at most ``threads`` at once, each request's wait bounded by ``timeout``;
-    with a batch window, small concurrent requests coalesced (see the module docstring)."""
-
-    def __init__(
-        self,
-        cache: ModelCache,
-        *,
-        max_rows: int,
-        parallel_rows: int,
-        threads: int = 0,
-        timeout: float = 30.0,
-        batch_window_ms: float = 0.0,
-        batch_max_rows: int = 256,
-    ) -> None:
-        from kepler.server.scoring.batcher import MicroBatcher
-
-        self.scorer = OnlineScorer(cache, max_rows=max_rows, parallel_rows=parallel_rows)
-        self.threads = threads or os.cpu_count() or 1
-        self.timeout = timeout
-        self._limiter: Any = None
-        self.batcher = (
-            MicroBatcher(batch_window_ms / 1000.0, batch_max_rows, self._predict_batch)
-            if batch_window_ms > 0
-            else None
-        )
-
-    @classmethod
-    def from_settings(cls, cache: ModelCache, settings: Any) -> OnlineService:
-        return cls(
-            cache,
-            max_rows=settings.predict_max_rows,
-            parallel_rows=settings.predict_parallel_rows,
-            threads=settings.predict_threads,
-            timeout=settings.predict_timeout_s,
-            batch_window_ms=settings.predict_batch_window_ms,
-            batch_max_rows=settings.predict_batch_max_rows,
-        )
-
-    @property
-    def limiter(self) -> Any:
-        if self._limiter is None:  # made in the event loop that uses it
-            import anyio
-
-            self._limiter = anyio.CapacityLimiter(self.threads)
-        return self._limiter
-
-    async def answer(self, ref: ModelRef, fmt: str, body: bytes, options: PredictOptions) -> bytes:
-        """The JSON answer to one predict request."""
-        import anyio
-
-        try:
-            with anyio.fail_after(self.timeout):
-                return await self._answer(ref, fmt, body, options)
-        except TimeoutError:
-            raise TooManyRequests(
-                f"the prediction waited more than {self.timeout:g} s "
-                "(KEPLER_PREDICT_TIMEOUT_S): the bridge has more requests than its "
-                "KEPLER_PREDICT_THREADS can answer; retry later, send rows in fewer, larger "
-                "requests, or run more bridges",
-                detail={"retry_after_s": 1, "setting": "KEPLER_PREDICT_TIMEOUT_S"},
-            ) from None
-
-    async def _answer(self, ref: ModelRef, fmt: str, body: bytes, options: PredictOptions) -> bytes:
-        from anyio import to_thread
-
-        # A small JSON body for a model in memory is read here, on the loop: a thread
-        # hop would cost more than the reading (and waits for the GIL under load).
-        fetched = self.scorer.cache.peek(ref) if fmt == "json" and len(body) <= INLINE else None
-        if fetched is not None:
-            prepared = self.scorer.prepare(ref, fmt, body, options, fetched)
-        else:
-            prepared = await to_thread.run_sync(
-                self.scorer.prepare, ref, fmt, body, options, limiter=self.limiter
-            )
-        if self.batcher is None or prepared.rows >= self.batcher.max_rows:
-            predicted = (await self._predict_batch([prepared]))[0]
-        else:
-            predicted = await self.batcher.submit(prepared.key, prepared, prepared.rows)
-        return predicted.to_json()
-
-    async def _predict_batch(self, items: list[Prepared]) -> list[Predicted]:
-        from anyio import to_thread
-
-        out: list[Predicted] = await to_thread.run_sync(
-            self.scorer.predict, items, limiter=self.limiter
-        )
-        return out

@@ -20,7 +20,8 @@ from kepler.ml.pipeline import final_estimator
 from kepler.ml.store import ModelStore
 from kepler.ml.training import TrainedModel, train
 from kepler.server.model_cache import ModelCache
-from kepler.server.scoring.online import OnlineScorer, PredictOptions, single_threaded
+from kepler.server.scoring.online import OnlineScorer, PredictOptions
+from kepler.server.scoring.threads import single_threaded
 
 FEATURES = ("pressure", "temp", "site")
 
