@@ -132,7 +132,10 @@ def main() -> None:
     elapsed = time.perf_counter() - t0
     if wanted and settings.output.exists():
         # Some sections alone: they replace their own part of the file, the rest stays.
-        note = f"Measured {started:%Y-%m-%d %H:%M} UTC on {source}, in a run of this section alone."
+        note = (
+            f"Measured {started:%Y-%m-%d %H:%M} UTC on {source}, in a run of this section "
+            f"alone; load average (1/5/15 min) {load_before} before, {load_after} after."
+        )
         for section in done:
             section.blocks.insert(0, f"*{note}*")
         text = splice(settings.output.read_text(), done)
