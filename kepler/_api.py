@@ -81,6 +81,12 @@ def score(
     return _score(client(), df, metric, fields, against, **options)
 
 
+def predict(data: Any, model: str, **kw: Any) -> Any:
+    """Score a few rows with ``model`` from the bridge's memory (the online path): a list
+    of records gives a list of dicts of output fields, a DataFrame a DataFrame of them."""
+    return client().predict(data, model, **kw)
+
+
 def models() -> Any:
     return client().models()
 

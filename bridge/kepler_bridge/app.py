@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from kepler._version import __version__
 from kepler.server.context import ServerContext
 from kepler.server.queue import make_celery
+from kepler.server.scoring.service import OnlineService
 from kepler.server.settings import ServerSettings
 from kepler_bridge import errors
 from kepler_bridge.body_limits import BodyLimits
@@ -28,6 +29,7 @@ from kepler_bridge.routes import (
     hec,
     jobs,
     models,
+    predict,
     schedules,
 )
 from kepler_bridge.throttle import AuthThrottle
@@ -85,6 +87,7 @@ def create_app(settings: ServerSettings, token: str, *, user_token: str | None =
     # What a bridge killed mid-upload left: its spooled chunk bodies and half-written parts.
     state.spool_dir = own_spool_dir(settings.home / "spool")
     state.rate = TokenRateLimit(settings.requests_per_minute)
+    state.online = OnlineService.from_settings(state.cache, settings)
     swept = state.datasets.sweep()
     if swept:
         log.info("removed %d temporary file(s) left by writers that stopped", len(swept))
@@ -104,6 +107,7 @@ def create_app(settings: ServerSettings, token: str, *, user_token: str | None =
         jobs,
         automl,
         models,
+        predict,
         algorithms,
         hec,
         schedules,

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from kepler.server.datasets import DatasetStore
     from kepler.server.model_cache import ModelCache
     from kepler.server.queue import Broker
+    from kepler.server.scoring.service import OnlineService
     from kepler.server.senders import SenderPool
     from kepler.server.stores import JobStore, ScheduleStore
     from kepler.server.telemetry import Telemetry
@@ -50,6 +51,7 @@ class BridgeState:
     user_token: str | None = None  # the user level's token; None: admin token only
     spool_dir: Path | None = None  # this process's folder for chunk bodies in flight (ingest)
     rate: TokenRateLimit | None = None  # requests per token
+    online: OnlineService | None = None  # the online path (predict)
 
     @property
     def settings(self) -> ServerSettings:

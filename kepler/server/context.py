@@ -101,7 +101,11 @@ class ServerContext:
             if self._cache is None:
                 from kepler.server.model_cache import ModelCache
 
-                self._cache = ModelCache.for_store(models, self.settings.model_cache_size)
+                self._cache = ModelCache.for_store(
+                    models,
+                    self.settings.model_cache_size,
+                    resolve_ttl=self.settings.predict_resolve_ttl_s,
+                )
             return self._cache
 
     @property

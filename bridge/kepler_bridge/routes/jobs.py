@@ -72,6 +72,9 @@ async def get_job(
         job = await run_in_threadpool(state.jobs.get, job_id)
         changed = since is None or job.updated_at > since
         if job.finished or (changed and since is not None) or time.monotonic() >= deadline:
+            registered = (job.result or {}).get("model") if job.state == "succeeded" else None
+            if registered:  # a fit registered a version: the next predict of it sees it
+                state.cache.forget(str(registered))
             return job.to_dict()
         await asyncio.sleep(LONG_POLL_STEP)
 

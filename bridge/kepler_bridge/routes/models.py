@@ -60,6 +60,7 @@ def set_alias(
 ) -> dict[str, Any]:
     ref = ModelRef.parse(f"{name}:{alias}")
     state.models.set_alias(ref.name, alias, body.version)
+    state.cache.forget(ref.name)  # the next predict of pump:alias sees the move
     state.telemetry.aliased(ref.name, alias, body.version, user=caller.user)
     return {"model": ref.name, "alias": alias, "version": body.version}
 
