@@ -29,6 +29,7 @@ from kepler_bridge.routes import (
     hec,
     jobs,
     models,
+    monitoring,
     schedules,
 )
 from kepler_bridge.throttle import AuthThrottle
@@ -113,7 +114,18 @@ def create_app(settings: ServerSettings, token: str, *, user_token: str | None =
         read_timeout=settings.body_read_timeout,
     )
     app.add_middleware(AuthThrottle, failures_per_minute=settings.auth_failures_per_minute)
-    for module in (health, datasets, jobs, automl, models, algorithms, hec, schedules, audit):
+    for module in (
+        health,
+        datasets,
+        jobs,
+        automl,
+        models,
+        monitoring,
+        algorithms,
+        hec,
+        schedules,
+        audit,
+    ):
         app.include_router(module.router)
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[AuthDep])

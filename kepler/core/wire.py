@@ -42,6 +42,8 @@ MODEL = MODELS + "/{ref}"  # GET takes a reference (pump, pump@3, pump:productio
 MODEL_NAME = MODELS + "/{name}"  # DELETE takes a model's name alone
 MODEL_ALIAS = MODEL_NAME + "/aliases/{alias}"
 MODEL_APPLY = MODEL + "/apply"
+MODEL_DRIFT = MODEL + "/drift"  # POST a window of events: one row per field
+MODEL_BASELINE = MODEL + "/baseline"  # POST rows to make a version's drift baseline
 
 SCHEDULES = V1 + "/schedules"
 SCHEDULE = SCHEDULES + "/{name}"
@@ -69,6 +71,8 @@ PATHS = (
     MODEL_NAME,
     MODEL_ALIAS,
     MODEL_APPLY,
+    MODEL_DRIFT,
+    MODEL_BASELINE,
     SCHEDULES,
     SCHEDULE,
     SCHEDULE_RUN,
@@ -132,6 +136,14 @@ def model(ref: object) -> str:
 
 def apply(ref: object) -> str:
     return f"{model(ref)}/apply"
+
+
+def drift(ref: object) -> str:
+    return f"{model(ref)}/drift"
+
+
+def baseline(ref: object) -> str:
+    return f"{model(ref)}/baseline"
 
 
 def alias(name: str, alias: str) -> str:
