@@ -45,12 +45,55 @@ def window_drift(
     """Drift of the rows in ``body`` against the baseline of the version ``ref`` names."""
     method, threshold = check_method(method, threshold)
     info, (pipeline, meta) = cache.fetch(ref)
-    baseline = store.baseline(info)
+    baseline = _baseline_of(store, info)
+    frame = with_outputs(pipeline, meta, baseline, read_body(fmt, body).to_pandas())
+    return _answer(info, baseline, count_window(baseline, [frame]), method, threshold)
+
+
+def dataset_drift(
+    cache: Any,
+    store: Any,
+    datasets: Any,
+    ref: ModelRef,
+    dataset_id: str,
+    *,
+    method: str | None = None,
+    threshold: float | None = None,
+) -> dict[str, Any]:
+    """Drift of an uploaded dataset (the search command's events, any number of them),
+    read batch by batch from its Parquet parts: memory stays the size of one batch."""
+    method, threshold = check_method(method, threshold)
+    info, (pipeline, meta) = cache.fetch(ref)
+    baseline = _baseline_of(store, info)
+    names = set(datasets.schema(dataset_id).names)
+    wanted = [*meta.features, *(baseline.get("fields") or {}), *(baseline.get("outputs") or {})]
+    columns = [c for c in dict.fromkeys(wanted) if c in names]
+
+    def batches() -> Any:
+        if not columns:  # none of the model's fields: count the rows, all missing
+            for batch in datasets.iter_batches(dataset_id, columns=list(names)[:1]):
+                yield batch.to_pandas().iloc[:, :0]
+            return
+        for batch in datasets.iter_batches(dataset_id, columns=columns):
+            yield with_outputs(pipeline, meta, baseline, batch.to_pandas())
+
+    return _answer(info, baseline, count_window(baseline, batches()), method, threshold)
+
+
+def _baseline_of(store: Any, info: Any) -> dict[str, Any]:
+    baseline: dict[str, Any] | None = store.baseline(info)
     if baseline is None:
         raise no_baseline(info.name, info.version)
-    frame = read_body(fmt, body).to_pandas()
-    frame = with_outputs(pipeline, meta, baseline, frame)
-    window = count_window(baseline, [frame])
+    return baseline
+
+
+def _answer(
+    info: Any,
+    baseline: dict[str, Any],
+    window: dict[str, Any],
+    method: str,
+    threshold: float | None,
+) -> dict[str, Any]:
     rows = drift(baseline, window, method=method, threshold=threshold)
     return {
         "model": info.name,

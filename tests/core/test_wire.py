@@ -55,6 +55,8 @@ def test_path_builders_fill_their_templates() -> None:
     assert wire.model(ModelRef.parse("pump@3")) == wire.MODEL.format(ref="pump@3")
     assert wire.apply("pump:production") == wire.MODEL_APPLY.format(ref="pump:production")
     assert wire.alias("pump", "prod") == wire.MODEL_ALIAS.format(name="pump", alias="prod")
+    assert wire.drift("pump@3") == wire.MODEL_DRIFT.format(ref="pump@3")
+    assert wire.baseline("pump:prod") == wire.MODEL_BASELINE.format(ref="pump:prod")
     assert wire.schedule("nightly") == wire.SCHEDULE.format(name="nightly")
     assert wire.schedule_run("nightly") == wire.SCHEDULE_RUN.format(name="nightly")
     assert wire.schedule_runs("nightly") == wire.SCHEDULE_RUNS.format(name="nightly")

@@ -19,7 +19,17 @@ pytestmark = pytest.mark.system
 
 ROOT = Path(__file__).resolve().parents[2]
 APPINSPECT = ROOT / ".venv-app" / "bin" / "splunk-appinspect"
-SUBCOMMANDS = ("fit", "automl", "apply", "summary", "models", "deletemodel", "jobs", "cancel")
+SUBCOMMANDS = (
+    "fit",
+    "automl",
+    "apply",
+    "drift",
+    "summary",
+    "models",
+    "deletemodel",
+    "jobs",
+    "cancel",
+)
 # commands.conf keys that mean something with chunked = true (protocol v2).
 CHUNKED_KEYS = {
     "filename",

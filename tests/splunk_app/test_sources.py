@@ -28,6 +28,7 @@ PARSED_OPTIONS: dict[str, tuple[str, ...]] = {
     "automl": (*automl.OPTIONS, *COMMAND_OPTIONS["automl"]),
     "apply": (*APPLY_OPTIONS, *COMMAND_OPTIONS["apply"]),
     "jobs": tuple(COMMAND_OPTIONS["jobs"]),
+    "drift": tuple(COMMAND_OPTIONS["drift"]),
 }
 
 

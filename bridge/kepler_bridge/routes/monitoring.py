@@ -12,7 +12,7 @@ from kepler.core import wire
 from kepler.core.errors import Forbidden
 from kepler.core.identity import admin_needed
 from kepler.core.refs import ModelRef
-from kepler.server.drift import supplied_baseline, window_drift
+from kepler.server.drift import dataset_drift, supplied_baseline, window_drift
 from kepler_bridge.deps import AuthDep, CallerDep, StateDep
 from kepler_bridge.routes.models import _read_limited
 from kepler_bridge.wire import ARROW, CSV, media_format
@@ -28,12 +28,27 @@ async def model_drift(
     state: StateDep,
     method: str = "auto",
     threshold: float | None = None,
+    dataset_id: str | None = None,
 ) -> dict[str, Any]:
     """Drift of the CSV or Arrow rows in the body (a window of events, with or without the
     model's output fields) against the baseline of ``ref``: one row per field and one per
     model output (field, method, statistic, threshold, drifted, missing then and now).
     ``method``: auto (Evidently's choice by size and type), psi, ks, wasserstein,
-    jensenshannon or chi2; ``threshold`` replaces each method's default."""
+    jensenshannon or chi2; ``threshold`` replaces each method's default. With
+    ``dataset_id`` (an uploaded dataset, e.g. a search's events) the body is empty and the
+    dataset is read part by part, in bounded memory."""
+    if dataset_id is not None:
+        found: dict[str, Any] = await run_in_threadpool(
+            dataset_drift,
+            state.cache,
+            state.models,
+            state.datasets,
+            ModelRef.parse(ref),
+            dataset_id,
+            method=method,
+            threshold=threshold,
+        )
+        return found
     fmt = media_format(request.headers.get("content-type"))
     body = await _read_limited(request, state.settings.max_chunk_bytes)
     out: dict[str, Any] = await run_in_threadpool(

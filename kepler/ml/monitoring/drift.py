@@ -22,40 +22,26 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from kepler.core.drift import COLUMNS, DEFAULT_THRESHOLD, METHODS, P_VALUES
 from kepler.core.errors import BadParameter
 from kepler.ml.monitoring import stats
 from kepler.ml.monitoring.profile import NUMERIC, Batch, WindowCounter
 
-METHODS = ("auto", "psi", "ks", "wasserstein", "jensenshannon", "chi2")
-DEFAULT_THRESHOLD = {
-    "ks": 0.05,
-    "chi2": 0.05,
-    "z": 0.05,
-    "wasserstein": 0.1,
-    "jensenshannon": 0.1,
-    "psi": 0.1,
-}
-P_VALUES = frozenset({"ks", "chi2", "z"})  # drifted when the p-value is small
 # Values a window needs in a field before a test says anything about it.
 MIN_VALUES = {"ks": 20, "chi2": 20, "z": 20, "wasserstein": 20, "jensenshannon": 20, "psi": 100}
 SMALL_REFERENCE = 1000  # Evidently: at most this many reference values take the tests
 FEW_VALUES = 5  # Evidently: a numeric field with this many distinct values or fewer is a category
 NUMERIC_ONLY = frozenset({"ks", "wasserstein"})
 
-COLUMNS = (
-    "field",
-    "role",
-    "type",
-    "method",
-    "statistic",
-    "threshold",
-    "drifted",
-    "missing_then",
-    "missing_now",
-    "rows_then",
-    "rows_now",
-    "note",
-)
+__all__ = [
+    "COLUMNS",
+    "DEFAULT_THRESHOLD",
+    "METHODS",
+    "P_VALUES",
+    "check_method",
+    "count_window",
+    "drift",
+]
 
 
 def check_method(method: str | None, threshold: float | None) -> tuple[str, float | None]:
