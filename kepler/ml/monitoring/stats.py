@@ -33,9 +33,10 @@ Where they are exact and where approximate:
   bin's share (baseline plus window: about 2/BINS for a window shaped like the
   baseline) below the rows' D; its
   p-value comes from ``scipy.stats.kstwo`` as ``ks_2samp``'s asymptotic method does.
-- ``jensenshannon`` and ``psi`` on such a field compare shares in the baseline's quantile
-  bins (plus one bin each side for values beyond the baseline's range), where Evidently
-  bins both samples together with Sturges' rule: the same statistic on other bins, so
+- ``jensenshannon`` and ``psi`` on such a field compare shares in bins of equal baseline
+  share (quantile bins merged to Sturges' count for both samples together; plus one bin
+  each side for values beyond the baseline's range), where Evidently cuts the range of
+  both samples into Sturges' count of equal widths: the same statistic on other bins, so
   the values differ (the decisions on clear drift agree).
 """
 
@@ -142,10 +143,21 @@ def psi(r: np.ndarray, c: np.ndarray, threshold: float) -> tuple[float, bool]:
 
 
 def binned_counts(ref: Profile, cur: Profile) -> tuple[np.ndarray, np.ndarray]:
-    """Counts on the baseline's bins, with one bin below and one above its range."""
-    r = np.concatenate([[0.0], np.asarray(ref["counts"], float), [0.0]])
-    c = np.concatenate([[cur["below"]], np.asarray(cur["counts"], float), [cur["above"]]])
-    return r, c
+    """Counts on the baseline's bins merged into as many groups of equal baseline share
+    as Sturges' rule gives both samples together (Evidently's bin count), with one bin
+    below and one above the baseline's range."""
+    r_fine = np.asarray(ref["counts"], float)
+    c_fine = np.asarray(cur["counts"], float)
+    n = float(ref["count"]) + float(cur["count"])
+    groups = min(len(r_fine), int(math.ceil(math.log2(max(n, 2.0)))) + 1)
+    cuts = np.searchsorted(np.cumsum(r_fine) / r_fine.sum(), np.arange(1, groups) / groups)
+    label = np.searchsorted(np.unique(cuts), np.arange(len(r_fine)), side="left")
+    r = np.bincount(label, r_fine)
+    c = np.bincount(label, c_fine, minlength=len(r))
+    return (
+        np.concatenate([[0.0], r, [0.0]]),
+        np.concatenate([[cur["below"]], c, [cur["above"]]]),
+    )
 
 
 def _cdfs_at_edges(ref: Profile, cur: Profile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
