@@ -24,14 +24,14 @@ def quiet() -> Iterator[None]:
         yield
 
 
-def stattests() -> Any:
-    """Evidently's ``legacy.calculations.stattests`` module and ``ColumnType``."""
+def stattests() -> tuple[Any, Any]:
+    """Evidently's ``ColumnType`` and ``get_stattest`` (its default choice, or a test by
+    name)."""
     import pandas.core.dtypes.common as common
 
     if not hasattr(common, "infer_dtype_from_object"):
         common.infer_dtype_from_object = lambda dtype: np.dtype(dtype).type  # type: ignore[attr-defined]
     with quiet():
-        from evidently.legacy.calculations import stattests
         from evidently.legacy.calculations.stattests.registry import get_stattest
         from evidently.legacy.core import ColumnType
-    return stattests, ColumnType, get_stattest
+    return ColumnType, get_stattest

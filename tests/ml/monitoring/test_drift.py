@@ -57,7 +57,7 @@ EVIDENTLY_NAME = {
 def evidently(
     ref: pd.Series, cur: pd.Series, kind: str, method: str | None
 ) -> tuple[str, float, bool]:
-    module, ColumnType, get_stattest = stattests()
+    ColumnType, get_stattest = stattests()
     column_type = ColumnType.Numerical if kind == "numeric" else ColumnType.Categorical
     with quiet():
         test = get_stattest(
