@@ -16,11 +16,11 @@ from typing import Any
 
 from kepler.core import wire
 from kepler.core.drift import COLUMNS, METHODS
-from kepler.core.errors import BaselineNotFound, InvalidSpec, KeplerError
+from kepler.core.errors import InvalidSpec, KeplerError
 from kepler.core.params import Param
 from kepler.core.refs import ModelRef
 from kepler.searchcommand.bridge import BridgeClient
-from kepler.searchcommand.subcommand import Reply, Subcommand, Upload, rows_to_csv
+from kepler.searchcommand.subcommand import CSV, Reply, Subcommand, Upload, rows_to_csv
 
 OPTIONS = {
     "method": Param(
@@ -50,6 +50,10 @@ def target(rest: list[str]) -> ModelRef:
 
 
 class Drift(Subcommand):
+    """Stateful: each chunk goes on to the bridge as it comes (every field: narrowing them
+    with ``required_fields`` would make splunkd expect rows echoing ``_chunked_idx``);
+    the bridge reads back only the baseline's columns."""
+
     def __init__(
         self,
         ref: ModelRef,
@@ -61,25 +65,12 @@ class Drift(Subcommand):
         self.options = dict(options)
         found = bridge.json("GET", wire.model(ref))  # an unknown model fails now
         self.pinned = "{}@{}".format(found["name"], found["version"])
-        baseline = found.get("baseline")
-        if not baseline:
-            raise BaselineNotFound(
-                "model {0!r} version {1} has no drift baseline (it was fitted before Kepler "
-                "kept one); fit it again, or make one from data you trust: "
-                'kp.baseline("{0}@{1}", df) in Python'.format(found["name"], found["version"]),
-                detail={"model": found["name"], "version": found["version"]},
-            )
-        # Only the fields the baseline knows cross to the bridge (and the features, to
-        # score the events when they lack the model's output fields).
-        fields = list(baseline.get("fields") or {}) + list(baseline.get("outputs") or {})
-        self.required = list(dict.fromkeys(fields + [str(f) for f in found.get("features") or []]))
+        # An empty window: the bridge refuses a version without a baseline (saying how to
+        # make one) and a bad method or threshold now, before any event moves.
+        bridge.json(
+            "POST", wire.drift(self.pinned), body=b"", content_type=CSV, params=self._params()
+        )
         self.upload = Upload(bridge, source)
-
-    def getinfo(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"type": "stateful"}
-        if self.required:
-            info["required_fields"] = self.required
-        return info
 
     def execute(self, body: bytes, finished: bool) -> Reply:
         self.upload.add(body)
@@ -88,12 +79,7 @@ class Drift(Subcommand):
         dataset_id = self.upload.complete(
             "the search returned no events to compare; widen its time range"
         )
-        params: dict[str, Any] = {
-            "dataset_id": dataset_id,
-            "method": self.options.get("method") or "auto",
-        }
-        if self.options.get("threshold") is not None:
-            params["threshold"] = self.options["threshold"]
+        params = {**self._params(), "dataset_id": dataset_id}
         try:
             answer = self.bridge.json("POST", wire.drift(self.pinned), params=params)
         finally:
@@ -108,6 +94,12 @@ class Drift(Subcommand):
         text = f"kepler drift: {drifted} of {len(rows)} fields drifted against {self.pinned}"
         reply["inspector"] = {"messages": [["INFO", text]]}
         return reply, rows_to_csv(rows)
+
+    def _params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"method": self.options.get("method") or "auto"}
+        if self.options.get("threshold") is not None:
+            params["threshold"] = self.options["threshold"]
+        return params
 
 
 def _ordered(row: Mapping[str, Any]) -> dict[str, Any]:
