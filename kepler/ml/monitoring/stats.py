@@ -149,7 +149,7 @@ def binned_counts(ref: Profile, cur: Profile) -> tuple[np.ndarray, np.ndarray]:
     r_fine = np.asarray(ref["counts"], float)
     c_fine = np.asarray(cur["counts"], float)
     n = float(ref["count"]) + float(cur["count"])
-    groups = min(len(r_fine), int(math.ceil(math.log2(max(n, 2.0)))) + 1)
+    groups = min(len(r_fine), math.ceil(math.log2(max(n, 2.0))) + 1)
     cuts = np.searchsorted(np.cumsum(r_fine) / r_fine.sum(), np.arange(1, groups) / groups)
     label = np.searchsorted(np.unique(cuts), np.arange(len(r_fine)), side="left")
     r = np.bincount(label, r_fine)
