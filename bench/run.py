@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import automl, data, hec, machine, spine, splunk_apply, splunk_export
+from bench import automl, data, drift, hec, machine, spine, splunk_apply, splunk_export
 from bench.context import REFERENCE_ROWS, ROOT, BenchSettings, Context
 from bench.report import Section
 
@@ -29,6 +29,7 @@ SECTIONS: list[tuple[str, Callable[[Context], Section]]] = [
     ("automl", automl.run),
     ("hec", hec.run),
     ("splunk_export", splunk_export.run),
+    ("drift", drift.run),
 ]
 
 
