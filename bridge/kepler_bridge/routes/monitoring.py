@@ -18,7 +18,7 @@ from kepler_bridge.routes.models import _read_limited
 from kepler_bridge.wire import ARROW, CSV, media_format
 
 router = APIRouter(prefix=wire.MODELS, tags=["monitoring"], dependencies=[AuthDep])
-_BODY = {"requestBody": {"content": {CSV: {}, ARROW: {}}}}
+_BODY: dict[str, Any] = {"requestBody": {"content": {CSV: {}, ARROW: {}}}}
 
 
 @router.post(wire.under(wire.MODELS, wire.MODEL_DRIFT), openapi_extra=_BODY)

@@ -136,8 +136,9 @@ class _Numeric:
             self.counts = np.empty(0, dtype=np.int64)
             self.sums = np.empty(0)
             return
-        inner = np.quantile(self.sample, np.linspace(0, 1, bins + 1)[1:-1]) if bins > 1 else []
-        edges = np.unique(np.concatenate([[self.lo], np.asarray(inner, float), [self.hi]]))
+        levels = np.linspace(0, 1, bins + 1)[1:-1]
+        inner = np.quantile(self.sample, levels) if len(levels) else np.empty(0)
+        edges = np.unique(np.concatenate([[self.lo], inner, [self.hi]]))
         if len(edges) == 1:  # a constant: one bin of width zero
             edges = np.array([self.lo, self.hi])
         self.edges = edges

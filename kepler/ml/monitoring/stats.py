@@ -74,10 +74,12 @@ def category_counts(ref: Profile, cur: Profile) -> tuple[list[str], np.ndarray, 
     all its categories, else they join the baseline's "other".
     """
     if "values" in ref and "values" in cur:
-        keys = sorted(set(ref["values"]) | set(cur["values"]), key=float)
-        r = np.array([ref["values"].get(k, 0) for k in keys], dtype=float)
-        c = np.array([cur["values"].get(k, 0) for k in keys], dtype=float)
-        return keys, r, c
+        values = sorted(set(ref["values"]) | set(cur["values"]), key=float)
+        return (
+            values,
+            np.array([ref["values"].get(k, 0) for k in values], dtype=float),
+            np.array([cur["values"].get(k, 0) for k in values], dtype=float),
+        )
     ref_top = {str(k): n for k, n in ref.get("top") or []}
     cur_top = {str(k): n for k, n in cur.get("top") or []}
     keys = list(ref_top)
