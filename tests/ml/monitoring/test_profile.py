@@ -99,3 +99,22 @@ def test_profile_streams_parquet_parts(tmp_path: Path) -> None:
         assert streamed["x"][key] == whole["x"][key]
     assert streamed["x"]["mean"] == pytest.approx(whole["x"]["mean"], abs=1e-12)
     assert streamed["x"]["std"] == pytest.approx(whole["x"]["std"], rel=1e-12)
+
+
+def window_peak_bytes(baseline: dict, n_batches: int) -> int:
+    from kepler.ml.monitoring import count_window
+
+    tracemalloc.start()
+    try:
+        count_window(baseline, batches(n_batches, seed=1, text=False))
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.slow
+def test_window_counting_memory_is_flat_in_the_number_of_events() -> None:
+    profile = profile_batches(lambda: batches(2, text=False), {"x": "numeric"})
+    baseline = {"fields": profile["fields"], "outputs": {}}
+    small, large = window_peak_bytes(baseline, 5), window_peak_bytes(baseline, 20)
+    assert large < 1.3 * small, (small, large)
