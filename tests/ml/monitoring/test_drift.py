@@ -175,3 +175,17 @@ def test_threshold_replaces_every_default() -> None:
     tight = kepler_rows(ref, cur, method="wasserstein", threshold=0.001)["num"]
     assert (loose["threshold"], loose["drifted"]) == (10.0, False)
     assert (tight["threshold"], tight["drifted"]) == (0.001, True)
+
+
+def test_wasserstein_stays_exact_when_one_value_falls_below_the_baseline() -> None:
+    """A shifted window with a single value below the baseline's minimum: the CDFs cross
+    just inside the wide first bin, which must not add the whole bin's area."""
+    from scipy.stats import wasserstein_distance
+
+    rng = np.random.default_rng(16)
+    ref = pd.DataFrame({"num": rng.normal(0, 1, 50_000)})
+    cur = pd.DataFrame({"num": np.append(rng.normal(0.8, 1, 20_000), ref["num"].min() - 1)})
+    baseline = {"fields": profile_frame(ref, {"num": "numeric"})["fields"], "outputs": {}}
+    (row,) = drift(baseline, count_window(baseline, [cur]))
+    exact = wasserstein_distance(ref["num"], cur["num"]) / ref["num"].std(ddof=0)
+    assert row["statistic"] == pytest.approx(exact, rel=1e-3)
