@@ -86,6 +86,20 @@ def test_drift_of_hot_events_flags_temp_and_the_output(stack: LocalStack, script
     assert rows["site"]["drifted"] == "" and "categorical" in rows["site"]["note"]
 
 
+def test_summary_shows_each_features_baseline(stack: LocalStack, script: Path) -> None:
+    cmd = splunkd(script, stack.url, stack.token)
+    cmd.getinfo(["summary", "pump"])
+    rows = {r["feature"]: r for r in cmd.execute(b"", finished=True).records()}
+    assert cmd.close() == 0
+    assert rows["temp"]["baseline_rows"] == "3000"
+    assert (
+        40 < float(rows["temp"]["baseline.mean"]) < 60 and rows["temp"]["baseline.missing"] == "0"
+    )
+    site = next(r for name, r in rows.items() if name.startswith("site="))  # one-hot
+    sites = dict(kv.split("=") for kv in site["baseline.top"].split(","))
+    assert set(sites) == {"Köln", "São Paulo", "東京"}
+
+
 def error_at_getinfo(stack: LocalStack, script: Path, args: list[str]) -> str:
     cmd = splunkd(script, stack.url, stack.token)
     info = cmd.getinfo(args)
