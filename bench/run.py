@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import automl, data, hec, latency, machine, spine, splunk_apply, splunk_export
+from bench import automl, data, drift, hec, latency, machine, spine, splunk_apply, splunk_export
 from bench.context import REFERENCE_ROWS, ROOT, BenchSettings, Context
 from bench.report import Section
 
@@ -33,6 +33,7 @@ SECTIONS: list[tuple[str, Callable[[Context], Section]]] = [
     ("hec", hec.run),
     ("splunk_export", splunk_export.run),
     ("latency", latency.run),
+    ("drift", drift.run),
 ]
 
 

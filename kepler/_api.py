@@ -87,6 +87,18 @@ def predict(data: Any, model: str, **kw: Any) -> Any:
     return client().predict(data, model, **kw)
 
 
+def drift(df: Any, model: str, *, method: str = "auto", threshold: float | None = None) -> Any:
+    """Drift of ``df`` (a window of events) against ``model``'s baseline, one row per field:
+    field, method, statistic, threshold, drifted, missing then and now."""
+    return client().drift(df, model, method=method, threshold=threshold)
+
+
+def baseline(model: str, df: Any, *, replace: bool = False) -> dict[str, Any]:
+    """Make the drift baseline of ``model`` (``"pump@3"``) from ``df``: for a version fitted
+    before Kepler kept one."""
+    return client().baseline(model, df, replace=replace)
+
+
 def models() -> Any:
     return client().models()
 

@@ -491,6 +491,52 @@ class Client:
 
         return pd.DataFrame(columns, index=data.index)
 
+    def drift(
+        self,
+        df: Any,
+        model: str,
+        *,
+        method: str = "auto",
+        threshold: float | None = None,
+    ) -> Any:
+        """Drift of ``df`` (a window of events) against ``model``'s baseline: a DataFrame
+        with one row per field and one per model output. A window larger than
+        ``chunk_bytes`` is sampled uniformly to fit (``.attrs["sampled_from"]``)."""
+        import pandas as pd
+
+        table = _frames.to_arrow(df)
+        sampled_from = None
+        if table.nbytes > self.settings.chunk_bytes and table.num_rows > 1:
+            import numpy as np
+
+            keep = max(1, int(table.num_rows * self.settings.chunk_bytes / table.nbytes))
+            rows = np.sort(np.random.default_rng(0).choice(table.num_rows, keep, replace=False))
+            sampled_from, table = table.num_rows, table.take(rows)
+        answer = self._json(
+            "POST",
+            wire.drift(ModelRef.parse(model)),
+            params=wire.DriftOptions(method=method, threshold=threshold).to_params(),
+            content=_frames.ipc_bytes(table),
+            headers={"Content-Type": _frames.ARROW},
+        )
+        out = pd.DataFrame(answer["rows"])
+        out.attrs.update(
+            model=answer["model"], version=answer["version"], sampled_from=sampled_from
+        )
+        return out
+
+    def baseline(self, model: str, df: Any, *, replace: bool = False) -> dict[str, Any]:
+        """Make ``model``'s drift baseline (``pump@3``) from ``df``, rows you trust (what
+        it was trained on); ``replace=True`` overwrites one it has (admin)."""
+        answer: dict[str, Any] = self._json(
+            "POST",
+            wire.baseline(ModelRef.parse(model)),
+            params={"replace": str(replace).lower()},
+            content=_frames.ipc_bytes(_frames.to_arrow(df)),
+            headers={"Content-Type": _frames.ARROW},
+        )
+        return answer
+
     def models(self) -> Any:
         import pandas as pd
 

@@ -29,6 +29,7 @@ from kepler_bridge.routes import (
     hec,
     jobs,
     models,
+    monitoring,
     predict,
     schedules,
 )
@@ -108,6 +109,7 @@ def create_app(settings: ServerSettings, token: str, *, user_token: str | None =
         automl,
         models,
         predict,
+        monitoring,
         algorithms,
         hec,
         schedules,

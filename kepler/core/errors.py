@@ -13,7 +13,8 @@ SDK and the search command use to rebuild the same class on their side::
     │   ├── VersionNotFound          404 version_not_found
     │   ├── DatasetNotFound          404 dataset_not_found
     │   ├── JobNotFound              404 job_not_found
-    │   └── ScheduleNotFound         404 schedule_not_found
+    │   ├── ScheduleNotFound         404 schedule_not_found
+    │   └── BaselineNotFound         404 baseline_not_found  (says how to make one)
     ├── Conflict                     409 conflict
     │   └── DatasetIncomplete        409 dataset_incomplete  (an upload never finished)
     ├── Unauthorized                 401 unauthorized
@@ -114,6 +115,10 @@ class JobNotFound(NotFound):
 
 class ScheduleNotFound(NotFound):
     code = "schedule_not_found"
+
+
+class BaselineNotFound(NotFound):
+    code = "baseline_not_found"
 
 
 class Conflict(KeplerError):

@@ -50,6 +50,8 @@ MODEL_NAME = MODELS + "/{name}"  # DELETE takes a model's name alone
 MODEL_ALIAS = MODEL_NAME + "/aliases/{alias}"
 MODEL_APPLY = MODEL + "/apply"
 MODEL_PREDICT = MODEL + "/predict"  # the online path: a few rows answered as JSON
+MODEL_DRIFT = MODEL + "/drift"  # POST a window of events: one row per field
+MODEL_BASELINE = MODEL + "/baseline"  # POST rows to make a version's drift baseline
 
 SCORE = V1 + "/score"  # POST: MLTK's score metrics over an uploaded dataset
 
@@ -81,6 +83,8 @@ PATHS = (
     MODEL_APPLY,
     SCORE,
     MODEL_PREDICT,
+    MODEL_DRIFT,
+    MODEL_BASELINE,
     SCHEDULES,
     SCHEDULE,
     SCHEDULE_RUN,
@@ -155,6 +159,14 @@ def apply(ref: object) -> str:
 
 def predict(ref: object) -> str:
     return f"{model(ref)}/predict"
+
+
+def drift(ref: object) -> str:
+    return f"{model(ref)}/drift"
+
+
+def baseline(ref: object) -> str:
+    return f"{model(ref)}/baseline"
 
 
 def alias(name: str, alias: str) -> str:
@@ -399,6 +411,18 @@ class ModelApply(Body):
 
 
 @dataclass(frozen=True)
+class DriftOptions(Body):
+    """The query options of ``POST /v1/models/{ref}/drift`` (the body is the window, or
+    empty with ``dataset_id``, an uploaded dataset read part by part)."""
+
+    what: ClassVar[str] = "drift options"
+
+    method: str = "auto"
+    threshold: float | None = None
+    dataset_id: str | None = None
+
+
+@dataclass(frozen=True)
 class DatasetApply(Body):
     """The query options of ``POST /v1/datasets/{dataset_id}/apply``."""
 
@@ -421,6 +445,7 @@ BODIES: tuple[type[Body], ...] = (
     ScheduleCreate,
     ScoreRequest,
     ModelApply,
+    DriftOptions,
     DatasetApply,
 )
 
@@ -535,6 +560,7 @@ class ModelView:
     versions: list[dict[str, Any]] = field(default_factory=list)
     coefficients: list[dict[str, Any]] | None = None
     importances: list[dict[str, Any]] | None = None
+    baseline: dict[str, Any] | None = None  # the drift baseline's summary (None: none kept)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelView:

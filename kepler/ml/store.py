@@ -43,6 +43,8 @@ from sklearn.pipeline import Pipeline
 from kepler._version import __version__
 from kepler.core.errors import BadParameter, ModelNotFound, VersionNotFound
 from kepler.core.refs import ModelRef, validate_model_name
+from kepler.ml.monitoring.baseline import ARTIFACT as BASELINE_ARTIFACT
+from kepler.ml.monitoring.baseline import summarize as summarize_baseline
 from kepler.ml.sdk_wheel import DIST, wheel_name, write_wheel
 from kepler.ml.training import ModelMeta, TrainedModel
 
@@ -202,6 +204,8 @@ class ModelStore:
             "lineage": lineage or {},
         }
         self.client.log_dict(run_id, summary, SUMMARY_ARTIFACT)
+        if trained.baseline is not None:
+            self.client.log_dict(run_id, trained.baseline, BASELINE_ARTIFACT)
 
     def _log_model(self, run_id: str, pipeline: Pipeline, meta: ModelMeta) -> tuple[str, str]:
         """Save the pipeline as an MLflow logged model of the run: ``(model_id, location)``."""
@@ -434,6 +438,7 @@ class ModelStore:
             "kepler_version": meta.get("kepler_version"),
             "warnings": summary.get("warnings", []),
             "lineage": summary.get("lineage", {}),
+            "baseline": summarize_baseline(self._artifact_json(run, BASELINE_ARTIFACT, quiet=True)),
             "versions": [
                 {
                     "version": int(mv.version),
@@ -531,16 +536,34 @@ class ModelStore:
             return None
 
     def _summary(self, run: Any) -> dict[str, Any]:
+        return self._artifact_json(run, SUMMARY_ARTIFACT) or {}
+
+    def _artifact_json(self, run: Any, artifact: str, *, quiet: bool = False) -> Any:
+        """The JSON artifact ``artifact`` of ``run``, or None where it has none."""
         if run is None:
-            return {}
-        folder, _, filename = f"{run.info.artifact_uri}/{SUMMARY_ARTIFACT}".rpartition("/")
+            return None
+        folder, _, filename = f"{run.info.artifact_uri}/{artifact}".rpartition("/")
         try:
             with self._local(folder) as path:
-                data: dict[str, Any] = json.loads(Path(path, filename).read_text())
-                return data
+                return json.loads(Path(path, filename).read_text())
         except (MlflowException, OSError, ValueError):
-            log.warning("run %s has no readable %s", run.info.run_id, SUMMARY_ARTIFACT)
-            return {}
+            if not quiet:
+                log.warning("run %s has no readable %s", run.info.run_id, artifact)
+            return None
+
+    def baseline(self, info: VersionInfo) -> dict[str, Any] | None:
+        """The drift baseline stored with the version ``info`` (None: fitted without one)."""
+        found = self._artifact_json(self._run(info.run_id), BASELINE_ARTIFACT, quiet=True)
+        return found if isinstance(found, dict) else None
+
+    def set_baseline(self, info: VersionInfo, baseline: dict[str, Any]) -> None:
+        """Store (or replace) the drift baseline of the version ``info``."""
+        if not info.run_id:
+            raise VersionNotFound(
+                f"model {info.name!r} version {info.version} has no MLflow run to keep a "
+                "baseline in; register it again with kepler"
+            )
+        self.client.log_dict(info.run_id, baseline, BASELINE_ARTIFACT)
 
 
 def lineage_tags(lineage: dict[str, Any]) -> dict[str, str]:

@@ -29,6 +29,7 @@ from kepler.ml.devices import score_on_cpu
 from kepler.ml.explain import explain
 from kepler.ml.meta import ModelMeta
 from kepler.ml.metrics import compute_metrics
+from kepler.ml.monitoring.baseline import try_fit_baseline
 from kepler.ml.outputs import check_probabilities
 from kepler.ml.pipeline import build_pipeline
 
@@ -52,6 +53,7 @@ class TrainedModel:
     metrics: dict[str, float]
     importances: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)  # fit-time warnings, for the user
+    baseline: dict[str, Any] | None = None  # kepler.ml.monitoring's profile, for drift
 
 
 def train(
@@ -166,8 +168,10 @@ def train(
         n_dropped=n_dropped,
         holdout=float(spec.holdout) if holdout_rows is not None else 0.0,
     )
+    report(0.95, "profiling the data for drift")
+    baseline = try_fit_baseline(pipeline, meta, X_train, X_holdout, fit_warnings)
     report(1.0, "done")
-    return TrainedModel(pipeline, meta, metrics, importances, fit_warnings)
+    return TrainedModel(pipeline, meta, metrics, importances, fit_warnings, baseline)
 
 
 def _silent(fraction: float, message: str) -> None:

@@ -1,10 +1,10 @@
 """The ``kepler`` command's subcommands: which one a search's arguments name, built at
 getinfo.
 
-``fit`` and ``automl`` (:mod:`.fit`), ``apply`` (:mod:`.apply`) and ``score``
-(:mod:`.score`) relay each chunk's CSV body to the bridge as bytes; ``models``, ``summary``,
-``jobs``, ``cancel`` and ``deletemodel`` (:mod:`.listing`) generate rows from the bridge's
-answers.
+``fit`` and ``automl`` (:mod:`.fit`), ``apply`` (:mod:`.apply`), ``score`` (:mod:`.score`)
+and ``drift`` (:mod:`.drift`) relay each chunk's CSV body to the bridge as bytes;
+``models``, ``summary``, ``jobs``, ``cancel`` and ``deletemodel`` (:mod:`.listing`)
+generate rows from the bridge's answers.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from kepler.core.automl import AutoMLSpec
 from kepler.core.errors import InvalidSpec
 from kepler.core.params import Param, coerce
 from kepler.core.spec import ApplySpec, DeleteModelSpec, FitSpec, SummarySpec, parse
-from kepler.searchcommand import listing, score
+from kepler.searchcommand import drift, listing, score
 from kepler.searchcommand.apply import Apply, AsyncApply
 from kepler.searchcommand.bridge import BridgeClient
 from kepler.searchcommand.fit import AutoML, Fit
@@ -35,6 +35,7 @@ COMMAND_OPTIONS: dict[str, dict[str, Param]] = {
     },
     "automl": {"async": Param("async", "bool")},
     "apply": {"async": Param("async", "bool")},
+    "drift": drift.OPTIONS,
     "jobs": {
         "limit": Param("limit", "int", minimum=1, maximum=1000),
         "status": Param(
@@ -43,7 +44,7 @@ COMMAND_OPTIONS: dict[str, dict[str, Param]] = {
     },
 }
 USAGE = (
-    "usage: kepler fit|apply|automl|score|summary|models|deletemodel|jobs|cancel ...; "
+    "usage: kepler fit|apply|automl|score|drift|summary|models|deletemodel|jobs|cancel ...; "
     "e.g. | kepler fit RandomForestClassifier failure from temp vibration into pump"
 )
 
@@ -87,6 +88,8 @@ def build(
         return Generating(lambda: [listing.cancel(cancel_bridge, job_id)])
     if verb == "score":
         return score.Score(score.parse_score(rest), bridge_factory(), _source(searchinfo))
+    if verb == "drift":
+        return drift.Drift(drift.target(rest), options, bridge_factory(), _source(searchinfo))
     line = " ".join([verb, *rest])
     spec = parse(line, allow_unknown=True)
     bridge = bridge_factory()

@@ -47,17 +47,33 @@ def summary_rows(bridge: BridgeClient, ref: ModelRef) -> list[dict[str, Any]]:
         **{f"param.{k}": v for k, v in sorted((d.params or {}).items())},
         **{f"metric.{k}": v for k, v in sorted((d.metrics or {}).items())},
     }
+    baseline = d.baseline or {}
+    common["baseline_rows"] = baseline.get("rows")  # empty: no drift baseline (kp.baseline)
+    profiles = baseline.get("fields") or {}
     explained = d.explained
     if not explained:
         return [{**common, "feature": ",".join(d.features or [])}]
     rows = []
     for item in explained:
         row = {**common, "feature": item["feature"]}
+        # A one-hot column (site=north) shows its field's profile.
+        field = item["feature"] if item["feature"] in profiles else item["feature"].split("=")[0]
+        row.update(_baseline_cells(profiles.get(field)))
         for key in ("importance", "coefficient", "class"):
             if key in item:
                 row[key] = item[key]
         rows.append(row)
     return rows
+
+
+def _baseline_cells(profile: Any) -> dict[str, Any]:
+    """A feature's training profile in a few ``baseline.*`` cells (drift compares with it)."""
+    if not isinstance(profile, dict):
+        return {}
+    cells = {f"baseline.{k}": v for k, v in profile.items() if k not in ("type", "top")}
+    if profile.get("top"):
+        cells["baseline.top"] = ",".join(f"{k}={v}" for k, v in profile["top"].items())
+    return cells
 
 
 def job_rows(bridge: BridgeClient, options: Mapping[str, Any]) -> list[dict[str, Any]]:

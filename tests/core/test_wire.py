@@ -63,6 +63,8 @@ def test_path_builders_fill_their_templates() -> None:
     assert wire.model(ModelRef.parse("pump@3")) == wire.MODEL.format(ref="pump@3")
     assert wire.apply("pump:production") == wire.MODEL_APPLY.format(ref="pump:production")
     assert wire.alias("pump", "prod") == wire.MODEL_ALIAS.format(name="pump", alias="prod")
+    assert wire.drift("pump@3") == wire.MODEL_DRIFT.format(ref="pump@3")
+    assert wire.baseline("pump:prod") == wire.MODEL_BASELINE.format(ref="pump:prod")
     assert wire.schedule("nightly") == wire.SCHEDULE.format(name="nightly")
     assert wire.schedule_run("nightly") == wire.SCHEDULE_RUN.format(name="nightly")
     assert wire.schedule_runs("nightly") == wire.SCHEDULE_RUNS.format(name="nightly")
@@ -194,6 +196,7 @@ SAMPLES: dict[type[wire.Body], wire.Body] = {
         index="scores",
         sourcetype="kepler:score",
     ),
+    wire.DriftOptions: wire.DriftOptions(method="psi", threshold=0.2, dataset_id="d1"),
     wire.DatasetApply: wire.DatasetApply(model="pump@3", probabilities=False, output_name="g"),
 }
 
@@ -326,8 +329,12 @@ def _query_options(template: str) -> dict[str, tuple[bool, Any]]:
 
 @pytest.mark.parametrize(
     ("body", "template"),
-    [(wire.ModelApply, wire.MODEL_APPLY), (wire.DatasetApply, wire.DATASET_APPLY)],
-    ids=["ModelApply", "DatasetApply"],
+    [
+        (wire.ModelApply, wire.MODEL_APPLY),
+        (wire.DriftOptions, wire.MODEL_DRIFT),
+        (wire.DatasetApply, wire.DATASET_APPLY),
+    ],
+    ids=["ModelApply", "DriftOptions", "DatasetApply"],
 )
 def test_wire_query_options_match_the_published_route(body: type[wire.Body], template: str) -> None:
     ours = {

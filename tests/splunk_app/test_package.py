@@ -24,6 +24,7 @@ SUBCOMMANDS = (
     "automl",
     "apply",
     "score",
+    "drift",
     "summary",
     "models",
     "deletemodel",

@@ -29,6 +29,7 @@ PARSED_OPTIONS: dict[str, tuple[str, ...]] = {
     "apply": (*APPLY_OPTIONS, *COMMAND_OPTIONS["apply"]),
     "jobs": tuple(COMMAND_OPTIONS["jobs"]),
     "score": tuple(dict.fromkeys(p.name for m in score.METRICS.values() for p in m.options)),
+    "drift": tuple(COMMAND_OPTIONS["drift"]),
 }
 
 

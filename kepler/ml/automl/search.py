@@ -43,6 +43,7 @@ from kepler.ml.automl import bandit, space
 from kepler.ml.automl.data import Prepared
 from kepler.ml.automl.trial import checked_params, evaluate, make_pipeline, score_metrics
 from kepler.ml.explain import explain
+from kepler.ml.monitoring.baseline import try_fit_baseline
 from kepler.ml.training import ModelMeta, TrainedModel, _fit
 
 log = logging.getLogger(__name__)
@@ -469,4 +470,5 @@ def refit(row: dict[str, Any], prepared: Prepared, spec: AutoMLSpec) -> TrainedM
         n_dropped=prepared.n_dropped,
         holdout=spec.holdout,
     )
-    return TrainedModel(pipeline, meta, metrics, explain(pipeline), fit_warnings)
+    baseline = try_fit_baseline(pipeline, meta, prepared.X_train, prepared.X_holdout, fit_warnings)
+    return TrainedModel(pipeline, meta, metrics, explain(pipeline), fit_warnings, baseline)

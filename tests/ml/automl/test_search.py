@@ -185,6 +185,10 @@ def test_anomaly_detection_preset_scores_detectors_by_label_and_caps_false_posit
     assert best["params"]["contamination"] == 0.002
     trained = search.refit(best, prepared, spec)
     assert trained.meta.task == "outlier" and trained.meta.target is None
+    # The winner keeps a drift baseline: its features, and its outlier flags on the holdout.
+    assert trained.baseline is not None
+    assert set(trained.baseline["fields"]) == set(prepared.features)
+    assert trained.baseline["outputs"]["isOutlier"]["count"] == len(prepared.X_holdout)
     flags = trained.pipeline.predict(prepared.X_holdout)
     assert set(np.unique(flags)) <= {-1, 1}
 
