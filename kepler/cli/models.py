@@ -132,7 +132,7 @@ def model_delete(
             question = f"delete model {name} and its {len(versions)} version(s) {versions}?"
             try:
                 sure = typer.confirm(question, err=True)
-            except click.exceptions.Abort:  # no answer (stdin closed) or Ctrl+C
+            except (typer.Abort, click.exceptions.Abort):  # no answer (stdin closed), Ctrl+C
                 sure = False
             if not sure:
                 fail(f"nothing deleted; answer y, or pass --yes to delete {name} unasked")
