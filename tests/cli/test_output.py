@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from kepler._stack import LocalStack
 from kepler._version import __version__
 from tests.cli.conftest import Run, clean_env
 
@@ -48,13 +49,12 @@ def test_piped_output_has_no_ansi_and_no_progress(kepler: Run, pumps_csv: Path) 
         assert ESC not in text, text
 
 
-def test_terminal_output_has_colour(tmp_path: Path) -> None:
-    """The same table on a pseudo-terminal is coloured: the check above can fail."""
-    env = clean_env(tmp_path / "home", COLUMNS="200")
+def in_terminal(env: dict[str, str], *args: str) -> tuple[int, str]:
+    """`kepler <args>` with stdout and stderr on a pseudo-terminal: (status, what it showed)."""
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kepler", "validate"],
-        env=env,
+        [sys.executable, "-m", "kepler", *args],
+        env={**env, "COLUMNS": "200"},
         stdout=follower,
         stderr=follower,
         stdin=subprocess.DEVNULL,
@@ -70,9 +70,27 @@ def test_terminal_output_has_colour(tmp_path: Path) -> None:
             break
         chunks.append(data)
     os.close(leader)
-    assert proc.wait(60) == 2
-    text = b"".join(chunks).decode(errors="replace")
+    return proc.wait(120), b"".join(chunks).decode(errors="replace")
+
+
+def test_terminal_output_has_colour(tmp_path: Path) -> None:
+    """The same table on a pseudo-terminal is coloured: the check above can fail."""
+    code, text = in_terminal(clean_env(tmp_path / "home"), "validate")
+    assert code == 2
     assert ESC + "[" in text and "not configured" in text
+
+
+def test_terminal_fit_shows_a_progress_bar(
+    cli_stack: LocalStack, pumps_csv: Path, tmp_path: Path
+) -> None:
+    env = clean_env(tmp_path / "home", KEPLER_URL=cli_stack.url, KEPLER_TOKEN=cli_stack.token)
+    spec = "LinearRegression temp from vibration into cli_tty"
+    code, text = in_terminal(env, "fit", str(pumps_csv), spec)
+    assert code == 0, text
+    # The bar's line: its name, percentage and elapsed time (no table has those).
+    bar = [line for line in text.splitlines() if "fit" in line and "0:00:" in line]
+    assert bar and "100%" in bar[-1], text
+    assert "cli_tty@" in text
 
 
 def test_json_is_parseable_even_on_errors(kepler: Run) -> None:
