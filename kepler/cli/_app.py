@@ -8,6 +8,8 @@ import typer
 
 from kepler._version import __version__
 
+PANEL = "Check"  # where `kepler --help` lists these commands
+
 app = typer.Typer(
     help="Kepler: train, version and serve models on Splunk data.",
     no_args_is_help=True,
@@ -34,7 +36,7 @@ def root(
     """Kepler: train, version and serve models on Splunk data."""
 
 
-@app.command("version")
+@app.command("version", rich_help_panel=PANEL)
 def version_command() -> None:
     """Print Kepler's version."""
     typer.echo(__version__)

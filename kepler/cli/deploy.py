@@ -8,11 +8,13 @@ import typer
 
 from kepler.cli._app import app
 
+PANEL = "Deploy"  # where `kepler --help` lists these commands
+
 deploy_app = typer.Typer(
     help="Deploy to Google Cloud Run (settings: KEPLER_DEPLOY_*, see docs/deploy.md).",
     no_args_is_help=True,
 )
-app.add_typer(deploy_app, name="deploy")
+app.add_typer(deploy_app, name="deploy", rich_help_panel=PANEL)
 
 Project = Annotated[str | None, typer.Option(help="Google Cloud project (KEPLER_DEPLOY_PROJECT)")]
 Region = Annotated[str | None, typer.Option(help="Cloud Run region (KEPLER_DEPLOY_REGION)")]
@@ -82,7 +84,7 @@ def deploy_model(
     _deploy(run, project, region, image, dry_run, model)
 
 
-@app.command()
+@app.command(rich_help_panel=PANEL)
 def undeploy(
     model: Annotated[str, typer.Argument(help="name@version whose service to delete")],
     project: Project = None,

@@ -12,6 +12,8 @@ from kepler.cli._app import app
 from kepler.cli._output import JsonOut, client, emit_json, fail, fields, kepler_errors, table
 from kepler.cli._wait import DEFAULT_TIMEOUT_S, Timeout, wait_for_job
 
+PANEL = "Files: fit, apply, automl"  # where `kepler --help` lists these commands
+
 FORMATS = (".csv", ".parquet")
 
 DataFile = Annotated[
@@ -38,7 +40,7 @@ def read_frame(path: Path) -> Any:
     return frame
 
 
-@app.command("fit")
+@app.command("fit", rich_help_panel=PANEL)
 def fit(
     data: DataFile,
     spec: Annotated[
@@ -92,7 +94,7 @@ def fit(
     table(_metric_rows(result.metrics), ["metric", "value"], empty="")
 
 
-@app.command("automl")
+@app.command("automl", rich_help_panel=PANEL)
 def automl(
     data: DataFile,
     spec: Annotated[
@@ -163,7 +165,7 @@ def automl(
     table(board[:10], cols, empty="")
 
 
-@app.command("apply")
+@app.command("apply", rich_help_panel=PANEL)
 def apply(
     data: DataFile,
     model: Annotated[str, typer.Argument(help="pump (latest), pump@3 or pump:production")],

@@ -21,6 +21,8 @@ from kepler.cli._output import (
 )
 from kepler.cli._wait import DEFAULT_TIMEOUT_S, Timeout, wait_for_job
 
+PANEL = "Jobs and schedules"  # where `kepler --help` lists these commands
+
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 # The keys of each job in `kepler jobs --json`, in this order in the table too.
 JOB_KEYS = ("id", "state", "kind", "model", "user", "progress", "message", "created_at", "age_s")
@@ -29,7 +31,7 @@ STATE_COLOURS = {"succeeded": "green", "failed": "red", "cancelled": "yellow", "
 job_app = typer.Typer(
     help="Jobs: fits, AutoML searches, applies, scheduled runs.", no_args_is_help=True
 )
-app.add_typer(job_app, name="job")
+app.add_typer(job_app, name="job", rich_help_panel=PANEL)
 
 Limit = Annotated[int, typer.Option(help="the newest N jobs", min=1, max=1000)]
 State = Annotated[
@@ -37,7 +39,7 @@ State = Annotated[
 ]
 
 
-@app.command("jobs")
+@app.command("jobs", rich_help_panel=PANEL)
 def jobs(state: State = None, limit: Limit = 20, json_out: JsonOut = False) -> None:
     """List recent jobs: state, kind, model, user, progress, age."""
     if state is not None and state not in STATES:

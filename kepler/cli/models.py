@@ -9,18 +9,20 @@ import typer
 from kepler.cli._app import app
 from kepler.cli._output import JsonOut, client, emit_json, fail, fields, kepler_errors, table
 
+PANEL = "Models"  # where `kepler --help` lists these commands
+
 # The keys of each model in `kepler models --json`.
 MODEL_KEYS = ("name", "latest_version", "versions", "aliases", "algorithm", "task", "updated")
 
 model_app = typer.Typer(
     help="One model: describe it, move its aliases, delete it.", no_args_is_help=True
 )
-app.add_typer(model_app, name="model")
+app.add_typer(model_app, name="model", rich_help_panel=PANEL)
 
 Ref = Annotated[str, typer.Argument(help="pump (latest), pump@3 or pump:production")]
 
 
-@app.command("models")
+@app.command("models", rich_help_panel=PANEL)
 def models(json_out: JsonOut = False) -> None:
     """List registered models: latest version, aliases, algorithm, last update."""
     with kepler_errors():

@@ -11,11 +11,13 @@ from kepler.cli._app import app
 from kepler.cli._output import JsonOut, client, emit_json, fail, kepler_errors, table
 from kepler.cli._wait import DEFAULT_TIMEOUT_S, Timeout, wait_for_job
 
+PANEL = "Jobs and schedules"  # where `kepler --help` lists these commands
+
 schedule_app = typer.Typer(
     help="Scheduled scoring: search Splunk every N minutes, score, write via HEC.",
     no_args_is_help=True,
 )
-app.add_typer(schedule_app, name="schedule")
+app.add_typer(schedule_app, name="schedule", rich_help_panel=PANEL)
 
 
 @schedule_app.command("add")

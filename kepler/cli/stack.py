@@ -13,6 +13,8 @@ import typer
 from kepler._version import __version__
 from kepler.cli._app import app
 
+PANEL = "Run the stack"  # where `kepler --help` lists these commands
+
 if TYPE_CHECKING:
     from kepler.server.settings import ServerSettings
 
@@ -36,7 +38,7 @@ def _server_settings(host: str | None = None, port: int | None = None) -> Server
         raise typer.Exit(2) from None
 
 
-@app.command()
+@app.command(rich_help_panel=PANEL)
 def bridge(host: Host = None, port: Port = None) -> None:
     """Run the bridge (HTTPS with KEPLER_TLS_CERTFILE/KEPLER_TLS_KEYFILE)."""
     from kepler_bridge.serve import run_bridge
@@ -44,7 +46,7 @@ def bridge(host: Host = None, port: Port = None) -> None:
     run_bridge(_server_settings(host, port))
 
 
-@app.command()
+@app.command(rich_help_panel=PANEL)
 def worker(
     concurrency: Annotated[int | None, typer.Option(help="parallel fits")] = None,
 ) -> None:
@@ -55,7 +57,7 @@ def worker(
     run_worker(concurrency)
 
 
-@app.command()
+@app.command(rich_help_panel=PANEL)
 def beat(
     check: bool = typer.Option(
         False, "--check", help="Exit 0 if this host's beat ticked in the last 30 s, else 1."
@@ -80,7 +82,7 @@ def beat(
     run_beat(_server_settings(), stop)
 
 
-@app.command()
+@app.command(rich_help_panel=PANEL)
 def up(host: Host = None, port: Port = None, workers: int = 1) -> None:
     """Run the embedded stack in the foreground: bridge, worker(s) and the MLflow store."""
     from kepler._home import USER_TOKEN_FILE, stack_url, token_path

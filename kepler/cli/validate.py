@@ -20,6 +20,8 @@ import typer
 from kepler.cli._app import app
 from kepler.cli._output import JsonOut, emit_json, style, table
 
+PANEL = "Check"  # where `kepler --help` lists these commands
+
 OK, BROKEN, NOT_CONFIGURED = "ok", "broken", "not_configured"
 EXIT = {OK: 0, BROKEN: 1, NOT_CONFIGURED: 2}
 COLOURS = {OK: "green", BROKEN: "red", NOT_CONFIGURED: "yellow"}
@@ -43,7 +45,7 @@ class Check:
     fix: str = ""
 
 
-@app.command("validate")
+@app.command("validate", rich_help_panel=PANEL)
 def validate(
     part: Annotated[Part, typer.Argument(help="the part to check")] = Part.all,
     test_write: Annotated[
