@@ -75,8 +75,16 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, empty: str) -> None:
-    """Rows as a table: rich with colours on a terminal, aligned plain text otherwise."""
+def table(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    *,
+    empty: str,
+    colours: dict[str, dict[str, str]] | None = None,
+) -> None:
+    """Rows as a table: rich with colours on a terminal, aligned plain text otherwise.
+    ``colours`` maps a column to the colour of each of its values (``{"state": {"failed":
+    "red"}}``)."""
     if not rows:
         typer.echo(empty)
         return
@@ -84,12 +92,19 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, empty: str)
     if is_tty():
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
         out = Table(header_style="bold cyan")
         for c in columns:
             out.add_column(c)
+        painted = colours or {}
         for line in cells:
-            out.add_row(*line)
+            out.add_row(
+                *(
+                    Text(v, style=painted.get(c, {}).get(v, ""))
+                    for c, v in zip(columns, line, strict=True)
+                )
+            )
         Console().print(out)
         return
     widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]

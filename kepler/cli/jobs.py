@@ -52,10 +52,9 @@ def jobs(state: State = None, limit: Limit = 20, json_out: JsonOut = False) -> N
         return
     for r in rows:
         r["progress"] = f"{round(100 * float(r['progress'] or 0))}%"
-        r["state"] = style(r["state"], STATE_COLOURS.get(r["state"], "white"))
         r["age"] = age(r["created_at"])
     cols = ["id", "state", "kind", "model", "user", "progress", "age", "message"]
-    table(rows, cols, empty="no jobs")
+    table(rows, cols, empty="no jobs", colours={"state": STATE_COLOURS})
 
 
 @job_app.command("list", hidden=True)

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from kepler.cli._app import app
-from kepler.cli._output import JsonOut, emit_json, style, table
+from kepler.cli._output import JsonOut, emit_json, table
 
 PANEL = "Check"  # where `kepler --help` lists these commands
 
@@ -66,11 +66,9 @@ def validate(
             {"status": status, "exit_code": EXIT[status], "checks": [asdict(c) for c in checks]}
         )
     else:
-        rows = [
-            {**asdict(c), "status": style(c.status.replace("_", " "), COLOURS[c.status])}
-            for c in checks
-        ]
-        table(rows, ["part", "status", "detail", "fix"], empty="nothing to check")
+        rows = [{**asdict(c), "status": c.status.replace("_", " ")} for c in checks]
+        painted = {"status": {s.replace("_", " "): colour for s, colour in COLOURS.items()}}
+        table(rows, ["part", "status", "detail", "fix"], empty="nothing to check", colours=painted)
     raise typer.Exit(EXIT[status])
 
 
