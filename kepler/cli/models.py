@@ -122,27 +122,34 @@ def model_delete(
     json_out: JsonOut = False,
 ) -> None:
     """Delete a model with every version (admin token); asks first unless --yes."""
-    import click
-
     from kepler.core.refs import model_to_delete
 
     c = client()
     with kepler_errors():
         model_to_delete(name)  # pump@3 is refused, never widened to the whole model
         versions = [v["version"] for v in c.summary(name)["versions"]]
-        if not yes:
-            question = f"delete model {name} and its {len(versions)} version(s) {versions}?"
-            try:
-                sure = typer.confirm(question, err=True)
-            except (typer.Abort, click.exceptions.Abort):  # no answer (stdin closed), Ctrl+C
-                sure = False
-            if not sure:
-                fail(f"nothing deleted; answer y, or pass --yes to delete {name} unasked")
+        if not yes and not _confirmed(
+            f"delete model {name} and its {len(versions)} version(s) {versions}?"
+        ):
+            fail(f"nothing deleted; answer y, or pass --yes to delete {name} unasked")
         c.delete_model(name)
     if json_out:
         emit_json({"deleted": name, "versions": versions})
         return
     typer.echo(f"deleted model {name} ({len(versions)} version(s))")
+
+
+def _confirmed(question: str) -> bool:
+    """Ask on stderr, read one line of stdin: stdout stays clean for --json. No answer
+    (stdin closed) is a no."""
+    import sys
+
+    typer.echo(f"{question} [y/N]: ", err=True, nl=False)
+    try:
+        answer = sys.stdin.readline()
+    except KeyboardInterrupt:
+        answer = ""
+    return answer.strip().lower() in ("y", "yes")
 
 
 def _metric_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:

@@ -98,6 +98,7 @@ def test_model_delete_asks_first(kepler: Run, two_versions: str) -> None:
 
     gone = kepler("model", "delete", two_versions, "--json", input="y\n")
     assert gone.returncode == 0, gone.stderr
+    assert gone.stdout.startswith("{")  # the question went to stderr
     assert json.loads(gone.stdout) == {"deleted": two_versions, "versions": [1, 2]}
     assert two_versions not in _models(kepler)
 

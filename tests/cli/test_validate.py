@@ -156,3 +156,21 @@ def test_validate_all_good_exits_0(
     assert [line.split()[:2] for line in text.stdout.splitlines()[1:]] == [
         [part, "ok"] for part in ("bridge", "splunk", "hec", "registry")
     ]
+
+
+def test_validate_registry_names_what_is_wrong(
+    validate: Callable[..., Any], tmp_path: Path
+) -> None:
+    missing = tmp_path / "nowhere" / "mlflow.db"
+    code, answer = validate("registry", {"KEPLER_TRACKING_URI": f"sqlite:///{missing}"})
+    assert code == 1 and "no such database file" in _check(answer, "registry")["detail"]
+    assert "KEPLER_TRACKING_URI" in _check(answer, "registry")["fix"]
+
+    not_mlflow = tmp_path / "other.db"
+    not_mlflow.write_bytes(b"")
+    code, answer = validate("registry", {"KEPLER_TRACKING_URI": f"sqlite:///{not_mlflow}"})
+    assert code == 1 and "not an MLflow database" in _check(answer, "registry")["detail"]
+
+    down = f"http://127.0.0.1:{free_port()}"
+    code, answer = validate("registry", {"KEPLER_TRACKING_URI": down})
+    assert code == 1 and f"cannot reach MLflow at {down}" in _check(answer, "registry")["detail"]
