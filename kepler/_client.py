@@ -256,8 +256,18 @@ class Client:
             return FitResult(job_id=job.id, model=into, version=None, run_id=None)
         return self.wait(job.id, progress=progress)
 
-    def job(self, job_id: str) -> dict[str, Any]:
-        out: dict[str, Any] = self._json("GET", wire.job(job_id))
+    def job(self, job_id: str, *, wait: float = 0.0, since: float | None = None) -> dict[str, Any]:
+        """A job's state. With ``wait`` (seconds, at most 30) a long poll: the bridge
+        answers once the job changed after ``since`` (its ``updated_at``) or finished."""
+        if not wait:
+            out: dict[str, Any] = self._json("GET", wire.job(job_id))
+            return out
+        params: dict[str, Any] = {"wait": wait}
+        if since is not None:
+            params["since"] = since
+        out = self._json(
+            "GET", wire.job(job_id), params=params, timeout=wait + self.settings.timeout
+        )
         return out
 
     def cancel(self, job_id: str) -> dict[str, Any]:
@@ -553,6 +563,10 @@ class Client:
     def set_alias(self, model: str, alias: str, version: int) -> None:
         self._request("PUT", wire.alias(model, alias), json=wire.AliasSet(version).to_dict())
 
+    def delete_alias(self, model: str, alias: str) -> None:
+        """Remove alias ``alias`` of ``model`` (admin level); its version stays."""
+        self._request("DELETE", wire.alias(model, alias))
+
     def deletions(self, limit: int = 100, name: str | None = None) -> Any:
         """The bridge's deletion log, latest first: who deleted which model or schedule,
         when, and what went with it, as a DataFrame."""
@@ -566,10 +580,15 @@ class Client:
         frame["at"] = pd.to_datetime(frame["at"], unit="s", utc=True)
         return frame
 
-    def jobs(self, limit: int = 100) -> Any:
+    def jobs(self, limit: int = 100, state: str | None = None) -> Any:
+        """The newest ``limit`` jobs, as a DataFrame; ``state`` keeps one state only
+        (``queued``, ``running``, ``succeeded``, ``failed``, ``cancelled``)."""
         import pandas as pd
 
-        return pd.DataFrame(self._json("GET", wire.JOBS, params={"limit": limit}))
+        params: dict[str, Any] = {"limit": limit}
+        if state:
+            params["status"] = state
+        return pd.DataFrame(self._json("GET", wire.JOBS, params=params))
 
     # -- scheduled scoring ----------------------------------------------------------------
 

@@ -41,7 +41,7 @@ from mlflow.utils.file_utils import local_file_uri_to_path
 from sklearn.pipeline import Pipeline
 
 from kepler._version import __version__
-from kepler.core.errors import BadParameter, ModelNotFound, VersionNotFound
+from kepler.core.errors import BadParameter, ModelNotFound, NotFound, VersionNotFound
 from kepler.core.refs import ModelRef, validate_model_name
 from kepler.ml.monitoring.baseline import ARTIFACT as BASELINE_ARTIFACT
 from kepler.ml.monitoring.baseline import summarize as summarize_baseline
@@ -473,6 +473,19 @@ class ModelStore:
             raise BadParameter(
                 f"alias {alias!r} cannot be used: {exc.message}", detail={"alias": alias}
             ) from None
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        """Remove ``name:alias``; the version it pointed at stays. A missing alias is a
+        :class:`NotFound` naming the model's aliases."""
+        ModelRef.parse(f"{name}:{alias}")  # same rules as references use
+        aliases = dict(getattr(self._registered(name), "aliases", None) or {})
+        if alias not in aliases:
+            have = ", ".join(sorted(aliases)) or "none"
+            raise NotFound(
+                f"model {name} has no alias {alias!r} (its aliases: {have})",
+                detail={"model": name, "alias": alias},
+            )
+        self.client.delete_registered_model_alias(name, alias)
 
     # --------------------------------------------------------------------- helpers
 

@@ -43,6 +43,7 @@ def test_both_tokens_read_and_a_wrong_one_is_refused(http: TestClient) -> None:
     [
         ("delete", "/v1/models/pump", None, "deleting a model"),
         ("put", "/v1/models/pump/aliases/prod", {"version": 1}, "moving a model alias"),
+        ("delete", "/v1/models/pump/aliases/prod", None, "moving a model alias"),
         (
             "post",
             "/v1/schedules",

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from kepler.core import wire
-from kepler.core.errors import InvalidSpec, ModelNotFound, VersionNotFound
+from kepler.core.errors import InvalidSpec, ModelNotFound, NotFound, VersionNotFound
 from kepler.core.refs import ModelRef
 from kepler.core.spec import FitSpec
 from kepler.ml.outputs import predict_frame
@@ -86,6 +86,17 @@ def test_resolve_latest_version_and_alias(
     assert found.version == 2 and found.aliases == ("production",)
     module_store.set_alias("refs", "production", 3)  # an alias moves
     assert module_store.resolve(ModelRef.parse("refs:production")).version == 3
+
+
+def test_delete_alias_keeps_the_version(module_store: ModelStore, classifier: TrainedModel) -> None:
+    module_store.register(classifier, "unaliased")
+    module_store.set_alias("unaliased", "production", 1)
+    module_store.delete_alias("unaliased", "production")
+    assert module_store.resolve(ModelRef.parse("unaliased@1")).aliases == ()
+    with pytest.raises(VersionNotFound, match="no alias 'production'"):
+        module_store.resolve(ModelRef.parse("unaliased:production"))
+    with pytest.raises(NotFound, match=r"has no alias 'production' \(its aliases: none\)"):
+        module_store.delete_alias("unaliased", "production")
 
 
 def test_unknown_model_suggests_listing_models(module_store: ModelStore) -> None:

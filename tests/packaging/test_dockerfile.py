@@ -146,7 +146,7 @@ def test_every_copied_path_is_in_the_build_context() -> None:
         "mlruns/0/meta.yaml",
         ".venv/bin/python",
         ".git/config",
-        "kepler/__pycache__/cli.cpython-311.pyc",
+        "kepler/cli/__pycache__/jobs.cpython-311.pyc",
     ],
 )
 def test_dockerignore_keeps_secrets_and_state_out(path: str) -> None:
@@ -154,7 +154,7 @@ def test_dockerignore_keeps_secrets_and_state_out(path: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["pyproject.toml", "README.md", "kepler/cli.py", "packaging/constraints.txt"]
+    "path", ["pyproject.toml", "README.md", "kepler/cli/__init__.py", "packaging/constraints.txt"]
 )
 def test_dockerignore_keeps_the_source(path: str) -> None:
     assert not dockerignore_excludes(path), path

@@ -65,6 +65,17 @@ def set_alias(
     return {"model": ref.name, "alias": alias, "version": body.version}
 
 
+@router.delete("/{name}/aliases/{alias}")
+def delete_alias(
+    name: str, alias: str, state: StateDep, caller: Annotated[Caller, ALIASING]
+) -> dict[str, Any]:
+    """Remove an alias (admin level); the version it pointed at stays. 404 when the model
+    has no such alias."""
+    ref = ModelRef.parse(f"{name}:{alias}")
+    state.models.delete_alias(ref.name, alias)
+    return {"model": ref.name, "alias": alias, "removed": True, "user": caller.user}
+
+
 async def _read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:

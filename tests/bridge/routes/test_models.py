@@ -57,3 +57,19 @@ def test_delete_version_reference_is_refused_and_deletes_nothing(
     gone = http.delete("/v1/models/pump", headers=AUTH).json()
     assert (gone["deleted"], gone["versions"]) == ("pump", [1, 2])
     assert http.get("/v1/models/pump", headers=AUTH).status_code == 404
+
+
+def test_delete_alias_removes_it_and_keeps_the_version(
+    http: TestClient, settings: ServerSettings
+) -> None:
+    store = ModelStore(settings.tracking_uri, settings.artifact_location, settings.experiment)
+    store.register(line_model(2.0), "valve")  # type: ignore[arg-type]
+    assert http.put("/v1/models/valve/aliases/prod", headers=AUTH, json={"version": 1}).is_success
+    assert http.get("/v1/models/valve:prod", headers=AUTH).status_code == 200
+
+    gone = http.delete("/v1/models/valve/aliases/prod", headers=AUTH)
+    assert gone.status_code == 200 and gone.json()["removed"] is True
+    assert http.get("/v1/models/valve:prod", headers=AUTH).status_code == 404
+    assert http.get("/v1/models/valve@1", headers=AUTH).status_code == 200
+    again = http.delete("/v1/models/valve/aliases/prod", headers=AUTH)
+    assert again.status_code == 404 and "no alias 'prod'" in again.json()["error"]["message"]

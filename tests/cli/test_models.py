@@ -1,0 +1,112 @@
+"""`kepler models` and `kepler model show|alias|unalias|delete`, against a real stack."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import Run
+
+
+@pytest.fixture
+def two_versions(kepler: Run, pumps_csv: Path) -> str:
+    name = f"cli_model_{pumps_csv.parent.name[-8:].replace('-', '_')}"
+    for _ in range(2):
+        out = kepler("fit", str(pumps_csv), f"LinearRegression temp from vibration into {name}")
+        assert out.returncode == 0, out.stderr
+    return name
+
+
+def _models(kepler: Run) -> dict[str, dict[str, object]]:
+    out = kepler("models", "--json")
+    assert out.returncode == 0, out.stderr
+    return {m["name"]: m for m in json.loads(out.stdout)}
+
+
+def test_models_lists_latest_version_and_aliases(kepler: Run, two_versions: str) -> None:
+    model = _models(kepler)[two_versions]
+    assert set(model) == {
+        "name",
+        "latest_version",
+        "versions",
+        "aliases",
+        "algorithm",
+        "task",
+        "updated",
+    }
+    assert model["latest_version"] == 2 and model["versions"] == [1, 2]
+    assert model["algorithm"] == "LinearRegression" and model["aliases"] == {}
+    table = kepler("models")
+    assert table.returncode == 0
+    line = next(row for row in table.stdout.splitlines() if row.startswith(two_versions + " "))
+    assert "LinearRegression" in line
+
+
+def test_model_show_describes_version(kepler: Run, two_versions: str) -> None:
+    out = kepler("model", "show", f"{two_versions}@1", "--json")
+    assert out.returncode == 0, out.stderr
+    view = json.loads(out.stdout)
+    assert view["name"] == two_versions and view["version"] == 1
+    assert view["features"] == ["vibration"] and view["target"] == "temp"
+    assert "r2" in view["metrics"] and [v["version"] for v in view["versions"]] == [1, 2]
+    assert "lineage" in view and "params" in view
+    text = kepler("model", "show", two_versions)
+    assert text.returncode == 0
+    assert f"{two_versions}@2" in text.stdout and "r2" in text.stdout
+
+
+def test_model_alias_and_unalias(kepler: Run, two_versions: str) -> None:
+    out = kepler("model", "alias", f"{two_versions}@1", "production", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"model": two_versions, "alias": "production", "version": 1}
+    assert _models(kepler)[two_versions]["aliases"] == {"production": 1}
+    shown = json.loads(kepler("model", "show", f"{two_versions}:production", "--json").stdout)
+    assert shown["version"] == 1 and shown["aliases"] == ["production"]
+
+    assert kepler("model", "unalias", two_versions, "production").returncode == 0
+    assert _models(kepler)[two_versions]["aliases"] == {}
+    again = kepler("model", "unalias", two_versions, "production")
+    assert again.returncode == 1 and "no alias 'production'" in again.stderr
+
+
+def test_model_alias_needs_a_version(kepler: Run, two_versions: str) -> None:
+    out = kepler("model", "alias", two_versions, "production")
+    assert out.returncode == 2 and f"{two_versions}@3" in out.stderr
+
+
+def test_model_alias_with_user_token_is_refused_clearly(
+    kepler_user: Run, two_versions: str
+) -> None:
+    out = kepler_user("model", "alias", f"{two_versions}@1", "production")
+    assert out.returncode == 1
+    assert "admin token" in out.stderr and "KEPLER_TOKEN" in out.stderr
+    refused = kepler_user("model", "delete", two_versions, "--yes")
+    assert refused.returncode == 1 and "admin token" in refused.stderr
+
+
+def test_model_delete_asks_first(kepler: Run, two_versions: str) -> None:
+    kept = kepler("model", "delete", two_versions, input="n\n")
+    assert kept.returncode == 1 and "nothing deleted" in kept.stderr
+    assert "2 version(s)" in kept.stderr  # the question names what would go
+    assert two_versions in _models(kepler)
+
+    unanswered = kepler("model", "delete", two_versions, input="")
+    assert unanswered.returncode == 1 and "--yes" in unanswered.stderr
+    assert two_versions in _models(kepler)
+
+    gone = kepler("model", "delete", two_versions, "--json", input="y\n")
+    assert gone.returncode == 0, gone.stderr
+    assert gone.stdout.startswith("{")  # the question went to stderr
+    assert json.loads(gone.stdout) == {"deleted": two_versions, "versions": [1, 2]}
+    assert two_versions not in _models(kepler)
+
+
+def test_model_delete_yes_and_version_refused(kepler: Run, two_versions: str) -> None:
+    version = kepler("model", "delete", f"{two_versions}@1", "--yes")
+    assert version.returncode == 1 and two_versions in _models(kepler)
+    assert kepler("model", "delete", two_versions, "--yes").returncode == 0
+    assert two_versions not in _models(kepler)
+    missing = kepler("model", "show", two_versions)
+    assert missing.returncode == 1 and two_versions in missing.stderr
