@@ -41,6 +41,7 @@ import numpy as np
 
 from bench.report import Section, Table
 from bench.spine_fit import model_store
+from kepler.core import wire
 
 if TYPE_CHECKING:
     from bench.context import Context
@@ -130,7 +131,7 @@ def run(ctx: Context) -> Section:
                     name, "127.0.0.1", port, "/invocations", {"Content-Type": "application/json"}
                 )
             else:
-                path = f"/v1/models/{MODEL}{suffix}/predict"
+                path = wire.predict(f"{MODEL}{suffix}")
                 target = Target(name, "127.0.0.1", port, path, kepler_headers)
             checks.append(check_answer(target, bodies[100], frame["target"].iloc[:100]))
             targets.append(target)
