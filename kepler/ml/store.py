@@ -200,6 +200,7 @@ class ModelStore:
             "importances": trained.importances,
             "warnings": trained.warnings,
             "lineage": lineage or {},
+            "holdout_sample": trained.holdout,
         }
         self.client.log_dict(run_id, summary, SUMMARY_ARTIFACT)
 
@@ -434,6 +435,7 @@ class ModelStore:
             "kepler_version": meta.get("kepler_version"),
             "warnings": summary.get("warnings", []),
             "lineage": summary.get("lineage", {}),
+            "holdout_sample": summary.get("holdout_sample"),
             "versions": [
                 {
                     "version": int(mv.version),
