@@ -32,8 +32,7 @@ def fields_table(rows: Iterable[tuple[str, Any]], *, raw: Iterable[str] = ()) ->
     """A two-column table of ``(name, value)``; names in ``raw`` hold HTML already made."""
     trusted = set(raw)
     body = "".join(
-        f"<tr><th>{html.escape(k)}</th>"
-        f"<td>{v if k in trusted else html.escape(fmt(v))}</td></tr>"
+        f"<tr><th>{html.escape(k)}</th><td>{v if k in trusted else html.escape(fmt(v))}</td></tr>"
         for k, v in rows
         if v not in (None, "", {}, [])
     )
@@ -96,9 +95,7 @@ def automl_html(result: Any) -> str:
     if board is not None and len(board):
         columns = [str(c) for c in board.columns]
         parts.append("<h5>leaderboard</h5>")
-        parts.append(
-            grid(columns, board.head(MAX_ROWS).itertuples(index=False), total=len(board))
-        )
+        parts.append(grid(columns, board.head(MAX_ROWS).itertuples(index=False), total=len(board)))
     return titled(f"AutoML {result.ref or result.job_id}", *parts)
 
 
@@ -118,20 +115,27 @@ def summary_html(summary: Mapping[str, Any], url: str | None = None) -> str:
         ("user", summary.get("user")),
         ("run", link(url) or summary.get("run_id")),
     ]
-    parts = [fields_table(rows, raw=["run"] if url else []), metrics_table(summary.get("metrics") or {})]
+    parts = [
+        fields_table(rows, raw=["run"] if url else []),
+        metrics_table(summary.get("metrics") or {}),
+    ]
     explained = summary.get("importances") or summary.get("coefficients") or []
     if explained:
         keys = [k for k in ("feature", "class", "importance", "coefficient") if k in explained[0]]
         parts.append("<h5>importances</h5>" if "importance" in keys else "<h5>coefficients</h5>")
         parts.append(
-            grid(keys, ([e.get(k) for k in keys] for e in explained[:MAX_ROWS]), total=len(explained))
+            grid(
+                keys, ([e.get(k) for k in keys] for e in explained[:MAX_ROWS]), total=len(explained)
+            )
         )
     versions = summary.get("versions") or []
     if versions:
         keys = ["version", "created", "user", "aliases"]
         parts.append("<h5>versions</h5>")
         parts.append(
-            grid(keys, ([v.get(k) for k in keys] for v in versions[-MAX_ROWS:]), total=len(versions))
+            grid(
+                keys, ([v.get(k) for k in keys] for v in versions[-MAX_ROWS:]), total=len(versions)
+            )
         )
     for warning in summary.get("warnings") or []:
         parts.append(f"<p>warning: {html.escape(str(warning))}</p>")
