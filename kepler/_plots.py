@@ -30,7 +30,22 @@ def _figure(panels: int = 1) -> Figure:
             "plots need matplotlib: pip install 'kepler-ml[plots]'",
             detail={"extra": "plots"},
         ) from None
+    _show_in_jupyter(Figure)
     return Figure(figsize=(PANEL[0] * panels, PANEL[1]), layout="constrained")
+
+
+def _show_in_jupyter(figure_type: type) -> None:
+    """Let Jupyter show a returned figure as a PNG: what ``%matplotlib inline`` registers
+    on importing pyplot, which these figures never do."""
+    from kepler._progress import in_jupyter_kernel
+
+    if not in_jupyter_kernel():
+        return
+    from IPython import get_ipython
+    from IPython.core.pylabtools import print_figure
+
+    png = get_ipython().display_formatter.formatters["image/png"]
+    png.for_type(figure_type, lambda fig: print_figure(fig, "png", bbox_inches="tight"))
 
 
 def _axes(ax: Any, panels: int = 1) -> list[Axes]:

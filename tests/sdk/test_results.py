@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -169,6 +168,6 @@ def test_jobs_through_the_bridge_are_flat(
     assert not any(isinstance(v, dict | list) for v in frame.to_numpy().ravel())
 
 
-def test_fit_without_a_version_says_how_to_plot(tmp_path: Path) -> None:
-    with pytest.raises(kp.BadParameter, match="kp.summary"):
+def test_fit_without_a_version_says_how_to_plot() -> None:
+    with pytest.raises(kp.BadParameter, match=r"kp\.summary"):
         kp.FitResult("j", None, None, None).plot()
