@@ -29,6 +29,8 @@ class BenchSettings(BaseSettings):
     repeats: int = 3
     fit_rounds: int = 3
     automl_budget: float = 30.0  # seconds per AutoML search (section "automl")
+    latency_seconds: float = 5.0  # seconds of closed-loop load per cell (section "latency")
+    latency_rounds: int = 2  # rounds of every server per cell, the best kept ("latency")
     sections: str = ""
     output: Path = ROOT / "docs" / "benchmarks.md"
 

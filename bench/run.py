@@ -5,7 +5,10 @@ to :data:`SECTIONS`. Settings (environment, prefix ``KEPLER_BENCH_``): ``ROWS`` 
 the synthetic dataset: 1000000 for the committed figures, 100000 for a quick run),
 ``REPEATS`` (timed runs of each quick step), ``FIT_ROUNDS`` (rounds of an in-process fit
 then an end-to-end one), ``AUTOML_BUDGET`` (seconds per search in section ``automl``),
-``SECTIONS`` (comma-separated names; empty: all), ``OUTPUT`` (the markdown file written).
+``SECTIONS`` (comma-separated names; empty: all: with names, only their parts of an
+existing ``OUTPUT`` are replaced, e.g. ``KEPLER_BENCH_SECTIONS=latency python -m
+bench.run``), ``LATENCY_SECONDS`` (load per cell of section ``latency``), ``OUTPUT`` (the
+markdown file written).
 Progress goes to stderr.
 """
 
@@ -19,7 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import automl, data, hec, machine, spine, splunk_apply, splunk_export
+from bench import automl, data, hec, latency, machine, spine, splunk_apply, splunk_export
 from bench.context import REFERENCE_ROWS, ROOT, BenchSettings, Context
 from bench.report import Section
 
@@ -29,6 +32,7 @@ SECTIONS: list[tuple[str, Callable[[Context], Section]]] = [
     ("automl", automl.run),
     ("hec", hec.run),
     ("splunk_export", splunk_export.run),
+    ("latency", latency.run),
 ]
 
 
@@ -93,6 +97,16 @@ def render(
     return "\n".join(head) + "\n\n" + "\n\n".join(body) + "\n"
 
 
+def splice(text: str, sections: list[Section]) -> str:
+    """``text`` (a file :func:`render` wrote) with each of ``sections`` in place of the
+    part under the same title, or at the end when it has none."""
+    head, *parts = text.rstrip("\n").split("\n## ")
+    by_title = {p.split("\n", 1)[0]: p for p in parts}
+    for section in sections:
+        by_title[section.title] = section.markdown().removeprefix("## ")
+    return "\n## ".join([head, *by_title.values()]) + "\n"
+
+
 def main() -> None:
     settings = BenchSettings()
     wanted = {s.strip() for s in settings.sections.split(",") if s.strip()}
@@ -116,7 +130,17 @@ def main() -> None:
     load_after = machine.load_average()
     ctx.log(f"load average after: {load_after}")
     elapsed = time.perf_counter() - t0
-    text = render(done, settings, started, elapsed, (load_before, load_after), source)
+    if wanted and settings.output.exists():
+        # Some sections alone: they replace their own part of the file, the rest stays.
+        note = (
+            f"Measured {started:%Y-%m-%d %H:%M} UTC on {source}, in a run of this section "
+            f"alone; load average (1/5/15 min) {load_before} before, {load_after} after."
+        )
+        for section in done:
+            section.blocks.insert(0, f"*{note}*")
+        text = splice(settings.output.read_text(), done)
+    else:
+        text = render(done, settings, started, elapsed, (load_before, load_after), source)
     settings.output.parent.mkdir(parents=True, exist_ok=True)
     settings.output.write_text(text)
     ctx.log(f"wrote {settings.output}")

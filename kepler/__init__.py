@@ -4,6 +4,7 @@
     result = kp.fit(df, "RandomForestClassifier", target="failure", into="pump")
     best = kp.automl(df, target="failure", into="pump", time_budget="10m")
     scored = kp.apply(new_df, "pump")          # or "pump@3", "pump:production"
+    answer = kp.predict([{"pressure": 3.1}], "pump")  # a few rows, from memory
 
 The SDK's functions load on first use, so ``import kepler.core`` stays standard-library
 only (it also runs inside Splunk's Python, which has no httpx, pandas or pyarrow).
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
         fit,
         jobs,
         models,
+        predict,
         schedule,
         schedules,
         score,
@@ -87,6 +89,7 @@ _LAZY = {
     "fit": "kepler._api",
     "jobs": "kepler._api",
     "models": "kepler._api",
+    "predict": "kepler._api",
     "summary": "kepler._api",
     "score": "kepler._api",
     "AutoMLResult": "kepler._results",
@@ -167,6 +170,7 @@ __all__ = [
     "jobs",
     "models",
     "plot_drift",
+    "predict",
     "schedule",
     "schedules",
     "score",

@@ -130,6 +130,12 @@ def score(
     return _score(client(), df, metric, fields, against, **options)
 
 
+def predict(data: Any, model: str, **kw: Any) -> Any:
+    """Score a few rows with ``model`` from the bridge's memory (the online path): a list
+    of records gives a list of dicts of output fields, a DataFrame a DataFrame of them."""
+    return client().predict(data, model, **kw)
+
+
 def models() -> Any:
     """Every model with its latest version: a DataFrame with flat columns (``versions``
     counted, ``aliases`` as text, ``metrics.<name>``), ``created``/``updated`` as datetimes."""

@@ -382,6 +382,50 @@ class Client:
         base = df.drop(columns=[c for c in scored.columns if c in df.columns])
         return pd.concat([base, scored], axis=1)
 
+    def predict(
+        self,
+        data: Any,
+        model: str,
+        *,
+        probabilities: bool | None = None,
+        as_: str | None = None,
+    ) -> Any:
+        """Score a few rows with ``model`` (``pump``, ``pump@3``, ``pump:production``) on
+        the bridge's online path, answered from memory.
+
+        ``data``: a list of records (dicts, each with every field the model was trained
+        on), answered with a list of dicts holding the model's output fields, one per
+        record; or a DataFrame, answered with a DataFrame of the output fields on its
+        index. For large tables use :meth:`apply` (the bridge refuses more than
+        ``KEPLER_PREDICT_MAX_ROWS`` rows a request)."""
+        ref = ModelRef.parse(model)
+        query: dict[str, Any] = {}
+        if probabilities is not None:
+            query["probabilities"] = str(probabilities).lower()
+        if as_:
+            query["as"] = as_
+        records = isinstance(data, list | tuple)
+        if records:
+            resp = self._request("POST", wire.predict(ref), params=query, json={"rows": data})
+        else:
+            resp = self._request(
+                "POST",
+                wire.predict(ref),
+                params=query,
+                content=_frames.ipc_bytes(_frames.to_arrow(data)),
+                headers={"Content-Type": _frames.ARROW},
+            )
+        answer = resp.json()
+        columns = {answer["fields"][0]: answer["predictions"], **answer["outputs"]}
+        if records:
+            names = list(columns)
+            return [
+                dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)
+            ]
+        import pandas as pd
+
+        return pd.DataFrame(columns, index=data.index)
+
     def models(self) -> Any:
         """Every model with its latest version, one flat row each (see ``models_frame``)."""
         return models_frame(self._json("GET", wire.MODELS))

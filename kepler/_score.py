@@ -37,7 +37,11 @@ def score(
         )
     dataset_id = client.upload(df[spec.columns])
     try:
-        answer = client._json("POST", wire.SCORE, json={"dataset_id": dataset_id, **spec.to_dict()})
+        answer = client._json(
+            "POST",
+            wire.SCORE,
+            json=wire.ScoreRequest(dataset_id=dataset_id, **spec.to_dict()).to_dict(),
+        )
     finally:
         with contextlib.suppress(KeplerError):  # the answer matters more than tidying
             client._request("DELETE", wire.dataset(dataset_id))

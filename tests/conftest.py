@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from kepler._stack import LocalStack, free_port, wait_until
+from kepler.server.context import ServerContext
 from kepler.server.datasets import DatasetStore
 from kepler.server.settings import ServerSettings
 from tests.splunk.pythons import SPLUNK_PYTHONS, SplunkPython, find
@@ -22,6 +23,14 @@ from tests.splunk.pythons import SPLUNK_PYTHONS, SplunkPython, find
 def settings(tmp_path: Path) -> ServerSettings:
     """Server settings confined to a temporary home (no environment edits)."""
     return ServerSettings(home=tmp_path / "home", token="test-token")
+
+
+@pytest.fixture
+def ctx(settings: ServerSettings) -> Iterator[ServerContext]:
+    """A worker process's context over ``settings``, closed after the test."""
+    context = ServerContext(settings, component="worker")
+    yield context
+    context.close(timeout=5)
 
 
 @pytest.fixture(params=["local", "memory"])

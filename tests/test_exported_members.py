@@ -11,7 +11,17 @@ def test_all_names_resolve() -> None:
 
 
 def test_public_functions_are_listed() -> None:
-    sdk = ("fit", "apply", "models", "summary", "delete_model", "jobs", "Client", "to_splunk")
+    sdk = (
+        "fit",
+        "apply",
+        "predict",
+        "models",
+        "summary",
+        "delete_model",
+        "jobs",
+        "Client",
+        "to_splunk",
+    )
     splunk = ("from_splunk", "schedule", "schedules", "unschedule", "SearchFailed")
     for name in sdk + splunk:
         assert name in kepler.__all__

@@ -10,10 +10,9 @@ from typing import Any
 from fastapi import FastAPI
 
 from kepler._version import __version__
-from kepler.server.jobs import JobStore
-from kepler.server.model_cache import ModelCache
+from kepler.server.context import ServerContext
 from kepler.server.queue import make_celery
-from kepler.server.schedules import ScheduleStore
+from kepler.server.scoring.service import OnlineService
 from kepler.server.settings import ServerSettings
 from kepler_bridge import errors
 from kepler_bridge.body_limits import BodyLimits
@@ -30,6 +29,7 @@ from kepler_bridge.routes import (
     hec,
     jobs,
     models,
+    predict,
     schedules,
 )
 from kepler_bridge.throttle import AuthThrottle
@@ -38,15 +38,15 @@ log = logging.getLogger("kepler.bridge")
 
 
 @asynccontextmanager
-async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-    """At shutdown (uvicorn's SIGTERM handling ends here): every HEC sender delivers for
-    KEPLER_HEC_SHUTDOWN_TIMEOUT, then writes what it still holds to its disk queue."""
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """At shutdown (uvicorn's SIGTERM handling ends here) the context closes: every HEC
+    sender delivers for KEPLER_HEC_SHUTDOWN_TIMEOUT, then writes what it still holds to
+    its disk queue, and the database's connections close."""
     yield
     from starlette.concurrency import run_in_threadpool
 
-    from kepler.server.senders import close_senders
-
-    await run_in_threadpool(close_senders)
+    state: BridgeState = app.state.kepler
+    await run_in_threadpool(state.ctx.close)
 
 
 def preload(state: BridgeState, refs: str) -> None:
@@ -61,32 +61,18 @@ def preload(state: BridgeState, refs: str) -> None:
 def create_app(settings: ServerSettings, token: str, *, user_token: str | None = None) -> FastAPI:
     """The bridge for ``settings``: ``token`` (the admin level) or ``user_token`` (the user
     level, when given) is required on every route but ``/health``."""
-    from kepler.ml.store import ModelStore
-    from kepler.server.datasets import DatasetStore
-
     if not token:
         raise ValueError("the bridge refuses to start without a token")
     if user_token is not None and user_token == token:
         raise ValueError("the user-level token must differ from the admin token")
-    from kepler.server.telemetry import Telemetry, sender_for
-
+    # The broker's application and the database (every table) are made now, before the
+    # first request, as the workers and the beat make theirs when they start.
+    ctx = ServerContext(settings, component="bridge", celery=make_celery(settings))
+    ctx.db.open()
     # Start the sender now, not on the first event: what an earlier run left in the disk
     # queue drains as soon as HEC answers.
-    sender_for(settings.hec)
-    store = ModelStore(settings.tracking_uri, settings.artifact_location, settings.experiment)
-    telemetry = Telemetry(settings.hec, component="bridge")
-    state = BridgeState(
-        settings=settings,
-        token=token,
-        user_token=user_token or None,
-        telemetry=telemetry,
-        jobs=JobStore(settings.database_url, telemetry=telemetry),
-        datasets=DatasetStore(settings.dataset_store),
-        models=store,
-        cache=ModelCache.for_store(store, settings.model_cache_size),
-        celery=make_celery(settings),
-        schedules=ScheduleStore(settings.database_url),
-    )
+    ctx.start_hec()
+    state = BridgeState(ctx=ctx, token=token, user_token=user_token or None)
     app = FastAPI(
         title="Kepler bridge",
         version=__version__,
@@ -101,6 +87,7 @@ def create_app(settings: ServerSettings, token: str, *, user_token: str | None =
     # What a bridge killed mid-upload left: its spooled chunk bodies and half-written parts.
     state.spool_dir = own_spool_dir(settings.home / "spool")
     state.rate = TokenRateLimit(settings.requests_per_minute)
+    state.online = OnlineService.from_settings(state.cache, settings)
     swept = state.datasets.sweep()
     if swept:
         log.info("removed %d temporary file(s) left by writers that stopped", len(swept))
@@ -120,6 +107,7 @@ def create_app(settings: ServerSettings, token: str, *, user_token: str | None =
         jobs,
         automl,
         models,
+        predict,
         algorithms,
         hec,
         schedules,

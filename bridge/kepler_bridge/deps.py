@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -24,25 +24,70 @@ from kepler.core.identity import (
     clean_roles,
     clean_user,
 )
-from kepler.server.jobs import JobStore
-from kepler.server.model_cache import ModelCache
+from kepler.server.context import ServerContext
 from kepler.server.settings import ServerSettings
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from kepler.ml.store import ModelStore
+    from kepler.server.datasets import DatasetStore
+    from kepler.server.model_cache import ModelCache
+    from kepler.server.queue import Broker
+    from kepler.server.scoring.service import OnlineService
+    from kepler.server.senders import SenderPool
+    from kepler.server.stores import JobStore, ScheduleStore
+    from kepler.server.telemetry import Telemetry
+    from kepler_bridge.ratelimit import TokenRateLimit
 
 
 @dataclass
 class BridgeState:
-    settings: ServerSettings
+    """The process's :class:`ServerContext` (every service a route uses, also named here
+    for short: ``state.jobs`` is ``state.ctx.jobs``) and what only the bridge has."""
+
+    ctx: ServerContext
     token: str
-    jobs: JobStore
-    datasets: Any  # kepler.server.datasets.DatasetStore
-    models: Any  # kepler.ml.store.ModelStore
-    cache: ModelCache
-    celery: Any
-    telemetry: Any  # kepler.server.telemetry.Telemetry
-    schedules: Any = None  # kepler.server.schedules.ScheduleStore
     user_token: str | None = None  # the user level's token; None: admin token only
-    spool_dir: Any = None  # this process's folder for chunk bodies in flight (ingest)
-    rate: Any = None  # kepler_bridge.ratelimit.TokenRateLimit: requests per token
+    spool_dir: Path | None = None  # this process's folder for chunk bodies in flight (ingest)
+    rate: TokenRateLimit | None = None  # requests per token
+    online: OnlineService | None = None  # the online path (predict)
+
+    @property
+    def settings(self) -> ServerSettings:
+        return self.ctx.settings
+
+    @property
+    def jobs(self) -> JobStore:
+        return self.ctx.jobs
+
+    @property
+    def schedules(self) -> ScheduleStore:
+        return self.ctx.schedules
+
+    @property
+    def datasets(self) -> DatasetStore:
+        return self.ctx.datasets
+
+    @property
+    def models(self) -> ModelStore:
+        return self.ctx.models
+
+    @property
+    def cache(self) -> ModelCache:
+        return self.ctx.cache
+
+    @property
+    def celery(self) -> Broker:
+        return self.ctx.celery
+
+    @property
+    def telemetry(self) -> Telemetry:
+        return self.ctx.telemetry
+
+    @property
+    def senders(self) -> SenderPool:
+        return self.ctx.senders
 
 
 @dataclass(frozen=True)

@@ -109,3 +109,14 @@ class ScheduleRequest(BaseModel):
     index: str | None = None
     sourcetype: str | None = None
     start_now: bool = False
+
+
+class ScoreRequest(BaseModel):
+    """MLTK's ``score`` over an uploaded dataset; option values are checked (and typed) by
+    the metric's declaration (kepler.core.score), which names a wrong one."""
+
+    dataset_id: str = Field(..., max_length=200)
+    metric: str = Field(..., max_length=100)
+    fields: list[str] = Field(..., min_length=1, max_length=1000)
+    against: list[str] = Field(default_factory=list, max_length=1000)
+    options: dict[str, Any] = Field(default_factory=dict, max_length=20)

@@ -49,6 +49,7 @@ MODEL = MODELS + "/{ref}"  # GET takes a reference (pump, pump@3, pump:productio
 MODEL_NAME = MODELS + "/{name}"  # DELETE takes a model's name alone
 MODEL_ALIAS = MODEL_NAME + "/aliases/{alias}"
 MODEL_APPLY = MODEL + "/apply"
+MODEL_PREDICT = MODEL + "/predict"  # the online path: a few rows answered as JSON
 
 SCORE = V1 + "/score"  # POST: MLTK's score metrics over an uploaded dataset
 
@@ -79,6 +80,7 @@ PATHS = (
     MODEL_ALIAS,
     MODEL_APPLY,
     SCORE,
+    MODEL_PREDICT,
     SCHEDULES,
     SCHEDULE,
     SCHEDULE_RUN,
@@ -149,6 +151,10 @@ def model(ref: object) -> str:
 
 def apply(ref: object) -> str:
     return f"{model(ref)}/apply"
+
+
+def predict(ref: object) -> str:
+    return f"{model(ref)}/predict"
 
 
 def alias(name: str, alias: str) -> str:
@@ -364,6 +370,19 @@ class ScheduleCreate(Body):
 
 
 @dataclass(frozen=True)
+class ScoreRequest(Body):
+    """``POST /v1/score``: MLTK's ``score`` over an uploaded dataset (``kepler score``)."""
+
+    what: ClassVar[str] = "score request"
+
+    dataset_id: str
+    metric: str
+    fields: list[str]
+    against: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ModelApply(Body):
     """The query options of ``POST /v1/models/{ref}/apply`` (the body is the rows).
     ``echo``: input columns, comma-separated, sent back before the output fields when
@@ -400,6 +419,7 @@ BODIES: tuple[type[Body], ...] = (
     AliasSet,
     SpecParse,
     ScheduleCreate,
+    ScoreRequest,
     ModelApply,
     DatasetApply,
 )

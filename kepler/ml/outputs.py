@@ -48,14 +48,17 @@ def predict_frame(
     *,
     probabilities: bool | None = None,
     output_name: str | None = None,
+    conformed: bool = False,
 ) -> pd.DataFrame:
     """Only the output columns for ``frame``'s rows, same order and index.
 
     ``probabilities=None`` means as the model was fitted; ``output_name`` (``as <out>``)
     overrides the name chosen at fit time. Features absent from ``frame`` count as missing
-    (imputed); the result's ``attrs["missing_fields"]`` lists them.
+    (imputed); the result's ``attrs["missing_fields"]`` lists them. ``conformed``: the
+    caller already made ``frame`` the model's features as :func:`frames.conform` makes
+    them (the online path does, per field, with no per-column pandas work).
     """
-    out = _predict_frame(pipeline, meta, frame, probabilities, output_name)
+    out = _predict_frame(pipeline, meta, frame, probabilities, output_name, conformed)
     out.attrs["missing_fields"] = [f for f in meta.features if f not in frame.columns]
     return out
 
@@ -66,6 +69,7 @@ def _predict_frame(
     frame: pd.DataFrame,
     probabilities: bool | None,
     output_name: str | None,
+    conformed: bool = False,
 ) -> pd.DataFrame:
     want_proba = meta.probabilities if probabilities is None else probabilities
     check_probabilities(
@@ -81,7 +85,11 @@ def _predict_frame(
         return pd.DataFrame(
             {n: pd.Series([], dtype=_empty_dtype(meta, i)) for i, n in enumerate(names)}
         )
-    X = frames.conform(frame, {f: meta.feature_types[f] for f in meta.features})
+    X = (
+        frame
+        if conformed
+        else frames.conform(frame, {f: meta.feature_types[f] for f in meta.features})
+    )
     index = frame.index
     if meta.task == "transformer":
         values = np.asarray(pipeline.transform(X), dtype=np.float64).reshape(len(X), -1)

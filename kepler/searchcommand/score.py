@@ -16,6 +16,7 @@ from typing import Any
 from kepler.core import wire
 from kepler.core.errors import KeplerError
 from kepler.core.score import ScoreSpec, parse_score
+from kepler.core.wire import ScoreRequest, SplunkSource
 from kepler.searchcommand.bridge import BridgeClient
 from kepler.searchcommand.subcommand import Reply, Subcommand, Upload, rows_to_csv
 
@@ -23,7 +24,7 @@ __all__ = ["Score", "parse_score"]
 
 
 class Score(Subcommand):
-    def __init__(self, spec: ScoreSpec, bridge: BridgeClient, source: dict[str, Any]) -> None:
+    def __init__(self, spec: ScoreSpec, bridge: BridgeClient, source: SplunkSource) -> None:
         self.spec = spec
         self.bridge = bridge
         self.upload = Upload(bridge, source)
@@ -41,7 +42,9 @@ class Score(Subcommand):
         )
         try:
             answer = self.bridge.json(
-                "POST", wire.SCORE, json_body={"dataset_id": dataset_id, **self.spec.to_dict()}
+                "POST",
+                wire.SCORE,
+                json_body=ScoreRequest(dataset_id=dataset_id, **self.spec.to_dict()),
             )
         finally:
             with contextlib.suppress(KeplerError):  # the answer matters more than tidying

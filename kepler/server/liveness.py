@@ -2,7 +2,7 @@
 limits, attempt caps and the beat's reaper.
 
 How liveness is known: from the job's row, never from Celery. The worker running a job
-(:func:`kepler.server.jobs.run_once`) keeps a :class:`Heartbeat` thread that sets the
+(:func:`kepler.server.jobs.runner.run_once`) keeps a :class:`Heartbeat` thread that sets the
 row's ``heartbeat_at`` every ``KEPLER_JOB_HEARTBEAT_S``, for that attempt only. The same
 UPDATE tells the worker whether the job is still its own: a job cancelled through the
 bridge, failed by the reaper, or re-queued and started by another worker is not, and the
@@ -36,7 +36,7 @@ the reaper re-queued it) whose count reached ``KEPLER_JOB_MAX_ATTEMPTS`` fails, 
 instead of starting: a fit that kills its worker every time stops after N tries.
 
 AutoML jobs run as many short tasks on every worker and have their own sweep for lost
-tasks (:func:`kepler.server.automl.sweep`); here they get only their time limit.
+tasks (:func:`kepler.server.jobs.automl.sweep.sweep`); here they get only their time limit.
 """
 
 from __future__ import annotations
@@ -48,10 +48,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kepler.server.jobs import QUEUED, RUNNING, Job, JobStore
 from kepler.server.settings import ServerSettings
+from kepler.server.stores.jobs import QUEUED, RUNNING, Job, JobStore
+
+if TYPE_CHECKING:
+    from kepler.server.queue import Broker
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +174,7 @@ class Heartbeat:
 # -- the beat's side -------------------------------------------------------------------
 
 
-def resend(celery: Any, job: Job) -> None:
+def resend(celery: Broker, job: Job) -> None:
     """Send ``job``'s message to the workers again, as it was first sent."""
     from kepler.server.queue import APPLY_TASK, AUTOML_TASK, FIT_TASK, SCORE_TASK
 
@@ -184,7 +187,7 @@ def resend(celery: Any, job: Job) -> None:
         raise ValueError(f"job {job.id} has kind {job.kind!r}, which no task runs")
 
 
-def reap(now: float, *, jobs: JobStore, celery: Any, limits: JobLimits) -> list[tuple[str, str]]:
+def reap(now: float, *, jobs: JobStore, celery: Broker, limits: JobLimits) -> list[tuple[str, str]]:
     """One pass of the reaper (see the module's docstring). Returns ``(job id, what was
     done)`` for each job it acted on: ``failed``, ``requeued`` or ``resent``."""
     acted: list[tuple[str, str]] = []
@@ -199,7 +202,7 @@ def reap(now: float, *, jobs: JobStore, celery: Any, limits: JobLimits) -> list[
     return acted
 
 
-def _reap_one(job: Job, now: float, *, jobs: JobStore, celery: Any, limits: JobLimits) -> str:
+def _reap_one(job: Job, now: float, *, jobs: JobStore, celery: Broker, limits: JobLimits) -> str:
     if job.state == QUEUED:
         if now - job.updated_at < limits.resend_queued_s:
             return ""

@@ -1,9 +1,9 @@
 """Loaded model versions, kept in memory so a call does not reload the model from disk.
 
-One cache class for every process that scores: the bridge builds one per application
-(:meth:`ModelCache.for_store` over its ``ModelStore``); a worker process has one per
-registry, built on its first scoring job and kept for the life of the process
-(:func:`process_cache`), used by the async apply job and scheduled scoring alike.
+One cache class for every process that scores, one cache per process: its
+:class:`~kepler.server.context.ServerContext` builds it (:meth:`ModelCache.for_store` over
+the context's ``ModelStore``, ``KEPLER_MODEL_CACHE_SIZE`` entries) on first use, and the
+bridge's apply routes, the async apply job and scheduled scoring all read it.
 
 Correct across processes: an answer never comes from a deleted model or from the model a
 name held before it was deleted and fitted again, whichever bridge took the DELETE.
@@ -23,18 +23,27 @@ a delete:
 
 The load reads the artifact location the resolve returned, so an entry always holds the
 registration its key names. ``drop`` only frees memory early on the bridge that deleted.
+
+The online path (``POST /v1/models/{ref}/predict``) cannot pay a registry query per
+request, so :meth:`ModelCache.fetch_cached` remembers what a reference resolved to for at
+most ``resolve_ttl`` seconds (``KEPLER_PREDICT_RESOLVE_TTL_S``). The bridge forgets a
+name's resolutions itself whenever it sees the name change (:meth:`ModelCache.forget`:
+after a delete, an alias move, a finished fit it answers); a change made where this
+bridge cannot see it (another bridge, a worker's fit nobody polled through this bridge,
+MLflow's own UI) shows after the TTL at the latest. A resolve that raced a ``forget`` is
+not remembered, so the forget always wins.
 """
 
 from __future__ import annotations
 
-import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kepler.server.settings import ServerSettings
+    from kepler.ml.store import ModelStore
 
 Loaded = tuple[Any, Any]  # (pipeline, ModelMeta)
 Key = tuple[str, int, str, str]  # (name, version, run_id, source): one registration
@@ -54,10 +63,20 @@ class ModelCache:
         size: int,
         loader: Callable[[Any], Loaded],
         resolver: Callable[[Any], Any] | None = None,
+        *,
+        resolve_ttl: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``loader(info)`` loads a resolved ``VersionInfo``; ``resolver(ref)`` resolves
-        a ``ModelRef`` against the registry (``ModelStore.resolve``)."""
+        a ``ModelRef`` against the registry (``ModelStore.resolve``); ``resolve_ttl``:
+        how long :meth:`fetch_cached` may reuse a resolution (0: never)."""
         self.size = max(1, size)
+        self.resolve_ttl = max(0.0, resolve_ttl)
+        self._clock = clock
+        # str(ref) -> (resolved info, when it expires); a name's generation moves on forget.
+        self._resolved: dict[str, tuple[Any, float]] = {}
+        self._generation: dict[str, int] = {}
+        self.resolves = 0
         self._loader = loader
         self._resolver = resolver
         self._items: OrderedDict[Key, Loaded] = OrderedDict()
@@ -66,17 +85,59 @@ class ModelCache:
         self.loads = 0
 
     @classmethod
-    def for_store(cls, store: Any, size: int) -> ModelCache:
+    def for_store(cls, store: ModelStore, size: int, *, resolve_ttl: float = 0.0) -> ModelCache:
         """A cache over a ``ModelStore``: resolves with ``store.resolve``, loads with
         ``store.load_version`` (the artifact location the resolve returned)."""
-        return cls(size, store.load_version, store.resolve)
+        return cls(size, store.load_version, store.resolve, resolve_ttl=resolve_ttl)
 
     def fetch(self, ref: Any) -> tuple[Any, Loaded]:
         """``(info, (pipeline, meta))`` for the registration ``ref`` names now."""
         if self._resolver is None:
             raise RuntimeError("this cache was built without a resolver")
         info = self._resolver(ref)
+        self.resolves += 1
         return info, self.get(info)
+
+    def fetch_cached(self, ref: Any) -> tuple[Any, Loaded]:
+        """As :meth:`fetch`, reusing what ``ref`` resolved to within ``resolve_ttl``
+        seconds unless its name was :meth:`forget`-ed since (see the module docstring)."""
+        if self._resolver is None:
+            raise RuntimeError("this cache was built without a resolver")
+        text = str(ref)
+        now = self._clock()
+        with self._lock:
+            hit = self._resolved.get(text)
+            generation = self._generation.get(ref.name, 0)
+        if hit is not None and hit[1] > now:
+            return hit[0], self.get(hit[0])
+        info = self._resolver(ref)
+        with self._lock:
+            self.resolves += 1
+            if self.resolve_ttl > 0 and self._generation.get(ref.name, 0) == generation:
+                self._resolved[text] = (info, now + self.resolve_ttl)
+        return info, self.get(info)
+
+    def peek(self, ref: Any) -> tuple[Any, Loaded] | None:
+        """What :meth:`fetch_cached` would answer when that needs neither the registry
+        nor a load (so an event loop may ask), else None."""
+        with self._lock:
+            hit = self._resolved.get(str(ref))
+            if hit is None or hit[1] <= self._clock():
+                return None
+            key = registration_key(hit[0])
+            loaded = self._items.get(key)
+            if loaded is None:
+                return None
+            self._items.move_to_end(key)
+            return hit[0], loaded
+
+    def forget(self, name: str) -> None:
+        """Resolve every reference to ``name`` afresh from now on (it changed: a new
+        version, an alias moved, a delete)."""
+        with self._lock:
+            self._generation[name] = self._generation.get(name, 0) + 1
+            for text in [t for t in self._resolved if _name_of(t) == name]:
+                del self._resolved[text]
 
     def get(self, info: Any) -> Loaded:
         """The loaded model of the resolved ``info``, loading it once."""
@@ -107,36 +168,12 @@ class ModelCache:
 
     def drop(self, name: str) -> None:
         """Free every loaded registration of ``name`` (after this bridge deleted it)."""
+        self.forget(name)
         with self._lock:
             for key in [k for k in self._items if k[0] == name]:
                 del self._items[key]
 
 
-_caches: dict[tuple[str, str, str], ModelCache] = {}
-_caches_lock = threading.Lock()
-
-
-def process_cache(settings: ServerSettings) -> ModelCache:
-    """This process's cache for the registry ``settings`` names (tracking URI, artifact
-    location, experiment), built on first use with ``KEPLER_MODEL_CACHE_SIZE`` entries."""
-    from kepler.ml.store import ModelStore
-
-    key = (settings.tracking_uri, settings.artifact_location, settings.experiment)
-    with _caches_lock:
-        cache = _caches.get(key)
-        if cache is None:
-            store = ModelStore(*key)
-            cache = _caches[key] = ModelCache.for_store(store, settings.model_cache_size)
-        return cache
-
-
-def _forget_after_fork() -> None:
-    """A forked child (Celery's prefork pool) starts with no cache and a fresh lock: it
-    must not inherit a lock another thread of the parent held at the fork."""
-    global _caches_lock
-    _caches.clear()
-    _caches_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):  # not on Windows, where nothing forks
-    os.register_at_fork(after_in_child=_forget_after_fork)
+def _name_of(ref_text: str) -> str:
+    """The model name of ``str(ModelRef)``: ``pump``, ``pump@3``, ``pump:production``."""
+    return ref_text.partition("@")[0].partition(":")[0]

@@ -7,7 +7,7 @@ Redis (``redis://``) in production; kombu's SQLAlchemy transport over SQLite
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from kepler.server.settings import ServerSettings
 
@@ -22,7 +22,14 @@ AUTOML_FINALISE_TASK = "kepler.automl_finalise"
 SQLITE_TRANSPORT = "kepler.server.sqlite_transport:SQLiteTransport"
 
 
-def make_celery(s: ServerSettings) -> Any:
+class Broker(Protocol):
+    """What Kepler asks of a Celery application: send a task by name (tests give a
+    queue of their own)."""
+
+    def send_task(self, name: str, args: Any = None, **options: Any) -> Any: ...
+
+
+def make_celery(s: ServerSettings) -> Any:  # a celery.Celery (untyped)
     from celery import Celery
 
     if s.broker_url.startswith("sqla+sqlite:///"):
@@ -75,16 +82,30 @@ def _time_limits(s: ServerSettings) -> dict[str, dict[str, float]]:
 # A job's task carries the job's id as its own, so that a cancel can revoke it.
 
 
-def enqueue_fit(celery: Any, dataset_id: str, job_id: str) -> None:
+def enqueue_fit(celery: Broker, dataset_id: str, job_id: str) -> None:
     celery.send_task(FIT_TASK, args=[dataset_id, job_id], task_id=job_id)
 
 
-def enqueue_apply(celery: Any, dataset_id: str, job_id: str) -> None:
+def enqueue_apply(celery: Broker, dataset_id: str, job_id: str) -> None:
     celery.send_task(APPLY_TASK, args=[dataset_id, job_id], task_id=job_id)
 
 
-def enqueue_score(celery: Any, job_id: str) -> None:
+def enqueue_score(celery: Broker, job_id: str) -> None:
     celery.send_task(SCORE_TASK, args=[job_id], task_id=job_id)
+
+
+def enqueue_automl(celery: Broker, dataset_id: str, job_id: str) -> None:
+    celery.send_task(AUTOML_TASK, args=[dataset_id, job_id], task_id=job_id)
+
+
+def enqueue_trial(celery: Broker, job_id: str, lane: int, trial: int | None = None) -> None:
+    """Lane ``lane`` of AutoML job ``job_id``; ``trial``: a seeded round's drawn trial to
+    evaluate (None: the lane asks for its own). Many tasks per job: no task id of its own."""
+    celery.send_task(AUTOML_TRIAL_TASK, args=[job_id, lane, trial])
+
+
+def enqueue_finalise(celery: Broker, job_id: str) -> None:
+    celery.send_task(AUTOML_FINALISE_TASK, args=[job_id])
 
 
 def revoke(celery: Any, settings: ServerSettings, job_id: str) -> bool:

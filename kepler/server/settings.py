@@ -83,6 +83,24 @@ class ServerSettings(BaseSettings):
     # (roc_auc_score, roc_curve, ks_2samp, the t-tests), and classes per label field.
     score_max_rows: int = Field(default=1_000_000, ge=1)
     score_max_classes: int = Field(default=100, ge=2)
+    # The online path (POST /v1/models/{ref}/predict, kp.predict): small requests answered
+    # from memory. Seconds a reference's resolution (pump -> pump@3) is reused; the bridge
+    # forgets it at once on the changes it sees (fits it answers, alias moves, deletes),
+    # this bounds how long a change made elsewhere (another bridge, MLflow) takes to show.
+    predict_resolve_ttl_s: float = Field(default=5.0, ge=0)
+    # Most rows one predict request may carry; more: 413 naming this setting.
+    predict_max_rows: int = Field(default=10_000, ge=1)
+    # Below this many rows a model predicts single-threaded (a thread pool per call costs
+    # more than one row's work); at or above it, with the threads it was trained with.
+    predict_parallel_rows: int = Field(default=1_000, ge=1)
+    # Predictions running at once (0: one per CPU); the rest wait their turn, bounded by
+    # KEPLER_PREDICT_TIMEOUT_S, so many clients cannot oversubscribe the cores.
+    predict_threads: int = Field(default=0, ge=0)
+    predict_timeout_s: float = Field(default=30.0, gt=0)
+    # Micro-batching: concurrent small requests for one model version arriving within this
+    # many milliseconds are predicted together (0: off), up to this many rows a batch.
+    predict_batch_window_ms: float = Field(default=0.0, ge=0, le=1000)
+    predict_batch_max_rows: int = Field(default=256, ge=1)
     # AutoML's Optuna studies: a database URL every worker reaches. Empty: a journal file
     # under the home with the embedded SQLite jobs database, else the jobs database.
     automl_storage: str = ""

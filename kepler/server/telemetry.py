@@ -1,12 +1,13 @@
 """Kepler's own events and metrics into Splunk: fits, model versions, job states, apply batches.
 
-Each bridge or worker process keeps one :class:`~kepler.hec.HecSender` for its
-``KEPLER_HEC_*`` settings; without them every call here does nothing. Events go to
-``KEPLER_HEC_INDEX`` with sourcetypes ``kepler:job``, ``kepler:fit``, ``kepler:model``,
-``kepler:apply`` and ``kepler:audit`` (deletions other than a model's), each naming the
-``user`` it acted for; metrics are HEC metric events (``"event": "metric"``, one
-``metric_name:<name>`` field per measure) to ``KEPLER_HEC_METRICS_INDEX``. Telemetry never
-fails the work it describes: a sender error is logged and the work goes on.
+Each bridge or worker process sends through its own :class:`~kepler.hec.HecSender` for its
+``KEPLER_HEC_*`` settings (``SenderPool.own`` of :mod:`kepler.server.senders`); without
+them every call here does nothing. Events go to ``KEPLER_HEC_INDEX`` with sourcetypes
+``kepler:job``, ``kepler:fit``, ``kepler:model``, ``kepler:apply`` and ``kepler:audit``
+(deletions other than a model's), each naming the ``user`` it acted for; metrics are HEC
+metric events (``"event": "metric"``, one ``metric_name:<name>`` field per measure) to
+``KEPLER_HEC_METRICS_INDEX``. Telemetry never fails the work it describes: a sender error
+is logged and the work goes on.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from kepler.hec import HecSettings, make_event
-from kepler.server.senders import close_senders, sender_for
+from kepler.server.senders import SenderPool
 
-__all__ = ["Telemetry", "close_senders", "disabled", "sender_for"]
+__all__ = ["Telemetry", "disabled"]
 log = logging.getLogger("kepler.telemetry")
 SOURCE = "kepler"
 
@@ -28,8 +29,9 @@ SOURCE = "kepler"
 class Telemetry:
     """What the bridge and the workers report; a no-op when HEC is not configured."""
 
-    def __init__(self, settings: HecSettings, *, component: str) -> None:
+    def __init__(self, settings: HecSettings, *, component: str, senders: SenderPool) -> None:
         self.settings = settings
+        self.senders = senders
         self.component = component
         self.host = settings.host or socket.gethostname()
 
@@ -161,7 +163,7 @@ class Telemetry:
         )
 
     def deletion(self, record: Mapping[str, Any]) -> None:
-        """A deletion (kepler.server.jobs.JobStore.record_deletion): a model's goes out as
+        """A deletion (kepler.server.stores.jobs.JobStore.record_deletion): a model's goes out as
         a ``kepler:model`` event (``action=deleted``), anything else as ``kepler:audit``."""
         kind = record.get("kind")
         data = {
@@ -188,13 +190,13 @@ class Telemetry:
 
     def flush(self, timeout: float = 10.0) -> None:
         """Before a worker's task returns: its events are in Splunk or in the disk queue."""
-        sender = sender_for(self.settings)
+        sender = self.senders.own(self.settings)
         if sender is not None:
             sender.flush(timeout)
 
     def _send(self, event: Any) -> None:
         try:
-            sender = sender_for(self.settings)
+            sender = self.senders.own(self.settings)
             if sender is not None:
                 sender.send(event)
         except Exception as exc:  # telemetry must never fail the work it reports on
@@ -205,4 +207,4 @@ _NOOP = HecSettings(url="", token=None)
 
 
 def disabled(component: str) -> Telemetry:
-    return Telemetry(_NOOP, component=component)
+    return Telemetry(_NOOP, component=component, senders=SenderPool())

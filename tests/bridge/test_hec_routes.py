@@ -72,8 +72,6 @@ def test_bridge_start_drains_what_an_earlier_run_left_on_disk(tmp_path: Path) ->
 
 
 def test_bridge_shutdown_writes_events_held_in_memory_to_the_disk_queue(tmp_path: Path) -> None:
-    from kepler.server.senders import open_senders
-
     queue = tmp_path / "home" / "hec-queue"
     down = HecReceiver(token=HEC_TOKEN).start()
     port = down.port
@@ -83,12 +81,13 @@ def test_bridge_shutdown_writes_events_held_in_memory_to_the_disk_queue(tmp_path
     settings = ServerSettings(home=tmp_path / "home", hec=hec)
     with TestClient(create_app(settings, TOKEN)) as http:
         state = http.app.state.kepler  # type: ignore[attr-defined]
+        senders = state.senders
         for i in range(5):
             state.telemetry.event("kepler:test", {"id": i})
         assert not list(queue.rglob("*.hec"))
     # Shutdown (what uvicorn runs on SIGTERM) closed the senders: the events are on disk.
     assert sum(int(p.stem.split("-")[1]) for p in queue.rglob("*.hec")) >= 5
-    assert open_senders() == 0
+    assert senders.open_count() == 0
 
     down.port = port
     with down:

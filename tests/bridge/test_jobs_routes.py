@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from kepler.server.jobs import JobStore
+from kepler.server.db import Database
 from kepler.server.settings import ServerSettings
+from kepler.server.stores.jobs import JobStore
 from kepler_bridge.app import create_app
 
 ADMIN, USER = "admin-token-value", "user-token-value"
@@ -34,7 +35,7 @@ def as_user(token: str, user: str) -> dict[str, str]:
 def test_cancel_job_by_any_token_holder_records_the_caller(
     http: TestClient, settings: ServerSettings
 ) -> None:
-    jobs = JobStore(settings.database_url)
+    jobs = JobStore(Database(settings.database_url))
     job = jobs.create("fit", {}, user="alice")
     resp = http.delete(f"/v1/jobs/{job.id}", headers=as_user(USER, "bob"))
     assert resp.status_code == 200, resp.text
@@ -56,7 +57,7 @@ def test_cancel_job_by_any_token_holder_records_the_caller(
 
 
 def test_cancel_finished_job_conflict(http: TestClient, settings: ServerSettings) -> None:
-    jobs = JobStore(settings.database_url)
+    jobs = JobStore(Database(settings.database_url))
     job = jobs.create("fit", {})
     jobs.fail(job.id, {"message": "target missing"})
     resp = http.delete(f"/v1/jobs/{job.id}", headers=as_user(ADMIN, "bob"))

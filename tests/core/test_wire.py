@@ -18,8 +18,9 @@ from pydantic import BaseModel
 from kepler.core import wire
 from kepler.core.errors import InvalidSpec
 from kepler.core.refs import ModelRef
-from kepler.server.jobs import JobStore
+from kepler.server.db import Database
 from kepler.server.settings import ServerSettings
+from kepler.server.stores.jobs import JobStore
 from kepler_bridge import wire as bridge_wire
 
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
@@ -85,7 +86,7 @@ def test_under_gives_a_route_relative_to_its_prefix() -> None:
 
 
 def test_job_view_round_trips_the_bridges_job(settings: ServerSettings) -> None:
-    store = JobStore(settings.database_url)
+    store = JobStore(Database(settings.database_url))
     job = store.create("fit", {"algorithm": "KMeans"}, model="m", dataset_id="d1", user="ann")
     store.start(job.id, "host-1")
     store.progress(job.id, 0.4, "training")
@@ -103,7 +104,7 @@ def test_job_view_round_trips_the_bridges_job(settings: ServerSettings) -> None:
 
 
 def test_job_view_reads_a_queued_job(settings: ServerSettings) -> None:
-    answer = JobStore(settings.database_url).create("automl", {}).to_dict()
+    answer = JobStore(Database(settings.database_url)).create("automl", {}).to_dict()
     view = wire.JobView.from_dict(answer)
     assert view.to_dict() == answer
     assert not view.finished and view.percent == 0 and view.outcome == {}
@@ -177,6 +178,13 @@ SAMPLES: dict[type[wire.Body], wire.Body] = {
         index="scores",
         sourcetype="kepler:score",
         start_now=True,
+    ),
+    wire.ScoreRequest: wire.ScoreRequest(
+        dataset_id="d1",
+        metric="f1_score",
+        fields=["failure"],
+        against=["predicted(failure)"],
+        options={"average": "macro"},
     ),
     wire.ModelApply: wire.ModelApply(
         probabilities=True,
@@ -270,6 +278,7 @@ def _pydantic_pairs() -> dict[type[wire.Body], type[BaseModel]]:
         wire.AliasSet: bridge_wire.AliasRequest,
         wire.SpecParse: bridge_wire.ParseRequest,
         wire.ScheduleCreate: bridge_wire.ScheduleRequest,
+        wire.ScoreRequest: bridge_wire.ScoreRequest,
     }
 
 

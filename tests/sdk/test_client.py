@@ -16,8 +16,9 @@ from fastapi.testclient import TestClient
 import kepler as kp
 from kepler._settings import ClientSettings
 from kepler._stack import free_port
-from kepler.server.jobs import JobStore
+from kepler.server.db import Database
 from kepler.server.settings import ServerSettings
+from kepler.server.stores.jobs import JobStore
 from kepler_bridge.app import create_app
 
 TOKEN = "sdk-test-token"
@@ -123,7 +124,7 @@ def test_upload_pieces_are_upload_chunk_bytes(
 def test_wait_shows_progress_bar_in_a_terminal(
     client: kp.Client, server_settings: ServerSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    jobs = JobStore(server_settings.database_url)
+    jobs = JobStore(Database(server_settings.database_url))
     job = jobs.create("fit", {"algorithm": "KMeans"}, model="m")
     jobs.start(job.id, "w")
     jobs.succeed(job.id, {"model": "m", "version": 4, "run_id": "r", "metrics": {"x": 1.0}})
@@ -149,7 +150,7 @@ def test_automl_progress_bar_shows_trials_and_best_then_the_leaderboard(
 ) -> None:
     import threading
 
-    jobs = JobStore(server_settings.database_url)
+    jobs = JobStore(Database(server_settings.database_url))
     job = jobs.create("automl", {"target": "y"}, model="m")
     jobs.start(job.id, "w")
     jobs.progress(job.id, 0.4, "3 trials done (1 pruned), best so far f1=0.91 (Ridge)")
@@ -189,7 +190,7 @@ def test_automl_progress_bar_shows_trials_and_best_then_the_leaderboard(
 def test_wait_on_failed_job_raises_its_typed_error(
     client: kp.Client, server_settings: ServerSettings
 ) -> None:
-    jobs = JobStore(server_settings.database_url)
+    jobs = JobStore(Database(server_settings.database_url))
     job = jobs.create("fit", {})
     jobs.fail(job.id, {"code": "data_error", "message": "feature 'temp' is not numeric"})
     with pytest.raises(kp.DataError, match="temp"):
@@ -206,7 +207,7 @@ def test_job_long_poll_answers_when_the_job_moves(
     import threading
     import time
 
-    jobs = JobStore(server_settings.database_url)
+    jobs = JobStore(Database(server_settings.database_url))
     job = jobs.create("fit", {})
     seen = client.job(job.id)
     mover = threading.Timer(0.3, jobs.progress, args=(job.id, 0.5, "training"))
@@ -268,7 +269,7 @@ def test_delete_model_refuses_a_version_and_keeps_the_model(
 def test_cancel_a_job_and_wait_raises_job_cancelled(
     client: kp.Client, server_settings: ServerSettings
 ) -> None:
-    jobs = JobStore(server_settings.database_url)
+    jobs = JobStore(Database(server_settings.database_url))
     job = jobs.create("fit", {"algorithm": "KMeans"}, model="m")
     jobs.start(job.id, "w")
     cancelled = client.cancel(job.id)
@@ -288,7 +289,7 @@ def test_cli_job_cancel_through_the_bridge(tmp_path: Path) -> None:
     from kepler._stack import LocalStack
 
     with LocalStack(tmp_path / "home", workers=0, beat=False) as stack:
-        jobs = JobStore(f"sqlite:///{stack.home / 'kepler.db'}")
+        jobs = JobStore(Database(f"sqlite:///{stack.home / 'kepler.db'}"))
         job = jobs.create("fit", {}, model="m")
         env = {k: v for k, v in os.environ.items() if not k.startswith("KEPLER_")}
         env.update(KEPLER_URL=stack.url, KEPLER_TOKEN=stack.token)

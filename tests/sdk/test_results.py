@@ -12,8 +12,9 @@ from fastapi.testclient import TestClient
 import kepler as kp
 from kepler._results import jobs_frame, leaderboard_frame, models_frame, run_url
 from kepler._settings import ClientSettings
-from kepler.server.jobs import JobStore
+from kepler.server.db import Database
 from kepler.server.settings import ServerSettings
+from kepler.server.stores.jobs import JobStore
 from kepler_bridge.app import create_app
 
 TOKEN = "results-test-token"
@@ -146,7 +147,7 @@ def test_jobs_frame_is_flat_with_datetimes() -> None:
 def test_results_carry_the_run_url_when_a_ui_is_configured(
     client: kp.Client, server_settings: ServerSettings
 ) -> None:
-    jobs = JobStore(server_settings.database_url)
+    jobs = JobStore(Database(server_settings.database_url))
     job = jobs.create("fit", {"algorithm": "Ridge"}, model="m")
     jobs.start(job.id, "w")
     jobs.succeed(job.id, {"model": "m", "version": 1, "run_id": "r42", "metrics": {}})
@@ -159,7 +160,7 @@ def test_results_carry_the_run_url_when_a_ui_is_configured(
 def test_jobs_through_the_bridge_are_flat(
     client: kp.Client, server_settings: ServerSettings
 ) -> None:
-    jobs = JobStore(server_settings.database_url)
+    jobs = JobStore(Database(server_settings.database_url))
     job = jobs.create("fit", {"algorithm": "Ridge", "target": "y"}, model="flat")
     frame = client.jobs()
     row = frame.set_index("id").loc[job.id]

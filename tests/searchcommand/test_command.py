@@ -213,9 +213,10 @@ def test_models_summary_jobs_and_deletemodel(stack: LocalStack, script: Path) ->
 
 
 def test_cancel_ends_a_queued_job_and_answers_its_row(stack: LocalStack, script: Path) -> None:
-    from kepler.server.jobs import JobStore
+    from kepler.server.db import Database
+    from kepler.server.stores.jobs import JobStore
 
-    jobs = JobStore(f"sqlite:///{stack.home / 'kepler.db'}")
+    jobs = JobStore(Database(f"sqlite:///{stack.home / 'kepler.db'}"))
     job = jobs.create("fit", {}, model="never")  # queued; no message: no worker takes it
     cmd = splunkd(script, stack.url, stack.token)
     info = cmd.getinfo(["cancel", job.id])

@@ -6,24 +6,25 @@ from pathlib import Path
 
 import pytest
 
-from kepler.server.beat import fire, tick
-from kepler.server.jobs import FAILED, QUEUED, JobStore
+from kepler.server.beat import tick
+from kepler.server.context import ServerContext
+from kepler.server.jobs.score import fire
 from kepler.server.queue import make_celery
-from kepler.server.schedules import ScheduleStore
 from kepler.server.settings import ServerSettings
+from kepler.server.stores.jobs import FAILED, QUEUED
 
 
 def test_tick_fires_due_schedules_once(settings: ServerSettings) -> None:
-    jobs = JobStore(settings.database_url)
-    schedules = ScheduleStore(settings.database_url)
-    celery = make_celery(settings)  # the embedded SQLite broker under the test's home
+    # The embedded SQLite broker under the test's home.
+    ctx = ServerContext(settings, component="beat", celery=make_celery(settings))
+    schedules = ctx.schedules
     due = schedules.create(
         "pump", search="index=s", model="pump:prod", every="30s", index="scores", start_now=True
     )
     schedules.create("later", search="index=s", model="pump", every="1h")
     now = due.next_run_at + 0.5
 
-    fired = tick(now, jobs=jobs, schedules=schedules, celery=celery)
+    fired = tick(ctx, now)
     assert [j.spec["schedule"] for j in fired] == ["pump"]
     (job,) = fired
     assert job.kind == "score" and job.state == QUEUED and job.model == "pump:prod"
@@ -39,8 +40,8 @@ def test_tick_fires_due_schedules_once(settings: ServerSettings) -> None:
         "trigger": "beat",
     }
     assert schedules.get("pump").last_job_id == job.id
-    assert tick(now, jobs=jobs, schedules=schedules, celery=celery) == []  # claimed
-    assert len(tick(now + 30, jobs=jobs, schedules=schedules, celery=celery)) == 1
+    assert tick(ctx, now) == []  # claimed
+    assert len(tick(ctx, now + 30)) == 1
 
 
 def test_run_the_broker_refuses_is_recorded_as_failed(tmp_path: Path) -> None:
@@ -49,11 +50,11 @@ def test_run_the_broker_refuses_is_recorded_as_failed(tmp_path: Path) -> None:
     down = ServerSettings(
         home=tmp_path / "home", broker_url=f"redis://127.0.0.1:{free_port()}/0"
     )  # nothing listens there
-    jobs = JobStore(down.database_url)
-    schedules = ScheduleStore(down.database_url)
-    sched = schedules.create("pump", search="index=s", model="pump", every="1m", start_now=True)
+    ctx = ServerContext(down, component="bridge", celery=make_celery(down))
+    jobs = ctx.jobs
+    sched = ctx.schedules.create("pump", search="index=s", model="pump", every="1m", start_now=True)
     with pytest.raises(Exception):
-        fire(sched, jobs=jobs, schedules=schedules, celery=make_celery(down), trigger="manual")
+        fire(ctx, sched, trigger="manual")
     (job,) = jobs.list()
     assert job.state == FAILED and "could not be queued" in job.message
     assert "KEPLER_BROKER_URL" in (job.error or {})["message"]

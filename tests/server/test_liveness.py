@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from kepler.server.jobs import CANCELLED, FAILED, QUEUED, RUNNING, JobStore
+from kepler.server.db import Database
 from kepler.server.liveness import Heartbeat, JobLimits, reap, set_lost_hook
 from kepler.server.queue import make_celery
 from kepler.server.settings import ServerSettings
+from kepler.server.stores.jobs import CANCELLED, FAILED, QUEUED, RUNNING, JobStore
 
 LIMITS = JobLimits(
     time_limits={"fit": 600.0, "automl": 600.0},
@@ -29,7 +30,7 @@ LIMITS = JobLimits(
 
 @pytest.fixture
 def jobs(settings: ServerSettings) -> JobStore:
-    return JobStore(settings.database_url)
+    return JobStore(Database(settings.database_url))
 
 
 @pytest.fixture

@@ -11,7 +11,13 @@ from kepler.core.errors import DataError
 from kepler.core.spec import FitSpec
 from kepler.ml.outputs import predict_frame
 from kepler.ml.training import train
-from kepler.server.scoring import read_body, read_csv_for_model, score_table, write_body
+from kepler.server.scoring import (
+    read_body,
+    read_csv_for_model,
+    rows_to_events,
+    score_table,
+    write_body,
+)
 
 
 def _model(algorithm: str = "LinearRegression") -> tuple[object, object]:
@@ -137,3 +143,19 @@ def test_rows_to_events_takes_host_and_default_time_and_drops_missing_values() -
     assert second["time"] == 5.0 and "host" not in second
     assert second["event"] == {"host": 7, "z": "ok"}
     assert third["time"] == 5.0 and third["event"] == {"x": 2.5}
+
+
+def test_rows_become_events_with_their_time_and_no_splunk_internals() -> None:
+    rows = [
+        {"_time": "1700000000.5", "_raw": "x", "temp": "12.5", "predicted(failure)": "no"},
+        {"_time": "", "temp": None, "predicted(failure)": "yes", "score": float("nan")},
+    ]
+    first, second = rows_to_events(rows, index="scores", sourcetype=None, source="kepler:apply:p@1")
+    assert first == {
+        "event": {"temp": "12.5", "predicted(failure)": "no"},
+        "time": 1700000000.5,
+        "index": "scores",
+        "sourcetype": "kepler:score",
+        "source": "kepler:apply:p@1",
+    }
+    assert second["event"] == {"predicted(failure)": "yes"} and "time" not in second

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from kepler.hec import HecSettings
-from kepler.server.jobs import JobStore
-from kepler.server.telemetry import Telemetry, disabled, sender_for
+from kepler.server.db import Database
+from kepler.server.senders import SenderPool
+from kepler.server.stores.jobs import JobStore
+from kepler.server.telemetry import Telemetry, disabled
 from tests.hec.receiver import HecReceiver
 
 TOKEN = "12121212-3434-5656-7878-909090909090"
@@ -34,8 +36,8 @@ def hec(rx: HecReceiver, tmp_path: Path) -> HecSettings:
 
 
 def test_job_state_changes_become_events(rx: HecReceiver, hec: HecSettings, tmp_path: Path) -> None:
-    telemetry = Telemetry(hec, component="bridge")
-    jobs = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}", telemetry=telemetry)
+    telemetry = Telemetry(hec, component="bridge", senders=SenderPool())
+    jobs = JobStore(Database(f"sqlite:///{tmp_path / 'jobs.db'}"), telemetry=telemetry)
     job = jobs.create("fit", {"algorithm": "X"}, model="pump")
     jobs.start(job.id, "w1")
     jobs.fail(job.id, {"code": "data_error", "message": "no rows"})
@@ -48,7 +50,7 @@ def test_job_state_changes_become_events(rx: HecReceiver, hec: HecSettings, tmp_
 
 
 def test_metrics_use_hecs_metric_event_format(rx: HecReceiver, hec: HecSettings) -> None:
-    telemetry = Telemetry(hec, component="worker")
+    telemetry = Telemetry(hec, component="worker", senders=SenderPool())
     telemetry.apply_batch("pump", 3, rows=500, latency_s=0.25, mode="async")
     telemetry.fit(
         "job1",
@@ -95,8 +97,8 @@ def test_metrics_use_hecs_metric_event_format(rx: HecReceiver, hec: HecSettings)
 def test_jobs_and_deletions_name_their_user(
     rx: HecReceiver, hec: HecSettings, tmp_path: Path
 ) -> None:
-    telemetry = Telemetry(hec, component="bridge")
-    jobs = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}", telemetry=telemetry)
+    telemetry = Telemetry(hec, component="bridge", senders=SenderPool())
+    jobs = JobStore(Database(f"sqlite:///{tmp_path / 'jobs.db'}"), telemetry=telemetry)
     jobs.create("fit", {}, model="pump", user="alice")
     jobs.record_deletion(
         "model", "pump", user="bob", roles=("kepler_admin",), detail={"versions": [1, 2]}
@@ -123,8 +125,9 @@ def test_without_hec_telemetry_does_nothing(tmp_path: Path) -> None:
     telemetry = disabled("bridge")
     assert not telemetry.enabled
     telemetry.apply_batch("pump", 1, rows=1, latency_s=0.1)  # no error, nothing sent
-    assert sender_for(HecSettings(url="", token=None)) is None
+    assert SenderPool().own(HecSettings(url="", token=None)) is None
 
 
 def test_one_sender_per_process_and_settings(hec: HecSettings) -> None:
-    assert sender_for(hec) is sender_for(hec.model_copy())
+    pool = SenderPool()
+    assert pool.own(hec) is pool.own(hec.model_copy())

@@ -14,7 +14,8 @@ import pytest
 
 from kepler._stack import LocalStack, wait_until
 from kepler.core.errors import BadParameter, ModelNotFound, ScheduleNotFound
-from kepler.server.jobs import JobStore
+from kepler.server.db import Database
+from kepler.server.stores.jobs import JobStore
 from kepler.splunk.search import from_splunk
 from kepler.splunk.settings import SplunkSettings
 from tests.hec.receiver import HecReceiver
@@ -148,7 +149,8 @@ def test_schedule_fires_scores_arrive_via_hec_and_survive_a_restart(
     finally:
         stack.stop()
     # Every job that exists now was made before the restart.
-    before_restart = {j.id for j in JobStore(f"sqlite:///{home / 'kepler.db'}").list(limit=10_000)}
+    jobs = JobStore(Database(f"sqlite:///{home / 'kepler.db'}"))
+    before_restart = {j.id for j in jobs.list(limit=10_000)}
 
     # Everything stopped; a new stack on the same home (new port, new token) fires on.
     stack = LocalStack(home, extra_env=stack_env(splunkd, hec)).start()

@@ -9,8 +9,9 @@ import pytest
 
 from kepler._stack import LocalStack, wait_until
 from kepler.ml.devices import detect_devices
+from kepler.server.db import Database
 from kepler.server.settings import ServerSettings
-from kepler.server.worker_devices import WorkerDevices
+from kepler.server.stores.worker_devices import WorkerDevices
 
 
 @pytest.mark.system
@@ -23,7 +24,7 @@ def test_worker_start_logs_devices_and_algorithms_list_them(tmp_path: Path) -> N
 
         algorithms = {a["name"]: a for a in stack.client().algorithms()}
 
-    recorded = WorkerDevices(ServerSettings(home=home).database_url).by_host()
+    recorded = WorkerDevices(Database(ServerSettings(home=home).database_url)).by_host()
     assert recorded == {socket.gethostname(): list(detect_devices())}
     assert algorithms["TorchMLPClassifier"]["devices"] == list(detect_devices())
     assert algorithms["KMeans"]["devices"] == ["cpu"]

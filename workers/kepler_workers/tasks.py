@@ -1,11 +1,14 @@
-"""Celery tasks: translate ids to a plain function call and back, nothing more."""
+"""Celery tasks: translate ids to a plain function call and back, nothing more. Each
+calls one job function with the process's context (``kepler_workers.app.context``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from kepler.server.automl import finalise_stale, run_automl_trial, start_automl
-from kepler.server.fitting import run_fit_job
+from kepler.server.jobs.apply import run_apply
+from kepler.server.jobs.automl import finalise_stale, run_automl_trial, start_automl
+from kepler.server.jobs.fit import run_fit
+from kepler.server.jobs.score import run_score
 from kepler.server.queue import (
     APPLY_TASK,
     AUTOML_FINALISE_TASK,
@@ -14,47 +17,41 @@ from kepler.server.queue import (
     FIT_TASK,
     SCORE_TASK,
 )
-from kepler.server.scheduled import run_score_job
-from kepler.server.writeback import run_apply_job
-from kepler_workers.app import app, settings
+from kepler_workers.app import app, context
 
 
 @app.task(name=FIT_TASK, acks_late=True)
 def fit(dataset_id: str, job_id: str) -> dict[str, Any]:
     """Train the spec held by job ``job_id`` on dataset ``dataset_id``."""
-    return run_fit_job(dataset_id, job_id, settings())
-
-
-def _enqueue_trial(job_id: str, lane: int, trial: int | None = None) -> None:
-    app.send_task(AUTOML_TRIAL_TASK, args=[job_id, lane, trial])
+    return run_fit(context(), dataset_id, job_id)
 
 
 @app.task(name=AUTOML_TASK, acks_late=True)
 def automl(dataset_id: str, job_id: str) -> dict[str, Any]:
     """Start AutoML job ``job_id``: its study, its parent run, one trial task per lane."""
-    return start_automl(dataset_id, job_id, settings(), _enqueue_trial)
+    return start_automl(context(), dataset_id, job_id)
 
 
 @app.task(name=AUTOML_TRIAL_TASK, acks_late=True)
 def automl_trial(job_id: str, lane: int, trial: int | None = None) -> dict[str, Any]:
     """Trials of AutoML job ``job_id`` (any worker takes them): the lane's own, or drawn
     trial ``trial`` of a seeded round; then the lane's next."""
-    return run_automl_trial(job_id, lane, settings(), _enqueue_trial, trial)
+    return run_automl_trial(context(), job_id, lane, trial)
 
 
 @app.task(name=AUTOML_FINALISE_TASK, acks_late=True)
 def automl_finalise(job_id: str) -> dict[str, Any]:
     """Finalise AutoML job ``job_id``, found stale by the beat, with the trials it has."""
-    return finalise_stale(job_id, settings())
+    return finalise_stale(context(), job_id)
 
 
 @app.task(name=APPLY_TASK, acks_late=True)
 def apply(dataset_id: str, job_id: str) -> dict[str, Any]:
     """Score dataset ``dataset_id`` with job ``job_id``'s pinned model; write the rows to HEC."""
-    return run_apply_job(dataset_id, job_id, settings())
+    return run_apply(context(), dataset_id, job_id)
 
 
 @app.task(name=SCORE_TASK, acks_late=True)
 def score(job_id: str) -> dict[str, Any]:
     """Run the scheduled scoring job ``job_id`` (search, score, write via HEC)."""
-    return run_score_job(job_id, settings())
+    return run_score(context(), job_id)

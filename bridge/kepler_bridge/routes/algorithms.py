@@ -45,9 +45,8 @@ def describe_algorithm(info: Any, devices: list[str] | None = None) -> dict[str,
 @router.get("/algorithms")
 def list_algorithms(state: StateDep) -> list[dict[str, Any]]:
     from kepler.ml.registry import all_algorithms
-    from kepler.server.worker_devices import WorkerDevices
 
-    devices = WorkerDevices(state.settings.database_url).all_devices()
+    devices = state.ctx.workers.all_devices()
     return [describe_algorithm(a, devices) for a in all_algorithms()]
 
 

@@ -10,7 +10,7 @@ from kepler.core import wire
 from kepler.core.automl import AutoMLSpec, build_automl_spec
 from kepler.core.errors import InvalidSpec
 from kepler.core.spec import parse
-from kepler.server.automl import check_candidates, submit_automl
+from kepler.server.jobs.automl import check_candidates, submit_automl
 from kepler_bridge.deps import AuthDep, CallerDep, StateDep
 from kepler_bridge.wire import AutoMLRequest
 
@@ -45,12 +45,5 @@ def create_automl_job(
         return {"spec": spec.to_dict()}
     if not body.dataset_id:
         raise InvalidSpec(f"dataset_id is required: upload the data first (POST {wire.DATASETS})")
-    job = submit_automl(
-        spec,
-        body.dataset_id,
-        datasets=state.datasets,
-        jobs=state.jobs,
-        celery=state.celery,
-        user=caller.user,
-    )
+    job = submit_automl(state.ctx, spec, body.dataset_id, user=caller.user)
     return job.to_dict()

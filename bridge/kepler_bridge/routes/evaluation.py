@@ -6,22 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from kepler.core import wire
 from kepler.server.live_score import dataset_score
 from kepler_bridge.deps import AuthDep, StateDep
+from kepler_bridge.wire import ScoreRequest
 
 router = APIRouter(prefix=wire.SCORE, tags=["evaluation"], dependencies=[AuthDep])
-
-
-class ScoreRequest(BaseModel):
-    dataset_id: str = Field(..., max_length=200)
-    metric: str = Field(..., max_length=100)
-    fields: list[str] = Field(..., min_length=1, max_length=1000)
-    against: list[str] = Field(default_factory=list, max_length=1000)
-    options: dict[str, str | float | int | bool | None] = Field(default_factory=dict, max_length=20)
 
 
 @router.post("")

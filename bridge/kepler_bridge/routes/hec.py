@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 
 from kepler.core import wire
 from kepler.core.errors import KeplerError
-from kepler.server.writeback import hec_target
+from kepler.server.senders import hec_target
 from kepler_bridge.deps import AuthDep, StateDep
 
 router = APIRouter(prefix=wire.HEC, tags=["hec"], dependencies=[AuthDep])

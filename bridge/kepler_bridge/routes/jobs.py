@@ -16,8 +16,9 @@ from starlette.concurrency import run_in_threadpool
 
 from kepler.core import wire
 from kepler.core.errors import InvalidSpec
+from kepler.server.jobs.apply import submit_apply
+from kepler.server.jobs.fit import build_spec, submit_fit
 from kepler.server.queue import revoke
-from kepler.server.submit import build_spec, submit_apply, submit_fit
 from kepler_bridge.deps import AuthDep, CallerDep, StateDep
 from kepler_bridge.wire import ApplyJobRequest, FitRequest
 
@@ -37,14 +38,7 @@ def create_fit_job(
         return {"spec": spec.to_dict()}
     if not body.dataset_id:
         raise InvalidSpec(f"dataset_id is required: upload the data first (POST {wire.DATASETS})")
-    job = submit_fit(
-        spec,
-        body.dataset_id,
-        datasets=state.datasets,
-        jobs=state.jobs,
-        celery=state.celery,
-        user=caller.user,
-    )
+    job = submit_fit(state.ctx, spec, body.dataset_id, user=caller.user)
     return job.to_dict()
 
 
@@ -52,15 +46,7 @@ def create_fit_job(
 def create_apply_job(body: ApplyJobRequest, state: StateDep, caller: CallerDep) -> dict[str, Any]:
     """Queue the scoring of an uploaded dataset: a worker writes every scored row to
     ``index`` through its own HEC settings (``KEPLER_HEC_*``)."""
-    job = submit_apply(
-        body.model_dump(),
-        datasets=state.datasets,
-        models=state.models,
-        jobs=state.jobs,
-        celery=state.celery,
-        hec_ready=state.settings.hec.enabled,
-        user=caller.user,
-    )
+    job = submit_apply(state.ctx, body.model_dump(), user=caller.user)
     return job.to_dict()
 
 
@@ -86,6 +72,9 @@ async def get_job(
         job = await run_in_threadpool(state.jobs.get, job_id)
         changed = since is None or job.updated_at > since
         if job.finished or (changed and since is not None) or time.monotonic() >= deadline:
+            registered = (job.result or {}).get("model") if job.state == "succeeded" else None
+            if registered:  # a fit registered a version: the next predict of it sees it
+                state.cache.forget(str(registered))
             return job.to_dict()
         await asyncio.sleep(LONG_POLL_STEP)
 

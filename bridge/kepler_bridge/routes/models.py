@@ -11,7 +11,7 @@ from kepler.core import wire
 from kepler.core.errors import PayloadTooLarge
 from kepler.core.refs import ModelRef, model_to_delete
 from kepler.server.scoring import ScoreOptions, Writeback, apply_chunk
-from kepler.server.writeback import hec_target
+from kepler.server.senders import hec_target
 from kepler_bridge.deps import AuthDep, Caller, CallerDep, StateDep, admin_only
 from kepler_bridge.wire import ARROW, CSV, AliasRequest, media_format
 
@@ -60,6 +60,7 @@ def set_alias(
 ) -> dict[str, Any]:
     ref = ModelRef.parse(f"{name}:{alias}")
     state.models.set_alias(ref.name, alias, body.version)
+    state.cache.forget(ref.name)  # the next predict of pump:alias sees the move
     state.telemetry.aliased(ref.name, alias, body.version, user=caller.user)
     return {"model": ref.name, "alias": alias, "version": body.version}
 
@@ -130,6 +131,7 @@ async def apply_model(
         body,
         options,
         writeback=writeback,
+        senders=state.senders,
         user=caller.user,
     )
     headers = {"X-Kepler-Model": model_ref.name, "X-Kepler-Model-Version": str(applied.version)}

@@ -9,8 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from kepler.core import wire
 from kepler.core.refs import ModelRef
-from kepler.server.beat import fire
-from kepler.server.scheduled import SCORE_KIND
+from kepler.server.jobs.score import SCORE_KIND, fire
 from kepler_bridge.deps import AuthDep, Caller, StateDep, admin_only
 from kepler_bridge.wire import ScheduleRequest
 
@@ -78,14 +77,7 @@ def run_schedule_now(
 ) -> dict[str, Any]:
     """Queue one run now, outside the schedule's slots (its next slot does not move)."""
     sched = state.schedules.get(name)
-    job = fire(
-        sched,
-        jobs=state.jobs,
-        schedules=state.schedules,
-        celery=state.celery,
-        trigger="manual",
-        user=caller.user,
-    )
+    job = fire(state.ctx, sched, trigger="manual", user=caller.user)
     return job.to_dict()
 
 

@@ -61,28 +61,48 @@ def optuna_module() -> Any:
     return optuna
 
 
-_storages: OrderedDict[str, Any] = OrderedDict()
 _STORAGES_KEEP = 8  # runs a worker process may be serving at once, and then some
 
 
-def storage(url: str) -> Any:
-    """An Optuna storage: ``journal:<path>`` (a file, with file locks) or a database URL.
+class Storages:
+    """Open Optuna storages by URL, the most recent few (one set per process: the
+    server's context holds it). A journal storage kept open reads only what other
+    processes appended since its last look, instead of replaying the whole log on every
+    trial."""
 
-    One per URL per process (the most recent few): a journal storage then reads only what
-    other processes appended since its last look, instead of replaying the whole log on
-    every trial.
-    """
-    if url not in _storages:
-        _storages[url] = _open_storage(url)
-        while len(_storages) > _STORAGES_KEEP:
-            _storages.popitem(last=False)
-    _storages.move_to_end(url)
-    return _storages[url]
+    def __init__(self, keep: int = _STORAGES_KEEP) -> None:
+        self.keep = keep
+        self._open: OrderedDict[str, Any] = OrderedDict()
+
+    def get(self, url: str) -> Any:
+        """The storage at ``url`` (see :func:`storage`), opened once while recent."""
+        if url not in self._open:
+            self._open[url] = storage(url)
+            while len(self._open) > self.keep:
+                self._open.popitem(last=False)
+        self._open.move_to_end(url)
+        return self._open[url]
+
+    def __contains__(self, url: object) -> bool:
+        return url in self._open
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def discard(self, url: str) -> None:
+        """Forget a run's storage; a journal file is deleted (with its lock file)."""
+        self._open.pop(url, None)
+        discard_storage(url)
+
+
+def storage(url: str) -> Any:
+    """An Optuna storage: ``journal:<path>`` (a file, with file locks) or a database URL,
+    opened now (a process keeps the ones it uses in :class:`Storages`)."""
+    return _open_storage(url)
 
 
 def discard_storage(url: str) -> None:
-    """Forget a run's storage; a journal file is deleted (with its lock file)."""
-    _storages.pop(url, None)
+    """Delete a run's journal file (with its lock file); a database study stays."""
     if url.startswith("journal:"):
         path = url.removeprefix("journal:")
         for leftover in (path, f"{path}.lock"):

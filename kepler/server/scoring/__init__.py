@@ -15,12 +15,12 @@ job                         where                                       model ca
 ==========================  ==========================================  =================
 apply (a chunk, sync)       :func:`apply_chunk`, behind the apply route  the bridge's
 dataset apply (CSV stream)  :func:`score_dataset_csv`, dataset route     the bridge's
-async apply (a dataset)     ``writeback.run_apply_job``                  the worker's
-scheduled scoring           ``scheduled.run_score_job``                  the worker's
+async apply (a dataset)     ``jobs.apply.run_apply``                     the worker's
+scheduled scoring           ``jobs.score.run_score``                     the worker's
 ==========================  ==========================================  =================
 
-Where HEC events may go (the caller's target, allow-listed) is ``writeback.hec_target``;
-which sender carries them is :mod:`kepler.server.senders`.
+Where HEC events may go (the caller's target, allow-listed) is ``senders.hec_target``;
+which sender carries them is the process's pool, :mod:`kepler.server.senders`.
 """
 
 from kepler.server.scoring._apply import Applied, Writeback, apply_chunk

@@ -15,13 +15,14 @@ from kepler.server.model_cache import ModelCache
 from kepler.server.scoring._deliver import NOT_CONFIGURED, Delivered, deliver
 from kepler.server.scoring._score import ScoreOptions, score
 from kepler.server.scoring._tables import read_body, read_csv_for_model, write_body
-from kepler.server.senders import lease_sender
+from kepler.server.senders import SenderPool
+from kepler.server.telemetry import Telemetry
 
 
 @dataclass(frozen=True)
 class Writeback:
     """Where the scored rows also go: a caller's HEC target (already allowed by
-    ``writeback.hec_target``), the index and the sourcetype of the events."""
+    ``senders.hec_target``), the index and the sourcetype of the events."""
 
     hec: HecSettings
     index: str
@@ -37,20 +38,24 @@ class Applied:
 
 def apply_chunk(
     cache: ModelCache,
-    telemetry: Any,
+    telemetry: Telemetry,
     ref: ModelRef,
     fmt: str,
     body: bytes,
     options: ScoreOptions,
     *,
     writeback: Writeback | None = None,
+    senders: SenderPool | None = None,
     user: str | None = None,
 ) -> Applied:
     """Score ``body`` (``fmt``: csv or arrow) with the registration ``ref`` names now, and
-    record the batch (or its error) in telemetry for ``user``."""
+    record the batch (or its error) in telemetry for ``user``. With ``writeback`` the
+    rows also go to HEC through a sender leased from ``senders`` (the process's pool)."""
     lease = None
     if writeback is not None:
-        lease = lease_sender(writeback.hec)
+        if senders is None:
+            raise ValueError("writing scores back needs the process's sender pool")
+        lease = senders.lease(writeback.hec)
         if lease is None:
             raise HecNotConfigured(NOT_CONFIGURED)
     started = time.perf_counter()

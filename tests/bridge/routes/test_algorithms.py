@@ -7,8 +7,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from kepler.server.db import Database
 from kepler.server.settings import ServerSettings
-from kepler.server.worker_devices import WorkerDevices
+from kepler.server.stores.worker_devices import WorkerDevices
 from kepler_bridge.app import create_app
 
 TOKEN = "algorithms-route-token"
@@ -45,8 +46,8 @@ def test_list_algorithms_before_any_worker_reports_cpu_only(http: TestClient) ->
 def test_list_algorithms_gpu_worker_devices_on_gpu_algorithms_only(
     http: TestClient, settings: ServerSettings
 ) -> None:
-    WorkerDevices(settings.database_url).record("gpu-host", ["cpu", "cuda:0 NVIDIA H100"])
-    WorkerDevices(settings.database_url).record("cpu-host", ["cpu"])
+    WorkerDevices(Database(settings.database_url)).record("gpu-host", ["cpu", "cuda:0 NVIDIA H100"])
+    WorkerDevices(Database(settings.database_url)).record("cpu-host", ["cpu"])
 
     algorithms = _by_name(http)
 

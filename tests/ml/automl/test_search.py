@@ -229,12 +229,13 @@ def test_a_seeded_rounds_pruner_ignores_trials_of_its_own_round(tmp_path: Path) 
 
 def test_a_process_keeps_only_its_most_recent_storages(tmp_path: Path) -> None:
     urls = [f"journal:{tmp_path / f'run{i}'}.journal" for i in range(search._STORAGES_KEEP + 3)]
-    opened = [search.storage(url) for url in urls]
-    assert search.storage(urls[-1]) is opened[-1]  # reused while recent
-    assert len(search._storages) <= search._STORAGES_KEEP
-    assert urls[0] not in search._storages
-    search.discard_storage(urls[-1])
-    assert urls[-1] not in search._storages
+    storages = search.Storages()
+    opened = [storages.get(url) for url in urls]
+    assert storages.get(urls[-1]) is opened[-1]  # reused while recent
+    assert len(storages) <= search._STORAGES_KEEP
+    assert urls[0] not in storages
+    storages.discard(urls[-1])
+    assert urls[-1] not in storages
 
 
 def test_trials_tied_on_the_metric_are_ranked_by_its_tie_break(tmp_path: Path) -> None:

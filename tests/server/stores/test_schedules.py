@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from kepler.core.errors import BadParameter, Conflict, InvalidSpec, ScheduleNotFound
-from kepler.server.schedules import ScheduleStore, format_every, parse_every
+from kepler.server.db import Database
+from kepler.server.stores.schedules import ScheduleStore, format_every, parse_every
 
 
 @pytest.mark.parametrize(
@@ -36,7 +37,7 @@ def test_format_every_round_trips() -> None:
 
 
 def store(tmp_path: Path) -> ScheduleStore:
-    return ScheduleStore(f"sqlite:///{tmp_path / 'kepler.db'}")
+    return ScheduleStore(Database(f"sqlite:///{tmp_path / 'kepler.db'}"))
 
 
 def test_schedules_persist_and_window_defaults_to_the_interval(tmp_path: Path) -> None:

@@ -9,12 +9,10 @@ from typing import Any
 import pytest
 
 from kepler.hec import HecSettings
-from kepler.server.beat import fire
-from kepler.server.jobs import FAILED, SUCCEEDED, JobStore
-from kepler.server.queue import make_celery
-from kepler.server.scheduled import run_score_job
-from kepler.server.schedules import ScheduleStore
+from kepler.server.context import ServerContext
+from kepler.server.jobs.score import fire, run_score
 from kepler.server.settings import ServerSettings
+from kepler.server.stores.jobs import FAILED, SUCCEEDED
 from kepler.splunk.settings import SplunkSettings
 from tests.hec.receiver import HecReceiver
 from tests.splunk.splunkd_rest import SplunkdRest
@@ -62,38 +60,33 @@ def model(settings: ServerSettings) -> str:
     return register(settings, "five")
 
 
-def queue_run(settings: ServerSettings, model: str, index: str = "scores") -> str:
-    schedules = ScheduleStore(settings.database_url)
+def queue_run(ctx: ServerContext, model: str, index: str = "scores") -> str:
+    schedules = ctx.schedules
     name = f"s{len(schedules.list())}"
     sched = schedules.create(name, search="index=s", model=model, every="1m", index=index)
-    job = fire(
-        sched,
-        jobs=JobStore(settings.database_url),
-        schedules=schedules,
-        celery=make_celery(settings),
-        trigger="manual",
-    )
+    job = fire(ctx, sched, trigger="manual")
     return job.id
 
 
 def run(
-    settings: ServerSettings, job_id: str, splunkd: SplunkdRest, hec: HecReceiver, **kw: Any
+    ctx: ServerContext, job_id: str, splunkd: SplunkdRest, hec: HecReceiver, **kw: Any
 ) -> dict[str, Any]:
-    return run_score_job(
+    settings = ctx.settings
+    return run_score(
+        ctx,
         job_id,
-        settings,
         splunk=SplunkSettings(url=splunkd.url, token=TOKEN),
         hec=HecSettings(url=hec.url, token=HEC_TOKEN, queue_dir=settings.home / "q", **kw),
     )
 
 
 def test_run_scores_and_writes_each_row_once(
-    settings: ServerSettings, model: str, splunkd: SplunkdRest, hec: HecReceiver
+    settings: ServerSettings, ctx: ServerContext, model: str, splunkd: SplunkdRest, hec: HecReceiver
 ) -> None:
-    job_id = queue_run(settings, model)
-    result = run(settings, job_id, splunkd, hec)
+    job_id = queue_run(ctx, model)
+    result = run(ctx, job_id, splunkd, hec)
     assert result["rows"] == 5 and result["sent"] == 5 and result["version"] == 1
-    job = JobStore(settings.database_url).get(job_id)
+    job = ctx.jobs.get(job_id)
     assert job.state == SUCCEEDED and job.result == result
     events = sorted(hec.events, key=lambda e: e["event"]["kepler_row"])
     assert [e["event"]["predicted(y)"] for e in events] == pytest.approx([0, 5, 10, 15, 20])
@@ -101,34 +94,34 @@ def test_run_scores_and_writes_each_row_once(
     assert {e["index"] for e in events} == {"scores"}
     # A redelivered message finds the job done: nothing is searched or sent again.
     exports = len([p for p in splunkd.paths() if p.endswith("/export")])
-    assert run(settings, job_id, splunkd, hec) == result
+    assert run(ctx, job_id, splunkd, hec) == result
     assert len(hec.events) == 5
     assert len([p for p in splunkd.paths() if p.endswith("/export")]) == exports
 
 
 def test_run_without_hec_fails_before_searching(
-    settings: ServerSettings, model: str, splunkd: SplunkdRest, hec: HecReceiver
+    settings: ServerSettings, ctx: ServerContext, model: str, splunkd: SplunkdRest, hec: HecReceiver
 ) -> None:
-    job_id = queue_run(settings, model)
+    job_id = queue_run(ctx, model)
     exports = len([p for p in splunkd.paths() if p.endswith("/export")])
-    run_score_job(
+    run_score(
+        ctx,
         job_id,
-        settings,
         splunk=SplunkSettings(url=splunkd.url, token=TOKEN),
         hec=HecSettings(url="", queue_dir=settings.home / "q"),
     )
-    job = JobStore(settings.database_url).get(job_id)
+    job = ctx.jobs.get(job_id)
     assert job.state == FAILED and (job.error or {})["code"] == "hec_not_configured"
     assert "KEPLER_HEC_URL" in job.message
     assert len([p for p in splunkd.paths() if p.endswith("/export")]) == exports
 
 
 def test_run_into_an_index_hec_refuses_is_failed_with_counts(
-    settings: ServerSettings, model: str, splunkd: SplunkdRest, hec: HecReceiver
+    settings: ServerSettings, ctx: ServerContext, model: str, splunkd: SplunkdRest, hec: HecReceiver
 ) -> None:
-    job_id = queue_run(settings, model, index="not_allowed")
-    run(settings, job_id, splunkd, hec)
-    job = JobStore(settings.database_url).get(job_id)
+    job_id = queue_run(ctx, model, index="not_allowed")
+    run(ctx, job_id, splunkd, hec)
+    job = ctx.jobs.get(job_id)
     assert job.state == FAILED and (job.error or {})["code"] == "hec_rejected"
     assert "refused 5 of 5" in job.message and "index" in job.message
     assert (job.error or {})["detail"]["rows"] == 5
@@ -136,13 +129,13 @@ def test_run_into_an_index_hec_refuses_is_failed_with_counts(
 
 
 def test_run_of_a_deleted_model_is_failed(
-    settings: ServerSettings, model: str, splunkd: SplunkdRest, hec: HecReceiver
+    settings: ServerSettings, ctx: ServerContext, model: str, splunkd: SplunkdRest, hec: HecReceiver
 ) -> None:
     from kepler.ml.store import ModelStore
 
     doomed = register(settings, "doomed")
-    job_id = queue_run(settings, doomed)
+    job_id = queue_run(ctx, doomed)
     ModelStore(settings.tracking_uri, settings.artifact_location).delete(doomed)
-    run(settings, job_id, splunkd, hec)
-    job = JobStore(settings.database_url).get(job_id)
+    run(ctx, job_id, splunkd, hec)
+    job = ctx.jobs.get(job_id)
     assert job.state == FAILED and (job.error or {})["code"] == "model_not_found"

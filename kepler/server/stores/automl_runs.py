@@ -1,4 +1,5 @@
-"""Shared state of running AutoML jobs, in the jobs database: deadline, lanes, finalising.
+"""Shared state of running AutoML jobs, in the jobs database (:mod:`kepler.server.db`):
+deadline, lanes, finalising.
 
 Trial tasks run in any worker; this table is what they agree on, including how many
 trials were started (so ``max_trials`` holds exactly however many lanes run). Each of the run's
@@ -13,55 +14,17 @@ drawing of the next round's configurations.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    Float,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from kepler.server.jobs import _engine
-
-_metadata = MetaData()
-_runs = Table(
-    "kepler_automl_runs",
-    _metadata,
-    Column("job_id", String(32), primary_key=True),
-    Column("dataset_id", String(64), nullable=False),
-    Column("study", Text, nullable=False),  # Optuna storage URL
-    Column("parent_run_id", String(64)),
-    Column("started_at", Float, nullable=False),
-    Column("deadline", Float, nullable=False),
-    Column("lanes_open", Integer, nullable=False),
-    Column("finalised", Integer, nullable=False, default=0),
-    Column("trials_claimed", Integer, nullable=False, default=0),
-)
-_rounds = Table(
-    "kepler_automl_rounds",
-    _metadata,
-    Column("job_id", String(32), primary_key=True),
-    Column("round", Integer, primary_key=True),
-    Column("first", Integer, nullable=False),  # number of the round's first trial
-    Column("size", Integer, nullable=False),
-    # The task that decided the round (the first trial of its run; -1: the start task):
-    # redelivered after a crash, it recognises its own claim and finishes the drawing.
-    Column("drawer", Integer, nullable=False),
-)
-_created: set[int] = set()
-_lock = threading.Lock()
+from kepler.server.db import Database, from_row
+from kepler.server.db import automl_rounds_table as _rounds
+from kepler.server.db import automl_runs_table as _runs
 
 
 @dataclass(frozen=True)
@@ -89,26 +52,16 @@ class AutoMLRun:
 
 
 def _run(m: Any) -> AutoMLRun:
-    return AutoMLRun(
-        job_id=m["job_id"],
-        dataset_id=m["dataset_id"],
-        study=m["study"],
-        parent_run_id=m["parent_run_id"],
-        started_at=m["started_at"],
-        deadline=m["deadline"],
-        lanes_open=m["lanes_open"],
-        finalised=bool(m["finalised"]),
-        trials_claimed=m["trials_claimed"],
-    )
+    return from_row(AutoMLRun, m, decode={"finalised": bool})
 
 
 class AutoMLRuns:
-    def __init__(self, database_url: str) -> None:
-        self.engine: Engine = _engine(database_url)
-        with _lock:
-            if id(self.engine) not in _created:
-                _metadata.create_all(self.engine)
-                _created.add(id(self.engine))
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @property
+    def engine(self) -> Engine:
+        return self.db.engine
 
     def create(
         self,

@@ -1,6 +1,6 @@
 """Scheduled scoring: which search to score with which model, how often, and when next.
 
-Schedules live in the jobs database (``KEPLER_DATABASE_URL``) beside the jobs their runs
+Schedules live in the jobs database (:mod:`kepler.server.db`) beside the jobs their runs
 leave, so they survive a restart of the bridge, the workers and the beat. The beat claims
 a due schedule by moving its ``next_run_at`` forward in one conditional UPDATE, so two
 beats never start the same run twice.
@@ -15,25 +15,14 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    Float,
-    MetaData,
-    String,
-    Table,
-    Text,
-    delete,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from kepler.core.durations import duration_seconds
 from kepler.core.errors import BadParameter, Conflict, InvalidSpec, ScheduleNotFound
 from kepler.core.refs import ModelRef
-from kepler.server.jobs import _engine
+from kepler.server.db import Database, from_row, schedules_table
 
 MIN_EVERY_S = 1.0
 MAX_EVERY_S = 366 * 86400.0
@@ -58,27 +47,6 @@ def format_every(seconds: float) -> str:
         if seconds >= size and seconds % size == 0:
             return f"{int(seconds // size)}{unit}"
     return f"{seconds:g}s"
-
-
-_metadata = MetaData()
-_schedules = Table(
-    "kepler_schedules",
-    _metadata,
-    Column("id", String(32), primary_key=True),
-    Column("name", String(128), nullable=False, unique=True),
-    Column("search", Text, nullable=False),
-    Column("model", String(200), nullable=False),
-    Column("every_s", Float, nullable=False),
-    Column("earliest", String(64)),
-    Column("latest", String(64)),
-    Column("hec_index", String(128)),
-    Column("sourcetype", String(128)),
-    Column("enabled", Boolean, nullable=False, default=True),
-    Column("created_at", Float, nullable=False),
-    Column("next_run_at", Float, nullable=False, index=True),
-    Column("last_run_at", Float),
-    Column("last_job_id", String(32)),
-)
 
 
 @dataclass
@@ -110,29 +78,16 @@ class Schedule:
 
 
 def _row(row: Any) -> Schedule:
-    m = row._mapping
-    return Schedule(
-        id=m["id"],
-        name=m["name"],
-        search=m["search"],
-        model=m["model"],
-        every_s=m["every_s"],
-        earliest=m["earliest"],
-        latest=m["latest"],
-        index=m["hec_index"],
-        sourcetype=m["sourcetype"],
-        enabled=bool(m["enabled"]),
-        created_at=m["created_at"],
-        next_run_at=m["next_run_at"],
-        last_run_at=m["last_run_at"],
-        last_job_id=m["last_job_id"],
-    )
+    return from_row(Schedule, row, columns={"index": "hec_index"}, decode={"enabled": bool})
 
 
 class ScheduleStore:
-    def __init__(self, database_url: str) -> None:
-        self.engine = _engine(database_url)
-        _metadata.create_all(self.engine)
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @property
+    def engine(self) -> Engine:
+        return self.db.engine
 
     def create(
         self,
@@ -174,7 +129,7 @@ class ScheduleStore:
         values["hec_index"] = values.pop("index")
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(_schedules).values(**values))
+                conn.execute(insert(schedules_table).values(**values))
         except IntegrityError:
             raise Conflict(
                 f"a schedule named {name!r} exists; remove it first "
@@ -185,7 +140,9 @@ class ScheduleStore:
     def get(self, name: str) -> Schedule:
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(_schedules).where((_schedules.c.name == name) | (_schedules.c.id == name))
+                select(schedules_table).where(
+                    (schedules_table.c.name == name) | (schedules_table.c.id == name)
+                )
             ).first()
         if row is None:
             raise ScheduleNotFound(
@@ -195,21 +152,21 @@ class ScheduleStore:
 
     def list(self) -> list[Schedule]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(_schedules).order_by(_schedules.c.name))
+            rows = conn.execute(select(schedules_table).order_by(schedules_table.c.name))
             return [_row(r) for r in rows]
 
     def delete(self, name: str) -> Schedule:
         sched = self.get(name)
         with self.engine.begin() as conn:
-            conn.execute(delete(_schedules).where(_schedules.c.id == sched.id))
+            conn.execute(delete(schedules_table).where(schedules_table.c.id == sched.id))
         return sched
 
     def due(self, now: float) -> builtins.list[Schedule]:
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(_schedules)
-                .where(_schedules.c.enabled.is_(True), _schedules.c.next_run_at <= now)
-                .order_by(_schedules.c.next_run_at)
+                select(schedules_table)
+                .where(schedules_table.c.enabled.is_(True), schedules_table.c.next_run_at <= now)
+                .order_by(schedules_table.c.next_run_at)
             )
             return [_row(r) for r in rows]
 
@@ -221,10 +178,10 @@ class ScheduleStore:
             nxt = now + sched.every_s
         with self.engine.begin() as conn:
             done = conn.execute(
-                update(_schedules)
+                update(schedules_table)
                 .where(
-                    _schedules.c.id == sched.id,
-                    _schedules.c.next_run_at == sched.next_run_at,
+                    schedules_table.c.id == sched.id,
+                    schedules_table.c.next_run_at == sched.next_run_at,
                 )
                 .values(next_run_at=nxt)
             )
@@ -233,7 +190,7 @@ class ScheduleStore:
     def ran(self, schedule_id: str, job_id: str, when: float) -> None:
         with self.engine.begin() as conn:
             conn.execute(
-                update(_schedules)
-                .where(_schedules.c.id == schedule_id)
+                update(schedules_table)
+                .where(schedules_table.c.id == schedule_id)
                 .values(last_run_at=when, last_job_id=job_id)
             )

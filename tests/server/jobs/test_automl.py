@@ -18,12 +18,15 @@ from mlflow import MlflowClient
 from kepler.core.errors import BadParameter, DataError
 from kepler.core.spec import parse
 from kepler.ml.store import ModelStore
-from kepler.server import automl
 from kepler.server import queue as queue_names
-from kepler.server.automl_runs import AutoMLRuns
+from kepler.server.context import ServerContext
 from kepler.server.datasets import DatasetStore
-from kepler.server.jobs import FAILED, SUCCEEDED, Job, JobStore
+from kepler.server.db import Database
+from kepler.server.jobs import automl
+from kepler.server.jobs.automl import sweep as automl_sweep
 from kepler.server.settings import ServerSettings
+from kepler.server.stores.automl_runs import AutoMLRuns
+from kepler.server.stores.jobs import FAILED, SUCCEEDED, Job, JobStore
 from kepler_bridge.ingest import ingest_chunk
 
 
@@ -68,12 +71,17 @@ class Queue:
         self.order = order
         self.rng = random.Random(seed)
         self.taken: list[list] = []
+        self._ctx: ServerContext | None = None
+
+    def ctx(self, settings: ServerSettings) -> ServerContext:
+        """The worker's context, this queue its broker (one worker process: its caches
+        last across the tasks it takes)."""
+        if self._ctx is None:
+            self._ctx = ServerContext(settings, component="worker", celery=self)
+        return self._ctx
 
     def send_task(self, name: str, args: list, **_: object) -> None:  # task_id= etc.
         self.tasks.append((name, args))
-
-    def enqueue(self, job_id: str, lane: int, trial: int | None = None) -> None:
-        self.send_task(queue_names.AUTOML_TRIAL_TASK, [job_id, lane, trial])
 
     def take(self) -> tuple[str, list]:
         if self.order == "lifo":
@@ -86,9 +94,9 @@ class Queue:
         name, args = task
         self.taken.append(args)
         if name == queue_names.AUTOML_TASK:
-            return automl.start_automl(*args, settings, self.enqueue)
+            return automl.start_automl(self.ctx(settings), *args)
         job_id, lane, *trial = args
-        return automl.run_automl_trial(job_id, lane, settings, self.enqueue, *trial)
+        return automl.run_automl_trial(self.ctx(settings), job_id, lane, *trial)
 
     def drain(self, settings: ServerSettings) -> list[dict]:
         out = []
@@ -101,13 +109,12 @@ def test_automl_job_runs_lanes_registers_winner_and_records_runs(
     settings: ServerSettings,
 ) -> None:
     dataset_id = _upload(settings, _events())
-    jobs, queue = JobStore(settings.database_url), Queue()
+    jobs, queue = JobStore(Database(settings.database_url)), Queue()
     spec = parse(  # no seed: lanes that ask as they go
         "automl y from x color into picker time_budget=60 max_trials=4 parallel=2 "
         "algorithms=LogisticRegression,DecisionTreeClassifier"
     )
-    datasets = DatasetStore(settings.dataset_store)
-    job = automl.submit_automl(spec, dataset_id, datasets=datasets, jobs=jobs, celery=queue)
+    job = automl.submit_automl(queue.ctx(settings), spec, dataset_id)
     assert job.spec["task"] == "classification" and job.spec["metric"] == "f1"
     assert list(queue.tasks) == [(queue_names.AUTOML_TASK, [dataset_id, job.id])]
     queue.tasks.append(queue.tasks[0])  # a redelivered start must not start twice
@@ -128,7 +135,7 @@ def test_automl_job_runs_lanes_registers_winner_and_records_runs(
         "LogisticRegression",
         {"C": 1.0, "class_weight": None},
     )
-    assert AutoMLRuns(settings.database_url).get(job.id).finalised  # type: ignore[union-attr]
+    assert AutoMLRuns(Database(settings.database_url)).get(job.id).finalised  # type: ignore[union-attr]
 
     client = MlflowClient(settings.tracking_uri, settings.tracking_uri)
     parent = client.get_run(result["parent_run_id"])
@@ -153,7 +160,7 @@ def test_automl_job_runs_lanes_registers_winner_and_records_runs(
 
 def test_seeded_serial_job_repeats_its_trials_and_winner(settings: ServerSettings) -> None:
     dataset_id = _upload(settings, _events(seed=4))
-    jobs, datasets = JobStore(settings.database_url), DatasetStore(settings.dataset_store)
+    jobs = JobStore(Database(settings.database_url))
     boards = []
     for model in ("first", "second"):
         queue = Queue()
@@ -161,7 +168,7 @@ def test_seeded_serial_job_repeats_its_trials_and_winner(settings: ServerSetting
             f"automl y from x color into {model} time_budget=300 seed=11 max_trials=5 "
             "parallel=1 algorithms=LogisticRegression,DecisionTreeClassifier,KNeighborsClassifier"
         )
-        job = automl.submit_automl(spec, dataset_id, datasets=datasets, jobs=jobs, celery=queue)
+        job = automl.submit_automl(queue.ctx(settings), spec, dataset_id)
         queue.drain(settings)
         result = jobs.get(job.id).result or {}
         boards.append(
@@ -181,18 +188,12 @@ def _board(job: dict) -> list[tuple]:
 
 
 def _submit(settings: ServerSettings, dataset_id: str, line: str, queue: Queue) -> Job:
-    return automl.submit_automl(
-        parse(line),
-        dataset_id,
-        datasets=DatasetStore(settings.dataset_store),
-        jobs=JobStore(settings.database_url),
-        celery=queue,
-    )
+    return automl.submit_automl(queue.ctx(settings), parse(line), dataset_id)
 
 
 def _succeeded(settings: ServerSettings, job_id: str) -> dict:
     """The job's result, once it succeeded."""
-    done = JobStore(settings.database_url).get(job_id)
+    done = JobStore(Database(settings.database_url)).get(job_id)
     assert done.state == SUCCEEDED, done.error
     return done.result or {}
 
@@ -307,9 +308,9 @@ def _past_deadline(settings: ServerSettings, job_id: str, seconds: float) -> Non
     """Move the run's deadline into the past (its budget spent long ago)."""
     from sqlalchemy import update
 
-    from kepler.server.automl_runs import _runs
+    from kepler.server.db import automl_runs_table as _runs
 
-    runs = AutoMLRuns(settings.database_url)
+    runs = AutoMLRuns(Database(settings.database_url))
     with runs.engine.begin() as conn:
         conn.execute(
             update(_runs).where(_runs.c.job_id == job_id).values(deadline=time.time() - seconds)
@@ -326,7 +327,7 @@ def _lose_round_one(settings: ServerSettings, model: str, queue: Queue) -> Job:
         queue.run(queue.take(), settings)  # the last one draws round 1 and queues two
     assert len(queue.tasks) == 2
     queue.tasks.clear()  # lost: no worker will ever take them
-    assert JobStore(settings.database_url).get(job.id).state not in (SUCCEEDED, FAILED)
+    assert JobStore(Database(settings.database_url)).get(job.id).state not in (SUCCEEDED, FAILED)
     return job
 
 
@@ -338,16 +339,18 @@ def test_a_run_that_lost_its_tasks_is_finalised_by_the_sweep(
     of the trials that finished and marks the lost ones failed with the reason."""
     queue = Queue()
     job = _lose_round_one(settings, "orphan", queue)
-    assert automl.sweep(time.time(), settings, queue) == []  # within its budget: waits
+    assert automl_sweep.sweep(queue.ctx(settings), time.time()) == []  # within its budget: waits
     _past_deadline(settings, job.id, 1000)
-    assert automl.sweep(time.time(), settings, queue) == []  # trials moved just now
-    monkeypatch.setattr(automl, "STALE_AFTER_S", 0.5)
+    assert automl_sweep.sweep(queue.ctx(settings), time.time()) == []  # trials moved just now
+    monkeypatch.setattr(automl_sweep, "STALE_AFTER_S", 0.5)
     time.sleep(1.0)
-    last, grace = automl._quiet_since(AutoMLRuns(settings.database_url).get(job.id))
+    run = AutoMLRuns(Database(settings.database_url)).get(job.id)
+    assert run is not None
+    last, grace = automl_sweep.quiet_since(run, queue.ctx(settings).studies)
     time.sleep(max(0.0, last + grace - time.time()) + 0.1)
-    assert automl.sweep(time.time(), settings, queue) == [job.id]
+    assert automl_sweep.sweep(queue.ctx(settings), time.time()) == [job.id]
     assert list(queue.tasks) == [(queue_names.AUTOML_FINALISE_TASK, [job.id])]
-    result = automl.finalise_stale(job.id, settings)
+    result = automl.finalise_stale(queue.ctx(settings), job.id)
     assert result["model"] == "orphan" and result["version"] == 1
     done = _succeeded(settings, job.id)
     counts = done["counts"]
@@ -355,8 +358,8 @@ def test_a_run_that_lost_its_tasks_is_finalised_by_the_sweep(
     assert counts["complete"] + counts["pruned"] + counts["failed"] == counts["trials"]
     assert done["leaderboard"][0]["trial"] < 6  # from the trials that did finish
     # once finalised, neither the sweep nor a duplicate message does anything
-    assert automl.sweep(time.time(), settings, queue) == []
-    assert automl.finalise_stale(job.id, settings) == {"skipped": True}
+    assert automl_sweep.sweep(queue.ctx(settings), time.time()) == []
+    assert automl.finalise_stale(queue.ctx(settings), job.id) == {"skipped": True}
 
 
 def test_the_sweep_leaves_a_run_whose_job_already_ended_alone(
@@ -364,15 +367,17 @@ def test_the_sweep_leaves_a_run_whose_job_already_ended_alone(
 ) -> None:
     queue = Queue()
     job = _lose_round_one(settings, "ended", queue)
-    JobStore(settings.database_url).fail(job.id, {"code": "internal", "message": "gone"})
+    JobStore(Database(settings.database_url)).fail(job.id, {"code": "internal", "message": "gone"})
     _past_deadline(settings, job.id, 1000)
-    monkeypatch.setattr(automl, "STALE_AFTER_S", 0.0)
-    last, grace = automl._quiet_since(AutoMLRuns(settings.database_url).get(job.id))
+    monkeypatch.setattr(automl_sweep, "STALE_AFTER_S", 0.0)
+    run = AutoMLRuns(Database(settings.database_url)).get(job.id)
+    assert run is not None
+    last, grace = automl_sweep.quiet_since(run, queue.ctx(settings).studies)
     time.sleep(max(0.0, last + grace - time.time()) + 0.1)
-    assert automl.sweep(time.time(), settings, queue) == [job.id]
-    assert automl.finalise_stale(job.id, settings) == {"skipped": True}
-    assert JobStore(settings.database_url).get(job.id).state == FAILED  # not registered
-    assert automl.sweep(time.time(), settings, queue) == []  # and no longer looked at
+    assert automl_sweep.sweep(queue.ctx(settings), time.time()) == [job.id]
+    assert automl.finalise_stale(queue.ctx(settings), job.id) == {"skipped": True}
+    assert JobStore(Database(settings.database_url)).get(job.id).state == FAILED  # not registered
+    assert automl_sweep.sweep(queue.ctx(settings), time.time()) == []  # and no longer looked at
 
 
 def test_the_beat_sweeps_for_stale_runs(
@@ -382,14 +387,16 @@ def test_the_beat_sweeps_for_stale_runs(
     import threading
 
     from kepler.server import beat
-    from kepler.server import queue as queue_module
+    from kepler.server import context as context_module
 
     queue = Queue()
     job = _lose_round_one(settings, "beaten", queue)
     _past_deadline(settings, job.id, 1000)
-    monkeypatch.setattr(automl, "STALE_AFTER_S", 0.0)
-    monkeypatch.setattr(queue_module, "make_celery", lambda _: queue)  # the broker's part
-    last, grace = automl._quiet_since(AutoMLRuns(settings.database_url).get(job.id))
+    monkeypatch.setattr(automl_sweep, "STALE_AFTER_S", 0.0)
+    monkeypatch.setattr(context_module, "make_celery", lambda _: queue)  # the broker's part
+    run = AutoMLRuns(Database(settings.database_url)).get(job.id)
+    assert run is not None
+    last, grace = automl_sweep.quiet_since(run, queue.ctx(settings).studies)
     time.sleep(max(0.0, last + grace - time.time()) + 0.1)  # quiet for long enough
     stop = threading.Event()
     thread = threading.Thread(target=beat.run_beat, args=(settings, stop, 0.05))
@@ -410,15 +417,15 @@ def test_a_trial_left_running_by_a_lost_lane_is_failed_at_the_end(
     from kepler.ml.automl import search
 
     dataset_id = _upload(settings, _events(seed=7))
-    jobs, datasets = JobStore(settings.database_url), DatasetStore(settings.dataset_store)
+    jobs = JobStore(Database(settings.database_url))
     queue = Queue()
     spec = parse(
         "automl y from x color into orphan time_budget=60 max_trials=3 parallel=1 "
         "algorithms=LogisticRegression"
     )
-    job = automl.submit_automl(spec, dataset_id, datasets=datasets, jobs=jobs, celery=queue)
+    job = automl.submit_automl(queue.ctx(settings), spec, dataset_id)
     queue.run(queue.take(), settings)
-    run = AutoMLRuns(settings.database_url).get(job.id)
+    run = AutoMLRuns(Database(settings.database_url)).get(job.id)
     assert run is not None
     search.load_study(search.storage(run.study), job.id, seed=None).ask()  # then it died
     queue.drain(settings)
@@ -430,10 +437,9 @@ def test_trial_failures_end_the_job_with_the_message(settings: ServerSettings) -
     frame = _events()
     frame["y"] = np.where(frame["x"] > 0, "a", np.where(frame["x"] > -1, "b", "c"))
     dataset_id = _upload(settings, frame)
-    jobs, queue = JobStore(settings.database_url), Queue()
+    jobs, queue = JobStore(Database(settings.database_url)), Queue()
     spec = parse("automl y from x into d task=anomaly time_budget=30 max_trials=2")
-    datasets = DatasetStore(settings.dataset_store)
-    job = automl.submit_automl(spec, dataset_id, datasets=datasets, jobs=jobs, celery=queue)
+    job = automl.submit_automl(queue.ctx(settings), spec, dataset_id)
     queue.drain(settings)
     failed = jobs.get(job.id)
     assert failed.state == FAILED
@@ -465,8 +471,7 @@ def test_bad_input_is_refused_before_any_task_is_queued(
     elif frame_edit == "few":
         frame = frame.head(12)
     dataset_id = _upload(settings, frame)
-    jobs, queue = JobStore(settings.database_url), Queue()
-    datasets = DatasetStore(settings.dataset_store)
+    jobs, queue = JobStore(Database(settings.database_url)), Queue()
     with pytest.raises(error, match=fragment):
-        automl.submit_automl(parse(line), dataset_id, datasets=datasets, jobs=jobs, celery=queue)
+        automl.submit_automl(queue.ctx(settings), parse(line), dataset_id)
     assert not queue.tasks and jobs.list() == []

@@ -9,10 +9,11 @@ import pytest
 
 from kepler.core.spec import FitSpec
 from kepler.ml.store import ModelStore
+from kepler.server.context import ServerContext
 from kepler.server.datasets import DatasetStore
-from kepler.server.fitting import run_fit_job
-from kepler.server.jobs import FAILED, SUCCEEDED, JobStore
+from kepler.server.jobs.fit import run_fit
 from kepler.server.settings import ServerSettings
+from kepler.server.stores.jobs import FAILED, SUCCEEDED
 from kepler_bridge.ingest import ingest_chunk
 
 
@@ -42,13 +43,15 @@ def _regression_csv(n: int = 200) -> str:
     return "x,y\r\n" + "".join(f"{i},{3 * i + 1}\r\n" for i in range(n))
 
 
-def test_fit_job_registers_version_and_records_result(settings: ServerSettings) -> None:
+def test_fit_job_registers_version_and_records_result(
+    settings: ServerSettings, ctx: ServerContext
+) -> None:
     dataset_id = _upload_csv(settings, _regression_csv(), {"search": "index=a", "sid": "9"})
-    jobs = JobStore(settings.database_url)
+    jobs = ctx.jobs
     spec = FitSpec("LinearRegression", target="y", features=("x",), into="line")
     job = jobs.create("fit", spec.to_dict(), model="line", dataset_id=dataset_id)
 
-    result = run_fit_job(dataset_id, job.id, settings)
+    result = run_fit(ctx, dataset_id, job.id)
 
     assert (result["model"], result["version"]) == ("line", 1)
     assert result["metrics"]["r2"] == pytest.approx(1.0)
@@ -57,29 +60,33 @@ def test_fit_job_registers_version_and_records_result(settings: ServerSettings) 
     assert done.worker
 
 
-def test_fit_job_is_idempotent_when_redelivered(settings: ServerSettings) -> None:
+def test_fit_job_is_idempotent_when_redelivered(
+    settings: ServerSettings, ctx: ServerContext
+) -> None:
     dataset_id = _upload_csv(settings, _regression_csv())
-    jobs = JobStore(settings.database_url)
+    jobs = ctx.jobs
     spec = FitSpec("LinearRegression", target="y", features=("x",), into="once")
     job = jobs.create("fit", spec.to_dict(), model="once", dataset_id=dataset_id)
-    first = run_fit_job(dataset_id, job.id, settings)
+    first = run_fit(ctx, dataset_id, job.id)
     # A redelivery after the job finished: the stored result, no new version.
-    assert run_fit_job(dataset_id, job.id, settings) == first
+    assert run_fit(ctx, dataset_id, job.id) == first
     # A redelivery after a crash between registering and recording (the job left running,
     # its worker silent since): same version again.
     jobs._update(job.id, state="running", heartbeat_at=0.0)
-    again = run_fit_job(dataset_id, job.id, settings)
+    again = run_fit(ctx, dataset_id, job.id)
     assert again["version"] == first["version"] == 1
     store = ModelStore(settings.tracking_uri, settings.artifact_location)
     assert [m["latest_version"] for m in store.list_models() if m["name"] == "once"] == [1]
 
 
-def test_fit_job_failure_is_recorded_with_user_message(settings: ServerSettings) -> None:
+def test_fit_job_failure_is_recorded_with_user_message(
+    settings: ServerSettings, ctx: ServerContext
+) -> None:
     dataset_id = _upload_csv(settings, "x,y\r\n1,a\r\n2,a\r\n3,a\r\n4,a\r\n5,a\r\n6,a\r\n")
-    jobs = JobStore(settings.database_url)
+    jobs = ctx.jobs
     spec = FitSpec("LogisticRegression", target="y", features=("x",), into="const")
     job = jobs.create("fit", spec.to_dict(), model="const", dataset_id=dataset_id)
-    result = run_fit_job(dataset_id, job.id, settings)
+    result = run_fit(ctx, dataset_id, job.id)
     failed = jobs.get(job.id)
     assert failed.state == FAILED
     assert failed.error is not None and failed.error["code"] == "data_error"
@@ -89,7 +96,7 @@ def test_fit_job_failure_is_recorded_with_user_message(settings: ServerSettings)
 
 def test_fit_reads_only_the_target_and_features() -> None:
     from kepler.core.spec import FitSpec
-    from kepler.server.fitting import _fields_used
+    from kepler.server.jobs.fit import _fields_used
 
     names = ["_time", "_raw", "host", "temp_1", "temp_2", "vibration", "failure"]
     spec = FitSpec(algorithm="RandomForestClassifier", target="failure", features=("temp_*",))

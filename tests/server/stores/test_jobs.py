@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 
 from kepler.core.errors import JobNotFound
-from kepler.server.jobs import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, JobStore
+from kepler.server.db import Database
 from kepler.server.settings import ServerSettings
+from kepler.server.stores.jobs import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, JobStore
 
 
 @pytest.fixture
 def store(settings: ServerSettings) -> JobStore:
-    return JobStore(settings.database_url)
+    return JobStore(Database(settings.database_url))
 
 
 def test_create_job_is_queued_with_spec(store: JobStore) -> None:
@@ -73,60 +74,6 @@ def test_get_unknown_job_not_found(store: JobStore) -> None:
         store.progress("nope", 0.1, "x")
 
 
-class _Flushes:
-    def __init__(self) -> None:
-        self.count = 0
-
-    def flush(self) -> None:
-        self.count += 1
-
-
-def test_run_once_runs_work_and_records_its_result(store: JobStore) -> None:
-    from kepler.server.jobs import run_once
-
-    job = store.create("fit", {"x": 1})
-    seen: list[dict[str, object]] = []
-    result, ran = run_once(
-        store, job.id, lambda j: seen.append(j.spec) or {"version": 2}, telemetry=_Flushes()
-    )
-    assert (result, ran, seen) == ({"version": 2}, True, [{"x": 1}])
-    assert store.get(job.id).state == SUCCEEDED
-    # A redelivered message: the stored result, work not run again.
-    again, ran = run_once(store, job.id, lambda j: seen.append(j.spec) or {}, telemetry=_Flushes())
-    assert (again, ran, len(seen)) == ({"version": 2}, False, 1)
-
-
-def test_run_once_fails_the_job_with_the_errors_message(store: JobStore) -> None:
-    from kepler.core.errors import DataError
-    from kepler.server.jobs import run_once
-
-    job = store.create("fit", {})
-
-    def work(_: object) -> dict[str, object]:
-        raise DataError("field 'temp' has no values")
-
-    flushes = _Flushes()
-    result, ran = run_once(store, job.id, work, telemetry=flushes)
-    assert ran is False and result["error"]["message"] == "field 'temp' has no values"
-    assert store.get(job.id).state == FAILED and flushes.count == 1
-
-
-def test_run_once_crash_fails_the_job_without_internals_and_propagates(store: JobStore) -> None:
-    from kepler.server.jobs import run_once
-
-    job = store.create("fit", {})
-
-    def work(_: object) -> dict[str, object]:
-        raise RuntimeError("/secret/path/model.pkl: boom")
-
-    with pytest.raises(RuntimeError):
-        run_once(store, job.id, work, telemetry=_Flushes())
-    failed = store.get(job.id)
-    assert failed.state == FAILED
-    assert failed.error is not None and "secret" not in failed.error["message"]
-    assert failed.error["code"] == "internal"
-
-
 def test_jobs_keep_who_asked(store: JobStore) -> None:
     job = store.create("fit", {}, model="m", user="alice")
     assert store.get(job.id).user == "alice"
@@ -165,7 +112,7 @@ def test_a_database_from_before_users_gains_the_column(tmp_path: Path) -> None:
             "INSERT INTO kepler_jobs VALUES ('old1', 'fit', 'succeeded', 'm', NULL, '{}', 1.0, "
             "'done', NULL, NULL, NULL, 1.0, 2.0, NULL, NULL)"
         )
-    store = JobStore(f"sqlite:///{path}")
+    store = JobStore(Database(f"sqlite:///{path}"))
     assert store.get("old1").user is None
     assert store.get(store.create("fit", {}, user="alice").id).user == "alice"
     with sqlite3.connect(path) as db:
@@ -203,16 +150,6 @@ def test_cancel_a_finished_job_is_a_conflict_naming_its_state(store: JobStore) -
         store.cancel("nope", user="bob")
 
 
-def test_run_once_skips_a_cancelled_job(store: JobStore) -> None:
-    from kepler.server.jobs import run_once
-
-    job = store.create("fit", {})
-    store.cancel(job.id, user="bob")
-    ran: list[str] = []
-    result, did = run_once(store, job.id, lambda j: ran.append(j.id) or {}, telemetry=_Flushes())
-    assert (ran, did, result["error"]["code"]) == ([], False, "job_cancelled")
-
-
 def test_start_counts_attempts_and_leaves_a_job_alive_elsewhere(store: JobStore) -> None:
     job = store.create("fit", {})
     assert store.start(job.id, "host-1", stale_s=60) is True
@@ -225,25 +162,3 @@ def test_start_counts_attempts_and_leaves_a_job_alive_elsewhere(store: JobStore)
     assert (store.get(job.id).attempts, store.get(job.id).worker) == (2, "host-2")
     assert store.heartbeat(job.id, attempt=1) is False  # the first worker's job no more
     assert store.heartbeat(job.id, attempt=2) is True
-
-
-def test_run_once_fails_a_job_whose_workers_died_max_attempts_times(store: JobStore) -> None:
-    from kepler.server.jobs import run_once
-    from kepler.server.liveness import JobLimits
-
-    limits = JobLimits(max_attempts=2, heartbeat_s=0.05, stale_s=0.2)
-    job = store.create("fit", {})
-    for attempt in (1, 2):  # a worker starts it, then dies whole
-        assert store.start(job.id, f"host-{attempt}", stale_s=0.0)
-    store._update(job.id, heartbeat_at=0.0)  # its last sign of life, long ago
-    ran: list[str] = []
-    _, did = run_once(
-        store, job.id, lambda j: ran.append(j.id) or {}, telemetry=_Flushes(), limits=limits
-    )
-    assert ran == [] and did is False
-    failed = store.get(job.id)
-    assert failed.state == FAILED
-    assert failed.message == (
-        "the worker running this job died 2 times (out of memory?); raise "
-        "KEPLER_JOB_MAX_ATTEMPTS or give the worker more memory"
-    )

@@ -12,52 +12,37 @@ import json
 import logging
 import os
 import socket
-import threading
 import time
 from collections.abc import Sequence
 
-from sqlalchemy import Column, Float, MetaData, String, Table, Text, delete, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from kepler.server.jobs import _engine
+from kepler.server.db import Database
+from kepler.server.db import worker_devices_table as _table
 
 __all__ = ["WorkerDevices", "record_this_worker"]
 
 log = logging.getLogger(__name__)
 
-_metadata = MetaData()
-_table = Table(
-    "kepler_worker_devices",
-    _metadata,
-    Column("host", String(255), primary_key=True),
-    Column("devices", Text, nullable=False),  # a JSON list: ["cpu", "cuda:0 <name>"]
-    Column("seen_at", Float, nullable=False),
-)
-_created: set[str] = set()
-_created_lock = threading.Lock()
-
 
 class WorkerDevices:
     """The ``kepler_worker_devices`` table: one row per worker host, last write wins."""
 
-    def __init__(self, database_url: str) -> None:
-        self.engine = _engine(database_url)
-        with _created_lock:
-            if database_url not in _created:
-                _metadata.create_all(self.engine)
-                _created.add(database_url)
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def record(self, host: str, devices: Sequence[str]) -> None:
         row = {"host": host, "devices": json.dumps(list(devices)), "seen_at": time.time()}
         try:
-            with self.engine.begin() as conn:
+            with self.db.engine.begin() as conn:
                 conn.execute(delete(_table).where(_table.c.host == host))
                 conn.execute(insert(_table).values(**row))
         except IntegrityError:
             pass  # another pool process of this host wrote the same row first
 
     def by_host(self) -> dict[str, list[str]]:
-        with self.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             rows = conn.execute(select(_table.c.host, _table.c.devices)).all()
         return {host: json.loads(devices) for host, devices in rows}
 
@@ -67,7 +52,7 @@ class WorkerDevices:
         return ["cpu", *sorted(found - {"cpu"})]
 
 
-def record_this_worker(database_url: str) -> tuple[str, ...]:
+def record_this_worker(store: WorkerDevices) -> tuple[str, ...]:
     """Probe this process's devices, log them, record them; a failure only logs."""
     from kepler.ml.devices import detect_devices
 
@@ -75,7 +60,7 @@ def record_this_worker(database_url: str) -> tuple[str, ...]:
     host = socket.gethostname()
     log.info("kepler worker process %d on %s: devices %s", os.getpid(), host, ", ".join(devices))
     try:
-        WorkerDevices(database_url).record(host, devices)
+        store.record(host, devices)
     except Exception:  # the worker trains whether or not the bridge can show its devices
         log.warning("could not record this worker's devices", exc_info=True)
     return devices

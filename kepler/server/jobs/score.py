@@ -1,27 +1,34 @@
-"""Run one scheduled scoring job: search Splunk, score with the model, write scores via HEC.
+"""Scheduled scoring jobs: fired by the beat or the bridge (:func:`fire`), run by a worker
+(:func:`run_score`): search Splunk, score with the model, write scores via HEC.
 
-A plain function the Celery task calls. The job row holds a snapshot of the schedule as
-it fired (search, time range, model reference, index), so a run queued before a schedule
-was removed or changed still does what it was fired to do. Each event carries
-``kepler_job`` and ``kepler_row``: a run redelivered after a worker died mid-send can be
-told apart in Splunk (``| dedup kepler_job kepler_row``).
+The schedules themselves are :mod:`kepler.server.stores.schedules`. The job row holds a
+snapshot of the schedule as it fired (search, time range, model reference, index), so a
+run queued before a schedule was removed or changed still does what it was fired to do.
+Each event carries ``kepler_job`` and ``kepler_row``: a run redelivered after a worker
+died mid-send can be told apart in Splunk (``| dedup kepler_job kepler_row``).
 
 Scoring and delivery are :mod:`kepler.server.scoring`'s two steps, as for every apply; the
-model comes from this worker process's model cache (``model_cache.process_cache``). A run
-owns its sender (its counts are its own) and flushes it once, at its end.
+model comes from the process's model cache (``ctx.cache``). A run owns its sender (its
+counts are its own) and flushes it once, at its end.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kepler.core.errors import HecRejected
 from kepler.core.refs import ModelRef
-from kepler.server.jobs import JobStore, run_once
-from kepler.server.liveness import JobLimits
-from kepler.server.settings import ServerSettings
+from kepler.server.jobs.runner import run_once
+from kepler.server.queue import enqueue_score
+from kepler.server.stores.jobs import Job
+from kepler.server.stores.schedules import Schedule
+
+if TYPE_CHECKING:
+    from kepler.hec import HecSettings
+    from kepler.server.context import ServerContext
+    from kepler.splunk.settings import SplunkSettings
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +36,7 @@ SCORE_KIND = "score"
 SCORE_ROWS = 50_000  # rows scored and sent per piece
 
 
-def schedule_spec(sched: Any, *, trigger: str) -> dict[str, Any]:
+def schedule_spec(sched: Schedule, *, trigger: str) -> dict[str, Any]:
     """What a run needs, frozen when it fires."""
     earliest, latest = sched.window
     return {
@@ -45,46 +52,71 @@ def schedule_spec(sched: Any, *, trigger: str) -> dict[str, Any]:
     }
 
 
-def run_score_job(
-    job_id: str, settings: ServerSettings, *, splunk: Any = None, hec: Any = None
-) -> dict[str, Any]:
-    """Run score job ``job_id``; ``splunk`` and ``hec`` default to the process's settings
-    (``KEPLER_SPLUNK_*``, ``KEPLER_HEC_*``)."""
-    from kepler.server.telemetry import Telemetry
+def fire(ctx: ServerContext, sched: Schedule, *, trigger: str, user: str | None = None) -> Job:
+    """Record a run of ``sched`` as a job and queue it; a run the broker refused is
+    recorded as failed, not left queued forever. The job's user is whoever ran it now
+    (``user``), else the schedule itself (``schedule:<name>``) for the beat's runs."""
+    job = ctx.jobs.create(
+        SCORE_KIND,
+        schedule_spec(sched, trigger=trigger),
+        model=sched.model,
+        user=user or f"schedule:{sched.name}",
+    )
+    ctx.schedules.ran(sched.id, job.id, job.created_at)
+    try:
+        enqueue_score(ctx.celery, job.id)
+    except Exception as exc:
+        ctx.jobs.fail(
+            job.id,
+            {
+                "code": "internal",
+                "status": 500,
+                "message": f"the run of schedule {sched.name!r} could not be queued: the "
+                f"broker did not take it ({type(exc).__name__}); check KEPLER_BROKER_URL",
+            },
+        )
+        raise
+    return job
 
-    telemetry = Telemetry(settings.hec, component="worker")
-    jobs = JobStore(settings.database_url, telemetry=telemetry)
+
+def run_score(
+    ctx: ServerContext,
+    job_id: str,
+    *,
+    splunk: SplunkSettings | None = None,
+    hec: HecSettings | None = None,
+) -> dict[str, Any]:
+    """The worker's side: run score job ``job_id``; ``splunk`` and ``hec`` default to the
+    process's settings (``KEPLER_SPLUNK_*``, ``KEPLER_HEC_*``)."""
+    s = ctx.settings
     result, ran = run_once(
-        jobs,
+        ctx.jobs,
         job_id,
-        lambda job: _score(
-            job_id, job.spec, jobs, settings, splunk or settings.splunk, hec or settings.hec
-        ),
-        telemetry=telemetry,
+        lambda job: _score(ctx, job_id, job.spec, splunk or s.splunk, hec or s.hec),
+        telemetry=ctx.telemetry,
         what="scheduled job",
-        limits=JobLimits.from_settings(settings),
+        limits=ctx.limits,
     )
     if ran:
-        telemetry.flush()
+        ctx.telemetry.flush()
     return result
 
 
 def _score(
+    ctx: ServerContext,
     job_id: str,
     spec: dict[str, Any],
-    jobs: JobStore,
-    settings: ServerSettings,
-    splunk: Any,
-    hec_conf: Any,
+    splunk: SplunkSettings,
+    hec_conf: HecSettings,
 ) -> dict[str, Any]:
     from kepler.hec import HecSender
-    from kepler.server.model_cache import process_cache
     from kepler.server.scoring import deliver
     from kepler.splunk.search import from_splunk
 
+    jobs = ctx.jobs
     started = time.time()
     # The version is pinned before the search runs: one version scores the whole run.
-    info, model = process_cache(settings).fetch(ModelRef.parse(spec["model"]))
+    info, model = ctx.cache.fetch(ModelRef.parse(spec["model"]))
     result: dict[str, Any] = {
         "schedule": spec["schedule"],
         "model": info.name,

@@ -1,7 +1,6 @@
 """Job records shared by the bridge (creates, reads) and the workers (progress, results).
 
-A plain SQL table through SQLAlchemy: SQLite in the embedded default, any database URL
-(Postgres for a team) by setting ``KEPLER_DATABASE_URL``. Jobs hold the spec the worker
+A table of the jobs database (:mod:`kepler.server.db`). Jobs hold the spec the worker
 trains from, so Celery messages carry only ids.
 """
 
@@ -9,91 +8,25 @@ from __future__ import annotations
 
 import builtins
 import json
-import logging
-import socket
-import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    Column,
-    Float,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    and_,
-    create_engine,
-    event,
-    func,
-    insert,
-    inspect,
-    or_,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.engine import Engine
 
+from kepler.core.errors import Conflict, JobCancelled, JobNotFound
+from kepler.server.db import Database, deletions_table, from_row, jobs_table
+
 if TYPE_CHECKING:
-    from kepler.server.liveness import JobLimits
-
-from kepler.core.errors import Conflict, JobCancelled, JobNotFound, KeplerError
-
-_log = logging.getLogger(__name__)
+    from kepler.server.telemetry import Telemetry
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
 CANCELLED = "cancelled"
 STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
 UNFINISHED = (QUEUED, RUNNING)
-
-_metadata = MetaData()
-_jobs = Table(
-    "kepler_jobs",
-    _metadata,
-    Column("id", String(32), primary_key=True),
-    Column("kind", String(16), nullable=False),
-    Column("state", String(16), nullable=False, index=True),
-    Column("model", String(128)),
-    Column("dataset_id", String(64)),
-    Column("spec", Text, nullable=False),
-    Column("progress", Float, nullable=False, default=0.0),
-    Column("message", Text, nullable=False, default=""),
-    Column("result", Text),
-    Column("error", Text),
-    Column("worker", String(255)),
-    Column("created_at", Float, nullable=False),
-    Column("updated_at", Float, nullable=False),
-    Column("started_at", Float),
-    Column("finished_at", Float),
-    # Who asked for the job (the Splunk user, the SDK's OS user or KEPLER_USER): audit only.
-    Column("user_name", String(128)),
-    # How many times a worker started the job, and when the one running it last showed it
-    # is alive (kepler.server.liveness: the beat reaps a job whose worker went quiet).
-    Column("attempts", Integer),
-    Column("heartbeat_at", Float),
-)
-# Every deletion through the bridge: who, when, what (a model and its versions, a schedule).
-_deletions = Table(
-    "kepler_deletions",
-    _metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", Float, nullable=False, index=True),
-    Column("user_name", String(128), nullable=False),
-    Column("roles", Text, nullable=False, default=""),
-    Column("kind", String(16), nullable=False),
-    Column("name", String(255), nullable=False),
-    Column("detail", Text, nullable=False, default="{}"),
-)
-# Columns added after the first release: a database made before gets them on first use.
-_ADDED_COLUMNS = {
-    "kepler_jobs": {"user_name": "VARCHAR(128)", "attempts": "INTEGER", "heartbeat_at": "FLOAT"}
-}
 
 
 @dataclass
@@ -134,85 +67,32 @@ class Job:
 
 
 def _row_to_job(row: Any) -> Job:
-    m = row._mapping
-    return Job(
-        id=m["id"],
-        kind=m["kind"],
-        state=m["state"],
-        spec=json.loads(m["spec"]),
-        model=m["model"],
-        dataset_id=m["dataset_id"],
-        progress=m["progress"],
-        message=m["message"],
-        result=json.loads(m["result"]) if m["result"] else None,
-        error=json.loads(m["error"]) if m["error"] else None,
-        worker=m["worker"],
-        created_at=m["created_at"],
-        updated_at=m["updated_at"],
-        started_at=m["started_at"],
-        finished_at=m["finished_at"],
-        user=m["user_name"],
-        attempts=m["attempts"] or 0,
-        heartbeat_at=m["heartbeat_at"],
+    return from_row(
+        Job,
+        row,
+        columns={"user": "user_name"},
+        decode={
+            "spec": json.loads,
+            "result": _json_or_none,
+            "error": _json_or_none,
+            "attempts": lambda n: n or 0,
+        },
     )
 
 
-_engines: dict[str, Engine] = {}
-_engines_lock = threading.Lock()
-
-
-def _engine(url: str) -> Engine:
-    with _engines_lock:
-        engine = _engines.get(url)
-        if engine is None:
-            if url.startswith("sqlite"):
-                from pathlib import Path
-
-                path = url.split("///", 1)[-1]
-                if path and path != ":memory:":
-                    Path(path).parent.mkdir(parents=True, exist_ok=True)
-                engine = create_engine(url, connect_args={"timeout": 30})
-
-                @event.listens_for(engine, "connect")
-                def _sqlite_pragmas(conn: Any, _record: Any) -> None:
-                    # WAL lets the bridge read while a worker writes progress.
-                    cur = conn.cursor()
-                    cur.execute("PRAGMA journal_mode=WAL")
-                    cur.execute("PRAGMA busy_timeout=30000")
-                    cur.close()
-            else:
-                engine = create_engine(url, pool_pre_ping=True)
-            _metadata.create_all(engine)
-            _add_missing_columns(engine)
-            _engines[url] = engine
-        return engine
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    """``ALTER TABLE ... ADD COLUMN`` for what a database made by an older Kepler lacks
-    (nullable columns only, so old rows stay valid). Two processes may race: a column
-    another one just added is fine."""
-    from sqlalchemy.exc import DBAPIError
-
-    inspector = inspect(engine)
-    for table, columns in _ADDED_COLUMNS.items():
-        have = {c["name"] for c in inspector.get_columns(table)}
-        for name, sqltype in columns.items():
-            if name in have:
-                continue
-            try:
-                with engine.begin() as conn:
-                    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {sqltype}"))
-            except DBAPIError:
-                if name not in {c["name"] for c in inspect(engine).get_columns(table)}:
-                    raise
+def _json_or_none(value: str | None) -> Any:
+    return json.loads(value) if value else None
 
 
 class JobStore:
-    def __init__(self, database_url: str, *, telemetry: Any = None) -> None:
-        self.engine = _engine(database_url)
-        # A kepler.server.telemetry.Telemetry: every state change goes to Splunk as an event.
+    def __init__(self, db: Database, *, telemetry: Telemetry | None = None) -> None:
+        self.db = db
+        # Every state change goes to Splunk as an event.
         self.telemetry = telemetry
+
+    @property
+    def engine(self) -> Engine:
+        return self.db.engine
 
     def _changed(self, job: Job | str) -> None:
         if self.telemetry is not None and self.telemetry.enabled:
@@ -242,7 +122,7 @@ class JobStore:
         )
         with self.engine.begin() as conn:
             conn.execute(
-                insert(_jobs).values(
+                insert(jobs_table).values(
                     id=job.id,
                     kind=kind,
                     state=QUEUED,
@@ -279,7 +159,7 @@ class JobStore:
         }
         with self.engine.begin() as conn:
             done = conn.execute(
-                insert(_deletions).values(
+                insert(deletions_table).values(
                     at=record["at"],
                     user_name=user,
                     roles=",".join(roles),
@@ -296,10 +176,12 @@ class JobStore:
     def deletions(self, *, limit: int = 100, name: str | None = None) -> list[dict[str, Any]]:
         """The latest deletions first (of ``name`` only, when given)."""
         query = (
-            select(_deletions).order_by(_deletions.c.at.desc(), _deletions.c.id.desc()).limit(limit)
+            select(deletions_table)
+            .order_by(deletions_table.c.at.desc(), deletions_table.c.id.desc())
+            .limit(limit)
         )
         if name:
-            query = query.where(_deletions.c.name == name)
+            query = query.where(deletions_table.c.name == name)
         with self.engine.connect() as conn:
             return [
                 {
@@ -316,24 +198,24 @@ class JobStore:
 
     def get(self, job_id: str) -> Job:
         with self.engine.connect() as conn:
-            row = conn.execute(select(_jobs).where(_jobs.c.id == job_id)).first()
+            row = conn.execute(select(jobs_table).where(jobs_table.c.id == job_id)).first()
         if row is None:
             raise JobNotFound(f"no job {job_id!r}; list jobs with kp.jobs() or `| kepler jobs`")
         return _row_to_job(row)
 
     def list(self, *, limit: int = 100, state: str | None = None) -> list[Job]:
-        query = select(_jobs).order_by(_jobs.c.created_at.desc()).limit(limit)
+        query = select(jobs_table).order_by(jobs_table.c.created_at.desc()).limit(limit)
         if state:
-            query = query.where(_jobs.c.state == state)
+            query = query.where(jobs_table.c.state == state)
         with self.engine.connect() as conn:
             return [_row_to_job(r) for r in conn.execute(query)]
 
     def unfinished(self, *, limit: int = 10_000) -> builtins.list[Job]:
         """Queued and running jobs, oldest first (what the reaper looks at)."""
         query = (
-            select(_jobs)
-            .where(_jobs.c.state.in_(UNFINISHED))
-            .order_by(_jobs.c.created_at)
+            select(jobs_table)
+            .where(jobs_table.c.state.in_(UNFINISHED))
+            .order_by(jobs_table.c.created_at)
             .limit(limit)
         )
         with self.engine.connect() as conn:
@@ -343,7 +225,7 @@ class JobStore:
         """Set ``values`` on the job (only while ``where`` holds, when given); False when
         ``where`` did not hold. An unknown job raises :class:`JobNotFound`."""
         values.setdefault("updated_at", time.time())
-        query = update(_jobs).where(_jobs.c.id == job_id)
+        query = update(jobs_table).where(jobs_table.c.id == job_id)
         if where is not None:
             query = query.where(where)
         with self.engine.begin() as conn:
@@ -359,7 +241,7 @@ class JobStore:
         another worker runs it and showed life within ``stale_s`` seconds (a message
         delivered twice runs once)."""
         now = time.time()
-        c = _jobs.c
+        c = jobs_table.c
         takeable: Any = c.state.in_(UNFINISHED)
         if stale_s is not None:
             quiet = or_(c.heartbeat_at.is_(None), c.heartbeat_at < now - stale_s)
@@ -383,10 +265,10 @@ class JobStore:
     def heartbeat(self, job_id: str, attempt: int) -> bool:
         """The running worker's sign of life; False when the job is no longer its own
         (cancelled, failed by the reaper, or re-queued and started by another worker)."""
-        c = _jobs.c
+        c = jobs_table.c
         with self.engine.begin() as conn:
             done = conn.execute(
-                update(_jobs)
+                update(jobs_table)
                 .where(c.id == job_id, c.state == RUNNING, c.attempts == attempt)
                 .values(heartbeat_at=time.time())
             )
@@ -395,7 +277,7 @@ class JobStore:
     def progress(self, job_id: str, fraction: float, message: str) -> None:
         self._update(
             job_id,
-            where=_jobs.c.state.in_(UNFINISHED),  # a cancelled job keeps its message
+            where=jobs_table.c.state.in_(UNFINISHED),  # a cancelled job keeps its message
             progress=max(0.0, min(1.0, fraction)),
             message=message[:500],
         )
@@ -408,7 +290,7 @@ class JobStore:
         """End the job with ``result``; False when it had ended already (a cancel wins)."""
         done = self._update(
             job_id,
-            where=_jobs.c.state.in_(UNFINISHED),
+            where=jobs_table.c.state.in_(UNFINISHED),
             state=SUCCEEDED,
             progress=1.0,
             message="done",
@@ -422,9 +304,9 @@ class JobStore:
     def fail(self, job_id: str, error: dict[str, Any], *, attempt: int | None = None) -> bool:
         """End the job with ``error``; False when it had ended already. With ``attempt``,
         only while that attempt runs it (the reaper's and the time limit's failures)."""
-        where: Any = _jobs.c.state.in_(UNFINISHED)
+        where: Any = jobs_table.c.state.in_(UNFINISHED)
         if attempt is not None:
-            where = and_(_jobs.c.state == RUNNING, _jobs.c.attempts == attempt)
+            where = and_(jobs_table.c.state == RUNNING, jobs_table.c.attempts == attempt)
         done = self._update(
             job_id,
             where=where,
@@ -450,7 +332,7 @@ class JobStore:
         }
         done = self._update(
             job_id,
-            where=_jobs.c.state.in_(UNFINISHED),
+            where=jobs_table.c.state.in_(UNFINISHED),
             state=CANCELLED,
             message=f"cancelled by {user}"[:500],
             error=json.dumps(error),
@@ -469,7 +351,7 @@ class JobStore:
     def requeue(self, job: Job, message: str) -> bool:
         """Put back in the queue a running job whose worker went quiet (the reaper), unless
         it moved since ``job`` was read: so two beats never re-queue it twice."""
-        c = _jobs.c
+        c = jobs_table.c
         return self._update(
             job.id,
             where=and_(
@@ -486,84 +368,9 @@ class JobStore:
 
     def resent(self, job: Job, message: str) -> bool:
         """Record that a queued job's message was sent again (unless it moved since)."""
-        c = _jobs.c
+        c = jobs_table.c
         return self._update(
             job.id,
             where=and_(c.state == QUEUED, c.updated_at == job.updated_at),
             message=message[:500],
         )
-
-
-def run_once(
-    jobs: JobStore,
-    job_id: str,
-    work: Callable[[Job], dict[str, Any]],
-    *,
-    telemetry: Any,
-    what: str = "job",
-    limits: JobLimits | None = None,
-) -> tuple[dict[str, Any], bool]:
-    """What every worker-side job runner does around its ``work``: a job already ended
-    (succeeded, failed, cancelled) returns its stored outcome (a redelivered message does
-    nothing twice); otherwise it is marked started, ``work(job)`` runs, and the job ends
-    succeeded with its result or failed with the error's user-safe message. An unexpected
-    exception fails the job with a message pointing at the worker's log and propagates
-    (Celery records it).
-
-    With ``limits`` (kepler.server.liveness) a heartbeat runs beside ``work``, a job that
-    another worker runs (its heartbeat fresh) is left to it, and a job whose workers died
-    ``max_attempts`` times fails naming why instead of starting again.
-
-    Returns ``(result, ran)``: ``ran`` is true only when ``work`` ran and succeeded now.
-    """
-    from contextlib import nullcontext
-
-    from kepler.server.liveness import Heartbeat, died_error
-
-    job = jobs.get(job_id)
-    if job.state == SUCCEEDED and job.result:
-        return job.result, False
-    if job.state in (FAILED, CANCELLED):
-        return {"error": job.error}, False
-    stale_s = limits.stale_s if limits is not None else None
-    if (
-        limits is not None
-        and job.state == RUNNING
-        and job.attempts >= limits.max_attempts
-        and time.time() - job.last_seen > limits.stale_s
-    ):
-        error = died_error(job.attempts)
-        jobs.fail(job_id, error, attempt=job.attempts)
-        _log.warning("%s %s: %s", what, job_id, error["message"])
-        telemetry.flush()
-        return {"error": error}, False
-    if not jobs.start(job_id, socket.gethostname(), stale_s=stale_s):
-        now = jobs.get(job_id)
-        _log.info("%s %s not started: it is %s", what, job_id, now.state)
-        return {"skipped": True, "state": now.state}, False
-    job = jobs.get(job_id)  # this attempt's number and start
-    try:
-        with Heartbeat(jobs, job, limits) if limits is not None else nullcontext():
-            result = work(job)
-    except KeplerError as exc:
-        jobs.fail(job_id, exc.to_dict())
-        _log.info("%s %s failed: %s", what, job_id, exc.message)
-        telemetry.flush()
-        return {"error": exc.to_dict()}, False
-    except Exception:
-        _log.exception("%s %s crashed", what, job_id)
-        jobs.fail(job_id, internal_error(job_id))
-        telemetry.flush()
-        raise
-    if not jobs.succeed(job_id, result):  # cancelled (or failed by its time limit) meanwhile
-        return {"error": jobs.get(job_id).error}, False
-    return result, True
-
-
-def internal_error(job_id: str) -> dict[str, Any]:
-    """A failed job's error when the worker crashed: no internals, where to look."""
-    return {
-        "code": "internal",
-        "status": 500,
-        "message": f"the worker hit an internal error on job {job_id}; its log has the details",
-    }

@@ -8,13 +8,14 @@ import socket
 import pytest
 
 from kepler.ml.devices import detect_devices
+from kepler.server.db import Database
 from kepler.server.settings import ServerSettings
-from kepler.server.worker_devices import WorkerDevices, record_this_worker
+from kepler.server.stores.worker_devices import WorkerDevices, record_this_worker
 
 
 @pytest.fixture
 def store(settings: ServerSettings) -> WorkerDevices:
-    return WorkerDevices(settings.database_url)
+    return WorkerDevices(Database(settings.database_url))
 
 
 def test_all_devices_before_any_worker_is_cpu(store: WorkerDevices) -> None:
@@ -40,10 +41,11 @@ def test_record_same_host_again_replaces_its_row(store: WorkerDevices) -> None:
 def test_record_this_worker_logs_and_records_devices(
     settings: ServerSettings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="kepler.server.worker_devices"):
-        devices = record_this_worker(settings.database_url)
+    store = WorkerDevices(Database(settings.database_url))
+    with caplog.at_level(logging.INFO, logger="kepler.server.stores.worker_devices"):
+        devices = record_this_worker(store)
 
     assert devices == detect_devices()
     assert devices[0] == "cpu"
-    assert WorkerDevices(settings.database_url).by_host() == {socket.gethostname(): list(devices)}
+    assert store.by_host() == {socket.gethostname(): list(devices)}
     assert f"devices {', '.join(devices)}" in caplog.text

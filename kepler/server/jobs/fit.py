@@ -1,0 +1,162 @@
+"""Fit jobs: accepted by the bridge (:func:`submit_fit`), run by a worker (:func:`run_fit`).
+
+The bridge checks everything that can be checked before a worker spends time on it. The
+worker reads the dataset, trains, registers a new model version and records the result:
+idempotent, since a job already finished returns its stored result and registration is
+keyed by the job id, so a redelivered message never makes a second version.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from kepler.core.errors import DataError, InvalidSpec, JobCancelled
+from kepler.core.refs import validate_model_name
+from kepler.core.spec import FitSpec, expand_features, parse
+from kepler.server.jobs.runner import run_once
+from kepler.server.queue import enqueue_fit
+from kepler.server.stores.jobs import Job
+
+if TYPE_CHECKING:
+    from kepler.server.context import ServerContext
+
+log = logging.getLogger(__name__)
+
+
+def build_spec(*, line: str | None = None, algorithm: str | None = None, **parts: Any) -> FitSpec:
+    """A checked :class:`FitSpec` from an SPL-style line or from the SDK's parts."""
+    from kepler.ml.registry import all_algorithms, get_algorithm
+
+    if line:
+        spec = parse(
+            line if line.lstrip().lower().startswith(("fit", "|")) else f"fit {line}",
+            catalog=all_algorithms(),
+        )
+        if not isinstance(spec, FitSpec):
+            raise InvalidSpec("a fit job needs a `fit ...` line")
+        return spec
+    if not algorithm:
+        raise InvalidSpec("name the algorithm to fit, e.g. RandomForestClassifier")
+    into = parts.get("into")
+    if into is not None:
+        validate_model_name(str(into))  # the rule `into` follows in SPL
+    info = get_algorithm(algorithm)
+    params = info.check(dict(parts.pop("params", None) or {}))
+    target = parts.get("target")
+    if info.supervised and not target:
+        raise InvalidSpec(f"{info.name} predicts a field: pass target=<field>")
+    if not info.supervised and target:
+        raise InvalidSpec(f"{info.name} learns without a target: drop target={target!r}")
+    features = tuple(parts.pop("features", None) or ("*",))
+    return FitSpec(algorithm=info.name, params=params, features=features, **parts)
+
+
+def check_against_columns(spec: FitSpec, columns: list[str]) -> list[str]:
+    """Fail fast, before queueing, on a target or field the dataset does not have."""
+    if spec.target is not None and spec.target not in columns:
+        shown = ", ".join(c for c in columns[:20])
+        raise DataError(
+            f"target field {spec.target!r} is not in the data; the data has: {shown}",
+            detail={"field": spec.target},
+        )
+    exclude = (spec.target,) if spec.target else ()
+    return expand_features(spec.features, columns, exclude=exclude)
+
+
+def submit_fit(
+    ctx: ServerContext, spec: FitSpec, dataset_id: str, *, user: str | None = None
+) -> Job:
+    """The bridge's side: check ``spec`` against the dataset, record the job, queue it."""
+    manifest = ctx.datasets.manifest(dataset_id)  # DatasetNotFound / DatasetIncomplete
+    if manifest.rows == 0:
+        raise DataError("the dataset has no rows; check the search or frame you sent")
+    check_against_columns(spec, list(manifest.columns))
+    job = ctx.jobs.create("fit", spec.to_dict(), model=spec.into, dataset_id=dataset_id, user=user)
+    enqueue_fit(ctx.celery, dataset_id, job.id)
+    return job
+
+
+def run_fit(ctx: ServerContext, dataset_id: str, job_id: str) -> dict[str, Any]:
+    """The worker's side: train the job's spec on the dataset; return ``{"run_id",
+    "model", "version", ...}``."""
+    telemetry = ctx.telemetry
+    result, ran = run_once(
+        ctx.jobs,
+        job_id,
+        lambda job: _fit(ctx, dataset_id, job_id, job.spec, user=job.user),
+        telemetry=telemetry,
+        limits=ctx.limits,
+    )
+    if ran and telemetry.enabled:
+        telemetry.fit(job_id, result, ctx.jobs.get(job_id).to_dict().get("duration_s"))
+        telemetry.flush()
+    return result
+
+
+def _fit(
+    ctx: ServerContext,
+    dataset_id: str,
+    job_id: str,
+    spec_dict: dict[str, Any],
+    *,
+    user: str | None = None,
+) -> dict[str, Any]:
+    from kepler.ml.training import train
+
+    spec = FitSpec.from_dict(spec_dict)
+
+    jobs = ctx.jobs
+
+    def progress(fraction: float, message: str) -> None:
+        # Reading takes the first 10%, registering the last 10%.
+        jobs.progress(job_id, 0.1 + 0.8 * fraction, message)
+
+    datasets = ctx.datasets
+    manifest = datasets.manifest(dataset_id)
+    jobs.progress(job_id, 0.02, f"reading {manifest.rows:,} rows")
+    # Only the fields the fit uses (Splunk events carry many more: _raw, _time, host...),
+    # one block per column: no consolidation copy of the whole frame.
+    columns = _fields_used(spec, datasets.schema(dataset_id).names)
+    frame = datasets.read_frame(dataset_id, columns=columns)
+    jobs.progress(job_id, 0.1, "training")
+    # The frame was read for this fit alone: train may reorder it to hold rows out.
+    trained = train(frame, spec, progress=progress, consume=True)
+    del frame
+    result: dict[str, Any] = {
+        "metrics": trained.metrics,
+        "rows": manifest.rows,
+        "algorithm": spec.algorithm,
+        "dataset_id": dataset_id,
+    }
+    if spec.into:
+        if jobs.get(job_id).finished:  # cancelled or out of time while it trained
+            raise JobCancelled(f"job {job_id} ended while it trained; no version was registered")
+        jobs.progress(job_id, 0.92, f"registering a new version of {spec.into}")
+        lineage = {"dataset": manifest.to_dict(), "source": getattr(manifest, "source", None)}
+        registered = ctx.models.register(
+            trained, spec.into, lineage=lineage, job_id=job_id, user=user
+        )
+        result.update(
+            model=registered.name,
+            version=registered.version,
+            run_id=registered.run_id,
+            user=user,
+        )
+    return result
+
+
+def _fields_used(spec: FitSpec, names: list[str]) -> list[str] | None:
+    """The target and the (expanded) features, in the dataset's order; ``None`` (every
+    field) when the spec names a field the data lacks, so that training reports it."""
+    from kepler.core.errors import KeplerError as SpecError
+
+    target = spec.target
+    try:
+        features = expand_features(spec.features, names, exclude=(target,) if target else ())
+    except SpecError:
+        return None
+    if target and target not in names:
+        return None
+    wanted = {*features, *([target] if target else [])}
+    return [n for n in names if n in wanted]
