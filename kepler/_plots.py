@@ -103,6 +103,9 @@ def _trials(ax: Axes, board: Any, metric: str) -> None:
     lower_is_better = metric in ("rmse", "mae")
     best = frame[metric].cummin() if lower_is_better else frame[metric].cummax()
     ax.step(frame["trial"], best, where="post", color="black", linewidth=1, label="best so far")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial")
     ax.set_ylabel(metric)
     ax.set_title(f"{metric} by trial")
