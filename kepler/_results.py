@@ -58,6 +58,9 @@ class FitResult:
     def ref(self) -> str | None:
         return f"{self.model}@{self.version}" if self.model else None
 
+    def __getstate__(self) -> dict[str, Any]:  # a pickled result leaves its connection
+        return {**self.__dict__, "client": None}
+
     def summary(self) -> ModelSummary:
         """The registered version's summary (importances, holdout sample, lineage)."""
         if self.client is None or self.version is None or not self.model:
@@ -106,6 +109,9 @@ class AutoMLResult:
     @property
     def ref(self) -> str | None:
         return f"{self.model}@{self.version}" if self.model else None
+
+    def __getstate__(self) -> dict[str, Any]:  # a pickled result leaves its connection
+        return {**self.__dict__, "client": None}
 
     def summary(self) -> ModelSummary:
         """The registered winner's summary (importances, holdout sample, lineage)."""

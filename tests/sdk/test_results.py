@@ -172,3 +172,11 @@ def test_jobs_through_the_bridge_are_flat(
 def test_fit_without_a_version_says_how_to_plot() -> None:
     with pytest.raises(kp.BadParameter, match=r"kp\.summary"):
         kp.FitResult("j", None, None, None).plot()
+
+
+def test_results_pickle_without_their_connection(client: kp.Client) -> None:
+    import pickle
+
+    result = kp.FitResult("j", "pump", 2, "r", {"f1": 0.5}, url="u", client=client)
+    again = pickle.loads(pickle.dumps(result))
+    assert again == result and again.client is None and again.url == "u"
