@@ -178,5 +178,5 @@ def test_results_pickle_without_their_connection(client: kp.Client) -> None:
     import pickle
 
     result = kp.FitResult("j", "pump", 2, "r", {"f1": 0.5}, url="u", client=client)
-    again = pickle.loads(pickle.dumps(result))
+    again = pickle.loads(pickle.dumps(result))  # noqa: S301 (our own bytes)
     assert again == result and again.client is None and again.url == "u"
