@@ -73,7 +73,9 @@ if TYPE_CHECKING:
         summary,
         unschedule,
     )
-    from kepler._client import AutoMLResult, Client, FitResult
+    from kepler._client import Client
+    from kepler._plots import plot_drift
+    from kepler._results import AutoMLResult, FitResult, ModelSummary
     from kepler._to_splunk import to_splunk
     from kepler.splunk.search import from_splunk
     from kepler.splunk.settings import SplunkSettings
@@ -95,14 +97,16 @@ _LAZY = {
     "predict": "kepler._api",
     "summary": "kepler._api",
     "score": "kepler._api",
-    "AutoMLResult": "kepler._client",
+    "AutoMLResult": "kepler._results",
+    "ModelSummary": "kepler._results",
+    "plot_drift": "kepler._plots",
     "schedule": "kepler._api",
     "schedules": "kepler._api",
     "unschedule": "kepler._api",
     "from_splunk": "kepler.splunk.search",
     "SplunkSettings": "kepler.splunk.settings",
     "Client": "kepler._client",
-    "FitResult": "kepler._client",
+    "FitResult": "kepler._results",
     "to_splunk": "kepler._to_splunk",
 }
 
@@ -145,6 +149,7 @@ __all__ = [
     "KeplerError",
     "MissingDependency",
     "ModelNotFound",
+    "ModelSummary",
     "NotFound",
     "PayloadTooLarge",
     "RequestTimeout",
@@ -172,6 +177,7 @@ __all__ = [
     "from_splunk",
     "jobs",
     "models",
+    "plot_drift",
     "predict",
     "schedule",
     "schedules",

@@ -557,6 +557,9 @@ class ModelView:
     kepler_version: str | None = None
     warnings: list[Any] = field(default_factory=list)
     lineage: dict[str, Any] = field(default_factory=dict)
+    # A bounded sample of holdout truth and predictions (kepler.ml.metrics.holdout_sample)
+    # for the SDK's charts; None for unsupervised models and versions fitted before it.
+    holdout_sample: dict[str, Any] | None = None
     versions: list[dict[str, Any]] = field(default_factory=list)
     coefficients: list[dict[str, Any]] | None = None
     importances: list[dict[str, Any]] | None = None
