@@ -72,6 +72,12 @@ def test_quickstart_notebook_runs_and_shows_tables_and_charts(
     assert "image/png" in mimetypes(cell_with(done, "clf.plot()"))
     assert "image/png" in mimetypes(cell_with(done, 'reg.plot("residuals")'))
     assert "image/png" in mimetypes(cell_with(done, "best.plot()"))
+    # The hotter window drifts on temp and not on the untouched line.
+    drift = "".join(
+        o["data"].get("text/html", "") for o in outputs_of(cell_with(done, "kp.drift(hotter"))
+    )
+    assert "temp" in drift and "True" in drift and "line" in drift
+    assert "image/png" in mimetypes(cell_with(done, "kp.plot_drift(drift)"))
     automl = cell_with(done, "kp.automl(")
     automl_html = "".join(o["data"].get("text/html", "") for o in outputs_of(automl) if "data" in o)
     assert "AutoML pump_auto@1" in automl_html and "leaderboard" in automl_html
