@@ -66,23 +66,6 @@ def test_searchbnf_syntax_lists_every_choice(verb: str, option: str, choices: tu
     assert set(found.group(1).split("|")) == set(choices)
 
 
-def _jobs_eval() -> str:
-    root = ET.parse(VIEWS / "kepler_jobs.xml").getroot()  # noqa: S314 - our own file
-    base = next(s for s in root.iter("search") if s.get("id") == "jobs")
-    query = base.findtext("query") or ""
-    assert query.startswith("| kepler jobs"), query
-    found = re.search(r"progress_pct=(.*?)(?:,\s*\w+=|\s*\||$)", query)
-    assert found, f"the jobs search computes no progress_pct: {query}"
-    return found.group(1)
-
-
-def test_jobs_dashboard_shows_progress_as_the_command_sends_it() -> None:
-    """`| kepler jobs` sends percent (0-100): a job at 1% must not show 100%."""
-    expression = _jobs_eval()
-    assert "progress" in expression
-    assert not re.search(r"\*\s*100|100\s*\*|/\s*100|<=?\s*1\b", expression), expression
-
-
 def test_jobs_command_sends_progress_in_percent() -> None:
     from kepler.searchcommand.listing import job_rows
 
