@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Row = dict[str, Any]
-CLS = "accuracy precision recall f1 roc_auc".split()
-REG = "r2 rmse mae mse explained_variance".split()
+CLS = ["accuracy", "precision", "recall", "f1", "roc_auc"]
+REG = ["r2", "rmse", "mae", "mse", "explained_variance"]
 
 
 @dataclass
@@ -86,7 +86,9 @@ def _num(v: Any) -> float | None:
         return None
 
 
-def _timechart(points: Iterable[tuple[float, str, float]], agg: Callable[[list[float]], float]) -> Row:
+def _timechart(
+    points: Iterable[tuple[float, str, float]], agg: Callable[[list[float]], float]
+) -> Row:
     """`| timechart span=1h agg(x) BY series` over (time, series, value)."""
     cells: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     series: list[str] = []
@@ -137,9 +139,7 @@ def models_dashboard(r: Results) -> dict[str, Row]:
         "ds_versions": table(versions),
         "ds_version_count": table([{"versions": len(versions)}]),
         "ds_metrics": table(by_version, ["version", *CLS, *REG]),
-        "ds_version_table": table(
-            [{k: v.get(k) for k in first} | v for v in reversed(by_version)]
-        ),
+        "ds_version_table": table([{k: v.get(k) for k in first} | v for v in reversed(by_version)]),
         "ds_aliases": table(aliases),
         "ds_runs": table(runs),
         "ds_importances": table([{"feature": f, "weight": w} for f, w in top]),
@@ -158,7 +158,9 @@ def jobs_dashboard(r: Results) -> dict[str, Row]:
             "job_id": j["job_id"],
             "kind": j["kind"],
             "state": j["state"],
-            "progress_pct": round(float(j["progress"])) if _num(j["progress"]) is not None else None,
+            "progress_pct": round(float(j["progress"]))
+            if _num(j["progress"]) is not None
+            else None,
             "message": j["message"],
             "model": j["model"],
             "created": j["created"],
@@ -263,7 +265,8 @@ def health_dashboard(r: Results) -> dict[str, Row]:
             ((e["time"], e["event"]["mode"], e["event"]["latency_ms"]) for e in applies), p95
         ),
         "ds_drift_events": table(
-            drift_events, ["_time", "model", "version", "monitor", "drifted_fields", "max_statistic"]
+            drift_events,
+            ["_time", "model", "version", "monitor", "drifted_fields", "max_statistic"],
         ),
     }
 
@@ -279,7 +282,10 @@ def scores_dashboard(r: Results) -> dict[str, Row]:
         version = e["event"].get("kepler_version") or (found and found[2])
         scores.append((e["time"], {**e["event"], "kepler_model": model, "kepler_version": version}))
     recent = [
-        {"_time": _iso(t), **{k: v for k, v in row.items() if k.startswith(("kepler_", "pred", "prob"))}}
+        {
+            "_time": _iso(t),
+            **{k: v for k, v in row.items() if k.startswith(("kepler_", "pred", "prob"))},
+        }
         for t, row in sorted(scores, key=lambda s: -s[0])[:20]
     ]
     versions = Counter(f"{row['kepler_model']}@{row['kepler_version']}" for _, row in scores)
@@ -287,7 +293,9 @@ def scores_dashboard(r: Results) -> dict[str, Row]:
         "ds_model_list": table([{"model": m} for m in sorted({v["model"] for v in r.models})]),
         "ds_score_count": table([{"scored": len(scores)}]),
         "ds_scores_time": _timechart(((t, row["kepler_model"], 1.0) for t, row in scores), len),
-        "ds_scores_version": table([{"version": v, "count": c} for v, c in sorted(versions.items())]),
+        "ds_scores_version": table(
+            [{"version": v, "count": c} for v, c in sorted(versions.items())]
+        ),
         "ds_scores_recent": table(recent),
     }
 

@@ -105,40 +105,110 @@ def monitor_runs(script: Path, stack: LocalStack, receiver: HecReceiver) -> None
             at = now - (3 - hour) * 3600
             scored = stream(script, stack, ["apply", MODEL], window)
             hits = sum(r["failure"] == r["predicted(failure)"] for r in scored)
-            drifted = []
+            drifted, stats = [], []
             for name in ("temp", "vibration"):
-                stat = wasserstein([float(e[name]) for e in train[:200]], [float(e[name]) for e in window])
+                stat = wasserstein(
+                    [float(e[name]) for e in train[:200]], [float(e[name]) for e in window]
+                )
                 flag = stat > 5.0
+                stats.append(stat)
                 drifted += [name] if flag else []
                 dims = {"model": MODEL, "version": "2", "field": name, "drifted": str(flag).lower()}
                 fields = {**dims, "metric_name:kepler.drift.wasserstein": stat}
-                hec.send(make_event("metric", time=at, index="kepler_metrics", sourcetype="kepler:metrics", fields=fields))
-            live_fields = {"model": MODEL, "version": "2", "metric_name:kepler.live.accuracy": hits / len(scored)}
-            hec.send(make_event("metric", time=at, index="kepler_metrics", sourcetype="kepler:metrics", fields=live_fields))
+                hec.send(
+                    make_event(
+                        "metric",
+                        time=at,
+                        index="kepler_metrics",
+                        sourcetype="kepler:metrics",
+                        fields=fields,
+                    )
+                )
+            live_fields = {
+                "model": MODEL,
+                "version": "2",
+                "metric_name:kepler.live.accuracy": hits / len(scored),
+            }
+            hec.send(
+                make_event(
+                    "metric",
+                    time=at,
+                    index="kepler_metrics",
+                    sourcetype="kepler:metrics",
+                    fields=live_fields,
+                )
+            )
             if drifted:
-                event = {"model": MODEL, "version": 2, "monitor": "pump-drift", "drifted_fields": drifted, "max_statistic": stat}
-                hec.send(make_event(event, time=at, index="kepler", sourcetype="kepler:drift", source="kepler"))
+                event = {
+                    "model": MODEL,
+                    "version": 2,
+                    "monitor": "pump-drift",
+                    "drifted_fields": drifted,
+                    "max_statistic": max(stats),
+                }
+                hec.send(
+                    make_event(
+                        event, time=at, index="kepler", sourcetype="kepler:drift", source="kepler"
+                    )
+                )
         hec.flush(30)
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory, stack: LocalStack, receiver: HecReceiver) -> Results:
+def results(
+    tmp_path_factory: pytest.TempPathFactory, stack: LocalStack, receiver: HecReceiver
+) -> Results:
     from tests.splunk.kepler_command import write_shim
 
     script = write_shim(tmp_path_factory.mktemp("bin"))
-    fit(script, stack, ["fit", "LogisticRegression", "failure", "from", "temp", "vibration", "into", MODEL])
-    fit(script, stack, ["fit", "RandomForestClassifier", "failure", "from", "temp", "vibration", "site", "into", MODEL])
-    fit(script, stack, ["fit", "DecisionTreeClassifier", "failure", "from", "temp", "into", "valve"])
+    fit(
+        script,
+        stack,
+        ["fit", "LogisticRegression", "failure", "from", "temp", "vibration", "into", MODEL],
+    )
+    fit(
+        script,
+        stack,
+        [
+            "fit",
+            "RandomForestClassifier",
+            "failure",
+            "from",
+            "temp",
+            "vibration",
+            "site",
+            "into",
+            MODEL,
+        ],
+    )
+    fit(
+        script, stack, ["fit", "DecisionTreeClassifier", "failure", "from", "temp", "into", "valve"]
+    )
     stack.client().set_alias(MODEL, "production", 2)
     leaderboard = fit(
         script,
         stack,
-        ["automl", "failure", "from", "temp", "vibration", "into", "pump_auto", "time_budget=60",
-         "max_trials=4", "seed=1", "algorithms=DecisionTreeClassifier,LogisticRegression"],
+        [
+            "automl",
+            "failure",
+            "from",
+            "temp",
+            "vibration",
+            "into",
+            "pump_auto",
+            "time_budget=60",
+            "max_trials=3",
+            "seed=1",
+            "algorithms=DecisionTreeClassifier,LogisticRegression",
+        ],
     )
     # A job that fails in the worker: a regressor asked to learn a yes/no label.
     cmd = splunkd(script, stack.url, stack.token)
-    run_fit(cmd, ["fit", "LinearRegression", "failure", "from", "site", "into", "broken"], chunks(sensor_events(100), 100, FIELDS))
+    run_fit(
+        cmd,
+        ["fit", "LinearRegression", "failure", "from", "site", "into", "broken"],
+        chunks(sensor_events(100), 100, FIELDS),
+    )
     cmd.close()
     monitor_runs(script, stack, receiver)
     rng = random.Random(7)
@@ -146,10 +216,26 @@ def results(tmp_path_factory: pytest.TempPathFactory, stack: LocalStack, receive
     for e in scores:
         e["_time"] = time.time() - rng.uniform(0, 3 * 3600)
     stream(script, stack, ["apply", MODEL, "index=kepler_scores"], scores)
-    wait_until(lambda: any(e.get("sourcetype") == "kepler:apply" for e in receiver.events), 30, "apply telemetry")
+    wait_until(
+        lambda: any(e.get("sourcetype") == "kepler:apply" for e in receiver.events),
+        30,
+        "apply telemetry",
+    )
     # A job still running when the jobs are listed (the stack stops it at the end).
     cmd = splunkd(script, stack.url, stack.token)
-    cmd.getinfo(["automl", "failure", "from", "temp", "vibration", "into", "pump_auto", "async=true", "time_budget=60"])
+    cmd.getinfo(
+        [
+            "automl",
+            "failure",
+            "from",
+            "temp",
+            "vibration",
+            "into",
+            "pump_auto",
+            "async=true",
+            "time_budget=60",
+        ]
+    )
     cmd.execute_all(chunks(sensor_events(300), 300, FIELDS)[0], finished=True)
     assert cmd.close() == 0, cmd.stderr
     with receiver.lock:
@@ -166,20 +252,35 @@ def results(tmp_path_factory: pytest.TempPathFactory, stack: LocalStack, receive
 
 @pytest.fixture(scope="module")
 def preview_page() -> Path:
-    """`npm ci` from the lock (once: node_modules is kept) and the page's build."""
+    """The page `make install` built (npm ci from the lock, then esbuild); built here only
+    when it is missing or older than its sources, so a failed npm install fails this test."""
     assert shutil.which("node") and shutil.which("npm"), "node and npm are needed: make install"
     assert CHROMIUM.exists(), f"no {CHROMIUM}: `make system-deps` installs Debian's chromium"
-    lock = PREVIEW / "node_modules" / ".package-lock.json"
-    if not lock.exists():
-        proc = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PREVIEW, capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, f"npm ci failed in {PREVIEW}:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
-    proc = subprocess.run(["node", "build.mjs"], cwd=PREVIEW, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, f"building the preview page failed:\n{proc.stderr[-3000:]}"
-    return PREVIEW / "dist" / "index.html"
+    page = PREVIEW / "dist" / "index.html"
+    if not (PREVIEW / "node_modules" / ".package-lock.json").exists():
+        proc = subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund"],
+            cwd=PREVIEW,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert proc.returncode == 0, (
+            f"npm ci failed in {PREVIEW}:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+        )
+    sources = [PREVIEW / "build.mjs", PREVIEW / "package-lock.json", *(PREVIEW / "src").iterdir()]
+    if not page.exists() or page.stat().st_mtime < max(p.stat().st_mtime for p in sources):
+        proc = subprocess.run(
+            ["node", "build.mjs"], cwd=PREVIEW, capture_output=True, text=True, timeout=300
+        )
+        assert proc.returncode == 0, f"building the preview page failed:\n{proc.stderr[-3000:]}"
+    return page
 
 
 @pytest.fixture(scope="module")
-def rendered(preview_page: Path, results: Results, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def rendered(
+    preview_page: Path, results: Results, tmp_path_factory: pytest.TempPathFactory
+) -> dict:
     dashboards = []
     for name, d in definitions().items():
         dashboards.append({"name": name, "definition": d, "fixtures": FIXTURES[name](results)})
@@ -189,7 +290,11 @@ def rendered(preview_page: Path, results: Results, tmp_path_factory: pytest.Temp
     (folder / "fixtures.json").write_text(json.dumps(dashboards, indent=1))
     out = Path(os.environ.get("KEPLER_SCREENSHOTS", SCREENSHOTS))
     proc = subprocess.run(
-        ["node", "render.mjs", str(manifest), str(out)], cwd=PREVIEW, capture_output=True, text=True, timeout=300
+        ["node", "render.mjs", str(manifest), str(out)],
+        cwd=PREVIEW,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, f"render.mjs failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
     return json.loads((out / "report.json").read_text()) | {"_out": str(out)}
@@ -199,11 +304,15 @@ def rendered(preview_page: Path, results: Results, tmp_path_factory: pytest.Temp
 def test_dashboard_renders_every_visualization_with_data(rendered: dict, name: str) -> None:
     report = rendered[name]
     assert report["pageErrors"] == [], report["pageErrors"]
-    assert report["unknownCalls"] == [], f"splunkd calls the preview double does not answer: {report['unknownCalls']}"
+    assert report["unknownCalls"] == [], (
+        f"splunkd calls the preview double does not answer: {report['unknownCalls']}"
+    )
     bad = {k: v for k, v in report["visualizations"].items() if v["state"] != "data"}
     assert not bad, f"{name}: visualizations without data or in error: {json.dumps(bad, indent=1)}"
     assert set(report["visualizations"]) == set(definitions()[name]["visualizations"])
-    assert len(report["inputs"]) == 2 and all("Cannot access" not in i for i in report["inputs"]), report["inputs"]
+    assert len(report["inputs"]) == 2 and all("Cannot access" not in i for i in report["inputs"]), (
+        report["inputs"]
+    )
     png = Path(rendered["_out"]) / f"{name}.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -212,12 +321,30 @@ def test_a_search_without_results_shows_as_such(preview_page: Path, tmp_path: Pa
     """The check can fail: a data source with no fixture (a search that errors) and one with
     no rows are reported as error and empty, not as data."""
     d = definitions()["kepler_scores"]
-    fixtures = {"ds_model_list": {"fields": [{"name": "model"}], "columns": [["pump"]]},
-                "ds_score_count": {"fields": [{"name": "scored"}], "columns": [[]]}}
+    fixtures = {
+        "ds_model_list": {"fields": [{"name": "model"}], "columns": [["pump"]]},
+        "ds_score_count": {"fields": [{"name": "scored"}], "columns": [[]]},
+    }
     manifest = tmp_path / "m.json"
-    manifest.write_text(json.dumps({"chromium": str(CHROMIUM), "dashboards": [{"name": "x", "definition": d, "fixtures": fixtures}]}))
-    proc = subprocess.run(["node", "render.mjs", str(manifest), str(tmp_path)], cwd=PREVIEW, capture_output=True, text=True, timeout=120)
+    manifest.write_text(
+        json.dumps(
+            {
+                "chromium": str(CHROMIUM),
+                "dashboards": [{"name": "x", "definition": d, "fixtures": fixtures}],
+            }
+        )
+    )
+    proc = subprocess.run(
+        ["node", "render.mjs", str(manifest), str(tmp_path)],
+        cwd=PREVIEW,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     seen = json.loads((tmp_path / "report.json").read_text())["x"]["visualizations"]
-    assert seen["viz_scores_time"]["state"] == "error" and "no fixture" in seen["viz_scores_time"]["text"]
+    assert (
+        seen["viz_scores_time"]["state"] == "error"
+        and "no fixture" in seen["viz_scores_time"]["text"]
+    )
     assert seen["viz_score_count"]["state"] != "data"

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from kepler.searchcommand.command import USAGE
-from tests.splunk_app.test_package import read_conf
 from tests.dashboards.definitions import (
     DEFAULT,
     definition,
@@ -21,6 +20,7 @@ from tests.dashboards.definitions import (
     tokens_used,
     views,
 )
+from tests.splunk_app.test_package import read_conf
 
 VIEWS = views()
 DASHBOARDS = definitions()

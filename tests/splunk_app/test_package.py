@@ -151,7 +151,9 @@ def test_dashboards_run_kepler_models_and_jobs(app: Path) -> None:
     names = [v.get("name") for v in nav.iter("view")]
     assert {"kepler_models", "kepler_jobs", "kepler_health", "configuration"} <= set(names)
     assert (views / "configuration.xml").is_file()
-    assert read_conf(app / "default" / "savedsearches.conf")["kepler_drift_alert"]["disabled"] == "1"
+    assert (
+        read_conf(app / "default" / "savedsearches.conf")["kepler_drift_alert"]["disabled"] == "1"
+    )
 
 
 def test_package_ships_app_icons_at_splunks_sizes(app: Path) -> None:

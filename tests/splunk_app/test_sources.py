@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import struct
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ from tests.splunk_app.test_package import read_conf
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "splunk_app" / "package"
-VIEWS = PACKAGE / "default" / "data" / "ui" / "views"
 
 # Every key=value option each verb's parser accepts: the spec line's own options, then the
 # command's (taken out before the line is parsed).
