@@ -1,7 +1,9 @@
 // Renders each dashboard of a manifest in headless Chromium and reports, from the DOM, what
 // every visualization shows: `node render.mjs <manifest.json> <out-dir>` writes
 // <out-dir>/<name>.png and <out-dir>/report.json. The manifest: {"chromium": path,
-// "dashboards": [{"name", "definition", "fixtures": {data source id: {fields, columns}}}]}.
+// "dashboards": [{"name", "definition", "fixtures": {data source id: {fields, columns}}}],
+// "settleMs": how long a dashboard may take to show every visualization (30000; a
+// dashboard may set its own)}.
 import { chromium } from 'playwright-core';
 import { createServer } from 'node:http';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -106,45 +108,60 @@ const base = `http://127.0.0.1:${server.address().port}`;
 const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu'] });
 const report = {};
 try {
+    const page = await browser.newPage({ viewport: { width: 1240, height: 900 } });
+    const problems = [];
+    page.on('pageerror', (e) => problems.push(String(e).slice(0, 500)));
+    await page.addInitScript(() => {
+        // What Splunk Web puts on every page; the inputs read splunkd's path from it.
+        // SERVER_ZONEINFO in Splunk's serialized form: UTC, offset 0.
+        window.$C = {
+            SPLUNKD_PATH: '/splunkd/__raw',
+            LOCALE: 'en-US',
+            MRSPARKLE_ROOT_PATH: '',
+            APP: 'kepler',
+            SERVER_ZONEINFO: '### SERIALIZED TIMEZONE FORMAT 1.0;Y0 NW 55 54 43;$',
+        };
+    });
+    await page.goto(`${base}/`, { timeout: 120000 }); // the bundle loads once
     for (const dash of manifest.dashboards) {
-        const page = await browser.newPage({ viewport: { width: 1240, height: 900 } });
-        const problems = [];
-        page.on('pageerror', (e) => problems.push(String(e).slice(0, 500)));
-        await page.addInitScript((c) => {
-            window.__KEPLER__ = c;
-            // What Splunk Web puts on every page; the inputs read splunkd's path from it.
-            // SERVER_ZONEINFO in Splunk's serialized form: UTC, offset 0.
-            window.$C = {
-                SPLUNKD_PATH: '/splunkd/__raw',
-                LOCALE: 'en-US',
-                MRSPARKLE_ROOT_PATH: '',
-                APP: 'kepler',
-                SERVER_ZONEINFO: '### SERIALIZED TIMEZONE FORMAT 1.0;Y0 NW 55 54 43;$',
-            };
-        }, { definition: dash.definition, fixtures: dash.fixtures, theme: 'light' });
-        await page.goto(`${base}/`);
+        problems.length = 0;
+        unknownCalls.length = 0;
+        await page.setViewportSize({ width: 1240, height: 900 });
+        await page.evaluate(
+            (c) => window.keplerRender(c),
+            { definition: dash.definition, fixtures: dash.fixtures, theme: 'light' },
+        );
         const ids = Object.fromEntries(
             Object.entries(dash.definition.visualizations).map(([id, v]) => [id, v.type]),
         );
-        // Rendering settles within seconds; every wait is bounded.
-        let seen = {};
-        const deadline = Date.now() + 30000;
-        while (Date.now() < deadline) {
-            seen = await page.evaluate(inspect, ids);
-            if (Object.values(seen).every((v) => v.state === 'data' || v.state === 'error')) break;
-            await page.waitForTimeout(250);
-        }
+        // Rendering settles within seconds (twice: the first model selected re-runs the
+        // searches that use it); every wait is bounded.
+        const deadline = Date.now() + (dash.settleMs ?? manifest.settleMs ?? 30000);
+        const settle = async () => {
+            let seen = await page.evaluate(inspect, ids);
+            while (Date.now() < deadline && !Object.values(seen).every((v) => v.state !== 'missing' && v.state !== 'empty')) {
+                await page.waitForTimeout(250);
+                seen = await page.evaluate(inspect, ids);
+            }
+            return seen;
+        };
+        await settle();
+        await page.waitForTimeout(1000);
+        await settle();
         await page.waitForTimeout(800); // chart animations end before the screenshot
-        seen = await page.evaluate(inspect, ids);
+        const seen = await page.evaluate(inspect, ids);
         await page.screenshot({ path: join(outDir, `${dash.name}.png`), fullPage: true });
         const inputs = await page.evaluate(() =>
             [...document.querySelectorAll('[data-test="input-item"], [data-input-type]')].map((e) =>
                 e.textContent.trim().slice(0, 200),
             ),
         );
-        report[dash.name] = { visualizations: seen, inputs, pageErrors: problems, unknownCalls: [...unknownCalls] };
-        unknownCalls.length = 0;
-        await page.close();
+        report[dash.name] = {
+            visualizations: seen,
+            inputs,
+            pageErrors: [...problems],
+            unknownCalls: [...unknownCalls],
+        };
     }
 } finally {
     await browser.close();

@@ -43,13 +43,20 @@ const preset = {
     },
 };
 
-const { definition, theme } = window.__KEPLER__;
-window.__KEPLER__.errors = [];
-window.addEventListener('error', (e) => window.__KEPLER__.errors.push(String(e.message)));
-createRoot(document.getElementById('root')).render(
-    <SplunkThemeProvider family="enterprise" colorScheme={theme || 'light'} density="compact">
-        <DashboardContextProvider preset={preset} initialDefinition={definition}>
-            <DashboardCore width="100%" height="auto" />
-        </DashboardContextProvider>
-    </SplunkThemeProvider>,
-);
+// One page renders one dashboard after another (loading the bundle once):
+// window.keplerRender({definition, fixtures, theme}) replaces what is shown.
+let root = null;
+window.keplerRender = (config) => {
+    window.__KEPLER__ = config;
+    if (root) root.unmount();
+    // Inputs keep their tokens in the URL (form.model=...): each dashboard starts clean.
+    window.history.replaceState(null, '', window.location.pathname);
+    root = createRoot(document.getElementById('root'));
+    root.render(
+        <SplunkThemeProvider family="enterprise" colorScheme={config.theme || 'light'} density="compact">
+            <DashboardContextProvider preset={preset} initialDefinition={config.definition}>
+                <DashboardCore width="100%" height="auto" />
+            </DashboardContextProvider>
+        </SplunkThemeProvider>,
+    );
+};
