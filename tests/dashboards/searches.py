@@ -250,7 +250,7 @@ def health_dashboard(r: Results) -> dict[str, Row]:
         rows_by_hour[_hour(e["time"])]["rows_scored"] += e["event"]["rows"]
         rows_by_hour[_hour(e["time"])]["errors"] += e["event"]["errors"]
     drift_events = [
-        {"_time": _iso(e["time"]), **e["event"]}
+        {"_time": _iso(e["time"]), **e["event"], "drifted_fields": ", ".join(e["event"]["drifted"])}
         for e in sorted(r.sourcetype("kepler:drift"), key=lambda e: -e["time"])
         if e["event"].get("model") == r.model
     ]

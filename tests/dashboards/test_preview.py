@@ -106,15 +106,20 @@ def monitor_runs(script: Path, stack: LocalStack, receiver: HecReceiver) -> None
             at = now - (3 - hour) * 3600
             scored = stream(script, stack, ["apply", MODEL], window)
             hits = sum(r["failure"] == r["predicted(failure)"] for r in scored)
-            drifted, stats = [], []
+            drifted: list[str] = []
             for name in ("temp", "vibration"):
                 stat = wasserstein(
                     [float(e[name]) for e in train[:200]], [float(e[name]) for e in window]
                 )
                 flag = stat > 5.0
-                stats.append(stat)
                 drifted += [name] if flag else []
-                dims = {"model": MODEL, "version": "2", "field": name, "drifted": str(flag).lower()}
+                dims = {
+                    "model": MODEL,
+                    "version": "2",
+                    "monitor": "pump-drift",
+                    "field": name,
+                    "drifted": str(flag).lower(),
+                }
                 fields = {**dims, "metric_name:kepler.drift.wasserstein": stat}
                 hec.send(
                     make_event(
@@ -142,10 +147,11 @@ def monitor_runs(script: Path, stack: LocalStack, receiver: HecReceiver) -> None
             if drifted:
                 event = {
                     "model": MODEL,
-                    "version": 2,
+                    "version": "2",
                     "monitor": "pump-drift",
-                    "drifted_fields": drifted,
-                    "max_statistic": max(stats),
+                    "drifted": drifted,
+                    "rows": len(window),
+                    "kepler_job": f"monitor-run-{hour}",
                 }
                 hec.send(
                     make_event(
