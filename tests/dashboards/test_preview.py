@@ -91,7 +91,8 @@ def wasserstein(a: list[float], b: list[float]) -> float:
 
 
 def monitor_runs(script: Path, stack: LocalStack, receiver: HecReceiver) -> None:
-    """What a drift monitor sends each hour (issue 16; no monitor exists yet): per field a
+    """What a drift monitor sends each hour (issue 16; the shapes of wip/monitor, not on this
+    branch): per field a
     `kepler.drift.wasserstein` metric (dimensions model, version, field, drifted), the live
     accuracy of the model's answers (`| kepler apply`) on the hour's labelled events
     (`kepler.live.accuracy`), and a `kepler:drift` event when a field drifted. The data is
