@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 	preview screenshots
 
 # System packages: redis-server for the production broker (the tests start their own);
-# chromium for the dashboards' preview (tests/dashboards renders them headless).
+# chromium, node and npm for the dashboards' preview (tests/dashboards renders them headless).
 system-deps:
 	@command -v redis-server >/dev/null 2>&1 || { \
 	  echo "installing redis-server (Debian package)"; \
@@ -22,6 +22,10 @@ system-deps:
 	  echo "installing chromium (Debian package)"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "installing nodejs and npm (Debian packages)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm >/dev/null; }
 	@# apt starts a redis service on 6379 on some machines; Kepler never uses it.
 
 $(STAMP): pyproject.toml packaging/constraints.txt
