@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from kepler.core import wire
 from kepler.core.errors import PayloadTooLarge
 from kepler.core.refs import ModelRef, model_to_delete
+from kepler.server import promote
 from kepler.server.scoring import ScoreOptions, Writeback, apply_chunk
 from kepler.server.senders import hec_target
 from kepler_bridge.deps import AuthDep, Caller, CallerDep, StateDep, admin_only
@@ -30,7 +31,10 @@ async def list_models(state: StateDep, versions: bool = False) -> list[dict[str,
 
 @router.get("/{ref}")
 async def describe_model(ref: str, state: StateDep) -> dict[str, Any]:
+    """One version, every version of its model, and the model's latest alias moves."""
     out: dict[str, Any] = await run_in_threadpool(state.models.describe, ModelRef.parse(ref))
+    moves = await run_in_threadpool(state.ctx.alias_moves.list, model=out["name"], limit=20)
+    out["alias_moves"] = [m.to_dict() for m in moves]
     return out
 
 
@@ -58,11 +62,12 @@ def set_alias(
     state: StateDep,
     caller: Annotated[Caller, ALIASING],
 ) -> dict[str, Any]:
+    """Point ``name:alias`` at a version (admin level); the move is recorded (GET
+    /v1/audit/aliases) with who asked and the version the alias left."""
     ref = ModelRef.parse(f"{name}:{alias}")
-    state.models.set_alias(ref.name, alias, body.version)
-    state.cache.forget(ref.name)  # the next predict of pump:alias sees the move
-    state.telemetry.aliased(ref.name, alias, body.version, user=caller.user)
-    return {"model": ref.name, "alias": alias, "version": body.version}
+    return promote.move_alias(
+        state.ctx, ref.name, alias, body.version, user=caller.user, roles=caller.roles
+    )
 
 
 @router.delete("/{name}/aliases/{alias}")
@@ -72,8 +77,7 @@ def delete_alias(
     """Remove an alias (admin level); the version it pointed at stays. 404 when the model
     has no such alias."""
     ref = ModelRef.parse(f"{name}:{alias}")
-    state.models.delete_alias(ref.name, alias)
-    return {"model": ref.name, "alias": alias, "removed": True, "user": caller.user}
+    return promote.remove_alias(state.ctx, ref.name, alias, user=caller.user, roles=caller.roles)
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
