@@ -424,15 +424,23 @@ class Client:
         *,
         probabilities: bool | None = None,
         as_: str | None = None,
+        shadow: str | None = None,
     ) -> Any:
         """Score ``df`` with ``model`` (``pump``, ``pump@3``, ``pump:production``); return
-        ``df`` with the model's output fields added."""
+        ``df`` with the model's output fields added. ``shadow="pump@5"`` scores the rows
+        with that version too (champion/challenger): the answer is ``model``'s alone, and
+        the challenger's agreement goes to Splunk as a ``kepler:shadow`` event."""
         import pandas as pd
 
         ref = ModelRef.parse(model)
+        if shadow is not None:
+            ModelRef.parse(shadow)  # a bad reference fails here, before any row is sent
         table = _frames.to_arrow(df)
         query = wire.ModelApply(
-            probabilities=probabilities, output_name=as_ or None, include_input=False
+            probabilities=probabilities,
+            output_name=as_ or None,
+            include_input=False,
+            shadow=shadow,
         ).to_params()
 
         def score(piece: Any) -> Any:

@@ -416,6 +416,7 @@ class ModelApply(Body):
     echo: str | None = None
     index: str | None = None
     sourcetype: str | None = None
+    shadow: str | None = None  # a challenger version: scored alongside, agreement recorded
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ COMMAND_OPTIONS: dict[str, dict[str, Param]] = {
         "output": Param("output", "str", choices=("model", "events")),
     },
     "automl": {"async": Param("async", "bool")},
-    "apply": {"async": Param("async", "bool")},
+    "apply": {"async": Param("async", "bool"), "shadow": Param("shadow", "str")},
     "drift": drift.OPTIONS,
     "jobs": {
         "limit": Param("limit", "int", minimum=1, maximum=1000),
@@ -105,7 +105,7 @@ def build(
     if isinstance(spec, ApplySpec):
         if options.get("async"):
             return AsyncApply(spec, bridge, _source(searchinfo))
-        return Apply(spec, bridge)
+        return Apply(spec, bridge, shadow=options.get("shadow"))
     if isinstance(spec, SummarySpec):
         rows = listing.summary_rows(bridge, spec.model)  # now: an unknown model fails at getinfo
         return Generating(lambda: rows)
