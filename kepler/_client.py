@@ -615,7 +615,9 @@ class Client:
 
         a, b = ModelRef.parse(first), ModelRef.parse(second)
         answer = self._json("GET", wire.compare(a, b))
-        return pd.DataFrame(answer["rows"], columns=["item", *answer["columns"], "changed", "detail"])
+        return pd.DataFrame(
+            answer["rows"], columns=["item", *answer["columns"], "changed", "detail"]
+        )
 
     def deletions(self, limit: int = 100, name: str | None = None) -> Any:
         """The bridge's deletion log, latest first: who deleted which model or schedule,

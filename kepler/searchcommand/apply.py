@@ -39,7 +39,7 @@ class Apply(Subcommand):
         found = _describe(bridge, spec)
         self.pinned = found.ref
         features = [str(f) for f in found.features or []]
-        self.shadow = None
+        self.shadow: str | None = None
         if shadow:  # shadow=pump@5: the challenger, pinned now as the champion is
             challenger = _describe(bridge, ApplySpec(ModelRef.parse(shadow)))
             self.shadow = challenger.ref

@@ -3,7 +3,8 @@
 One SQL database (``KEPLER_DATABASE_URL``: SQLite in the embedded default, Postgres for a
 team) holds jobs, deletions, alias moves, schedules, AutoML runs and the workers'
 devices. The schema is declared here, once, so that one ``create_all`` makes every table
-and a reader sees the whole of it in one place; the stores (:mod:`kepler.server.stores`) hold the queries.
+and a reader sees the whole of it in one place; the stores (:mod:`kepler.server.stores`)
+hold the queries.
 
 A process opens the database once, as :class:`Database` (the process's
 :class:`~kepler.server.context.ServerContext` owns it), and closes it with the context.

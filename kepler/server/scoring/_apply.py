@@ -14,8 +14,8 @@ from kepler.hec import HecSettings
 from kepler.server.model_cache import ModelCache
 from kepler.server.scoring._deliver import NOT_CONFIGURED, Delivered, deliver
 from kepler.server.scoring._score import ScoreOptions, score
-from kepler.server.scoring.shadow import shadow_batch
 from kepler.server.scoring._tables import read_body, read_csv_for_model, write_body
+from kepler.server.scoring.shadow import shadow_batch
 from kepler.server.senders import SenderPool
 from kepler.server.telemetry import Telemetry
 
