@@ -61,15 +61,16 @@ def compare(models: ModelStore, first: ModelRef, second: ModelRef) -> dict[str, 
 
 
 def _fingerprint(lineage: dict[str, Any]) -> dict[str, Any]:
-    dataset = lineage.get("dataset") if isinstance(lineage.get("dataset"), dict) else {}
-    source = lineage.get("source") if isinstance(lineage.get("source"), dict) else {}
+    found, origin = lineage.get("dataset"), lineage.get("source")
+    dataset: dict[str, Any] = found if isinstance(found, dict) else {}
+    source: dict[str, Any] = origin if isinstance(origin, dict) else {}
     schema = dataset.get("schema")
     return {
         "dataset_id": dataset.get("dataset_id"),
         "content_hash": dataset.get("content_hash"),
         "rows": dataset.get("rows"),
         "schema_hash": _schema_hash(schema) if isinstance(schema, dict) else None,
-        "search": (source or {}).get("search"),
+        "search": source.get("search"),
     }
 
 

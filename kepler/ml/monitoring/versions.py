@@ -72,13 +72,13 @@ def _numbers(ref: Mapping[str, Any], other: Mapping[str, Any]) -> dict[str, Any]
 def _categories(ref: Mapping[str, Any], other: Mapping[str, Any]) -> dict[str, Any]:
     theirs = {str(k): int(c) for k, c in other.get("top") or []}
     keys = [str(k) for k, _ in ref.get("top") or []]
-    top = [[k, theirs.get(k, 0)] for k in keys]
+    top = [(k, theirs.get(k, 0)) for k in keys]
     n = int(other.get("count") or 0)
     return {
         "type": other.get("type"),
         "count": n,
         "nulls": int(other.get("nulls") or 0),
-        "top": top,
+        "top": [[k, c] for k, c in top],
         "other": n - sum(c for _, c in top),
         "unseen": {k: c for k, c in theirs.items() if k not in keys},
     }
