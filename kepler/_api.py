@@ -164,6 +164,22 @@ def delete_model(model: str) -> None:
     client().delete_model(model)
 
 
+def promote(ref: str, alias: str) -> dict[str, Any]:
+    """Point ``alias`` at the version ``ref`` names: ``kp.promote("pump@4", "production")``
+    (admin token). Recorded with who and the version the alias left (``kp.summary``)."""
+    return client().promote(ref, alias)
+
+
+def unalias(model: str, alias: str) -> dict[str, Any]:
+    """Remove ``alias`` of ``model`` (admin token); its version stays."""
+    return client().unalias(model, alias)
+
+
+def compare(first: str, second: str) -> Any:
+    """Two versions side by side: ``kp.compare("pump@3", "pump@4")`` (a DataFrame)."""
+    return client().compare(first, second)
+
+
 def deletions(limit: int = 100, name: str | None = None) -> Any:
     """Who deleted which model or schedule, and when (the bridge's audit log)."""
     return client().deletions(limit, name)

@@ -359,15 +359,23 @@ class Client:
         *,
         probabilities: bool | None = None,
         as_: str | None = None,
+        shadow: str | None = None,
     ) -> Any:
         """Score ``df`` with ``model`` (``pump``, ``pump@3``, ``pump:production``); return
-        ``df`` with the model's output fields added."""
+        ``df`` with the model's output fields added. ``shadow="pump@5"`` scores the rows
+        with that version too (champion/challenger): the answer is ``model``'s alone, and
+        the challenger's agreement goes to Splunk as a ``kepler:shadow`` event."""
         import pandas as pd
 
         ref = ModelRef.parse(model)
+        if shadow is not None:
+            ModelRef.parse(shadow)  # a bad reference fails here, before any row is sent
         table = _frames.to_arrow(df)
         query = wire.ModelApply(
-            probabilities=probabilities, output_name=as_ or None, include_input=False
+            probabilities=probabilities,
+            output_name=as_ or None,
+            include_input=False,
+            shadow=shadow,
         ).to_params()
 
         def score(piece: Any) -> Any:
@@ -507,6 +515,50 @@ class Client:
     def delete_alias(self, model: str, alias: str) -> None:
         """Remove alias ``alias`` of ``model`` (admin level); its version stays."""
         self._request("DELETE", wire.alias(model, alias))
+
+    def promote(self, ref: str, alias: str) -> dict[str, Any]:
+        """Point ``alias`` of the model ``ref`` names at that version (admin level):
+        ``promote("pump@4", "production")``; ``pump:staging`` or ``pump`` (its latest)
+        name a version too. The answer says which version the alias left."""
+        parsed = ModelRef.parse(ref)
+        version = parsed.version
+        if version is None:
+            version = int(self._json("GET", wire.model(parsed))["version"])
+        answer: dict[str, Any] = self._json(
+            "PUT", wire.alias(parsed.name, alias), json=wire.AliasSet(version).to_dict()
+        )
+        return answer
+
+    def unalias(self, model: str, alias: str) -> dict[str, Any]:
+        """Remove ``alias`` of ``model`` (admin level); the version stays. Recorded as a move."""
+        answer: dict[str, Any] = self._json("DELETE", wire.alias(model, alias))
+        return answer
+
+    def alias_moves(self, limit: int = 100, name: str | None = None) -> Any:
+        """Every alias move, latest first (who, when, alias, from which version to which),
+        as a DataFrame; ``name`` keeps one model's."""
+        import pandas as pd
+
+        params: dict[str, Any] = {"limit": limit}
+        if name:
+            params["name"] = name
+        rows = self._json("GET", wire.AUDIT_ALIASES, params=params)
+        columns = ["at", "user", "roles", "model", "alias", "from_version", "to_version"]
+        frame = pd.DataFrame(rows, columns=columns)
+        frame["at"] = pd.to_datetime(frame["at"], unit="s", utc=True)
+        return frame
+
+    def compare(self, first: str, second: str) -> Any:
+        """Two versions side by side (``compare("pump@3", "pump@4")``), as a DataFrame of
+        ``item``, one column per version, ``changed`` and ``detail``: parameters, metrics,
+        features, data fingerprints and drift between their training data's baselines."""
+        import pandas as pd
+
+        a, b = ModelRef.parse(first), ModelRef.parse(second)
+        answer = self._json("GET", wire.compare(a, b))
+        return pd.DataFrame(
+            answer["rows"], columns=["item", *answer["columns"], "changed", "detail"]
+        )
 
     def deletions(self, limit: int = 100, name: str | None = None) -> Any:
         """The bridge's deletion log, latest first: who deleted which model or schedule,

@@ -29,6 +29,7 @@ SPECS_PARSE = V1 + "/specs/parse"
 
 AUDIT = V1 + "/audit"
 AUDIT_DELETIONS = AUDIT + "/deletions"
+AUDIT_ALIASES = AUDIT + "/aliases"  # every alias move: who, when, from, to
 
 DATASETS = V1 + "/datasets"
 DATASET = DATASETS + "/{dataset_id}"
@@ -52,6 +53,7 @@ MODEL_APPLY = MODEL + "/apply"
 MODEL_PREDICT = MODEL + "/predict"  # the online path: a few rows answered as JSON
 MODEL_DRIFT = MODEL + "/drift"  # POST a window of events: one row per field
 MODEL_BASELINE = MODEL + "/baseline"  # POST rows to make a version's drift baseline
+MODEL_COMPARE = MODEL + "/compare/{other}"  # GET: two versions side by side
 
 SCORE = V1 + "/score"  # POST: MLTK's score metrics over an uploaded dataset
 
@@ -65,6 +67,7 @@ PATHS = (
     ALGORITHMS,
     SPECS_PARSE,
     AUDIT_DELETIONS,
+    AUDIT_ALIASES,
     DATASETS,
     DATASET,
     DATASET_CHUNK,
@@ -85,6 +88,7 @@ PATHS = (
     MODEL_PREDICT,
     MODEL_DRIFT,
     MODEL_BASELINE,
+    MODEL_COMPARE,
     SCHEDULES,
     SCHEDULE,
     SCHEDULE_RUN,
@@ -167,6 +171,10 @@ def drift(ref: object) -> str:
 
 def baseline(ref: object) -> str:
     return f"{model(ref)}/baseline"
+
+
+def compare(ref: object, other: object) -> str:
+    return f"{model(ref)}/compare/{_segment(other)}"
 
 
 def alias(name: str, alias: str) -> str:
@@ -408,6 +416,7 @@ class ModelApply(Body):
     echo: str | None = None
     index: str | None = None
     sourcetype: str | None = None
+    shadow: str | None = None  # a challenger version: scored alongside, agreement recorded
 
 
 @dataclass(frozen=True)
@@ -564,6 +573,7 @@ class ModelView:
     coefficients: list[dict[str, Any]] | None = None
     importances: list[dict[str, Any]] | None = None
     baseline: dict[str, Any] | None = None  # the drift baseline's summary (None: none kept)
+    alias_moves: list[dict[str, Any]] = field(default_factory=list)  # latest first
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelView:

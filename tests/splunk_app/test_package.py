@@ -30,6 +30,9 @@ SUBCOMMANDS = (
     "deletemodel",
     "jobs",
     "cancel",
+    "alias",
+    "unalias",
+    "compare",
 )
 # commands.conf keys that mean something with chunked = true (protocol v2).
 CHUNKED_KEYS = {
