@@ -30,6 +30,7 @@ from kepler_bridge.routes import (
     jobs,
     models,
     monitoring,
+    monitors,
     predict,
     schedules,
 )
@@ -113,6 +114,7 @@ def create_app(settings: ServerSettings, token: str, *, user_token: str | None =
         algorithms,
         hec,
         schedules,
+        monitors,
         audit,
         evaluation,
     ):

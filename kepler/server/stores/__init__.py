@@ -3,6 +3,7 @@
 - :mod:`~kepler.server.stores.jobs`: every job's record (state, spec, progress, result)
   and the deletions audit trail;
 - :mod:`~kepler.server.stores.schedules`: scheduled scoring (what, how often, when next);
+- :mod:`~kepler.server.stores.monitors`: drift monitors (what, how often, when next);
 - :mod:`~kepler.server.stores.automl_runs`: what an AutoML run's tasks agree on;
 - :mod:`~kepler.server.stores.worker_devices`: which devices the workers' hosts have.
 
@@ -11,6 +12,7 @@ Datasets are files, not rows: :mod:`kepler.server.datasets`.
 
 from kepler.server.stores.automl_runs import AutoMLRun, AutoMLRuns, Round
 from kepler.server.stores.jobs import Job, JobStore
+from kepler.server.stores.monitors import Monitor, MonitorStore
 from kepler.server.stores.schedules import Schedule, ScheduleStore
 from kepler.server.stores.worker_devices import WorkerDevices
 
@@ -19,6 +21,8 @@ __all__ = [
     "AutoMLRuns",
     "Job",
     "JobStore",
+    "Monitor",
+    "MonitorStore",
     "Round",
     "Schedule",
     "ScheduleStore",
