@@ -122,7 +122,7 @@ class MonitorRequest(BaseModel):
     every: str = Field("1h", max_length=32)
     label: str | None = Field(None, min_length=1, max_length=255)
     method: str = Field("auto", max_length=32)
-    threshold: float | None = Field(None, gt=0)
+    threshold: float | None = None  # checked (positive) with the method, naming both
     index: str | None = Field(None, max_length=128)
     start_now: bool = False
 
