@@ -4,9 +4,10 @@ every :data:`REAP_EVERY_S` at most); and every :data:`SWEEP_EVERY_S` have AutoML
 that lost their tasks finalised (:func:`kepler.server.jobs.automl.sweep.sweep`).
 
 A loop over the schedules and monitors tables (what ``kepler beat`` runs and ``kepler up``
-starts): every ``tick`` seconds it claims each due schedule (and monitor) (a conditional UPDATE, so two beats never fire
-one slot twice), records a ``score`` job and sends its id to the workers
-(:func:`kepler.server.jobs.score.fire`). All state is in
+starts): every ``tick`` seconds it claims each due schedule or monitor (a conditional
+UPDATE, so two beats never fire one slot twice), records a ``score`` (or ``monitor``) job
+and sends its id to the workers (:func:`kepler.server.jobs.score.fire`,
+:func:`kepler.server.jobs.monitor.fire`). All state is in
 the database: a beat stopped and started again picks up where the table says, and a
 schedule whose slots passed while nothing ran fires once, not once per missed slot.
 """
@@ -20,8 +21,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kepler.server.jobs.automl.sweep import sweep
 from kepler.server.jobs import monitor
+from kepler.server.jobs.automl.sweep import sweep
 from kepler.server.jobs.score import fire
 from kepler.server.liveness import reap
 from kepler.server.settings import ServerSettings

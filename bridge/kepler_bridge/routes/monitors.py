@@ -91,8 +91,6 @@ async def list_monitor_runs(
     mon = await run_in_threadpool(state.ctx.monitors.get, name)
     recent = await run_in_threadpool(state.jobs.list, limit=5000)
     runs = [
-        j.to_dict()
-        for j in recent
-        if j.kind == MONITOR_KIND and j.spec.get("monitor_id") == mon.id
+        j.to_dict() for j in recent if j.kind == MONITOR_KIND and j.spec.get("monitor_id") == mon.id
     ]
     return runs[:limit]

@@ -47,7 +47,10 @@ MIN_EVENTS = 20  # fewer events than this: the run reports it and sends nothing
 DRIFT_SOURCETYPE = "kepler:drift"
 # Live metrics a monitor writes, by the model's task: (metric, score options).
 LIVE_METRICS = {
-    "classification": (("accuracy", "accuracy_score", {}), ("f1", "f1_score", {"average": "weighted"})),
+    "classification": (
+        ("accuracy", "accuracy_score", {}),
+        ("f1", "f1_score", {"average": "weighted"}),
+    ),
     "regression": (("r2", "r2_score", {}), ("mae", "mean_absolute_error", {})),
 }
 
@@ -302,7 +305,13 @@ def live_metrics(model: Any, frame: pd.DataFrame, label: str, settings: Any) -> 
             detail={"label": label},
         )
     labelled = frame[frame[label].notna() & (frame[label].astype(str) != "")]
-    task = "classification" if meta.task == "classification" else "regression"
+    task = {"classifier": "classification", "regressor": "regression"}.get(meta.task)
+    if task is None:
+        raise DataError(
+            f"live metrics need a classifier or a regressor; {meta.algorithm} is a "
+            f"{meta.task}: remove the monitor's --label",
+            detail={"label": label, "task": meta.task},
+        )
     _check_label_type(meta, labelled[label], label, task)
     predicted = "kepler_predicted"
     out = predict_frame(pipeline, meta, labelled, probabilities=False)
@@ -316,7 +325,7 @@ def live_metrics(model: Any, frame: pd.DataFrame, label: str, settings: Any) -> 
             max_rows=settings.score_max_rows,
             max_classes=settings.score_max_classes,
         )
-        metrics[name] = float(next(iter(answer["rows"][0].values())))
+        metrics[name] = float(answer["rows"][0][metric])
     return metrics
 
 

@@ -82,7 +82,9 @@ class MonitorStore:
         start_now: bool = False,
     ) -> Monitor:
         if not _NAME.match(name or ""):
-            raise InvalidSpec(f"monitor name {name!r} is not valid: use letters, digits, _, - and .")
+            raise InvalidSpec(
+                f"monitor name {name!r} is not valid: use letters, digits, _, - and ."
+            )
         if not (search or "").strip():
             raise InvalidSpec("the monitor needs a search, e.g. 'index=sensors'")
         if label is not None and not (0 < len(label.strip()) <= MAX_LABEL):
@@ -159,7 +161,9 @@ class MonitorStore:
         with self.engine.begin() as conn:
             done = conn.execute(
                 update(monitors_table)
-                .where(monitors_table.c.id == mon.id, monitors_table.c.next_run_at == mon.next_run_at)
+                .where(
+                    monitors_table.c.id == mon.id, monitors_table.c.next_run_at == mon.next_run_at
+                )
                 .values(next_run_at=nxt)
             )
         return nxt if done.rowcount == 1 else None

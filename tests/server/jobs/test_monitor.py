@@ -127,7 +127,9 @@ def test_run_on_a_clean_window_writes_one_metric_event_per_field_and_no_drift_ev
     assert temp["event"] == "metric" and temp["index"] == METRICS
     assert temp["source"].startswith("kepler:monitor:")
     assert temp["fields"] == {
-        "metric_name:kepler.drift.wasserstein": pytest.approx(result["fields"]["temp"]["statistic"]),
+        "metric_name:kepler.drift.wasserstein": pytest.approx(
+            result["fields"]["temp"]["statistic"]
+        ),
         "model": "pump",
         "version": "1",
         "monitor": temp["source"].removeprefix("kepler:monitor:"),
@@ -159,8 +161,11 @@ def test_run_on_a_drifted_window_writes_a_kepler_drift_event(
 def test_run_with_a_label_writes_live_metrics_that_agree_with_scikit_learn(
     ctx: ServerContext, splunkd: SplunkdRest, hec: HecReceiver
 ) -> None:
-    job_id = monitor_run(ctx, splunkd, hec, search="index=hot", label="failure", method="psi")
-    result = ctx.jobs.get(job_id).result or {}
+    job = ctx.jobs.get(
+        monitor_run(ctx, splunkd, hec, search="index=hot", label="failure", method="psi")
+    )
+    assert job.state == SUCCEEDED, job.error
+    result = job.result or {}
     _, (pipeline, meta) = ctx.cache.fetch(ModelRef.parse("pump@1"))
     guess = predict_frame(pipeline, meta, HOT).iloc[:, 0].astype(str)
     assert result["metrics"]["rows"] == len(HOT)
@@ -183,7 +188,10 @@ def test_run_with_a_label_writes_live_metrics_that_agree_with_scikit_learn(
         "label": "failure",
     }
     drift_names = {
-        k for e in metric_events(hec) for k in e["fields"] if k.startswith("metric_name:kepler.drift")
+        k
+        for e in metric_events(hec)
+        for k in e["fields"]
+        if k.startswith("metric_name:kepler.drift")
     }
     assert drift_names == {"metric_name:kepler.drift.psi"}
 
@@ -191,8 +199,11 @@ def test_run_with_a_label_writes_live_metrics_that_agree_with_scikit_learn(
 def test_regressor_live_metrics_are_r2_and_mae(
     ctx: ServerContext, splunkd: SplunkdRest, hec: HecReceiver
 ) -> None:
-    job_id = monitor_run(ctx, splunkd, hec, search="index=clean", model="flow", label="flow")
-    result = ctx.jobs.get(job_id).result or {}
+    job = ctx.jobs.get(
+        monitor_run(ctx, splunkd, hec, search="index=clean", model="flow", label="flow")
+    )
+    assert job.state == SUCCEEDED, job.error
+    result = job.result or {}
     _, (pipeline, meta) = ctx.cache.fetch(ModelRef.parse("flow"))
     guess = predict_frame(pipeline, meta, CLEAN).iloc[:, 0].to_numpy(dtype=float)
     assert result["metrics"]["r2"] == pytest.approx(r2_score(CLEAN["flow"], guess))
@@ -230,6 +241,8 @@ def test_run_on_too_few_events_is_reported_not_crashed(
 def test_run_with_a_label_of_another_type_fails_naming_it(
     ctx: ServerContext, splunkd: SplunkdRest, hec: HecReceiver, model: str, label: str, says: str
 ) -> None:
-    job = ctx.jobs.get(monitor_run(ctx, splunkd, hec, search="index=clean", model=model, label=label))
+    job = ctx.jobs.get(
+        monitor_run(ctx, splunkd, hec, search="index=clean", model=model, label=label)
+    )
     assert job.state == FAILED and (job.error or {})["code"] == "data_error"
     assert says in job.message and repr(label) in job.message

@@ -47,7 +47,7 @@ def test_create_get_list_delete(tmp_path: Path) -> None:
         ({"method": "median"}, BadParameter, "not a drift method"),
         ({"threshold": -1.0}, BadParameter, "positive number"),
         ({"label": " "}, InvalidSpec, "label"),
-        ({"model": "pump@x"}, InvalidSpec, ""),
+        ({"model": "pump@x"}, InvalidSpec, "pump@x"),
     ],
 )
 def test_create_refuses_bad_input_naming_it(
