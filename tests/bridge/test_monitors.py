@@ -109,9 +109,9 @@ def test_monitor_lifecycle_and_the_user_token_reads(http: TestClient) -> None:
         ({"every": "often"}, 400, "bad_parameter"),
         ({"method": "median"}, 400, "bad_parameter"),
         ({"threshold": 0}, 400, "bad_parameter"),
-        ({"label": ""}, 422, None),
+        ({"label": ""}, 400, "invalid_spec"),
         ({"name": "bad space"}, 400, "invalid_spec"),
-        ({"search": ""}, 422, None),
+        ({"search": ""}, 400, "invalid_spec"),
         ({"colour": "red"}, 201, None),  # pydantic ignores extra keys, as every route does
     ],
 )

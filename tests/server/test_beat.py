@@ -65,7 +65,7 @@ def test_tick_fires_due_monitors_once_beside_schedules(settings: ServerSettings)
     mon = ctx.monitors.create(
         "pump-drift", search="index=s", model="pump", every="1h", label="failure", start_now=True
     )
-    ctx.monitors.create("later", search="index=s", model="pump", every="1h")
+    ctx.monitors.create("later", search="index=s", model="pump", every="1d")
     now = mon.next_run_at + 0.5
 
     fired = tick(ctx, now)
