@@ -46,7 +46,7 @@ SLICE_ROWS = 50_000  # rows counted (and scored, for the outputs) per piece
 MIN_EVENTS = 20  # fewer events than this: the run reports it and sends nothing
 DRIFT_SOURCETYPE = "kepler:drift"
 # Live metrics a monitor writes, by the model's task: (metric, score options).
-LIVE_METRICS = {
+LIVE_METRICS: dict[str, tuple[tuple[str, str, dict[str, Any]], ...]] = {
     "classification": (
         ("accuracy", "accuracy_score", {}),
         ("f1", "f1_score", {"average": "weighted"}),
