@@ -40,8 +40,8 @@ def as_events(frame: pd.DataFrame) -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def splunkd() -> Iterator[SplunkdRest]:
     with SplunkdRest(tokens=[SPLUNK_TOKEN]) as rest:
-        rest.add_search("search index=clean", as_events(pumps(300, seed=1)))
-        rest.add_search("search index=hot", as_events(pumps(300, seed=2, hot=8.0)))
+        rest.add_search("search index=clean", as_events(pumps(1_500, seed=1)))
+        rest.add_search("search index=hot", as_events(pumps(1_500, seed=2, hot=8.0)))
         yield rest
 
 
@@ -128,7 +128,7 @@ def test_monitors_fire_from_the_beat_and_write_metric_events(
 
         ran = kepler_cli(stack, "monitor", "run-now", "hot", "--wait")
         assert ran.returncode == 0, ran.stderr
-        assert "300 events against pump@1: drifted" in ran.stdout and "accuracy:" in ran.stdout
+        assert "1500 events against pump@1: drifted" in ran.stdout and "accuracy:" in ran.stdout
         listed = kepler_cli(stack, "monitor", "list")
         assert listed.returncode == 0 and "hot" in listed.stdout and "clean" in listed.stdout
 
