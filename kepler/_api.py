@@ -213,3 +213,17 @@ def schedules() -> Any:
 
 def unschedule(name: str) -> None:
     client().unschedule(name)
+
+
+def monitor(name: str, search: str, model: str, *, every: str = "1h", **kw: Any) -> dict[str, Any]:
+    """Watch ``model`` on ``search``'s events every ``every``: drift per field (and live
+    metrics with ``label=``) written as metric events via HEC; see ``Client.monitor``."""
+    return client().monitor(name, search, model, every=every, **kw)
+
+
+def monitors() -> Any:
+    return client().monitors()
+
+
+def remove_monitor(name: str) -> None:
+    client().remove_monitor(name)

@@ -634,6 +634,59 @@ class Client:
         )
         return out
 
+    # -- monitors -------------------------------------------------------------------------
+
+    def monitor(
+        self,
+        name: str,
+        search: str,
+        model: str,
+        *,
+        every: str = "1h",
+        label: str | None = None,
+        method: str = "auto",
+        threshold: float | None = None,
+        index: str | None = None,
+        start_now: bool = False,
+    ) -> dict[str, Any]:
+        """Every ``every`` search ``search`` over the interval just past, compare its events
+        with ``model``'s baseline (``method``, ``threshold``: as ``kp.drift``) and, with
+        ``label``, score the labelled events; write ``kepler.drift.<method>`` and
+        ``kepler.live.<metric>`` metric events via HEC into ``index`` (a metrics index),
+        and a ``kepler:drift`` event when a field drifted."""
+        body = wire.MonitorCreate(
+            name=name,
+            search=search,
+            model=model,
+            every=str(every),
+            label=label,
+            method=method,
+            threshold=threshold,
+            index=index,
+            start_now=start_now,
+        )
+        out: dict[str, Any] = self._json("POST", wire.MONITORS, json=body.to_dict())
+        return out
+
+    def monitors(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(self._json("GET", wire.MONITORS))
+
+    def remove_monitor(self, name: str) -> None:
+        self._request("DELETE", wire.monitor(name))
+
+    def run_monitor(self, name: str) -> dict[str, Any]:
+        """Queue one run of monitor ``name`` now; returns its job."""
+        out: dict[str, Any] = self._json("POST", wire.monitor_run(name))
+        return out
+
+    def monitor_runs(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = self._json(
+            "GET", wire.monitor_runs(name), params={"limit": limit}
+        )
+        return out
+
 
 class _TokenAuth(httpx.Auth):
     """``Authorization: Bearer`` with the token given, else the one ``kepler up`` keeps in

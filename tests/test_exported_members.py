@@ -23,7 +23,8 @@ def test_public_functions_are_listed() -> None:
         "to_splunk",
     )
     splunk = ("from_splunk", "schedule", "schedules", "unschedule", "SearchFailed")
-    for name in sdk + splunk:
+    monitoring = ("drift", "baseline", "score", "monitor", "monitors", "remove_monitor")
+    for name in sdk + splunk + monitoring:
         assert name in kepler.__all__
 
 

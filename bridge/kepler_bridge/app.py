@@ -30,6 +30,7 @@ from kepler_bridge.routes import (
     jobs,
     models,
     monitoring,
+    monitors,
     predict,
     schedules,
     versions,
@@ -115,6 +116,7 @@ def create_app(settings: ServerSettings, token: str, *, user_token: str | None =
         algorithms,
         hec,
         schedules,
+        monitors,
         audit,
         evaluation,
     ):

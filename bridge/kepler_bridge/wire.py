@@ -111,6 +111,22 @@ class ScheduleRequest(BaseModel):
     start_now: bool = False
 
 
+class MonitorRequest(BaseModel):
+    """Every ``every`` search ``search`` over the interval just past, compare its events
+    with ``model``'s baseline and, with ``label``, score the labelled ones; write metric
+    events via HEC into ``index`` (a metrics index)."""
+
+    name: str = Field(min_length=1, max_length=128)
+    search: str = Field(min_length=1, max_length=100_000)
+    model: str = Field(min_length=1, max_length=200)
+    every: str = Field("1h", max_length=32)
+    label: str | None = Field(None, min_length=1, max_length=255)
+    method: str = Field("auto", max_length=32)
+    threshold: float | None = None  # checked (positive) with the method, naming both
+    index: str | None = Field(None, max_length=128)
+    start_now: bool = False
+
+
 class ScoreRequest(BaseModel):
     """MLTK's ``score`` over an uploaded dataset; option values are checked (and typed) by
     the metric's declaration (kepler.core.score), which names a wrong one."""

@@ -1,15 +1,16 @@
-"""The ``kepler`` command: the stack's parts, models, jobs, schedules, files, validate.
+"""The ``kepler`` command: the stack's parts, models, jobs, schedules, monitors, files,
+validate.
 
 One module per verb family; each adds its commands to :data:`kepler.cli._app.app`.
 """
 
 from __future__ import annotations
 
-from kepler.cli import deploy, files, jobs, models, schedules, stack, validate
+from kepler.cli import deploy, files, jobs, models, monitors, schedules, stack, validate
 from kepler.cli._app import app
 
 __all__ = ["app", "main"]
-_FAMILIES = (stack, models, jobs, schedules, files, validate, deploy)
+_FAMILIES = (stack, models, jobs, schedules, monitors, files, validate, deploy)
 
 
 def main() -> None:

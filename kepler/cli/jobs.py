@@ -93,7 +93,8 @@ def job_show(
             ("duration_s", job.duration_s),
         ]
         res = job.outcome
-        pairs += [(k, res[k]) for k in ("model", "version", "rows", "metrics") if k in res]
+        shown = ("model", "version", "rows", "drifted", "metrics", "notes")  # notes: a monitor run
+        pairs += [(k, res[k]) for k in shown if k in res]
         pairs = [(k, v) for k, v in dict(pairs).items()]
         if job.error:
             pairs.append(("error", job.error.get("message")))

@@ -14,6 +14,7 @@ SDK and the search command use to rebuild the same class on their side::
     │   ├── DatasetNotFound          404 dataset_not_found
     │   ├── JobNotFound              404 job_not_found
     │   ├── ScheduleNotFound         404 schedule_not_found
+    │   ├── MonitorNotFound          404 monitor_not_found
     │   └── BaselineNotFound         404 baseline_not_found  (says how to make one)
     ├── Conflict                     409 conflict
     │   └── DatasetIncomplete        409 dataset_incomplete  (an upload never finished)
@@ -115,6 +116,10 @@ class JobNotFound(NotFound):
 
 class ScheduleNotFound(NotFound):
     code = "schedule_not_found"
+
+
+class MonitorNotFound(NotFound):
+    code = "monitor_not_found"
 
 
 class BaselineNotFound(NotFound):

@@ -62,6 +62,11 @@ SCHEDULE = SCHEDULES + "/{name}"
 SCHEDULE_RUN = SCHEDULE + "/run"
 SCHEDULE_RUNS = SCHEDULE + "/runs"
 
+MONITORS = V1 + "/monitors"
+MONITOR = MONITORS + "/{name}"
+MONITOR_RUN = MONITOR + "/run"
+MONITOR_RUNS = MONITOR + "/runs"
+
 PATHS = (
     HEALTH,
     ALGORITHMS,
@@ -93,6 +98,10 @@ PATHS = (
     SCHEDULE,
     SCHEDULE_RUN,
     SCHEDULE_RUNS,
+    MONITORS,
+    MONITOR,
+    MONITOR_RUN,
+    MONITOR_RUNS,
 )
 
 
@@ -191,6 +200,18 @@ def schedule_run(name: str) -> str:
 
 def schedule_runs(name: str) -> str:
     return f"{schedule(name)}/runs"
+
+
+def monitor(name: str) -> str:
+    return f"{MONITORS}/{_segment(name)}"
+
+
+def monitor_run(name: str) -> str:
+    return f"{monitor(name)}/run"
+
+
+def monitor_runs(name: str) -> str:
+    return f"{monitor(name)}/runs"
 
 
 # -- request bodies and query options ------------------------------------------------------
@@ -390,6 +411,25 @@ class ScheduleCreate(Body):
 
 
 @dataclass(frozen=True)
+class MonitorCreate(Body):
+    """``POST /v1/monitors``: every ``every`` search ``search`` over the interval just past,
+    compare its events with ``model``'s baseline (``method``, ``threshold``) and, with
+    ``label``, score the labelled ones; write metric events via HEC into ``index``."""
+
+    what: ClassVar[str] = "monitor"
+
+    name: str
+    search: str
+    model: str
+    every: str = "1h"
+    label: str | None = None
+    method: str = "auto"
+    threshold: float | None = None
+    index: str | None = None
+    start_now: bool = False
+
+
+@dataclass(frozen=True)
 class ScoreRequest(Body):
     """``POST /v1/score``: MLTK's ``score`` over an uploaded dataset (``kepler score``)."""
 
@@ -452,6 +492,7 @@ BODIES: tuple[type[Body], ...] = (
     AliasSet,
     SpecParse,
     ScheduleCreate,
+    MonitorCreate,
     ScoreRequest,
     ModelApply,
     DriftOptions,

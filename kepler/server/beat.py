@@ -3,10 +3,11 @@ worker died, ran out of time or lost their message (:func:`kepler.server.livenes
 every :data:`REAP_EVERY_S` at most); and every :data:`SWEEP_EVERY_S` have AutoML runs
 that lost their tasks finalised (:func:`kepler.server.jobs.automl.sweep.sweep`).
 
-A loop over the schedules table (what ``kepler beat`` runs and ``kepler up`` starts): every
-``tick`` seconds it claims each due schedule (a conditional UPDATE, so two beats never fire
-one slot twice), records a ``score`` job and sends its id to the workers
-(:func:`kepler.server.jobs.score.fire`). All state is in
+A loop over the schedules and monitors tables (what ``kepler beat`` runs and ``kepler up``
+starts): every ``tick`` seconds it claims each due schedule or monitor (a conditional
+UPDATE, so two beats never fire one slot twice), records a ``score`` (or ``monitor``) job
+and sends its id to the workers (:func:`kepler.server.jobs.score.fire`,
+:func:`kepler.server.jobs.monitor.fire`). All state is in
 the database: a beat stopped and started again picks up where the table says, and a
 schedule whose slots passed while nothing ran fires once, not once per missed slot.
 """
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kepler.server.jobs import monitor
 from kepler.server.jobs.automl.sweep import sweep
 from kepler.server.jobs.score import fire
 from kepler.server.liveness import reap
@@ -59,6 +61,11 @@ def tick(ctx: ServerContext, now: float) -> list[Job]:
             continue  # another beat fired this slot
         fired.append(fire(ctx, sched, trigger="beat"))
         log.info("schedule %s fired job %s", sched.name, fired[-1].id)
+    for mon in ctx.monitors.due(now):
+        if ctx.monitors.claim(mon, now) is None:
+            continue
+        fired.append(monitor.fire(ctx, mon, trigger="beat"))
+        log.info("monitor %s fired job %s", mon.name, fired[-1].id)
     return fired
 
 

@@ -37,7 +37,14 @@ from kepler.server.liveness import JobLimits
 from kepler.server.queue import Broker, make_celery
 from kepler.server.senders import SenderPool
 from kepler.server.settings import ServerSettings
-from kepler.server.stores import AliasMoves, AutoMLRuns, JobStore, ScheduleStore, WorkerDevices
+from kepler.server.stores import (
+    AliasMoves,
+    AutoMLRuns,
+    JobStore,
+    MonitorStore,
+    ScheduleStore,
+    WorkerDevices,
+)
 from kepler.server.telemetry import Telemetry
 
 if TYPE_CHECKING:
@@ -65,6 +72,7 @@ class ServerContext:
         self.jobs = JobStore(self.db, telemetry=self.telemetry)
         self.schedules = ScheduleStore(self.db)
         self.alias_moves = AliasMoves(self.db)
+        self.monitors = MonitorStore(self.db)
         self.automl_runs = AutoMLRuns(self.db)
         self.workers = WorkerDevices(self.db)
         self.datasets = DatasetStore(settings.dataset_store)

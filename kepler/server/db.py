@@ -1,10 +1,10 @@
 """The jobs database: every table Kepler keeps in it, its engine, and rows to dataclasses.
 
 One SQL database (``KEPLER_DATABASE_URL``: SQLite in the embedded default, Postgres for a
-team) holds jobs, deletions, alias moves, schedules, AutoML runs and the workers'
-devices. The schema is declared here, once, so that one ``create_all`` makes every table
-and a reader sees the whole of it in one place; the stores (:mod:`kepler.server.stores`)
-hold the queries.
+team) holds jobs, deletions, alias moves, schedules, monitors, AutoML runs and the
+workers' devices. The schema is declared here, once, so that one ``create_all`` makes every
+table and a reader sees the whole of it in one place; the stores
+(:mod:`kepler.server.stores`) hold the queries.
 
 A process opens the database once, as :class:`Database` (the process's
 :class:`~kepler.server.context.ServerContext` owns it), and closes it with the context.
@@ -99,6 +99,26 @@ schedules_table = Table(
     Column("latest", String(64)),
     Column("hec_index", String(128)),
     Column("sourcetype", String(128)),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_at", Float, nullable=False),
+    Column("next_run_at", Float, nullable=False, index=True),
+    Column("last_run_at", Float),
+    Column("last_job_id", String(32)),
+)
+# Monitors: every N minutes, drift (and live metrics) of a search's events, as metric
+# events via HEC (kepler.server.stores.monitors, kepler.server.jobs.monitor).
+monitors_table = Table(
+    "kepler_monitors",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("search", Text, nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("every_s", Float, nullable=False),
+    Column("label", String(255)),
+    Column("method", String(32), nullable=False),
+    Column("threshold", Float),
+    Column("hec_index", String(128)),
     Column("enabled", Boolean, nullable=False, default=True),
     Column("created_at", Float, nullable=False),
     Column("next_run_at", Float, nullable=False, index=True),

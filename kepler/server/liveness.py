@@ -77,7 +77,11 @@ class JobLimits:
     @classmethod
     def from_settings(cls, s: ServerSettings) -> JobLimits:
         return cls(
-            time_limits={k: float(getattr(s, f"job_time_limit_{k}")) for k in KINDS},
+            # A monitor run is a scheduled search as a score run is: the same limit.
+            time_limits={
+                **{k: float(getattr(s, f"job_time_limit_{k}")) for k in KINDS},
+                "monitor": float(s.job_time_limit_score),
+            },
             max_attempts=s.job_max_attempts,
             heartbeat_s=s.job_heartbeat_s,
             stale_s=s.job_stale_s,
@@ -176,11 +180,12 @@ class Heartbeat:
 
 def resend(celery: Broker, job: Job) -> None:
     """Send ``job``'s message to the workers again, as it was first sent."""
-    from kepler.server.queue import APPLY_TASK, AUTOML_TASK, FIT_TASK, SCORE_TASK
+    from kepler.server.queue import APPLY_TASK, AUTOML_TASK, FIT_TASK, MONITOR_TASK, SCORE_TASK
 
     tasks = {"fit": FIT_TASK, "apply": APPLY_TASK, "automl": AUTOML_TASK}
-    if job.kind == "score":
-        celery.send_task(SCORE_TASK, args=[job.id], task_id=job.id)
+    by_job = {"score": SCORE_TASK, "monitor": MONITOR_TASK}
+    if job.kind in by_job:
+        celery.send_task(by_job[job.kind], args=[job.id], task_id=job.id)
     elif job.kind in tasks:
         celery.send_task(tasks[job.kind], args=[job.dataset_id, job.id], task_id=job.id)
     else:

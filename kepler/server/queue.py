@@ -16,6 +16,7 @@ from kepler.server.settings import ServerSettings
 FIT_TASK = "kepler.fit"
 APPLY_TASK = "kepler.apply"
 SCORE_TASK = "kepler.score"
+MONITOR_TASK = "kepler.monitor"
 AUTOML_TASK = "kepler.automl"
 AUTOML_TRIAL_TASK = "kepler.automl_trial"
 AUTOML_FINALISE_TASK = "kepler.automl_finalise"
@@ -72,6 +73,7 @@ def _time_limits(s: ServerSettings) -> dict[str, dict[str, float]]:
         FIT_TASK: s.job_time_limit_fit,
         APPLY_TASK: s.job_time_limit_apply,
         SCORE_TASK: s.job_time_limit_score,
+        MONITOR_TASK: s.job_time_limit_score,
         AUTOML_TASK: s.job_time_limit_automl,
         AUTOML_TRIAL_TASK: s.job_time_limit_automl,
         AUTOML_FINALISE_TASK: s.job_time_limit_automl,
@@ -92,6 +94,10 @@ def enqueue_apply(celery: Broker, dataset_id: str, job_id: str) -> None:
 
 def enqueue_score(celery: Broker, job_id: str) -> None:
     celery.send_task(SCORE_TASK, args=[job_id], task_id=job_id)
+
+
+def enqueue_monitor(celery: Broker, job_id: str) -> None:
+    celery.send_task(MONITOR_TASK, args=[job_id], task_id=job_id)
 
 
 def enqueue_automl(celery: Broker, dataset_id: str, job_id: str) -> None:

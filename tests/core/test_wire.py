@@ -181,6 +181,17 @@ SAMPLES: dict[type[wire.Body], wire.Body] = {
         sourcetype="kepler:score",
         start_now=True,
     ),
+    wire.MonitorCreate: wire.MonitorCreate(
+        name="pump-drift",
+        search="index=sensors",
+        model="pump:production",
+        every="30m",
+        label="failure",
+        method="psi",
+        threshold=0.2,
+        index="kepler_metrics",
+        start_now=True,
+    ),
     wire.ScoreRequest: wire.ScoreRequest(
         dataset_id="d1",
         metric="f1_score",
@@ -236,6 +247,7 @@ def test_body_refuses_an_unknown_key_naming_it(cls: type[wire.Body]) -> None:
         (wire.AliasSet, "version"),
         (wire.SpecParse, "line"),
         (wire.ScheduleCreate, "search"),
+        (wire.MonitorCreate, "model"),
         (wire.DatasetApply, "model"),
     ],
 )
@@ -282,6 +294,7 @@ def _pydantic_pairs() -> dict[type[wire.Body], type[BaseModel]]:
         wire.AliasSet: bridge_wire.AliasRequest,
         wire.SpecParse: bridge_wire.ParseRequest,
         wire.ScheduleCreate: bridge_wire.ScheduleRequest,
+        wire.MonitorCreate: bridge_wire.MonitorRequest,
         wire.ScoreRequest: bridge_wire.ScoreRequest,
     }
 

@@ -58,3 +58,32 @@ def test_run_the_broker_refuses_is_recorded_as_failed(tmp_path: Path) -> None:
     (job,) = jobs.list()
     assert job.state == FAILED and "could not be queued" in job.message
     assert "KEPLER_BROKER_URL" in (job.error or {})["message"]
+
+
+def test_tick_fires_due_monitors_once_beside_schedules(settings: ServerSettings) -> None:
+    ctx = ServerContext(settings, component="beat", celery=make_celery(settings))
+    mon = ctx.monitors.create(
+        "pump-drift", search="index=s", model="pump", every="1h", label="failure", start_now=True
+    )
+    ctx.monitors.create("later", search="index=s", model="pump", every="1d")
+    now = mon.next_run_at + 0.5
+
+    fired = tick(ctx, now)
+    (job,) = fired
+    assert job.kind == "monitor" and job.state == QUEUED and job.user == "monitor:pump-drift"
+    assert job.spec | {"monitor_id": None} == {
+        "monitor": "pump-drift",
+        "monitor_id": None,
+        "search": "index=s",
+        "earliest": "-3600s",
+        "latest": "now",
+        "model": "pump",
+        "label": "failure",
+        "method": "auto",
+        "threshold": None,
+        "index": None,
+        "trigger": "beat",
+    }
+    assert ctx.monitors.get("pump-drift").last_job_id == job.id
+    assert tick(ctx, now) == []  # claimed
+    assert [j.kind for j in tick(ctx, now + 3600)] == ["monitor"]

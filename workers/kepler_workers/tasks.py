@@ -8,6 +8,7 @@ from typing import Any
 from kepler.server.jobs.apply import run_apply
 from kepler.server.jobs.automl import finalise_stale, run_automl_trial, start_automl
 from kepler.server.jobs.fit import run_fit
+from kepler.server.jobs.monitor import run_monitor
 from kepler.server.jobs.score import run_score
 from kepler.server.queue import (
     APPLY_TASK,
@@ -15,6 +16,7 @@ from kepler.server.queue import (
     AUTOML_TASK,
     AUTOML_TRIAL_TASK,
     FIT_TASK,
+    MONITOR_TASK,
     SCORE_TASK,
 )
 from kepler_workers.app import app, context
@@ -55,3 +57,9 @@ def apply(dataset_id: str, job_id: str) -> dict[str, Any]:
 def score(job_id: str) -> dict[str, Any]:
     """Run the scheduled scoring job ``job_id`` (search, score, write via HEC)."""
     return run_score(context(), job_id)
+
+
+@app.task(name=MONITOR_TASK, acks_late=True)
+def monitor(job_id: str) -> dict[str, Any]:
+    """Run monitor job ``job_id`` (search, drift and live metrics, metric events via HEC)."""
+    return run_monitor(context(), job_id)

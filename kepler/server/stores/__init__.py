@@ -4,6 +4,7 @@
   and the deletions audit trail;
 - :mod:`~kepler.server.stores.aliases`: every move of a model alias (who, when, from, to);
 - :mod:`~kepler.server.stores.schedules`: scheduled scoring (what, how often, when next);
+- :mod:`~kepler.server.stores.monitors`: drift monitors (what, how often, when next);
 - :mod:`~kepler.server.stores.automl_runs`: what an AutoML run's tasks agree on;
 - :mod:`~kepler.server.stores.worker_devices`: which devices the workers' hosts have.
 
@@ -13,6 +14,7 @@ Datasets are files, not rows: :mod:`kepler.server.datasets`.
 from kepler.server.stores.aliases import AliasMove, AliasMoves
 from kepler.server.stores.automl_runs import AutoMLRun, AutoMLRuns, Round
 from kepler.server.stores.jobs import Job, JobStore
+from kepler.server.stores.monitors import Monitor, MonitorStore
 from kepler.server.stores.schedules import Schedule, ScheduleStore
 from kepler.server.stores.worker_devices import WorkerDevices
 
@@ -23,6 +25,8 @@ __all__ = [
     "AutoMLRuns",
     "Job",
     "JobStore",
+    "Monitor",
+    "MonitorStore",
     "Round",
     "Schedule",
     "ScheduleStore",
