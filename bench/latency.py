@@ -14,9 +14,10 @@ one's best round (on a shared machine, others' load then falls on all alike). Se
 - MLflow: ``mlflow models serve -m models:/<name>/<version> --env-manager local``, the
   same MLflow version, the artifacts Kepler registered (its sklearn flavor's pyfunc);
 - Kepler with the version pinned (``name@v``), and unpinned (``name``), as the stack's
-  bridge runs by default (micro-batching off);
-- Kepler pinned with micro-batching on (``KEPLER_PREDICT_BATCH_WINDOW_MS``), a second
-  bridge process on the same home.
+  bridge runs by default (adaptive micro-batching: a lone request goes at once, those
+  arriving while a predict of their version runs go together next);
+- Kepler pinned with a batch window (``KEPLER_PREDICT_BATCH_WINDOW_MS``: each batch also
+  waits for company), a second bridge process on the same home.
 
 The in-process limit: the registered pipeline's ``predict`` on one row in this process,
 single-threaded (the copy the online path uses) and as trained.
@@ -345,8 +346,10 @@ load from other work on this shared machine falls on all of them alike.
 - **Kepler**: the stack's bridge, one uvicorn process ({loop} loop, {parser} parser:
   what uvicorn's `auto` picks), default settings: the resolution of `{MODEL}` cached
   (`KEPLER_PREDICT_RESOLVE_TTL_S`), one-row to 999-row requests predicted
-  single-threaded, at most one prediction per core at once, micro-batching off; then a
-  second bridge with `KEPLER_PREDICT_BATCH_WINDOW_MS={BATCH_WINDOW_MS}`.
+  single-threaded, at most one prediction per core at once, adaptive micro-batching
+  (a lone request goes at once; requests arriving while a predict of their version
+  runs go together as the next batch); then a second bridge that also waits
+  `KEPLER_PREDICT_BATCH_WINDOW_MS={BATCH_WINDOW_MS}` for company before each batch.
 """
     )
     table = Table(["server", "rows", "clients", "req/s", "p50", "p95", "p99", "errors"])
@@ -407,13 +410,12 @@ load from other work on this shared machine falls on all of them alike.
     section.text(
         "Reading: a forest's single-threaded predict holds the GIL for most of its "
         "per-tree loop, so two concurrent one-row predicts on 2 cores gain little over "
-        "one, and without batching Kepler's throughput stays near MLflow's (whose "
-        "`n_jobs=-1` predicts use both cores per request); what Kepler saves there is the "
-        "thread pool per call and the per-request lookup, seen in the latencies. "
-        "Micro-batching is what multiplies throughput: one predict of the rows that "
-        "arrived together costs about what one row does, and one batch per version runs "
-        "at a time while the next fills. The in-process predict's p99 shows how much "
-        "the other work on this shared machine stretched every tail."
+        "one; micro-batching is what multiplies throughput: one predict of the rows that "
+        "arrived together costs about what one row does. Adaptive batching (the default) "
+        "runs one batch per version at a time while the next fills, so batches grow with "
+        "the load and a lone request waits for nothing; a window adds a wait for company "
+        "to every batch. The in-process predict's p99 shows how much the other work on "
+        "this shared machine stretched every tail."
     )
     section.text("Answers checked: " + "; ".join(checks) + ".")
     if errors:

@@ -90,6 +90,7 @@ def create_app(settings: ServerSettings, token: str, *, user_token: str | None =
     # What a bridge killed mid-upload left: its spooled chunk bodies and half-written parts.
     state.spool_dir = own_spool_dir(settings.home / "spool")
     state.rate = TokenRateLimit(settings.requests_per_minute)
+    state.predict_rate = TokenRateLimit.for_predict(settings.predict_requests_per_minute)
     state.online = OnlineService.from_settings(state.cache, settings)
     swept = state.datasets.sweep()
     if swept:

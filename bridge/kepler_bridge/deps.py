@@ -2,7 +2,11 @@
 
 The token decides the level (``KEPLER_TOKEN``: admin, ``KEPLER_USER_TOKEN``: user); the
 ``X-Kepler-User``/``X-Kepler-Roles`` headers only name the caller for the audit trail, so
-a user-level token cannot delete whatever it claims (kepler.core.identity)."""
+a user-level token cannot delete whatever it claims (kepler.core.identity).
+
+The dependencies are ``async def`` because they never block: FastAPI runs a plain
+``def`` dependency on a worker thread, a hop that cost more than the token check itself
+(measured on the predict route: two hops a request, each waiting for the GIL under load)."""
 
 from __future__ import annotations
 
@@ -51,6 +55,7 @@ class BridgeState:
     user_token: str | None = None  # the user level's token; None: admin token only
     spool_dir: Path | None = None  # this process's folder for chunk bodies in flight (ingest)
     rate: TokenRateLimit | None = None  # requests per token
+    predict_rate: TokenRateLimit | None = None  # predict requests per token, counted apart
     online: OnlineService | None = None  # the online path (predict)
 
     @property
@@ -104,7 +109,7 @@ class Caller:
         return self.level == LEVEL_ADMIN
 
 
-def get_state(request: Request) -> BridgeState:
+async def get_state(request: Request) -> BridgeState:
     state: BridgeState = request.app.state.kepler
     return state
 
@@ -112,9 +117,19 @@ def get_state(request: Request) -> BridgeState:
 StateDep = Annotated[BridgeState, Depends(get_state)]
 
 
-def require_token(request: Request, state: StateDep) -> Caller:
+async def require_token(request: Request, state: StateDep) -> Caller:
     """Every route but health needs ``Authorization: Bearer <token>``: the admin or the
     user-level token. Returns the :class:`Caller` (FastAPI runs this once per request)."""
+    return _caller(request, state, state.rate)
+
+
+async def require_predict_token(request: Request, state: StateDep) -> Caller:
+    """:func:`require_token` for the predict route, counted against the token's predict
+    budget (``KEPLER_PREDICT_REQUESTS_PER_MINUTE``) instead of its general one."""
+    return _caller(request, state, state.predict_rate)
+
+
+def _caller(request: Request, state: BridgeState, rate: TokenRateLimit | None) -> Caller:
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
     if not given or scheme.lower() not in ("bearer", "splunk"):
@@ -130,8 +145,8 @@ def require_token(request: Request, state: StateDep) -> Caller:
     if not (is_admin or is_user):
         raise Unauthorized("the token was refused: check KEPLER_TOKEN against the bridge's")
     level = LEVEL_ADMIN if is_admin else LEVEL_USER
-    if state.rate is not None:
-        state.rate.hit(level)
+    if rate is not None:
+        rate.hit(level)
     return Caller(
         level=level,
         user=clean_user(request.headers.get(USER_HEADER)) or UNKNOWN_USER,
@@ -140,6 +155,7 @@ def require_token(request: Request, state: StateDep) -> Caller:
 
 
 AuthDep = Depends(require_token)
+PredictAuthDep = Depends(require_predict_token)
 CallerDep = Annotated[Caller, Depends(require_token)]
 
 

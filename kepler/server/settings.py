@@ -68,6 +68,11 @@ class ServerSettings(BaseSettings):
     # answers 429 with Retry-After; 0: no limit. A Splunk search sends one request per
     # chunk (50,000 events), so the default leaves room for many searches at once.
     requests_per_minute: int = Field(default=6000, ge=0)
+    # Predict requests (POST /v1/models/{ref}/predict) each token may make per minute,
+    # counted apart from the above: an online caller (a dashboard, an alert, a service)
+    # sends one small request per answer. 120,000 (2,000 a second) is above what one
+    # bridge answers on a few cores, so it stops a runaway loop, not a real load; 0: none.
+    predict_requests_per_minute: int = Field(default=120_000, ge=0)
     # Seconds a request's headers may take to arrive before the connection is closed.
     header_timeout: float = Field(default=10.0, gt=0)
 
@@ -97,8 +102,9 @@ class ServerSettings(BaseSettings):
     # KEPLER_PREDICT_TIMEOUT_S, so many clients cannot oversubscribe the cores.
     predict_threads: int = Field(default=0, ge=0)
     predict_timeout_s: float = Field(default=30.0, gt=0)
-    # Micro-batching: concurrent small requests for one model version arriving within this
-    # many milliseconds are predicted together (0: off), up to this many rows a batch.
+    # Micro-batching: small requests for one model version that arrive while its predict
+    # runs go together as the next batch, up to this many rows (a lone request goes at
+    # once). A window makes each batch also wait this many milliseconds for company.
     predict_batch_window_ms: float = Field(default=0.0, ge=0, le=1000)
     predict_batch_max_rows: int = Field(default=256, ge=1)
     # AutoML's Optuna studies: a database URL every worker reaches. Empty: a journal file

@@ -9,10 +9,10 @@ from kepler.core import wire
 from kepler.core.errors import InvalidSpec, PayloadTooLarge
 from kepler.core.refs import ModelRef
 from kepler.server.scoring.online import HOW_TO_SEND, PredictOptions
-from kepler_bridge.deps import AuthDep, StateDep
+from kepler_bridge.deps import PredictAuthDep, StateDep
 from kepler_bridge.wire import ARROW, CSV, media_format
 
-router = APIRouter(prefix=wire.MODELS, tags=["models"], dependencies=[AuthDep])
+router = APIRouter(prefix=wire.MODELS, tags=["models"], dependencies=[PredictAuthDep])
 JSON = "application/json"
 
 _BODY = {

@@ -2,19 +2,21 @@
 
 A model's predict costs nearly as much for one row as for a few dozen (a forest walks
 its hundred trees either way), so under load answering eight one-row requests with one
-eight-row predict frees most of the CPU they would take. The first request for a key
-opens a batch; requests for the same key arriving within ``window`` seconds join it; the
-batch runs when the window ends or it holds ``max_rows`` rows, and each caller gets its
-own slice of the answer (the run function returns one result per item, in order).
+eight-row predict frees most of the CPU they would take.
 
-One batch per key runs at a time: while it runs, the next one fills, and it starts as
-soon as the running one ends (or at once when full). So under load batches grow with the
-load, not with the window; at low load a request waits the window at most.
+Adaptive by default (``window`` 0): a request for a key with nothing running goes at
+once, alone, so a lone request waits for nothing; requests arriving while a batch of
+their key runs queue up and go together as the next batch, as soon as it ends (or at
+once when they fill ``max_rows``). Batches so grow with the load and never with a timer.
+With a positive ``window`` a batch also waits that many seconds for company before it
+runs (extra coalescing for those who trade latency for throughput). Either way each
+caller gets its own slice of the answer (the run function returns one result per item,
+in order), and one batch per key runs at a time unless one fills while another runs.
 
-Everything here runs on the event loop: the waiting is timers and futures, never a
-thread held while others arrive. A caller's wait is bounded by whoever awaits it (the
-online service's ``KEPLER_PREDICT_TIMEOUT_S``); an error of the batch's run goes to each
-of its callers.
+Everything here runs on the event loop: the waiting is futures (and timers with a
+window), never a thread held while others arrive. A caller's wait is bounded by whoever
+awaits it (the online service's ``KEPLER_PREDICT_TIMEOUT_S``); an error of the batch's
+run goes to each of its callers.
 """
 
 from __future__ import annotations
@@ -36,12 +38,13 @@ class _Batch:
 
 
 class MicroBatcher:
-    """Coalesce :meth:`submit` calls per key within ``window`` seconds, at most
-    ``max_rows`` rows a batch, and run each batch once with ``run``."""
+    """Coalesce :meth:`submit` calls per key (those that arrive while the key's batch
+    runs, or within ``window`` seconds when it is positive), at most ``max_rows`` rows a
+    batch, and run each batch once with ``run``."""
 
     def __init__(self, window: float, max_rows: int, run: Run) -> None:
-        if window <= 0:
-            raise ValueError("a micro-batch window must be positive")
+        if window < 0:
+            raise ValueError("a micro-batch window cannot be negative")
         self.window = window
         self.max_rows = max(1, max_rows)
         self._run = run
@@ -52,7 +55,7 @@ class MicroBatcher:
 
     async def submit(self, key: Hashable, item: Any, rows: int) -> Any:
         """``item``'s own result, computed in a batch with whatever else came for ``key``
-        within the window."""
+        while the key's batch ran (or within the window)."""
         loop = asyncio.get_running_loop()
         batch = self._open.get(key)
         if batch is not None and batch.rows + rows > self.max_rows:
@@ -60,13 +63,14 @@ class MicroBatcher:
             batch = None
         if batch is None:
             batch = self._open[key] = _Batch()
-            batch.timer = loop.call_later(self.window, self._due, key, batch)
+            if self.window > 0:
+                batch.timer = loop.call_later(self.window, self._due, key, batch)
         future: asyncio.Future[Any] = loop.create_future()
         batch.items.append(item)
         batch.futures.append(future)
         batch.rows += rows
-        if batch.rows >= self.max_rows:
-            self._start(key, batch)
+        if batch.rows >= self.max_rows or (batch.timer is None and not self._running.get(key)):
+            self._start(key, batch)  # full, or adaptive with nothing running: it goes now
         return await future
 
     def _due(self, key: Hashable, batch: _Batch) -> None:

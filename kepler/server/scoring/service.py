@@ -4,9 +4,10 @@ The scorer's work (:class:`~kepler.server.scoring.online.OnlineScorer`) goes to 
 threads, at most ``KEPLER_PREDICT_THREADS`` at once, so that concurrent requests neither
 wait on the event loop nor oversubscribe the cores; each request's wait is bounded by
 ``KEPLER_PREDICT_TIMEOUT_S``. A small JSON body for a model already in memory is read on
-the loop itself (a thread hop costs more than reading it). With
-``KEPLER_PREDICT_BATCH_WINDOW_MS``, small concurrent requests for one version are
-predicted together (:mod:`kepler.server.scoring.batcher`).
+the loop itself (a thread hop costs more than reading it). Small requests for one
+version that arrive while its predict runs are predicted together as the next batch
+(adaptive micro-batching, :mod:`kepler.server.scoring.batcher`): a lone request goes at
+once; ``KEPLER_PREDICT_BATCH_WINDOW_MS`` adds a wait for company.
 """
 
 from __future__ import annotations
@@ -44,11 +45,7 @@ class OnlineService:
         self.threads = threads or os.cpu_count() or 1
         self.timeout = timeout
         self._limiter: Any = None
-        self.batcher = (
-            MicroBatcher(batch_window_ms / 1000.0, batch_max_rows, self._predict_batch)
-            if batch_window_ms > 0
-            else None
-        )
+        self.batcher = MicroBatcher(batch_window_ms / 1000.0, batch_max_rows, self._predict_batch)
 
     @classmethod
     def from_settings(cls, cache: ModelCache, settings: Any) -> OnlineService:
@@ -98,7 +95,7 @@ class OnlineService:
             prepared = await to_thread.run_sync(
                 self.scorer.prepare, ref, fmt, body, options, limiter=self.limiter
             )
-        if self.batcher is None or prepared.rows >= self.batcher.max_rows:
+        if prepared.rows >= self.batcher.max_rows:
             predicted = (await self._predict_batch([prepared]))[0]
         else:
             predicted = await self.batcher.submit(prepared.key, prepared, prepared.rows)

@@ -1,6 +1,6 @@
 """POST /v1/models/{ref}/predict on a real bridge process (uvicorn) over a real MLflow
-registry on SQLite, micro-batching on: body forms, checks, the cached resolution, and
-each concurrent caller getting exactly its own rows' answers."""
+registry on SQLite, adaptive micro-batching as by default: body forms, checks, the cached
+resolution, and each concurrent caller getting exactly its own rows' answers."""
 
 from __future__ import annotations
 
@@ -94,7 +94,6 @@ def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
         KEPLER_PREDICT_MAX_ROWS="100",
         # Long: a change the bridge made itself must show at once, not after the TTL.
         KEPLER_PREDICT_RESOLVE_TTL_S="600",
-        KEPLER_PREDICT_BATCH_WINDOW_MS="5",
         KEPLER_PREDICT_BATCH_MAX_ROWS="64",
         KEPLER_REQUESTS_PER_MINUTE="0",
     )

@@ -76,9 +76,67 @@ def test_a_caller_that_times_out_leaves_the_others_answered() -> None:
     assert isinstance(first, TimeoutError) and second == 4
 
 
-def test_window_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="positive"):
-        MicroBatcher(0, 10, Doubler())
+def test_window_cannot_be_negative() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        MicroBatcher(-0.001, 10, Doubler())
+
+
+def test_adaptive_lone_request_runs_at_once() -> None:
+    run = Doubler()
+
+    async def main() -> int:
+        batcher = MicroBatcher(0, 100, run)
+        # Nothing else runs: the batch starts before the caller awaits anything but it.
+        task = asyncio.ensure_future(batcher.submit("k", 7, 1))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert run.batches == [[7]]
+        return await task
+
+    assert asyncio.run(main()) == 14
+
+
+def test_adaptive_requests_arriving_while_one_runs_go_together_next() -> None:
+    batches: list[list[int]] = []
+
+    async def slow(items: list[int]) -> list[int]:
+        batches.append(list(items))
+        await asyncio.sleep(0.03)
+        return [2 * i for i in items]
+
+    async def main() -> list[int]:
+        batcher = MicroBatcher(0, 6, slow)
+        first = asyncio.ensure_future(batcher.submit("k", 0, 1))
+        await asyncio.sleep(0.005)  # the first batch runs now, alone
+        later = [batcher.submit("k", i, 1) for i in range(1, 11)]
+        return await asyncio.gather(first, *later)
+
+    assert asyncio.run(main()) == [2 * i for i in range(11)]
+    # The first alone; the ten that queued behind it in batches of at most six rows.
+    assert batches[0] == [0]
+    assert all(len(b) <= 6 for b in batches)
+    assert sorted(i for b in batches[1:] for i in b) == list(range(1, 11))
+    assert len(batches) == 3
+
+
+def test_adaptive_many_concurrent_callers_each_get_exactly_their_own() -> None:
+    async def rows(items: list[tuple[int, int]]) -> list[list[int]]:
+        await asyncio.sleep(random.uniform(0, 0.003))
+        return [[caller * 1000 + r for r in range(n)] for caller, n in items]
+
+    async def one(batcher: MicroBatcher, caller: int) -> tuple[int, list[int]]:
+        await asyncio.sleep(random.uniform(0, 0.02))
+        n = caller % 5 + 1
+        return caller, await batcher.submit("k", (caller, n), n)
+
+    async def main() -> list[tuple[int, list[int]]]:
+        batcher = MicroBatcher(0, 16, rows)
+        out = await asyncio.gather(*(one(batcher, c) for c in range(200)))
+        assert batcher.batches < 200  # some coalesced
+        return out
+
+    for caller, got in asyncio.run(main()):
+        assert got == [caller * 1000 + r for r in range(caller % 5 + 1)]
 
 
 def test_requests_arriving_while_a_batch_runs_wait_for_it_and_go_together() -> None:
