@@ -111,6 +111,18 @@ def delete_model(model: str) -> None:
     client().delete_model(model)
 
 
+def datasets() -> Any:
+    """Every dataset, newest first: id, name, rows, bytes, schema hash, created, source
+    search, complete or not, and the model versions trained on it."""
+    return client().datasets()
+
+
+def dataset(dataset: str) -> Any:
+    """A dataset (its id, or the name given with ``kp.fit(..., dataset_name=...)``) read
+    back as a DataFrame, in the types it was uploaded with."""
+    return client().dataset(dataset)
+
+
 def deletions(limit: int = 100, name: str | None = None) -> Any:
     """Who deleted which model or schedule, and when (the bridge's audit log)."""
     return client().deletions(limit, name)

@@ -402,6 +402,7 @@ class ModelStore:
                         "run_id": mv.run_id,
                         "user": (mv.tags or {}).get("kepler.user"),
                         "created": _iso(mv.creation_timestamp),
+                        "dataset_id": run.data.tags.get("kepler.dataset.dataset_id") if run else None,
                     }
                 )
         return sorted(out, key=lambda m: (m["name"], m["version"]))

@@ -12,6 +12,7 @@ from kepler.core.errors import PayloadTooLarge
 from kepler.core.refs import ModelRef, model_to_delete
 from kepler.server.scoring import ScoreOptions, Writeback, apply_chunk
 from kepler.server.senders import hec_target
+from kepler.server.datasets.catalog import remove_model_datasets
 from kepler_bridge.deps import AuthDep, Caller, CallerDep, StateDep, admin_only
 from kepler_bridge.wire import ARROW, CSV, AliasRequest, media_format
 
@@ -42,12 +43,16 @@ def delete_model(name: str, state: StateDep, caller: Annotated[Caller, DELETING]
     asked."""
     model = model_to_delete(name)
     versions = [v["version"] for v in state.models.describe(ModelRef(model))["versions"]]
+    trained_on = {
+        v["dataset_id"] for v in state.models.list_versions() if v["name"] == model and v["dataset_id"]
+    }
     state.models.delete(model)
     state.cache.drop(model)
     state.jobs.record_deletion(
         "model", model, user=caller.user, roles=caller.roles, detail={"versions": versions}
     )
-    return {"deleted": model, "versions": versions, "user": caller.user}
+    removed = remove_model_datasets(state.ctx, trained_on, user=caller.user)
+    return {"deleted": model, "versions": versions, "user": caller.user, "datasets": removed}
 
 
 @router.put("/{name}/aliases/{alias}")
