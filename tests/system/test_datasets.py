@@ -88,7 +88,7 @@ def test_upload_named_dataset_clash_is_refused(short, sensors) -> None:  # type:
         client.upload(sensors, name="pumps-w1")
     with pytest.raises(DataError, match="is not allowed"):
         client.upload(sensors, name="no spaces")
-    with pytest.raises(DatasetNotFound, match="kp.datasets"):
+    with pytest.raises(DatasetNotFound, match=r"kp\.datasets"):
         client.dataset("never-named")
 
 
@@ -132,9 +132,7 @@ def test_delete_model_removes_its_datasets_when_set(short, sensors) -> None:  # 
     answer = client._json("DELETE", wire.model("gone_lr"))
     assert answer["datasets"] == [dataset_id]
     assert dataset_id not in _listed(short)
-    (record,) = [
-        d for d in client._json("GET", wire.AUDIT_DELETIONS) if d["name"] == "gone-w4"
-    ]
+    (record,) = [d for d in client._json("GET", wire.AUDIT_DELETIONS) if d["name"] == "gone-w4"]
     assert record["detail"]["why"] == "model deleted"
 
 

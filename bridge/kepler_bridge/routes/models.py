@@ -10,9 +10,9 @@ from starlette.concurrency import run_in_threadpool
 from kepler.core import wire
 from kepler.core.errors import PayloadTooLarge
 from kepler.core.refs import ModelRef, model_to_delete
+from kepler.server.datasets.catalog import model_datasets, remove_model_datasets
 from kepler.server.scoring import ScoreOptions, Writeback, apply_chunk
 from kepler.server.senders import hec_target
-from kepler.server.datasets.catalog import remove_model_datasets
 from kepler_bridge.deps import AuthDep, Caller, CallerDep, StateDep, admin_only
 from kepler_bridge.wire import ARROW, CSV, AliasRequest, media_format
 
@@ -43,9 +43,7 @@ def delete_model(name: str, state: StateDep, caller: Annotated[Caller, DELETING]
     asked."""
     model = model_to_delete(name)
     versions = [v["version"] for v in state.models.describe(ModelRef(model))["versions"]]
-    trained_on = {
-        v["dataset_id"] for v in state.models.list_versions() if v["name"] == model and v["dataset_id"]
-    }
+    trained_on = model_datasets(state.ctx, model)  # known before its versions are gone
     state.models.delete(model)
     state.cache.drop(model)
     state.jobs.record_deletion(

@@ -35,6 +35,15 @@ def versions_by_dataset(ctx: ServerContext) -> dict[str, list[str]]:
     return dict(out)
 
 
+def model_datasets(ctx: ServerContext, model: str) -> set[str]:
+    """The datasets the versions of ``model`` were trained on."""
+    return {
+        v["dataset_id"]
+        for v in ctx.models.list_versions()
+        if v["name"] == model and v.get("dataset_id")
+    }
+
+
 def describe(state: dict[str, Any], versions: list[str], stored_bytes: int) -> dict[str, Any]:
     """One dataset's listing row from its stored state."""
     manifest = state.get("manifest") or {}

@@ -95,7 +95,8 @@ def test_read_rows_as_arrow_equals_upload(http: TestClient) -> None:
 
 
 def pieces_schema() -> pa.Schema:
-    return pa.schema([("a", pa.int64()), ("b", pa.string()), ("c", pa.float64()), ("d", pa.bool_())])
+    types = [pa.int64(), pa.string(), pa.float64(), pa.bool_()]
+    return pa.schema(list(zip("abcd", types, strict=True)))
 
 
 def test_create_named_dataset_clash_is_409(http: TestClient) -> None:
