@@ -69,7 +69,7 @@ async def get_one(dataset_id: str, request: Request, state: StateDep) -> Any:
     """A completed dataset's manifest with its listing row (``name``, ``versions``, ...);
     with ``Accept: application/vnd.apache.arrow.stream`` its rows, as ``/rows`` gives."""
     if ARROW in request.headers.get("accept", ""):
-        return rows(dataset_id, state)
+        return await run_in_threadpool(rows, dataset_id, state)
     found = await run_in_threadpool(state.datasets.resolve, dataset_id)
     manifest = await run_in_threadpool(state.datasets.manifest, found)
     out: dict[str, Any] = manifest.to_dict()
