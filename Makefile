@@ -8,14 +8,24 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps vendor pythons demo test lint format bench openapi clean constraints dist
+.PHONY: install system-deps vendor pythons demo test lint format bench openapi clean constraints dist \
+	preview screenshots
 
-# System packages: redis-server for the production broker (the tests start their own).
+# System packages: redis-server for the production broker (the tests start their own);
+# chromium, node and npm for the dashboards' preview (tests/dashboards renders them headless).
 system-deps:
 	@command -v redis-server >/dev/null 2>&1 || { \
 	  echo "installing redis-server (Debian package)"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
+	@[ -x /usr/bin/chromium ] || { \
+	  echo "installing chromium (Debian package)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "installing nodejs and npm (Debian packages)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm >/dev/null; }
 	@# apt starts a redis service on 6379 on some machines; Kepler never uses it.
 
 $(STAMP): pyproject.toml packaging/constraints.txt
@@ -67,7 +77,20 @@ $(MYPY39)/.installed:
 	$(MYPY39)/bin/python -m pip install -q mypy==1.20.2
 	touch $@
 
-install: system-deps $(STAMP) vendor
+# The dashboards' preview (dashboards/preview): Splunk's Dashboard Studio packages and the
+# bundler from npm, exactly as package-lock.json pins them, and the page built once. Node
+# is used for nothing else.
+PREVIEW := dashboards/preview
+$(PREVIEW)/node_modules/.installed: $(PREVIEW)/package.json $(PREVIEW)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "needs node and npm (Debian: apt-get install nodejs npm)"; exit 1; }
+	cd $(PREVIEW) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+$(PREVIEW)/dist/index.html: $(PREVIEW)/node_modules/.installed $(PREVIEW)/build.mjs $(wildcard $(PREVIEW)/src/*)
+	cd $(PREVIEW) && node build.mjs
+
+preview: $(PREVIEW)/dist/index.html
+
+install: system-deps $(STAMP) vendor preview
 
 demo: install
 	$(PY) -m kepler.demo
@@ -86,6 +109,12 @@ lint: install $(MYPY39)/.installed
 format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# Every dashboard rendered from fresh Kepler runs into build/screenshots/ (the preview test);
+# the README shows the copies in docs/img/.
+screenshots: install
+	$(PY) -m pytest tests/dashboards/test_preview.py -q
+	$(PY) dashboards/preview/docs_images.py build/screenshots docs/img
 
 bench: install
 	$(PY) -m bench.run

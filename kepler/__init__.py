@@ -59,6 +59,7 @@ if TYPE_CHECKING:
         baseline,
         cancel,
         client,
+        compare,
         connect,
         dataset,
         datasets,
@@ -69,13 +70,17 @@ if TYPE_CHECKING:
         jobs,
         models,
         predict,
+        promote,
         schedule,
         schedules,
         score,
         summary,
+        unalias,
         unschedule,
     )
-    from kepler._client import AutoMLResult, Client, FitResult
+    from kepler._client import Client
+    from kepler._plots import plot_drift
+    from kepler._results import AutoMLResult, FitResult, ModelSummary
     from kepler._to_splunk import to_splunk
     from kepler.splunk.search import from_splunk
     from kepler.splunk.settings import SplunkSettings
@@ -88,6 +93,9 @@ _LAZY = {
     "drift": "kepler._api",
     "cancel": "kepler._api",
     "client": "kepler._api",
+    "compare": "kepler._api",
+    "promote": "kepler._api",
+    "unalias": "kepler._api",
     "connect": "kepler._api",
     "dataset": "kepler._api",
     "datasets": "kepler._api",
@@ -99,14 +107,16 @@ _LAZY = {
     "predict": "kepler._api",
     "summary": "kepler._api",
     "score": "kepler._api",
-    "AutoMLResult": "kepler._client",
+    "AutoMLResult": "kepler._results",
+    "ModelSummary": "kepler._results",
+    "plot_drift": "kepler._plots",
     "schedule": "kepler._api",
     "schedules": "kepler._api",
     "unschedule": "kepler._api",
     "from_splunk": "kepler.splunk.search",
     "SplunkSettings": "kepler.splunk.settings",
     "Client": "kepler._client",
-    "FitResult": "kepler._client",
+    "FitResult": "kepler._results",
     "to_splunk": "kepler._to_splunk",
 }
 
@@ -149,6 +159,7 @@ __all__ = [
     "KeplerError",
     "MissingDependency",
     "ModelNotFound",
+    "ModelSummary",
     "NotFound",
     "PayloadTooLarge",
     "RequestTimeout",
@@ -168,6 +179,7 @@ __all__ = [
     "baseline",
     "cancel",
     "client",
+    "compare",
     "connect",
     "dataset",
     "datasets",
@@ -178,11 +190,14 @@ __all__ = [
     "from_splunk",
     "jobs",
     "models",
+    "plot_drift",
     "predict",
+    "promote",
     "schedule",
     "schedules",
     "score",
     "summary",
     "to_splunk",
+    "unalias",
     "unschedule",
 ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from kepler._client import AutoMLResult, Client, FitResult
+from kepler._client import Client
+from kepler._results import AutoMLResult, FitResult, ModelSummary
 
 _default: Client | None = None
 _lock = threading.Lock()
@@ -37,10 +38,58 @@ def fit(
     target: str | None = None,
     features: list[str] | None = None,
     into: str | None = None,
-    **kw: Any,
+    as_: str | None = None,
+    probabilities: bool = False,
+    holdout: float = 0.2,
+    wait: bool = True,
+    progress: bool = True,
+    source: dict[str, Any] | None = None,
+    **params: Any,
 ) -> FitResult:
-    """Train ``algorithm`` on ``df`` in a worker; ``into`` registers a new model version."""
-    return client().fit(df, algorithm, target=target, features=features, into=into, **kw)
+    """Train ``algorithm`` on ``df`` in a worker and register it as a new version of ``into``.
+
+        result = kp.fit(df, "RandomForestClassifier", target="failure",
+                        features=["temp", "vibration"], into="pump", n_estimators=200)
+        result                 # a table in Jupyter: version, metrics, MLflow run link
+        result.plot()          # importances, confusion matrix and ROC (or residuals)
+
+    Args:
+        df: the training rows (a pandas DataFrame; ``kp.from_splunk`` gives one).
+        algorithm: a name from ``kp.algorithms()``, e.g. ``"LogisticRegression"``.
+        target: the field to predict (supervised algorithms); leave out otherwise.
+        features: the fields to learn from; default every column but the target.
+            Wildcards as in SPL: ``["temp*", "vib*"]``.
+        into: the model name; each fit adds a version (``pump@3``). Without it the fit
+            is scored but nothing is registered.
+        as_: the name of the output field ``apply`` adds (default ``predicted(target)``).
+        probabilities: ``apply`` also returns class probabilities (classifiers).
+        holdout: the share of rows held out to score the model (0 to 1; 0 for none).
+        wait: wait for the job; ``False`` returns at once with ``job_id`` set.
+        progress: show a progress bar (terminal or notebook) while waiting.
+        source: where the data came from (``search``, ``earliest``, ``latest``, ``sid``)
+            for the model's lineage; a frame from ``kp.from_splunk`` brings its own.
+        **params: the algorithm's own parameters (``n_estimators=200``, ``C=0.5``);
+            ``kp.algorithms()`` lists them with their types and ranges.
+
+    Returns:
+        A :class:`FitResult`: ``ref`` (``pump@3``), ``metrics`` on the holdout rows,
+        ``run_id`` and ``url`` (its MLflow UI page when ``KEPLER_MLFLOW_UI_URL`` is set),
+        ``.summary()`` and ``.plot()``.
+    """
+    return client().fit(
+        df,
+        algorithm,
+        target=target,
+        features=features,
+        into=into,
+        as_=as_,
+        probabilities=probabilities,
+        holdout=holdout,
+        wait=wait,
+        progress=progress,
+        source=source,
+        **params,
+    )
 
 
 def automl(
@@ -100,10 +149,14 @@ def baseline(model: str, df: Any, *, replace: bool = False) -> dict[str, Any]:
 
 
 def models() -> Any:
+    """Every model with its latest version: a DataFrame with flat columns (``versions``
+    counted, ``aliases`` as text, ``metrics.<name>``), ``created``/``updated`` as datetimes."""
     return client().models()
 
 
-def summary(model: str) -> dict[str, Any]:
+def summary(model: str) -> ModelSummary:
+    """Everything known about a model version (``pump``, ``pump@3``, ``pump:production``):
+    a mapping that renders as HTML in notebooks and draws with ``.plot()``."""
     return client().summary(model)
 
 
@@ -123,12 +176,29 @@ def dataset(dataset: str) -> Any:
     return client().dataset(dataset)
 
 
+def promote(ref: str, alias: str) -> dict[str, Any]:
+    """Point ``alias`` at the version ``ref`` names: ``kp.promote("pump@4", "production")``
+    (admin token). Recorded with who and the version the alias left (``kp.summary``)."""
+    return client().promote(ref, alias)
+
+
+def unalias(model: str, alias: str) -> dict[str, Any]:
+    """Remove ``alias`` of ``model`` (admin token); its version stays."""
+    return client().unalias(model, alias)
+
+
+def compare(first: str, second: str) -> Any:
+    """Two versions side by side: ``kp.compare("pump@3", "pump@4")`` (a DataFrame)."""
+    return client().compare(first, second)
+
+
 def deletions(limit: int = 100, name: str | None = None) -> Any:
     """Who deleted which model or schedule, and when (the bridge's audit log)."""
     return client().deletions(limit, name)
 
 
 def jobs(limit: int = 100) -> Any:
+    """The newest ``limit`` jobs: a DataFrame with flat columns and UTC datetimes."""
     return client().jobs(limit)
 
 

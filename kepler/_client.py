@@ -7,93 +7,32 @@ import ssl
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
 from kepler import _frames
 from kepler._home import read_token
+from kepler._progress import progress_bar
+from kepler._results import (
+    AutoMLResult,
+    FitResult,
+    ModelSummary,
+    jobs_frame,
+    leaderboard_frame,
+    models_frame,
+    run_url,
+)
 from kepler._settings import ClientSettings
 from kepler.core import wire
+from kepler.core.durations import duration_seconds
 from kepler.core.errors import BridgeUnavailable, JobFailed, KeplerError, from_dict
 from kepler.core.identity import identity_headers
 from kepler.core.refs import ModelRef, model_to_delete, validate_model_name
 
 UPLOAD_STREAMS = 2
 LONG_POLL_S = 10.0  # the longest the bridge holds a job request open
-
-
-@dataclass(frozen=True)
-class FitResult:
-    """What a finished fit produced."""
-
-    job_id: str
-    model: str | None
-    version: int | None
-    run_id: str | None
-    metrics: dict[str, float] = field(default_factory=dict)
-    rows: int | None = None
-    duration_s: float | None = None
-
-    @property
-    def ref(self) -> str | None:
-        return f"{self.model}@{self.version}" if self.model else None
-
-
-@dataclass(frozen=True)
-class AutoMLResult:
-    """What a finished AutoML search produced: the registered winner and the leaderboard.
-
-    ``leaderboard`` is a DataFrame, best first: ``rank``, ``algorithm``, ``params``, the
-    task's metrics (means over the validation folds), ``fit_seconds``,
-    ``latency_ms_per_row``, ``model_mb``, ``feasible`` and ``violations`` (constraints a
-    trial broke; such a trial never ranks above one that broke none), ``worker``.
-    ``metrics`` are the winner's, on the holdout rows no trial saw.
-    """
-
-    job_id: str
-    model: str | None
-    version: int | None
-    run_id: str | None
-    parent_run_id: str | None
-    algorithm: str | None
-    params: dict[str, Any]
-    metric: str | None
-    best_cv_score: float | None
-    metrics: dict[str, float]
-    leaderboard: Any  # pandas.DataFrame
-    counts: dict[str, int] = field(default_factory=dict)
-    workers: list[str] = field(default_factory=list)
-    duration_s: float | None = None
-
-    @property
-    def ref(self) -> str | None:
-        return f"{self.model}@{self.version}" if self.model else None
-
-
-def leaderboard_frame(rows: list[dict[str, Any]]) -> Any:
-    """The bridge's leaderboard rows as a DataFrame, metrics as columns."""
-    import pandas as pd
-
-    flat = []
-    for r in rows:
-        row = {"rank": r["rank"], "algorithm": r["algorithm"], "params": r["params"]}
-        row.update(r.get("metrics") or {})
-        for key in (
-            "fit_seconds",
-            "latency_ms_per_row",
-            "model_mb",
-            "feasible",
-            "violations",
-            "interactions",
-            "select_percentile",
-            "trial",
-            "worker",
-        ):
-            row[key] = r.get(key)
-        flat.append(row)
-    return pd.DataFrame(flat)
 
 
 class Client:
@@ -277,7 +216,7 @@ class Client:
         dataset_id = self.upload(df, source=source, name=dataset_name)
         job = self._create_job(wire.FIT_JOBS, replace(spec, dataset_id=dataset_id))
         if not wait:
-            return FitResult(job_id=job.id, model=into, version=None, run_id=None)
+            return FitResult(job_id=job.id, model=into, version=None, run_id=None, client=self)
         return self.wait(job.id, progress=progress)
 
     def job(self, job_id: str, *, wait: float = 0.0, since: float | None = None) -> dict[str, Any]:
@@ -312,6 +251,8 @@ class Client:
             metrics=dict(res.get("metrics") or {}),
             rows=res.get("rows"),
             duration_s=job.duration_s,
+            url=self.run_url(res.get("run_id")),
+            client=self,
         )
 
     def automl(
@@ -379,6 +320,7 @@ class Client:
                 best_cv_score=None,
                 metrics={},
                 leaderboard=leaderboard_frame([]),
+                client=self,
             )
         return self.automl_result(job.id, progress=progress)
 
@@ -401,26 +343,20 @@ class Client:
             counts=dict(res.get("counts") or {}),
             workers=list(res.get("workers") or []),
             duration_s=job.duration_s,
+            url=self.run_url(res.get("run_id")),
+            client=self,
         )
 
     def _create_job(self, path: str, body: wire.Body) -> wire.JobView:
         return wire.JobView.from_dict(self._json("POST", path, json=body.to_dict()))
 
     def _wait_job(self, job_id: str, *, progress: bool, desc: str) -> wire.JobView:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(
-            total=100,
-            desc=desc,
-            unit="%",
-            disable=None if progress else True,
-            bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}",
-        )
+        job = wire.JobView.from_dict(self.job(job_id))
+        budget = duration_seconds(job.spec.get("time_budget")) if desc == "automl" else None
+        bar = progress_bar(desc, enabled=progress, budget_s=budget)
         try:
-            job = wire.JobView.from_dict(self.job(job_id))
             while not job.finished:
-                bar.n = job.percent
-                bar.set_postfix_str(job.message, refresh=True)
+                bar.update(job.percent, job.message)
                 # Long poll: the bridge answers when the job moves, so the SDK neither
                 # spins (taking CPU from the fit) nor lags behind it.
                 answer = self._json(
@@ -430,8 +366,7 @@ class Client:
                     timeout=LONG_POLL_S + self.settings.timeout,
                 )
                 job = wire.JobView.from_dict(answer)
-            bar.n = job.percent
-            bar.set_postfix_str(job.message, refresh=True)
+            bar.update(job.percent, job.message)
         finally:
             bar.close()
         if not job.succeeded:
@@ -448,15 +383,23 @@ class Client:
         *,
         probabilities: bool | None = None,
         as_: str | None = None,
+        shadow: str | None = None,
     ) -> Any:
         """Score ``df`` with ``model`` (``pump``, ``pump@3``, ``pump:production``); return
-        ``df`` with the model's output fields added."""
+        ``df`` with the model's output fields added. ``shadow="pump@5"`` scores the rows
+        with that version too (champion/challenger): the answer is ``model``'s alone, and
+        the challenger's agreement goes to Splunk as a ``kepler:shadow`` event."""
         import pandas as pd
 
         ref = ModelRef.parse(model)
+        if shadow is not None:
+            ModelRef.parse(shadow)  # a bad reference fails here, before any row is sent
         table = _frames.to_arrow(df)
         query = wire.ModelApply(
-            probabilities=probabilities, output_name=as_ or None, include_input=False
+            probabilities=probabilities,
+            output_name=as_ or None,
+            include_input=False,
+            shadow=shadow,
         ).to_params()
 
         def score(piece: Any) -> Any:
@@ -572,12 +515,14 @@ class Client:
         return answer
 
     def models(self) -> Any:
-        import pandas as pd
+        """Every model with its latest version, one flat row each (see ``models_frame``)."""
+        return models_frame(self._json("GET", wire.MODELS))
 
-        return pd.DataFrame(self._json("GET", wire.MODELS))
-
-    def summary(self, model: str) -> dict[str, Any]:
-        out: dict[str, Any] = self._json("GET", wire.model(ModelRef.parse(model)))
+    def summary(self, model: str) -> ModelSummary:
+        """Everything known about one version (``pump``, ``pump@3``, ``pump:prod``): a
+        mapping that renders as HTML in notebooks and draws with ``.plot()``."""
+        out = ModelSummary(self._json("GET", wire.model(ModelRef.parse(model))))
+        out.url = self.run_url(out.get("run_id"))
         return out
 
     def datasets(self) -> Any:
@@ -597,6 +542,10 @@ class Client:
         out: dict[str, Any] = self._json("DELETE", wire.dataset(dataset))
         return out
 
+    def run_url(self, run_id: str | None) -> str | None:
+        """``run_id``'s page in the MLflow UI at ``KEPLER_MLFLOW_UI_URL``; None unset."""
+        return run_url(self.settings.mlflow_ui_url, run_id)
+
     def delete_model(self, model: str) -> None:
         """Delete ``model`` with every version; ``pump@3`` is refused, never widened."""
         self._request("DELETE", wire.model(model_to_delete(model)))
@@ -607,6 +556,50 @@ class Client:
     def delete_alias(self, model: str, alias: str) -> None:
         """Remove alias ``alias`` of ``model`` (admin level); its version stays."""
         self._request("DELETE", wire.alias(model, alias))
+
+    def promote(self, ref: str, alias: str) -> dict[str, Any]:
+        """Point ``alias`` of the model ``ref`` names at that version (admin level):
+        ``promote("pump@4", "production")``; ``pump:staging`` or ``pump`` (its latest)
+        name a version too. The answer says which version the alias left."""
+        parsed = ModelRef.parse(ref)
+        version = parsed.version
+        if version is None:
+            version = int(self._json("GET", wire.model(parsed))["version"])
+        answer: dict[str, Any] = self._json(
+            "PUT", wire.alias(parsed.name, alias), json=wire.AliasSet(version).to_dict()
+        )
+        return answer
+
+    def unalias(self, model: str, alias: str) -> dict[str, Any]:
+        """Remove ``alias`` of ``model`` (admin level); the version stays. Recorded as a move."""
+        answer: dict[str, Any] = self._json("DELETE", wire.alias(model, alias))
+        return answer
+
+    def alias_moves(self, limit: int = 100, name: str | None = None) -> Any:
+        """Every alias move, latest first (who, when, alias, from which version to which),
+        as a DataFrame; ``name`` keeps one model's."""
+        import pandas as pd
+
+        params: dict[str, Any] = {"limit": limit}
+        if name:
+            params["name"] = name
+        rows = self._json("GET", wire.AUDIT_ALIASES, params=params)
+        columns = ["at", "user", "roles", "model", "alias", "from_version", "to_version"]
+        frame = pd.DataFrame(rows, columns=columns)
+        frame["at"] = pd.to_datetime(frame["at"], unit="s", utc=True)
+        return frame
+
+    def compare(self, first: str, second: str) -> Any:
+        """Two versions side by side (``compare("pump@3", "pump@4")``), as a DataFrame of
+        ``item``, one column per version, ``changed`` and ``detail``: parameters, metrics,
+        features, data fingerprints and drift between their training data's baselines."""
+        import pandas as pd
+
+        a, b = ModelRef.parse(first), ModelRef.parse(second)
+        answer = self._json("GET", wire.compare(a, b))
+        return pd.DataFrame(
+            answer["rows"], columns=["item", *answer["columns"], "changed", "detail"]
+        )
 
     def deletions(self, limit: int = 100, name: str | None = None) -> Any:
         """The bridge's deletion log, latest first: who deleted which model or schedule,
@@ -622,14 +615,13 @@ class Client:
         return frame
 
     def jobs(self, limit: int = 100, state: str | None = None) -> Any:
-        """The newest ``limit`` jobs, as a DataFrame; ``state`` keeps one state only
-        (``queued``, ``running``, ``succeeded``, ``failed``, ``cancelled``)."""
-        import pandas as pd
-
+        """The newest ``limit`` jobs, one flat row each, times as UTC datetimes; ``state``
+        keeps one state only (``queued``, ``running``, ``succeeded``, ``failed``,
+        ``cancelled``)."""
         params: dict[str, Any] = {"limit": limit}
         if state:
             params["status"] = state
-        return pd.DataFrame(self._json("GET", wire.JOBS, params=params))
+        return jobs_frame(self._json("GET", wire.JOBS, params=params))
 
     # -- scheduled scoring ----------------------------------------------------------------
 

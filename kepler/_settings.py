@@ -36,6 +36,9 @@ class ClientSettings(BaseSettings):
     # Who the notebook acts for, in the bridge's audit trail (jobs, MLflow's kepler.user
     # tag, kepler:* events, deletions): KEPLER_USER, else the OS user.
     user: str = ""
+    # The MLflow UI (``mlflow ui`` / ``mlflow server``) the registry is seen through, e.g.
+    # http://127.0.0.1:5000: results then carry their run's page (``result.url``).
+    mlflow_ui_url: str = ""
 
     def who(self) -> str:
         """``KEPLER_USER``, else the OS user (``getpass.getuser``), else ``""``."""

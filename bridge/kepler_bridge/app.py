@@ -32,6 +32,7 @@ from kepler_bridge.routes import (
     monitoring,
     predict,
     schedules,
+    versions,
 )
 from kepler_bridge.throttle import AuthThrottle
 
@@ -108,6 +109,7 @@ def create_app(settings: ServerSettings, token: str, *, user_token: str | None =
         jobs,
         automl,
         models,
+        versions,
         predict,
         monitoring,
         algorithms,

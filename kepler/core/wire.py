@@ -29,6 +29,7 @@ SPECS_PARSE = V1 + "/specs/parse"
 
 AUDIT = V1 + "/audit"
 AUDIT_DELETIONS = AUDIT + "/deletions"
+AUDIT_ALIASES = AUDIT + "/aliases"  # every alias move: who, when, from, to
 
 DATASETS = V1 + "/datasets"
 DATASET = DATASETS + "/{dataset_id}"
@@ -53,6 +54,7 @@ MODEL_APPLY = MODEL + "/apply"
 MODEL_PREDICT = MODEL + "/predict"  # the online path: a few rows answered as JSON
 MODEL_DRIFT = MODEL + "/drift"  # POST a window of events: one row per field
 MODEL_BASELINE = MODEL + "/baseline"  # POST rows to make a version's drift baseline
+MODEL_COMPARE = MODEL + "/compare/{other}"  # GET: two versions side by side
 
 SCORE = V1 + "/score"  # POST: MLTK's score metrics over an uploaded dataset
 
@@ -66,6 +68,7 @@ PATHS = (
     ALGORITHMS,
     SPECS_PARSE,
     AUDIT_DELETIONS,
+    AUDIT_ALIASES,
     DATASETS,
     DATASET,
     DATASET_CHUNK,
@@ -87,6 +90,7 @@ PATHS = (
     MODEL_PREDICT,
     MODEL_DRIFT,
     MODEL_BASELINE,
+    MODEL_COMPARE,
     SCHEDULES,
     SCHEDULE,
     SCHEDULE_RUN,
@@ -173,6 +177,10 @@ def drift(ref: object) -> str:
 
 def baseline(ref: object) -> str:
     return f"{model(ref)}/baseline"
+
+
+def compare(ref: object, other: object) -> str:
+    return f"{model(ref)}/compare/{_segment(other)}"
 
 
 def alias(name: str, alias: str) -> str:
@@ -416,6 +424,7 @@ class ModelApply(Body):
     echo: str | None = None
     index: str | None = None
     sourcetype: str | None = None
+    shadow: str | None = None  # a challenger version: scored alongside, agreement recorded
 
 
 @dataclass(frozen=True)
@@ -565,10 +574,14 @@ class ModelView:
     kepler_version: str | None = None
     warnings: list[Any] = field(default_factory=list)
     lineage: dict[str, Any] = field(default_factory=dict)
+    # A bounded sample of holdout truth and predictions (kepler.ml.metrics.holdout_sample)
+    # for the SDK's charts; None for unsupervised models and versions fitted before it.
+    holdout_sample: dict[str, Any] | None = None
     versions: list[dict[str, Any]] = field(default_factory=list)
     coefficients: list[dict[str, Any]] | None = None
     importances: list[dict[str, Any]] | None = None
     baseline: dict[str, Any] | None = None  # the drift baseline's summary (None: none kept)
+    alias_moves: list[dict[str, Any]] = field(default_factory=list)  # latest first
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelView:

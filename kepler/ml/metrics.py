@@ -36,6 +36,9 @@ from sklearn.pipeline import Pipeline
 from kepler.ml.pipeline import final_estimator
 
 SILHOUETTE_SAMPLE = 10_000
+# Holdout rows kept with a model so a notebook can draw its confusion matrix, ROC curve or
+# residuals without the data: a bounded random sample of (truth, prediction, score).
+HOLDOUT_SAMPLE = 1_000
 # Scoring every training row of a neighbour-based detector would cost as much as the fit.
 OUTLIER_SAMPLE = 100_000
 
@@ -196,3 +199,52 @@ def _transformer(pipeline: Pipeline, X: pd.DataFrame, y: Any, seed: int) -> dict
     if ratio is None:
         return {}
     return {"explained_variance": float(np.sum(ratio))}
+
+
+def holdout_sample(
+    pipeline: Pipeline,
+    task: str,
+    X: pd.DataFrame,
+    y: np.ndarray | None,
+    *,
+    seed: int = 0,
+    limit: int = HOLDOUT_SAMPLE,
+) -> dict[str, Any] | None:
+    """At most ``limit`` random holdout rows as JSON-ready lists: ``y_true`` and
+    ``y_pred`` (labels as text for classifiers), and for a binary classifier ``score``,
+    the positive class's probability or decision value (``None`` when it has neither).
+    ``None`` for unsupervised tasks or an empty holdout; never raises."""
+    if task not in ("classifier", "regressor") or y is None or len(X) == 0:
+        return None
+    rows = np.arange(len(X))
+    if len(X) > limit:
+        rows = np.sort(np.random.default_rng(seed).choice(len(X), size=limit, replace=False))
+    sample, truth = X.iloc[rows], np.asarray(y)[rows]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            pred = np.asarray(pipeline.predict(sample)).ravel()
+            out: dict[str, Any] = {"n_holdout": len(X)}
+            if task == "regressor":
+                out["y_true"] = [float(v) for v in truth]
+                out["y_pred"] = [float(v) for v in pred]
+                return out
+            classes = np.asarray(pipeline.named_steps["model"].classes_)
+            out["classes"] = [str(c) for c in classes]
+            out["y_true"] = [str(v) for v in truth]
+            out["y_pred"] = [str(v) for v in pred]
+            out["score"] = _positive_score(pipeline, sample) if len(classes) == 2 else None
+            return out
+        except Exception as exc:  # a plot's data must never fail a fit that succeeded
+            log.warning("could not sample the %s holdout: %s", task, exc)
+            return None
+
+
+def _positive_score(pipeline: Pipeline, X: pd.DataFrame) -> list[float] | None:
+    if hasattr(pipeline, "predict_proba"):
+        values = np.asarray(pipeline.predict_proba(X))[:, 1]
+    elif hasattr(pipeline, "decision_function"):
+        values = np.asarray(pipeline.decision_function(X)).ravel()
+    else:
+        return None
+    return [float(v) for v in values]

@@ -202,6 +202,7 @@ class ModelStore:
             "importances": trained.importances,
             "warnings": trained.warnings,
             "lineage": lineage or {},
+            "holdout_sample": trained.holdout,
         }
         self.client.log_dict(run_id, summary, SUMMARY_ARTIFACT)
         if trained.baseline is not None:
@@ -441,6 +442,7 @@ class ModelStore:
             "warnings": summary.get("warnings", []),
             "lineage": summary.get("lineage", {}),
             "baseline": summarize_baseline(self._artifact_json(run, BASELINE_ARTIFACT, quiet=True)),
+            "holdout_sample": summary.get("holdout_sample"),
             "versions": [
                 {
                     "version": int(mv.version),

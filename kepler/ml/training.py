@@ -28,7 +28,7 @@ from kepler.ml import frames, registry
 from kepler.ml.devices import score_on_cpu
 from kepler.ml.explain import explain
 from kepler.ml.meta import ModelMeta
-from kepler.ml.metrics import compute_metrics
+from kepler.ml.metrics import compute_metrics, holdout_sample
 from kepler.ml.monitoring.baseline import try_fit_baseline
 from kepler.ml.outputs import check_probabilities
 from kepler.ml.pipeline import build_pipeline
@@ -54,6 +54,8 @@ class TrainedModel:
     importances: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)  # fit-time warnings, for the user
     baseline: dict[str, Any] | None = None  # kepler.ml.monitoring's profile, for drift
+    # A bounded sample of holdout truth and predictions, for plots (metrics.holdout_sample).
+    holdout: dict[str, Any] | None = None
 
 
 def train(
@@ -135,6 +137,7 @@ def train(
     fit_warnings = _fit(pipeline, X_train, y_train, info.name)
 
     report(0.8, "scoring")
+    sample = None
     if holdout_rows is not None:
         metrics = compute_metrics(
             pipeline,
@@ -142,6 +145,9 @@ def train(
             X_holdout,
             None if y is None else y[holdout_rows],
             seed=seed,
+        )
+        sample = holdout_sample(
+            pipeline, info.task, X_holdout, None if y is None else y[holdout_rows], seed=seed
         )
     elif info.supervised:
         metrics = {}  # scoring on the training rows would flatter the model
@@ -171,7 +177,7 @@ def train(
     report(0.95, "profiling the data for drift")
     baseline = try_fit_baseline(pipeline, meta, X_train, X_holdout, fit_warnings)
     report(1.0, "done")
-    return TrainedModel(pipeline, meta, metrics, importances, fit_warnings, baseline)
+    return TrainedModel(pipeline, meta, metrics, importances, fit_warnings, baseline, sample)
 
 
 def _silent(fraction: float, message: str) -> None:

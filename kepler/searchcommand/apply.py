@@ -8,6 +8,7 @@ from typing import Any
 
 from kepler.core import wire
 from kepler.core.errors import HecNotConfigured, InvalidSpec
+from kepler.core.refs import ModelRef
 from kepler.core.spec import ApplySpec
 from kepler.searchcommand.bridge import BridgeClient
 from kepler.searchcommand.subcommand import CSV, Reply, Subcommand, Upload, rows_to_csv
@@ -32,12 +33,17 @@ class Apply(Subcommand):
     into the full events. ``_raw`` and every other field never leave splunkd. With
     ``index=``, every field goes to the bridge, which writes whole events through HEC."""
 
-    def __init__(self, spec: ApplySpec, bridge: BridgeClient) -> None:
+    def __init__(self, spec: ApplySpec, bridge: BridgeClient, shadow: str | None = None) -> None:
         self.spec = spec
         self.bridge = bridge
         found = _describe(bridge, spec)
         self.pinned = found.ref
         features = [str(f) for f in found.features or []]
+        self.shadow: str | None = None
+        if shadow:  # shadow=pump@5: the challenger, pinned now as the champion is
+            challenger = _describe(bridge, ApplySpec(ModelRef.parse(shadow)))
+            self.shadow = challenger.ref
+            features += [str(f) for f in challenger.features or [] if f not in features]
         self.required = features if spec.index is None and features else None
         if spec.index is not None:
             status = bridge.json("GET", wire.HEC, hec=True)
@@ -61,6 +67,7 @@ class Apply(Subcommand):
             echo=CHUNKED_IDX if relay else None,
             index=self.spec.index,
             sourcetype=self.spec.sourcetype if self.spec.index is not None else None,
+            shadow=self.shadow,
         )
         headers, scored = self.bridge.request(
             "POST",

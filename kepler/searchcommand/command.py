@@ -3,8 +3,9 @@ getinfo.
 
 ``fit`` and ``automl`` (:mod:`.fit`), ``apply`` (:mod:`.apply`), ``score`` (:mod:`.score`)
 and ``drift`` (:mod:`.drift`) relay each chunk's CSV body to the bridge as bytes;
-``models``, ``summary``, ``jobs``, ``cancel`` and ``deletemodel`` (:mod:`.listing`)
-generate rows from the bridge's answers.
+``models``, ``summary``, ``jobs``, ``cancel`` and ``deletemodel`` (:mod:`.listing`) and
+``alias``, ``unalias`` and ``compare`` (:mod:`.lifecycle`) generate rows from the bridge's
+answers.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from kepler.core.automl import AutoMLSpec
 from kepler.core.errors import InvalidSpec
 from kepler.core.params import Param, coerce
 from kepler.core.spec import ApplySpec, DeleteModelSpec, FitSpec, SummarySpec, parse
-from kepler.searchcommand import drift, listing, score
+from kepler.searchcommand import drift, lifecycle, listing, score
 from kepler.searchcommand.apply import Apply, AsyncApply
 from kepler.searchcommand.bridge import BridgeClient
 from kepler.searchcommand.fit import AutoML, Fit
@@ -34,7 +35,7 @@ COMMAND_OPTIONS: dict[str, dict[str, Param]] = {
         "output": Param("output", "str", choices=("model", "events")),
     },
     "automl": {"async": Param("async", "bool")},
-    "apply": {"async": Param("async", "bool")},
+    "apply": {"async": Param("async", "bool"), "shadow": Param("shadow", "str")},
     "drift": drift.OPTIONS,
     "jobs": {
         "limit": Param("limit", "int", minimum=1, maximum=1000),
@@ -44,7 +45,8 @@ COMMAND_OPTIONS: dict[str, dict[str, Param]] = {
     },
 }
 USAGE = (
-    "usage: kepler fit|apply|automl|score|drift|summary|models|deletemodel|jobs|cancel ...; "
+    "usage: kepler fit|apply|automl|score|drift|summary|models|deletemodel|jobs|cancel|"
+    "alias|unalias|compare ...; "
     "e.g. | kepler fit RandomForestClassifier failure from temp vibration into pump"
 )
 
@@ -86,6 +88,8 @@ def build(
         cancel_bridge = bridge_factory()
         cancel_bridge.json("GET", wire.job(job_id))  # at getinfo: an unknown id fails now
         return Generating(lambda: [listing.cancel(cancel_bridge, job_id)])
+    if verb in lifecycle.VERBS:
+        return Generating(lifecycle.plan(verb, rest, bridge_factory()))
     if verb == "score":
         return score.Score(score.parse_score(rest), bridge_factory(), _source(searchinfo))
     if verb == "drift":
@@ -101,7 +105,7 @@ def build(
     if isinstance(spec, ApplySpec):
         if options.get("async"):
             return AsyncApply(spec, bridge, _source(searchinfo))
-        return Apply(spec, bridge)
+        return Apply(spec, bridge, shadow=options.get("shadow"))
     if isinstance(spec, SummarySpec):
         rows = listing.summary_rows(bridge, spec.model)  # now: an unknown model fails at getinfo
         return Generating(lambda: rows)

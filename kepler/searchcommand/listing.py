@@ -47,6 +47,8 @@ def summary_rows(bridge: BridgeClient, ref: ModelRef) -> list[dict[str, Any]]:
         **{f"param.{k}": v for k, v in sorted((d.params or {}).items())},
         **{f"metric.{k}": v for k, v in sorted((d.metrics or {}).items())},
     }
+    common["aliases"] = [f"{a}={v['version']}" for v in d.versions for a in v.get("aliases") or []]
+    common["alias_moves"] = [_move_text(m) for m in d.alias_moves]
     baseline = d.baseline or {}
     common["baseline_rows"] = baseline.get("rows")  # empty: no drift baseline (kp.baseline)
     profiles = baseline.get("fields") or {}
@@ -64,6 +66,16 @@ def summary_rows(bridge: BridgeClient, ref: ModelRef) -> list[dict[str, Any]]:
                 row[key] = item[key]
         rows.append(row)
     return rows
+
+
+def _move_text(move: dict[str, Any]) -> str:
+    """``production 3->4 by bob at 2026-12-06T01:02:03Z`` (``-`` where there is no version)."""
+    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(move.get("at") or 0)))
+    before, after = move.get("from_version"), move.get("to_version")
+    return (
+        f"{move.get('alias')} {'-' if before is None else before}->"
+        f"{'-' if after is None else after} by {move.get('user')} at {at}"
+    )
 
 
 def _baseline_cells(profile: Any) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from kepler.server.liveness import JobLimits
 from kepler.server.queue import Broker, make_celery
 from kepler.server.senders import SenderPool
 from kepler.server.settings import ServerSettings
-from kepler.server.stores import AutoMLRuns, JobStore, ScheduleStore, WorkerDevices
+from kepler.server.stores import AliasMoves, AutoMLRuns, JobStore, ScheduleStore, WorkerDevices
 from kepler.server.telemetry import Telemetry
 
 if TYPE_CHECKING:
@@ -64,6 +64,7 @@ class ServerContext:
         self.telemetry = Telemetry(settings.hec, component=component, senders=self.senders)
         self.jobs = JobStore(self.db, telemetry=self.telemetry)
         self.schedules = ScheduleStore(self.db)
+        self.alias_moves = AliasMoves(self.db)
         self.automl_runs = AutoMLRuns(self.db)
         self.workers = WorkerDevices(self.db)
         self.datasets = DatasetStore(settings.dataset_store)

@@ -1,9 +1,10 @@
 """The jobs database: every table Kepler keeps in it, its engine, and rows to dataclasses.
 
 One SQL database (``KEPLER_DATABASE_URL``: SQLite in the embedded default, Postgres for a
-team) holds jobs, deletions, schedules, AutoML runs and the workers' devices. The schema
-is declared here, once, so that one ``create_all`` makes every table and a reader sees
-the whole of it in one place; the stores (:mod:`kepler.server.stores`) hold the queries.
+team) holds jobs, deletions, alias moves, schedules, AutoML runs and the workers'
+devices. The schema is declared here, once, so that one ``create_all`` makes every table
+and a reader sees the whole of it in one place; the stores (:mod:`kepler.server.stores`)
+hold the queries.
 
 A process opens the database once, as :class:`Database` (the process's
 :class:`~kepler.server.context.ServerContext` owns it), and closes it with the context.
@@ -71,6 +72,20 @@ deletions_table = Table(
     Column("kind", String(16), nullable=False),
     Column("name", String(255), nullable=False),
     Column("detail", Text, nullable=False, default="{}"),
+)
+# Every move of a model alias (kepler.server.stores.aliases): who, when, from which
+# version to which (from_version null: the alias is new; to_version null: removed).
+alias_moves_table = Table(
+    "kepler_alias_moves",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False, index=True),
+    Column("user_name", String(128), nullable=False),
+    Column("roles", Text, nullable=False, default=""),
+    Column("model", String(255), nullable=False, index=True),
+    Column("alias", String(255), nullable=False),
+    Column("from_version", Integer),
+    Column("to_version", Integer),
 )
 schedules_table = Table(
     "kepler_schedules",

@@ -195,6 +195,7 @@ SAMPLES: dict[type[wire.Body], wire.Body] = {
         echo="_chunked_idx",
         index="scores",
         sourcetype="kepler:score",
+        shadow="pump@5",
     ),
     wire.DriftOptions: wire.DriftOptions(method="psi", threshold=0.2, dataset_id="d1"),
     wire.DatasetApply: wire.DatasetApply(model="pump@3", probabilities=False, output_name="g"),

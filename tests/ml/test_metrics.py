@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -137,3 +138,26 @@ def test_degenerate_inputs_give_empty_metrics_not_errors() -> None:
     broken = _fitted(LinearRegression(), "regressor", X, np.linspace(0, 1, 10))
     broken.named_steps["model"].coef_ = None  # predict now raises inside the scorer
     assert compute_metrics(broken, "regressor", X, np.linspace(0, 1, 10)) == {}
+
+
+def test_holdout_sample_keeps_truth_predictions_and_positive_scores() -> None:
+    X = _X(np.linspace(-1, 1, 40))
+    y = np.where(X["x"] > 0, "yes", "no").astype(object)
+    pipe = _fitted(LogisticRegression(), "classifier", X, y)
+    holdout = _X([-0.9, 0.5, 0.01])
+    got = metrics.holdout_sample(pipe, "classifier", holdout, np.array(["no", "yes", "no"]))
+    assert got is not None
+    assert got["classes"] == ["no", "yes"] and got["n_holdout"] == 3
+    assert got["y_true"] == ["no", "yes", "no"] and got["y_pred"] == ["no", "yes", "yes"]
+    assert got["score"] == pytest.approx(pipe.predict_proba(holdout)[:, 1].tolist())
+    json.dumps(got)  # stored as JSON with the model
+
+
+def test_holdout_sample_is_bounded_and_numeric_for_regressors() -> None:
+    X = _X(np.arange(50))
+    pipe = _fitted(LinearRegression(), "regressor", X, 2 * X["x"].to_numpy())
+    got = metrics.holdout_sample(pipe, "regressor", X, 2 * X["x"].to_numpy(), limit=10)
+    assert got is not None and got["n_holdout"] == 50 and len(got["y_true"]) == 10
+    assert got["y_pred"] == pytest.approx(got["y_true"])
+    assert metrics.holdout_sample(pipe, "clusterer", X, None) is None
+    assert metrics.holdout_sample(pipe, "regressor", X.iloc[:0], np.array([])) is None

@@ -173,6 +173,9 @@ def test_describe_reports_importances_params_lineage_and_versions(
     assert body["aliases"] == ["prod"]
     assert [v["version"] for v in body["versions"]] == [1, 2]
     assert body["versions"][0]["aliases"] == ["prod"]
+    sample = body["holdout_sample"]  # what the SDK draws residuals from
+    assert sample == forest.holdout and sample["n_holdout"] == forest.meta.n_holdout
+    assert len(sample["y_true"]) == len(sample["y_pred"]) == forest.meta.n_holdout
     assert wire.ModelView.from_dict(body).to_dict() == body  # clients read every key
 
 

@@ -30,6 +30,9 @@ SUBCOMMANDS = (
     "deletemodel",
     "jobs",
     "cancel",
+    "alias",
+    "unalias",
+    "compare",
 )
 # commands.conf keys that mean something with chunked = true (protocol v2).
 CHUNKED_KEYS = {
@@ -139,16 +142,22 @@ def test_searchbnf_covers_every_subcommand(app: Path) -> None:
 
 
 def test_dashboards_run_kepler_models_and_jobs(app: Path) -> None:
+    import json
+
     views = app / "default" / "data" / "ui" / "views"
     for view, search in (("kepler_models", "| kepler models"), ("kepler_jobs", "| kepler jobs")):
         root = read_xml(views / f"{view}.xml")
-        assert (root.tag, root.get("version")) == ("dashboard", "1.1")
-        queries = [q.text or "" for q in root.iter("query")]
+        assert (root.tag, root.get("version")) == ("dashboard", "2")
+        sources = json.loads(root.findtext("definition") or "{}")["dataSources"].values()
+        queries = [ds["options"]["query"] for ds in sources]
         assert any(q.startswith(search) for q in queries), queries
     nav = read_xml(app / "default" / "data" / "ui" / "nav" / "default.xml")
     names = [v.get("name") for v in nav.iter("view")]
-    assert {"kepler_models", "kepler_jobs", "configuration"} <= set(names)
+    assert {"kepler_models", "kepler_jobs", "kepler_health", "configuration"} <= set(names)
     assert (views / "configuration.xml").is_file()
+    assert (
+        read_conf(app / "default" / "savedsearches.conf")["kepler_drift_alert"]["disabled"] == "1"
+    )
 
 
 def test_package_ships_app_icons_at_splunks_sizes(app: Path) -> None:

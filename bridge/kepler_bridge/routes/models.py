@@ -10,8 +10,10 @@ from starlette.concurrency import run_in_threadpool
 from kepler.core import wire
 from kepler.core.errors import PayloadTooLarge
 from kepler.core.refs import ModelRef, model_to_delete
+from kepler.server import promote
 from kepler.server.datasets.catalog import model_datasets, remove_model_datasets
 from kepler.server.scoring import ScoreOptions, Writeback, apply_chunk
+from kepler.server.scoring.shadow import shadow_headers
 from kepler.server.senders import hec_target
 from kepler_bridge.deps import AuthDep, Caller, CallerDep, StateDep, admin_only
 from kepler_bridge.wire import ARROW, CSV, AliasRequest, media_format
@@ -31,7 +33,10 @@ async def list_models(state: StateDep, versions: bool = False) -> list[dict[str,
 
 @router.get("/{ref}")
 async def describe_model(ref: str, state: StateDep) -> dict[str, Any]:
+    """One version, every version of its model, and the model's latest alias moves."""
     out: dict[str, Any] = await run_in_threadpool(state.models.describe, ModelRef.parse(ref))
+    moves = await run_in_threadpool(state.ctx.alias_moves.list, model=out["name"], limit=20)
+    out["alias_moves"] = [m.to_dict() for m in moves]
     return out
 
 
@@ -61,11 +66,12 @@ def set_alias(
     state: StateDep,
     caller: Annotated[Caller, ALIASING],
 ) -> dict[str, Any]:
+    """Point ``name:alias`` at a version (admin level); the move is recorded (GET
+    /v1/audit/aliases) with who asked and the version the alias left."""
     ref = ModelRef.parse(f"{name}:{alias}")
-    state.models.set_alias(ref.name, alias, body.version)
-    state.cache.forget(ref.name)  # the next predict of pump:alias sees the move
-    state.telemetry.aliased(ref.name, alias, body.version, user=caller.user)
-    return {"model": ref.name, "alias": alias, "version": body.version}
+    return promote.move_alias(
+        state.ctx, ref.name, alias, body.version, user=caller.user, roles=caller.roles
+    )
 
 
 @router.delete("/{name}/aliases/{alias}")
@@ -75,8 +81,7 @@ def delete_alias(
     """Remove an alias (admin level); the version it pointed at stays. 404 when the model
     has no such alias."""
     ref = ModelRef.parse(f"{name}:{alias}")
-    state.models.delete_alias(ref.name, alias)
-    return {"model": ref.name, "alias": alias, "removed": True, "user": caller.user}
+    return promote.remove_alias(state.ctx, ref.name, alias, user=caller.user, roles=caller.roles)
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
@@ -116,16 +121,21 @@ async def apply_model(
     echo: str | None = None,
     index: str | None = None,
     sourcetype: str | None = None,
+    shadow: str | None = Query(None, max_length=300),
 ) -> Response:
     """Score CSV or Arrow rows with ``ref`` (``pump``, ``pump@3``, ``pump:production``);
     the answer has the same media type, with the model's output fields. With ``index``,
     every scored row is also written to that Splunk index through HEC before the answer
     (``X-Kepler-Hec-*`` headers: where; else the bridge's ``KEPLER_HEC_*``). With
     ``include_input=false`` only the output fields come back, after the input columns
-    listed in ``echo`` (comma-separated; the Splunk command echoes ``_chunked_idx``)."""
+    listed in ``echo`` (comma-separated; the Splunk command echoes ``_chunked_idx``).
+    With ``shadow`` (``pump@5``), that version scores the rows too: the answer stays the
+    champion's, the agreement goes to Splunk as a ``kepler:shadow`` event and comes back in
+    ``X-Kepler-Shadow-*`` headers."""
     fmt = media_format(request.headers.get("content-type"))
     body = await _read_limited(request, state.settings.max_chunk_bytes)
     model_ref = ModelRef.parse(ref)
+    challenger = ModelRef.parse(shadow) if shadow else None
     options = ScoreOptions(
         probabilities=probabilities,
         output_name=output_name,
@@ -147,10 +157,13 @@ async def apply_model(
         writeback=writeback,
         senders=state.senders,
         user=caller.user,
+        shadow=challenger,
     )
     headers = {"X-Kepler-Model": model_ref.name, "X-Kepler-Model-Version": str(applied.version)}
     if applied.delivered is not None:
         headers["X-Kepler-Hec-Events"] = str(applied.delivered.events)
         headers["X-Kepler-Hec-Queued"] = str(applied.delivered.queued)
         headers["X-Kepler-Hec-Rejected"] = str(applied.delivered.rejected)
+    if applied.shadow is not None:
+        headers.update(shadow_headers(applied.shadow))
     return Response(applied.body, media_type=ARROW if fmt == "arrow" else CSV, headers=headers)

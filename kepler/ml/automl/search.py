@@ -43,6 +43,7 @@ from kepler.ml.automl import bandit, space
 from kepler.ml.automl.data import Prepared
 from kepler.ml.automl.trial import checked_params, evaluate, make_pipeline, score_metrics
 from kepler.ml.explain import explain
+from kepler.ml.metrics import holdout_sample
 from kepler.ml.monitoring.baseline import try_fit_baseline
 from kepler.ml.training import ModelMeta, TrainedModel, _fit
 
@@ -471,4 +472,7 @@ def refit(row: dict[str, Any], prepared: Prepared, spec: AutoMLSpec) -> TrainedM
         holdout=spec.holdout,
     )
     baseline = try_fit_baseline(pipeline, meta, prepared.X_train, prepared.X_holdout, fit_warnings)
-    return TrainedModel(pipeline, meta, metrics, explain(pipeline), fit_warnings, baseline)
+    sample = holdout_sample(
+        pipeline, prepared.engine_task, prepared.X_holdout, prepared.y_holdout, seed=seed
+    )
+    return TrainedModel(pipeline, meta, metrics, explain(pipeline), fit_warnings, baseline, sample)

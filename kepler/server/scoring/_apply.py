@@ -15,6 +15,7 @@ from kepler.server.model_cache import ModelCache
 from kepler.server.scoring._deliver import NOT_CONFIGURED, Delivered, deliver
 from kepler.server.scoring._score import ScoreOptions, score
 from kepler.server.scoring._tables import read_body, read_csv_for_model, write_body
+from kepler.server.scoring.shadow import shadow_batch
 from kepler.server.senders import SenderPool
 from kepler.server.telemetry import Telemetry
 
@@ -34,6 +35,7 @@ class Applied:
     body: bytes  # the scored rows, in the request's format
     version: int  # the version that scored them
     delivered: Delivered | None  # what went to HEC, with a Writeback
+    shadow: dict[str, Any] | None = None  # the challenger's agreement (shadow=)
 
 
 def apply_chunk(
@@ -47,10 +49,13 @@ def apply_chunk(
     writeback: Writeback | None = None,
     senders: SenderPool | None = None,
     user: str | None = None,
+    shadow: ModelRef | None = None,
 ) -> Applied:
     """Score ``body`` (``fmt``: csv or arrow) with the registration ``ref`` names now, and
     record the batch (or its error) in telemetry for ``user``. With ``writeback`` the
-    rows also go to HEC through a sender leased from ``senders`` (the process's pool)."""
+    rows also go to HEC through a sender leased from ``senders`` (the process's pool).
+    With ``shadow``, that version scores the rows too and its agreement with the champion
+    goes to Splunk (:mod:`kepler.server.scoring.shadow`); the answer is the champion's."""
     lease = None
     if writeback is not None:
         if senders is None:
@@ -63,8 +68,13 @@ def apply_chunk(
         # Resolved on every call, even a pinned version: see model_cache's docstring.
         resolved, model = cache.fetch(ref)
         name, number = resolved.name, resolved.version
-        table = _read(fmt, body, model[1], options)
+        # A challenger may need fields the champion does not: read them all.
+        table = read_body(fmt, body) if shadow is not None else _read(fmt, body, model[1], options)
         scored = score(model, table, options)
+        shadowed = None
+        if shadow is not None:
+            champion = (name, number, model)
+            shadowed = shadow_batch(cache, telemetry, champion, shadow, table, user=user)
         delivered = None
         if lease is not None and writeback is not None:
             delivered = deliver(
@@ -77,7 +87,7 @@ def apply_chunk(
         telemetry.apply_batch(
             name, number, rows=table.num_rows, latency_s=time.perf_counter() - started, user=user
         )
-        return Applied(write_body(fmt, scored), number, delivered)
+        return Applied(write_body(fmt, scored), number, delivered, shadowed)
     except KeplerError as exc:
         telemetry.apply_batch(
             ref.name,
