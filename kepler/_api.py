@@ -164,6 +164,18 @@ def delete_model(model: str) -> None:
     client().delete_model(model)
 
 
+def datasets() -> Any:
+    """Every dataset, newest first: id, name, rows, bytes, schema hash, created, source
+    search, complete or not, and the model versions trained on it."""
+    return client().datasets()
+
+
+def dataset(dataset: str) -> Any:
+    """A dataset (its id, or the name given with ``kp.fit(..., dataset_name=...)``) read
+    back as a DataFrame, in the types it was uploaded with."""
+    return client().dataset(dataset)
+
+
 def promote(ref: str, alias: str) -> dict[str, Any]:
     """Point ``alias`` at the version ``ref`` names: ``kp.promote("pump@4", "production")``
     (admin token). Recorded with who and the version the alias left (``kp.summary``)."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -107,6 +109,21 @@ class Client:
     def _json(self, method: str, path: str, **kw: Any) -> Any:
         return self._request(method, path, **kw).json()
 
+    @contextlib.contextmanager
+    def _stream(self, method: str, path: str, **kw: Any) -> Iterator[httpx.Response]:
+        """A response read as it arrives; a refusal raises its typed error."""
+        try:
+            with self._http.stream(method, path, **kw) as resp:
+                if resp.status_code >= 400:
+                    resp.read()
+                    raise _error(resp)
+                yield resp
+        except httpx.TransportError as exc:
+            raise BridgeUnavailable(
+                f"reading from the Kepler bridge at {self.url} failed ({_reason(exc)}); "
+                "check that it runs (`kepler up`) and try again"
+            ) from None
+
     # -- API ----------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
@@ -117,10 +134,15 @@ class Client:
         out: list[dict[str, Any]] = self._json("GET", wire.ALGORITHMS)
         return out
 
-    def upload(self, df: Any, *, source: dict[str, Any] | None = None) -> str:
-        """Send a DataFrame as a dataset (Arrow, in pieces); return its id."""
+    def upload(
+        self, df: Any, *, source: dict[str, Any] | None = None, name: str | None = None
+    ) -> str:
+        """Send a DataFrame as a dataset (Arrow, in pieces); return its id. ``name`` (unused
+        by any other dataset, else 409) then reads wherever the id does."""
         table = _frames.to_arrow(df)
-        body = wire.DatasetCreate("arrow", wire.SplunkSource.from_dict(source) if source else None)
+        body = wire.DatasetCreate(
+            "arrow", wire.SplunkSource.from_dict(source) if source else None, name=name
+        )
         dataset_id = wire.DatasetCreated.from_dict(
             self._json("POST", wire.DATASETS, json=body.to_dict())
         ).id
@@ -166,11 +188,13 @@ class Client:
         wait: bool = True,
         progress: bool = True,
         source: dict[str, Any] | None = None,
+        dataset_name: str | None = None,
         **params: Any,
     ) -> FitResult:
         """Train ``algorithm`` on ``df`` in a worker. ``source`` records where the data came
         from (``search``, ``earliest``, ``latest``, ``sid``) in the model's lineage; a frame
-        from :func:`kepler.from_splunk` brings its own."""
+        from :func:`kepler.from_splunk` brings its own. ``dataset_name`` names the uploaded
+        dataset (``kp.dataset("sensors-2026-w48")``); a name in use is refused (409)."""
         if into is not None:
             validate_model_name(into)
         spec = wire.FitJob(
@@ -189,7 +213,7 @@ class Client:
             pulled = getattr(df, "attrs", {}).get("splunk")
             if isinstance(pulled, dict) and pulled.get("search"):
                 source = {k: pulled.get(k) for k in ("search", "earliest", "latest", "sid")}
-        dataset_id = self.upload(df, source=source)
+        dataset_id = self.upload(df, source=source, name=dataset_name)
         job = self._create_job(wire.FIT_JOBS, replace(spec, dataset_id=dataset_id))
         if not wait:
             return FitResult(job_id=job.id, model=into, version=None, run_id=None, client=self)
@@ -499,6 +523,23 @@ class Client:
         mapping that renders as HTML in notebooks and draws with ``.plot()``."""
         out = ModelSummary(self._json("GET", wire.model(ModelRef.parse(model))))
         out.url = self.run_url(out.get("run_id"))
+        return out
+
+    def datasets(self) -> Any:
+        """Every dataset, newest first, with the model versions trained on each."""
+        from kepler._datasets import datasets
+
+        return datasets(self)
+
+    def dataset(self, dataset: str) -> Any:
+        """Dataset ``dataset`` (its id or name) read back as a DataFrame."""
+        from kepler._datasets import read
+
+        return read(self, dataset)
+
+    def delete_dataset(self, dataset: str) -> dict[str, Any]:
+        """Delete a dataset no version was trained on (a named one: admin level)."""
+        out: dict[str, Any] = self._json("DELETE", wire.dataset(dataset))
         return out
 
     def run_url(self, run_id: str | None) -> str | None:

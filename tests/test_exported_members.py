@@ -18,6 +18,8 @@ def test_public_functions_are_listed() -> None:
         "models",
         "summary",
         "delete_model",
+        "datasets",
+        "dataset",
         "jobs",
         "Client",
         "to_splunk",

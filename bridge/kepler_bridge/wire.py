@@ -32,6 +32,7 @@ class SplunkSource(BaseModel):
 class DatasetCreate(BaseModel):
     format: str = Field("csv", pattern="^(csv|arrow)$")
     source: SplunkSource | None = None
+    name: str | None = Field(None, max_length=100)
 
 
 class DatasetComplete(BaseModel):

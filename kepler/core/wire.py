@@ -36,6 +36,7 @@ DATASET = DATASETS + "/{dataset_id}"
 DATASET_CHUNK = DATASET + "/chunks/{seq}"
 DATASET_COMPLETE = DATASET + "/complete"
 DATASET_APPLY = DATASET + "/apply"
+DATASET_ROWS = DATASET + "/rows"  # GET: the rows, as an Arrow IPC stream
 
 HEC = V1 + "/hec"
 
@@ -78,6 +79,7 @@ PATHS = (
     DATASET_CHUNK,
     DATASET_COMPLETE,
     DATASET_APPLY,
+    DATASET_ROWS,
     HEC,
     JOBS,
     FIT_JOBS,
@@ -147,6 +149,10 @@ def complete(dataset_id: str) -> str:
 
 def dataset_apply(dataset_id: str) -> str:
     return f"{dataset(dataset_id)}/apply"
+
+
+def dataset_rows(dataset_id: str) -> str:
+    return f"{dataset(dataset_id)}/rows"
 
 
 def jobs(kind: str) -> str:
@@ -294,12 +300,14 @@ class SplunkSource(Body):
 
 @dataclass(frozen=True)
 class DatasetCreate(Body):
-    """``POST /v1/datasets``: open an upload in ``csv`` or ``arrow``."""
+    """``POST /v1/datasets``: open an upload in ``csv`` or ``arrow``; ``name`` (unique)
+    then reads wherever its id does."""
 
     what: ClassVar[str] = "dataset"
 
     format: str = "csv"
     source: SplunkSource | None = field(default=None, metadata={"body": SplunkSource})
+    name: str | None = None
 
 
 @dataclass(frozen=True)

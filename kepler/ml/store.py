@@ -389,6 +389,7 @@ class ModelStore:
             latest = int(versions[-1].version) if versions else None
             for mv in versions:
                 run = self._run(mv.run_id)
+                tags = run.data.tags if run else {}
                 out.append(
                     {
                         "name": rm.name,
@@ -403,6 +404,7 @@ class ModelStore:
                         "run_id": mv.run_id,
                         "user": (mv.tags or {}).get("kepler.user"),
                         "created": _iso(mv.creation_timestamp),
+                        "dataset_id": tags.get("kepler.dataset.dataset_id"),
                     }
                 )
         return sorted(out, key=lambda m: (m["name"], m["version"]))

@@ -1,7 +1,9 @@
 """The beat: fire due schedules, one job each, onto the workers' queue; reap jobs whose
 worker died, ran out of time or lost their message (:func:`kepler.server.liveness.reap`,
 every :data:`REAP_EVERY_S` at most); and every :data:`SWEEP_EVERY_S` have AutoML runs
-that lost their tasks finalised (:func:`kepler.server.jobs.automl.sweep.sweep`).
+that lost their tasks finalised (:func:`kepler.server.jobs.automl.sweep.sweep`); every
+``KEPLER_DATASET_RETENTION_EVERY_S`` remove the datasets retention allows
+(:func:`kepler.server.datasets.catalog.retain`).
 
 A loop over the schedules and monitors tables (what ``kepler beat`` runs and ``kepler up``
 starts): every ``tick`` seconds it claims each due schedule or monitor (a conditional
@@ -21,6 +23,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kepler.server.datasets.catalog import retain
 from kepler.server.jobs import monitor
 from kepler.server.jobs.automl.sweep import sweep
 from kepler.server.jobs.score import fire
@@ -89,7 +92,7 @@ def _loop(ctx: ServerContext, stop: threading.Event, tick_s: float) -> None:
     alive.parent.mkdir(parents=True, exist_ok=True)
     limits = ctx.limits
     reap_every = min(REAP_EVERY_S, limits.heartbeat_s)
-    swept = reaped = 0.0
+    swept = reaped = retained = 0.0
     while not stop.is_set():
         try:
             now = time.time()
@@ -101,6 +104,10 @@ def _loop(ctx: ServerContext, stop: threading.Event, tick_s: float) -> None:
                 swept = now
                 for job_id in sweep(ctx, now):
                     log.warning("automl job %s lost its tasks: finalising it", job_id)
+            if now - retained >= settings.dataset_retention_every_s:
+                retained = now
+                for dataset_id in retain(ctx, now):
+                    log.info("dataset %s removed by retention", dataset_id)
             alive.touch()  # only a tick that reached the database and broker counts
         except Exception:  # a database or broker hiccup must not end the beat
             log.exception("beat tick failed; trying again")

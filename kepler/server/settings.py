@@ -53,6 +53,16 @@ class ServerSettings(BaseSettings):
     # Largest single upload request (one chunk), and largest dataset in all.
     max_chunk_bytes: int = 512 * MiB
     max_dataset_bytes: int = 200 * GiB
+    # Retention, done by the beat: a completed dataset no model version was trained on, and
+    # an upload never completed, are removed this many seconds after they were created (0:
+    # kept for ever). A dataset a version was trained on stays while that version exists.
+    dataset_retention_unreferenced_s: float = Field(default=30 * 24 * 3600.0, ge=0)
+    dataset_retention_incomplete_s: float = Field(default=24 * 3600.0, ge=0)
+    # How often the beat looks for datasets retention removes.
+    dataset_retention_every_s: float = Field(default=300.0, gt=0)
+    # Deleting a model also removes the datasets its versions were trained on (those no
+    # other version uses); off: they stay until retention removes them.
+    dataset_delete_with_model: bool = False
     # Largest JSON request body (a fit, an AutoML run, a schedule): refused with 413 by its
     # Content-Length, or as soon as more bytes than this arrive.
     max_json_bytes: int = Field(default=4 * MiB, ge=1024)

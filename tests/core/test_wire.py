@@ -125,7 +125,7 @@ def test_job_view_skips_fields_it_does_not_know_and_nulls() -> None:
 SOURCE = wire.SplunkSource(search="index=main", earliest="-24h", latest="now", sid="17.42")
 SAMPLES: dict[type[wire.Body], wire.Body] = {
     wire.SplunkSource: SOURCE,
-    wire.DatasetCreate: wire.DatasetCreate("arrow", SOURCE),
+    wire.DatasetCreate: wire.DatasetCreate("arrow", SOURCE, name="sensors-2026-w48"),
     wire.DatasetComplete: wire.DatasetComplete(chunks=3, rows=120),
     wire.FitJob: wire.FitJob(
         dataset_id="d1",

@@ -11,6 +11,7 @@ from kepler.core import wire
 from kepler.core.errors import PayloadTooLarge
 from kepler.core.refs import ModelRef, model_to_delete
 from kepler.server import promote
+from kepler.server.datasets.catalog import model_datasets, remove_model_datasets
 from kepler.server.scoring import ScoreOptions, Writeback, apply_chunk
 from kepler.server.scoring.shadow import shadow_headers
 from kepler.server.senders import hec_target
@@ -47,12 +48,14 @@ def delete_model(name: str, state: StateDep, caller: Annotated[Caller, DELETING]
     asked."""
     model = model_to_delete(name)
     versions = [v["version"] for v in state.models.describe(ModelRef(model))["versions"]]
+    trained_on = model_datasets(state.ctx, model)  # known before its versions are gone
     state.models.delete(model)
     state.cache.drop(model)
     state.jobs.record_deletion(
         "model", model, user=caller.user, roles=caller.roles, detail={"versions": versions}
     )
-    return {"deleted": model, "versions": versions, "user": caller.user}
+    removed = remove_model_datasets(state.ctx, trained_on, user=caller.user)
+    return {"deleted": model, "versions": versions, "user": caller.user, "datasets": removed}
 
 
 @router.put("/{name}/aliases/{alias}")

@@ -42,6 +42,9 @@ _STATE = "dataset.json"
 _PART_RE = re.compile(r"^part-(\d{6})\.parquet$")
 _ID_RE = re.compile(r"^[0-9a-f]{32}$")
 _LOCK = ".lock"
+_NAMES_LOCK = ".names.lock"
+# A dataset's name: readable, never mistaken for an id (32 hex digits) or a path.
+_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
 _TMP_RE = re.compile(r"^\.tmp-.*~(?P<host>[^~/]+)~(?P<pid>\d+)~[0-9a-f]{32}$")
 # A temporary file of another host, or without an owner, is removed only past this age.
 _TMP_MAX_AGE_S = 24 * 3600.0
@@ -70,6 +73,7 @@ class DatasetInfo:
     source: dict[str, Any] | None
     created_at: str
     completed: bool
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,17 @@ def check_seq(seq: int) -> int:
     return seq
 
 
+def check_name(name: str) -> str:
+    """A dataset name as the store accepts it: ``sensors-2026-w48``."""
+    if not isinstance(name, str) or not _NAME_RE.match(name) or _ID_RE.match(name):
+        raise DataError(
+            f"dataset name {name!r} is not allowed: start with a letter, then letters, "
+            "digits, '_', '.' or '-', at most 100 characters",
+            detail={"name": str(name)},
+        )
+    return name
+
+
 class Store:
     """The dataset store's writing side and layout: :class:`DatasetStore` adds sealing
     and reading."""
@@ -135,8 +150,11 @@ class Store:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
 
-    def create(self, fmt: str, source: dict[str, Any] | None = None) -> str:
-        """Start a dataset whose chunks come as ``fmt`` ("csv" or "arrow"); returns its id."""
+    def create(
+        self, fmt: str, source: dict[str, Any] | None = None, *, name: str | None = None
+    ) -> str:
+        """Start a dataset whose chunks come as ``fmt`` ("csv" or "arrow"); returns its id.
+        ``name`` must be unused (:class:`Conflict` otherwise); it then reads as the id."""
         if fmt not in FORMATS:
             raise DataError(
                 f"unknown dataset format {fmt!r}; use one of: {', '.join(FORMATS)}",
@@ -150,8 +168,74 @@ class Store:
             "created_at": utc_now(),
             "completed": False,
         }
-        self._write_state(dataset_id, state)
+        if name is None:
+            self._write_state(dataset_id, state)
+            return dataset_id
+        state["name"] = check_name(name)
+        # One namer at a time on a shared volume; the scan then sees every other name.
+        with self._names_locked():
+            taken = self.find_name(name)
+            if taken is not None:
+                raise Conflict(
+                    f"a dataset is already named {name!r} ({taken}); choose another name, "
+                    "or read that one with kp.dataset(name)",
+                    detail={"name": name, "dataset_id": taken},
+                )
+            self._write_state(dataset_id, state)
         return dataset_id
+
+    def ids(self) -> list[str]:
+        """Every dataset in the store, complete or not."""
+        self.fs.invalidate_cache(self.root)
+        try:
+            entries = self.fs.ls(self.root, detail=False)
+        except FileNotFoundError:
+            return []
+        names = (str(e).rstrip("/").rsplit("/", 1)[-1] for e in entries)
+        return sorted(n for n in names if _ID_RE.match(n))
+
+    def states(self) -> list[dict[str, Any]]:
+        """The state of every dataset (one removed meanwhile is left out)."""
+        out = []
+        for dataset_id in self.ids():
+            with contextlib.suppress(DatasetNotFound):
+                out.append(self._read_state(dataset_id))
+        return out
+
+    def find_name(self, name: str) -> str | None:
+        """The id of the dataset named ``name``, or None."""
+        for state in self.states():
+            if state.get("name") == name:
+                return str(state["dataset_id"])
+        return None
+
+    def resolve(self, ref: str) -> str:
+        """A dataset's id from its id or its name; :class:`DatasetNotFound` otherwise."""
+        if isinstance(ref, str) and _ID_RE.match(ref):
+            return ref
+        if isinstance(ref, str) and _NAME_RE.match(ref):
+            found = self.find_name(ref)
+            if found is not None:
+                return found
+        raise DatasetNotFound(
+            f"there is no dataset {ref!r} (by id or by name); list them with kp.datasets()",
+            detail={"dataset_id": str(ref)},
+        )
+
+    @contextlib.contextmanager
+    def _names_locked(self) -> Iterator[None]:
+        if not self._local:
+            yield
+            return
+        import fcntl
+
+        path = self.fs._strip_protocol(f"{self.root}/{_NAMES_LOCK}")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def write_part(
         self,
@@ -212,6 +296,7 @@ class Store:
             source=state.get("source"),
             created_at=state.get("created_at", ""),
             completed=bool(state.get("completed")),
+            name=state.get("name"),
         )
 
     def received_chunks(self, dataset_id: str) -> list[int]:

@@ -68,6 +68,7 @@ def submit_fit(
     ctx: ServerContext, spec: FitSpec, dataset_id: str, *, user: str | None = None
 ) -> Job:
     """The bridge's side: check ``spec`` against the dataset, record the job, queue it."""
+    dataset_id = ctx.datasets.resolve(dataset_id)  # a dataset's name reads as its id
     manifest = ctx.datasets.manifest(dataset_id)  # DatasetNotFound / DatasetIncomplete
     if manifest.rows == 0:
         raise DataError("the dataset has no rows; check the search or frame you sent")
