@@ -408,6 +408,10 @@ class ModelApply(Body):
     echo: str | None = None
     index: str | None = None
     sourcetype: str | None = None
+    threshold: float | None = None
+    lower_threshold: float | None = None
+    upper_threshold: float | None = None
+    show_density: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ class Apply(Subcommand):
             echo=CHUNKED_IDX if relay else None,
             index=self.spec.index,
             sourcetype=self.spec.sourcetype if self.spec.index is not None else None,
+            **self.spec.options,
         )
         headers, scored = self.bridge.request(
             "POST",

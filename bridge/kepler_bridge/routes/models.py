@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from kepler.core import wire
 from kepler.core.errors import PayloadTooLarge
 from kepler.core.refs import ModelRef, model_to_delete
-from kepler.server.scoring import ScoreOptions, Writeback, apply_chunk
+from kepler.server.scoring import ScoreOptions, Writeback, algorithm_options, apply_chunk
 from kepler.server.senders import hec_target
 from kepler_bridge.deps import AuthDep, Caller, CallerDep, StateDep, admin_only
 from kepler_bridge.wire import ARROW, CSV, AliasRequest, media_format
@@ -113,13 +113,19 @@ async def apply_model(
     echo: str | None = None,
     index: str | None = None,
     sourcetype: str | None = None,
+    threshold: float | None = None,
+    lower_threshold: float | None = None,
+    upper_threshold: float | None = None,
+    show_density: bool | None = None,
 ) -> Response:
     """Score CSV or Arrow rows with ``ref`` (``pump``, ``pump@3``, ``pump:production``);
     the answer has the same media type, with the model's output fields. With ``index``,
     every scored row is also written to that Splunk index through HEC before the answer
     (``X-Kepler-Hec-*`` headers: where; else the bridge's ``KEPLER_HEC_*``). With
     ``include_input=false`` only the output fields come back, after the input columns
-    listed in ``echo`` (comma-separated; the Splunk command echoes ``_chunked_idx``)."""
+    listed in ``echo`` (comma-separated; the Splunk command echoes ``_chunked_idx``).
+    ``threshold``, ``lower_threshold``, ``upper_threshold``, ``show_density``: a
+    DensityFunction model's outlier rule for these rows, without refitting."""
     fmt = media_format(request.headers.get("content-type"))
     body = await _read_limited(request, state.settings.max_chunk_bytes)
     model_ref = ModelRef.parse(ref)
@@ -128,6 +134,12 @@ async def apply_model(
         output_name=output_name,
         include_input=include_input,
         echo=tuple(c for c in (echo or "").split(",") if c),
+        algorithm_options=algorithm_options(
+            threshold=threshold,
+            lower_threshold=lower_threshold,
+            upper_threshold=upper_threshold,
+            show_density=show_density,
+        ),
     )
     writeback = None
     if index is not None:
