@@ -22,7 +22,7 @@ is missing, gets no verdict: ``IsOutlier`` is empty for it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -77,7 +77,9 @@ def _frozen(d: FittedDist) -> Any:
     return getattr(stats, d.name)(**d.params)
 
 
-def tails(dist: str, threshold: float, lower: float | None, upper: float | None) -> tuple[float, float]:
+def tails(
+    dist: str, threshold: float, lower: float | None, upper: float | None
+) -> tuple[float, float]:
     """The (lower, upper) tail areas called outlying for ``dist``."""
     if lower is not None or upper is not None:
         return float(lower or 0.0), float(upper or 0.0)
@@ -98,7 +100,7 @@ def _check_area(name: str, value: float | None) -> None:
 class DensityFunction(OutlierMixin, BaseEstimator):
     """Per-group density estimation with tail thresholds; ``predict`` answers -1 / 1."""
 
-    _parameter_constraints: dict[str, list[Any]] = {
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "dist": [set(DISTS)],
         "threshold": [float],
         "lower_threshold": [float, None],

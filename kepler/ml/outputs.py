@@ -186,12 +186,12 @@ def _density_frame(
         lower_threshold=options.get("lower_threshold"),
         upper_threshold=options.get("upper_threshold"),
     )
-    columns = [scored["is_outlier"].array, scored["density"].to_numpy()]
+    columns: list[Any] = [scored["is_outlier"].array]
     if show:
+        columns.append(scored["density"].to_numpy())
+    if len(names) > len(columns):  # sample / full_sample
         columns.append(scored["sample"].to_numpy())
-    else:
-        columns = [columns[0], scored["sample"].to_numpy()]
-    out = pd.DataFrame(dict(zip(names, columns)), index=frame.index)
+    out = pd.DataFrame(dict(zip(names, columns, strict=True)), index=frame.index)
     out.attrs["missing_fields"] = [f for f in meta.features if f not in frame.columns]
     return out
 

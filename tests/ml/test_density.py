@@ -53,7 +53,8 @@ def test_fit_auto_picks_kde_for_bimodal_data() -> None:
 def test_fit_named_dist_matches_scipy(dist: str) -> None:
     frame = _frame()
     values = frame.loc[frame.host == "web", "bytes"].to_numpy()
-    trained = _fit(f"fit DensityFunction bytes dist={dist} threshold=0.02", frame[frame.host == "web"])
+    web = frame[frame.host == "web"]
+    trained = _fit(f"fit DensityFunction bytes dist={dist} threshold=0.02", web)
     est = trained.pipeline.named_steps["model"]
     fitted = est.groups_[""]
     if dist == "norm":
