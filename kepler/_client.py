@@ -424,15 +424,27 @@ class Client:
         *,
         probabilities: bool | None = None,
         as_: str | None = None,
+        threshold: float | None = None,
+        lower_threshold: float | None = None,
+        upper_threshold: float | None = None,
+        show_density: bool | None = None,
     ) -> Any:
         """Score ``df`` with ``model`` (``pump``, ``pump@3``, ``pump:production``); return
-        ``df`` with the model's output fields added."""
+        ``df`` with the model's output fields added. ``threshold``, ``lower_threshold``,
+        ``upper_threshold``, ``show_density``: a DensityFunction model's outlier rule for
+        these rows, without refitting."""
         import pandas as pd
 
         ref = ModelRef.parse(model)
         table = _frames.to_arrow(df)
         query = wire.ModelApply(
-            probabilities=probabilities, output_name=as_ or None, include_input=False
+            probabilities=probabilities,
+            output_name=as_ or None,
+            include_input=False,
+            threshold=threshold,
+            lower_threshold=lower_threshold,
+            upper_threshold=upper_threshold,
+            show_density=show_density,
         ).to_params()
 
         def score(piece: Any) -> Any:

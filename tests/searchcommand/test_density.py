@@ -147,3 +147,14 @@ def test_fit_mltk_lines_train(stack: LocalStack, script: Path, args: list[str]) 
     (row,) = replies[-1].records()
     assert cmd.close() == 0
     assert row["model"] == args[-1] and row["version"] == "1", row
+
+
+def test_sdk_apply_with_threshold_matches_the_command(stack: LocalStack, fitted: str) -> None:
+    import pandas as pd
+
+    events = pd.DataFrame(call_center(200, seed=6))
+    client = stack.client()
+    default = client.apply(events, fitted)["IsOutlier(Actual)"]
+    wider = client.apply(events, fitted, threshold=0.2, show_density=True)
+    assert int(wider["IsOutlier(Actual)"].sum()) > 5 * int(default.sum())
+    assert (wider["ProbabilityDensity(Actual)"] > 0).all()
