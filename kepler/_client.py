@@ -384,11 +384,17 @@ class Client:
         probabilities: bool | None = None,
         as_: str | None = None,
         shadow: str | None = None,
+        threshold: float | None = None,
+        lower_threshold: float | None = None,
+        upper_threshold: float | None = None,
+        show_density: bool | None = None,
     ) -> Any:
         """Score ``df`` with ``model`` (``pump``, ``pump@3``, ``pump:production``); return
         ``df`` with the model's output fields added. ``shadow="pump@5"`` scores the rows
         with that version too (champion/challenger): the answer is ``model``'s alone, and
-        the challenger's agreement goes to Splunk as a ``kepler:shadow`` event."""
+        the challenger's agreement goes to Splunk as a ``kepler:shadow`` event.
+        ``threshold``, ``lower_threshold``, ``upper_threshold``, ``show_density``: a
+        DensityFunction model's outlier rule for these rows, without refitting."""
         import pandas as pd
 
         ref = ModelRef.parse(model)
@@ -400,6 +406,10 @@ class Client:
             output_name=as_ or None,
             include_input=False,
             shadow=shadow,
+            threshold=threshold,
+            lower_threshold=lower_threshold,
+            upper_threshold=upper_threshold,
+            show_density=show_density,
         ).to_params()
 
         def score(piece: Any) -> Any:

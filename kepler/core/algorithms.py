@@ -75,6 +75,7 @@ MAX_ITERATIONS = 100_000
 MAX_CLUSTERS = 10_000
 MAX_NEIGHBORS = 1_000
 MAX_LAYER_WIDTH = 4_096
+MAX_DENSITY_GROUPS = 10_000  # kepler.ml.density.MAX_GROUPS
 
 # Shared parameter declarations.
 RANDOM_STATE = _p("random_state", "int", nullable=True, doc="seed for repeatable results")
@@ -793,6 +794,42 @@ _OUTLIER_DETECTORS: tuple[AlgorithmInfo, ...] = (
             _p("nu", "float", minimum=0, maximum=1, doc="upper bound on the outlier share"),
         ),
         doc="A boundary around the normal data; rows outside are outliers.",
+    ),
+    AlgorithmInfo(
+        "DensityFunction",
+        "outlier",
+        "kepler.ml.density:DensityFunction",
+        _ps(
+            _p(
+                "dist",
+                "str",
+                choices=("auto", "norm", "expon", "gaussian_kde", "beta"),
+                doc="the distribution fitted per group; auto picks norm, expon or gaussian_kde",
+            ),
+            _p(
+                "threshold",
+                "float",
+                minimum=0,
+                maximum=0.999,
+                doc="share of the distribution's area called outlying (both tails)",
+            ),
+            _p("lower_threshold", "float", minimum=0, maximum=0.999, nullable=True),
+            _p("upper_threshold", "float", minimum=0, maximum=0.999, nullable=True),
+            _p("metric", "str", choices=("wasserstein",), doc="how auto compares fits"),
+            _p("show_density", "bool", doc="add ProbabilityDensity(<field>)"),
+            _p("sample", "bool", doc="add SampledValue(<field>), drawn from the inlier range"),
+            _p("full_sample", "bool", doc="add SampledValue(<field>), drawn from all of it"),
+            _p(
+                "max_groups",
+                "int",
+                minimum=1,
+                maximum=MAX_DENSITY_GROUPS,
+                doc="most `by` groups one model holds",
+            ),
+            RANDOM_STATE,
+        ),
+        doc="One distribution per `by` group; values in its tails are outliers "
+        "(IsOutlier(<field>)).",
     ),
 )
 

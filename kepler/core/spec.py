@@ -4,7 +4,10 @@
 
     fit <algorithm> [<param>=<value> ...] [<target>] from <field> ... [into <model>] [as <out>]
     fit <algorithm> [<param>=<value> ...] <field> ... [into <model>] [as <out>]   (unsupervised)
+    fit DensityFunction <field> [by <field>[,<field>...]] [threshold=0.01] ... [into <model>]
     apply <model>[@<version>|:<alias>] [as <out>] [probabilities=<bool>]
+          [threshold=<float>] [lower_threshold=<float>] [upper_threshold=<float>]
+          [show_density=<bool>]                         (DensityFunction models)
           [index=<index> [sourcetype=<sourcetype>]]      (also write each score via HEC)
     summary <model>[@<version>|:<alias>]
     models                     (alias: listmodels)
@@ -30,6 +33,8 @@ from kepler.core.refs import ModelRef, model_to_delete
 # Options Kepler itself reads on fit; everything else is an algorithm parameter.
 FIT_OPTIONS = ("probabilities", "holdout")
 APPLY_OPTIONS = ("probabilities", "index", "sourcetype")
+# A DensityFunction model's outlier rule, replaceable at apply without refitting.
+APPLY_ALGORITHM_OPTIONS = ("threshold", "lower_threshold", "upper_threshold", "show_density")
 # Splunk index names: lowercase letters, digits, underscores and hyphens.
 INDEX_NAME = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,79}$")
 
@@ -44,17 +49,20 @@ class FitSpec:
     output_name: str | None = None  # `as <out>`
     probabilities: bool = False
     holdout: float = 0.2
+    by: tuple[str, ...] = ()  # `by f1,f2`: one model per group (DensityFunction only, for now)
     verb: str = "fit"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["features"] = list(self.features)
+        d["by"] = list(self.by)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FitSpec:
         d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__ and k != "verb"}
         d["features"] = tuple(d.get("features", ()))
+        d["by"] = tuple(d.get("by", ()))
         return cls(**d)
 
 
@@ -65,6 +73,7 @@ class ApplySpec:
     probabilities: bool | None = None  # None: as the model was fitted
     index: str | None = None  # also write each scored row to this index through HEC
     sourcetype: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # APPLY_ALGORITHM_OPTIONS given
     verb: str = "apply"
 
 
@@ -245,6 +254,7 @@ class _FitWords:
     before: list[str] = field(default_factory=list)  # fields before `from`, or all of them
     after: list[str] = field(default_factory=list)  # fields after `from`
     seen_from: bool = False
+    by: list[str] = field(default_factory=list)  # fields after `by`
     into: str | None = None
     output_name: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
@@ -266,6 +276,7 @@ def _parse_fit(rest: list[_Tok], *, catalog: Any, allow_unknown: bool) -> FitSpe
         params=params,
         into=words.into,
         output_name=words.output_name,
+        by=tuple(words.by),
         **_fit_options(words.options),
     )
 
@@ -285,6 +296,11 @@ def _scan_fit(rest: list[_Tok]) -> _FitWords:
             if words.seen_from:
                 raise InvalidSpec(f"`from` appears twice; usage: {_FIT_USAGE}")
             words.seen_from = True
+        elif tok.word == "by":
+            if words.by:
+                raise InvalidSpec("`by` appears twice; list every group field after one `by`")
+            i = _scan_by(rest, i + 1, words.by)
+            continue
         elif tok.word in ("into", "as"):
             if i + 1 >= len(rest) or rest[i + 1].key is not None:
                 raise InvalidSpec(f"`{tok.word}` must be followed by a name")
@@ -297,6 +313,17 @@ def _scan_fit(rest: list[_Tok]) -> _FitWords:
             (words.after if words.seen_from else words.before).append(tok.text)
         i += 1
     return words
+
+
+def _scan_by(rest: list[_Tok], i: int, into: list[str]) -> int:
+    """The fields after `by`, as MLTK writes them (`by a,b`, `by "a,b"`, `by a, b`, `by a b`),
+    up to the next option, keyword or end; the position after them."""
+    while i < len(rest) and rest[i].key is None and rest[i].word not in ("into", "as", "from"):
+        into.extend(f.strip() for f in rest[i].text.split(",") if f.strip())
+        i += 1
+    if not into:
+        raise InvalidSpec('`by` must be followed by field names, as in `by host` or `by "a,b"`')
+    return i
 
 
 def _target_and_features(words: _FitWords) -> tuple[str | None, tuple[str, ...]]:
@@ -380,16 +407,18 @@ def _parse_apply(rest: list[_Tok]) -> ApplySpec:
     output_name: str | None = None
     probabilities: bool | None = None
     targets: dict[str, str] = {}
+    options: dict[str, Any] = {}
     i = 1
     while i < len(rest):
         tok = rest[i]
         if tok.key is not None:
             key = tok.key.lower()
-            if key not in APPLY_OPTIONS:
-                raise InvalidSpec(
-                    f"apply has no option {tok.key!r}; allowed: {', '.join(APPLY_OPTIONS)}"
-                )
-            if key == "probabilities":
+            if key not in APPLY_OPTIONS + APPLY_ALGORITHM_OPTIONS:
+                allowed = ", ".join(APPLY_OPTIONS + APPLY_ALGORITHM_OPTIONS)
+                raise InvalidSpec(f"apply has no option {tok.key!r}; allowed: {allowed}")
+            if key in APPLY_ALGORITHM_OPTIONS:
+                options[key] = _apply_algorithm_option(key, tok.text)
+            elif key == "probabilities":
                 probabilities = _fit_options({"probabilities": tok.text})["probabilities"]
             else:
                 targets[key] = tok.text
@@ -413,4 +442,13 @@ def _parse_apply(rest: list[_Tok]) -> ApplySpec:
         probabilities=probabilities,
         index=index,
         sourcetype=sourcetype,
+        options=options,
     )
+
+
+def _apply_algorithm_option(key: str, text: str) -> Any:
+    from kepler.core.params import Param, coerce
+
+    if key == "show_density":
+        return coerce(Param(key, "bool"), text)
+    return coerce(Param(key, "float", minimum=0.0, maximum=0.999), text)

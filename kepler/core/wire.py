@@ -465,6 +465,10 @@ class ModelApply(Body):
     index: str | None = None
     sourcetype: str | None = None
     shadow: str | None = None  # a challenger version: scored alongside, agreement recorded
+    threshold: float | None = None
+    lower_threshold: float | None = None
+    upper_threshold: float | None = None
+    show_density: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ Names are the columns the estimator saw: numeric fields as-is and one-hot column
   coefficient per class and feature, and each entry also names its ``class``.
 
 Models with neither (neighbours, kernels, neural networks, clusterers) explain nothing: [].
+DensityFunction lists its groups instead: ``{"feature", "group", "type", "params",
+"BoundaryRanges", "cardinality"}`` (see :meth:`kepler.ml.density.DensityFunction.summary`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ def explain(pipeline: Pipeline) -> list[dict[str, Any]]:
     """Importances or coefficients of the fitted ``pipeline``, sorted by magnitude."""
     names = feature_names_out(pipeline)
     est = final_estimator(pipeline)
+    if getattr(est, "kepler_raw_features", False) and hasattr(est, "summary"):
+        return [{"feature": names[0], **row} for row in est.summary()]
     importances = _attr(est, "feature_importances_")
     if importances is not None and importances.shape == (len(names),):
         return _sorted(

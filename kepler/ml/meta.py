@@ -30,6 +30,7 @@ class ModelMeta:
     n_holdout: int = 0
     n_dropped: int = 0  # rows left out because their target was missing
     holdout: float = 0.0
+    by: list[str] = field(default_factory=list)  # group fields (in ``features`` too)
     kepler_version: str = __version__
 
     def to_dict(self) -> dict[str, Any]:

@@ -8,6 +8,10 @@ classifier         ``predicted(<target>)``, and with          ``<out>`` (probabi
 regressor          ``predicted(<target>)``                    ``<out>``
 clusterer          ``cluster``                                ``<out>``
 outlier detector   ``isOutlier`` (1 outlier, 0 normal)        ``<out>``
+DensityFunction    ``IsOutlier(<field>)`` (empty: unseen      ``<out>``
+                   group), ``ProbabilityDensity(<field>)``
+                   with show_density, ``SampledValue(<field>)``
+                   with sample / full_sample
 scaler             ``SS_<field>`` / ``RS_<field>`` /          ``<out>_<field>``
                    ``MMS_<field>``
 decomposition      ``PC_1`` ... (PCA, KernelPCA), ``IC_1``    ``<out>_1`` ...
@@ -25,6 +29,7 @@ nearest neighbour; see :mod:`kepler.ml.pipeline`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -49,6 +54,7 @@ def predict_frame(
     probabilities: bool | None = None,
     output_name: str | None = None,
     conformed: bool = False,
+    options: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Only the output columns for ``frame``'s rows, same order and index.
 
@@ -56,8 +62,18 @@ def predict_frame(
     overrides the name chosen at fit time. Features absent from ``frame`` count as missing
     (imputed); the result's ``attrs["missing_fields"]`` lists them. ``conformed``: the
     caller already made ``frame`` the model's features as :func:`frames.conform` makes
-    them (the online path does, per field, with no per-column pandas work).
+    them (the online path does, per field, with no per-column pandas work). ``options``:
+    apply-time algorithm options (DensityFunction's ``threshold=``, see
+    :data:`APPLY_ALGORITHM_OPTIONS`), refused for models that take none.
     """
+    if options and meta.algorithm != "DensityFunction":
+        raise BadParameter(
+            f"{', '.join(sorted(options))} applies to DensityFunction models; "
+            f"this model is a {meta.algorithm}",
+            detail={"parameter": sorted(options)[0]},
+        )
+    if meta.algorithm == "DensityFunction":
+        return _density_frame(pipeline, meta, frame, output_name, conformed, options or {})
     out = _predict_frame(pipeline, meta, frame, probabilities, output_name, conformed)
     out.attrs["missing_fields"] = [f for f in meta.features if f not in frame.columns]
     return out
@@ -128,9 +144,56 @@ def output_fields(
         return names
     if meta.task == "clusterer":
         return [out or "cluster"]
+    if meta.algorithm == "DensityFunction":
+        return _density_fields(meta, out, bool(meta.params.get("show_density")))
     if meta.task == "outlier":
         return [out or "isOutlier"]
     return _transformer_fields(pipeline, meta, out)
+
+
+def _density_fields(meta: ModelMeta, out: str | None, show_density: bool) -> list[str]:
+    field = meta.features[0]
+    names = [out or f"IsOutlier({field})"]
+    if show_density:
+        names.append(f"ProbabilityDensity({field})")
+    if meta.params.get("sample") or meta.params.get("full_sample"):
+        names.append(f"SampledValue({field})")
+    return names
+
+
+def _density_frame(
+    pipeline: Pipeline,
+    meta: ModelMeta,
+    frame: pd.DataFrame,
+    output_name: str | None,
+    conformed: bool,
+    options: Mapping[str, Any],
+) -> pd.DataFrame:
+    show = bool(options.get("show_density", meta.params.get("show_density", False)))
+    names = _density_fields(meta, output_name or meta.output_name, show)
+    if len(frame) == 0:
+        return pd.DataFrame(
+            {n: pd.Series([], dtype="Int64" if i == 0 else "float64") for i, n in enumerate(names)}
+        )
+    X = (
+        frame
+        if conformed
+        else frames.conform(frame, {f: meta.feature_types[f] for f in meta.features})
+    )
+    scored = final_estimator(pipeline).score_events(
+        pipeline.named_steps["prep"].transform(X),
+        threshold=options.get("threshold"),
+        lower_threshold=options.get("lower_threshold"),
+        upper_threshold=options.get("upper_threshold"),
+    )
+    columns: list[Any] = [scored["is_outlier"].array]
+    if show:
+        columns.append(scored["density"].to_numpy())
+    if len(names) > len(columns):  # sample / full_sample
+        columns.append(scored["sample"].to_numpy())
+    out = pd.DataFrame(dict(zip(names, columns, strict=True)), index=frame.index)
+    out.attrs["missing_fields"] = [f for f in meta.features if f not in frame.columns]
+    return out
 
 
 def _transformer_fields(pipeline: Pipeline, meta: ModelMeta, out: str | None) -> list[str]:

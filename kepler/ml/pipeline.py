@@ -68,6 +68,8 @@ def build_pipeline(estimator: Any, feature_types: Mapping[str, str], task: str) 
         model = NearestNeighborClusterer(estimator)
     else:
         model = estimator
+    if getattr(estimator, "kepler_raw_features", False):  # DensityFunction: by-field values
+        return Pipeline([("prep", RawFields()), ("model", model)])
     if numeric and not categorical:
         # One copy into row-major order (imputing as it goes) instead of the
         # ColumnTransformer's copy into column-major order.
@@ -178,6 +180,22 @@ class NumericMatrix(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             X = X[names]
         if any(dtype != np.float64 for dtype in X.dtypes):
             X = X.astype(np.float64)
+        return X
+
+
+class RawFields(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """The fields as they are, in the order seen at fit, for estimators that read raw
+    values themselves (``kepler_raw_features``: DensityFunction groups by field values)."""
+
+    def fit(self, X: Any, y: Any = None) -> RawFields:
+        validate_data(self, X, skip_check_array=True)
+        return self
+
+    def transform(self, X: Any) -> Any:
+        check_is_fitted(self)
+        names = getattr(self, "feature_names_in_", None)
+        if isinstance(X, pd.DataFrame) and names is not None:
+            return X[list(names)]
         return X
 
 

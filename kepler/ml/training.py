@@ -95,6 +95,8 @@ def train(
     )
     columns = [str(c) for c in frame.columns]
     features = expand_features(spec.features, columns, exclude=(target,) if target else ())
+    by = _by_fields(info.name, estimator, spec, features, columns)
+    features = [*features, *(b for b in by if b not in features)]
 
     y: np.ndarray | None = None
     rows: np.ndarray | None = None  # positions kept; None: every row
@@ -173,6 +175,7 @@ def train(
         n_holdout=0 if holdout_rows is None else len(holdout_rows),
         n_dropped=n_dropped,
         holdout=float(spec.holdout) if holdout_rows is not None else 0.0,
+        by=by,
     )
     report(0.95, "profiling the data for drift")
     baseline = try_fit_baseline(pipeline, meta, X_train, X_holdout, fit_warnings)
@@ -182,6 +185,25 @@ def train(
 
 def _silent(fraction: float, message: str) -> None:
     return None
+
+
+def _by_fields(
+    algorithm: str, estimator: Any, spec: FitSpec, features: list[str], columns: list[str]
+) -> list[str]:
+    """The `by` fields, for the estimators that group by themselves (DensityFunction: one
+    value field, grouped by the raw values of the rest)."""
+    grouped = getattr(estimator, "kepler_raw_features", False)
+    if spec.by and not grouped:
+        raise InvalidSpec(
+            f"`by` is supported for DensityFunction; {algorithm} fits one model on all rows: "
+            "drop the `by` clause"
+        )
+    if grouped and len(features) != 1:
+        raise InvalidSpec(
+            f"{algorithm} models one numeric field (got {len(features)}: "
+            f"{', '.join(features)}); fit one model per field, and put group fields after `by`"
+        )
+    return expand_features(spec.by, columns) if spec.by else []
 
 
 def _check_target(frame: pd.DataFrame, target: str | None, algorithm: str) -> None:

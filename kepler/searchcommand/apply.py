@@ -68,6 +68,7 @@ class Apply(Subcommand):
             index=self.spec.index,
             sourcetype=self.spec.sourcetype if self.spec.index is not None else None,
             shadow=self.shadow,
+            **self.spec.options,
         )
         headers, scored = self.bridge.request(
             "POST",

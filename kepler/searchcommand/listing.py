@@ -61,7 +61,12 @@ def summary_rows(bridge: BridgeClient, ref: ModelRef) -> list[dict[str, Any]]:
         # A one-hot column (site=north) shows its field's profile.
         field = item["feature"] if item["feature"] in profiles else item["feature"].split("=")[0]
         row.update(_baseline_cells(profiles.get(field)))
-        for key in ("importance", "coefficient", "class"):
+        for key in (
+            "importance",
+            "coefficient",
+            "class",
+            *("group", "type", "params", "BoundaryRanges", "cardinality"),  # DensityFunction
+        ):
             if key in item:
                 row[key] = item[key]
         rows.append(row)

@@ -57,6 +57,8 @@ FAST: dict[str, dict[str, Any]] = {
     "ICA": {"n_components": 2, "max_iter": 400},
 }
 TARGETS = {"classifier": "label", "regressor": "amount"}
+# Algorithms that model one field, grouped by others: (features, by).
+GROUPED = {"DensityFunction": (("x",), ("color",))}
 PER_FIELD = {"StandardScaler": "SS", "RobustScaler": "RS", "MinMaxScaler": "MMS"}
 NUMBERED = {"PCA": "PC", "KernelPCA": "PC", "ICA": "IC"}
 EXPANDED = ["x", "z", "color=blue", "color=green", "color=red"]
@@ -70,10 +72,12 @@ def _random_state(info: AlgorithmInfo) -> dict[str, Any]:
 def test_fit_apply_save_load_apply(
     info: AlgorithmInfo, make_events: Events, module_store: ModelStore
 ) -> None:
+    features, by = GROUPED.get(info.name, (("x", "z", "color"), ()))
     spec = FitSpec(
         info.name,
         target=TARGETS.get(info.task),
-        features=("x", "z", "color"),
+        features=features,
+        by=by,
         params={**_random_state(info), **FAST.get(info.name, {})},
     )
     trained = train(make_events(90), spec)  # Splunk-style text, one value missing
@@ -109,6 +113,8 @@ def _expected_fields(info: AlgorithmInfo) -> list[str]:
         return [f"predicted({TARGETS[info.task]})"]
     if info.task == "clusterer":
         return ["cluster"]
+    if info.name == "DensityFunction":
+        return ["IsOutlier(x)"]
     if info.task == "outlier":
         return ["isOutlier"]
     if info.name in PER_FIELD:

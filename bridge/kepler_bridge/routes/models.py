@@ -12,7 +12,7 @@ from kepler.core.errors import PayloadTooLarge
 from kepler.core.refs import ModelRef, model_to_delete
 from kepler.server import promote
 from kepler.server.datasets.catalog import model_datasets, remove_model_datasets
-from kepler.server.scoring import ScoreOptions, Writeback, apply_chunk
+from kepler.server.scoring import ScoreOptions, Writeback, algorithm_options, apply_chunk
 from kepler.server.scoring.shadow import shadow_headers
 from kepler.server.senders import hec_target
 from kepler_bridge.deps import AuthDep, Caller, CallerDep, StateDep, admin_only
@@ -122,6 +122,10 @@ async def apply_model(
     index: str | None = None,
     sourcetype: str | None = None,
     shadow: str | None = Query(None, max_length=300),
+    threshold: float | None = None,
+    lower_threshold: float | None = None,
+    upper_threshold: float | None = None,
+    show_density: bool | None = None,
 ) -> Response:
     """Score CSV or Arrow rows with ``ref`` (``pump``, ``pump@3``, ``pump:production``);
     the answer has the same media type, with the model's output fields. With ``index``,
@@ -131,7 +135,9 @@ async def apply_model(
     listed in ``echo`` (comma-separated; the Splunk command echoes ``_chunked_idx``).
     With ``shadow`` (``pump@5``), that version scores the rows too: the answer stays the
     champion's, the agreement goes to Splunk as a ``kepler:shadow`` event and comes back in
-    ``X-Kepler-Shadow-*`` headers."""
+    ``X-Kepler-Shadow-*`` headers.
+    ``threshold``, ``lower_threshold``, ``upper_threshold``, ``show_density``: a
+    DensityFunction model's outlier rule for these rows, without refitting."""
     fmt = media_format(request.headers.get("content-type"))
     body = await _read_limited(request, state.settings.max_chunk_bytes)
     model_ref = ModelRef.parse(ref)
@@ -141,6 +147,12 @@ async def apply_model(
         output_name=output_name,
         include_input=include_input,
         echo=tuple(c for c in (echo or "").split(",") if c),
+        algorithm_options=algorithm_options(
+            threshold=threshold,
+            lower_threshold=lower_threshold,
+            upper_threshold=upper_threshold,
+            show_density=show_density,
+        ),
     )
     writeback = None
     if index is not None:

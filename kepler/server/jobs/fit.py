@@ -61,6 +61,8 @@ def check_against_columns(spec: FitSpec, columns: list[str]) -> list[str]:
             detail={"field": spec.target},
         )
     exclude = (spec.target,) if spec.target else ()
+    if spec.by:
+        expand_features(spec.by, columns)  # a `by` field the data lacks fails here too
     return expand_features(spec.features, columns, exclude=exclude)
 
 
@@ -148,16 +150,17 @@ def _fit(
 
 
 def _fields_used(spec: FitSpec, names: list[str]) -> list[str] | None:
-    """The target and the (expanded) features, in the dataset's order; ``None`` (every
-    field) when the spec names a field the data lacks, so that training reports it."""
+    """The target, the (expanded) features and `by` fields, in the dataset's order; ``None``
+    (every field) when the spec names a field the data lacks, so that training reports it."""
     from kepler.core.errors import KeplerError as SpecError
 
     target = spec.target
     try:
         features = expand_features(spec.features, names, exclude=(target,) if target else ())
+        by = expand_features(spec.by, names) if spec.by else []
     except SpecError:
         return None
     if target and target not in names:
         return None
-    wanted = {*features, *([target] if target else [])}
+    wanted = {*features, *by, *([target] if target else [])}
     return [n for n in names if n in wanted]

@@ -35,6 +35,7 @@ from kepler.server.scoring._deliver import (
 from kepler.server.scoring._score import (
     Loaded,
     ScoreOptions,
+    algorithm_options,
     score,
     score_dataset_csv,
     score_table,
@@ -54,6 +55,7 @@ __all__ = [
     "Loaded",
     "ScoreOptions",
     "Writeback",
+    "algorithm_options",
     "apply_chunk",
     "deliver",
     "read_body",

@@ -25,6 +25,7 @@ class ScoreOptions:
     output_name: str | None = None
     include_input: bool = True
     echo: tuple[str, ...] = ()
+    algorithm_options: tuple[tuple[str, Any], ...] = ()  # DensityFunction's threshold=, ...
 
     @classmethod
     def of_job(cls, spec: Mapping[str, Any]) -> ScoreOptions:
@@ -43,7 +44,13 @@ def score(model: Loaded, table: pa.Table, options: ScoreOptions) -> pa.Table:
         output_name=options.output_name,
         include_input=options.include_input,
         echo=options.echo,
+        algorithm_options=dict(options.algorithm_options),
     )
+
+
+def algorithm_options(**given: Any) -> tuple[tuple[str, Any], ...]:
+    """The apply-time algorithm options that were given (not None), as ScoreOptions holds them."""
+    return tuple((k, v) for k, v in given.items() if v is not None)
 
 
 def _names(names: Sequence[str], most: int = 20) -> str:
@@ -60,6 +67,7 @@ def score_table(
     output_name: str | None = None,
     include_input: bool = True,
     echo: Sequence[str] = (),
+    algorithm_options: Mapping[str, Any] | None = None,
 ) -> pa.Table:
     """The model's output fields for ``table``'s rows, after its input columns if asked,
     else after the input columns named in ``echo`` (such as splunkd's ``_chunked_idx``)."""
@@ -87,7 +95,14 @@ def score_table(
     frame = pa.table(columns, names=wanted).to_pandas()
     if len(frame) != table.num_rows:  # none of the model's fields came: all missing
         frame = frame.reindex(range(table.num_rows))
-    out = predict_frame(pipeline, meta, frame, probabilities=probabilities, output_name=output_name)
+    out = predict_frame(
+        pipeline,
+        meta,
+        frame,
+        probabilities=probabilities,
+        output_name=output_name,
+        options=algorithm_options,
+    )
     scored = pa.Table.from_pandas(out, preserve_index=False)
     if not include_input:
         for name in reversed([c for c in echo if c in table.column_names]):
