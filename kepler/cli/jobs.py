@@ -120,6 +120,16 @@ def job_cancel(
 def _row(job: dict[str, Any]) -> dict[str, Any]:
     out = {k: job.get(k) for k in JOB_KEYS if k != "age_s"}
     out["progress"] = float(out["progress"] or 0)
-    created = out["created_at"]
-    out["age_s"] = round(time.time() - created, 3) if created == created and created else None
+    created = out["created_at"] = _epoch(out["created_at"])
+    out["age_s"] = round(time.time() - created, 3) if created is not None else None
     return out
+
+
+def _epoch(value: Any) -> float | None:
+    """Epoch seconds from what ``kp.jobs()`` holds: a UTC datetime (NaT: none) or seconds;
+    ``--json`` keeps the bridge's epoch seconds."""
+    if value is None or value != value:  # None, NaN or NaT
+        return None
+    if hasattr(value, "timestamp"):
+        return float(value.timestamp())
+    return float(value)
