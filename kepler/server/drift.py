@@ -13,7 +13,7 @@ the SDK read the same answer.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -21,6 +21,11 @@ from kepler.core.errors import BaselineNotFound, Conflict
 from kepler.core.refs import ModelRef
 from kepler.ml.monitoring import check_method, count_window, drift, make_baseline, summarize
 from kepler.server.scoring import read_body
+
+if TYPE_CHECKING:
+    from kepler.ml.store import ModelStore, VersionInfo
+    from kepler.server.datasets import DatasetStore
+    from kepler.server.model_cache import ModelCache
 
 
 def no_baseline(name: str, version: int) -> BaselineNotFound:
@@ -33,8 +38,8 @@ def no_baseline(name: str, version: int) -> BaselineNotFound:
 
 
 def window_drift(
-    cache: Any,
-    store: Any,
+    cache: ModelCache,
+    store: ModelStore,
     ref: ModelRef,
     fmt: str,
     body: bytes,
@@ -51,9 +56,9 @@ def window_drift(
 
 
 def dataset_drift(
-    cache: Any,
-    store: Any,
-    datasets: Any,
+    cache: ModelCache,
+    store: ModelStore,
+    datasets: DatasetStore,
     ref: ModelRef,
     dataset_id: str,
     *,
@@ -80,7 +85,7 @@ def dataset_drift(
     return _answer(info, baseline, count_window(baseline, batches()), method, threshold)
 
 
-def _baseline_of(store: Any, info: Any) -> dict[str, Any]:
+def _baseline_of(store: ModelStore, info: VersionInfo) -> dict[str, Any]:
     baseline: dict[str, Any] | None = store.baseline(info)
     if baseline is None:
         raise no_baseline(info.name, info.version)
@@ -119,7 +124,13 @@ def with_outputs(
 
 
 def supplied_baseline(
-    cache: Any, store: Any, ref: ModelRef, fmt: str, body: bytes, *, replace: bool = False
+    cache: ModelCache,
+    store: ModelStore,
+    ref: ModelRef,
+    fmt: str,
+    body: bytes,
+    *,
+    replace: bool = False,
 ) -> dict[str, Any]:
     """Make and store the baseline of the version ``ref`` names from ``body``'s rows.
     A version that has one keeps it unless ``replace`` (the route asks for admin)."""

@@ -10,13 +10,16 @@ the dataset lacks, and reads the dataset part by part into
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kepler.core.score import check_score
 
+if TYPE_CHECKING:
+    from kepler.server.datasets import DatasetStore
+
 
 def dataset_score(
-    datasets: Any,
+    datasets: DatasetStore,
     dataset_id: str,
     metric: str,
     fields: list[str],
