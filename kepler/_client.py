@@ -526,7 +526,13 @@ class Client:
 
     def models(self) -> Any:
         """Every model with its latest version, one flat row each (see ``models_frame``)."""
-        return models_frame(self._json("GET", wire.MODELS))
+        return models_frame(self.model_list())
+
+    def model_list(self) -> list[dict[str, Any]]:
+        """Every model as the bridge answers it (``versions`` a list of numbers,
+        ``aliases`` a mapping to versions): what ``kepler models --json`` prints."""
+        rows: list[dict[str, Any]] = self._json("GET", wire.MODELS)
+        return rows
 
     def summary(self, model: str) -> ModelSummary:
         """Everything known about one version (``pump``, ``pump@3``, ``pump:prod``): a

@@ -8,7 +8,7 @@ stored with the model, which the result fetches through the client that made it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from kepler import _display, _plots
@@ -61,6 +61,10 @@ class FitResult:
     def __getstate__(self) -> dict[str, Any]:  # a pickled result leaves its connection
         return {**self.__dict__, "client": None}
 
+    def to_dict(self) -> dict[str, Any]:
+        """The result's fields as plain values, without its connection to the bridge."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "client"}
+
     def summary(self) -> ModelSummary:
         """The registered version's summary (importances, holdout sample, lineage)."""
         if self.client is None or self.version is None or not self.model:
@@ -112,6 +116,10 @@ class AutoMLResult:
 
     def __getstate__(self) -> dict[str, Any]:  # a pickled result leaves its connection
         return {**self.__dict__, "client": None}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result's fields as plain values, without its connection to the bridge."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "client"}
 
     def summary(self) -> ModelSummary:
         """The registered winner's summary (importances, holdout sample, lineage)."""

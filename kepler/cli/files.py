@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -81,7 +80,7 @@ def fit(
         wait_for_job(c, started.job_id, timeout, show="fit")
         result = c.wait(started.job_id, progress=False)  # finished: answers at once
     if json_out:
-        emit_json({**asdict(result), "ref": result.ref})
+        emit_json({**result.to_dict(), "ref": result.ref})
         return
     fields(
         [
@@ -146,7 +145,7 @@ def automl(
         result = c.automl_result(started.job_id, progress=False)
     board = result.leaderboard.to_dict("records")
     if json_out:
-        out = {k: v for k, v in asdict(result).items() if k != "leaderboard"}
+        out = {k: v for k, v in result.to_dict().items() if k != "leaderboard"}
         emit_json({**out, "ref": result.ref, "leaderboard": board})
         return
     fields(

@@ -26,8 +26,8 @@ Ref = Annotated[str, typer.Argument(help="pump (latest), pump@3 or pump:producti
 def models(json_out: JsonOut = False) -> None:
     """List registered models: latest version, aliases, algorithm, last update."""
     with kepler_errors():
-        frame = client().models()
-    rows = [{k: r.get(k) for k in MODEL_KEYS} for r in frame.to_dict("records")]
+        answer = client().model_list()
+    rows = [{k: r.get(k) for k in MODEL_KEYS} for r in answer]
     if json_out:
         emit_json(rows)
         return
