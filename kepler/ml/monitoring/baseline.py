@@ -11,7 +11,11 @@ Bounded: at most :data:`MAX_FIELDS` features and :data:`MAX_OUTPUTS` outputs are
 profiled, each in a fixed number of bins or categories (see
 :mod:`kepler.ml.monitoring.profile`), and the outputs come from at most
 :data:`MAX_SCORED_ROWS` rows, so its size and the time it adds to a fit do not grow with
-the model's width or, beyond one pass over the rows, with its data.
+the model's width or, beyond one pass over the rows, with its data. A fit on more than
+:data:`PROFILED_ROWS` rows profiles a seeded uniform sample of that many of them (train and
+holdout alike), recorded as ``profiled_rows`` beside ``rows``: bin shares from a quarter of a
+million rows are within a fraction of a percent of the full data's, which no drift
+threshold resolves, and the fit does not pay a second pass over millions of rows.
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ ARTIFACT = "kepler/baseline.json"
 FORMAT = 1
 MAX_FIELDS = 200
 MAX_OUTPUTS = 20
-MAX_SCORED_ROWS = 200_000
+MAX_SCORED_ROWS = 50_000
+PROFILED_ROWS = 262_144
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +60,26 @@ def fit_baseline(
     started = time.perf_counter()
     features = _capped(meta)
     types = {f: meta.feature_types[f] for f in features}
+    total = len(X_train) + len(X_holdout)
+    parts = [X_train, X_holdout]
+    if total > PROFILED_ROWS:
+        share = PROFILED_ROWS / total
+        parts = [p.sample(frac=share, random_state=0) if len(p) else p for p in parts]
 
     def both() -> Iterable[pd.DataFrame]:
-        for part in (X_train, X_holdout):
+        for part in parts:
             for start in range(0, len(part), SLICE_ROWS):
                 yield part.iloc[start : start + SLICE_ROWS]
 
     profile = profile_batches(both, types)
     scored_on = X_holdout if len(X_holdout) else X_train
     outputs = output_profile(pipeline, meta, scored_on)
-    return _assemble(
+    baseline = _assemble(
         meta, profile, outputs, source, started, scored="holdout" if len(X_holdout) else "training"
     )
+    if total > PROFILED_ROWS:
+        baseline["profiled_rows"], baseline["rows"] = baseline["rows"], total
+    return baseline
 
 
 def make_baseline(
@@ -160,6 +173,7 @@ def summarize(baseline: dict[str, Any] | None) -> dict[str, Any] | None:
         "created": baseline.get("created"),
         "source": baseline.get("source"),
         "rows": baseline.get("rows"),
+        "profiled_rows": baseline.get("profiled_rows", baseline.get("rows")),
         "fields": {n: one(p) for n, p in (baseline.get("fields") or {}).items()},
         "outputs": {n: one(p) for n, p in (baseline.get("outputs") or {}).items()},
     }

@@ -95,3 +95,43 @@ def test_supplied_rows_without_any_model_field_are_refused(
     trained = train(make_events(100), FitSpec("LinearRegression", target="amount", features=("x",)))
     with pytest.raises(DataError, match="none of the model's fields"):
         make_baseline(trained.pipeline, trained.meta, pd.DataFrame({"other": [1.0, 2.0]}))
+
+
+def test_a_large_fit_profiles_a_uniform_sample_that_matches_the_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past PROFILED_ROWS, a seeded sample is profiled: rows says how many the fit had,
+    profiled_rows how many were read, and the sample's bin shares and moments are those of
+    all the rows (the full profile computed here beside it)."""
+    import numpy as np
+
+    from kepler.ml.monitoring import baseline as module
+    from kepler.ml.monitoring.drift import count_window, drift
+    from kepler.ml.monitoring.profile import profile_frame
+
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame({"x": rng.normal(10, 2, 40_000), "y": rng.exponential(1, 40_000)})
+    frame["label"] = (frame["x"] + rng.normal(0, 1, len(frame)) > 10).astype(int)
+    spec = FitSpec("LogisticRegression", target="label", features=("x", "y"))
+    monkeypatch.setattr(module, "PROFILED_ROWS", 8_000)
+    trained = train(frame, spec)
+    baseline = trained.baseline
+    assert baseline is not None
+    assert baseline["rows"] == 40_000
+    assert abs(baseline["profiled_rows"] - 8_000) <= 2  # rounded per part
+    full = profile_frame(frame, {"x": "numeric", "y": "numeric"})["fields"]
+    for name in ("x", "y"):
+        sampled = baseline["fields"][name]
+        assert sampled["count"] == baseline["profiled_rows"]
+        error = 4 * full[name]["std"] / np.sqrt(sampled["count"])  # four standard errors
+        assert sampled["mean"] == pytest.approx(full[name]["mean"], abs=error)
+        assert sampled["std"] == pytest.approx(full[name]["std"], rel=0.05)
+    same = drift(baseline, count_window(baseline, [frame[["x", "y"]]]))  # its own data
+    assert {row["field"]: row["drifted"] for row in same if row["role"] == "feature"} == {
+        "x": False,
+        "y": False,
+    }
+    moved = frame[["x", "y"]] + 1.0
+    shifted = drift(baseline, count_window(baseline, [moved]))
+    assert all(row["drifted"] for row in shifted if row["role"] == "feature")
+    assert module.summarize(baseline)["profiled_rows"] == baseline["profiled_rows"]
