@@ -11,6 +11,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
 
 from kepler.core.errors import DataError, InvalidSpec, NotFound, PayloadTooLarge
 from kepler.core.refs import ModelRef
@@ -202,8 +208,48 @@ def test_single_threaded_copy_shares_the_trees(store: ModelStore) -> None:
 
     X = frames.conform(X, trained.meta.feature_types)
     assert (one.predict_proba(X) == pipeline.predict_proba(X)).all()
-    single = forest(n_jobs=1).pipeline
-    assert single_threaded(single) is single  # nothing to change: no copy
+    assert isinstance(inner_one, type(inner)) and type(inner_one) is not type(inner)
+    assert type(inner) is RandomForestClassifier  # the cached model keeps its class
+    plain = line(2.0).pipeline  # nothing in it starts threads: no copy
+    assert single_threaded(plain) is plain
+
+
+@pytest.mark.parametrize(
+    "make", [RandomForestClassifier, ExtraTreesClassifier], ids=["forest", "extra-trees"]
+)
+def test_serial_forest_classifier_answers_bit_for_bit(make: type) -> None:
+    """The serial copy's loop over the trees gives exactly scikit-learn's numbers, for
+    one row and many, two classes and three, from models trained with n_jobs=1 and -1."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 6))
+    for classes in (2, 3):
+        y = np.digitize(X[:, 0] + rng.normal(scale=0.5, size=300), [-0.5, 0.5][: classes - 1])
+        for n_jobs in (1, -1):
+            model = make(n_estimators=15, random_state=0, n_jobs=n_jobs).fit(X, y)
+            serial = single_threaded(model)
+            assert serial is not model and serial.estimators_ is model.estimators_
+            model.set_params(n_jobs=1)  # scikit-learn's order: the same sums, bit for bit
+            for rows in (X[:1], X[:7], X):
+                assert np.array_equal(serial.predict_proba(rows), model.predict_proba(rows))
+                assert np.array_equal(serial.predict(rows), model.predict(rows))
+
+
+@pytest.mark.parametrize(
+    "make", [RandomForestRegressor, ExtraTreesRegressor], ids=["forest", "extra-trees"]
+)
+def test_serial_forest_regressor_answers_bit_for_bit(make: type) -> None:
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(200, 5))
+    y = X[:, 0] * 2 + rng.normal(size=200)
+    model = make(n_estimators=12, random_state=0, n_jobs=-1).fit(X, y)
+    serial = single_threaded(model)
+    assert not hasattr(serial, "predict_proba")  # a regressor stays a regressor
+    for rows in (X[:1], X):  # threads sum the trees in any order: equal to rounding
+        np.testing.assert_allclose(serial.predict(rows), model.predict(rows), rtol=1e-12)
+    model.set_params(n_jobs=1)  # in scikit-learn's order: bit for bit
+    assert np.array_equal(serial.predict(X), model.predict(X))
+    two = make(n_estimators=5, random_state=0).fit(X, np.c_[y, -y])  # multi-output
+    assert type(single_threaded(two)) is make  # left to scikit-learn's own predict
 
 
 def test_predict_below_parallel_rows_uses_one_thread(
