@@ -61,8 +61,11 @@ def monitor_add(
         f"monitor {mon['name']}: every {mon['every']}, model {mon['model']}, "
         f"method {mon['method']}{extra}"
     )
-    _say_alert(mon.get("alert") or {}, made="made in Splunk, disabled: enable it and add an "
-               "alert action in Settings > Searches, reports, and alerts")
+    _say_alert(
+        mon.get("alert") or {},
+        made="made in Splunk, disabled: enable it and add an "
+        "alert action in Settings > Searches, reports, and alerts",
+    )
 
 
 def _say_alert(alert: dict[str, Any], *, made: str) -> None:

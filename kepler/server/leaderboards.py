@@ -64,9 +64,9 @@ def _find(ctx: ServerContext, ref: str) -> tuple[AutoMLRun, Job]:
             return run, ctx.jobs.get(run.job_id)
         raise JobNotFound("no AutoML run yet: | kepler automl ... into <model> makes one")
     if JOB_ID.fullmatch(ref):
-        run = ctx.automl_runs.get(ref)
-        if run is not None:
-            return run, ctx.jobs.get(ref)
+        by_id = ctx.automl_runs.get(ref)
+        if by_id is not None:
+            return by_id, ctx.jobs.get(ref)
     model = ModelRef.parse(ref)
     version = model.version
     if model.alias is not None:
@@ -94,7 +94,7 @@ def _live(ctx: ServerContext, run: AutoMLRun, job: Job) -> list[dict[str, Any]]:
     try:
         study = search.load_study(ctx.studies.get(run.study), job.id, seed=job.spec.get("seed"))
         return search.leaderboard(study, metric) if metric else []
-    except Exception:  # noqa: BLE001 - optuna's own errors: a study not made yet or gone
+    except Exception:
         return []  # not started yet, or already being finalised: no rows for now
 
 

@@ -113,9 +113,9 @@ def create(monitor: str, every: str, settings: SplunkSettings) -> Outcome:
     values = settings_for(monitor, every)
     try:
         service = _service(settings)
-        if not _call(settings, service.post, "saved/searches", allow=409, name=name, **values):
+        if not _call(settings, service.post, "saved/searches", {"name": name, **values}, allow=409):
             # Left by a monitor of that name removed while Splunk was away: take it over.
-            _call(settings, service.post, f"saved/searches/{name}", **values)
+            _call(settings, service.post, f"saved/searches/{name}", values)
     except KeplerError as exc:
         return Outcome(
             name,
@@ -136,7 +136,7 @@ def remove(monitor: str, settings: SplunkSettings) -> Outcome:
     name = name_for(monitor)
     try:
         service = _service(settings)
-        _call(settings, service.delete, f"saved/searches/{name}", allow=404)
+        _call(settings, service.delete, f"saved/searches/{name}", {}, allow=404)
     except KeplerError as exc:
         return Outcome(
             name,
@@ -158,7 +158,12 @@ def _service(settings: SplunkSettings) -> Any:
 
 
 def _call(
-    settings: SplunkSettings, fn: Any, path: str, *, allow: int | None = None, **form: str
+    settings: SplunkSettings,
+    fn: Any,
+    path: str,
+    form: dict[str, str],
+    *,
+    allow: int | None = None,
 ) -> bool:
     """One REST call in the app's shared namespace: True when done, False when splunkd
     answered ``allow`` (404, 409); its other refusals as Kepler errors."""

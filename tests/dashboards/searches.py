@@ -189,7 +189,11 @@ def jobs_dashboard(r: Results) -> dict[str, Row]:
 def automl_dashboard(r: Results) -> dict[str, Row]:
     board = sorted(r.leaderboard, key=lambda x: int(x["rank"]))
     latency = [
-        {"algorithm": x["algorithm"], "latency_ms_per_row": x["latency_ms_per_row"], "score": x["score"]}
+        {
+            "algorithm": x["algorithm"],
+            "latency_ms_per_row": x["latency_ms_per_row"],
+            "score": x["score"],
+        }
         for x in board
     ]
     first = [

@@ -459,9 +459,9 @@ def _handler(rest: SplunkdRest) -> type[BaseHTTPRequestHandler]:
             self._send(status, body, ctype)
 
         def _saved_searches(self, request: splunkd_saved_searches.Request, who: Identity) -> None:
-            if request.method == "POST" and request.scheduled:
-                if "schedule_search" not in who.capabilities:
-                    return self._denied(who, "schedule_search", dict(request.form))
+            scheduled = request.method == "POST" and request.scheduled
+            if scheduled and "schedule_search" not in who.capabilities:
+                return self._denied(who, "schedule_search", dict(request.form))
             try:
                 status, body, ctype = splunkd_saved_searches.answer(
                     rest.saved_searches, request, rest.url, rest.version

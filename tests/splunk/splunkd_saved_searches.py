@@ -25,7 +25,6 @@ import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import quote, unquote
 
 from tests.splunk.atom import Entity, feed, json_feed
@@ -139,7 +138,7 @@ def answer(
         return _render(store, request, base, version, store.names(request.app))
     if request.method == "POST":
         if "name" in request.form:
-            raise RestError(400, "Argument \"name\" is not supported by this handler.")
+            raise RestError(400, 'Argument "name" is not supported by this handler.')
         with store.lock:
             found.settings.update(settings)
     return _render(store, request, base, version, [request.name])
@@ -157,6 +156,8 @@ def _render(
     if request.json:
         body = json_feed(base, request.prefix, entities, version=version)
         return status, json.dumps(body).encode(), "application/json; charset=UTF-8"
-    return status, feed(base, "savedsearch", request.prefix, entities, version=version), (
-        "text/xml; charset=UTF-8"
+    return (
+        status,
+        feed(base, "savedsearch", request.prefix, entities, version=version),
+        ("text/xml; charset=UTF-8"),
     )

@@ -55,7 +55,7 @@ def test_a_left_over_saved_search_of_that_name_is_taken_over(splunkd: SplunkdRes
     made.settings["search"] = "index=old"
     again = saved_searches.create("pump", "5m", settings(splunkd))
     assert again.done
-    assert "monitor=\"pump\"" in made.settings["search"]
+    assert 'monitor="pump"' in made.settings["search"]
     assert "every 5m" in made.settings["description"]
     methods = [(m, p) for m, p, _ in splunkd.requests if "saved/searches" in p]
     assert methods[-1] == ("POST", "/servicesNS/nobody/kepler/saved/searches/kepler_drift_pump")
@@ -98,7 +98,11 @@ def test_the_stanza_makes_what_the_rest_call_makes(splunkd: SplunkdRest) -> None
     conf = configparser.ConfigParser(interpolation=None, delimiters=("=",))
     conf.optionxform = str  # type: ignore[assignment,method-assign]
     conf.read_string(saved_searches.stanza_for("pump", "1h"))
-    names = {"enableSched": "is_scheduled", "counttype": "alert_type", "relation": "alert_comparator"}
+    names = {
+        "enableSched": "is_scheduled",
+        "counttype": "alert_type",
+        "relation": "alert_comparator",
+    }
     names["quantity"] = "alert_threshold"
     written = {names.get(k, k): v for k, v in conf["kepler_drift_pump"].items()}
     assert written == made.settings
