@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kepler._stack import LocalStack
+from kepler._stack import LocalStack, wait_until
 from tests.splunk.harness import chunks
 from tests.splunk.kepler_command import run_fit, sensor_events, splunkd
 
@@ -142,3 +142,26 @@ def test_bad_targets_are_one_error_saying_what_to_name(
     stack: LocalStack, script: Path, searched: list[dict], args: list[str], says: str
 ) -> None:
     assert says in refused(stack, script, *args)
+
+
+def test_a_search_still_running_shows_the_trials_finished_so_far(
+    stack: LocalStack, script: Path, searched: list[dict]
+) -> None:
+    """Last in this module: the search runs out its budget in the stack's worker."""
+    cmd = splunkd(script, stack.url, stack.token)
+    live = [*AUTOML[:6], "pump_live", "time_budget=90", "seed=2", AUTOML[-1], "async=t"]
+    _, replies = run_fit(cmd, live, chunks(sensor_events(400, seed=3), 400, FIELDS))
+    (row,) = replies[-1].records()
+    assert cmd.close() == 0 and row["job_id"], row
+    seen: list[list[dict]] = []
+
+    def some_trials() -> bool:
+        seen.append(board(stack, script, row["job_id"]))
+        return bool(seen[-1])
+
+    wait_until(some_trials, 60, "a finished trial of the running search")
+    rows = seen[-1]
+    assert {r["job_state"] for r in rows} == {"running"} and rows[0]["model"] == "pump_live"
+    assert [r["rank"] for r in rows] == [str(i) for i in range(1, len(rows) + 1)]
+    assert all(r["version"] == "" for r in rows)  # no winner before the search ends
+    assert board(stack, script, "pump_live")[0]["job_id"] == row["job_id"]
