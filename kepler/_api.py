@@ -237,5 +237,5 @@ def monitors() -> Any:
     return client().monitors()
 
 
-def remove_monitor(name: str) -> None:
-    client().remove_monitor(name)
+def remove_monitor(name: str) -> dict[str, Any]:
+    return client().remove_monitor(name)

@@ -710,7 +710,9 @@ class Client:
         with ``model``'s baseline (``method``, ``threshold``: as ``kp.drift``) and, with
         ``label``, score the labelled events; write ``kepler.drift.<method>`` and
         ``kepler.live.<metric>`` metric events via HEC into ``index`` (a metrics index),
-        and a ``kepler:drift`` event when a field drifted."""
+        and a ``kepler:drift`` event when a field drifted. The bridge also makes the
+        monitor's saved search ``kepler_drift_<name>`` in Splunk, disabled; ``alert`` in the
+        answer says whether it did, else why not and the savedsearches.conf stanza."""
         body = wire.MonitorCreate(
             name=name,
             search=search,
@@ -730,8 +732,11 @@ class Client:
 
         return pd.DataFrame(self._json("GET", wire.MONITORS))
 
-    def remove_monitor(self, name: str) -> None:
-        self._request("DELETE", wire.monitor(name))
+    def remove_monitor(self, name: str) -> dict[str, Any]:
+        """Remove monitor ``name`` and its saved search in Splunk (``alert``: removed, or
+        why not)."""
+        out: dict[str, Any] = self._json("DELETE", wire.monitor(name))
+        return out
 
     def run_monitor(self, name: str) -> dict[str, Any]:
         """Queue one run of monitor ``name`` now; returns its job."""

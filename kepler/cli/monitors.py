@@ -4,7 +4,7 @@ bridge."""
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -61,6 +61,25 @@ def monitor_add(
         f"monitor {mon['name']}: every {mon['every']}, model {mon['model']}, "
         f"method {mon['method']}{extra}"
     )
+    _say_alert(
+        mon.get("alert") or {},
+        made="made in Splunk, disabled: enable it and add an "
+        "alert action in Settings > Searches, reports, and alerts",
+    )
+
+
+def _say_alert(alert: dict[str, Any], *, made: str) -> None:
+    """The monitor's saved search: done, or (on stderr) why not and what to do by hand."""
+    if not alert:
+        return
+    if alert.get("done"):
+        typer.echo(f"saved search {alert['name']} {made}")
+        return
+    typer.echo(f"warning: {alert.get('reason')}", err=True)
+    if alert.get("how"):
+        typer.echo(f"  {alert['how']}:" if alert.get("stanza") else f"  {alert['how']}", err=True)
+    if alert.get("stanza"):
+        typer.echo(alert["stanza"], err=True, nl=False)
 
 
 @monitor_app.command("list")
@@ -76,7 +95,7 @@ def monitor_list(json_out: JsonOut = False) -> None:
         for col in ("next_run_at", "last_run_at"):
             v = row.get(col)
             row[col] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v)) if v == v and v else ""
-    cols = ["name", "every", "model", "method", "label", "search", "next_run_at", "last_job_id"]
+    cols = ["name", "every", "model", "method", "label", "search", "next_run_at", "saved_search"]
     table(rows, cols, empty="no monitors")
 
 
@@ -84,8 +103,9 @@ def monitor_list(json_out: JsonOut = False) -> None:
 def monitor_remove(name: str) -> None:
     """Remove a monitor (its past runs stay in the jobs list)."""
     with kepler_errors():
-        client().remove_monitor(name)
+        gone = client().remove_monitor(name)
     typer.echo(f"removed monitor {name}")
+    _say_alert(gone.get("alert") or {}, made="removed from Splunk")
 
 
 @monitor_app.command("run-now")

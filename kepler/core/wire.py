@@ -46,6 +46,8 @@ AUTOML_JOBS = JOBS + "/automl"
 APPLY_JOBS = JOBS + "/apply"
 JOB = JOBS + "/{job_id}"
 
+AUTOML_LEADERBOARD = V1 + "/automl/{ref}/leaderboard"  # ref: an AutoML job id or a model
+
 MODELS = V1 + "/models"
 MODEL = MODELS + "/{ref}"  # GET takes a reference (pump, pump@3, pump:production)
 MODEL_NAME = MODELS + "/{name}"  # DELETE takes a model's name alone
@@ -86,6 +88,7 @@ PATHS = (
     AUTOML_JOBS,
     APPLY_JOBS,
     JOB,
+    AUTOML_LEADERBOARD,
     MODELS,
     MODEL,
     MODEL_NAME,
@@ -165,6 +168,10 @@ def jobs(kind: str) -> str:
 
 def job(job_id: str) -> str:
     return f"{JOBS}/{_segment(job_id)}"
+
+
+def automl_leaderboard(ref: object) -> str:
+    return f"{V1}/automl/{_segment(ref)}/leaderboard"
 
 
 def model(ref: object) -> str:

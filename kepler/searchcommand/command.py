@@ -3,7 +3,8 @@ getinfo.
 
 ``fit`` and ``automl`` (:mod:`.fit`), ``apply`` (:mod:`.apply`), ``score`` (:mod:`.score`)
 and ``drift`` (:mod:`.drift`) relay each chunk's CSV body to the bridge as bytes;
-``models``, ``summary``, ``jobs``, ``cancel`` and ``deletemodel`` (:mod:`.listing`) and
+``models``, ``summary``, ``jobs``, ``cancel``, ``deletemodel`` and ``leaderboard``
+(:mod:`.listing`) and
 ``alias``, ``unalias`` and ``compare`` (:mod:`.lifecycle`) generate rows from the bridge's
 answers.
 """
@@ -46,7 +47,7 @@ COMMAND_OPTIONS: dict[str, dict[str, Param]] = {
 }
 USAGE = (
     "usage: kepler fit|apply|automl|score|drift|summary|models|deletemodel|jobs|cancel|"
-    "alias|unalias|compare ...; "
+    "leaderboard|alias|unalias|compare ...; "
     "e.g. | kepler fit RandomForestClassifier failure from temp vibration into pump"
 )
 
@@ -88,6 +89,10 @@ def build(
         cancel_bridge = bridge_factory()
         cancel_bridge.json("GET", wire.job(job_id))  # at getinfo: an unknown id fails now
         return Generating(lambda: [listing.cancel(cancel_bridge, job_id)])
+    if verb == "leaderboard":
+        target = listing.leaderboard_target(rest)
+        trials = listing.leaderboard_rows(bridge_factory(), target)  # at getinfo
+        return Generating(lambda: trials)
     if verb in lifecycle.VERBS:
         return Generating(lifecycle.plan(verb, rest, bridge_factory()))
     if verb == "score":

@@ -1,5 +1,6 @@
-"""The generating subcommands' rows: ``models``, ``summary``, ``jobs``, ``cancel`` and
-``deletemodel``, each read from the bridge at getinfo so its errors surface at once."""
+"""The generating subcommands' rows: ``models``, ``summary``, ``jobs``, ``cancel``,
+``deletemodel`` and ``leaderboard``, each read from the bridge at getinfo so its errors
+surface at once."""
 
 from __future__ import annotations
 
@@ -139,3 +140,43 @@ def cancel(bridge: BridgeClient, job_id: str) -> dict[str, Any]:
 def delete_model(bridge: BridgeClient, name: str) -> dict[str, Any]:
     bridge.json("DELETE", wire.model(name))
     return {"model": name, "deleted": True, "message": "every version was deleted"}
+
+
+def leaderboard_target(rest: list[str]) -> str:
+    """The one AutoML job id or model ``leaderboard`` takes (``*``: the newest run)."""
+    if len(rest) != 1 or not rest[0].strip('"'):
+        got = " ".join(rest) or "nothing"
+        raise InvalidSpec(
+            "leaderboard takes one AutoML job id or model, e.g. | kepler leaderboard pump "
+            f"(pump@3: the run that made version 3; *: the newest run); got {got!r}"
+        )
+    return rest[0].strip('"')
+
+
+def leaderboard_rows(bridge: BridgeClient, target: str) -> list[dict[str, Any]]:
+    """One row per trial, best first: MLTK-style flat cells, the trial's metrics as
+    columns (``accuracy``, ``r2`` ...) beside the search's ``score``."""
+    board = bridge.json("GET", wire.automl_leaderboard(target))
+    rows = []
+    for t in board.get("trials") or []:
+        rows.append(
+            {
+                "rank": t.get("rank"),
+                "trial": t.get("trial"),
+                "algorithm": t.get("algorithm"),
+                "params": t.get("params"),
+                "score": t.get("score"),
+                "metric": board.get("metric"),
+                "fit_seconds": t.get("fit_seconds"),
+                "latency_ms_per_row": t.get("latency_ms_per_row"),
+                "model_mb": t.get("model_mb"),
+                "status": t.get("status"),
+                **{k: v for k, v in sorted((t.get("metrics") or {}).items())},
+                "violations": t.get("violations") or [],
+                "model": board.get("model"),
+                "version": t.get("version"),
+                "job_id": board.get("job_id"),
+                "job_state": board.get("state"),
+            }
+        )
+    return rows

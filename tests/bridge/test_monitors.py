@@ -8,32 +8,66 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 import kepler as kp
 from kepler.core.errors import BadParameter, Forbidden, ModelNotFound, MonitorNotFound
 from kepler.server.settings import ServerSettings
+from kepler.splunk.settings import SplunkSettings
 from kepler_bridge.app import create_app
+from tests.splunk.splunkd_rest import SplunkdRest
 
 TOKEN = "monitors-route-token"
+SPLUNK_TOKEN = "monitors-route-splunk-token"
+BOB_KEY = "bob-session-key"
 USER_TOKEN = "monitors-route-user-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 USER = {"Authorization": f"Bearer {USER_TOKEN}", "X-Kepler-Roles": "admin,kepler_admin"}
 
 
 @pytest.fixture(scope="module")
-def http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+def splunkd() -> Iterator[SplunkdRest]:
+    with SplunkdRest(tokens=[SPLUNK_TOKEN]) as rest:
+        rest.add_session(BOB_KEY, "bob", ["user"], ["search"])  # no schedule_search
+        yield rest
+
+
+def bridge(home: Path, splunk: SplunkSettings) -> TestClient:
     import pandas as pd
 
     from kepler.core.spec import FitSpec
     from kepler.ml.store import ModelStore
     from kepler.ml.training import train
 
-    settings = ServerSettings(home=Path(tmp_path_factory.mktemp("home")))
+    settings = ServerSettings(home=home, splunk=splunk)
     frame = pd.DataFrame({"x": [float(i) for i in range(40)], "y": [2.0 * i for i in range(40)]})
     trained = train(frame, FitSpec("LinearRegression", target="y", features=("x",)))
     ModelStore(settings.tracking_uri, settings.artifact_location).register(trained, "line")
     app = create_app(settings, TOKEN, user_token=USER_TOKEN)
-    with TestClient(app, raise_server_exceptions=False) as client:
+    return TestClient(app, raise_server_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """A bridge with no Splunk credentials: monitors without their saved search."""
+    splunk = SplunkSettings(url="http://127.0.0.1:9", token=None, username=None)
+    with bridge(Path(tmp_path_factory.mktemp("home")), splunk) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def with_splunk(
+    tmp_path_factory: pytest.TempPathFactory, splunkd: SplunkdRest
+) -> Iterator[TestClient]:
+    splunk = SplunkSettings(url=splunkd.url, token=SecretStr(SPLUNK_TOKEN))
+    with bridge(Path(tmp_path_factory.mktemp("home")), splunk) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def as_bob(tmp_path_factory: pytest.TempPathFactory, splunkd: SplunkdRest) -> Iterator[TestClient]:
+    splunk = SplunkSettings(url=splunkd.url, token=SecretStr(f"Splunk {BOB_KEY}"))
+    with bridge(Path(tmp_path_factory.mktemp("home")), splunk) as client:
         yield client
 
 
@@ -79,6 +113,11 @@ def test_monitor_lifecycle_and_the_user_token_reads(http: TestClient) -> None:
     mon = created.json()
     assert (mon["every"], mon["every_s"], mon["label"]) == ("1h", 3600, "y")
     assert (mon["method"], mon["threshold"]) == ("auto", 0.2)
+    # Splunk is not configured: the monitor is made, its saved search is not, and the
+    # answer says why and what to paste instead.
+    assert mon["saved_search"] == "kepler_drift_line-drift"
+    assert not mon["alert"]["done"] and "no Splunk credentials" in mon["alert"]["reason"]
+    assert mon["alert"]["stanza"].startswith("[kepler_drift_line-drift]\n")
     listed = http.get("/v1/monitors", headers=USER)
     assert [m["name"] for m in listed.json()] == ["line-drift"]
     assert http.get("/v1/monitors/line-drift", headers=USER).json()["model"] == "line"
@@ -144,3 +183,34 @@ def test_sdk_monitor_calls_through_the_bridge(http: TestClient) -> None:
     admin.remove_monitor("sdk")
     with pytest.raises(MonitorNotFound, match="kepler monitor list"):
         admin.run_monitor("sdk")
+
+
+def test_a_monitor_makes_and_removes_its_disabled_saved_search_in_splunk(
+    with_splunk: TestClient, splunkd: SplunkdRest
+) -> None:
+    created = with_splunk.post("/v1/monitors", json=body(name="pump.hot"), headers=AUTH)
+    assert created.status_code == 201, created.text
+    assert created.json()["alert"] == {"name": "kepler_drift_pump.hot", "done": True}
+    made = splunkd.saved_searches.get("kepler", "kepler_drift_pump.hot")
+    assert made is not None and made.settings["disabled"] == "1"
+    assert 'monitor="pump.hot"' in made.settings["search"]
+    listed = with_splunk.get("/v1/monitors", headers=USER).json()
+    assert [m["saved_search"] for m in listed] == ["kepler_drift_pump.hot"]
+
+    gone = with_splunk.delete("/v1/monitors/pump.hot", headers=AUTH)
+    assert gone.json()["alert"] == {"name": "kepler_drift_pump.hot", "done": True}
+    assert splunkd.saved_searches.get("kepler", "kepler_drift_pump.hot") is None
+
+
+def test_splunk_refusing_the_saved_search_does_not_undo_the_monitor(
+    as_bob: TestClient, splunkd: SplunkdRest
+) -> None:
+    created = as_bob.post("/v1/monitors", json=body(name="bobs"), headers=AUTH)
+    assert created.status_code == 201, created.text
+    alert = created.json()["alert"]
+    assert not alert["done"] and "schedule_search" in alert["reason"]
+    assert "savedsearches.conf" in alert["how"] and "enableSched = 1" in alert["stanza"]
+    assert splunkd.saved_searches.get("kepler", "kepler_drift_bobs") is None
+    assert as_bob.get("/v1/monitors/bobs", headers=AUTH).status_code == 200
+    gone = as_bob.delete("/v1/monitors/bobs", headers=AUTH).json()
+    assert gone["deleted"] == "bobs" and gone["alert"]["done"]  # nothing there to remove

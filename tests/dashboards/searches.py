@@ -30,7 +30,7 @@ class Results:
     models: list[Row]  # | kepler models
     jobs: list[Row]  # | kepler jobs limit=500
     summary: dict[str, list[Row]]  # | kepler summary <model>
-    leaderboard: list[Row]  # | kepler automl ... (what outputlookup saves)
+    leaderboard: list[Row]  # | kepler leaderboard "*" (the newest AutoML search's trials)
     events: list[dict[str, Any]] = field(default_factory=list)  # HEC envelopes
     model: str = ""  # the model the inputs select first
 
@@ -192,11 +192,14 @@ def automl_dashboard(r: Results) -> dict[str, Row]:
         {
             "algorithm": x["algorithm"],
             "latency_ms_per_row": x["latency_ms_per_row"],
-            "score": next((x[m] for m in ("accuracy", "r2") if x.get(m) not in (None, "")), None),
+            "score": x["score"],
         }
         for x in board
     ]
-    first = ["rank", "algorithm", "model", "version", "feasible", "fit_seconds"]
+    first = [
+        *("rank", "trial", "algorithm", "status", "score", "fit_seconds", "latency_ms_per_row"),
+        *("params", "model", "version", "model_mb"),
+    ]
     automl_jobs = [j for j in r.jobs if j["kind"] == "automl"]
     return {
         "ds_model_list": table([{"model": m} for m in sorted({v["model"] for v in r.models})]),

@@ -193,7 +193,7 @@ def results(
         script, stack, ["fit", "DecisionTreeClassifier", "failure", "from", "temp", "into", "valve"]
     )
     stack.client().set_alias(MODEL, "production", 2)
-    leaderboard = fit(
+    fit(
         script,
         stack,
         [
@@ -210,6 +210,10 @@ def results(
             "algorithms=DecisionTreeClassifier,LogisticRegression",
         ],
     )
+    # The AutoML dashboard's leaderboard, before a second search starts (| kepler
+    # leaderboard "*": the newest search, the model input's "All").
+    leaderboard = generate(script, stack, ["leaderboard", '"*"'])
+    assert leaderboard and leaderboard[0]["model"] == "pump_auto", leaderboard
     # A job that fails in the worker: a regressor asked to learn a yes/no label.
     cmd = splunkd(script, stack.url, stack.token)
     run_fit(

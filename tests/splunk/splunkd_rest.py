@@ -29,6 +29,9 @@ What it answers, as splunkd documents it (docs/splunk-protocols.md, section 3):
   ``CredentialManager`` do it; see tests/splunk/splunkd_passwords.py) and needs
   ``list_storage_passwords`` to read and ``edit_storage_passwords`` to write: 403
   otherwise, with splunkd's "do not have permission" message.
+* ``.../saved/searches``: what clients create, list, update and delete there (see
+  tests/splunk/splunkd_saved_searches.py); a scheduled one needs ``schedule_search``
+  (403 otherwise, the same message).
 * An app's persistent REST handler (restmap.conf ``scripttype = persist``) registered with
   :meth:`SplunkdRest.add_handler`: splunkd checks the stanza's ``capability``, then hands
   the handler its request as JSON (``session.user``/``authtoken``, ``system_authtoken``
@@ -56,9 +59,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from tests.splunk import splunkd_passwords
+from tests.splunk import splunkd_passwords, splunkd_saved_searches
 from tests.splunk.atom import ATOM_NS, DECLARATION, Entity, feed, json_feed
 from tests.splunk.splunkd_passwords import Credential, Passwords, RestError
+from tests.splunk.splunkd_saved_searches import SavedSearches
 
 MAX_RESULT_ROWS = 50_000
 VERSION = "9.3.1"
@@ -108,7 +112,15 @@ class Identity:
 ADMIN = Identity(
     "admin",
     ("admin", "power", "user"),
-    frozenset({"admin_all_objects", "list_storage_passwords", "edit_storage_passwords", "search"}),
+    frozenset(
+        {
+            "admin_all_objects",
+            "list_storage_passwords",
+            "edit_storage_passwords",
+            "schedule_search",
+            "search",
+        }
+    ),
 )
 # A persistent handler: the request as JSON text in, ``{"status", "payload"}`` out.
 PersistHandler = Callable[[str], dict[str, Any]]
@@ -149,6 +161,8 @@ class SplunkdRest:
         self.static = dict(static or {})
         # storage/passwords (tests/splunk/splunkd_passwords): what solnlib writes and reads.
         self.passwords = Passwords()
+        # saved/searches (tests/splunk/splunkd_saved_searches): what clients make there.
+        self.saved_searches = SavedSearches()
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.logins = 0
         self.identities: dict[str, Identity] = {}
@@ -413,6 +427,9 @@ def _handler(rest: SplunkdRest) -> type[BaseHTTPRequestHandler]:
             passwords = splunkd_passwords.parse(method, path, form)
             if passwords is not None:
                 return self._passwords(passwords, who)
+            saved = splunkd_saved_searches.parse(method, path, form)
+            if saved is not None:
+                return self._saved_searches(saved, who)
             for prefix, body in rest.static.items():
                 if path.startswith(prefix):
                     return self._send(200, json.dumps(body).encode(), "application/json")
@@ -436,6 +453,18 @@ def _handler(rest: SplunkdRest) -> type[BaseHTTPRequestHandler]:
             try:
                 status, body, ctype = splunkd_passwords.answer(
                     rest.passwords, request, rest.url, rest.version
+                )
+            except RestError as refused:
+                return self._error(refused.status, "ERROR", refused.text, dict(request.form))
+            self._send(status, body, ctype)
+
+        def _saved_searches(self, request: splunkd_saved_searches.Request, who: Identity) -> None:
+            scheduled = request.method == "POST" and request.scheduled
+            if scheduled and "schedule_search" not in who.capabilities:
+                return self._denied(who, "schedule_search", dict(request.form))
+            try:
+                status, body, ctype = splunkd_saved_searches.answer(
+                    rest.saved_searches, request, rest.url, rest.version
                 )
             except RestError as refused:
                 return self._error(refused.status, "ERROR", refused.text, dict(request.form))

@@ -98,6 +98,10 @@ def test_monitors_fire_from_the_beat_and_write_metric_events(
         )  # fmt: skip
         assert added.returncode == 0, added.stderr
         assert "every 1h" in added.stdout and "label failure" in added.stdout
+        # Its alert in Splunk, made disabled by the bridge through splunkd's REST API.
+        assert "saved search kepler_drift_hot made in Splunk, disabled" in added.stdout
+        alert = splunkd.saved_searches.get("kepler", "kepler_drift_hot")
+        assert alert is not None and alert.settings["disabled"] == "1"
         client.monitor("clean", "index=clean", "pump", every="1h", start_now=True)
 
         def finished(name: str) -> list[dict[str, Any]]:
@@ -131,13 +135,16 @@ def test_monitors_fire_from_the_beat_and_write_metric_events(
         assert "1500 events against pump@1: drifted" in ran.stdout and "accuracy:" in ran.stdout
         listed = kepler_cli(stack, "monitor", "list")
         assert listed.returncode == 0 and "hot" in listed.stdout and "clean" in listed.stdout
+        assert "kepler_drift_hot" in listed.stdout and "kepler_drift_clean" in listed.stdout
 
         # The user token reads monitors but does not change them.
         user = stack.user_client()
         assert set(user.monitors()["name"]) == {"clean", "hot"}
         with pytest.raises(Forbidden):
             user.remove_monitor("hot")
-        assert kepler_cli(stack, "monitor", "remove", "hot").returncode == 0
+        removed = kepler_cli(stack, "monitor", "remove", "hot")
+        assert removed.returncode == 0 and "kepler_drift_hot removed" in removed.stdout
+        assert splunkd.saved_searches.names("kepler") == ["kepler_drift_clean"]
         gone = kepler_cli(stack, "monitor", "remove", "hot")
         assert gone.returncode == 1 and "no monitor 'hot'" in gone.stderr
     finally:

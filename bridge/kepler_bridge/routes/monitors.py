@@ -1,5 +1,7 @@
 """Monitors: every N minutes search Splunk, compare the events with a model's baseline
-(and score the labelled ones), write the drift and live metrics via HEC."""
+(and score the labelled ones), write the drift and live metrics via HEC. Each has a
+disabled saved search in Splunk (:mod:`kepler.splunk.saved_searches`), made and removed
+with it."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from kepler.core import wire
 from kepler.core.refs import ModelRef
 from kepler.server.jobs.monitor import MONITOR_KIND, fire
+from kepler.splunk import saved_searches as alerts
 from kepler_bridge.deps import AuthDep, Caller, StateDep, admin_only
 from kepler_bridge.wire import MonitorRequest
 
@@ -26,7 +29,9 @@ def create_monitor(
 ) -> dict[str, Any]:
     """Add a monitor (admin level); the model must exist now, so a typo is refused here
     rather than failing every run. A version without a baseline is accepted (a baseline
-    may be supplied later with ``kp.baseline``); its runs fail saying how to make one."""
+    may be supplied later with ``kp.baseline``); its runs fail saying how to make one.
+    Its saved search is then made in Splunk, disabled (``alert``: made, or why not and
+    the stanza to paste); Splunk refusing it does not undo the monitor."""
     state.models.resolve(ModelRef.parse(body.model))
     mon = state.ctx.monitors.create(
         body.name,
@@ -40,6 +45,7 @@ def create_monitor(
         start_now=body.start_now,
     )
     out: dict[str, Any] = mon.to_dict()
+    out["alert"] = alerts.create(mon.name, out["every"], state.ctx.settings.splunk).to_dict()
     return out
 
 
@@ -63,6 +69,7 @@ def delete_monitor(
     """Remove a monitor (admin level); runs already queued finish, their job rows stay.
     The deletion is kept in the jobs database and sent as a ``kepler:audit`` event."""
     mon = state.ctx.monitors.delete(name)
+    alert = alerts.remove(mon.name, state.ctx.settings.splunk)
     state.jobs.record_deletion(
         "monitor",
         mon.name,
@@ -70,7 +77,7 @@ def delete_monitor(
         roles=caller.roles,
         detail={"model": mon.model, "search": mon.search[:500]},
     )
-    return {"deleted": mon.name, "user": caller.user}
+    return {"deleted": mon.name, "user": caller.user, "alert": alert.to_dict()}
 
 
 @router.post("/{name}/run", status_code=202)

@@ -22,7 +22,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from kepler.server.db import Database, from_row
+from kepler.server.db import Database, from_row, jobs_table
 from kepler.server.db import automl_rounds_table as _rounds
 from kepler.server.db import automl_runs_table as _runs
 
@@ -95,6 +95,19 @@ class AutoMLRuns:
         with self.engine.connect() as conn:
             row = conn.execute(select(_runs).where(_runs.c.job_id == job_id)).first()
         return None if row is None else _run(row._mapping)
+
+    def of_model(self, model: str | None, *, limit: int = 200) -> list[AutoMLRun]:
+        """The runs whose winner goes into ``model`` (None: any model), newest first."""
+        query = (
+            select(_runs)
+            .join(jobs_table, jobs_table.c.id == _runs.c.job_id)
+            .order_by(_runs.c.started_at.desc())
+            .limit(limit)
+        )
+        if model is not None:
+            query = query.where(jobs_table.c.model == model)
+        with self.engine.connect() as conn:
+            return [_run(row._mapping) for row in conn.execute(query)]
 
     def claim_trial(self, job_id: str, max_trials: int | None) -> bool:
         """Count one more trial; False once ``max_trials`` were claimed (exact across

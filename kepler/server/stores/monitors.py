@@ -24,6 +24,7 @@ from kepler.core.refs import ModelRef
 from kepler.ml.monitoring.drift import check_method
 from kepler.server.db import Database, from_row, monitors_table
 from kepler.server.stores.schedules import _NAME, format_every, parse_every
+from kepler.splunk.saved_searches import name_for
 
 MAX_LABEL = 255
 
@@ -53,6 +54,7 @@ class Monitor:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["every"] = format_every(self.every_s)
+        d["saved_search"] = name_for(self.name)  # its alert in Splunk (kepler.splunk)
         return d
 
 
