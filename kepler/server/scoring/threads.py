@@ -13,11 +13,12 @@ A forest's copy goes one step further: even on one thread, scikit-learn hands ea
 to joblib's ``Parallel`` as a task of its own, and for one row that bookkeeping is most of
 the time (100 trees, one row: 12 ms through ``predict_proba`` with ``n_jobs=1``, 1.1 ms
 in a plain loop). Its copy is of a serial subclass (:class:`SerialForestClassifier`,
-:class:`SerialForestRegressor`) that validates the rows once, as the forest does, then
-asks each tree's ``tree_`` in order for what the tree's own
-``predict_proba``/``predict(X, check_input=False)`` would answer (without its per-call
-fitted-state and feature-count checks, already made for the forest) and sums them in
-scikit-learn's order: the same numbers, bit for bit (tests compare them).
+:class:`SerialForestRegressor`) that validates the rows once, as the forest does (a
+frame of the fitted columns with finite numbers is converted at once, as
+scikit-learn's checks would), then asks each tree's ``tree_`` in order for what the
+tree's own ``predict_proba``/``predict(X, check_input=False)`` would answer (without
+its per-call fitted-state and feature-count checks, already made for the forest) and
+sums them in scikit-learn's order: the same numbers, bit for bit (tests compare them).
 """
 
 from __future__ import annotations
@@ -62,12 +63,44 @@ def _one_thread(obj: Any, depth: int) -> tuple[Any, bool]:
     return out, True
 
 
+def _rows(forest: Any, X: Any) -> Any:
+    """``X`` as the forest's trees read it: what its ``_validate_X_predict`` answers.
+
+    The common case, a frame of the fitted columns in order (or an array when fitted on
+    one) with finite numbers, is converted here at once; scikit-learn's generic checks
+    cost more than a one-row predict. Anything else (other columns, missing values,
+    text, sparse input) goes through the forest's own validation, with its errors."""
+    names = getattr(forest, "feature_names_in_", None)
+    columns = getattr(X, "columns", None)
+    if names is not None:
+        fast = (
+            columns is not None
+            and len(columns) == len(names)
+            and all(a == b for a, b in zip(columns, names, strict=True))
+        )
+    else:
+        fast = columns is None and isinstance(X, np.ndarray)
+    if fast:
+        try:
+            rows = np.ascontiguousarray(X, dtype=np.float32)
+        except (TypeError, ValueError):
+            rows = None
+        if (
+            rows is not None
+            and rows.ndim == 2
+            and rows.shape[1] == forest.n_features_in_
+            and np.isfinite(rows).all()
+        ):
+            return rows
+    return forest._validate_X_predict(X)
+
+
 class SerialForestClassifier:
     """Mixed in before a scikit-learn forest classifier: its trees called in a plain loop
     on the calling thread, in scikit-learn's order and arithmetic (single output)."""
 
     def predict_proba(self, X: Any) -> Any:
-        X = self._validate_X_predict(X)  # type: ignore[attr-defined]
+        X = _rows(self, X)
         trees = self.estimators_  # type: ignore[attr-defined]
         classes = int(self.n_classes_)  # type: ignore[attr-defined]
         proba = np.zeros((X.shape[0], classes), dtype=np.float64)
@@ -81,7 +114,7 @@ class SerialForestRegressor:
     """Mixed in before a scikit-learn forest regressor: as :class:`SerialForestClassifier`."""
 
     def predict(self, X: Any) -> Any:
-        X = self._validate_X_predict(X)  # type: ignore[attr-defined]
+        X = _rows(self, X)
         trees = self.estimators_  # type: ignore[attr-defined]
         out = np.zeros(X.shape[0], dtype=np.float64)
         for tree in trees:  # what each tree's predict(X, check_input=False) answers

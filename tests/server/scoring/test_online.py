@@ -234,6 +234,26 @@ def test_serial_forest_classifier_answers_bit_for_bit(make: type) -> None:
                 assert np.array_equal(serial.predict(rows), model.predict(rows))
 
 
+def test_serial_forest_reads_frames_as_the_forest_validates_them() -> None:
+    """Frames of the fitted columns take the quick conversion; missing values, other
+    column orders and text take scikit-learn's own checks, answers and errors alike."""
+    rng = np.random.default_rng(5)
+    X = pd.DataFrame(rng.normal(size=(200, 4)), columns=["a", "b", "c", "d"])
+    y = (X["a"] > 0).astype(int)
+    model = RandomForestClassifier(n_estimators=10, random_state=0, n_jobs=1).fit(X, y)
+    serial = single_threaded(model)
+    assert np.array_equal(serial.predict_proba(X.iloc[:3]), model.predict_proba(X.iloc[:3]))
+    holes = X.iloc[:5].copy()
+    holes.iloc[0, 1] = np.nan  # scikit-learn's forests route missing values: same answer
+    assert np.array_equal(serial.predict_proba(holes), model.predict_proba(holes))
+    for bad in (X[["b", "a", "c", "d"]].iloc[:2], X.iloc[:2].assign(a="text")):
+        with pytest.raises(ValueError) as theirs:
+            model.predict_proba(bad)
+        with pytest.raises(ValueError) as ours:
+            serial.predict_proba(bad)
+        assert str(ours.value) == str(theirs.value)
+
+
 @pytest.mark.parametrize(
     "make", [RandomForestRegressor, ExtraTreesRegressor], ids=["forest", "extra-trees"]
 )
