@@ -34,7 +34,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -160,20 +160,31 @@ def run(ctx: Context) -> Section:
 
 
 def in_process(stack: Any, version: int, X: Any) -> dict[str, float]:
+    """One-row predict times in this process: scikit-learn's pipeline as trained
+    (``trained``), scikit-learn's on one thread (``single``: joblib's sequential backend,
+    the pipeline's own predict as the issue measured it with ``n_jobs=1``) and the copy
+    the bridge's online path predicts small batches with (``serial``)."""
+    from joblib import parallel_config
+
     from kepler.ml import frames
     from kepler.server.scoring.threads import single_threaded
 
     pipeline, meta = model_store(stack).load(MODEL, version)
     row = frames.conform(X.iloc[:1], meta.feature_types)
-    one = single_threaded(pipeline)
+    serial = single_threaded(pipeline)
     out = {}
-    for name, model, n in (("single", one, 300), ("trained", pipeline, 60)):
-        model.predict(row)
-        times = []
-        for _ in range(n):
-            t0 = time.perf_counter()
+    for name, model, n, sequential in (
+        ("single", pipeline, 300, True),
+        ("serial", serial, 300, False),
+        ("trained", pipeline, 60, False),
+    ):
+        with parallel_config(backend="sequential") if sequential else nullcontext():
             model.predict(row)
-            times.append(time.perf_counter() - t0)
+            times = []
+            for _ in range(n):
+                t0 = time.perf_counter()
+                model.predict(row)
+                times.append(time.perf_counter() - t0)
         out[f"{name}_p50"] = float(np.percentile(times, 50)) * 1000
         out[f"{name}_p99"] = float(np.percentile(times, 99)) * 1000
     return out
@@ -369,9 +380,14 @@ load from other work on this shared machine falls on all of them alike.
     ]
     limit = Table(["in process, one row", "p50", "p99"])
     limit.add(
-        "`pipeline.predict`, single-threaded copy (`n_jobs=1`)",
+        "`pipeline.predict` on one thread (scikit-learn's, joblib's sequential backend)",
         _ms(inproc["single_p50"]),
         _ms(inproc["single_p99"]),
+    )
+    limit.add(
+        "the online path's copy (`single_threaded`: one thread, the forest's trees in a loop)",
+        _ms(inproc["serial_p50"]),
+        _ms(inproc["serial_p99"]),
     )
     limit.add(
         "`pipeline.predict` as trained (`n_jobs=-1`)",
@@ -402,11 +418,19 @@ load from other work on this shared machine falls on all of them alike.
         r1 = k1.pct(99) / inproc["single_p50"]
         lines.append(
             f"- {name}, 1 row, 1 client: p99 {_ms(k1.pct(99))} = {r1:.2f}x the in-process "
-            f"single-row predict's p50 ({_ms(inproc['single_p50'])}; "
+            f"single-row `pipeline.predict`'s p50 ({_ms(inproc['single_p50'])}; "
             f"{k1.pct(99) / inproc['single_p99']:.2f}x its p99), target within "
-            f"{P99_TARGET:g}x: **{'met' if r1 <= P99_TARGET else 'not met'}**."
+            f"{P99_TARGET:g}x: **{'met' if r1 <= P99_TARGET else 'not met'}** "
+            f"({k1.pct(99) / inproc['serial_p50']:.2f}x the p50 of the online path's own "
+            f"in-process copy, {_ms(inproc['serial_p50'])})."
         )
     section.text("Targets (1-row bodies):\n\n" + "\n".join(sorted(lines)))
+    section.text(
+        "The in-process limit is the pipeline's own predict on one row, as scikit-learn "
+        "runs it on one thread; the bridge's online path predicts with a copy whose forest "
+        "calls its trees in a plain loop (the same numbers, bit for bit), faster than that "
+        "limit, and its ratio to that copy is shown beside the target."
+    )
     section.text(
         "Reading: a forest's single-threaded predict holds the GIL for most of its "
         "per-tree loop, so two concurrent one-row predicts on 2 cores gain little over "
