@@ -92,7 +92,7 @@ def create_app(settings: ServerSettings, token: str, *, user_token: str | None =
     state.spool_dir = own_spool_dir(settings.home / "spool")
     state.rate = TokenRateLimit(settings.requests_per_minute)
     state.predict_rate = TokenRateLimit.for_predict(settings.predict_requests_per_minute)
-    state.online = OnlineService.from_settings(state.cache, settings)
+    state.online = OnlineService.from_settings(state.cache, settings, ctx.telemetry)
     swept = state.datasets.sweep()
     if swept:
         log.info("removed %d temporary file(s) left by writers that stopped", len(swept))

@@ -140,19 +140,22 @@ class Telemetry:
         error: str | None = None,
         mode: str = "sync",
         user: str | None = None,
+        requests: int | None = None,
     ) -> None:
+        """``mode``: sync (``/apply``), async, scheduled or online (``/predict``: one event
+        per micro-batch, ``requests`` the requests it answered)."""
         dims = {"model": model, "version": version, "mode": mode}
-        self.event(
-            "kepler:apply",
-            {
-                **dims,
-                "user": user,
-                "rows": rows,
-                "latency_ms": round(latency_s * 1000, 3),
-                "errors": errors,
-                "error": error,
-            },
-        )
+        data: dict[str, Any] = {
+            **dims,
+            "user": user,
+            "rows": rows,
+            "latency_ms": round(latency_s * 1000, 3),
+            "errors": errors,
+            "error": error,
+        }
+        if requests is not None:
+            data["requests"] = requests
+        self.event("kepler:apply", data)
         self.metrics(
             {
                 "kepler.apply.rows": rows,

@@ -7,15 +7,18 @@ wait on the event loop nor oversubscribe the cores; each request's wait is bound
 the loop itself (a thread hop costs more than reading it). Small requests for one
 version that arrive while its predict runs are predicted together as the next batch
 (adaptive micro-batching, :mod:`kepler.server.scoring.batcher`): a lone request goes at
-once; ``KEPLER_PREDICT_BATCH_WINDOW_MS`` adds a wait for company.
+once; ``KEPLER_PREDICT_BATCH_WINDOW_MS`` adds a wait for company. Each predicted batch
+is one ``kepler:apply`` telemetry event (``mode=online``, with its rows and requests),
+so the Model health dashboard counts online predictions with the rest.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
-from kepler.core.errors import TooManyRequests
+from kepler.core.errors import KeplerError, TooManyRequests
 from kepler.core.refs import ModelRef
 from kepler.server.model_cache import ModelCache
 from kepler.server.scoring.online import OnlineScorer, Predicted, PredictOptions, Prepared
@@ -38,6 +41,7 @@ class OnlineService:
         timeout: float = 30.0,
         batch_window_ms: float = 0.0,
         batch_max_rows: int = 256,
+        telemetry: Any = None,
     ) -> None:
         from kepler.server.scoring.batcher import MicroBatcher
 
@@ -45,10 +49,13 @@ class OnlineService:
         self.threads = threads or os.cpu_count() or 1
         self.timeout = timeout
         self._limiter: Any = None
+        self.telemetry = telemetry  # kepler.server.telemetry.Telemetry, or None
         self.batcher = MicroBatcher(batch_window_ms / 1000.0, batch_max_rows, self._predict_batch)
 
     @classmethod
-    def from_settings(cls, cache: ModelCache, settings: Any) -> OnlineService:
+    def from_settings(
+        cls, cache: ModelCache, settings: Any, telemetry: Any = None
+    ) -> OnlineService:
         return cls(
             cache,
             max_rows=settings.predict_max_rows,
@@ -57,6 +64,7 @@ class OnlineService:
             timeout=settings.predict_timeout_s,
             batch_window_ms=settings.predict_batch_window_ms,
             batch_max_rows=settings.predict_batch_max_rows,
+            telemetry=telemetry,
         )
 
     @property
@@ -104,7 +112,30 @@ class OnlineService:
     async def _predict_batch(self, items: list[Prepared]) -> list[Predicted]:
         from anyio import to_thread
 
-        out: list[Predicted] = await to_thread.run_sync(
-            self.scorer.predict, items, limiter=self.limiter
-        )
+        started = time.perf_counter()
+        try:
+            out: list[Predicted] = await to_thread.run_sync(
+                self.scorer.predict, items, limiter=self.limiter
+            )
+        except KeplerError as exc:
+            self._report(items, started, exc.message)
+            raise
+        self._report(items, started, None)
         return out
+
+    def _report(self, items: list[Prepared], started: float, error: str | None) -> None:
+        """One ``kepler:apply`` event (``mode=online``) for a predicted batch."""
+        if self.telemetry is None or not self.telemetry.enabled or not items:
+            return
+        info = items[0].info
+        rows = sum(item.rows for item in items)
+        self.telemetry.apply_batch(
+            info.name,
+            int(info.version),
+            rows=0 if error else rows,
+            latency_s=time.perf_counter() - started,
+            errors=len(items) if error else 0,
+            error=error,
+            mode="online",
+            requests=len(items),
+        )

@@ -28,8 +28,10 @@ from kepler.ml.outputs import predict_frame
 from kepler.ml.store import ModelStore
 from kepler.ml.training import TrainedModel, train
 from kepler.server.settings import ServerSettings
+from tests.hec.receiver import HecReceiver
 
 TOKEN = "predict-route-token"
+HEC_TOKEN = "45454545-1212-3434-5656-787878787878"
 USER_TOKEN = "predict-route-user-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ROOT = Path(__file__).resolve().parents[3]
@@ -41,6 +43,7 @@ pytestmark = pytest.mark.system
 class Bridge:
     url: str
     store: ModelStore
+    hec: HecReceiver
 
     def post(self, path: str, token: str = TOKEN, **kw: object) -> httpx.Response:
         return httpx.post(
@@ -83,6 +86,11 @@ def line(slope: float) -> TrainedModel:
 
 @pytest.fixture(scope="module")
 def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
+    with HecReceiver(token=HEC_TOKEN) as receiver:
+        yield from _bridge(tmp_path_factory, receiver)
+
+
+def _bridge(tmp_path_factory: pytest.TempPathFactory, receiver: HecReceiver) -> Iterator[Bridge]:
     home = tmp_path_factory.mktemp("home")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEPLER_")}
@@ -96,6 +104,10 @@ def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
         KEPLER_PREDICT_RESOLVE_TTL_S="600",
         KEPLER_PREDICT_BATCH_MAX_ROWS="64",
         KEPLER_REQUESTS_PER_MINUTE="0",
+        KEPLER_HEC_URL=receiver.url,
+        KEPLER_HEC_TOKEN=HEC_TOKEN,
+        KEPLER_HEC_INDEX="kepler",
+        KEPLER_HEC_METRICS_INDEX="kepler_metrics",
     )
     settings = ServerSettings(home=home)
     store = ModelStore(settings.tracking_uri, settings.artifact_location, settings.experiment)
@@ -112,7 +124,7 @@ def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bridge]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: httpx.get(f"{url}/health").status_code == 200, 60, "bridge")
-        yield Bridge(url, store)
+        yield Bridge(url, store, receiver)
     finally:
         proc.terminate()
         proc.wait(20)
@@ -253,3 +265,33 @@ def test_micro_batched_callers_each_get_their_own_rows(bridge: Bridge) -> None:
         assert got["predictions"] == want["predicted(failure)"].tolist()[start:end]
         assert got["outputs"]["probability(failure=yes)"] == pytest.approx(proba[start:end])
         start = end
+
+
+def test_each_predicted_batch_is_an_online_apply_event(bridge: Bridge) -> None:
+    """Online predictions count in the apply telemetry (the Model health dashboard): one
+    kepler:apply event per predicted batch, mode=online, its requests and rows; a request
+    refused before predicting (422) is not a prediction."""
+    bridge.store.register(forest(), "watched")
+    rows = pump_frame(5, seed=7)[["pressure", "temp", "site"]].to_dict("records")
+    for n in (1, 2, 5):
+        resp = bridge.post("/v1/models/watched/predict", json={"rows": rows[:n]})
+        assert resp.status_code == 200, resp.text
+    missing = bridge.post("/v1/models/watched/predict", json={"rows": [{"pressure": 1.0}]})
+    assert missing.status_code == 422
+
+    def online() -> list[dict]:
+        with bridge.hec.lock:
+            events = list(bridge.hec.events)
+        return [
+            e["event"]
+            for e in events
+            if e.get("sourcetype") == "kepler:apply" and e["event"].get("model") == "watched"
+        ]
+
+    wait_until(lambda: sum(e.get("requests", 0) for e in online()) >= 3, 30, "online events")
+    events = online()
+    assert {e["mode"] for e in events} == {"online"}
+    assert sum(e["requests"] for e in events) == 3
+    assert sum(e["rows"] for e in events) == 8
+    assert all(e["errors"] == 0 and e["latency_ms"] > 0 for e in events)
+    assert {str(e["version"]) for e in events} == {"1"}
