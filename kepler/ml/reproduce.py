@@ -77,22 +77,25 @@ def _tolerant(why: str) -> Rule:
 
 def rule_for(algorithm: str, estimator: Any) -> Rule:
     """The rule for a fit of ``algorithm`` that made ``estimator`` (the pipeline's model
-    step, as configured: its ``get_params()`` say whether it was seeded and where it ran)."""
+    step, as configured, a wrapper's inner estimator included: its parameters say whether
+    it was seeded and where it ran)."""
     params: dict[str, Any] = {}
     getter = getattr(estimator, "get_params", None)
     if callable(getter):
-        params = dict(getter(deep=False))
+        params = dict(getter(deep=True))
+    seeds = [v for k, v in params.items() if k == "random_state" or k.endswith("__random_state")]
+    devices = [str(v) for k, v in params.items() if k == "device" or k.endswith("__device")]
     if algorithm in NEURAL:
         return _tolerant(f"{algorithm} is a neural network: its float sums vary run to run")
-    if str(params.get("device") or "").startswith("cuda"):
+    if any(d.startswith("cuda") for d in devices):
         return _tolerant(f"{algorithm} trained on a GPU, whose sums are not ordered")
-    if "random_state" in params and params["random_state"] is None:
+    if any(seed is None for seed in seeds):
         return _tolerant(
             f"{algorithm} was fitted without random_state: each fit draws its own seed "
             "(fit with random_state=<n> to make it reproduce exactly)"
         )
-    if "random_state" in params:
-        return Rule(EXACT, f"{algorithm} was seeded (random_state={params['random_state']})")
+    if seeds:
+        return Rule(EXACT, f"{algorithm} was seeded (random_state={seeds[0]})")
     return Rule(EXACT, f"{algorithm} draws no random numbers")
 
 

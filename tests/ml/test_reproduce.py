@@ -80,3 +80,13 @@ def test_missing_metric_and_nan_and_split_rows() -> None:
     # A version fitted before the digest was kept: the counts still compare.
     old = compare({}, {}, rule, split=({"n_train": 8}, {"split_digest": "ab", "n_train": 8}))
     assert [r["item"] for r in old] == ["n_train", "n_holdout"]
+
+
+def test_rule_looks_inside_a_wrapped_estimator() -> None:
+    from kepler.ml.pipeline import EncodedLabelClassifier
+
+    seeded = EncodedLabelClassifier(RandomForestClassifier(random_state=9))
+    assert rule_for("RandomForestClassifier", seeded).kind == EXACT
+    assert "random_state=9" in rule_for("RandomForestClassifier", seeded).why
+    unseeded = EncodedLabelClassifier(RandomForestClassifier())
+    assert rule_for("RandomForestClassifier", unseeded).kind == TOLERANCE
