@@ -107,7 +107,13 @@ def reproduce_html(result: Any) -> str:
         ("verdict", result.verdict),
         ("rule", f"{rule.get('text', rule.get('kind'))}: {rule.get('why', '')}"),
         ("forced", result.forced or None),
-        ("packages", [f"{d['package']} {d['recorded']} -> {d['installed']}" for d in result.package_differences]),
+        (
+            "packages",
+            [
+                f"{d['package']} {d['recorded']} -> {d['installed']}"
+                for d in result.package_differences
+            ],
+        ),
         ("seconds", result.duration_s),
         ("run", link(result.url) or result.run_id),
     ]

@@ -194,7 +194,9 @@ class ReproduceResult:
 
     def summary(self) -> ModelSummary:
         """The new version's summary (it names what it reproduces)."""
-        return FitResult(self.job_id, self.model, self.version, self.run_id, client=self.client).summary()
+        return FitResult(
+            self.job_id, self.model, self.version, self.run_id, client=self.client
+        ).summary()
 
     def _repr_html_(self) -> str:
         return _display.reproduce_html(self)

@@ -166,9 +166,7 @@ class ModelStore:
         try:
             self._log_run(run_id, trained, lineage, notes)
             model_id, source = self._log_model(run_id, trained.pipeline, meta)
-            version = self._create_version(
-                name, source, run_id, model_id, job_id, user, tags=tags
-            )
+            version = self._create_version(name, source, run_id, model_id, job_id, user, tags=tags)
         except BaseException:
             client.set_terminated(run_id, status="FAILED")
             raise
@@ -441,7 +439,7 @@ class ModelStore:
         aliases = dict(getattr(registered, "aliases", {}) or {})
         explained = summary.get("importances", [])
         versions = self._versions(info.name)
-        ref = f"{info.name}@{info.version}"
+        exact = f"{info.name}@{info.version}"
         own = next((mv for mv in versions if int(mv.version) == info.version), None)
         body: dict[str, Any] = {
             "name": info.name,
@@ -483,7 +481,7 @@ class ModelStore:
             "reproductions": [
                 {"version": int(mv.version), **(reproduction_of(mv.tags or {}) or {})}
                 for mv in versions
-                if (mv.tags or {}).get(REPRODUCES_TAG) == ref
+                if (mv.tags or {}).get(REPRODUCES_TAG) == exact
             ],
         }
         if explained and "coefficient" in explained[0]:

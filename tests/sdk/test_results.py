@@ -184,15 +184,34 @@ def test_results_pickle_without_their_connection(client: kp.Client) -> None:
 
 def test_reproduce_result_is_a_frame_and_an_html_table_without_its_connection() -> None:
     rows = [
-        {"item": "metric.accuracy", "original": 0.9, "reproduced": 0.9, "difference": 0.0,
-         "rule": "exact", "tolerance": 0.0, "match": True},
-        {"item": "split", "original": "<ab>", "reproduced": "<ab>", "difference": None,
-         "rule": "exact", "tolerance": None, "match": True},
+        {
+            "item": "metric.accuracy",
+            "original": 0.9,
+            "reproduced": 0.9,
+            "difference": 0.0,
+            "rule": "exact",
+            "tolerance": 0.0,
+            "match": True,
+        },
+        {
+            "item": "split",
+            "original": "<ab>",
+            "reproduced": "<ab>",
+            "difference": None,
+            "rule": "exact",
+            "tolerance": None,
+            "match": True,
+        },
     ]
     result = kp.ReproduceResult(
-        "j1", "pump", 4, "pump@3", "exact",
+        "j1",
+        "pump",
+        4,
+        "pump@3",
+        "exact",
         rule={"kind": "exact", "why": "seeded", "text": "exact"},
-        comparison=rows, client=kp.Client("http://127.0.0.1:1", "t"),
+        comparison=rows,
+        client=kp.Client("http://127.0.0.1:1", "t"),
     )
     assert result.ref == "pump@4" and result.matched
     assert list(result.frame["item"]) == ["metric.accuracy", "split"]

@@ -41,7 +41,11 @@ def test_reproduce_answers_rows_refuses_and_forces(
     model = f"rp_{splunk_python.tag}"
     cmd = command(script, stack, splunk_python)
     args = ["fit", "RandomForestClassifier", "n_estimators=10", "random_state=4", "failure"]
-    run_fit(cmd, [*args, "from", "temp", "vibration", "into", model], chunks(sensor_events(400, seed=2), 200, FIELDS))
+    run_fit(
+        cmd,
+        [*args, "from", "temp", "vibration", "into", model],
+        chunks(sensor_events(400, seed=2), 200, FIELDS),
+    )
     assert cmd.close() == 0, cmd.stderr
 
     cmd = command(script, stack, splunk_python)
@@ -82,13 +86,18 @@ def test_reproduce_answers_rows_refuses_and_forces(
     assert cmd.close() == 0, cmd.stderr
     forced = last.records()
     assert forced and all(r["forced"] == "true" for r in forced)
-    assert forced[0]["version"] == "3" and "pandas recorded 0.0.1" in forced[0]["package_differences"]
+    assert (
+        forced[0]["version"] == "3" and "pandas recorded 0.0.1" in forced[0]["package_differences"]
+    )
 
     cmd = command(script, stack, splunk_python)
     cmd.getinfo(["summary", f"{model}@1"])
     summary = cmd.execute(b"", finished=True).records()
     assert cmd.close() == 0, cmd.stderr
-    assert summary[0]["reproductions"].split("\n") == [f"{model}@2 exact", f"{model}@3 exact forced"]
+    assert summary[0]["reproductions"].split("\n") == [
+        f"{model}@2 exact",
+        f"{model}@3 exact forced",
+    ]
 
     cmd = command(script, stack, splunk_python)
     info = cmd.getinfo(["reproduce", model, f"{model}@1"])

@@ -203,12 +203,13 @@ def _reproduce(
         split=(found.meta, trained.meta.to_dict()),
     )
     verdict = rules.verdict(rows)
-    report = {
+    kept: list[dict[str, Any]] = list(differences) if forced else []
+    report: dict[str, Any] = {
         "reproduces": found.ref,
         "verdict": verdict,
         "rule": rule.to_dict(),
         "forced": forced,
-        "package_differences": differences if forced else [],
+        "package_differences": kept,
         "comparison": rows,
     }
     registered = register_trained(
@@ -218,7 +219,7 @@ def _reproduce(
         found.name,
         manifest,
         user=user,
-        tags=reproduction_tags(found.ref, verdict, rule.kind, forced, report["package_differences"]),
+        tags=reproduction_tags(found.ref, verdict, rule.kind, forced, kept),
         notes={"reproduction": report},
     )
     return {

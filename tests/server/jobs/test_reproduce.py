@@ -64,7 +64,9 @@ def test_reproduce_job_is_its_own_kind_and_registers_a_tagged_version(
     assert done.state == SUCCEEDED and done.user == "ana"
     described = worker.models.describe(ModelRef("line", version=2))
     assert described["reproduces"]["of"] == ref and described["user"] == "ana"
-    assert [r["version"] for r in worker.models.describe(ModelRef.parse(ref))["reproductions"]] == [2]
+    assert [r["version"] for r in worker.models.describe(ModelRef.parse(ref))["reproductions"]] == [
+        2
+    ]
 
 
 def test_a_version_chosen_by_automl_is_refused_at_submit(
