@@ -39,6 +39,7 @@ from kepler.core.errors import (
     MissingDependency,
     ModelNotFound,
     NotFound,
+    NotReproducible,
     PayloadTooLarge,
     RequestTimeout,
     SearchFailed,
@@ -74,6 +75,7 @@ if TYPE_CHECKING:
         predict,
         promote,
         remove_monitor,
+        reproduce,
         schedule,
         schedules,
         score,
@@ -83,7 +85,7 @@ if TYPE_CHECKING:
     )
     from kepler._client import Client
     from kepler._plots import plot_drift
-    from kepler._results import AutoMLResult, FitResult, ModelSummary
+    from kepler._results import AutoMLResult, FitResult, ModelSummary, ReproduceResult
     from kepler._to_splunk import to_splunk
     from kepler.splunk.search import from_splunk
     from kepler.splunk.settings import SplunkSettings
@@ -113,6 +115,8 @@ _LAZY = {
     "predict": "kepler._api",
     "summary": "kepler._api",
     "score": "kepler._api",
+    "reproduce": "kepler._api",
+    "ReproduceResult": "kepler._results",
     "AutoMLResult": "kepler._results",
     "ModelSummary": "kepler._results",
     "plot_drift": "kepler._plots",
@@ -167,7 +171,9 @@ __all__ = [
     "ModelNotFound",
     "ModelSummary",
     "NotFound",
+    "NotReproducible",
     "PayloadTooLarge",
+    "ReproduceResult",
     "RequestTimeout",
     "SearchFailed",
     "SplunkError",
@@ -202,6 +208,7 @@ __all__ = [
     "predict",
     "promote",
     "remove_monitor",
+    "reproduce",
     "schedule",
     "schedules",
     "score",

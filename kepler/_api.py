@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 from kepler._client import Client
-from kepler._results import AutoMLResult, FitResult, ModelSummary
+from kepler._results import AutoMLResult, FitResult, ModelSummary, ReproduceResult
 
 _default: Client | None = None
 _lock = threading.Lock()
@@ -190,6 +190,16 @@ def unalias(model: str, alias: str) -> dict[str, Any]:
 def compare(first: str, second: str) -> Any:
     """Two versions side by side: ``kp.compare("pump@3", "pump@4")`` (a DataFrame)."""
     return client().compare(first, second)
+
+
+def reproduce(ref: str, *, force: bool = False, wait: bool = True) -> ReproduceResult:
+    """Retrain ``ref`` (``"pump@3"``) from its stored dataset, spec, seed and split into a
+    new version tagged ``kepler.reproduces=pump@3``; the result says metric by metric
+    whether it matches (exactly for seeded deterministic algorithms, else within a stated
+    tolerance), renders as a table in notebooks and has ``.frame``. Refused when the
+    dataset was deleted or package versions differ (``force=True`` goes ahead and records
+    the difference on the new version)."""
+    return client().reproduce(ref, force=force, wait=wait)
 
 
 def deletions(limit: int = 100, name: str | None = None) -> Any:

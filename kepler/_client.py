@@ -19,6 +19,7 @@ from kepler._results import (
     AutoMLResult,
     FitResult,
     ModelSummary,
+    ReproduceResult,
     jobs_frame,
     leaderboard_frame,
     models_frame,
@@ -540,6 +541,46 @@ class Client:
         out = ModelSummary(self._json("GET", wire.model(ModelRef.parse(model))))
         out.url = self.run_url(out.get("run_id"))
         return out
+
+    def reproduce(
+        self, ref: str, *, force: bool = False, wait: bool = True, progress: bool = True
+    ) -> ReproduceResult:
+        """Retrain version ``ref`` (``pump@3``) from its stored dataset, spec, parameters,
+        seed and split into a new version of the same model tagged
+        ``kepler.reproduces=pump@3``, and compare the two metric by metric (see
+        :class:`ReproduceResult`). Refused (:class:`~kepler.NotReproducible`) when the
+        dataset was deleted, or when the worker's package versions differ from the
+        recorded ones (``detail["packages"]`` lists them) unless ``force=True``, which
+        goes ahead and records the difference on the new version."""
+        job = wire.JobView.from_dict(
+            self._json(
+                "POST", wire.reproduce(ModelRef.parse(ref)), json=wire.Reproduce(force).to_dict()
+            )
+        )
+        if not wait:
+            return ReproduceResult(job.id, job.model, None, None, None, client=self)
+        return self.reproduction(job.id, progress=progress)
+
+    def reproduction(self, job_id: str, *, progress: bool = True) -> ReproduceResult:
+        """Wait for reproduce job ``job_id`` and read its result."""
+        job = self._wait_job(job_id, progress=progress, desc="reproduce")
+        res = job.outcome
+        return ReproduceResult(
+            job_id=job_id,
+            model=res.get("model"),
+            version=res.get("version"),
+            reproduces=res.get("reproduces"),
+            verdict=res.get("verdict"),
+            rule=dict(res.get("rule") or {}),
+            comparison=list(res.get("comparison") or []),
+            forced=bool(res.get("forced")),
+            package_differences=list(res.get("package_differences") or []),
+            run_id=res.get("run_id"),
+            metrics=dict(res.get("metrics") or {}),
+            duration_s=job.duration_s,
+            url=self.run_url(res.get("run_id")),
+            client=self,
+        )
 
     def datasets(self) -> Any:
         """Every dataset, newest first, with the model versions trained on each."""

@@ -99,6 +99,30 @@ def automl_html(result: Any) -> str:
     return titled(f"AutoML {result.ref or result.job_id}", *parts)
 
 
+def reproduce_html(result: Any) -> str:
+    rule = result.rule or {}
+    rows = [
+        ("reproduces", result.reproduces),
+        ("new version", result.ref),
+        ("verdict", result.verdict),
+        ("rule", f"{rule.get('text', rule.get('kind'))}: {rule.get('why', '')}"),
+        ("forced", result.forced or None),
+        (
+            "packages",
+            [
+                f"{d['package']} {d['recorded']} -> {d['installed']}"
+                for d in result.package_differences
+            ],
+        ),
+        ("seconds", result.duration_s),
+        ("run", link(result.url) or result.run_id),
+    ]
+    keys = ["item", "original", "reproduced", "difference", "rule", "tolerance", "match"]
+    table = grid(keys, ([r.get(k) for k in keys] for r in result.comparison))
+    title = f"reproduce {result.reproduces} as {result.ref or result.job_id}"
+    return titled(title, fields_table(rows, raw=["run"] if result.url else []), table)
+
+
 def summary_html(summary: Mapping[str, Any], url: str | None = None) -> str:
     name = summary.get("name")
     title = f"{name}@{summary.get('version')}" if name else "model"
@@ -113,6 +137,8 @@ def summary_html(summary: Mapping[str, Any], url: str | None = None) -> str:
         ("rows", _rows(summary)),
         ("created", summary.get("created")),
         ("user", summary.get("user")),
+        ("reproduces", _reproduces(summary.get("reproduces"))),
+        ("reproductions", _reproductions(summary)),
         ("run", link(url) or summary.get("run_id")),
     ]
     parts = [
@@ -140,6 +166,22 @@ def summary_html(summary: Mapping[str, Any], url: str | None = None) -> str:
     for warning in summary.get("warnings") or []:
         parts.append(f"<p>warning: {html.escape(str(warning))}</p>")
     return titled(title, *parts)
+
+
+def _reproduces(found: Any) -> str | None:
+    if not isinstance(found, Mapping):
+        return None
+    forced = " (forced)" if found.get("forced") else ""
+    return f"{found.get('of')}: {found.get('verdict')}{forced}"
+
+
+def _reproductions(summary: Mapping[str, Any]) -> str | None:
+    name = summary.get("name")
+    found = [
+        f"{name}@{r.get('version')}: {r.get('verdict')}{' (forced)' if r.get('forced') else ''}"
+        for r in summary.get("reproductions") or []
+    ]
+    return ", ".join(found) or None
 
 
 def _rows(summary: Mapping[str, Any]) -> str | None:

@@ -139,6 +139,69 @@ class AutoMLResult:
         return self.summary().plot(kind, ax=ax)
 
 
+@dataclass(frozen=True)
+class ReproduceResult:
+    """What a finished reproduction found (``kp.reproduce("pump@3")``).
+
+    ``model``/``version`` name the new version (``ref``), ``reproduces`` the original;
+    ``verdict`` is ``exact`` (every item the same number), ``within_tolerance`` or
+    ``differs``; ``rule`` says which applied to the metrics and why (``kind`` ``exact``
+    or ``tolerance``, with its bounds); ``comparison`` holds one row per item (each
+    ``metric.<name>``, the ``split`` and the row counts): ``original``, ``reproduced``,
+    ``difference``, ``rule``, ``tolerance``, ``match``. ``forced`` and
+    ``package_differences`` (package, recorded, installed) say what ``force=True`` let
+    through. ``frame`` is the comparison as a DataFrame; notebooks show it as a table.
+    """
+
+    job_id: str
+    model: str | None
+    version: int | None
+    reproduces: str | None
+    verdict: str | None
+    rule: dict[str, Any] = field(default_factory=dict)
+    comparison: list[dict[str, Any]] = field(default_factory=list)
+    forced: bool = False
+    package_differences: list[dict[str, Any]] = field(default_factory=list)
+    run_id: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    duration_s: float | None = None
+    url: str | None = None
+    client: Client | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def ref(self) -> str | None:
+        return f"{self.model}@{self.version}" if self.model and self.version else None
+
+    @property
+    def matched(self) -> bool:
+        """Every item matched under its rule (``exact`` or ``within_tolerance``)."""
+        return self.verdict in ("exact", "within_tolerance")
+
+    @property
+    def frame(self) -> Any:
+        """The comparison as a DataFrame, one row per item."""
+        import pandas as pd
+
+        columns = ["item", "original", "reproduced", "difference", "rule", "tolerance", "match"]
+        return pd.DataFrame(self.comparison, columns=columns)
+
+    def __getstate__(self) -> dict[str, Any]:  # a pickled result leaves its connection
+        return {**self.__dict__, "client": None}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result's fields as plain values, without its connection to the bridge."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "client"}
+
+    def summary(self) -> ModelSummary:
+        """The new version's summary (it names what it reproduces)."""
+        return FitResult(
+            self.job_id, self.model, self.version, self.run_id, client=self.client
+        ).summary()
+
+    def _repr_html_(self) -> str:
+        return _display.reproduce_html(self)
+
+
 def leaderboard_frame(rows: list[dict[str, Any]]) -> Any:
     """The bridge's leaderboard rows as a DataFrame, metrics as columns."""
     import pandas as pd

@@ -68,6 +68,10 @@ class AliasRequest(BaseModel):
     version: int = Field(ge=1)
 
 
+class ReproduceRequest(BaseModel):
+    force: bool = False  # go ahead when package versions differ; the difference is recorded
+
+
 class ParseRequest(BaseModel):
     line: str
 

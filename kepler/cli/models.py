@@ -1,4 +1,4 @@
-"""``kepler models`` and ``kepler model show|alias|unalias|delete``: the registry."""
+"""``kepler models`` and ``kepler model show|alias|unalias|reproduce|delete``: the registry."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import typer
 
 from kepler.cli._app import app
 from kepler.cli._output import JsonOut, client, emit_json, fail, fields, kepler_errors, table
+from kepler.cli._wait import DEFAULT_TIMEOUT_S, Timeout, wait_for_job
 
 PANEL = "Models"  # where `kepler --help` lists these commands
 
@@ -15,7 +16,8 @@ PANEL = "Models"  # where `kepler --help` lists these commands
 MODEL_KEYS = ("name", "latest_version", "versions", "aliases", "algorithm", "task", "updated")
 
 model_app = typer.Typer(
-    help="One model: describe it, move its aliases, delete it.", no_args_is_help=True
+    help="One model: describe it, move its aliases, reproduce a version, delete it.",
+    no_args_is_help=True,
 )
 app.add_typer(model_app, name="model", rich_help_panel=PANEL)
 
@@ -62,6 +64,8 @@ def model_show(ref: Ref, json_out: JsonOut = False) -> None:
             ("run_id", view.run_id),
             ("lineage", view.lineage),
             ("kepler", view.kepler_version),
+            ("reproduces", _reproduces(view.reproduces)),
+            ("reproductions", _reproductions(view.name, view.reproductions)),
         ]
     )
     typer.echo("")
@@ -115,6 +119,49 @@ def model_unalias(
     typer.echo(f"removed alias {name}:{alias}")
 
 
+@model_app.command("reproduce")
+def model_reproduce(
+    ref: Annotated[str, typer.Argument(help="the version to reproduce: pump@3")],
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="go ahead when package versions differ (recorded on the new version)"
+        ),
+    ] = False,
+    timeout: Timeout = DEFAULT_TIMEOUT_S,
+    json_out: JsonOut = False,
+) -> None:
+    """Retrain a version from its stored dataset, spec, seed and split into a new version,
+    and compare metric by metric. Exit 0 when every item matches (exactly, or within the
+    stated tolerance), 1 when one differs or the version cannot be reproduced."""
+    c = client()
+    with kepler_errors():
+        started = c.reproduce(ref, force=force, wait=False)
+        wait_for_job(c, started.job_id, timeout, show="reproduce")
+        result = c.reproduction(started.job_id, progress=False)  # finished: answers at once
+    if json_out:
+        emit_json({**result.to_dict(), "ref": result.ref})
+    else:
+        rule = result.rule or {}
+        fields(
+            [
+                ("reproduces", result.reproduces),
+                ("new version", result.ref),
+                ("verdict", result.verdict),
+                ("rule", f"{rule.get('text') or rule.get('kind')}: {rule.get('why', '')}"),
+                ("forced", _differences(result.package_differences) if result.forced else "no"),
+                ("job", result.job_id),
+                ("seconds", result.duration_s),
+            ]
+        )
+        typer.echo("")
+        rows = [{**r, "match": "yes" if r.get("match") else "NO"} for r in result.comparison]
+        columns = ["item", "original", "reproduced", "difference", "rule", "tolerance", "match"]
+        table(rows, columns, empty="nothing to compare", colours={"match": {"NO": "red"}})
+    if not result.matched:
+        raise typer.Exit(1)
+
+
 @model_app.command("delete")
 def model_delete(
     name: Annotated[str, typer.Argument(help="the model's name (every version goes)")],
@@ -150,6 +197,28 @@ def _confirmed(question: str) -> bool:
     except KeyboardInterrupt:
         answer = ""
     return answer.strip().lower() in ("y", "yes")
+
+
+def _differences(differences: list[dict[str, Any]]) -> str:
+    return "; ".join(
+        f"{d.get('package')} recorded {d.get('recorded')}, installed {d.get('installed')}"
+        for d in differences
+    )
+
+
+def _reproduces(found: dict[str, Any] | None) -> str | None:
+    if not found:
+        return None
+    forced = f" (forced: {_differences(found.get('package_differences') or [])})"
+    return f"{found.get('of')}, {found.get('verdict')}{forced if found.get('forced') else ''}"
+
+
+def _reproductions(name: str, found: list[dict[str, Any]]) -> str | None:
+    shown = [
+        f"{name}@{r.get('version')} {r.get('verdict')}{' (forced)' if r.get('forced') else ''}"
+        for r in found
+    ]
+    return ", ".join(shown) or None
 
 
 def _metric_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:

@@ -17,7 +17,8 @@ SDK and the search command use to rebuild the same class on their side::
     │   ├── MonitorNotFound          404 monitor_not_found
     │   └── BaselineNotFound         404 baseline_not_found  (says how to make one)
     ├── Conflict                     409 conflict
-    │   └── DatasetIncomplete        409 dataset_incomplete  (an upload never finished)
+    │   ├── DatasetIncomplete        409 dataset_incomplete  (an upload never finished)
+    │   └── NotReproducible          409 not_reproducible    (dataset gone, packages differ)
     ├── Unauthorized                 401 unauthorized
     ├── Forbidden                    403 forbidden           (names the role or token needed)
     ├── PayloadTooLarge              413 payload_too_large
@@ -133,6 +134,13 @@ class Conflict(KeplerError):
 
 class DatasetIncomplete(Conflict):
     code = "dataset_incomplete"
+
+
+class NotReproducible(Conflict):
+    """A version cannot be reproduced as it is: its dataset is gone, or the installed
+    package versions differ from its recorded ones (``detail["packages"]`` lists them)."""
+
+    code = "not_reproducible"
 
 
 class Unauthorized(KeplerError):

@@ -57,6 +57,7 @@ MODEL_PREDICT = MODEL + "/predict"  # the online path: a few rows answered as JS
 MODEL_DRIFT = MODEL + "/drift"  # POST a window of events: one row per field
 MODEL_BASELINE = MODEL + "/baseline"  # POST rows to make a version's drift baseline
 MODEL_COMPARE = MODEL + "/compare/{other}"  # GET: two versions side by side
+MODEL_REPRODUCE = MODEL + "/reproduce"  # POST: retrain a version into a new one, compare
 
 SCORE = V1 + "/score"  # POST: MLTK's score metrics over an uploaded dataset
 
@@ -99,6 +100,7 @@ PATHS = (
     MODEL_DRIFT,
     MODEL_BASELINE,
     MODEL_COMPARE,
+    MODEL_REPRODUCE,
     SCHEDULES,
     SCHEDULE,
     SCHEDULE_RUN,
@@ -197,6 +199,10 @@ def baseline(ref: object) -> str:
 
 def compare(ref: object, other: object) -> str:
     return f"{model(ref)}/compare/{_segment(other)}"
+
+
+def reproduce(ref: object) -> str:
+    return f"{model(ref)}/reproduce"
 
 
 def alias(name: str, alias: str) -> str:
@@ -399,6 +405,16 @@ class AliasSet(Body):
 
 
 @dataclass(frozen=True)
+class Reproduce(Body):
+    """``POST /v1/models/{ref}/reproduce``: ``force`` goes ahead when the installed package
+    versions differ from the version's recorded ones (the difference is recorded)."""
+
+    what: ClassVar[str] = "reproduction"
+
+    force: bool = False
+
+
+@dataclass(frozen=True)
 class SpecParse(Body):
     """``POST /v1/specs/parse``: check one SPL-style line."""
 
@@ -509,6 +525,7 @@ BODIES: tuple[type[Body], ...] = (
     AutoMLJob,
     ApplyJob,
     AliasSet,
+    Reproduce,
     SpecParse,
     ScheduleCreate,
     MonitorCreate,
@@ -634,6 +651,11 @@ class ModelView:
     importances: list[dict[str, Any]] | None = None
     baseline: dict[str, Any] | None = None  # the drift baseline's summary (None: none kept)
     alias_moves: list[dict[str, Any]] = field(default_factory=list)  # latest first
+    # What this version reproduces (``of``, ``verdict``, ``rule``, ``forced``,
+    # ``package_differences``; None: it is no reproduction), and the versions that
+    # reproduce it (each ``version`` with the same keys).
+    reproduces: dict[str, Any] | None = None
+    reproductions: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelView:

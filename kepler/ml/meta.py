@@ -31,6 +31,11 @@ class ModelMeta:
     n_dropped: int = 0  # rows left out because their target was missing
     holdout: float = 0.0
     by: list[str] = field(default_factory=list)  # group fields (in ``features`` too)
+    # The seed of the holdout split and of the metrics' sampling (the estimator's own
+    # random_state, else 0), and a digest of the rows held out: a reproduction checks that
+    # it held out the very same rows. None: fitted before Kepler recorded them.
+    seed: int | None = None
+    split_digest: str | None = None
     kepler_version: str = __version__
 
     def to_dict(self) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from sklearn.pipeline import Pipeline
 from kepler._version import __version__
 from kepler.core.errors import BadParameter, ModelNotFound, NotFound, VersionNotFound
 from kepler.core.refs import ModelRef, validate_model_name
+from kepler.ml import environment
 from kepler.ml.monitoring.baseline import ARTIFACT as BASELINE_ARTIFACT
 from kepler.ml.monitoring.baseline import summarize as summarize_baseline
 from kepler.ml.sdk_wheel import DIST, wheel_name, write_wheel
@@ -125,13 +126,18 @@ class ModelStore:
         job_id: str | None = None,
         parent_run_id: str | None = None,
         user: str | None = None,
+        tags: dict[str, str] | None = None,
+        notes: dict[str, Any] | None = None,
     ) -> RegisteredVersion:
         """Log ``trained`` as a new run and register it as the next version of ``name``.
 
         With ``job_id``, registering is idempotent: a redelivered job finds the version it
         registered before and returns it. ``parent_run_id`` nests the run under another
         (AutoML's search run). ``user`` (who asked for the fit) becomes the ``kepler.user``
-        tag of the run and of the model version.
+        tag of the run and of the model version; ``tags`` go on both too (a reproduction's
+        ``kepler.reproduces``), ``notes`` into the run's summary beside the meta.
+        The versions of the packages that decide the fit's numbers are recorded as
+        ``kepler.package.<name>`` tags of the run (:mod:`kepler.ml.environment`).
         """
         validate_model_name(name)
         if job_id is not None:
@@ -141,7 +147,7 @@ class ModelStore:
             if done is not None:
                 return done
         meta = trained.meta
-        tags = {
+        run_tags = {
             "kepler.model": name,
             "kepler.algorithm": meta.algorithm,
             "kepler.task": meta.task,
@@ -151,14 +157,16 @@ class ModelStore:
             **({"kepler.target": meta.target} if meta.target else {}),
             **lineage_tags(lineage or {}),
             **({"mlflow.parentRunId": parent_run_id} if parent_run_id else {}),
+            **environment.as_tags(environment.packages(meta.algorithm)),
+            **(tags or {}),
         }
         client = self.client
-        run = client.create_run(self.experiment_id, run_name=name, tags=_tag_values(tags))
+        run = client.create_run(self.experiment_id, run_name=name, tags=_tag_values(run_tags))
         run_id = run.info.run_id
         try:
-            self._log_run(run_id, trained, lineage)
+            self._log_run(run_id, trained, lineage, notes)
             model_id, source = self._log_model(run_id, trained.pipeline, meta)
-            version = self._create_version(name, source, run_id, model_id, job_id, user)
+            version = self._create_version(name, source, run_id, model_id, job_id, user, tags=tags)
         except BaseException:
             client.set_terminated(run_id, status="FAILED")
             raise
@@ -177,7 +185,13 @@ class ModelStore:
             return None
         return RegisteredVersion(name=mv.name, version=int(mv.version), run_id=mv.run_id or "")
 
-    def _log_run(self, run_id: str, trained: TrainedModel, lineage: dict[str, Any] | None) -> None:
+    def _log_run(
+        self,
+        run_id: str,
+        trained: TrainedModel,
+        lineage: dict[str, Any] | None,
+        notes: dict[str, Any] | None = None,
+    ) -> None:
         meta = trained.meta
         params: dict[str, Any] = {
             "algorithm": meta.algorithm,
@@ -203,6 +217,9 @@ class ModelStore:
             "warnings": trained.warnings,
             "lineage": lineage or {},
             "holdout_sample": trained.holdout,
+            "spec": trained.spec,
+            "python": environment.python_version(),
+            **(notes or {}),
         }
         self.client.log_dict(run_id, summary, SUMMARY_ARTIFACT)
         if trained.baseline is not None:
@@ -249,6 +266,8 @@ class ModelStore:
         model_id: str,
         job_id: str | None,
         user: str | None = None,
+        *,
+        tags: dict[str, str] | None = None,
     ) -> int:
         try:
             self.client.create_registered_model(name)
@@ -265,6 +284,7 @@ class ModelStore:
             tags={
                 **({"kepler.job_id": job_id} if job_id else {}),
                 **({"kepler.user": _clip(user, _MAX_TAG)} if user else {}),
+                **_tag_values(tags or {}),
             }
             or None,
         )
@@ -418,6 +438,9 @@ class ModelStore:
         registered = self._registered(info.name)
         aliases = dict(getattr(registered, "aliases", {}) or {})
         explained = summary.get("importances", [])
+        versions = self._versions(info.name)
+        exact = f"{info.name}@{info.version}"
+        own = next((mv for mv in versions if int(mv.version) == info.version), None)
         body: dict[str, Any] = {
             "name": info.name,
             "version": info.version,
@@ -451,7 +474,14 @@ class ModelStore:
                     "user": (mv.tags or {}).get("kepler.user"),
                     "aliases": sorted(a for a, v in aliases.items() if str(v) == str(mv.version)),
                 }
-                for mv in self._versions(info.name)
+                for mv in versions
+            ],
+            # What this version reproduces, and the versions that reproduce it.
+            "reproduces": reproduction_of((own.tags or {}) if own is not None else {}),
+            "reproductions": [
+                {"version": int(mv.version), **(reproduction_of(mv.tags or {}) or {})}
+                for mv in versions
+                if (mv.tags or {}).get(REPRODUCES_TAG) == exact
             ],
         }
         if explained and "coefficient" in explained[0]:
@@ -459,6 +489,22 @@ class ModelStore:
         else:
             body["importances"] = explained
         return body
+
+    def record(self, info: VersionInfo) -> dict[str, Any]:
+        """What the version's run recorded: its ``tags``, ``metrics`` and ``summary``
+        (meta, spec, lineage): what reproducing it replays."""
+        run = self._run(info.run_id)
+        if run is None:
+            raise VersionNotFound(
+                f"model {info.name!r} version {info.version} has no MLflow run; "
+                "it was not registered by Kepler",
+                detail={"model": info.name, "version": info.version},
+            )
+        return {
+            "tags": dict(run.data.tags),
+            "metrics": dict(run.data.metrics),
+            "summary": self._summary(run),
+        }
 
     # -------------------------------------------------------------------- changing
 
@@ -581,6 +627,42 @@ class ModelStore:
                 "baseline in; register it again with kepler"
             )
         self.client.log_dict(info.run_id, baseline, BASELINE_ARTIFACT)
+
+
+REPRODUCES_TAG = "kepler.reproduces"
+
+
+def reproduction_tags(
+    original: str, verdict: str, rule: str, forced: bool, differences: list[dict[str, Any]]
+) -> dict[str, str]:
+    """The tags a reproduction's version carries (``kepler.reproduces=pump@3``, ...)."""
+    tags = {
+        REPRODUCES_TAG: original,
+        "kepler.reproduce.verdict": verdict,
+        "kepler.reproduce.rule": rule,
+        "kepler.reproduce.forced": "true" if forced else "false",
+    }
+    if differences:
+        tags["kepler.reproduce.packages"] = json.dumps(differences, sort_keys=True)
+    return tags
+
+
+def reproduction_of(tags: dict[str, str]) -> dict[str, Any] | None:
+    """What a version's tags say it reproduces (None: it reproduces nothing)."""
+    of = tags.get(REPRODUCES_TAG)
+    if not of:
+        return None
+    try:
+        differences = json.loads(tags.get("kepler.reproduce.packages") or "[]")
+    except ValueError:
+        differences = []
+    return {
+        "of": of,
+        "verdict": tags.get("kepler.reproduce.verdict"),
+        "rule": tags.get("kepler.reproduce.rule"),
+        "forced": tags.get("kepler.reproduce.forced") == "true",
+        "package_differences": differences,
+    }
 
 
 def lineage_tags(lineage: dict[str, Any]) -> dict[str, str]:

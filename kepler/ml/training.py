@@ -12,6 +12,7 @@ expect every event they fit on to get its cluster or outlier flag.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import warnings
 from collections.abc import Callable
@@ -56,6 +57,8 @@ class TrainedModel:
     baseline: dict[str, Any] | None = None  # kepler.ml.monitoring's profile, for drift
     # A bounded sample of holdout truth and predictions, for plots (metrics.holdout_sample).
     holdout: dict[str, Any] | None = None
+    # The fit spec as given (features before wildcards expand): what reproducing replays.
+    spec: dict[str, Any] | None = None
 
 
 def train(
@@ -176,15 +179,28 @@ def train(
         n_dropped=n_dropped,
         holdout=float(spec.holdout) if holdout_rows is not None else 0.0,
         by=by,
+        seed=seed,
+        split_digest=split_digest(holdout_rows),
     )
     report(0.95, "profiling the data for drift")
     baseline = try_fit_baseline(pipeline, meta, X_train, X_holdout, fit_warnings)
     report(1.0, "done")
-    return TrainedModel(pipeline, meta, metrics, importances, fit_warnings, baseline, sample)
+    return TrainedModel(
+        pipeline, meta, metrics, importances, fit_warnings, baseline, sample, spec.to_dict()
+    )
 
 
 def _silent(fraction: float, message: str) -> None:
     return None
+
+
+def split_digest(holdout_rows: np.ndarray | None) -> str | None:
+    """A short digest of which rows were held out (None: no holdout), so two fits can be
+    shown to have scored on the same rows without storing the rows."""
+    if holdout_rows is None:
+        return None
+    positions = np.ascontiguousarray(np.sort(holdout_rows), dtype="<i8")
+    return hashlib.sha256(positions.tobytes()).hexdigest()[:16]
 
 
 def _by_fields(

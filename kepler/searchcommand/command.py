@@ -6,7 +6,7 @@ and ``drift`` (:mod:`.drift`) relay each chunk's CSV body to the bridge as bytes
 ``models``, ``summary``, ``jobs``, ``cancel``, ``deletemodel`` and ``leaderboard``
 (:mod:`.listing`) and
 ``alias``, ``unalias`` and ``compare`` (:mod:`.lifecycle`) generate rows from the bridge's
-answers.
+answers; ``reproduce`` (:mod:`.reproduce`) generates them from the job it starts.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from kepler.core.automl import AutoMLSpec
 from kepler.core.errors import InvalidSpec
 from kepler.core.params import Param, coerce
 from kepler.core.spec import ApplySpec, DeleteModelSpec, FitSpec, SummarySpec, parse
-from kepler.searchcommand import drift, lifecycle, listing, score
+from kepler.searchcommand import drift, lifecycle, listing, reproduce, score
 from kepler.searchcommand.apply import Apply, AsyncApply
 from kepler.searchcommand.bridge import BridgeClient
 from kepler.searchcommand.fit import AutoML, Fit
@@ -38,6 +38,7 @@ COMMAND_OPTIONS: dict[str, dict[str, Param]] = {
     "automl": {"async": Param("async", "bool")},
     "apply": {"async": Param("async", "bool"), "shadow": Param("shadow", "str")},
     "drift": drift.OPTIONS,
+    "reproduce": reproduce.OPTIONS,
     "jobs": {
         "limit": Param("limit", "int", minimum=1, maximum=1000),
         "status": Param(
@@ -47,7 +48,7 @@ COMMAND_OPTIONS: dict[str, dict[str, Param]] = {
 }
 USAGE = (
     "usage: kepler fit|apply|automl|score|drift|summary|models|deletemodel|jobs|cancel|"
-    "leaderboard|alias|unalias|compare ...; "
+    "leaderboard|alias|unalias|compare|reproduce ...; "
     "e.g. | kepler fit RandomForestClassifier failure from temp vibration into pump"
 )
 
@@ -95,6 +96,14 @@ def build(
         return Generating(lambda: trials)
     if verb in lifecycle.VERBS:
         return Generating(lifecycle.plan(verb, rest, bridge_factory()))
+    if verb == reproduce.VERB:
+        return reproduce.Reproduce(
+            rest,
+            options,
+            bridge_factory(),
+            job_timeout=job_timeout,
+            progress_interval=progress_interval,
+        )
     if verb == "score":
         return score.Score(score.parse_score(rest), bridge_factory(), _source(searchinfo))
     if verb == "drift":

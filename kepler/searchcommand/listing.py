@@ -50,6 +50,15 @@ def summary_rows(bridge: BridgeClient, ref: ModelRef) -> list[dict[str, Any]]:
     }
     common["aliases"] = [f"{a}={v['version']}" for v in d.versions for a in v.get("aliases") or []]
     common["alias_moves"] = [_move_text(m) for m in d.alias_moves]
+    if d.reproduces:  # what this version reproduces, and how close it came
+        common["reproduces"] = d.reproduces.get("of")
+        common["reproduce_verdict"] = d.reproduces.get("verdict")
+        common["reproduce_forced"] = bool(d.reproduces.get("forced"))
+    # The versions that reproduce this one: "pump@5 exact", a multivalue field.
+    common["reproductions"] = [
+        f"{d.name}@{r.get('version')} {r.get('verdict')}{' forced' if r.get('forced') else ''}"
+        for r in d.reproductions
+    ]
     baseline = d.baseline or {}
     common["baseline_rows"] = baseline.get("rows")  # empty: no drift baseline (kp.baseline)
     profiles = baseline.get("fields") or {}

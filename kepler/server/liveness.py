@@ -77,10 +77,12 @@ class JobLimits:
     @classmethod
     def from_settings(cls, s: ServerSettings) -> JobLimits:
         return cls(
-            # A monitor run is a scheduled search as a score run is: the same limit.
+            # A monitor run is a scheduled search as a score run is: the same limit; a
+            # reproduction is a fit.
             time_limits={
                 **{k: float(getattr(s, f"job_time_limit_{k}")) for k in KINDS},
                 "monitor": float(s.job_time_limit_score),
+                "reproduce": float(s.job_time_limit_fit),
             },
             max_attempts=s.job_max_attempts,
             heartbeat_s=s.job_heartbeat_s,
@@ -180,9 +182,21 @@ class Heartbeat:
 
 def resend(celery: Broker, job: Job) -> None:
     """Send ``job``'s message to the workers again, as it was first sent."""
-    from kepler.server.queue import APPLY_TASK, AUTOML_TASK, FIT_TASK, MONITOR_TASK, SCORE_TASK
+    from kepler.server.queue import (
+        APPLY_TASK,
+        AUTOML_TASK,
+        FIT_TASK,
+        MONITOR_TASK,
+        REPRODUCE_TASK,
+        SCORE_TASK,
+    )
 
-    tasks = {"fit": FIT_TASK, "apply": APPLY_TASK, "automl": AUTOML_TASK}
+    tasks = {
+        "fit": FIT_TASK,
+        "reproduce": REPRODUCE_TASK,
+        "apply": APPLY_TASK,
+        "automl": AUTOML_TASK,
+    }
     by_job = {"score": SCORE_TASK, "monitor": MONITOR_TASK}
     if job.kind in by_job:
         celery.send_task(by_job[job.kind], args=[job.id], task_id=job.id)

@@ -14,6 +14,7 @@ from kepler.server.settings import ServerSettings
 # Every task name, in one place: the bridge and the beat send them, the workers register
 # them (kepler_workers.tasks), the time limits key on them.
 FIT_TASK = "kepler.fit"
+REPRODUCE_TASK = "kepler.reproduce"
 APPLY_TASK = "kepler.apply"
 SCORE_TASK = "kepler.score"
 MONITOR_TASK = "kepler.monitor"
@@ -71,6 +72,7 @@ def _time_limits(s: ServerSettings) -> dict[str, dict[str, float]]:
 
     by_task = {
         FIT_TASK: s.job_time_limit_fit,
+        REPRODUCE_TASK: s.job_time_limit_fit,
         APPLY_TASK: s.job_time_limit_apply,
         SCORE_TASK: s.job_time_limit_score,
         MONITOR_TASK: s.job_time_limit_score,
@@ -86,6 +88,10 @@ def _time_limits(s: ServerSettings) -> dict[str, dict[str, float]]:
 
 def enqueue_fit(celery: Broker, dataset_id: str, job_id: str) -> None:
     celery.send_task(FIT_TASK, args=[dataset_id, job_id], task_id=job_id)
+
+
+def enqueue_reproduce(celery: Broker, dataset_id: str, job_id: str) -> None:
+    celery.send_task(REPRODUCE_TASK, args=[dataset_id, job_id], task_id=job_id)
 
 
 def enqueue_apply(celery: Broker, dataset_id: str, job_id: str) -> None:

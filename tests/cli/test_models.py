@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from kepler._stack import LocalStack
 from tests.cli.conftest import Run
 
 
@@ -110,3 +111,54 @@ def test_model_delete_yes_and_version_refused(kepler: Run, two_versions: str) ->
     assert two_versions not in _models(kepler)
     missing = kepler("model", "show", two_versions)
     assert missing.returncode == 1 and two_versions in missing.stderr
+
+
+def test_model_reproduce_prints_the_comparison_and_json(
+    kepler: Run, two_versions: str, cli_stack: LocalStack
+) -> None:
+    out = kepler("model", "reproduce", f"{two_versions}@1")
+    assert out.returncode == 0, out.stderr
+    assert f"reproduces:  {two_versions}@1" in out.stdout
+    assert f"new version: {two_versions}@3" in out.stdout
+    assert "verdict:     exact" in out.stdout and "draws no random numbers" in out.stdout
+    line = next(row for row in out.stdout.splitlines() if row.startswith("metric.r2 "))
+    assert line.split()[-1] == "yes" and "exact" in line.split()
+
+    answer = kepler("model", "reproduce", f"{two_versions}@1", "--json")
+    assert answer.returncode == 0, answer.stderr
+    result = json.loads(answer.stdout)
+    assert (result["reproduces"], result["ref"], result["verdict"]) == (
+        f"{two_versions}@1",
+        f"{two_versions}@4",
+        "exact",
+    )
+    assert {r["item"] for r in result["comparison"]} >= {"metric.r2", "split", "n_train"}
+    assert all(r["match"] for r in result["comparison"])
+
+    shown = kepler("model", "show", f"{two_versions}@1")
+    assert f"{two_versions}@3 exact, {two_versions}@4 exact" in shown.stdout
+    again = json.loads(kepler("model", "show", f"{two_versions}@4", "--json").stdout)
+    assert again["reproduces"]["of"] == f"{two_versions}@1"
+
+
+def test_model_reproduce_refusal_and_force(
+    kepler: Run, two_versions: str, cli_stack: LocalStack
+) -> None:
+    from mlflow import MlflowClient
+
+    run_id = json.loads(kepler("model", "show", f"{two_versions}@2", "--json").stdout)["run_id"]
+    mlflow = MlflowClient(tracking_uri=f"sqlite:///{cli_stack.home / 'mlflow.db'}")
+    mlflow.set_tag(run_id, "kepler.package.numpy", "0.0.1")
+    refused = kepler("model", "reproduce", f"{two_versions}@2")
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert "numpy: recorded 0.0.1, installed" in refused.stderr and "force" in refused.stderr
+    forced = kepler("model", "reproduce", f"{two_versions}@2", "--force", "--json")
+    assert forced.returncode == 0, forced.stderr
+    result = json.loads(forced.stdout)
+    assert result["forced"] is True
+    assert [d["package"] for d in result["package_differences"]] == ["numpy"]
+
+
+def test_model_reproduce_of_an_unknown_version(kepler: Run, two_versions: str) -> None:
+    out = kepler("model", "reproduce", f"{two_versions}@9")
+    assert out.returncode == 1 and "no version 9" in out.stderr

@@ -214,6 +214,7 @@ SAMPLES: dict[type[wire.Body], wire.Body] = {
     ),
     wire.DriftOptions: wire.DriftOptions(method="psi", threshold=0.2, dataset_id="d1"),
     wire.DatasetApply: wire.DatasetApply(model="pump@3", probabilities=False, output_name="g"),
+    wire.Reproduce: wire.Reproduce(force=True),
 }
 
 
@@ -296,6 +297,7 @@ def _pydantic_pairs() -> dict[type[wire.Body], type[BaseModel]]:
         wire.AutoMLJob: bridge_wire.AutoMLRequest,
         wire.ApplyJob: bridge_wire.ApplyJobRequest,
         wire.AliasSet: bridge_wire.AliasRequest,
+        wire.Reproduce: bridge_wire.ReproduceRequest,
         wire.SpecParse: bridge_wire.ParseRequest,
         wire.ScheduleCreate: bridge_wire.ScheduleRequest,
         wire.MonitorCreate: bridge_wire.MonitorRequest,

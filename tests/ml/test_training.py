@@ -164,6 +164,18 @@ def test_holdout_is_repeatable_and_follows_random_state(make_events: Events) -> 
     assert train(frame, spec).metrics == train(frame, spec).metrics
 
 
+def test_split_seed_digest_and_spec_are_recorded_for_reproducing(make_events: Events) -> None:
+    frame = make_events(150)
+    seeded = _spec("DecisionTreeClassifier", params={"random_state": 7})
+    first, again = train(frame, seeded), train(frame.copy(), seeded)
+    assert first.meta.seed == 7 and first.meta.split_digest == again.meta.split_digest
+    assert first.spec == seeded.to_dict()
+    unseeded = train(frame, _spec("DecisionTreeClassifier"))
+    assert unseeded.meta.seed == 0  # the split's seed without a random_state
+    assert unseeded.meta.split_digest != first.meta.split_digest  # other rows held out
+    assert train(frame, _spec(holdout=0.0)).meta.split_digest is None
+
+
 def test_unsupervised_models_fit_every_row_and_describe_it(make_events: Events) -> None:
     model = train(make_events(80), _spec("KMeans", target=None, params={"k": 2}))
     assert (model.meta.n_train, model.meta.n_holdout) == (80, 0)

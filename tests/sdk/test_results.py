@@ -180,3 +180,54 @@ def test_results_pickle_without_their_connection(client: kp.Client) -> None:
     result = kp.FitResult("j", "pump", 2, "r", {"f1": 0.5}, url="u", client=client)
     again = pickle.loads(pickle.dumps(result))  # noqa: S301 (our own bytes)
     assert again == result and again.client is None and again.url == "u"
+
+
+def test_reproduce_result_is_a_frame_and_an_html_table_without_its_connection() -> None:
+    rows = [
+        {
+            "item": "metric.accuracy",
+            "original": 0.9,
+            "reproduced": 0.9,
+            "difference": 0.0,
+            "rule": "exact",
+            "tolerance": 0.0,
+            "match": True,
+        },
+        {
+            "item": "split",
+            "original": "<ab>",
+            "reproduced": "<ab>",
+            "difference": None,
+            "rule": "exact",
+            "tolerance": None,
+            "match": True,
+        },
+    ]
+    result = kp.ReproduceResult(
+        "j1",
+        "pump",
+        4,
+        "pump@3",
+        "exact",
+        rule={"kind": "exact", "why": "seeded", "text": "exact"},
+        comparison=rows,
+        client=kp.Client("http://127.0.0.1:1", "t"),
+    )
+    assert result.ref == "pump@4" and result.matched
+    assert list(result.frame["item"]) == ["metric.accuracy", "split"]
+    assert result.frame["match"].all()
+    page = result._repr_html_()
+    assert "reproduce pump@3 as pump@4" in page and "&lt;ab&gt;" in page and "<ab>" not in page
+    assert "client" not in result.to_dict() and result.to_dict()["comparison"] == rows
+    assert not kp.ReproduceResult("j2", "pump", 5, "pump@3", "differs").matched
+
+
+def test_summary_html_names_reproductions_on_both_sides() -> None:
+    original = kp.ModelSummary(
+        {**SUMMARY, "reproductions": [{"version": 4, "verdict": "exact", "forced": True}]}
+    )
+    assert "pump@4: exact (forced)" in original._repr_html_()
+    again = kp.ModelSummary(
+        {**SUMMARY, "version": 4, "reproduces": {"of": "pump@3", "verdict": "within_tolerance"}}
+    )
+    assert "pump@3: within_tolerance" in again._repr_html_()

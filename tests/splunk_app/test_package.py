@@ -33,6 +33,7 @@ SUBCOMMANDS = (
     "alias",
     "unalias",
     "compare",
+    "reproduce",
 )
 # commands.conf keys that mean something with chunked = true (protocol v2).
 CHUNKED_KEYS = {

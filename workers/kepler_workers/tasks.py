@@ -9,6 +9,7 @@ from kepler.server.jobs.apply import run_apply
 from kepler.server.jobs.automl import finalise_stale, run_automl_trial, start_automl
 from kepler.server.jobs.fit import run_fit
 from kepler.server.jobs.monitor import run_monitor
+from kepler.server.jobs.reproduce import run_reproduce
 from kepler.server.jobs.score import run_score
 from kepler.server.queue import (
     APPLY_TASK,
@@ -17,6 +18,7 @@ from kepler.server.queue import (
     AUTOML_TRIAL_TASK,
     FIT_TASK,
     MONITOR_TASK,
+    REPRODUCE_TASK,
     SCORE_TASK,
 )
 from kepler_workers.app import app, context
@@ -26,6 +28,12 @@ from kepler_workers.app import app, context
 def fit(dataset_id: str, job_id: str) -> dict[str, Any]:
     """Train the spec held by job ``job_id`` on dataset ``dataset_id``."""
     return run_fit(context(), dataset_id, job_id)
+
+
+@app.task(name=REPRODUCE_TASK, acks_late=True)
+def reproduce(dataset_id: str, job_id: str) -> dict[str, Any]:
+    """Retrain the version job ``job_id`` reproduces on its dataset ``dataset_id``."""
+    return run_reproduce(context(), dataset_id, job_id)
 
 
 @app.task(name=AUTOML_TASK, acks_late=True)

@@ -19,7 +19,10 @@ from kepler.server.queue import enqueue_fit
 from kepler.server.stores.jobs import Job
 
 if TYPE_CHECKING:
+    from kepler.ml.store import RegisteredVersion
+    from kepler.ml.training import TrainedModel
     from kepler.server.context import ServerContext
+    from kepler.server.datasets import Manifest
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +108,31 @@ def _fit(
     *,
     user: str | None = None,
 ) -> dict[str, Any]:
-    from kepler.ml.training import train
-
     spec = FitSpec.from_dict(spec_dict)
+    trained, manifest = train_on_dataset(ctx, dataset_id, job_id, spec)
+    result: dict[str, Any] = {
+        "metrics": trained.metrics,
+        "rows": manifest.rows,
+        "algorithm": spec.algorithm,
+        "dataset_id": dataset_id,
+    }
+    if spec.into:
+        registered = register_trained(ctx, job_id, trained, spec.into, manifest, user=user)
+        result.update(
+            model=registered.name,
+            version=registered.version,
+            run_id=registered.run_id,
+            user=user,
+        )
+    return result
+
+
+def train_on_dataset(
+    ctx: ServerContext, dataset_id: str, job_id: str, spec: FitSpec
+) -> tuple[TrainedModel, Manifest]:
+    """Read the fields ``spec`` uses from the dataset and train on them, reporting the
+    job's progress from 2% to 90%."""
+    from kepler.ml.training import train
 
     jobs = ctx.jobs
 
@@ -126,27 +151,30 @@ def _fit(
     # The frame was read for this fit alone: train may reorder it to hold rows out.
     trained = train(frame, spec, progress=progress, consume=True)
     del frame
-    result: dict[str, Any] = {
-        "metrics": trained.metrics,
-        "rows": manifest.rows,
-        "algorithm": spec.algorithm,
-        "dataset_id": dataset_id,
-    }
-    if spec.into:
-        if jobs.get(job_id).finished:  # cancelled or out of time while it trained
-            raise JobCancelled(f"job {job_id} ended while it trained; no version was registered")
-        jobs.progress(job_id, 0.92, f"registering a new version of {spec.into}")
-        lineage = {"dataset": manifest.to_dict(), "source": getattr(manifest, "source", None)}
-        registered = ctx.models.register(
-            trained, spec.into, lineage=lineage, job_id=job_id, user=user
-        )
-        result.update(
-            model=registered.name,
-            version=registered.version,
-            run_id=registered.run_id,
-            user=user,
-        )
-    return result
+    return trained, manifest
+
+
+def register_trained(
+    ctx: ServerContext,
+    job_id: str,
+    trained: TrainedModel,
+    into: str,
+    manifest: Manifest,
+    *,
+    user: str | None,
+    tags: dict[str, str] | None = None,
+    notes: dict[str, Any] | None = None,
+) -> RegisteredVersion:
+    """Register ``trained`` as the next version of ``into`` with the dataset's lineage,
+    unless the job ended (cancelled, out of time) while it trained."""
+    jobs = ctx.jobs
+    if jobs.get(job_id).finished:  # cancelled or out of time while it trained
+        raise JobCancelled(f"job {job_id} ended while it trained; no version was registered")
+    jobs.progress(job_id, 0.92, f"registering a new version of {into}")
+    lineage = {"dataset": manifest.to_dict(), "source": getattr(manifest, "source", None)}
+    return ctx.models.register(
+        trained, into, lineage=lineage, job_id=job_id, user=user, tags=tags, notes=notes
+    )
 
 
 def _fields_used(spec: FitSpec, names: list[str]) -> list[str] | None:
