@@ -32,6 +32,7 @@ from kepler_bridge.routes import (
     monitoring,
     monitors,
     predict,
+    register,
     schedules,
     versions,
 )
@@ -111,6 +112,7 @@ def create_app(settings: ServerSettings, token: str, *, user_token: str | None =
         jobs,
         automl,
         models,
+        register,
         versions,
         predict,
         monitoring,

@@ -125,13 +125,15 @@ class ModelStore:
         job_id: str | None = None,
         parent_run_id: str | None = None,
         user: str | None = None,
+        tags: dict[str, str] | None = None,
     ) -> RegisteredVersion:
         """Log ``trained`` as a new run and register it as the next version of ``name``.
 
         With ``job_id``, registering is idempotent: a redelivered job finds the version it
         registered before and returns it. ``parent_run_id`` nests the run under another
         (AutoML's search run). ``user`` (who asked for the fit) becomes the ``kepler.user``
-        tag of the run and of the model version.
+        tag of the run and of the model version. ``tags``: more ``kepler.*`` run tags (a
+        registered model's environment).
         """
         validate_model_name(name)
         if job_id is not None:
@@ -151,6 +153,7 @@ class ModelStore:
             **({"kepler.target": meta.target} if meta.target else {}),
             **lineage_tags(lineage or {}),
             **({"mlflow.parentRunId": parent_run_id} if parent_run_id else {}),
+            **(tags or {}),
         }
         client = self.client
         run = client.create_run(self.experiment_id, run_name=name, tags=_tag_values(tags))

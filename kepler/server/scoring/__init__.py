@@ -40,6 +40,7 @@ from kepler.server.scoring._score import (
     score_dataset_csv,
     score_table,
 )
+from kepler.server.scoring.shadow import Shadow
 from kepler.server.scoring._tables import (
     read_body,
     read_csv_as_strings,
@@ -54,6 +55,7 @@ __all__ = [
     "Delivered",
     "Loaded",
     "ScoreOptions",
+    "Shadow",
     "Writeback",
     "algorithm_options",
     "apply_chunk",
