@@ -10,6 +10,7 @@ what the object knows (``feature_names_in_``, ``n_features_in_``).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sklearn.pipeline import Pipeline
@@ -20,7 +21,7 @@ from kepler.ml.frames import FEATURE_TYPES, NUMERIC
 from kepler.ml.meta import ModelMeta
 from kepler.ml.training import TrainedModel
 
-TASKS = ("classifier", "regressor", "clusterer", "outlier")
+log = logging.getLogger(__name__)
 
 
 def registered_model(estimator: Any, request: ModelRegister) -> TrainedModel:
@@ -69,8 +70,8 @@ def task_of(estimator: Any) -> str:
             return "classifier"
         if is_regressor(estimator):
             return "regressor"
-    except Exception:  # an estimator without usable tags: its own declaration below
-        pass
+    except Exception as exc:  # an estimator without usable tags: its own declaration below
+        log.debug("%s: no usable scikit-learn tags (%s)", type(estimator).__name__, exc)
     kind = getattr(estimator, "_estimator_type", None)
     if kind in ("classifier", "regressor"):
         return str(kind)
@@ -121,6 +122,4 @@ def _params(estimator: Any) -> dict[str, Any]:
         params = last.get_params(deep=False)
     except Exception:
         return {}
-    return {
-        k: v for k, v in params.items() if v is None or isinstance(v, bool | int | float | str)
-    }
+    return {k: v for k, v in params.items() if v is None or isinstance(v, bool | int | float | str)}

@@ -110,3 +110,32 @@ def test_model_delete_yes_and_version_refused(kepler: Run, two_versions: str) ->
     assert two_versions not in _models(kepler)
     missing = kepler("model", "show", two_versions)
     assert missing.returncode == 1 and two_versions in missing.stderr
+
+
+def test_model_register_a_skops_file(kepler: Run, tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+    import skops.io as sio
+    from sklearn.linear_model import LinearRegression
+
+    X = pd.DataFrame({"temp": np.arange(20.0), "vibration": np.arange(20.0) % 3})
+    model = LinearRegression().fit(X, X.temp * 2 + X.vibration)
+    path = tmp_path / "line.skops"
+    sio.dump(model, path)
+    name = f"cli_byo_{tmp_path.name[-8:].replace('-', '_')}"
+    args = ["model", "register", str(path), "--into", name, "--features", "temp,vibration"]
+    out = kepler(*args, "--target", "load", "--requirement", "scikit-learn>=1.5", "--json")
+    assert out.returncode == 0, out.stderr
+    view = json.loads(out.stdout)
+    assert (view["name"], view["version"], view["algorithm"]) == (name, 1, "LinearRegression")
+    assert view["lineage"]["registered"]["requirements"] == ["scikit-learn>=1.5"]
+    text = kepler(*args, "--target", "load")
+    assert text.returncode == 0 and text.stdout.strip() == f"registered {name}@2 (LinearRegression)"
+    # A pickle is refused with what to send instead, and nothing is registered.
+    import pickle
+
+    bad = tmp_path / "line.pkl"
+    bad.write_bytes(pickle.dumps(model))
+    refused = kepler("model", "register", str(bad), "--into", name, "--features", "temp,vibration")
+    assert refused.returncode == 1 and "skops" in refused.stderr and "pickle" in refused.stderr
+    assert "Traceback" not in refused.stderr

@@ -84,7 +84,7 @@ def test_load_model_refuses_a_zip_that_is_not_skops_and_one_that_unpacks_too_far
         archive.writestr("model.pkl", b"x")
     with pytest.raises(UntrustedModel, match="not a skops file"):
         load_model(sink.getvalue(), max_unpacked_bytes=LIMIT)
-    X, y = data()
+    X, _ = data()
     packed = sio.dumps(OneHotEncoder().fit(X.round()))
     with pytest.raises(UntrustedModel, match="KEPLER_REGISTER_MAX_BYTES"):
         load_model(packed, max_unpacked_bytes=100)

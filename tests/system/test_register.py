@@ -87,7 +87,7 @@ def test_register_a_pipeline_applies_exactly_as_fitted_and_records_who_and_where
 
 def test_register_an_xgboost_model_applies_exactly_as_fitted(stack: LocalStack) -> None:
     xgboost = pytest.importorskip("xgboost")
-    X, y = sensors(400, seed=3)
+    X, _ = sensors(400, seed=3)
     model = xgboost.XGBRegressor(n_estimators=20, max_depth=3).fit(X, X.temp * 2 + X.vibration)
     fresh, _ = sensors(200, seed=4)
     with stack.client() as c:
@@ -118,18 +118,14 @@ def test_register_refuses_a_pickle(stack: LocalStack) -> None:
         json.dumps(request.to_dict()).encode(),
         pickle.dumps(LogisticRegression().fit(X, y)),
     )
-    with stack.client() as c:
-        with pytest.raises(UntrustedModel) as refused:
-            c.register_body("reg_pickle", body)
+    with stack.client() as c, pytest.raises(UntrustedModel) as refused:
+        c.register_body("reg_pickle", body)
     assert "a pickle" in refused.value.message and "never unpickles" in refused.value.message
 
 
 def test_register_refuses_a_file_over_the_limit_naming_the_setting(stack: LocalStack) -> None:
     request = wire.ModelRegister(features=["temp"], target="failure")
-    body = wire.frame_register(
-        json.dumps(request.to_dict()).encode(), b"\0" * (MAX_BYTES + 1)
-    )
-    with stack.client() as c:
-        with pytest.raises(PayloadTooLarge) as refused:
-            c.register_body("reg_big", body)
+    body = wire.frame_register(json.dumps(request.to_dict()).encode(), b"\0" * (MAX_BYTES + 1))
+    with stack.client() as c, pytest.raises(PayloadTooLarge) as refused:
+        c.register_body("reg_big", body)
     assert "KEPLER_REGISTER_MAX_BYTES" in refused.value.message

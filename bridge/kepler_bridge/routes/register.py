@@ -27,7 +27,9 @@ _BODY = {
 
 
 @router.post(wire.under(wire.MODELS, wire.MODEL_REGISTER), status_code=201, openapi_extra=_BODY)
-async def register(name: str, request: Request, state: StateDep, caller: CallerDep) -> dict[str, Any]:
+async def register(
+    name: str, request: Request, state: StateDep, caller: CallerDep
+) -> dict[str, Any]:
     """Register a model fitted elsewhere (a skops file, never a pickle) as the next
     version of ``name``, recorded with who registered it and from which environment.
     A type outside the bridge's trusted list is refused with 422 naming it; a body over

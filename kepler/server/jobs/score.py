@@ -96,9 +96,7 @@ def run_score(
     result, ran = run_once(
         ctx.jobs,
         job_id,
-        lambda job: _score(
-            ctx, job_id, job.spec, splunk or s.splunk, hec or s.hec, user=job.user
-        ),
+        lambda job: _score(ctx, job_id, job.spec, splunk or s.splunk, hec or s.hec, user=job.user),
         telemetry=ctx.telemetry,
         what="scheduled job",
         limits=ctx.limits,

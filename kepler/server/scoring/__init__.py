@@ -40,13 +40,13 @@ from kepler.server.scoring._score import (
     score_dataset_csv,
     score_table,
 )
-from kepler.server.scoring.shadow import Shadow
 from kepler.server.scoring._tables import (
     read_body,
     read_csv_as_strings,
     read_csv_for_model,
     write_body,
 )
+from kepler.server.scoring.shadow import Shadow
 
 __all__ = [
     "DEFAULT_SOURCETYPE",

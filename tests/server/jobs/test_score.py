@@ -154,7 +154,8 @@ def test_run_with_a_shadow_writes_the_champions_scores_and_records_the_agreement
     for slope in (5.0, 4.0):  # duel@1: y = 5x, the champion; duel@2: y = 4x
         frame = pd.DataFrame({"x": [float(i) for i in range(20)]})
         frame["y"] = slope * frame["x"]
-        store.register(train(frame, FitSpec("LinearRegression", target="y", features=("x",))), "duel")
+        spec = FitSpec("LinearRegression", target="y", features=("x",))
+        store.register(train(frame, spec), "duel")
     # This worker's own events (kepler:shadow among them) go to the receiver too.
     telemetry = HecSettings(url=hec.url, token=HEC_TOKEN, index="scores", linger=0.01)
     ctx = ServerContext(settings.model_copy(update={"hec": telemetry}), component="worker")
