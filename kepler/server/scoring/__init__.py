@@ -3,9 +3,9 @@
 Two steps, and every job kind goes through both:
 
 - **score** (:func:`score`): a loaded model, an Arrow table and :class:`ScoreOptions` in,
-  the scored table out. With ``shadow=`` (a :class:`Shadow`), a challenger scores the same table after the
-  champion and its agreement goes to Splunk as a ``kepler:shadow`` event, on every job
-  kind below;
+  the scored table out. With ``shadow=`` (a :class:`Shadow`), a challenger scores the
+  same table after the champion and its agreement goes to Splunk as a ``kepler:shadow``
+  event, on every job kind below;
 - **deliver** (:func:`deliver`): scored rows to HEC events through the one event builder,
   :func:`rows_to_events`, sent all or none and settled (in Splunk or in the disk queue).
 
