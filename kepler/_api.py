@@ -148,6 +148,12 @@ def baseline(model: str, df: Any, *, replace: bool = False) -> dict[str, Any]:
     return client().baseline(model, df, replace=replace)
 
 
+def register(fitted: Any, into: str, **kw: Any) -> ModelSummary:
+    """Register a model fitted anywhere (scikit-learn, XGBoost, a plugin's estimator) as
+    the next version of ``into``; see ``Client.register``."""
+    return client().register(fitted, into, **kw)
+
+
 def models() -> Any:
     """Every model with its latest version: a DataFrame with flat columns (``versions``
     counted, ``aliases`` as text, ``metrics.<name>``), ``created``/``updated`` as datetimes."""

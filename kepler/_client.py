@@ -525,6 +525,54 @@ class Client:
         )
         return answer
 
+    def register(
+        self,
+        fitted: Any,
+        into: str,
+        *,
+        features: list[str] | None = None,
+        target: str | None = None,
+        requirements: list[str] | None = None,
+        data: Any = None,
+        description: str | None = None,
+    ) -> ModelSummary:
+        """Register ``fitted`` (a scikit-learn estimator or pipeline, an XGBoost model, an
+        installed plugin's estimator, fitted anywhere) as the next version of ``into``,
+        for ``apply``, schedules and monitors like any fitted version. It travels in
+        skops' secure format, never as a pickle (``pip install 'kepler-ml[register]'``).
+        ``features``: the fields it reads, in order (default: what it was fitted on);
+        ``target``: the field a classifier or regressor predicts; ``requirements``: pip
+        lines it needs beyond the packages recorded from here; ``data``: rows it was
+        trained on, for the version's drift baseline (and the features' types)."""
+        from kepler._register import register_body
+
+        validate_model_name(into)
+        body = register_body(
+            fitted,
+            features=features,
+            target=target,
+            requirements=requirements,
+            data=data,
+            description=description,
+        )
+        answer = self.register_body(into, body)
+        if data is not None:
+            ref = f"{answer['name']}@{answer['version']}"
+            self.baseline(ref, data)
+            return self.summary(ref)
+        return answer
+
+    def register_body(self, into: str, body: bytes) -> ModelSummary:
+        """Send a registration body as ``kepler._register`` frames it (``kepler model
+        register`` sends a skops file it did not load)."""
+        answer: dict[str, Any] = self._json(
+            "POST",
+            wire.register(into),
+            content=body,
+            headers={"Content-Type": wire.REGISTER_MEDIA},
+        )
+        return ModelSummary(answer)
+
     def models(self) -> Any:
         """Every model with its latest version, one flat row each (see ``models_frame``)."""
         return models_frame(self.model_list())
@@ -694,11 +742,13 @@ class Client:
         index: str | None = None,
         sourcetype: str | None = None,
         start_now: bool = False,
+        shadow: str | None = None,
     ) -> dict[str, Any]:
         """Every ``every`` (``5m``, ``30s``, ``1h``) run ``search`` in Splunk over
         ``earliest``..``latest`` (default: the interval just past), score the results with
         ``model`` (latest version, or ``pump@3`` / ``pump:production``) and write the scores
-        via HEC into ``index``."""
+        via HEC into ``index``. ``shadow="pump@5"``: that version scores every run too
+        (champion/challenger), its agreement sent as ``kepler:shadow`` events."""
         body = wire.ScheduleCreate(
             name=name,
             search=search,
@@ -709,6 +759,7 @@ class Client:
             index=index,
             sourcetype=sourcetype,
             start_now=start_now,
+            shadow=shadow,
         )
         out: dict[str, Any] = self._json("POST", wire.SCHEDULES, json=body.to_dict())
         return out

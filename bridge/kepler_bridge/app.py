@@ -33,6 +33,7 @@ from kepler_bridge.routes import (
     monitoring,
     monitors,
     predict,
+    register,
     schedules,
     versions,
 )
@@ -113,6 +114,7 @@ def create_app(settings: ServerSettings, token: str, *, user_token: str | None =
         automl,
         leaderboards,
         models,
+        register,
         versions,
         predict,
         monitoring,

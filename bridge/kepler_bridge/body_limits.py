@@ -6,7 +6,8 @@ A pure ASGI middleware, so that nothing is buffered before a limit is checked:
   streaming one) larger than ``KEPLER_MAX_JSON_BYTES`` is refused with 413: by its
   declared Content-Length before a byte is read, else as soon as more bytes arrived
   (at most the limit is held). The tabular routes (chunk uploads, apply) stream their
-  bodies and enforce ``KEPLER_MAX_CHUNK_BYTES`` themselves.
+  bodies and enforce ``KEPLER_MAX_CHUNK_BYTES`` themselves; a model registration,
+  ``KEPLER_REGISTER_MAX_BYTES``.
 - Any body that goes silent for ``KEPLER_BODY_READ_TIMEOUT`` seconds while more is
   expected is answered with 408 (a client that declares a large Content-Length and sends
   a few bytes would otherwise hold a connection and a worker for ever). Once the body is
@@ -28,7 +29,7 @@ from kepler.core.errors import KeplerError, PayloadTooLarge, RequestTimeout
 log = logging.getLogger("kepler.bridge")
 
 # Routes whose raw bodies are streamed (and bounded) by the route itself.
-_STREAMING = wire.matcher(wire.DATASET_CHUNK, wire.MODEL_APPLY)
+_STREAMING = wire.matcher(wire.DATASET_CHUNK, wire.MODEL_APPLY, wire.MODEL_REGISTER)
 
 
 class BodyLimits:

@@ -62,6 +62,20 @@ class ApplyJobRequest(BaseModel):
     sourcetype: str | None = None
     output_name: str | None = None
     probabilities: bool | None = None
+    # A challenger (pump@5, pump:challenger): pinned when queued, scored alongside.
+    shadow: str | None = Field(None, min_length=1, max_length=300)
+
+
+class RegisterRequest(BaseModel):
+    """The JSON half of ``POST /v1/models/{name}/register`` (the other half: skops bytes)."""
+
+    features: list[str] = Field(min_length=1, max_length=10_000)
+    target: str | None = Field(None, min_length=1, max_length=255)
+    feature_types: dict[str, str] = Field(default_factory=dict)
+    requirements: list[str] = Field(default_factory=list, max_length=500)
+    packages: dict[str, str] = Field(default_factory=dict)
+    python: str | None = Field(None, max_length=64)
+    description: str | None = Field(None, max_length=2000)
 
 
 class AliasRequest(BaseModel):
@@ -114,6 +128,8 @@ class ScheduleRequest(BaseModel):
     index: str | None = None
     sourcetype: str | None = None
     start_now: bool = False
+    # A challenger (pump@5, pump:challenger) scored alongside each run, agreement recorded.
+    shadow: str | None = Field(None, min_length=1, max_length=200)
 
 
 class MonitorRequest(BaseModel):

@@ -104,6 +104,41 @@ def model_alias(
     typer.echo(f"{parsed.name}:{alias} -> {parsed.name}@{parsed.version}")
 
 
+@model_app.command("register")
+def model_register(
+    path: Annotated[str, typer.Argument(help="a skops file (skops.io.dump of a fitted model)")],
+    into: Annotated[str, typer.Option(help="the model it becomes the next version of")],
+    features: Annotated[str, typer.Option(help="the fields it reads, in order: a,b,c")],
+    target: Annotated[str | None, typer.Option(help="the field it predicts")] = None,
+    requirement: Annotated[
+        list[str] | None, typer.Option(help="a pip line it needs (repeat for more)")
+    ] = None,
+    json_out: JsonOut = False,
+) -> None:
+    """Register a model fitted elsewhere, saved with skops (never a pickle)."""
+    import json
+    from pathlib import Path
+
+    from kepler.core import wire
+
+    with kepler_errors():
+        try:
+            payload = Path(path).read_bytes()
+        except OSError as exc:
+            fail(f"cannot read {path}: {exc.strerror}", code=2)
+        request = wire.ModelRegister(
+            features=[f.strip() for f in features.split(",") if f.strip()],
+            target=target,
+            requirements=list(requirement or []),
+        )
+        body = wire.frame_register(json.dumps(request.to_dict()).encode(), payload)
+        answer = client().register_body(into, body)
+    if json_out:
+        emit_json(dict(answer))
+        return
+    typer.echo(f"registered {answer['name']}@{answer['version']} ({answer['algorithm']})")
+
+
 @model_app.command("unalias")
 def model_unalias(
     name: Annotated[str, typer.Argument(help="the model's name")],

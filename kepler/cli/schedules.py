@@ -31,6 +31,10 @@ def schedule_add(
     index: Annotated[str | None, typer.Option(help="HEC index for the scores")] = None,
     sourcetype: Annotated[str | None, typer.Option(help="default: kepler:score")] = None,
     now: Annotated[bool, typer.Option("--now", help="first run at once")] = False,
+    shadow: Annotated[
+        str | None,
+        typer.Option(help="a challenger (pump@5) scored alongside; agreement as kepler:shadow"),
+    ] = None,
     json_out: JsonOut = False,
 ) -> None:
     """Add a schedule (through the bridge at KEPLER_URL)."""
@@ -45,11 +49,15 @@ def schedule_add(
             index=index,
             sourcetype=sourcetype,
             start_now=now,
+            shadow=shadow,
         )
     if json_out:
         emit_json(sched)
         return
-    typer.echo(f"schedule {sched['name']}: every {sched['every']}, model {sched['model']}")
+    shadowed = f", shadow {sched['shadow']}" if sched.get("shadow") else ""
+    typer.echo(
+        f"schedule {sched['name']}: every {sched['every']}, model {sched['model']}{shadowed}"
+    )
 
 
 @schedule_app.command("list")

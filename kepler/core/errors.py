@@ -8,6 +8,7 @@ SDK and the search command use to rebuild the same class on their side::
     │   ├── UnknownAlgorithm         400 unknown_algorithm   (suggests the closest names)
     │   └── BadParameter             400 bad_parameter       (names the allowed parameters)
     ├── DataError                    422 data_error          (the data cannot be trained on)
+    │   └── UntrustedModel           422 untrusted_model     (a model upload: names the types)
     ├── NotFound                     404 not_found
     │   ├── ModelNotFound            404 model_not_found
     │   ├── VersionNotFound          404 version_not_found
@@ -92,6 +93,10 @@ class BadParameter(InvalidSpec):
 class DataError(KeplerError):
     status = 422
     code = "data_error"
+
+
+class UntrustedModel(DataError):
+    code = "untrusted_model"
 
 
 class NotFound(KeplerError):

@@ -52,6 +52,7 @@ MODELS = V1 + "/models"
 MODEL = MODELS + "/{ref}"  # GET takes a reference (pump, pump@3, pump:production)
 MODEL_NAME = MODELS + "/{name}"  # DELETE takes a model's name alone
 MODEL_ALIAS = MODEL_NAME + "/aliases/{alias}"
+MODEL_REGISTER = MODEL_NAME + "/register"  # POST a model fitted elsewhere (skops), framed
 MODEL_APPLY = MODEL + "/apply"
 MODEL_PREDICT = MODEL + "/predict"  # the online path: a few rows answered as JSON
 MODEL_DRIFT = MODEL + "/drift"  # POST a window of events: one row per field
@@ -94,6 +95,7 @@ PATHS = (
     MODEL,
     MODEL_NAME,
     MODEL_ALIAS,
+    MODEL_REGISTER,
     MODEL_APPLY,
     SCORE,
     MODEL_PREDICT,
@@ -207,6 +209,10 @@ def reproduce(ref: object) -> str:
 
 def alias(name: str, alias: str) -> str:
     return f"{model(name)}/aliases/{_segment(alias)}"
+
+
+def register(name: str) -> str:
+    return f"{model(name)}/register"
 
 
 def schedule(name: str) -> str:
@@ -393,6 +399,7 @@ class ApplyJob(Body):
     sourcetype: str | None = None
     output_name: str | None = None
     probabilities: bool | None = None
+    shadow: str | None = None  # a challenger version: scored alongside, agreement recorded
 
 
 @dataclass(frozen=True)
@@ -439,6 +446,7 @@ class ScheduleCreate(Body):
     index: str | None = None
     sourcetype: str | None = None
     start_now: bool = False
+    shadow: str | None = None  # a challenger scored alongside each run, agreement recorded
 
 
 @dataclass(frozen=True)
@@ -517,6 +525,54 @@ class DatasetApply(Body):
     output_name: str | None = _as()
 
 
+@dataclass(frozen=True)
+class ModelRegister(Body):
+    """``POST /v1/models/{name}/register``: the JSON half of a model fitted elsewhere (the
+    other half is its skops bytes, see :func:`frame_register`). ``features``: the fields
+    it reads, in order; ``feature_types``: ``numeric`` or ``categorical`` each (default
+    numeric); ``packages``: the client's installed versions (``{"scikit-learn": "1.6"}``);
+    ``requirements``: what else the caller says it needs (pip lines)."""
+
+    what: ClassVar[str] = "model registration"
+
+    features: list[str]
+    target: str | None = None
+    feature_types: dict[str, str] = field(default_factory=dict)
+    requirements: list[str] = field(default_factory=list)
+    packages: dict[str, str] = field(default_factory=dict)
+    python: str | None = None
+    description: str | None = None
+
+
+# A registration's body: magic, the JSON's length (4 bytes, big-endian), the JSON
+# (:class:`ModelRegister`), then the model's skops bytes. One request, no multipart parser.
+REGISTER_MEDIA = "application/vnd.kepler.register"
+REGISTER_MAGIC = b"KEPLER-REGISTER-1\n"
+REGISTER_JSON_MAX = 1024 * 1024
+
+
+def frame_register(meta_json: bytes, model: bytes) -> bytes:
+    """The body of a registration: ``meta_json`` (a :class:`ModelRegister`) and ``model``."""
+    if len(meta_json) > REGISTER_JSON_MAX:
+        raise InvalidSpec("the model registration's JSON part is larger than 1 MiB")
+    return REGISTER_MAGIC + len(meta_json).to_bytes(4, "big") + meta_json + model
+
+
+def split_register(body: bytes) -> tuple[bytes, bytes]:
+    """``(meta_json, model)`` from a body :func:`frame_register` made; a body in any other
+    shape is refused, saying what was expected."""
+    head = len(REGISTER_MAGIC)
+    if not body.startswith(REGISTER_MAGIC) or len(body) < head + 4:
+        raise InvalidSpec(
+            f"a model registration is sent as {REGISTER_MEDIA} (as kp.register and "
+            "`kepler model register` send it): the body does not start with its header"
+        )
+    size = int.from_bytes(body[head : head + 4], "big")
+    if size > REGISTER_JSON_MAX or head + 4 + size > len(body):
+        raise InvalidSpec("the model registration's JSON part is cut short or too large")
+    return body[head + 4 : head + 4 + size], body[head + 4 + size :]
+
+
 BODIES: tuple[type[Body], ...] = (
     SplunkSource,
     DatasetCreate,
@@ -533,6 +589,7 @@ BODIES: tuple[type[Body], ...] = (
     ModelApply,
     DriftOptions,
     DatasetApply,
+    ModelRegister,
 )
 
 

@@ -135,7 +135,8 @@ class ModelStore:
         registered before and returns it. ``parent_run_id`` nests the run under another
         (AutoML's search run). ``user`` (who asked for the fit) becomes the ``kepler.user``
         tag of the run and of the model version; ``tags`` go on both too (a reproduction's
-        ``kepler.reproduces``), ``notes`` into the run's summary beside the meta.
+        ``kepler.reproduces``, a registered model's environment), ``notes`` into the run's
+        summary beside the meta.
         The versions of the packages that decide the fit's numbers are recorded as
         ``kepler.package.<name>`` tags of the run (:mod:`kepler.ml.environment`).
         """

@@ -106,7 +106,13 @@ class AsyncApply(Subcommand):
     """``apply ... async=t index=<index>``: hand the events to the bridge and answer with a
     job id; a worker scores them and writes every row through HEC."""
 
-    def __init__(self, spec: ApplySpec, bridge: BridgeClient, source: wire.SplunkSource) -> None:
+    def __init__(
+        self,
+        spec: ApplySpec,
+        bridge: BridgeClient,
+        source: wire.SplunkSource,
+        shadow: str | None = None,
+    ) -> None:
         if spec.index is None:
             raise InvalidSpec(
                 "async=t writes the scores to an index instead of returning them: add index=<index>"
@@ -115,6 +121,9 @@ class AsyncApply(Subcommand):
         self.index: str = spec.index
         self.bridge = bridge
         self.pinned = _describe(bridge, spec).ref
+        # shadow=pump@5: the challenger, pinned now as the champion is; the worker scores
+        # every batch with both and sends the agreement as kepler:shadow events.
+        self.shadow = _describe(bridge, ApplySpec(ModelRef.parse(shadow))).ref if shadow else None
         status = bridge.json("GET", wire.HEC)
         if not status.get("telemetry"):
             raise HecNotConfigured(
@@ -139,6 +148,7 @@ class AsyncApply(Subcommand):
                 sourcetype=self.spec.sourcetype,
                 output_name=self.spec.output_name,
                 probabilities=self.spec.probabilities,
+                shadow=self.shadow,
             ),
         )
         job = wire.JobView.from_dict(answer)

@@ -118,7 +118,7 @@ def build(
         return AutoML(line, spec, options, bridge, _source(searchinfo), **waits)
     if isinstance(spec, ApplySpec):
         if options.get("async"):
-            return AsyncApply(spec, bridge, _source(searchinfo))
+            return AsyncApply(spec, bridge, _source(searchinfo), shadow=options.get("shadow"))
         return Apply(spec, bridge, shadow=options.get("shadow"))
     if isinstance(spec, SummarySpec):
         rows = listing.summary_rows(bridge, spec.model)  # now: an unknown model fails at getinfo

@@ -61,6 +61,9 @@ def summary_rows(bridge: BridgeClient, ref: ModelRef) -> list[dict[str, Any]]:
     ]
     baseline = d.baseline or {}
     common["baseline_rows"] = baseline.get("rows")  # empty: no drift baseline (kp.baseline)
+    registered = (d.lineage or {}).get("registered")
+    if isinstance(registered, dict):  # kp.register: a model fitted elsewhere
+        common["registered_env"] = registered_env(registered)
     profiles = baseline.get("fields") or {}
     explained = d.explained
     if not explained:
@@ -81,6 +84,19 @@ def summary_rows(bridge: BridgeClient, ref: ModelRef) -> list[dict[str, Any]]:
                 row[key] = item[key]
         rows.append(row)
     return rows
+
+
+def registered_env(registered: dict[str, Any]) -> str:
+    """``python 3.12.1; scikit-learn==1.6.1, xgboost==3.0.0; requires: lightgbm>=4``."""
+    parts = []
+    if registered.get("python"):
+        parts.append(f"python {registered['python']}")
+    packages = registered.get("packages") or {}
+    if packages:
+        parts.append(", ".join(f"{k}=={v}" for k, v in sorted(packages.items())))
+    if registered.get("requirements"):
+        parts.append("requires: " + ", ".join(registered["requirements"]))
+    return "; ".join(parts) or "unknown"
 
 
 def _move_text(move: dict[str, Any]) -> str:

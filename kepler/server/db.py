@@ -104,6 +104,7 @@ schedules_table = Table(
     Column("next_run_at", Float, nullable=False, index=True),
     Column("last_run_at", Float),
     Column("last_job_id", String(32)),
+    Column("shadow", String(200)),  # a challenger scored alongside each run (shadow=)
 )
 # Monitors: every N minutes, drift (and live metrics) of a search's events, as metric
 # events via HEC (kepler.server.stores.monitors, kepler.server.jobs.monitor).
@@ -160,7 +161,8 @@ worker_devices_table = Table(
 )
 # Columns added after the first release: a database made before gets them on first use.
 ADDED_COLUMNS = {
-    "kepler_jobs": {"user_name": "VARCHAR(128)", "attempts": "INTEGER", "heartbeat_at": "FLOAT"}
+    "kepler_jobs": {"user_name": "VARCHAR(128)", "attempts": "INTEGER", "heartbeat_at": "FLOAT"},
+    "kepler_schedules": {"shadow": "VARCHAR(200)"},
 }
 
 

@@ -53,6 +53,8 @@ class ServerSettings(BaseSettings):
     # Largest single upload request (one chunk), and largest dataset in all.
     max_chunk_bytes: int = 512 * MiB
     max_dataset_bytes: int = 200 * GiB
+    # Largest model file `kp.register` may upload (skops bytes); it may unpack to 8 times this.
+    register_max_bytes: int = Field(default=256 * MiB, ge=1024)
     # Retention, done by the beat: a completed dataset no model version was trained on, and
     # an upload never completed, are removed this many seconds after they were created (0:
     # kept for ever). A dataset a version was trained on stays while that version exists.

@@ -67,6 +67,13 @@ def test_schedule_lifecycle(http: TestClient) -> None:
     assert runs[0]["spec"]["trigger"] == "manual" and runs[0]["state"] == "queued"
 
     assert http.delete("/v1/schedules/line-5m", headers=AUTH).json()["deleted"] == "line-5m"
+
+    # A challenger scored alongside each run: kept with the schedule, frozen into each run.
+    shadowed = http.post("/v1/schedules", json=body(shadow="line@1"), headers=AUTH)
+    assert shadowed.status_code == 201 and shadowed.json()["shadow"] == "line@1"
+    run = http.post("/v1/schedules/line-5m/run", headers=AUTH)
+    assert run.json()["spec"]["shadow"] == "line@1"
+    assert http.delete("/v1/schedules/line-5m", headers=AUTH).status_code == 200
     gone = http.get("/v1/schedules/line-5m", headers=AUTH)
     assert gone.status_code == 404 and gone.json()["error"]["code"] == "schedule_not_found"
 
@@ -76,6 +83,8 @@ def test_schedule_lifecycle(http: TestClient) -> None:
     [
         ({"model": "nope"}, 404, "model_not_found"),
         ({"model": "line@9"}, 404, "version_not_found"),
+        ({"shadow": "line@9"}, 404, "version_not_found"),
+        ({"shadow": "nope"}, 404, "model_not_found"),
         ({"every": "often"}, 400, "bad_parameter"),
         ({"every": "0s"}, 400, "bad_parameter"),
         ({"name": "bad space"}, 400, "invalid_spec"),

@@ -128,8 +128,11 @@ def test_schedule_run_now_wait_is_bounded(
         "cli_jobs",
         "--every",
         "1d",
+        "--shadow",
+        "cli_jobs@1",
     )
     assert added.returncode == 0, added.stderr
+    assert added.stdout.strip().endswith("shadow cli_jobs@1")
     try:
         out = idle("schedule", "run-now", "cli_sched", "--wait", "--timeout", "1", timeout=90)
         assert out.returncode == 1

@@ -162,3 +162,32 @@ def test_model_reproduce_refusal_and_force(
 def test_model_reproduce_of_an_unknown_version(kepler: Run, two_versions: str) -> None:
     out = kepler("model", "reproduce", f"{two_versions}@9")
     assert out.returncode == 1 and "no version 9" in out.stderr
+
+
+def test_model_register_a_skops_file(kepler: Run, tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+    import skops.io as sio
+    from sklearn.linear_model import LinearRegression
+
+    X = pd.DataFrame({"temp": np.arange(20.0), "vibration": np.arange(20.0) % 3})
+    model = LinearRegression().fit(X, X.temp * 2 + X.vibration)
+    path = tmp_path / "line.skops"
+    sio.dump(model, path)
+    name = f"cli_byo_{tmp_path.name[-8:].replace('-', '_')}"
+    args = ["model", "register", str(path), "--into", name, "--features", "temp,vibration"]
+    out = kepler(*args, "--target", "load", "--requirement", "scikit-learn>=1.5", "--json")
+    assert out.returncode == 0, out.stderr
+    view = json.loads(out.stdout)
+    assert (view["name"], view["version"], view["algorithm"]) == (name, 1, "LinearRegression")
+    assert view["lineage"]["registered"]["requirements"] == ["scikit-learn>=1.5"]
+    text = kepler(*args, "--target", "load")
+    assert text.returncode == 0 and text.stdout.strip() == f"registered {name}@2 (LinearRegression)"
+    # A pickle is refused with what to send instead, and nothing is registered.
+    import pickle
+
+    bad = tmp_path / "line.pkl"
+    bad.write_bytes(pickle.dumps(model))
+    refused = kepler("model", "register", str(bad), "--into", name, "--features", "temp,vibration")
+    assert refused.returncode == 1 and "skops" in refused.stderr and "pickle" in refused.stderr
+    assert "Traceback" not in refused.stderr

@@ -68,6 +68,16 @@ def test_path_builders_fill_their_templates() -> None:
     assert wire.schedule("nightly") == wire.SCHEDULE.format(name="nightly")
     assert wire.schedule_run("nightly") == wire.SCHEDULE_RUN.format(name="nightly")
     assert wire.schedule_runs("nightly") == wire.SCHEDULE_RUNS.format(name="nightly")
+    assert wire.register("pump") == wire.MODEL_REGISTER.format(name="pump")
+
+
+def test_register_frame_splits_back_and_refuses_another_shape() -> None:
+    body = wire.frame_register(b'{"features": ["a"]}', b"PK\x03\x04model")
+    assert wire.split_register(body) == (b'{"features": ["a"]}', b"PK\x03\x04model")
+    with pytest.raises(InvalidSpec, match=wire.REGISTER_MEDIA):
+        wire.split_register(b"PK\x03\x04model")
+    with pytest.raises(InvalidSpec, match="cut short"):
+        wire.split_register(body[: len(wire.REGISTER_MAGIC) + 6])
 
 
 def test_unknown_job_kind_is_refused() -> None:
@@ -167,6 +177,7 @@ SAMPLES: dict[type[wire.Body], wire.Body] = {
         sourcetype="kepler:score",
         output_name="guess",
         probabilities=False,
+        shadow="pump@5",
     ),
     wire.AliasSet: wire.AliasSet(version=3),
     wire.SpecParse: wire.SpecParse(line="fit KMeans * into m"),
@@ -180,6 +191,7 @@ SAMPLES: dict[type[wire.Body], wire.Body] = {
         index="scores",
         sourcetype="kepler:score",
         start_now=True,
+        shadow="pump@5",
     ),
     wire.MonitorCreate: wire.MonitorCreate(
         name="pump-drift",
@@ -215,6 +227,15 @@ SAMPLES: dict[type[wire.Body], wire.Body] = {
     wire.DriftOptions: wire.DriftOptions(method="psi", threshold=0.2, dataset_id="d1"),
     wire.DatasetApply: wire.DatasetApply(model="pump@3", probabilities=False, output_name="g"),
     wire.Reproduce: wire.Reproduce(force=True),
+    wire.ModelRegister: wire.ModelRegister(
+        features=["temp", "site"],
+        target="failure",
+        feature_types={"temp": "numeric", "site": "categorical"},
+        requirements=["xgboost>=3"],
+        packages={"scikit-learn": "1.6.1"},
+        python="3.12.1",
+        description="fitted in a notebook",
+    ),
 }
 
 
@@ -254,6 +275,7 @@ def test_body_refuses_an_unknown_key_naming_it(cls: type[wire.Body]) -> None:
         (wire.ScheduleCreate, "search"),
         (wire.MonitorCreate, "model"),
         (wire.DatasetApply, "model"),
+        (wire.ModelRegister, "features"),
     ],
 )
 def test_body_refuses_a_missing_required_key_naming_it(cls: type[wire.Body], key: str) -> None:
@@ -302,6 +324,7 @@ def _pydantic_pairs() -> dict[type[wire.Body], type[BaseModel]]:
         wire.ScheduleCreate: bridge_wire.ScheduleRequest,
         wire.MonitorCreate: bridge_wire.MonitorRequest,
         wire.ScoreRequest: bridge_wire.ScoreRequest,
+        wire.ModelRegister: bridge_wire.RegisterRequest,
     }
 
 

@@ -185,6 +185,51 @@ def test_async_apply_returns_a_job_and_the_worker_writes_the_scores(
     assert result["rows"] == 2000 and result["events_written"] == 2000
 
 
+def test_async_apply_with_a_shadow_records_each_batchs_agreement(
+    stack: LocalStack, script: Path, receiver: HecReceiver, model: str
+) -> None:
+    import pandas as pd
+
+    # The challenger: a stump on the same events, so it disagrees on some rows.
+    train = pd.DataFrame(sensor_events(1500))[["temp", "vibration", "failure"]]
+    with stack.client() as c:
+        c.fit(
+            train,
+            "DecisionTreeClassifier",
+            target="failure",
+            into="hstump",
+            max_depth=1,
+            progress=False,
+        )
+    events = sensor_events(1000, seed=6)
+    args = ["apply", model, "async=t", "shadow=hstump", "index=scores_async"]
+    rows, messages, code = apply_search(script, stack, args, [*parts(events, 500), []])
+    assert code == 0 and not messages
+    (row,) = rows
+    client = stack.client()
+    wait_until(lambda: client.job(row["job_id"])["state"] == "succeeded", 60, "job done")
+    job = client.job(row["job_id"])
+    assert job["spec"]["shadow"] == "hstump@1"  # pinned when the search queued it
+    summary = job["result"]["shadow"]
+    assert summary["challenger"] == "hstump@1" and summary["rows"] == 1000
+    assert 0.0 < summary["agreement"] < 1.0
+
+    def shadows() -> list[dict]:
+        with receiver.lock:
+            return [
+                e["event"]
+                for e in receiver.events
+                if e.get("sourcetype") == "kepler:shadow" and e["event"].get("job") == row["job_id"]
+            ]
+
+    wait_until(lambda: len(shadows()) >= 1, 30, "kepler:shadow events")
+    got = shadows()
+    assert {(e["mode"], e["champion"], e["challenger"]) for e in got} == {
+        ("async", f"{model}@1", "hstump@1")
+    }
+    assert sum(e["rows"] for e in got) == 1000
+
+
 def test_setup_page_hec_settings_travel_as_headers_not_in_logs(
     stack: LocalStack, script: Path, receiver: HecReceiver, model: str
 ) -> None:

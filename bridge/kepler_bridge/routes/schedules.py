@@ -26,6 +26,8 @@ def create_schedule(
     """Add a schedule (admin level); the model must exist now (a pinned version must too),
     so a typo is refused here rather than failing every run."""
     state.models.resolve(ModelRef.parse(body.model))
+    if body.shadow:  # the challenger too: a typo is refused now, not at every run
+        state.models.resolve(ModelRef.parse(body.shadow))
     sched = state.schedules.create(
         body.name,
         search=body.search,
@@ -36,6 +38,7 @@ def create_schedule(
         index=body.index,
         sourcetype=body.sourcetype,
         start_now=body.start_now,
+        shadow=body.shadow,
     )
     out: dict[str, Any] = sched.to_dict()
     return out

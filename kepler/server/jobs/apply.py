@@ -8,6 +8,10 @@ is delivered through the worker's own sender (:func:`~kepler.server.scoring.deli
 event per row, ``_time`` as the event's time). A batch counts as written once it is in
 Splunk or in the disk queue, and the job records it, so a redelivered job resumes after
 the last written batch.
+
+With ``shadow`` (``apply pump shadow=pump@5 async=t``), the challenger pinned when the job
+was queued scores every batch too (:class:`~kepler.server.scoring.shadow.Shadow`): one
+``kepler:shadow`` event a batch, and the job's result sums them up.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from kepler.hec import HecSender
 from kepler.server.jobs.runner import run_once
 from kepler.server.queue import enqueue_apply
 from kepler.server.scoring import DEFAULT_SOURCETYPE, NOT_CONFIGURED, ScoreOptions, deliver, score
+from kepler.server.scoring.shadow import Shadow, summarize
 from kepler.server.stores.jobs import Job
 
 if TYPE_CHECKING:
@@ -41,6 +46,10 @@ def submit_apply(ctx: ServerContext, request: dict[str, Any], *, user: str | Non
     if manifest.rows == 0:
         raise DataError("the dataset has no rows; check the search or frame you sent")
     version = ctx.models.resolve(ModelRef.parse(request["model"]))
+    shadow = None
+    if request.get("shadow"):  # pinned now, as the champion is: one version scores the job
+        challenger = ctx.models.resolve(ModelRef.parse(request["shadow"]))
+        shadow = f"{challenger.name}@{challenger.version}"
     spec = {
         "model": version.name,
         "version": version.version,
@@ -49,6 +58,7 @@ def submit_apply(ctx: ServerContext, request: dict[str, Any], *, user: str | Non
         "output_name": request.get("output_name"),
         "probabilities": request.get("probabilities"),
         "rows": manifest.rows,
+        "shadow": shadow,
     }
     job = ctx.jobs.create(
         "apply", spec, model=version.name, dataset_id=request["dataset_id"], user=user
@@ -66,7 +76,7 @@ def run_apply(ctx: ServerContext, dataset_id: str, job_id: str) -> dict[str, Any
         sender = ctx.senders.own(ctx.settings.hec)
         if sender is None:
             raise HecNotConfigured(NOT_CONFIGURED)
-        return _apply(ctx, dataset_id, job_id, job.spec, sender, done_batches)
+        return _apply(ctx, dataset_id, job_id, job.spec, sender, done_batches, user=job.user)
 
     result, ran = run_once(
         ctx.jobs, job_id, work, telemetry=ctx.telemetry, what="apply job", limits=ctx.limits
@@ -83,6 +93,8 @@ def _apply(
     spec: dict[str, Any],
     sender: HecSender,
     done_batches: int,
+    *,
+    user: str | None = None,
 ) -> dict[str, Any]:
     import pyarrow as pa
 
@@ -90,6 +102,16 @@ def _apply(
     name, version = str(spec["model"]), int(spec["version"])
     _, model = ctx.cache.fetch(ModelRef(name, version=version))
     options = ScoreOptions.of_job(spec)
+    shadow = None
+    if spec.get("shadow"):
+        shadow = Shadow(
+            ctx.cache,
+            telemetry,
+            (name, version),
+            ModelRef.parse(str(spec["shadow"])),
+            user=user,
+            context={"mode": "async", "job": job_id},
+        )
     datasets = ctx.datasets
     total = max(1, datasets.manifest(dataset_id).rows)
     rows_written = events = 0
@@ -101,7 +123,7 @@ def _apply(
         started = time.perf_counter()
         events += deliver(
             sender,
-            score(model, pa.Table.from_batches([batch]), options),
+            score(model, pa.Table.from_batches([batch]), options, shadow=shadow),
             index=spec.get("index"),
             sourcetype=spec.get("sourcetype"),
             source=f"kepler:apply:{name}@{version}",
@@ -117,7 +139,7 @@ def _apply(
             mode="async",
         )
     report = sender.report()
-    return {
+    result: dict[str, Any] = {
         "model": name,
         "version": version,
         "rows": rows_written,
@@ -127,3 +149,6 @@ def _apply(
         "rejected": report.rejected - start_report.rejected,
         "queued_on_disk": report.spooled,
     }
+    if shadow is not None:
+        result["shadow"] = summarize(shadow.events)
+    return result

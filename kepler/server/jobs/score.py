@@ -9,7 +9,9 @@ died mid-send can be told apart in Splunk (``| dedup kepler_job kepler_row``).
 
 Scoring and delivery are :mod:`kepler.server.scoring`'s two steps, as for every apply; the
 model comes from the process's model cache (``ctx.cache``). A run owns its sender (its
-counts are its own) and flushes it once, at its end.
+counts are its own) and flushes it once, at its end. A schedule with ``shadow`` has a
+challenger score every piece too (pinned when the run starts): ``kepler:shadow`` events,
+summed up in the run's result.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from kepler.core.errors import HecRejected
 from kepler.core.refs import ModelRef
 from kepler.server.jobs.runner import run_once
 from kepler.server.queue import enqueue_score
+from kepler.server.scoring.shadow import Shadow, summarize
 from kepler.server.stores.jobs import Job
 from kepler.server.stores.schedules import Schedule
 
@@ -49,6 +52,7 @@ def schedule_spec(sched: Schedule, *, trigger: str) -> dict[str, Any]:
         "index": sched.index,
         "sourcetype": sched.sourcetype,
         "trigger": trigger,
+        "shadow": sched.shadow,
     }
 
 
@@ -92,7 +96,7 @@ def run_score(
     result, ran = run_once(
         ctx.jobs,
         job_id,
-        lambda job: _score(ctx, job_id, job.spec, splunk or s.splunk, hec or s.hec),
+        lambda job: _score(ctx, job_id, job.spec, splunk or s.splunk, hec or s.hec, user=job.user),
         telemetry=ctx.telemetry,
         what="scheduled job",
         limits=ctx.limits,
@@ -108,9 +112,11 @@ def _score(
     spec: dict[str, Any],
     splunk: SplunkSettings,
     hec_conf: HecSettings,
+    *,
+    user: str | None = None,
 ) -> dict[str, Any]:
     from kepler.hec import HecSender
-    from kepler.server.scoring import deliver
+    from kepler.server.scoring import Shadow, deliver
     from kepler.splunk.search import from_splunk
 
     jobs = ctx.jobs
@@ -132,6 +138,17 @@ def _score(
         "kepler_schedule": spec["schedule"],
         "kepler_job": job_id,
     }
+    shadow = None
+    if spec.get("shadow"):  # a challenger scores every piece too: kepler:shadow events
+        shadow = Shadow(
+            ctx.cache,
+            ctx.telemetry,
+            (info.name, info.version),
+            ModelRef.parse(str(spec["shadow"])),
+            user=user,
+            context={"mode": "schedule", "job": job_id, "schedule": spec["schedule"]},
+        )
+        shadow.pin()
     # HEC is checked before Splunk is searched: a run that could not deliver does not search.
     # The run has a sender of its own (its own disk-queue slot), so its counts are its own.
     with HecSender(hec_conf) as hec:
@@ -153,7 +170,7 @@ def _score(
             )
             deliver(
                 hec,
-                _scored_rows(model, piece, {**base, "kepler_row": start}),
+                _scored_rows(model, piece, {**base, "kepler_row": start}, shadow),
                 index=spec.get("index"),
                 sourcetype=spec.get("sourcetype"),
                 source=f"kepler:schedule:{spec['schedule']}",
@@ -170,6 +187,8 @@ def _score(
     )
     if report.last_error:
         result["hec_error"] = report.last_error
+    if shadow is not None:
+        result["shadow"] = summarize(shadow.events)
     if report.rejected:
         # Splunk refused data (an index the token may not write, a bad field): the run is
         # failed so that an alert on failed runs sees it; the counts stay in the error.
@@ -182,19 +201,25 @@ def _score(
     return result
 
 
-def _scored_rows(model: Any, piece: Any, base: dict[str, Any]) -> list[dict[str, Any]]:
+def _scored_rows(
+    model: Any, piece: Any, base: dict[str, Any], shadow: Shadow | None = None
+) -> list[dict[str, Any]]:
     """The piece's rows (Splunk's ``_`` fields too: ``_time`` is the event's time), their
-    scores, ``base`` and ``kepler_row`` (counted from ``base["kepler_row"]``)."""
+    scores, ``base`` and ``kepler_row`` (counted from ``base["kepler_row"]``); with
+    ``shadow``, its challenger scores the piece too."""
     import pyarrow as pa
 
     from kepler.server.scoring import ScoreOptions, score
 
     meta = model[1]
-    features = [c for c in meta.features if c in piece.columns]
+    wanted = list(meta.features)
+    if shadow is not None:  # the challenger may read fields the champion does not
+        wanted += [f for f in shadow.features if f not in wanted]
+    features = [c for c in wanted if c in piece.columns]
     table = pa.Table.from_pandas(piece[features], preserve_index=False)
     if not features:  # none of the model's fields came: every row is all missing
         table = pa.table({"_": pa.nulls(len(piece))}).drop_columns(["_"])
-    scored = score(model, table, ScoreOptions(include_input=False)).to_pandas()
+    scored = score(model, table, ScoreOptions(include_input=False), shadow=shadow).to_pandas()
     first = base["kepler_row"]
     return [
         {**row, **out, **base, "kepler_row": first + i}

@@ -3,7 +3,9 @@
 Two steps, and every job kind goes through both:
 
 - **score** (:func:`score`): a loaded model, an Arrow table and :class:`ScoreOptions` in,
-  the scored table out;
+  the scored table out. With ``shadow=`` (a :class:`Shadow`), a challenger scores the
+  same table after the champion and its agreement goes to Splunk as a ``kepler:shadow``
+  event, on every job kind below;
 - **deliver** (:func:`deliver`): scored rows to HEC events through the one event builder,
   :func:`rows_to_events`, sent all or none and settled (in Splunk or in the disk queue).
 
@@ -46,6 +48,7 @@ from kepler.server.scoring._tables import (
     read_csv_for_model,
     write_body,
 )
+from kepler.server.scoring.shadow import Shadow
 
 __all__ = [
     "DEFAULT_SOURCETYPE",
@@ -54,6 +57,7 @@ __all__ = [
     "Delivered",
     "Loaded",
     "ScoreOptions",
+    "Shadow",
     "Writeback",
     "algorithm_options",
     "apply_chunk",

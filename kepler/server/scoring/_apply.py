@@ -15,7 +15,7 @@ from kepler.server.model_cache import ModelCache
 from kepler.server.scoring._deliver import NOT_CONFIGURED, Delivered, deliver
 from kepler.server.scoring._score import ScoreOptions, score
 from kepler.server.scoring._tables import read_body, read_csv_for_model, write_body
-from kepler.server.scoring.shadow import shadow_batch
+from kepler.server.scoring.shadow import Shadow
 from kepler.server.senders import SenderPool
 from kepler.server.telemetry import Telemetry
 
@@ -70,11 +70,10 @@ def apply_chunk(
         name, number = resolved.name, resolved.version
         # A challenger may need fields the champion does not: read them all.
         table = read_body(fmt, body) if shadow is not None else _read(fmt, body, model[1], options)
-        scored = score(model, table, options)
-        shadowed = None
+        challenger = None
         if shadow is not None:
-            champion = (name, number, model)
-            shadowed = shadow_batch(cache, telemetry, champion, shadow, table, user=user)
+            challenger = Shadow(cache, telemetry, (name, number), shadow, user=user)
+        scored = score(model, table, options, shadow=challenger)
         delivered = None
         if lease is not None and writeback is not None:
             delivered = deliver(
@@ -87,6 +86,7 @@ def apply_chunk(
         telemetry.apply_batch(
             name, number, rows=table.num_rows, latency_s=time.perf_counter() - started, user=user
         )
+        shadowed = challenger.last if challenger is not None else None
         return Applied(write_body(fmt, scored), number, delivered, shadowed)
     except KeplerError as exc:
         telemetry.apply_batch(

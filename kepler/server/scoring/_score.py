@@ -1,17 +1,21 @@
 """The score step: a loaded model, a table and the options of `| kepler apply` in, the
 scored table out. Every way of scoring goes through :func:`score` (see the package's
-docstring); :func:`score_table` is the same step with the options spelt out."""
+docstring), a challenger's too (``shadow=``, :mod:`kepler.server.scoring.shadow`);
+:func:`score_table` is the same step with the options spelt out."""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from kepler.core.errors import DataError
+
+if TYPE_CHECKING:
+    from kepler.server.scoring.shadow import Shadow
 
 Loaded = tuple[Any, Any]  # (pipeline, ModelMeta), as the model cache holds it
 
@@ -33,10 +37,14 @@ class ScoreOptions:
         return cls(probabilities=spec.get("probabilities"), output_name=spec.get("output_name"))
 
 
-def score(model: Loaded, table: pa.Table, options: ScoreOptions) -> pa.Table:
-    """``table``'s rows with ``model``'s output fields (see :func:`score_table`)."""
+def score(
+    model: Loaded, table: pa.Table, options: ScoreOptions, *, shadow: Shadow | None = None
+) -> pa.Table:
+    """``table``'s rows with ``model``'s output fields (see :func:`score_table`). With
+    ``shadow``, its challenger scores the same rows after the champion and the agreement
+    is recorded (:meth:`Shadow.batch`); the answer is the champion's alone."""
     pipeline, meta = model
-    return score_table(
+    scored = score_table(
         pipeline,
         meta,
         table,
@@ -46,6 +54,9 @@ def score(model: Loaded, table: pa.Table, options: ScoreOptions) -> pa.Table:
         echo=options.echo,
         algorithm_options=dict(options.algorithm_options),
     )
+    if shadow is not None:
+        shadow.batch(model, table)
+    return scored
 
 
 def algorithm_options(**given: Any) -> tuple[tuple[str, Any], ...]:

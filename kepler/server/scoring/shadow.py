@@ -1,16 +1,22 @@
 """Champion/challenger: score the same rows with a second version in the shadow of the
-first, answer the champion's output only, and send how far the two agree to Splunk as a
-``kepler:shadow`` event.
+first, answer (or write) the champion's output only, and send how far the two agree to
+Splunk as a ``kepler:shadow`` event.
+
+Every way of scoring (sync apply, async apply, scheduled scoring) passes a :class:`Shadow`
+to the one score step (:func:`kepler.server.scoring.score`), which scores the challenger
+on the same table after the champion; each batch leaves one event, tagged with the mode
+(``sync``, ``async``, ``schedule``) and, for a job, its id and schedule.
 
 Agreement is the share of rows where both predict the same value (classifiers,
 clusterers, outlier detectors), or the mean absolute difference of the predictions
-(regressors). A challenger that cannot score the rows never fails the champion's answer:
+(regressors). A challenger that cannot score the rows never fails the champion's output:
 its event says why instead.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -25,6 +31,63 @@ SOURCETYPE = "kepler:shadow"
 log = logging.getLogger(__name__)
 
 
+class Shadow:
+    """A challenger scoring in the shadow of the champion ``name@version``: loaded from
+    ``cache``, its agreement sent through ``telemetry`` with ``context`` (the mode, the
+    job) and kept in :attr:`events`, one per scored batch."""
+
+    def __init__(
+        self,
+        cache: ModelCache,
+        telemetry: Telemetry,
+        champion: tuple[str, int],
+        challenger: ModelRef,
+        *,
+        user: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.cache = cache
+        self.telemetry = telemetry
+        self.champion = champion
+        self.challenger = challenger
+        self.user = user
+        self.context = dict(context or {})
+        self.events: list[dict[str, Any]] = []
+        self.features: list[str] = []  # the challenger's input fields, once pinned
+
+    @property
+    def last(self) -> dict[str, Any] | None:
+        return self.events[-1] if self.events else None
+
+    def pin(self) -> list[str]:
+        """Pin the challenger to the version its reference names now (an alias moved
+        mid-run must not change it) and return its input fields, so that a caller that
+        reads only the champion's fields reads these too. One that cannot be loaded has
+        none: its events say why."""
+        try:
+            resolved, (_, meta) = self.cache.fetch(self.challenger)
+        except KeplerError:
+            return []
+        self.challenger = ModelRef(resolved.name, version=resolved.version)
+        self.features = [str(f) for f in meta.features]
+        return self.features
+
+    def batch(self, loaded: Any, table: pa.Table) -> dict[str, Any]:
+        """Score ``table`` with the champion (``loaded``: its pipeline and meta) and the
+        challenger, send the agreement as a ``kepler:shadow`` event and return it."""
+        event = shadow_batch(
+            self.cache,
+            self.telemetry,
+            (*self.champion, loaded),
+            self.challenger,
+            table,
+            user=self.user,
+            context=self.context,
+        )
+        self.events.append(event)
+        return event
+
+
 def shadow_batch(
     cache: ModelCache,
     telemetry: Telemetry,
@@ -33,6 +96,7 @@ def shadow_batch(
     table: pa.Table,
     *,
     user: str | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score ``table`` with the champion (``(name, version, loaded)``) and ``challenger``,
     send the agreement as a ``kepler:shadow`` event and return it."""
@@ -46,6 +110,8 @@ def shadow_batch(
         "rows": table.num_rows,
         "task": meta.task,
         "user": user,
+        "mode": "sync",
+        **(context or {}),
     }
     try:
         resolved, (c_pipeline, c_meta) = cache.fetch(challenger)
@@ -73,6 +139,25 @@ def agreement(task: str, ours: np.ndarray, theirs: np.ndarray) -> dict[str, Any]
         return {"mean_abs_diff": float(np.nanmean(np.abs(a - b))) if len(a) else None}
     same = np.asarray([str(x) == str(y) for x, y in zip(ours, theirs, strict=True)])
     return {"agreement": float(same.mean()) if len(same) else None}
+
+
+def summarize(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """A job's shadow outcome over its batches: the challenger, the rows both scored, and
+    the row-weighted agreement (or mean absolute difference); None without batches."""
+    if not events:
+        return None
+    out: dict[str, Any] = {"challenger": events[-1].get("challenger"), "batches": len(events)}
+    scored = [e for e in events if not e.get("error")]
+    out["rows"] = sum(int(e.get("rows") or 0) for e in scored)
+    for key in ("agreement", "mean_abs_diff"):
+        parts = [(e[key], int(e.get("rows") or 0)) for e in scored if e.get(key) is not None]
+        weight = sum(n for _, n in parts)
+        if weight:
+            out[key] = sum(v * n for v, n in parts) / weight
+    errors = [e["error"] for e in events if e.get("error")]
+    if errors:
+        out["error"] = errors[-1]
+    return out
 
 
 def shadow_headers(event: dict[str, Any]) -> dict[str, str]:

@@ -65,6 +65,7 @@ class Schedule:
     next_run_at: float
     last_run_at: float | None = None
     last_job_id: str | None = None
+    shadow: str | None = None  # a challenger (pump@5) scored alongside each run
 
     @property
     def window(self) -> tuple[str, str]:
@@ -101,6 +102,7 @@ class ScheduleStore:
         index: str | None = None,
         sourcetype: str | None = None,
         start_now: bool = False,
+        shadow: str | None = None,
     ) -> Schedule:
         if not _NAME.match(name or ""):
             raise InvalidSpec(
@@ -109,6 +111,7 @@ class ScheduleStore:
         if not (search or "").strip():
             raise InvalidSpec("the schedule needs a search, e.g. 'index=sensors'")
         ref = ModelRef.parse(model)
+        challenger = str(ModelRef.parse(shadow)) if shadow else None
         every_s = parse_every(every)
         now = time.time()
         sched = Schedule(
@@ -124,6 +127,7 @@ class ScheduleStore:
             enabled=True,
             created_at=now,
             next_run_at=now if start_now else now + every_s,
+            shadow=challenger,
         )
         values = asdict(sched)
         values["hec_index"] = values.pop("index")

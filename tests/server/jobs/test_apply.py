@@ -25,7 +25,9 @@ def _stack_settings(tmp_path: Path, rx: HecReceiver | None) -> ServerSettings:
     return ServerSettings(home=tmp_path / "home", token="test-token", hec=hec)
 
 
-def _apply_job(ctx: ServerContext, index: str = "scores") -> tuple[str, str, JobStore]:
+def _apply_job(
+    ctx: ServerContext, index: str = "scores", shadow: str | None = None
+) -> tuple[str, str, JobStore]:
     from tests.server.jobs.test_fit import _regression_csv, _upload_csv
 
     settings = ctx.settings
@@ -39,7 +41,14 @@ def _apply_job(ctx: ServerContext, index: str = "scores") -> tuple[str, str, Job
     )
     job = jobs.create(
         "apply",
-        {"model": "line", "version": 1, "index": index, "sourcetype": None, "rows": 200},
+        {
+            "model": "line",
+            "version": 1,
+            "index": index,
+            "sourcetype": None,
+            "rows": 200,
+            "shadow": shadow,
+        },
         model="line",
         dataset_id=new,
     )
@@ -135,3 +144,40 @@ def test_apply_job_fails_with_hec_queue_full_instead_of_waiting_at_0_percent(
         assert TOKEN not in job.message
     finally:
         ctx.close(timeout=0)
+
+
+def test_apply_job_with_a_shadow_writes_the_champions_scores_and_each_batchs_agreement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.server.jobs.test_fit import _upload_csv
+
+    monkeypatch.setattr(apply, "BATCH_ROWS", 100)  # two batches of 100 rows
+    with HecReceiver(token=TOKEN) as rx:
+        ctx = ServerContext(_stack_settings(tmp_path, rx), component="worker")
+        dataset_id, job_id, jobs = _apply_job(ctx, shadow="line@2")  # line@1: y = 3x + 1
+        # The challenger, line@2: y = 2x + 1, so it is off by x on every row.
+        train = _upload_csv(
+            ctx.settings, "x,y\r\n" + "".join(f"{i},{2 * i + 1}\r\n" for i in range(50))
+        )
+        spec = FitSpec("LinearRegression", target="y", features=("x",), into="line")
+        fit = jobs.create("fit", spec.to_dict(), model="line", dataset_id=train)
+        assert run_fit(ctx, train, fit.id)["version"] == 2
+
+        result = run_apply(ctx, dataset_id, job_id)
+        assert (result["rows"], result["events_written"]) == (200, 200)
+        # What reached the index is the champion's alone.
+        scores = [e for e in rx.events if e["index"] == "scores"]
+        for e in scores:
+            assert e["event"]["predicted(y)"] == pytest.approx(3 * float(e["event"]["x"]) + 1)
+        # One kepler:shadow event a batch, and the job's result sums them up.
+        shadows = [e["event"] for e in rx.events if e.get("sourcetype") == "kepler:shadow"]
+        assert sorted(e["rows"] for e in shadows) == [100, 100]
+        assert {(e["mode"], e["job"], e["champion"], e["challenger"]) for e in shadows} == {
+            ("async", job_id, "line@1", "line@2")
+        }
+        # |(3x + 1) - (2x + 1)| = x: 49.5 over rows 0..99, 149.5 over 100..199.
+        diffs = sorted(e["mean_abs_diff"] for e in shadows)
+        assert diffs == pytest.approx([49.5, 149.5])
+        assert result["shadow"]["challenger"] == "line@2"
+        assert result["shadow"]["rows"] == 200
+        assert result["shadow"]["mean_abs_diff"] == pytest.approx(99.5)

@@ -139,3 +139,44 @@ def test_run_of_a_deleted_model_is_failed(
     run(ctx, job_id, splunkd, hec)
     job = ctx.jobs.get(job_id)
     assert job.state == FAILED and (job.error or {})["code"] == "model_not_found"
+
+
+def test_run_with_a_shadow_writes_the_champions_scores_and_records_the_agreement(
+    settings: ServerSettings, splunkd: SplunkdRest, hec: HecReceiver
+) -> None:
+    import pandas as pd
+
+    from kepler.core.spec import FitSpec
+    from kepler.ml.store import ModelStore
+    from kepler.ml.training import train
+
+    store = ModelStore(settings.tracking_uri, settings.artifact_location)
+    for slope in (5.0, 4.0):  # duel@1: y = 5x, the champion; duel@2: y = 4x
+        frame = pd.DataFrame({"x": [float(i) for i in range(20)]})
+        frame["y"] = slope * frame["x"]
+        spec = FitSpec("LinearRegression", target="y", features=("x",))
+        store.register(train(frame, spec), "duel")
+    # This worker's own events (kepler:shadow among them) go to the receiver too.
+    telemetry = HecSettings(url=hec.url, token=HEC_TOKEN, index="scores", linger=0.01)
+    ctx = ServerContext(settings.model_copy(update={"hec": telemetry}), component="worker")
+    try:
+        sched = ctx.schedules.create(
+            "duel", search="index=s", model="duel@1", every="1m", index="scores", shadow="duel@2"
+        )
+        assert ctx.schedules.get("duel").shadow == "duel@2"
+        job = fire(ctx, sched, trigger="manual")
+        assert ctx.jobs.get(job.id).spec["shadow"] == "duel@2"
+        result = run(ctx, job.id, splunkd, hec)
+        assert ctx.jobs.get(job.id).state == SUCCEEDED
+        scores = [e["event"] for e in hec.events if e["event"].get("kepler_schedule") == "duel"]
+        by_row = sorted(scores, key=lambda e: e["kepler_row"])
+        assert [e["predicted(y)"] for e in by_row] == pytest.approx([0, 5, 10, 15, 20])
+        (event,) = [e["event"] for e in hec.events if e.get("sourcetype") == "kepler:shadow"]
+        assert (event["mode"], event["job"], event["schedule"]) == ("schedule", job.id, "duel")
+        assert (event["champion"], event["challenger"], event["rows"]) == ("duel@1", "duel@2", 5)
+        # |5x - 4x| = x over x = 0..4
+        assert event["mean_abs_diff"] == pytest.approx(2.0)
+        assert result["shadow"]["mean_abs_diff"] == pytest.approx(2.0)
+        assert result["shadow"]["rows"] == 5
+    finally:
+        ctx.close(timeout=5)

@@ -93,3 +93,25 @@ def test_missed_slots_fire_once_not_in_a_burst(tmp_path: Path) -> None:
     nxt = st.claim(due, later)
     assert nxt == pytest.approx(later + 60)
     assert st.due(later + 59) == []
+
+
+def test_a_schedules_table_made_before_shadow_gets_the_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:  # the table as Kepler made it before shadow=
+        conn.execute(
+            "CREATE TABLE kepler_schedules (id VARCHAR(32) PRIMARY KEY, name VARCHAR(128) "
+            "NOT NULL UNIQUE, search TEXT NOT NULL, model VARCHAR(200) NOT NULL, every_s FLOAT "
+            "NOT NULL, earliest VARCHAR(64), latest VARCHAR(64), hec_index VARCHAR(128), "
+            "sourcetype VARCHAR(128), enabled BOOLEAN NOT NULL, created_at FLOAT NOT NULL, "
+            "next_run_at FLOAT NOT NULL, last_run_at FLOAT, last_job_id VARCHAR(32))"
+        )
+        conn.execute(
+            "INSERT INTO kepler_schedules VALUES ('a', 'old', 'index=s', 'm', 60, NULL, NULL, "
+            "NULL, NULL, 1, 0, 0, NULL, NULL)"
+        )
+    store = ScheduleStore(Database(f"sqlite:///{path}"))
+    assert store.get("old").shadow is None
+    made = store.create("new", search="index=s", model="m", every="1m", shadow="m@2")
+    assert store.get("new").shadow == "m@2" == made.shadow
