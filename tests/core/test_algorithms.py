@@ -54,6 +54,7 @@ MLTK_AND_MORE = {
     "clusterer": {"Birch", "DBSCAN", "KMeans", "SpectralClustering", "GaussianMixture"},
     "outlier": {"IsolationForest", "LocalOutlierFactor", "OneClassSVM"},
     "transformer": {"StandardScaler", "RobustScaler", "MinMaxScaler", "PCA", "KernelPCA", "ICA"},
+    "forecaster": {"StateSpaceForecast", "ARIMA"},
 }
 
 ALGORITHMS = builtin_algorithms()
