@@ -27,6 +27,7 @@ the forecast's origin). Events before the series' start get empty outputs.
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Any, ClassVar
 
@@ -41,7 +42,7 @@ TIME = "_time"
 MAX_SERIES_ROWS = 50_000  # statsmodels' likelihood fit is sequential: bound what a fit costs
 MAX_FORECAST_K = 10_000
 MAX_PERIOD = 1_000
-MAX_ARIMA_ORDER = 10  # p and q; d at most MAX_DIFFERENCING
+MAX_ARIMA_ORDER = 24  # p and q (two seasons of monthly data); d at most MAX_DIFFERENCING
 MAX_DIFFERENCING = 2
 # A step between two rows may differ from the series' median step by this share at most
 # (months run 28 to 31 days); more is a gap or a duplicate the series cannot hold.
@@ -263,7 +264,7 @@ class _Forecaster(BaseEstimator):
     def forecast_metrics(self) -> dict[str, float]:
         """MAE and RMSE of the held-back rows' forecasts (``holdback`` > 0), else of the
         one-step-ahead predictions over the training rows after the first; one pair per
-        field, named ``mae(<f>)`` when there are several."""
+        field, named ``mae_<f>`` when there are several."""
         check_is_fitted(self, "params_")
         n = len(self.values_)
         start = self.n_train_ if self.holdback else 1
@@ -274,7 +275,8 @@ class _Forecaster(BaseEstimator):
             err = err[np.isfinite(err)]
             if len(err) == 0:
                 continue
-            suffix = f"({f})" if len(self.fields_) > 1 else ""
+            # MLflow's metric names allow letters, digits and _-. / only
+            suffix = "_" + re.sub(r"[^A-Za-z0-9_.\-/ ]", "_", f) if len(self.fields_) > 1 else ""
             out[f"mae{suffix}"] = float(np.mean(np.abs(err)))
             out[f"rmse{suffix}"] = float(np.sqrt(np.mean(err**2)))
         return out

@@ -122,7 +122,7 @@ class Fit(Subcommand):
             # and their interval, and forecast_k rows after it.
             summary = ", ".join(f"{k}={v}" for k, v in row.items() if v is not None)
             messages.append(f"kepler fit: {summary}")
-            return info(True, messages), rows_to_csv(forecast)
+            return info(True, messages), rows_to_csv(forecast, exact=True)
         if self.options.get("output") == "events":
             # MLTK's fit answers with the training events and their predictions.
             summary = ", ".join(f"{k}={v}" for k, v in row.items() if v is not None)

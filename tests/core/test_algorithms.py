@@ -191,6 +191,8 @@ def test_optional_libraries_name_their_extra() -> None:
         "XGBoostRegressor": "xgboost",
         "TorchMLPClassifier": "torch",
         "TorchMLPRegressor": "torch",
+        "StateSpaceForecast": "forecast",
+        "ARIMA": "forecast",
     }
     assert find_algorithm("XGBoostClassifier").estimator == "xgboost.sklearn:XGBClassifier"
     assert find_algorithm("TorchMLPRegressor").estimator == "kepler.ml.torch_mlp:TorchMLPRegressor"

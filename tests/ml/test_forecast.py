@@ -103,7 +103,7 @@ def test_fit_state_space_forecast_several_fields_one_model_each() -> None:
     for field, y in (("CRM", a), ("ERP", b)):
         model = UnobservedComponents(y, **unobserved_components_kwargs(None))
         _compare(trained.forecast, _direct(model, len(y) - 1), field)
-    assert {"mae(CRM)", "rmse(ERP)"} <= set(trained.metrics)
+    assert {"mae_CRM", "rmse_ERP"} <= set(trained.metrics)
 
 
 def test_apply_forecasts_from_the_trained_state(tmp_path: Any, module_store: ModelStore) -> None:
