@@ -100,11 +100,19 @@ def run(ctx: Context | None) -> Section:
     train_y, truth = y[:-HORIZON], y[-HORIZON:]
     section = Section("Forecasting: CO2 at Mauna Loa")
     table = Table(
-        ["method", "MAE (ppm)", "RMSE (ppm)", "fit + forecast", "Kepler - statsmodels (largest gap)"],
+        [
+            "method",
+            "MAE (ppm)",
+            "RMSE (ppm)",
+            "fit + forecast",
+            "Kepler - statsmodels (largest gap)",
+        ],
         caption=f"The last {HORIZON} of {len(y)} months forecast from the rest",
     )
     naive_mae, naive_rmse = errors(seasonal_naive(train_y), truth)
-    table.add("seasonal naive (same month last year)", f"{naive_mae:.3f}", f"{naive_rmse:.3f}", "", "")
+    table.add(
+        "seasonal naive (same month last year)", f"{naive_mae:.3f}", f"{naive_rmse:.3f}", "", ""
+    )
     verdicts = []
     for algorithm, params in MODELS:
         t0 = time.perf_counter()

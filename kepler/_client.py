@@ -459,7 +459,9 @@ class Client:
             if pd.api.types.is_datetime64_any_dtype(df.get("_time", pd.Series()).dtype):
                 zone = getattr(df["_time"].dtype, "tz", None)
                 stamps = pd.to_datetime(scored["_time"], unit="s", utc=True)
-                merged["_time"] = stamps.dt.tz_convert(zone) if zone else stamps.dt.tz_localize(None)
+                merged["_time"] = (
+                    stamps.dt.tz_convert(zone) if zone else stamps.dt.tz_localize(None)
+                )
             else:
                 merged["_time"] = scored["_time"]
             merged = merged.sort_values("_time", kind="stable", ignore_index=True)

@@ -985,7 +985,9 @@ _FORECASTERS: tuple[AlgorithmInfo, ...] = (
         "forecaster",
         "kepler.ml.forecast:ARIMA",
         _ps(
-            _p("order", "str", doc="p-d-q: autoregressive terms, differences, moving-average terms"),
+            _p(
+                "order", "str", doc="p-d-q: autoregressive terms, differences, moving-average terms"
+            ),
             *_FORECAST_COMMON,
         ),
         extra="forecast",

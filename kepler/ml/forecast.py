@@ -376,8 +376,7 @@ def parse_order(order: Any) -> tuple[int, int, int]:
         ) from None
     if min(p, d, q) < 0 or max(p, q) > MAX_ARIMA_ORDER or d > MAX_DIFFERENCING:
         raise BadParameter(
-            f"order={order}: p and q must be 0 to {MAX_ARIMA_ORDER}, d 0 to "
-            f"{MAX_DIFFERENCING}",
+            f"order={order}: p and q must be 0 to {MAX_ARIMA_ORDER}, d 0 to {MAX_DIFFERENCING}",
             detail={"parameter": "order"},
         )
     return p, d, q

@@ -129,7 +129,13 @@ def test_as_names_the_prediction() -> None:
         _events(_series(40)), parse("fit ARIMA _time count order=1-0-0 forecast_k=2 as pred")
     )
     assert trained.forecast is not None
-    assert list(trained.forecast.columns) == ["_time", "count", "pred", "lower95(pred)", "upper95(pred)"]
+    assert list(trained.forecast.columns) == [
+        "_time",
+        "count",
+        "pred",
+        "lower95(pred)",
+        "upper95(pred)",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -172,8 +178,12 @@ def test_fit_forecaster_rejects_by_and_several_arima_fields() -> None:
 def test_apply_refuses_options_a_model_does_not_take() -> None:
     trained = train(_events(_series(30)), parse("fit ARIMA _time count order=1-0-0"))  # type: ignore[arg-type]
     with pytest.raises(BadParameter, match="DensityFunction"):
-        predict_frame(trained.pipeline, trained.meta, pd.DataFrame({"_time": [START]}),
-                      options={"threshold": 0.1})
+        predict_frame(
+            trained.pipeline,
+            trained.meta,
+            pd.DataFrame({"_time": [START]}),
+            options={"threshold": 0.1},
+        )
 
 
 def test_catalog_lists_both_forecasters() -> None:

@@ -87,13 +87,43 @@ def fit_rows(stack: LocalStack, script: Path, args: list[str], events: list[dict
 # MLTK's documented lines (the MLTK algorithm pages and the Forecast Time Series
 # Assistant's searches), on data shaped like the lookups they use.
 MLTK_LINES = [
-    ("exchange", "fit ARIMA _time rate holdback=5 conf_interval=95 order=1-0-0 forecast_k=10 as prediction", ["rate"], 10),
-    ("logins", "fit ARIMA _time logins holdback=0 conf_interval=95 order=0-0-0 forecast_k=5 as AR", ["logins"], 5),
+    (
+        "exchange",
+        "fit ARIMA _time rate holdback=5 conf_interval=95 order=1-0-0 forecast_k=10 as prediction",
+        ["rate"],
+        10,
+    ),
+    (
+        "logins",
+        "fit ARIMA _time logins holdback=0 conf_interval=95 order=0-0-0 forecast_k=5 as AR",
+        ["logins"],
+        5,
+    ),
     ("exchange", "fit ARIMA _time rate order=1-0-1 forecast_k=10 into rate_arima", ["rate"], 10),
-    ("logins", "fit ARIMA logins order=2-1-1 holdback=7 forecast_k=7 conf_interval=80", ["logins"], 7),
-    ("app_usage", "fit StateSpaceForecast CRM ERP Expenses holdback=12 into SF", ["CRM", "ERP", "Expenses"], 0),
-    ("app_usage", "fit StateSpaceForecast CRM period=12 forecast_k=12 conf_interval=90", ["CRM"], 12),
-    ("logins", "fit StateSpaceForecast logins holdback=0 forecast_k=14 conf_interval=95 into logins_ssf", ["logins"], 14),
+    (
+        "logins",
+        "fit ARIMA logins order=2-1-1 holdback=7 forecast_k=7 conf_interval=80",
+        ["logins"],
+        7,
+    ),
+    (
+        "app_usage",
+        "fit StateSpaceForecast CRM ERP Expenses holdback=12 into SF",
+        ["CRM", "ERP", "Expenses"],
+        0,
+    ),
+    (
+        "app_usage",
+        "fit StateSpaceForecast CRM period=12 forecast_k=12 conf_interval=90",
+        ["CRM"],
+        12,
+    ),
+    (
+        "logins",
+        "fit StateSpaceForecast logins holdback=0 forecast_k=14 conf_interval=95 into logins_ssf",
+        ["logins"],
+        14,
+    ),
     ("exchange", "fit StateSpaceForecast rate forecast_k=10 holdback=5", ["rate"], 10),
 ]
 
@@ -126,7 +156,10 @@ def test_fit_arima_equals_statsmodels(stack: LocalStack, script: Path) -> None:
 
     events = exchange()
     rows = fit_rows(
-        stack, script, "fit ARIMA _time rate order=1-1-1 holdback=5 forecast_k=10".split(), events
+        stack,
+        script,
+        ["fit", "ARIMA", "_time", "rate", "order=1-1-1", "holdback=5", "forecast_k=10"],
+        events,
     )
     y = np.array([float(e["rate"]) for e in events])
     with warnings.catch_warnings():
@@ -136,7 +169,10 @@ def test_fit_arima_equals_statsmodels(stack: LocalStack, script: Path) -> None:
     bounds = np.asarray(direct.conf_int(alpha=0.05))
     ours = np.array(
         [
-            [float(r[f"{c}(rate)" if c == "predicted" else f"{c}95(predicted(rate))"]) for r in rows]
+            [
+                float(r[f"{c}(rate)" if c == "predicted" else f"{c}95(predicted(rate))"])
+                for r in rows
+            ]
             for c in ("predicted", "lower", "upper")
         ]
     )
@@ -148,7 +184,10 @@ def test_fit_arima_equals_statsmodels(stack: LocalStack, script: Path) -> None:
 @pytest.fixture(scope="module")
 def rate_model(stack: LocalStack, script: Path) -> tuple[str, list]:
     rows = fit_rows(
-        stack, script, "fit ARIMA _time rate order=1-0-1 forecast_k=10 into rate_m".split(), exchange()
+        stack,
+        script,
+        ["fit", "ARIMA", "_time", "rate", "order=1-0-1", "forecast_k=10", "into", "rate_m"],
+        exchange(),
     )
     return "rate_m", rows
 
@@ -196,27 +235,27 @@ def test_sdk_forecast_matches_the_fit(stack: LocalStack, rate_model: tuple[str, 
     ("args", "events", "fragment"),
     [
         (
-            "fit ARIMA _time rate order=1-0-0".split(),
+            ["fit", "ARIMA", "_time", "rate", "order=1-0-0"],
             [{"_time": START + DAY * (i // 2), "rate": str(i)} for i in range(40)],
             "duplicated timestamps",
         ),
         (
-            "fit StateSpaceForecast rate".split(),
+            ["fit", "StateSpaceForecast", "rate"],
             [{"_time": START + DAY * i * (1 if i < 20 else 3), "rate": str(i)} for i in range(40)],
             "irregular",
         ),
         (
-            "fit ARIMA _time rate order=5-1-5".split(),
+            ["fit", "ARIMA", "_time", "rate", "order=5-1-5"],
             [{"_time": START + DAY * i, "rate": str(i)} for i in range(10)],
             "needs at least 14 rows",
         ),
         (
-            "fit StateSpaceForecast rate period=12".split(),
+            ["fit", "StateSpaceForecast", "rate", "period=12"],
             [{"_time": START + DAY * i, "rate": str(i)} for i in range(20)],
             "needs at least 24 rows",
         ),
         (
-            "fit ARIMA _time rate".split(),
+            ["fit", "ARIMA", "_time", "rate"],
             exchange(30),
             "needs order=<p>-<d>-<q>",
         ),
