@@ -22,7 +22,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import automl, data, drift, hec, latency, machine, spine, splunk_apply, splunk_export
+from bench import (
+    automl,
+    data,
+    drift,
+    forecast,
+    hec,
+    latency,
+    machine,
+    spine,
+    splunk_apply,
+    splunk_export,
+)
 from bench.context import REFERENCE_ROWS, ROOT, BenchSettings, Context
 from bench.report import Section
 
@@ -34,6 +45,7 @@ SECTIONS: list[tuple[str, Callable[[Context], Section]]] = [
     ("splunk_export", splunk_export.run),
     ("latency", latency.run),
     ("drift", drift.run),
+    ("forecast", forecast.run),
 ]
 
 

@@ -435,6 +435,39 @@ class Client:
         base = df.drop(columns=[c for c in scored.columns if c in df.columns])
         return pd.concat([base, scored], axis=1)
 
+    def forecast(self, df: Any, model: str, *, k: int = 0, as_: str | None = None) -> Any:
+        """A forecaster's (StateSpaceForecast, ARIMA) predictions for ``df``'s rows at their
+        ``_time``, from the trained state, then ``k`` rows after the later of the series'
+        end and ``df``'s last row: ``df``'s columns, ``predicted(<field>)``,
+        ``lower<ci>(predicted(<field>))`` and ``upper<ci>(predicted(<field>))``, sorted by
+        ``_time``. One request: ``df`` is the history to show, not a large table."""
+        import pandas as pd
+
+        ref = ModelRef.parse(model)
+        query = wire.ModelApply(output_name=as_ or None, include_input=False, forecast_k=k)
+        resp = self._request(
+            "POST",
+            wire.apply(ref),
+            params=query.to_params(),
+            content=_frames.ipc_bytes(_frames.to_arrow(df)),
+            headers={"Content-Type": _frames.ARROW},
+        )
+        scored = _frames.from_ipc(resp.content).to_pandas()
+        outputs = scored.drop(columns=["_time"], errors="ignore")
+        base = df.drop(columns=[c for c in outputs.columns if c in df.columns])
+        merged = pd.concat([base.reset_index(drop=True), outputs], axis=1)
+        if "_time" in scored.columns:
+            if pd.api.types.is_datetime64_any_dtype(df.get("_time", pd.Series()).dtype):
+                zone = getattr(df["_time"].dtype, "tz", None)
+                stamps = pd.to_datetime(scored["_time"], unit="s", utc=True)
+                merged["_time"] = (
+                    stamps.dt.tz_convert(zone) if zone else stamps.dt.tz_localize(None)
+                )
+            else:
+                merged["_time"] = scored["_time"]
+            merged = merged.sort_values("_time", kind="stable", ignore_index=True)
+        return merged
+
     def predict(
         self,
         data: Any,

@@ -19,7 +19,7 @@ from packaging.requirements import Requirement
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "packaging" / "constraints.txt"
 # What the Dockerfile's EXTRAS default installs, plus torch for WITH_TORCH=1.
-IMAGE_EXTRAS = ("bridge", "worker", "xgboost", "postgres", "flower", "gcp", "torch")
+IMAGE_EXTRAS = ("bridge", "worker", "xgboost", "forecast", "postgres", "flower", "gcp", "torch")
 
 
 def _canonical(name: str) -> str:

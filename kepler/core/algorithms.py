@@ -22,7 +22,7 @@ from typing import Any
 from kepler.core.errors import UnknownAlgorithm
 from kepler.core.params import Param, ParamSet, check_params
 
-TASKS = ("classifier", "regressor", "clusterer", "outlier", "transformer")
+TASKS = ("classifier", "regressor", "clusterer", "outlier", "transformer", "forecaster")
 SUPERVISED = ("classifier", "regressor")
 
 
@@ -76,6 +76,8 @@ MAX_CLUSTERS = 10_000
 MAX_NEIGHBORS = 1_000
 MAX_LAYER_WIDTH = 4_096
 MAX_DENSITY_GROUPS = 10_000  # kepler.ml.density.MAX_GROUPS
+MAX_FORECAST_K = 10_000  # kepler.ml.forecast.MAX_FORECAST_K
+MAX_PERIOD = 1_000  # kepler.ml.forecast.MAX_PERIOD
 
 # Shared parameter declarations.
 RANDOM_STATE = _p("random_state", "int", nullable=True, doc="seed for repeatable results")
@@ -933,12 +935,73 @@ _TRANSFORMERS: tuple[AlgorithmInfo, ...] = (
     ),
 )
 
+# MLTK's forecasters: driven by _time, they add predicted(<field>) and its interval, and
+# forecast_k rows after the series (kepler.ml.forecast).
+_FORECAST_COMMON = (
+    _p(
+        "forecast_k",
+        "int",
+        minimum=0,
+        maximum=MAX_FORECAST_K,
+        doc="steps to forecast after the last row (rows appended at the series' step)",
+    ),
+    _p(
+        "conf_interval",
+        "number",
+        minimum=1,
+        maximum=99.9,
+        doc="confidence of the interval, in percent: lower<ci>/upper<ci>(predicted(<field>))",
+    ),
+    _p(
+        "holdback",
+        "int",
+        minimum=0,
+        doc="last rows left out of the fit and forecast instead (to compare with the truth)",
+    ),
+)
+
+_FORECASTERS: tuple[AlgorithmInfo, ...] = (
+    AlgorithmInfo(
+        "StateSpaceForecast",
+        "forecaster",
+        "kepler.ml.forecast:StateSpaceForecast",
+        _ps(
+            *_FORECAST_COMMON,
+            _p(
+                "period",
+                "int",
+                minimum=2,
+                maximum=MAX_PERIOD,
+                nullable=True,
+                doc="seasonal period in rows (e.g. 24 for hourly data with a daily cycle)",
+            ),
+        ),
+        extra="forecast",
+        doc="Kalman-filter forecast (local linear trend, optional seasonality) of one or "
+        "more fields over _time.",
+    ),
+    AlgorithmInfo(
+        "ARIMA",
+        "forecaster",
+        "kepler.ml.forecast:ARIMA",
+        _ps(
+            _p(
+                "order", "str", doc="p-d-q: autoregressive terms, differences, moving-average terms"
+            ),
+            *_FORECAST_COMMON,
+        ),
+        extra="forecast",
+        doc="ARIMA(p, d, q) forecast of one field over _time.",
+    ),
+)
+
 _BUILTIN: tuple[AlgorithmInfo, ...] = (
     *_CLASSIFIERS,
     *_REGRESSORS,
     *_CLUSTERERS,
     *_OUTLIER_DETECTORS,
     *_TRANSFORMERS,
+    *_FORECASTERS,
 )
 
 

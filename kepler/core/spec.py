@@ -379,6 +379,7 @@ def _article(task: str) -> str:
         "clusterer": "a clustering algorithm",
         "outlier": "an anomaly detector",
         "transformer": "a preprocessing step",
+        "forecaster": "a forecaster",
     }
     return names.get(task, task)
 

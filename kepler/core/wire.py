@@ -500,6 +500,7 @@ class ModelApply(Body):
     lower_threshold: float | None = None
     upper_threshold: float | None = None
     show_density: bool | None = None
+    forecast_k: int | None = None  # a forecaster: also this many rows after the series
 
 
 @dataclass(frozen=True)

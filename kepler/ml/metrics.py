@@ -62,6 +62,7 @@ def compute_metrics(
         "clusterer": _clusterer,
         "outlier": _outlier,
         "transformer": _transformer,
+        "forecaster": _forecaster,
     }
     scorer = scorers.get(task)
     if scorer is None or (task in ("classifier", "regressor") and y is None):
@@ -76,6 +77,11 @@ def compute_metrics(
             log.warning("could not compute %s metrics: %s", task, exc)
             return {}
     return {k: float(v) for k, v in raw.items() if v is not None and np.isfinite(v)}
+
+
+def _forecaster(pipeline: Pipeline, X: pd.DataFrame, y: Any, seed: int) -> dict[str, Any]:
+    # The model holds its own series: the held-back rows' forecast errors, or one-step ones.
+    return dict(pipeline.named_steps["model"].forecast_metrics())
 
 
 def _safe(fn: Callable[[], Any]) -> float | None:

@@ -12,6 +12,11 @@ DensityFunction    ``IsOutlier(<field>)`` (empty: unseen      ``<out>``
                    group), ``ProbabilityDensity(<field>)``
                    with show_density, ``SampledValue(<field>)``
                    with sample / full_sample
+forecaster         ``predicted(<field>)``,                    ``<out>``, ``lower<ci>(<out>)``
+                   ``lower<ci>(predicted(<field>))``,         ...
+                   ``upper<ci>(predicted(<field>))`` per
+                   field (with ``forecast_k=``: ``_time``
+                   too, and rows after the series)
 scaler             ``SS_<field>`` / ``RS_<field>`` /          ``<out>_<field>``
                    ``MMS_<field>``
 decomposition      ``PC_1`` ... (PCA, KernelPCA), ``IC_1``    ``<out>_1`` ...
@@ -66,12 +71,9 @@ def predict_frame(
     apply-time algorithm options (DensityFunction's ``threshold=``, see
     :data:`APPLY_ALGORITHM_OPTIONS`), refused for models that take none.
     """
-    if options and meta.algorithm != "DensityFunction":
-        raise BadParameter(
-            f"{', '.join(sorted(options))} applies to DensityFunction models; "
-            f"this model is a {meta.algorithm}",
-            detail={"parameter": sorted(options)[0]},
-        )
+    _check_options(meta, options or {})
+    if meta.task == "forecaster":
+        return _forecast_frame(pipeline, meta, frame, output_name, conformed, options or {})
     if meta.algorithm == "DensityFunction":
         return _density_frame(pipeline, meta, frame, output_name, conformed, options or {})
     out = _predict_frame(pipeline, meta, frame, probabilities, output_name, conformed)
@@ -127,6 +129,79 @@ def _predict_frame(
     return pd.DataFrame(out, index=index)
 
 
+# Apply-time options, by the models that take them.
+FORECAST_OPTIONS = ("forecast_k",)
+
+
+def _check_options(meta: ModelMeta, options: Mapping[str, Any]) -> None:
+    """Refuse apply-time options the model does not take, naming the models that do."""
+    from kepler.core.spec import APPLY_ALGORITHM_OPTIONS as DENSITY_OPTIONS
+
+    if meta.task == "forecaster":
+        allowed: tuple[str, ...] = FORECAST_OPTIONS
+    elif meta.algorithm == "DensityFunction":
+        allowed = DENSITY_OPTIONS
+    else:
+        allowed = ()
+    refused = sorted(k for k in options if k not in allowed)
+    if refused:
+        owner = (
+            "forecasters (StateSpaceForecast, ARIMA)"
+            if refused[0] in FORECAST_OPTIONS
+            else "DensityFunction models"
+        )
+        raise BadParameter(
+            f"{', '.join(refused)} applies to {owner}; this model is a {meta.algorithm}",
+            detail={"parameter": refused[0]},
+        )
+
+
+def _forecast_names(meta: ModelMeta, out: str | None) -> list[str]:
+    from kepler.ml.forecast import output_names
+
+    ci = meta.params.get("conf_interval", 95)
+    fields = [f for f in meta.features if f != "_time"]
+    names: list[str] = []
+    for f in fields:
+        base = output_names(f, ci)
+        if out:  # `as <out>`: <out> for predicted(<f>), <out>(<f>) with several fields
+            renamed = out if len(fields) == 1 else f"{out}({f})"
+            base = [n.replace(f"predicted({f})", renamed) for n in base]
+        names += base
+    return names
+
+
+def _forecast_frame(
+    pipeline: Pipeline,
+    meta: ModelMeta,
+    frame: pd.DataFrame,
+    output_name: str | None,
+    conformed: bool,
+    options: Mapping[str, Any],
+) -> pd.DataFrame:
+    """Each event's forecast at its ``_time``; with ``forecast_k``, ``_time`` and the
+    outputs for the events, then ``forecast_k`` rows after the later of the series' end
+    and the last event (see :mod:`kepler.ml.forecast`)."""
+    names = _forecast_names(meta, output_name or meta.output_name)
+    est = final_estimator(pipeline)
+    X = (
+        frame
+        if conformed
+        else frames.conform(frame, {f: meta.feature_types[f] for f in meta.features})
+    )
+    out = est.predict_events(X) if len(frame) else pd.DataFrame(columns=est.output_fields())
+    out = out.astype(np.float64)
+    out.columns = names
+    out.attrs["missing_fields"] = [f for f in meta.features if f not in frame.columns]
+    if "forecast_k" not in options:
+        return out
+    future = est.future(X, int(options["forecast_k"]))
+    future.columns = [*future.columns[: -len(names)], *names]
+    if "_time" in future.columns:
+        out.insert(0, "_time", est.event_seconds(X))
+    return pd.concat([out.reset_index(drop=True), future], ignore_index=True)
+
+
 def output_fields(
     pipeline: Pipeline,
     meta: ModelMeta,
@@ -148,6 +223,8 @@ def output_fields(
         return _density_fields(meta, out, bool(meta.params.get("show_density")))
     if meta.task == "outlier":
         return [out or "isOutlier"]
+    if meta.task == "forecaster":
+        return _forecast_names(meta, out)
     return _transformer_fields(pipeline, meta, out)
 
 

@@ -24,7 +24,7 @@ ENTRY_POINT_GROUP = "kepler.algorithms"
 
 # The library an optional extra brings; checked first so a missing one is named plainly
 # (importing kepler.ml.torch_mlp without torch would otherwise blame Kepler's module).
-_EXTRA_LIBRARY = {"xgboost": "xgboost", "torch": "torch"}
+_EXTRA_LIBRARY = {"xgboost": "xgboost", "torch": "torch", "forecast": "statsmodels"}
 
 log = logging.getLogger(__name__)
 

@@ -28,10 +28,11 @@ from kepler.core.spec import FitSpec, expand_features
 from kepler.ml import frames, registry
 from kepler.ml.devices import score_on_cpu
 from kepler.ml.explain import explain
+from kepler.ml.forecast import TIME
 from kepler.ml.meta import ModelMeta
 from kepler.ml.metrics import compute_metrics, holdout_sample
 from kepler.ml.monitoring.baseline import try_fit_baseline
-from kepler.ml.outputs import check_probabilities
+from kepler.ml.outputs import check_probabilities, output_fields
 from kepler.ml.pipeline import build_pipeline
 
 # Below this many rows a holdout would leave too little to fit or to score.
@@ -59,6 +60,8 @@ class TrainedModel:
     holdout: dict[str, Any] | None = None
     # The fit spec as given (features before wildcards expand): what reproducing replays.
     spec: dict[str, Any] | None = None
+    # A forecaster's series and its forecast_k rows after it, with MLTK's output fields.
+    forecast: pd.DataFrame | None = None
 
 
 def train(
@@ -98,6 +101,8 @@ def train(
     )
     columns = [str(c) for c in frame.columns]
     features = expand_features(spec.features, columns, exclude=(target,) if target else ())
+    if info.task == "forecaster" and TIME in columns and TIME not in features:
+        features = [TIME, *features]  # MLTK's forecasters follow _time without being told
     by = _by_fields(info.name, estimator, spec, features, columns)
     features = [*features, *(b for b in by if b not in features)]
 
@@ -184,9 +189,23 @@ def train(
     )
     report(0.95, "profiling the data for drift")
     baseline = try_fit_baseline(pipeline, meta, X_train, X_holdout, fit_warnings)
+    forecast = None
+    if info.task == "forecaster":
+        report(0.97, "forecasting")
+        forecast = pipeline.named_steps["model"].forecast()
+        names = output_fields(pipeline, meta)  # MLTK's, or `as <out>`'s
+        forecast.columns = [*forecast.columns[: -len(names)], *names]
     report(1.0, "done")
     return TrainedModel(
-        pipeline, meta, metrics, importances, fit_warnings, baseline, sample, spec.to_dict()
+        pipeline,
+        meta,
+        metrics,
+        importances,
+        fit_warnings,
+        baseline,
+        sample,
+        spec.to_dict(),
+        forecast,
     )
 
 
@@ -208,7 +227,9 @@ def _by_fields(
 ) -> list[str]:
     """The `by` fields, for the estimators that group by themselves (DensityFunction: one
     value field, grouped by the raw values of the rest)."""
-    grouped = getattr(estimator, "kepler_raw_features", False)
+    grouped = getattr(estimator, "kepler_raw_features", False) and not getattr(
+        estimator, "kepler_forecaster", False
+    )
     if spec.by and not grouped:
         raise InvalidSpec(
             f"`by` is supported for DensityFunction; {algorithm} fits one model on all rows: "

@@ -116,6 +116,13 @@ class Fit(Subcommand):
             **{k: v for k, v in sorted((result.get("metrics") or {}).items())},
         }
         messages = list(trail)
+        forecast = result.get("forecast")
+        if forecast is not None:
+            # MLTK's forecasters answer with the series sorted by _time, the predictions
+            # and their interval, and forecast_k rows after it.
+            summary = ", ".join(f"{k}={v}" for k, v in row.items() if v is not None)
+            messages.append(f"kepler fit: {summary}")
+            return info(True, messages), rows_to_csv(forecast, exact=True)
         if self.options.get("output") == "events":
             # MLTK's fit answers with the training events and their predictions.
             summary = ", ".join(f"{k}={v}" for k, v in row.items() if v is not None)

@@ -17,8 +17,10 @@ CSV = "text/csv"
 Reply = tuple[dict[str, Any], bytes]
 
 
-def rows_to_csv(rows: list[dict[str, Any]]) -> bytes:
-    """Rows as Splunk reads them: a header of every field seen, ``\\r\\n`` line endings."""
+def rows_to_csv(rows: list[dict[str, Any]], *, exact: bool = False) -> bytes:
+    """Rows as Splunk reads them: a header of every field seen, ``\\r\\n`` line endings.
+    Floats show 6 significant digits (metrics), or every digit with ``exact`` (data, such
+    as a forecast's ``_time`` and predictions)."""
     fields: list[str] = []
     for row in rows:
         fields.extend(k for k in row if k not in fields)
@@ -26,11 +28,11 @@ def rows_to_csv(rows: list[dict[str, Any]]) -> bytes:
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\r\n", extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: _cell(v) for k, v in row.items()})
+        writer.writerow({k: _cell(v, exact) for k, v in row.items()})
     return out.getvalue().encode("utf-8")
 
 
-def _cell(value: Any) -> Any:
+def _cell(value: Any, exact: bool = False) -> Any:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -38,7 +40,7 @@ def _cell(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return "\n".join(str(v) for v in value)  # a multivalue field, as Splunk shows it
     if isinstance(value, float):
-        return f"{value:.6g}"
+        return repr(value) if exact else f"{value:.6g}"
     return value
 
 

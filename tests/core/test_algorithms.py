@@ -54,6 +54,7 @@ MLTK_AND_MORE = {
     "clusterer": {"Birch", "DBSCAN", "KMeans", "SpectralClustering", "GaussianMixture"},
     "outlier": {"IsolationForest", "LocalOutlierFactor", "OneClassSVM"},
     "transformer": {"StandardScaler", "RobustScaler", "MinMaxScaler", "PCA", "KernelPCA", "ICA"},
+    "forecaster": {"StateSpaceForecast", "ARIMA"},
 }
 
 ALGORITHMS = builtin_algorithms()
@@ -190,6 +191,8 @@ def test_optional_libraries_name_their_extra() -> None:
         "XGBoostRegressor": "xgboost",
         "TorchMLPClassifier": "torch",
         "TorchMLPRegressor": "torch",
+        "StateSpaceForecast": "forecast",
+        "ARIMA": "forecast",
     }
     assert find_algorithm("XGBoostClassifier").estimator == "xgboost.sklearn:XGBClassifier"
     assert find_algorithm("TorchMLPRegressor").estimator == "kepler.ml.torch_mlp:TorchMLPRegressor"

@@ -55,10 +55,13 @@ FAST: dict[str, dict[str, Any]] = {
     "GaussianMixture": {"k": 2},
     "KernelPCA": {"k": 3},
     "ICA": {"n_components": 2, "max_iter": 400},
+    "ARIMA": {"order": "1-0-0"},
 }
 TARGETS = {"classifier": "label", "regressor": "amount"}
 # Algorithms that model one field, grouped by others: (features, by).
 GROUPED = {"DensityFunction": (("x",), ("color",))}
+# Forecasters model one series: without _time, the rows in order are its steps.
+SERIES = {"StateSpaceForecast": "x", "ARIMA": "x"}
 PER_FIELD = {"StandardScaler": "SS", "RobustScaler": "RS", "MinMaxScaler": "MMS"}
 NUMBERED = {"PCA": "PC", "KernelPCA": "PC", "ICA": "IC"}
 EXPANDED = ["x", "z", "color=blue", "color=green", "color=red"]
@@ -73,6 +76,8 @@ def test_fit_apply_save_load_apply(
     info: AlgorithmInfo, make_events: Events, module_store: ModelStore
 ) -> None:
     features, by = GROUPED.get(info.name, (("x", "z", "color"), ()))
+    if info.name in SERIES:
+        features = (SERIES[info.name],)
     spec = FitSpec(
         info.name,
         target=TARGETS.get(info.task),
@@ -115,6 +120,9 @@ def _expected_fields(info: AlgorithmInfo) -> list[str]:
         return ["cluster"]
     if info.name == "DensityFunction":
         return ["IsOutlier(x)"]
+    if info.name in SERIES:
+        f = SERIES[info.name]
+        return [f"predicted({f})", f"lower95(predicted({f}))", f"upper95(predicted({f}))"]
     if info.task == "outlier":
         return ["isOutlier"]
     if info.name in PER_FIELD:

@@ -126,6 +126,7 @@ async def apply_model(
     lower_threshold: float | None = None,
     upper_threshold: float | None = None,
     show_density: bool | None = None,
+    forecast_k: int | None = Query(None, ge=0, le=10_000),
 ) -> Response:
     """Score CSV or Arrow rows with ``ref`` (``pump``, ``pump@3``, ``pump:production``);
     the answer has the same media type, with the model's output fields. With ``index``,
@@ -137,7 +138,9 @@ async def apply_model(
     champion's, the agreement goes to Splunk as a ``kepler:shadow`` event and comes back in
     ``X-Kepler-Shadow-*`` headers.
     ``threshold``, ``lower_threshold``, ``upper_threshold``, ``show_density``: a
-    DensityFunction model's outlier rule for these rows, without refitting."""
+    DensityFunction model's outlier rule for these rows, without refitting.
+    ``forecast_k``: a forecaster (StateSpaceForecast, ARIMA) answers ``_time`` and its
+    output fields for the rows, then this many rows after them (``include_input=false``)."""
     fmt = media_format(request.headers.get("content-type"))
     body = await _read_limited(request, state.settings.max_chunk_bytes)
     model_ref = ModelRef.parse(ref)
@@ -152,6 +155,7 @@ async def apply_model(
             lower_threshold=lower_threshold,
             upper_threshold=upper_threshold,
             show_density=show_density,
+            forecast_k=forecast_k,
         ),
     )
     writeback = None

@@ -116,6 +116,8 @@ def _fit(
         "algorithm": spec.algorithm,
         "dataset_id": dataset_id,
     }
+    if trained.forecast is not None:  # MLTK's fit answers with the series and its forecast
+        result["forecast"] = _records(trained.forecast)
     if spec.into:
         registered = register_trained(ctx, job_id, trained, spec.into, manifest, user=user)
         result.update(
@@ -177,6 +179,27 @@ def register_trained(
     )
 
 
+def _forecaster(algorithm: str) -> bool:
+    from kepler.core.errors import KeplerError
+    from kepler.ml.registry import get_algorithm
+
+    try:
+        return get_algorithm(algorithm).task == "forecaster"
+    except KeplerError:
+        return False
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    """A forecaster's rows as JSON-ready records: NaN (no value) becomes null. Bounded by
+    the forecasters' own row limits (kepler.ml.forecast)."""
+    import numpy as np
+
+    return [
+        {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
+
+
 def _fields_used(spec: FitSpec, names: list[str]) -> list[str] | None:
     """The target, the (expanded) features and `by` fields, in the dataset's order; ``None``
     (every field) when the spec names a field the data lacks, so that training reports it."""
@@ -191,4 +214,6 @@ def _fields_used(spec: FitSpec, names: list[str]) -> list[str] | None:
     if target and target not in names:
         return None
     wanted = {*features, *by, *([target] if target else [])}
+    if _forecaster(spec.algorithm) and "_time" in names:
+        wanted.add("_time")  # MLTK's forecasters follow _time without being told
     return [n for n in names if n in wanted]

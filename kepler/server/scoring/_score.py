@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from kepler.core.errors import DataError
+from kepler.core.errors import BadParameter, DataError
 
 if TYPE_CHECKING:
     from kepler.server.scoring.shadow import Shadow
@@ -115,6 +115,14 @@ def score_table(
         options=algorithm_options,
     )
     scored = pa.Table.from_pandas(out, preserve_index=False)
+    if scored.num_rows != table.num_rows:  # a forecaster's forecast_k rows after the events
+        if include_input:
+            raise BadParameter(
+                "forecast_k= answers _time and the forecast fields only: apply with "
+                "include_input=false (kp.forecast does)",
+                detail={"parameter": "forecast_k"},
+            )
+        return scored
     if not include_input:
         for name in reversed([c for c in echo if c in table.column_names]):
             if name not in scored.column_names:

@@ -1,0 +1,455 @@
+"""MLTK's forecasters, ``StateSpaceForecast`` and ``ARIMA``, on statsmodels' state-space models.
+
+The estimator sees the raw fields (``kepler_raw_features``): ``_time`` when the data has it,
+and the field(s) to forecast. :meth:`_Forecaster.fit` sorts the rows by ``_time``, checks
+that they form one regular series (no duplicated timestamps, no gaps of more than half a
+step, enough rows for the model), holds the last ``holdback`` rows out and fits statsmodels
+on the rest:
+
+* ``StateSpaceForecast``: :class:`statsmodels.tsa.statespace.structural.UnobservedComponents`
+  with a local linear trend, plus a seasonal component of ``period`` steps when given; one
+  model per field (MLTK forecasts several fields in one line).
+* ``ARIMA``: :class:`statsmodels.tsa.arima.model.ARIMA` with ``order=p-d-q`` (one field;
+  statsmodels' default trend: a constant when ``d`` is 0).
+
+The fitted state is the training series and the maximum-likelihood parameters; predictions
+run statsmodels' Kalman filter with those parameters again, which gives exactly what the
+fitted statsmodels results give (``get_prediction``): one-step-ahead predictions over the
+training rows, then forecasts from the end of training through the held-back rows and
+``forecast_k`` steps beyond the last row, with ``conf_interval`` % intervals. Outputs are
+MLTK's: ``predicted(<f>)``, ``lower<ci>(predicted(<f>))``, ``upper<ci>(predicted(<f>))``.
+
+``apply`` on a saved forecaster forecasts from the trained state: an event at a training
+timestamp gets that step's prediction, a later one the forecast at its distance (in steps)
+from the series' end; the state is not updated with the applied events (fit again to move
+the forecast's origin). Events before the series' start get empty outputs.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from kepler.core.errors import BadParameter, DataError, require
+
+TIME = "_time"
+MAX_SERIES_ROWS = 50_000  # statsmodels' likelihood fit is sequential: bound what a fit costs
+MAX_FORECAST_K = 10_000
+MAX_PERIOD = 1_000
+MAX_ARIMA_ORDER = 24  # p and q (two seasons of monthly data); d at most MAX_DIFFERENCING
+MAX_DIFFERENCING = 2
+# A step between two rows may differ from the series' median step by this share at most
+# (months run 28 to 31 days); more is a gap or a duplicate the series cannot hold.
+STEP_TOLERANCE = 0.5
+
+
+class _Forecaster(BaseEstimator):
+    """What both forecasters share: the series, its checks, predictions and outputs."""
+
+    kepler_raw_features: ClassVar[bool] = True
+    kepler_forecaster: ClassVar[bool] = True
+    algorithm: ClassVar[str] = ""
+    single_field: ClassVar[bool] = False
+
+    forecast_k: int
+    conf_interval: float
+    holdback: int
+
+    # -- fitting -----------------------------------------------------------------------
+
+    def fit(self, X: Any, y: Any = None) -> _Forecaster:
+        require("statsmodels", "forecast")
+        self._check_params()
+        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+        names = [str(c) for c in frame.columns]
+        fields = [n for n in names if n != TIME]
+        if not fields:
+            raise DataError(f"{self.algorithm} needs a numeric field to forecast besides _time")
+        if self.single_field and len(fields) != 1:
+            raise DataError(
+                f"{self.algorithm} forecasts one field (got {len(fields)}: {', '.join(fields)});"
+                " fit one model per field, or use StateSpaceForecast for several"
+            )
+        values = np.column_stack([_numeric(frame.iloc[:, names.index(f)], f) for f in fields])
+        times: np.ndarray | None = None
+        if TIME in names:
+            times = _seconds(frame.iloc[:, names.index(TIME)])
+            order = np.argsort(times, kind="stable")
+            times, values = times[order], values[order]
+            self.time_step_ = _check_regular(times)
+        else:
+            self.time_step_ = 1.0
+        n = len(values)
+        if n > MAX_SERIES_ROWS:
+            raise DataError(
+                f"{self.algorithm} fits at most {MAX_SERIES_ROWS:,} rows (got {n:,}); "
+                "aggregate first, e.g. `| timechart span=1h avg(<field>)`"
+            )
+        if self.holdback >= n:
+            raise BadParameter(
+                f"holdback={self.holdback} leaves no rows to fit on (the series has {n})",
+                detail={"parameter": "holdback"},
+            )
+        n_train = n - self.holdback
+        need = self._min_rows()
+        if n_train < need:
+            raise DataError(
+                f"{self.algorithm} {self._describe()} needs at least {need} rows to fit on; "
+                f"got {n_train}" + (f" after holdback={self.holdback}" if self.holdback else "")
+            )
+        for j, f in enumerate(fields):
+            if np.isnan(values[:n_train, j]).all():
+                raise DataError(f"field {f!r} has no numeric values to forecast")
+        self.fields_ = fields
+        self.times_ = times
+        self.values_ = values
+        self.n_train_ = n_train
+        self.params_ = [self._fit_one(values[:n_train, j]) for j in range(len(fields))]
+        self.feature_names_in_ = np.asarray(names, dtype=object)
+        self.n_features_in_ = len(names)
+        return self
+
+    def _fit_one(self, y: np.ndarray) -> np.ndarray:
+        # return_params: the optimiser's parameters, without the smoothing and covariance
+        # passes that fit() adds for its results object (predictions re-filter anyway).
+        params = self._model(y).fit(**self._fit_kwargs(), return_params=True)
+        return np.asarray(params, dtype=np.float64)
+
+    def _check_params(self) -> None:
+        if not 0 < float(self.conf_interval) < 100:
+            raise BadParameter(
+                f"conf_interval must be between 0 and 100 (a percentage); got {self.conf_interval}",
+                detail={"parameter": "conf_interval"},
+            )
+
+    # -- what subclasses say ------------------------------------------------------------
+
+    def _model(self, y: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    def _fit_kwargs(self) -> dict[str, Any]:
+        return {}
+
+    def _min_rows(self) -> int:
+        raise NotImplementedError
+
+    def _describe(self) -> str:
+        return ""
+
+    # -- predictions --------------------------------------------------------------------
+
+    def output_fields(self) -> list[str]:
+        """MLTK's names: ``predicted(<f>)``, ``lower<ci>(...)``, ``upper<ci>(...)`` per field."""
+        return [n for f in self.fields_ for n in output_names(f, self.conf_interval)]
+
+    def _predictions(self, j: int, end: int) -> np.ndarray:
+        """Field ``j``'s (mean, lower, upper) for positions 0..``end`` of the series, as rows."""
+        from statsmodels.tools.sm_exceptions import ValueWarning
+
+        y = self.values_[: self.n_train_, j]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ValueWarning)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            prediction = self._model(y).filter(self.params_[j]).get_prediction(start=0, end=end)
+            mean = np.asarray(prediction.predicted_mean, dtype=np.float64)
+            bounds = np.asarray(
+                prediction.conf_int(alpha=1 - float(self.conf_interval) / 100), dtype=np.float64
+            )
+        return np.column_stack([mean, bounds[:, 0], bounds[:, 1]])
+
+    def _at(self, positions: np.ndarray) -> np.ndarray:
+        """The outputs (one column per output field) at integer ``positions`` of the series;
+        negative positions (before its start) get NaN."""
+        out = np.full((len(positions), 3 * len(self.fields_)), np.nan)
+        valid = positions >= 0
+        if not valid.any():
+            return out
+        end = int(positions[valid].max())
+        if end - (self.n_train_ - 1) > MAX_FORECAST_K + self.holdback:
+            raise DataError(
+                f"these events lie {end - len(self.values_) + 1:,} steps after the series' end;"
+                f" a forecast reaches {MAX_FORECAST_K:,} steps at most: fit on recent data"
+            )
+        for j in range(len(self.fields_)):
+            out[valid, 3 * j : 3 * j + 3] = self._predictions(j, end)[positions[valid]]
+        return out
+
+    def forecast(self, forecast_k: int | None = None) -> pd.DataFrame:
+        """The fitted series and ``forecast_k`` rows after it (the fitted value by default):
+        ``_time`` (when the series has it), the field(s), then the output fields."""
+        check_is_fitted(self, "params_")
+        k = self.forecast_k if forecast_k is None else int(forecast_k)
+        if not 0 <= k <= MAX_FORECAST_K:
+            raise BadParameter(
+                f"forecast_k must be between 0 and {MAX_FORECAST_K:,}; got {k}",
+                detail={"parameter": "forecast_k"},
+            )
+        n = len(self.values_)
+        columns: dict[str, Any] = {}
+        if self.times_ is not None:
+            future = self.times_[-1] + self.time_step_ * np.arange(1, k + 1)
+            columns[TIME] = np.concatenate([self.times_, future])
+        for j, f in enumerate(self.fields_):
+            columns[f] = np.concatenate([self.values_[:, j], np.full(k, np.nan)])
+        outputs = self._at(np.arange(n + k))
+        for i, name in enumerate(self.output_fields()):
+            columns[name] = outputs[:, i]
+        return pd.DataFrame(columns)
+
+    def predict_events(self, X: Any) -> pd.DataFrame:
+        """The output fields for each of ``X``'s rows, by its ``_time`` (see the module
+        docstring); without ``_time`` in the model, rows are the series from its start."""
+        check_is_fitted(self, "params_")
+        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+        if self.times_ is None:
+            positions = np.arange(len(frame))
+        else:
+            if TIME not in frame.columns:
+                raise DataError(f"{self.algorithm} forecasts by _time: the events need _time")
+            positions = self._positions(_seconds(frame[TIME], allow_missing=True))
+        return pd.DataFrame(self._at(positions), columns=self.output_fields(), index=frame.index)
+
+    def event_seconds(self, X: Any) -> np.ndarray:
+        """The events' ``_time`` as epoch seconds (NaN where missing)."""
+        return _seconds(pd.DataFrame(X)[TIME], allow_missing=True)
+
+    def future(self, X: Any, forecast_k: int) -> pd.DataFrame:
+        """``forecast_k`` rows after the later of the series' end and ``X``'s last event:
+        ``_time`` (when the model has it) and the output fields."""
+        check_is_fitted(self, "params_")
+        k = int(forecast_k)
+        if not 0 <= k <= MAX_FORECAST_K:
+            raise BadParameter(
+                f"forecast_k must be between 0 and {MAX_FORECAST_K:,}; got {k}",
+                detail={"parameter": "forecast_k"},
+            )
+        n = len(self.values_)
+        columns: dict[str, Any] = {}
+        if self.times_ is None:
+            last = max(n, len(X)) - 1
+        else:
+            seen = self.event_seconds(X) if len(X) else np.array([np.nan])
+            latest = np.nanmax(np.append(seen, self.times_[-1]))
+            last = int(self._positions(np.array([latest]))[0])
+            start = self.times_[-1] + (last - n + 1) * self.time_step_
+            columns[TIME] = start + self.time_step_ * np.arange(1, k + 1)
+        outputs = self._at(np.arange(last + 1, last + 1 + k))
+        for i, name in enumerate(self.output_fields()):
+            columns[name] = outputs[:, i]
+        return pd.DataFrame(columns)
+
+    def _positions(self, seconds: np.ndarray) -> np.ndarray:
+        """Series positions of timestamps: a training timestamp's own row (the nearest one
+        between rows), after the end whole steps from the last row; -1 before the start
+        or where the time is missing."""
+        times = self.times_
+        assert times is not None
+        out = np.full(len(seconds), -1, dtype=np.int64)
+        known = ~np.isnan(seconds) & (seconds >= times[0] - self.time_step_ / 2)
+        inside = known & (seconds <= times[-1])
+        right = np.clip(np.searchsorted(times, seconds[inside]), 1, len(times) - 1)
+        nearer_left = seconds[inside] - times[right - 1] < times[right] - seconds[inside]
+        out[inside] = np.where(nearer_left, right - 1, right)
+        after = known & (seconds > times[-1])
+        steps = np.rint((seconds[after] - times[-1]) / self.time_step_).astype(np.int64)
+        out[after] = len(times) - 1 + steps
+        return out
+
+    def forecast_metrics(self) -> dict[str, float]:
+        """MAE and RMSE of the held-back rows' forecasts (``holdback`` > 0), else of the
+        one-step-ahead predictions over the training rows after the first; one pair per
+        field, named ``mae_<f>`` when there are several."""
+        check_is_fitted(self, "params_")
+        n = len(self.values_)
+        start = self.n_train_ if self.holdback else 1
+        out: dict[str, float] = {}
+        for j, f in enumerate(self.fields_):
+            predicted = self._predictions(j, n - 1)[start:, 0]
+            err = predicted - self.values_[start:, j]
+            err = err[np.isfinite(err)]
+            if len(err) == 0:
+                continue
+            # MLflow's metric names allow letters, digits and _-. / only
+            suffix = "_" + re.sub(r"[^A-Za-z0-9_.\-/ ]", "_", f) if len(self.fields_) > 1 else ""
+            out[f"mae{suffix}"] = float(np.mean(np.abs(err)))
+            out[f"rmse{suffix}"] = float(np.sqrt(np.mean(err**2)))
+        return out
+
+
+class StateSpaceForecast(_Forecaster):
+    """MLTK's StateSpaceForecast: a local linear trend (and ``period``-step seasonality)
+    state-space model per field, statsmodels' UnobservedComponents."""
+
+    algorithm = "StateSpaceForecast"
+
+    def __init__(
+        self,
+        forecast_k: int = 0,
+        conf_interval: float = 95,
+        holdback: int = 0,
+        period: int | None = None,
+    ) -> None:
+        self.forecast_k = forecast_k
+        self.conf_interval = conf_interval
+        self.holdback = holdback
+        self.period = period
+
+    def _model(self, y: np.ndarray) -> Any:
+        from statsmodels.tsa.statespace.structural import UnobservedComponents
+
+        return UnobservedComponents(y, **unobserved_components_kwargs(self.period))
+
+    def _fit_kwargs(self) -> dict[str, Any]:
+        return {"disp": False}
+
+    def _min_rows(self) -> int:
+        return max(2 * int(self.period), 5) if self.period else 5
+
+    def _describe(self) -> str:
+        return f"with period={self.period}" if self.period else ""
+
+
+class ARIMA(_Forecaster):
+    """MLTK's ARIMA with ``order=p-d-q``: statsmodels' ARIMA on one field."""
+
+    algorithm = "ARIMA"
+    single_field = True
+
+    def __init__(
+        self,
+        order: str | None = None,
+        forecast_k: int = 0,
+        conf_interval: float = 95,
+        holdback: int = 0,
+    ) -> None:
+        self.order = order
+        self.forecast_k = forecast_k
+        self.conf_interval = conf_interval
+        self.holdback = holdback
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        parse_order(self.order)
+
+    def _model(self, y: np.ndarray) -> Any:
+        from statsmodels.tsa.arima.model import ARIMA as SmARIMA
+
+        return SmARIMA(y, order=parse_order(self.order))
+
+    def _min_rows(self) -> int:
+        p, d, q = parse_order(self.order)
+        return max(p + d + q + 3, 5)
+
+    def _describe(self) -> str:
+        return f"with order={self.order}"
+
+
+def unobserved_components_kwargs(period: int | None) -> dict[str, Any]:
+    """StateSpaceForecast's statsmodels model: what Kepler fits, for a direct comparison."""
+    kwargs: dict[str, Any] = {"level": "local linear trend"}
+    if period:
+        kwargs["seasonal"] = int(period)
+    return kwargs
+
+
+def parse_order(order: Any) -> tuple[int, int, int]:
+    """``order=p-d-q`` as MLTK writes it (``1-0-1``; ``1,0,1`` too) as ``(p, d, q)``."""
+    if order is None or str(order).strip() == "":
+        raise BadParameter(
+            "ARIMA needs order=<p>-<d>-<q>, e.g. order=1-0-1 (autoregressive terms, "
+            "differences, moving-average terms)",
+            detail={"parameter": "order"},
+        )
+    parts = str(order).replace(",", "-").split("-")
+    try:
+        p, d, q = (int(x) for x in parts)
+    except ValueError:
+        raise BadParameter(
+            f"order must be three whole numbers p-d-q, e.g. order=1-0-1; got {order!r}",
+            detail={"parameter": "order"},
+        ) from None
+    if min(p, d, q) < 0 or max(p, q) > MAX_ARIMA_ORDER or d > MAX_DIFFERENCING:
+        raise BadParameter(
+            f"order={order}: p and q must be 0 to {MAX_ARIMA_ORDER}, d 0 to {MAX_DIFFERENCING}",
+            detail={"parameter": "order"},
+        )
+    return p, d, q
+
+
+def output_names(field: str, conf_interval: float) -> list[str]:
+    ci = f"{float(conf_interval):g}"
+    predicted = f"predicted({field})"
+    return [predicted, f"lower{ci}({predicted})", f"upper{ci}({predicted})"]
+
+
+def _numeric(column: pd.Series, name: str) -> np.ndarray:
+    """The field as floats; empty cells are missing (the Kalman filter skips them), any
+    other text is refused."""
+    if pd.api.types.is_bool_dtype(column.dtype):
+        raise DataError(f"field {name!r} is true/false, not a number to forecast")
+    values = pd.to_numeric(column, errors="coerce")
+    bad = values.isna() & column.notna() & (column.astype(str).str.strip() != "")
+    if bad.any():
+        example = column[bad].iloc[0]
+        raise DataError(
+            f"field {name!r} must be numeric to forecast; it holds {example!r} "
+            f"({int(bad.sum())} such rows): forecast a numeric field, or convert it first "
+            "(`| eval <field>=tonumber(<field>)`)",
+            detail={"field": name},
+        )
+    return np.asarray(values, dtype=np.float64)
+
+
+def _seconds(column: pd.Series, *, allow_missing: bool = False) -> np.ndarray:
+    """``_time`` as epoch seconds: numbers (Splunk's), datetimes, or date text."""
+    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+        stamps = pd.to_datetime(column, utc=True)
+        seconds = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+    else:
+        seconds = pd.to_numeric(column, errors="coerce")
+        if seconds.isna().any() and not allow_missing:
+            text = column[seconds.isna() & column.notna()]
+            if len(text):
+                stamps = pd.to_datetime(column, utc=True, errors="coerce")
+                seconds = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+    out = np.asarray(seconds, dtype=np.float64)
+    if not allow_missing and np.isnan(out).any():
+        raise DataError(
+            f"_time is missing or not a time in {int(np.isnan(out).sum())} rows; "
+            "every row of a series needs its _time"
+        )
+    return out
+
+
+def _check_regular(times: np.ndarray) -> float:
+    """The series' step (the median gap); refuse duplicated timestamps and gaps."""
+    if len(times) < 2:
+        return 1.0
+    gaps = np.diff(times)
+    if (gaps == 0).any():
+        at = times[1:][gaps == 0][0]
+        raise DataError(
+            f"_time repeats ({int((gaps == 0).sum())} duplicated timestamps, the first at "
+            f"{_iso(at)}): a forecaster needs one row per step; aggregate first, e.g. "
+            "`| timechart span=1h avg(<field>)` or `| stats avg(<field>) by _time`"
+        )
+    step = float(np.median(gaps))
+    off = np.abs(gaps - step) > STEP_TOLERANCE * step
+    if off.any():
+        at = times[1:][off][0]
+        raise DataError(
+            f"_time is irregular: the series steps by {step:g} s, but {int(off.sum())} gaps "
+            f"differ (the first ends at {_iso(at)}); bin it to a regular step with "
+            "`| timechart span=<step> ...` (and `| fillnull` for empty bins)"
+        )
+    return step
+
+
+def _iso(seconds: float) -> str:
+    return pd.Timestamp(seconds, unit="s", tz="UTC").isoformat()

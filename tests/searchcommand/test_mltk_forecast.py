@@ -1,0 +1,273 @@
+"""MLTK's StateSpaceForecast and ARIMA SPL lines as splunkd runs them, against a real bridge
+and worker: fit answers with the series and its forecast, apply forecasts from the saved
+state, the SDK's kp.forecast gives the same numbers, bad series are one ERROR."""
+
+from __future__ import annotations
+
+import math
+import random
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kepler._stack import LocalStack
+from tests.splunk.harness import chunks
+from tests.splunk.kepler_command import run_fit, splunkd
+
+pytestmark = pytest.mark.system
+DAY = 86_400
+START = 1_700_000_000  # a day boundary is not needed: the series' step is what counts
+
+
+def exchange(n: int = 120, seed: int = 0) -> list[dict]:
+    """Daily rates shaped like MLTK's exchange.csv: _time, rate (a slow random walk)."""
+    rng = random.Random(seed)
+    rate, rows = 1.30, []
+    for i in range(n):
+        rate += rng.gauss(0, 0.004)
+        rows.append({"_time": START + DAY * i, "rate": f"{rate:.5f}"})
+    return rows
+
+
+def logins(n: int = 90, seed: int = 1) -> list[dict]:
+    """Daily logins shaped like MLTK's logins.csv: a weekly cycle around a level."""
+    rng = random.Random(seed)
+    return [
+        {
+            "_time": START + DAY * i,
+            "logins": str(round(200 + 40 * math.sin(2 * math.pi * i / 7) + rng.gauss(0, 8))),
+        }
+        for i in range(n)
+    ]
+
+
+def app_usage(months: int = 48, seed: int = 2) -> list[dict]:
+    """Monthly usage shaped like MLTK's app_usage.csv: _time (month starts), CRM, ERP,
+    Expenses, each with a yearly season and a trend."""
+    import pandas as pd
+
+    rng = random.Random(seed)
+    starts = pd.date_range("2019-01-01", periods=months, freq="MS", tz="UTC")
+    rows = []
+    for i, month in enumerate(starts):
+        season = math.sin(2 * math.pi * i / 12)
+        rows.append(
+            {
+                "_time": int(month.timestamp()),
+                "CRM": f"{300 + 3 * i + 50 * season + rng.gauss(0, 10):.1f}",
+                "ERP": f"{800 + 5 * i - 80 * season + rng.gauss(0, 20):.1f}",
+                "Expenses": f"{150 + i + 20 * season + rng.gauss(0, 5):.1f}",
+            }
+        )
+    return rows
+
+
+DATA = {"exchange": exchange, "logins": logins, "app_usage": app_usage}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with LocalStack(tmp_path_factory.mktemp("forecast-stack")) as s:
+        yield s
+
+
+def fit_rows(stack: LocalStack, script: Path, args: list[str], events: list[dict]) -> list:
+    """Run `fit ...` on the events, newest first as a search returns them."""
+    cmd = splunkd(script, stack.url, stack.token)
+    fields = list(events[0])
+    _, replies = run_fit(cmd, args, chunks(list(reversed(events)), 50, fields))
+    assert not [m for m in replies[-1].messages if m[0] == "ERROR"], replies[-1].messages
+    assert cmd.close() == 0
+    return replies[-1].records()
+
+
+# MLTK's documented lines (the MLTK algorithm pages and the Forecast Time Series
+# Assistant's searches), on data shaped like the lookups they use.
+MLTK_LINES = [
+    (
+        "exchange",
+        "fit ARIMA _time rate holdback=5 conf_interval=95 order=1-0-0 forecast_k=10 as prediction",
+        ["rate"],
+        10,
+    ),
+    (
+        "logins",
+        "fit ARIMA _time logins holdback=0 conf_interval=95 order=0-0-0 forecast_k=5 as AR",
+        ["logins"],
+        5,
+    ),
+    ("exchange", "fit ARIMA _time rate order=1-0-1 forecast_k=10 into rate_arima", ["rate"], 10),
+    (
+        "logins",
+        "fit ARIMA logins order=2-1-1 holdback=7 forecast_k=7 conf_interval=80",
+        ["logins"],
+        7,
+    ),
+    (
+        "app_usage",
+        "fit StateSpaceForecast CRM ERP Expenses holdback=12 into SF",
+        ["CRM", "ERP", "Expenses"],
+        0,
+    ),
+    (
+        "app_usage",
+        "fit StateSpaceForecast CRM period=12 forecast_k=12 conf_interval=90",
+        ["CRM"],
+        12,
+    ),
+    (
+        "logins",
+        "fit StateSpaceForecast logins holdback=0 forecast_k=14 conf_interval=95 into logins_ssf",
+        ["logins"],
+        14,
+    ),
+    ("exchange", "fit StateSpaceForecast rate forecast_k=10 holdback=5", ["rate"], 10),
+]
+
+
+@pytest.mark.parametrize(("data", "line", "fields", "k"), MLTK_LINES, ids=lambda v: str(v)[:40])
+def test_fit_mltk_line_answers_series_and_forecast(
+    stack: LocalStack, script: Path, data: str, line: str, fields: list[str], k: int
+) -> None:
+    events = DATA[data]()
+    rows = fit_rows(stack, script, line.split(), events)
+    assert len(rows) == len(events) + k
+    times = [float(r["_time"]) for r in rows]
+    assert times == sorted(times) and len(set(times)) == len(times)
+    ci = next((w.split("=")[1] for w in line.split() if w.startswith("conf_interval=")), "95")
+    out = line.split(" as ")[1].split()[0] if " as " in line else None
+    for field in fields:
+        predicted = out or f"predicted({field})"
+        lower, upper = f"lower{ci}({predicted})", f"upper{ci}({predicted})"
+        assert {field, predicted, lower, upper} <= set(rows[0]), rows[0].keys()
+        assert all(r[field] == "" for r in rows[len(events) :])  # future: no value yet
+        for r in rows[len(events) :]:
+            assert float(r[lower]) < float(r[predicted]) < float(r[upper])
+    if k:
+        step = times[-1] - times[-2]
+        assert times[len(events)] - times[len(events) - 1] == pytest.approx(step)
+
+
+def test_fit_arima_equals_statsmodels(stack: LocalStack, script: Path) -> None:
+    from statsmodels.tsa.arima.model import ARIMA
+
+    events = exchange()
+    rows = fit_rows(
+        stack,
+        script,
+        ["fit", "ARIMA", "_time", "rate", "order=1-1-1", "holdback=5", "forecast_k=10"],
+        events,
+    )
+    y = np.array([float(e["rate"]) for e in events])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = ARIMA(y[:-5], order=(1, 1, 1)).fit()
+    direct = fitted.get_prediction(start=0, end=len(y) + 9)
+    bounds = np.asarray(direct.conf_int(alpha=0.05))
+    ours = np.array(
+        [
+            [
+                float(r[f"{c}(rate)" if c == "predicted" else f"{c}95(predicted(rate))"])
+                for r in rows
+            ]
+            for c in ("predicted", "lower", "upper")
+        ]
+    )
+    # Splunk's CSV carries the numbers as text: equal to the digits it writes
+    np.testing.assert_allclose(ours[0], direct.predicted_mean, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(ours[1:].T, bounds, rtol=1e-9, atol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def rate_model(stack: LocalStack, script: Path) -> tuple[str, list]:
+    rows = fit_rows(
+        stack,
+        script,
+        ["fit", "ARIMA", "_time", "rate", "order=1-0-1", "forecast_k=10", "into", "rate_m"],
+        exchange(),
+    )
+    return "rate_m", rows
+
+
+def test_apply_forecasts_each_event_at_its_time(
+    stack: LocalStack, script: Path, rate_model: tuple[str, list]
+) -> None:
+    name, fitted = rate_model
+    # a training day, and the 3rd and 10th forecast days (MLTK: | apply <model>)
+    wanted = [fitted[40], fitted[122], fitted[129]]
+    events = [{"_time": r["_time"], "host": "h1"} for r in wanted]
+    cmd = splunkd(script, stack.url, stack.token)
+    info = cmd.getinfo(["apply", name])
+    assert not [m for m in info.messages if m[0] == "ERROR"], info.messages
+    _, rows = cmd.send(events, finished=True)
+    assert cmd.close() == 0
+    for row, want in zip(rows, wanted, strict=True):
+        for field in ("predicted(rate)", "lower95(predicted(rate))", "upper95(predicted(rate))"):
+            assert float(row[field]) == pytest.approx(float(want[field]), rel=1e-9)
+
+
+def test_sdk_forecast_matches_the_fit(stack: LocalStack, rate_model: tuple[str, list]) -> None:
+    import pandas as pd
+
+    name, fitted = rate_model
+    history = pd.DataFrame(exchange())
+    history["_time"] = pd.to_datetime(history["_time"], unit="s")
+    forecast = stack.client().forecast(history.iloc[::-1], name, k=10)
+    assert list(forecast.columns) == [
+        "_time",
+        "rate",
+        "predicted(rate)",
+        "lower95(predicted(rate))",
+        "upper95(predicted(rate))",
+    ]
+    assert len(forecast) == len(fitted) and forecast["_time"].is_monotonic_increasing
+    assert forecast["_time"].iloc[-1] == pd.Timestamp(float(fitted[-1]["_time"]), unit="s")
+    np.testing.assert_allclose(
+        forecast["predicted(rate)"], [float(r["predicted(rate)"]) for r in fitted], rtol=1e-9
+    )
+    assert forecast["rate"].iloc[-10:].isna().all()
+
+
+@pytest.mark.parametrize(
+    ("args", "events", "fragment"),
+    [
+        (
+            ["fit", "ARIMA", "_time", "rate", "order=1-0-0"],
+            [{"_time": START + DAY * (i // 2), "rate": str(i)} for i in range(40)],
+            "duplicated timestamps",
+        ),
+        (
+            ["fit", "StateSpaceForecast", "rate"],
+            [{"_time": START + DAY * i * (1 if i < 20 else 3), "rate": str(i)} for i in range(40)],
+            "irregular",
+        ),
+        (
+            ["fit", "ARIMA", "_time", "rate", "order=5-1-5"],
+            [{"_time": START + DAY * i, "rate": str(i)} for i in range(10)],
+            "needs at least 14 rows",
+        ),
+        (
+            ["fit", "StateSpaceForecast", "rate", "period=12"],
+            [{"_time": START + DAY * i, "rate": str(i)} for i in range(20)],
+            "needs at least 24 rows",
+        ),
+        (
+            ["fit", "ARIMA", "_time", "rate"],
+            exchange(30),
+            "needs order=<p>-<d>-<q>",
+        ),
+    ],
+    ids=["duplicated", "irregular", "too-few-arima", "too-few-period", "no-order"],
+)
+def test_bad_series_is_one_error(
+    stack: LocalStack, script: Path, args: list[str], events: list[dict], fragment: str
+) -> None:
+    cmd = splunkd(script, stack.url, stack.token)
+    _, replies = run_fit(cmd, args, chunks(events, 100, list(events[0])))
+    errors = [text for level, text in replies[-1].messages if level == "ERROR"]
+    assert len(errors) == 1 and fragment in errors[0], replies[-1].messages
+    assert cmd.close() == 1
+    assert "Traceback" not in cmd.stderr
