@@ -337,6 +337,7 @@ class FitJob(Body):
     output_name: str | None = None
     probabilities: bool = False
     holdout: float = 0.2
+    by: list[str] = field(default_factory=list)  # one model per group of these fields
 
 
 @dataclass(frozen=True)
@@ -627,6 +628,8 @@ class ModelView:
     importances: list[dict[str, Any]] | None = None
     baseline: dict[str, Any] | None = None  # the drift baseline's summary (None: none kept)
     alias_moves: list[dict[str, Any]] = field(default_factory=list)  # latest first
+    # A `by` model's groups (kepler.ml.grouped): key, by values, rows, status, metrics.
+    groups: list[dict[str, Any]] | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelView:
@@ -636,7 +639,7 @@ class ModelView:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        for key in ("coefficients", "importances"):
+        for key in ("coefficients", "importances", "groups"):
             if out[key] is None:
                 del out[key]
         return out

@@ -204,6 +204,8 @@ class ModelStore:
             "lineage": lineage or {},
             "holdout_sample": trained.holdout,
         }
+        if trained.groups is not None:
+            summary["groups"] = trained.groups
         self.client.log_dict(run_id, summary, SUMMARY_ARTIFACT)
         if trained.baseline is not None:
             self.client.log_dict(run_id, trained.baseline, BASELINE_ARTIFACT)
@@ -454,6 +456,8 @@ class ModelStore:
                 for mv in self._versions(info.name)
             ],
         }
+        if summary.get("groups") is not None:
+            body["groups"] = summary["groups"]
         if explained and "coefficient" in explained[0]:
             body["coefficients"] = explained
         else:

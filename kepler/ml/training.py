@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from kepler.core.algorithms import DEFAULT_MAX_GROUPS
 from kepler.core.errors import BadParameter, DataError, InvalidSpec
 from kepler.core.spec import FitSpec, expand_features
 from kepler.ml import frames, registry
@@ -56,6 +57,8 @@ class TrainedModel:
     baseline: dict[str, Any] | None = None  # kepler.ml.monitoring's profile, for drift
     # A bounded sample of holdout truth and predictions, for plots (metrics.holdout_sample).
     holdout: dict[str, Any] | None = None
+    # `by` models: one row per group (kepler.ml.grouped.score_groups); None otherwise.
+    groups: list[dict[str, Any]] | None = None
 
 
 def train(
@@ -64,12 +67,14 @@ def train(
     *,
     progress: Progress | None = None,
     consume: bool = False,
+    max_groups: int = DEFAULT_MAX_GROUPS,
 ) -> TrainedModel:
     """Fit ``spec.algorithm`` on ``frame`` as ``spec`` says; see the module docstring.
 
     ``consume``: the caller gives ``frame`` away (a worker that read it for this fit
     alone), so its columns may be reordered in place to hold rows out without copying
-    them; the caller must not read it afterwards.
+    them; the caller must not read it afterwards. ``max_groups``: most groups a `by`
+    clause may make (the worker's ``KEPLER_MAX_GROUPS``).
     """
     report = progress or _silent
     report(0.0, "checking the fit")
@@ -96,6 +101,9 @@ def train(
     columns = [str(c) for c in frame.columns]
     features = expand_features(spec.features, columns, exclude=(target,) if target else ())
     by = _by_fields(info.name, estimator, spec, features, columns)
+    grouped = bool(by) and not getattr(estimator, "kepler_raw_features", False)
+    if grouped:  # a group's model sees its own rows: its `by` values are constant there
+        features = _group_features(features, by, target)
     features = [*features, *(b for b in by if b not in features)]
 
     y: np.ndarray | None = None
@@ -123,12 +131,16 @@ def train(
     report(0.1, "reading the features")
     feature_types, X = frames.read_features(frame, features, rows=rows)
 
-    pipeline = build_pipeline(estimator, feature_types, info.task)
+    pipeline = build_pipeline(estimator, feature_types, info.task, by=by)
+    if grouped:
+        pipeline.set_params(model__max_groups=max_groups)
 
     seed = params.get("random_state")
     seed = int(seed) if isinstance(seed, int) else 0
     report(0.15, "splitting off the holdout")
     labels = y if info.task == "classifier" else None
+    if grouped:  # every group gets its share of the holdout
+        labels = _group_labels(X, by, labels)
     train_rows, holdout_rows = _split(
         len(X), labels, spec.holdout if info.supervised else 0.0, seed
     )
@@ -140,7 +152,12 @@ def train(
 
     report(0.8, "scoring")
     sample = None
-    if holdout_rows is not None:
+    groups = None
+    if grouped:
+        metrics, groups, sample = _score_grouped(
+            pipeline, info.task, X_train, X_holdout, y, holdout_rows, seed
+        )
+    elif holdout_rows is not None:
         metrics = compute_metrics(
             pipeline,
             info.task,
@@ -180,7 +197,9 @@ def train(
     report(0.95, "profiling the data for drift")
     baseline = try_fit_baseline(pipeline, meta, X_train, X_holdout, fit_warnings)
     report(1.0, "done")
-    return TrainedModel(pipeline, meta, metrics, importances, fit_warnings, baseline, sample)
+    return TrainedModel(
+        pipeline, meta, metrics, importances, fit_warnings, baseline, sample, groups
+    )
 
 
 def _silent(fraction: float, message: str) -> None:
@@ -190,13 +209,13 @@ def _silent(fraction: float, message: str) -> None:
 def _by_fields(
     algorithm: str, estimator: Any, spec: FitSpec, features: list[str], columns: list[str]
 ) -> list[str]:
-    """The `by` fields, for the estimators that group by themselves (DensityFunction: one
-    value field, grouped by the raw values of the rest)."""
+    """The `by` fields: one model per group of their values (kepler.ml.grouped), or for
+    the estimators that group by themselves (DensityFunction: one value field, grouped by
+    the raw values of the rest) their group fields."""
     grouped = getattr(estimator, "kepler_raw_features", False)
-    if spec.by and not grouped:
+    if spec.target and spec.target in spec.by:
         raise InvalidSpec(
-            f"`by` is supported for DensityFunction; {algorithm} fits one model on all rows: "
-            "drop the `by` clause"
+            f"{spec.target!r} is the target and a `by` field; group by other fields"
         )
     if grouped and len(features) != 1:
         raise InvalidSpec(
@@ -204,6 +223,58 @@ def _by_fields(
             f"{', '.join(features)}); fit one model per field, and put group fields after `by`"
         )
     return expand_features(spec.by, columns) if spec.by else []
+
+
+def _group_features(features: list[str], by: list[str], target: str | None) -> list[str]:
+    inner = [f for f in features if f not in by]
+    if not inner:
+        raise InvalidSpec(
+            f"every feature is a `by` field ({', '.join(by)}); name the fields each group's "
+            "model learns from, as in `fit ... from temp vibration by site`"
+        )
+    return inner
+
+
+def _group_labels(X: pd.DataFrame, by: list[str], labels: np.ndarray | None) -> np.ndarray:
+    """What the holdout is stratified on for a `by` model: the group, and the class."""
+    from kepler.ml.grouped import group_keys
+
+    keys = pd.Series(group_keys(X, by), dtype=object).fillna("").astype(str)
+    if labels is not None:
+        keys = keys + "|" + pd.Series(labels, dtype=object).astype(str).to_numpy()
+    return keys.to_numpy()
+
+
+def _score_grouped(
+    pipeline: Pipeline,
+    task: str,
+    X_train: pd.DataFrame,
+    X_holdout: pd.DataFrame,
+    y: np.ndarray | None,
+    holdout_rows: np.ndarray | None,
+    seed: int,
+) -> tuple[dict[str, float], list[dict[str, Any]], dict[str, Any] | None]:
+    """A `by` model's metrics overall and per group (on the holdout, or for unsupervised
+    models the training rows), and the holdout sample for plots."""
+    from kepler.ml.grouped import score_groups
+
+    if holdout_rows is None:
+        if y is not None:  # supervised without a holdout: no honest metrics
+            _, groups = score_groups(pipeline, task, X_train.iloc[:0], None, holdout=False)
+            return {}, groups, None
+        metrics, groups = score_groups(pipeline, task, X_train, None, seed=seed, holdout=False)
+        return metrics, groups, None
+    y_holdout = None if y is None else y[holdout_rows]
+    metrics, groups = score_groups(pipeline, task, X_holdout, y_holdout, seed=seed, holdout=True)
+    has_model = pipeline.named_steps["model"].status(X_holdout) == "ok"
+    sample = holdout_sample(
+        pipeline,
+        task,
+        X_holdout[has_model],
+        None if y_holdout is None else y_holdout[has_model],
+        seed=seed,
+    )
+    return metrics, groups, sample
 
 
 def _check_target(frame: pd.DataFrame, target: str | None, algorithm: str) -> None:

@@ -35,8 +35,8 @@ def model_rows(bridge: BridgeClient) -> list[dict[str, Any]]:
 
 
 def summary_rows(bridge: BridgeClient, ref: ModelRef) -> list[dict[str, Any]]:
-    """MLTK's summary shape: one row per feature with its importance or coefficient, the
-    model's parameters and metrics on every row."""
+    """MLTK's summary shape: one row per feature with its importance or coefficient (one
+    per group for a `by` model), the model's parameters and metrics on every row."""
     d = wire.ModelView.from_dict(bridge.json("GET", wire.model(ref)))
     common = {
         "model": d.name,
@@ -52,6 +52,8 @@ def summary_rows(bridge: BridgeClient, ref: ModelRef) -> list[dict[str, Any]]:
     baseline = d.baseline or {}
     common["baseline_rows"] = baseline.get("rows")  # empty: no drift baseline (kp.baseline)
     profiles = baseline.get("fields") or {}
+    if d.groups:  # a `by` model: one row per group, with its rows and holdout metrics
+        return [{**common, **group} for group in d.groups]
     explained = d.explained
     if not explained:
         return [{**common, "feature": ",".join(d.features or [])}]
