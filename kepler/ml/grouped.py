@@ -59,7 +59,7 @@ def group_keys(X: pd.DataFrame, by: Sequence[str]) -> np.ndarray:
     key = parts[0]
     for p in parts[1:]:
         key = key.str.cat(p, sep=",")
-    keys = key.to_numpy(dtype=object)
+    keys = np.array(key.to_numpy(dtype=object), dtype=object)  # a writable copy
     empty = np.zeros(len(X), dtype=bool)
     for p in parts:
         empty |= p.isna().to_numpy()

@@ -219,7 +219,12 @@ def _grouped_frame(
     for key, rows in grouped.split(X).items():
         model = grouped.groups_[key]
         part = _predict_frame(
-            model, _group_meta(meta, grouped, model), X.iloc[rows], want_proba, output_name, True
+            model,
+            _group_meta(meta, grouped, model),
+            X.iloc[rows][grouped.features_],
+            want_proba,
+            output_name,
+            True,
         )
         parts.append(part.set_axis(rows))
     n = len(frame)
