@@ -215,7 +215,7 @@ class GroupedEstimator(MetaEstimatorMixin, BaseEstimator):
         for key, rows in self.split(X).items():
             model = self.groups_[key]
             proba = np.asarray(model.predict_proba(X.iloc[rows][self.features_]))
-            cols = [position[c] for c in model.classes_]
+            cols = np.array([position[c] for c in model.classes_], dtype=np.intp)
             out[rows] = 0.0
             out[np.ix_(rows, cols)] = proba
         return out

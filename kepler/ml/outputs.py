@@ -18,6 +18,10 @@ decomposition      ``PC_1`` ... (PCA, KernelPCA), ``IC_1``    ``<out>_1`` ...
                    ... (ICA)
 =================  =========================================  ==========================
 
+A model fitted with ``by`` (:mod:`kepler.ml.grouped`) adds ``kepler_group_status`` (ok,
+unseen, skipped, missing) after its outputs, which stay empty unless it is ok; a grouped
+transformer's fields are every field any group's model makes.
+
 A one-hot encoded field shows up as ``<field>=<value>`` in transformer outputs
 (``SS_color=red``), MLTK's own spelling. A plugin transformer that keeps one column per
 input (``get_feature_names_out`` echoes its inputs) is named ``<Algorithm>_<field>``;
@@ -167,11 +171,15 @@ def _grouped_fields(
     grouped = pipeline.named_steps["model"]
     if meta.task != "transformer":
         flat = replace(meta, by=[])
-        return output_fields(grouped.estimator, flat, probabilities=probabilities, output_name=output_name)
+        return output_fields(
+            grouped.estimator, flat, probabilities=probabilities, output_name=output_name
+        )
     names: dict[str, None] = {}
     for model in grouped.groups_.values():
         inner = _group_meta(meta, grouped, model)
-        names.update(dict.fromkeys(_transformer_fields(model, inner, output_name or meta.output_name)))
+        names.update(
+            dict.fromkeys(_transformer_fields(model, inner, output_name or meta.output_name))
+        )
     return list(names)
 
 

@@ -214,9 +214,7 @@ def _by_fields(
     the raw values of the rest) their group fields."""
     grouped = getattr(estimator, "kepler_raw_features", False)
     if spec.target and spec.target in spec.by:
-        raise InvalidSpec(
-            f"{spec.target!r} is the target and a `by` field; group by other fields"
-        )
+        raise InvalidSpec(f"{spec.target!r} is the target and a `by` field; group by other fields")
     if grouped and len(features) != 1:
         raise InvalidSpec(
             f"{algorithm} models one numeric field (got {len(features)}: "

@@ -83,7 +83,9 @@ def test_per_group_models_beat_one_global_model() -> None:
 
 def test_too_many_groups_names_the_count_and_the_setting() -> None:
     frame = _sites().assign(id=[str(i % 40) for i in range(300)])
-    with pytest.raises(DataError, match=r"makes 40 groups, more than the 30 allowed.*KEPLER_MAX_GROUPS"):
+    with pytest.raises(
+        DataError, match=r"makes 40 groups, more than the 30 allowed.*KEPLER_MAX_GROUPS"
+    ):
         _fit("fit LinearRegression amount from x z by id", frame, max_groups=30)
 
 

@@ -105,10 +105,11 @@ def summary_rows(stack: LocalStack, script: Path, model: str) -> list:
 MLTK_LINES = {
     # | fit DensityFunction Actual by "HourOfDay,BucketMinuteOfHour,DayOfWeek,source"
     #   into mymodel
-    "by-four-fields": 'fit DensityFunction Actual by "HourOfDay,BucketMinuteOfHour,DayOfWeek,source"'
-    " into mymodel",
+    "by-four-fields": "fit DensityFunction Actual "
+    'by "HourOfDay,BucketMinuteOfHour,DayOfWeek,source" into mymodel',
     # | fit DensityFunction Actual by "HourOfDay,DayOfWeek,source" dist=norm into mymodel
-    "by-dist-norm": 'fit DensityFunction Actual by "HourOfDay,DayOfWeek,source" dist=norm into m_norm',
+    "by-dist-norm": 'fit DensityFunction Actual by "HourOfDay,DayOfWeek,source" dist=norm '
+    "into m_norm",
     # | fit DensityFunction Actual by source dist=expon threshold=0.1 show_density=True
     "by-expon-threshold": "fit DensityFunction Actual by source dist=expon threshold=0.1 "
     "show_density=True into m_expon",
@@ -123,9 +124,7 @@ MLTK_LINES = {
 
 
 @pytest.mark.parametrize("line", list(MLTK_LINES.values()), ids=list(MLTK_LINES))
-def test_mltk_by_lines_fit_apply_and_summarise(
-    stack: LocalStack, script: Path, line: str
-) -> None:
+def test_mltk_by_lines_fit_apply_and_summarise(stack: LocalStack, script: Path, line: str) -> None:
     args = line.split(" ")
     args = _rejoin_quoted(args)
     fit(stack, script, args, call_center(40, seed=1), CALLS)
@@ -235,7 +234,7 @@ def test_group_too_small_is_skipped_with_a_warn_message(stack: LocalStack, scrip
     events = sensors(400, seed=6)
     events += [{**events[0], "site": "tiny", "failure": "no"} for _ in range(5)]
     args = ["fit", "LogisticRegression", "failure", "from", "temp", "vibration"]
-    row, messages = fit(stack, script, [*args, "by", "site", "into", "skips"], events, SENSORS)
+    _, messages = fit(stack, script, [*args, "by", "site", "into", "skips"], events, SENSORS)
     warns = [text for level, text in messages if level == "WARN"]
     assert any("tiny: only one class ('no')" in w for w in warns), messages
     (tiny,) = [r for r in summary_rows(stack, script, "skips") if r["group"] == "tiny"]
