@@ -44,6 +44,7 @@ def fit(
     wait: bool = True,
     progress: bool = True,
     source: dict[str, Any] | None = None,
+    by: list[str] | str | None = None,
     **params: Any,
 ) -> FitResult:
     """Train ``algorithm`` on ``df`` in a worker and register it as a new version of ``into``.
@@ -68,6 +69,8 @@ def fit(
         progress: show a progress bar (terminal or notebook) while waiting.
         source: where the data came from (``search``, ``earliest``, ``latest``, ``sid``)
             for the model's lineage; a frame from ``kp.from_splunk`` brings its own.
+        by: one model per group of these fields' values (``["site"]``), in one version,
+            as SPL's ``by site``; ``kp.apply`` scores each row with its group's model.
         **params: the algorithm's own parameters (``n_estimators=200``, ``C=0.5``);
             ``kp.algorithms()`` lists them with their types and ranges.
 
@@ -88,6 +91,7 @@ def fit(
         wait=wait,
         progress=progress,
         source=source,
+        by=by,
         **params,
     )
 

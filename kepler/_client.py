@@ -190,12 +190,14 @@ class Client:
         progress: bool = True,
         source: dict[str, Any] | None = None,
         dataset_name: str | None = None,
+        by: list[str] | str | None = None,
         **params: Any,
     ) -> FitResult:
         """Train ``algorithm`` on ``df`` in a worker. ``source`` records where the data came
         from (``search``, ``earliest``, ``latest``, ``sid``) in the model's lineage; a frame
         from :func:`kepler.from_splunk` brings its own. ``dataset_name`` names the uploaded
-        dataset (``kp.dataset("sensors-2026-w48")``); a name in use is refused (409)."""
+        dataset (``kp.dataset("sensors-2026-w48")``); a name in use is refused (409).
+        ``by``: one model per group of these fields' values, in one version."""
         if into is not None:
             validate_model_name(into)
         spec = wire.FitJob(
@@ -207,6 +209,7 @@ class Client:
             output_name=as_,
             probabilities=probabilities,
             holdout=holdout,
+            by=[by] if isinstance(by, str) else list(by or ()),
         )
         # The bridge checks the spec first, so bad input is refused before data moves.
         self._json("POST", wire.FIT_JOBS, params={"dry_run": "true"}, json=spec.to_dict())

@@ -53,6 +53,7 @@ class FitRequest(BaseModel):
     output_name: str | None = None
     probabilities: bool = False
     holdout: float = Field(0.2, ge=0.0, le=0.9)
+    by: list[str] = []  # one model per group of these fields
 
 
 class ApplyJobRequest(BaseModel):

@@ -73,6 +73,7 @@ def fit(
             as_=parsed.output_name,
             probabilities=parsed.probabilities,
             holdout=parsed.holdout,
+            by=list(parsed.by),
             wait=False,
             progress=False,
             **parsed.params,

@@ -70,6 +70,13 @@ def model_show(ref: Ref, json_out: JsonOut = False) -> None:
     )
     typer.echo("")
     table(_metric_rows(view.metrics), ["metric", "value"], empty="no metrics")
+    if view.groups:
+        typer.echo("")
+        keys = [k for k in view.groups[0] if k.startswith("metric.")][:2]
+        columns = ["group", "rows", "holdout_rows", "status", *keys, "reason"]
+        table(view.groups[:50], [c for c in columns if any(c in g for g in view.groups)], empty="")
+        if len(view.groups) > 50:
+            typer.echo(f"... and {len(view.groups) - 50} more groups (--json lists them all)")
     explained = view.explained
     if explained:
         typer.echo("")

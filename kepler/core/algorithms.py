@@ -78,6 +78,9 @@ MAX_LAYER_WIDTH = 4_096
 MAX_DENSITY_GROUPS = 10_000  # kepler.ml.density.MAX_GROUPS
 MAX_FORECAST_K = 10_000  # kepler.ml.forecast.MAX_FORECAST_K
 MAX_PERIOD = 1_000  # kepler.ml.forecast.MAX_PERIOD
+# Most groups one `fit ... by <field>` version may hold (KEPLER_MAX_GROUPS may lower it).
+MAX_GROUPS = 10_000
+DEFAULT_MAX_GROUPS = 1_000
 
 # Shared parameter declarations.
 RANDOM_STATE = _p("random_state", "int", nullable=True, doc="seed for repeatable results")

@@ -4,6 +4,7 @@
 
     fit <algorithm> [<param>=<value> ...] [<target>] from <field> ... [into <model>] [as <out>]
     fit <algorithm> [<param>=<value> ...] <field> ... [into <model>] [as <out>]   (unsupervised)
+    fit <algorithm> ... by <field>[,<field>...]   (one model per group, any algorithm)
     fit DensityFunction <field> [by <field>[,<field>...]] [threshold=0.01] ... [into <model>]
     apply <model>[@<version>|:<alias>] [as <out>] [probabilities=<bool>]
           [threshold=<float>] [lower_threshold=<float>] [upper_threshold=<float>]
@@ -49,7 +50,7 @@ class FitSpec:
     output_name: str | None = None  # `as <out>`
     probabilities: bool = False
     holdout: float = 0.2
-    by: tuple[str, ...] = ()  # `by f1,f2`: one model per group (DensityFunction only, for now)
+    by: tuple[str, ...] = ()  # `by f1,f2`: one model per group of their values
     verb: str = "fit"
 
     def to_dict(self) -> dict[str, Any]:

@@ -356,6 +356,7 @@ class FitJob(Body):
     output_name: str | None = None
     probabilities: bool = False
     holdout: float = 0.2
+    by: list[str] = field(default_factory=list)  # one model per group of these fields
 
 
 @dataclass(frozen=True)
@@ -714,6 +715,8 @@ class ModelView:
     # reproduce it (each ``version`` with the same keys).
     reproduces: dict[str, Any] | None = None
     reproductions: list[dict[str, Any]] = field(default_factory=list)
+    # A `by` model's groups (kepler.ml.grouped): key, by values, rows, status, metrics.
+    groups: list[dict[str, Any]] | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelView:
@@ -723,7 +726,7 @@ class ModelView:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        for key in ("coefficients", "importances"):
+        for key in ("coefficients", "importances", "groups"):
             if out[key] is None:
                 del out[key]
         return out

@@ -23,6 +23,10 @@ decomposition      ``PC_1`` ... (PCA, KernelPCA), ``IC_1``    ``<out>_1`` ...
                    ... (ICA)
 =================  =========================================  ==========================
 
+A model fitted with ``by`` (:mod:`kepler.ml.grouped`) adds ``kepler_group_status`` (ok,
+unseen, skipped, missing) after its outputs, which stay empty unless it is ok; a grouped
+transformer's fields are every field any group's model makes.
+
 A one-hot encoded field shows up as ``<field>=<value>`` in transformer outputs
 (``SS_color=red``), MLTK's own spelling. A plugin transformer that keeps one column per
 input (``get_feature_names_out`` echoes its inputs) is named ``<Algorithm>_<field>``;
@@ -35,6 +39,7 @@ nearest neighbour; see :mod:`kepler.ml.pipeline`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -43,6 +48,7 @@ from sklearn.pipeline import Pipeline
 
 from kepler.core.errors import BadParameter
 from kepler.ml import frames
+from kepler.ml.grouped import OK, STATUS_FIELD, is_grouped
 from kepler.ml.meta import ModelMeta
 from kepler.ml.pipeline import feature_names_out, final_estimator
 
@@ -76,6 +82,10 @@ def predict_frame(
         return _forecast_frame(pipeline, meta, frame, output_name, conformed, options or {})
     if meta.algorithm == "DensityFunction":
         return _density_frame(pipeline, meta, frame, output_name, conformed, options or {})
+    if is_grouped(pipeline):
+        out = _grouped_frame(pipeline, meta, frame, probabilities, output_name, conformed)
+        out.attrs["missing_fields"] = [f for f in meta.features if f not in frame.columns]
+        return out
     out = _predict_frame(pipeline, meta, frame, probabilities, output_name, conformed)
     out.attrs["missing_fields"] = [f for f in meta.features if f not in frame.columns]
     return out
@@ -210,6 +220,8 @@ def output_fields(
     output_name: str | None = None,
 ) -> list[str]:
     """The names :func:`predict_frame` returns, without touching any data."""
+    if is_grouped(pipeline):
+        return [*_grouped_fields(pipeline, meta, probabilities, output_name), STATUS_FIELD]
     out = output_name or meta.output_name
     if meta.task in ("classifier", "regressor"):
         names = [out or f"predicted({meta.target})"]
@@ -226,6 +238,106 @@ def output_fields(
     if meta.task == "forecaster":
         return _forecast_names(meta, out)
     return _transformer_fields(pipeline, meta, out)
+
+
+def _grouped_fields(
+    pipeline: Pipeline, meta: ModelMeta, probabilities: bool | None, output_name: str | None
+) -> list[str]:
+    """A `by` model's output fields: the ungrouped model's, and for transformers every
+    field any group's model makes (one-hot columns differ between groups)."""
+    grouped = pipeline.named_steps["model"]
+    if meta.task != "transformer":
+        flat = replace(meta, by=[])
+        return output_fields(
+            grouped.estimator, flat, probabilities=probabilities, output_name=output_name
+        )
+    names: dict[str, None] = {}
+    for model in grouped.groups_.values():
+        inner = _group_meta(meta, grouped, model)
+        names.update(
+            dict.fromkeys(_transformer_fields(model, inner, output_name or meta.output_name))
+        )
+    return list(names)
+
+
+def _group_meta(meta: ModelMeta, grouped: Any, model: Any) -> ModelMeta:
+    """``meta`` as one group's model sees it: its features, its classes."""
+    classes = None
+    if meta.task == "classifier":
+        classes = [str(c) for c in model.named_steps["model"].classes_]
+    return replace(meta, features=list(grouped.features_), by=[], classes=classes)
+
+
+def _grouped_frame(
+    pipeline: Pipeline,
+    meta: ModelMeta,
+    frame: pd.DataFrame,
+    probabilities: bool | None,
+    output_name: str | None,
+    conformed: bool,
+) -> pd.DataFrame:
+    """Each event scored by its group's model; an event without one gets empty outputs
+    and a :data:`~kepler.ml.grouped.STATUS_FIELD` saying why (see kepler.ml.grouped)."""
+    grouped = pipeline.named_steps["model"]
+    want_proba = meta.probabilities if probabilities is None else probabilities
+    check_probabilities(
+        meta.algorithm,
+        meta.task,
+        pipeline,
+        want_proba,
+        "apply it without probabilities=true, or fit a classifier that does",
+    )
+    names = output_fields(pipeline, meta, probabilities=want_proba, output_name=output_name)
+    if len(frame) == 0:
+        return pd.DataFrame(
+            {
+                n: pd.Series([], dtype="object" if n == STATUS_FIELD else _empty_dtype(meta, i))
+                for i, n in enumerate(names)
+            }
+        )
+    X = (
+        frame
+        if conformed
+        else frames.conform(frame, {f: meta.feature_types[f] for f in meta.features})
+    )
+    parts = []
+    for key, rows in grouped.split(X).items():
+        model = grouped.groups_[key]
+        part = _predict_frame(
+            model,
+            _group_meta(meta, grouped, model),
+            X.iloc[rows][grouped.features_],
+            want_proba,
+            output_name,
+            True,
+        )
+        parts.append(part.set_axis(rows))
+    n = len(frame)
+    status = grouped.status(X)
+    columns: dict[str, Any] = {}
+    for name in names[:-1]:
+        pieces = [p[name] for p in parts if name in p.columns]
+        columns[name] = _fill_rows(pieces, n, name.startswith("probability("), status == OK)
+    columns[STATUS_FIELD] = status
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def _fill_rows(pieces: list[pd.Series], n: int, zero: bool, has_model: np.ndarray) -> Any:
+    """One output column over all ``n`` rows from the groups' pieces (indexed by row
+    position): empty where a row has no model, 0 for a class a group never saw."""
+    if not pieces:
+        values = np.full(n, np.nan)
+        if zero:
+            values[has_model] = 0.0
+        return values
+    whole = pd.concat(pieces).reindex(range(n))
+    if zero:
+        whole = whole.where(~(whole.isna() & has_model), 0.0)
+    if all(pd.api.types.is_integer_dtype(p.dtype) for p in pieces):
+        return whole.astype("Int64").array
+    if whole.dtype == object:
+        return whole.astype(object).where(whole.notna(), None).to_numpy()
+    return whole.to_numpy()
 
 
 def _density_fields(meta: ModelMeta, out: str | None, show_density: bool) -> list[str]:

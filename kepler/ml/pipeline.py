@@ -24,7 +24,7 @@ the behaviour ``apply`` relies on:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -54,12 +54,22 @@ from kepler.ml.frames import CATEGORICAL, NUMERIC
 MAX_CATEGORIES = 100
 
 
-def build_pipeline(estimator: Any, feature_types: Mapping[str, str], task: str) -> Pipeline:
+def build_pipeline(
+    estimator: Any, feature_types: Mapping[str, str], task: str, *, by: Sequence[str] = ()
+) -> Pipeline:
     """``Pipeline([("prep", ColumnTransformer), ("model", estimator)])`` for these features.
 
     Classifiers are wrapped in :class:`EncodedLabelClassifier`; clusterers without
-    ``predict`` in :class:`NearestNeighborClusterer`.
+    ``predict`` in :class:`NearestNeighborClusterer`. With ``by`` (fields also in
+    ``feature_types``): ``Pipeline([("prep", RawFields), ("model", GroupedEstimator)])``,
+    one such pipeline per group of ``by`` values (:mod:`kepler.ml.grouped`).
     """
+    if by and not getattr(estimator, "kepler_raw_features", False):
+        from kepler.ml.grouped import GroupedEstimator
+
+        inner = {f: t for f, t in feature_types.items() if f not in by}
+        template = build_pipeline(estimator, inner, task)
+        return Pipeline([("prep", RawFields()), ("model", GroupedEstimator(template, by=by))])
     numeric = [f for f, t in feature_types.items() if t == NUMERIC]
     categorical = [f for f, t in feature_types.items() if t == CATEGORICAL]
     if task == "classifier":

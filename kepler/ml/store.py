@@ -222,6 +222,8 @@ class ModelStore:
             "python": environment.python_version(),
             **(notes or {}),
         }
+        if trained.groups is not None:
+            summary["groups"] = trained.groups
         self.client.log_dict(run_id, summary, SUMMARY_ARTIFACT)
         if trained.baseline is not None:
             self.client.log_dict(run_id, trained.baseline, BASELINE_ARTIFACT)
@@ -485,6 +487,8 @@ class ModelStore:
                 if (mv.tags or {}).get(REPRODUCES_TAG) == exact
             ],
         }
+        if summary.get("groups") is not None:
+            body["groups"] = summary["groups"]
         if explained and "coefficient" in explained[0]:
             body["coefficients"] = explained
         else:

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from kepler.core.algorithms import DEFAULT_MAX_GROUPS
 from kepler.core.errors import BadParameter, DataError, InvalidSpec
 from kepler.core.spec import FitSpec, expand_features
 from kepler.ml import frames, registry
@@ -62,6 +63,8 @@ class TrainedModel:
     spec: dict[str, Any] | None = None
     # A forecaster's series and its forecast_k rows after it, with MLTK's output fields.
     forecast: pd.DataFrame | None = None
+    # `by` models: one row per group (kepler.ml.grouped.score_groups); None otherwise.
+    groups: list[dict[str, Any]] | None = None
 
 
 def train(
@@ -70,12 +73,14 @@ def train(
     *,
     progress: Progress | None = None,
     consume: bool = False,
+    max_groups: int = DEFAULT_MAX_GROUPS,
 ) -> TrainedModel:
     """Fit ``spec.algorithm`` on ``frame`` as ``spec`` says; see the module docstring.
 
     ``consume``: the caller gives ``frame`` away (a worker that read it for this fit
     alone), so its columns may be reordered in place to hold rows out without copying
-    them; the caller must not read it afterwards.
+    them; the caller must not read it afterwards. ``max_groups``: most groups a `by`
+    clause may make (the worker's ``KEPLER_MAX_GROUPS``).
     """
     report = progress or _silent
     report(0.0, "checking the fit")
@@ -104,6 +109,9 @@ def train(
     if info.task == "forecaster" and TIME in columns and TIME not in features:
         features = [TIME, *features]  # MLTK's forecasters follow _time without being told
     by = _by_fields(info.name, estimator, spec, features, columns)
+    grouped = bool(by) and not getattr(estimator, "kepler_raw_features", False)
+    if grouped:  # a group's model sees its own rows: its `by` values are constant there
+        features = _group_features(features, by, target)
     features = [*features, *(b for b in by if b not in features)]
 
     y: np.ndarray | None = None
@@ -131,12 +139,16 @@ def train(
     report(0.1, "reading the features")
     feature_types, X = frames.read_features(frame, features, rows=rows)
 
-    pipeline = build_pipeline(estimator, feature_types, info.task)
+    pipeline = build_pipeline(estimator, feature_types, info.task, by=by)
+    if grouped:
+        pipeline.set_params(model__max_groups=max_groups)
 
     seed = params.get("random_state")
     seed = int(seed) if isinstance(seed, int) else 0
     report(0.15, "splitting off the holdout")
     labels = y if info.task == "classifier" else None
+    if grouped:  # every group gets its share of the holdout
+        labels = _group_labels(X, by, labels)
     train_rows, holdout_rows = _split(
         len(X), labels, spec.holdout if info.supervised else 0.0, seed
     )
@@ -148,7 +160,12 @@ def train(
 
     report(0.8, "scoring")
     sample = None
-    if holdout_rows is not None:
+    groups = None
+    if grouped:
+        metrics, groups, sample = _score_grouped(
+            pipeline, info.task, X_train, X_holdout, y, holdout_rows, seed
+        )
+    elif holdout_rows is not None:
         metrics = compute_metrics(
             pipeline,
             info.task,
@@ -206,6 +223,7 @@ def train(
         sample,
         spec.to_dict(),
         forecast,
+        groups,
     )
 
 
@@ -225,22 +243,76 @@ def split_digest(holdout_rows: np.ndarray | None) -> str | None:
 def _by_fields(
     algorithm: str, estimator: Any, spec: FitSpec, features: list[str], columns: list[str]
 ) -> list[str]:
-    """The `by` fields, for the estimators that group by themselves (DensityFunction: one
-    value field, grouped by the raw values of the rest)."""
-    grouped = getattr(estimator, "kepler_raw_features", False) and not getattr(
-        estimator, "kepler_forecaster", False
-    )
-    if spec.by and not grouped:
+    """The `by` fields: one model per group of their values (kepler.ml.grouped), or for
+    the estimators that group by themselves (DensityFunction: one value field, grouped by
+    the raw values of the rest) their group fields. A forecaster follows one series."""
+    forecaster = getattr(estimator, "kepler_forecaster", False)
+    if spec.by and forecaster:
         raise InvalidSpec(
-            f"`by` is supported for DensityFunction; {algorithm} fits one model on all rows: "
-            "drop the `by` clause"
+            f"`by` is not supported for {algorithm}: a forecaster follows one series; fit "
+            "one model per series (one search per value of the field)"
         )
+    grouped = getattr(estimator, "kepler_raw_features", False) and not forecaster
+    if spec.target and spec.target in spec.by:
+        raise InvalidSpec(f"{spec.target!r} is the target and a `by` field; group by other fields")
     if grouped and len(features) != 1:
         raise InvalidSpec(
             f"{algorithm} models one numeric field (got {len(features)}: "
             f"{', '.join(features)}); fit one model per field, and put group fields after `by`"
         )
     return expand_features(spec.by, columns) if spec.by else []
+
+
+def _group_features(features: list[str], by: list[str], target: str | None) -> list[str]:
+    inner = [f for f in features if f not in by]
+    if not inner:
+        raise InvalidSpec(
+            f"every feature is a `by` field ({', '.join(by)}); name the fields each group's "
+            "model learns from, as in `fit ... from temp vibration by site`"
+        )
+    return inner
+
+
+def _group_labels(X: pd.DataFrame, by: list[str], labels: np.ndarray | None) -> np.ndarray:
+    """What the holdout is stratified on for a `by` model: the group, and the class."""
+    from kepler.ml.grouped import group_keys
+
+    keys = pd.Series(group_keys(X, by), dtype=object).fillna("").astype(str)
+    if labels is not None:
+        keys = keys + "|" + pd.Series(labels, dtype=object).astype(str).to_numpy()
+    return keys.to_numpy()
+
+
+def _score_grouped(
+    pipeline: Pipeline,
+    task: str,
+    X_train: pd.DataFrame,
+    X_holdout: pd.DataFrame,
+    y: np.ndarray | None,
+    holdout_rows: np.ndarray | None,
+    seed: int,
+) -> tuple[dict[str, float], list[dict[str, Any]], dict[str, Any] | None]:
+    """A `by` model's metrics overall and per group (on the holdout, or for unsupervised
+    models the training rows), and the holdout sample for plots."""
+    from kepler.ml.grouped import score_groups
+
+    if holdout_rows is None:
+        if y is not None:  # supervised without a holdout: no honest metrics
+            _, groups = score_groups(pipeline, task, X_train.iloc[:0], None, holdout=False)
+            return {}, groups, None
+        metrics, groups = score_groups(pipeline, task, X_train, None, seed=seed, holdout=False)
+        return metrics, groups, None
+    y_holdout = None if y is None else y[holdout_rows]
+    metrics, groups = score_groups(pipeline, task, X_holdout, y_holdout, seed=seed, holdout=True)
+    has_model = pipeline.named_steps["model"].status(X_holdout) == "ok"
+    sample = holdout_sample(
+        pipeline,
+        task,
+        X_holdout[has_model],
+        None if y_holdout is None else y_holdout[has_model],
+        seed=seed,
+    )
+    return metrics, groups, sample
 
 
 def _check_target(frame: pd.DataFrame, target: str | None, algorithm: str) -> None:

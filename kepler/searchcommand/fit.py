@@ -135,8 +135,17 @@ class Fit(Subcommand):
                 ).to_params(),
                 timeout=self.job_timeout,
             )
-            return info(True, messages), events
-        return info(True, messages), rows_to_csv([row])
+            return _warned(info(True, messages), result), events
+        return _warned(info(True, messages), result), rows_to_csv([row])
+
+
+def _warned(reply: dict[str, Any], result: Mapping[str, Any]) -> dict[str, Any]:
+    """The fit's warnings (groups of a `by` model left untrained, ...) as WARN messages."""
+    texts = [str(w) for w in result.get("warnings") or ()]
+    if texts:
+        messages = reply.setdefault("inspector", {}).setdefault("messages", [])
+        messages.extend(["WARN", f"kepler fit: {t}"] for t in texts)
+    return reply
 
 
 class AutoML(Fit):

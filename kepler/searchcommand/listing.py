@@ -36,8 +36,8 @@ def model_rows(bridge: BridgeClient) -> list[dict[str, Any]]:
 
 
 def summary_rows(bridge: BridgeClient, ref: ModelRef) -> list[dict[str, Any]]:
-    """MLTK's summary shape: one row per feature with its importance or coefficient, the
-    model's parameters and metrics on every row."""
+    """MLTK's summary shape: one row per feature with its importance or coefficient (one
+    per group for a `by` model), the model's parameters and metrics on every row."""
     d = wire.ModelView.from_dict(bridge.json("GET", wire.model(ref)))
     common = {
         "model": d.name,
@@ -65,6 +65,8 @@ def summary_rows(bridge: BridgeClient, ref: ModelRef) -> list[dict[str, Any]]:
     if isinstance(registered, dict):  # kp.register: a model fitted elsewhere
         common["registered_env"] = registered_env(registered)
     profiles = baseline.get("fields") or {}
+    if d.groups:  # a `by` model: one row per group, with its rows and holdout metrics
+        return [{**common, **group} for group in d.groups]
     explained = d.explained
     if not explained:
         return [{**common, "feature": ",".join(d.features or [])}]

@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kepler._home import default_home
+from kepler.core.algorithms import DEFAULT_MAX_GROUPS, MAX_GROUPS
 from kepler.hec import HecSettings
 from kepler.splunk.settings import SplunkSettings
 
@@ -126,6 +127,8 @@ class ServerSettings(BaseSettings):
     # Cloud Run model service (`kepler deploy model`) takes no traffic until its model is in.
     preload_models: str = ""
     worker_concurrency: int = 2
+    # Most groups one `fit ... by <field>` may train into one version (one model each).
+    max_groups: int = Field(default=DEFAULT_MAX_GROUPS, ge=1, le=MAX_GROUPS)
 
     # Jobs' lifecycle (kepler.server.liveness). The longest one attempt of a job of each
     # kind may run, in seconds (0: no limit); past it the job fails naming the setting.

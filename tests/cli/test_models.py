@@ -191,3 +191,18 @@ def test_model_register_a_skops_file(kepler: Run, tmp_path: Path) -> None:
     refused = kepler("model", "register", str(bad), "--into", name, "--features", "temp,vibration")
     assert refused.returncode == 1 and "skops" in refused.stderr and "pickle" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_model_show_lists_the_groups_of_a_by_model(kepler: Run, tmp_path: Path) -> None:
+    rows = [f"{t},{t % 7},{'north' if t % 2 else 'south'}" for t in range(120)]
+    data = tmp_path / "by_site.csv"
+    data.write_text("temp,vibration,site\n" + "\n".join(rows) + "\n")
+    name = f"cli_by_{tmp_path.name[-8:].replace('-', '_')}"
+    out = kepler("fit", str(data), f"LinearRegression temp from vibration by site into {name}")
+    assert out.returncode == 0, out.stderr
+    view = json.loads(kepler("model", "show", name, "--json").stdout)
+    assert [(g["group"], g["status"]) for g in view["groups"]] == [("north", "ok"), ("south", "ok")]
+    assert sum(g["rows"] + g["holdout_rows"] for g in view["groups"]) == 120
+    text = kepler("model", "show", name).stdout
+    north = next(line for line in text.splitlines() if line.startswith("north "))
+    assert "ok" in north and "holdout_rows" in text

@@ -308,3 +308,24 @@ def test_apply_index_and_sourcetype_options() -> None:
 def test_apply_bad_hec_options_say_how_to_fix(line: str, needle: str) -> None:
     with pytest.raises(InvalidSpec, match=needle):
         parse(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "fit RandomForestClassifier failure from temp vibration by site,zone into pump",
+        'fit RandomForestClassifier failure from temp vibration by "site,zone" into pump',
+        "fit RandomForestClassifier failure from temp vibration by site, zone into pump",
+    ],
+)
+def test_parse_fit_by_for_any_algorithm(line: str) -> None:
+    spec = parse(line)
+    assert isinstance(spec, FitSpec)
+    assert spec.by == ("site", "zone") and spec.target == "failure"
+    assert spec.features == ("temp", "vibration") and spec.into == "pump"
+    assert FitSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_parse_fit_by_without_fields_is_refused() -> None:
+    with pytest.raises(InvalidSpec, match="`by` must be followed by field names"):
+        parse("fit KMeans temp vibration by into clusters")

@@ -148,6 +148,7 @@ SAMPLES: dict[type[wire.Body], wire.Body] = {
         output_name="guess",
         probabilities=True,
         holdout=0.3,
+        by=["site"],
     ),
     wire.AutoMLJob: wire.AutoMLJob(
         dataset_id="d1",

@@ -155,9 +155,10 @@ def test_fit_two_value_fields_is_refused() -> None:
         _fit("fit DensityFunction bytes hour", _frame())
 
 
-def test_fit_by_on_other_algorithm_is_refused() -> None:
-    with pytest.raises(InvalidSpec, match="`by` is supported for DensityFunction"):
-        _fit("fit IsolationForest bytes by host", _frame())
+def test_fit_by_on_other_algorithm_trains_one_model_per_group() -> None:
+    trained = _fit("fit IsolationForest bytes n_estimators=5 by host", _frame(200))
+    assert [(g["group"], g["rows"]) for g in trained.groups or ()] == [("db", 200), ("web", 200)]
+    assert trained.pipeline.named_steps["model"].skipped_ == {}
 
 
 def test_apply_threshold_on_other_model_is_refused() -> None:

@@ -52,7 +52,8 @@ def build_spec(*, line: str | None = None, algorithm: str | None = None, **parts
     if not info.supervised and target:
         raise InvalidSpec(f"{info.name} learns without a target: drop target={target!r}")
     features = tuple(parts.pop("features", None) or ("*",))
-    return FitSpec(algorithm=info.name, params=params, features=features, **parts)
+    by = tuple(parts.pop("by", None) or ())
+    return FitSpec(algorithm=info.name, params=params, features=features, by=by, **parts)
 
 
 def check_against_columns(spec: FitSpec, columns: list[str]) -> list[str]:
@@ -116,6 +117,8 @@ def _fit(
         "algorithm": spec.algorithm,
         "dataset_id": dataset_id,
     }
+    if trained.warnings:  # fit-time warnings (groups of `by` left untrained, ...)
+        result["warnings"] = trained.warnings
     if trained.forecast is not None:  # MLTK's fit answers with the series and its forecast
         result["forecast"] = _records(trained.forecast)
     if spec.into:
@@ -151,7 +154,9 @@ def train_on_dataset(
     frame = datasets.read_frame(dataset_id, columns=columns)
     jobs.progress(job_id, 0.1, "training")
     # The frame was read for this fit alone: train may reorder it to hold rows out.
-    trained = train(frame, spec, progress=progress, consume=True)
+    trained = train(
+        frame, spec, progress=progress, consume=True, max_groups=ctx.settings.max_groups
+    )
     del frame
     return trained, manifest
 

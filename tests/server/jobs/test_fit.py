@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -111,3 +112,49 @@ def test_fit_reads_only_the_target_and_features() -> None:
     assert (
         _fields_used(FitSpec(algorithm="SVM", target="failure", features=("nope",)), names) is None
     )
+
+
+def test_fit_job_by_more_groups_than_the_setting_fails_naming_it(tmp_path: Path) -> None:
+    settings = ServerSettings(home=tmp_path / "home", token="test-token", max_groups=3)
+    body = "x,y,site\r\n" + "".join(f"{i},{2 * i},s{i % 4}\r\n" for i in range(80))
+    dataset_id = _upload_csv(settings, body)
+    spec = FitSpec("LinearRegression", target="y", features=("x",), by=("site",), into="g")
+    context = ServerContext(settings, component="worker")
+    try:
+        job = context.jobs.create("fit", spec.to_dict(), model="g", dataset_id=dataset_id)
+        result = run_fit(context, dataset_id, job.id)
+    finally:
+        context.close(timeout=5)
+    assert result["error"]["code"] == "data_error"
+    assert "makes 4 groups, more than the 3 allowed" in result["error"]["message"]
+    assert "KEPLER_MAX_GROUPS" in result["error"]["message"]
+
+
+def test_fit_job_by_records_skipped_groups_as_warnings(
+    settings: ServerSettings, ctx: ServerContext
+) -> None:
+    rows = [f"{i},{'yes' if i % 2 else 'no'},a" for i in range(60)]
+    rows += [f"{i},no,b" for i in range(10)]  # one class only: skipped
+    dataset_id = _upload_csv(settings, "x,y,site\r\n" + "\r\n".join(rows) + "\r\n")
+    spec = FitSpec("LogisticRegression", target="y", features=("x",), by=("site",), into="w")
+    job = ctx.jobs.create("fit", spec.to_dict(), model="w", dataset_id=dataset_id)
+    result = run_fit(ctx, dataset_id, job.id)
+    assert result["version"] == 1
+    (warning,) = result["warnings"]
+    assert "1 of 2 groups" in warning and "b: only one class ('no')" in warning
+
+
+def test_build_spec_takes_by_from_the_sdks_parts() -> None:
+    from kepler.server.jobs.fit import build_spec
+
+    spec = build_spec(algorithm="KMeans", features=["temp"], by=["site", "zone"], params={})
+    assert spec.by == ("site", "zone")
+
+
+def test_max_groups_setting_is_bounded_by_the_catalog(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    from kepler.core.algorithms import MAX_GROUPS
+
+    with pytest.raises(ValidationError, match="max_groups"):
+        ServerSettings(home=tmp_path, token="test-token", max_groups=MAX_GROUPS + 1)
