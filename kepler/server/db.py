@@ -214,13 +214,15 @@ def _open(url: str) -> Engine:
     return engine
 
 
-def _create_tables(engine: Engine, attempts: int = 5) -> None:
+def _create_tables(engine: Engine) -> None:
     """Every table that is missing. The bridge, the workers and the beat start together
     and each makes what it finds missing: one may make a table between another's check
-    and its ``CREATE`` ("table already exists"); the loser looks again, and the second
-    look finds it made."""
+    and its ``CREATE`` ("table already exists"); the loser looks again and finds it made.
+    Each lost race means another process made a table, so a look per table (and a few
+    more) is enough however many processes start together."""
     from sqlalchemy.exc import DBAPIError
 
+    attempts = len(metadata.tables) + 5
     for attempt in range(attempts):
         try:
             metadata.create_all(engine)
