@@ -169,7 +169,7 @@ def test_fit_arima_bad_input_says_what_to_change(
 
 def test_fit_forecaster_rejects_by_and_several_arima_fields() -> None:
     frame = pd.DataFrame({"a": range(20), "b": range(20), "host": ["x"] * 20})
-    with pytest.raises(Exception, match="DensityFunction"):
+    with pytest.raises(Exception, match="`by` is not supported for StateSpaceForecast"):
         train(frame, parse("fit StateSpaceForecast a by host"))  # type: ignore[arg-type]
     with pytest.raises(DataError, match="one field"):
         train(frame, parse("fit ARIMA a b order=1-0-0"))  # type: ignore[arg-type]
