@@ -185,6 +185,7 @@ class Client:
         as_: str | None = None,
         probabilities: bool = False,
         holdout: float = 0.2,
+        partial_fit: bool = False,
         wait: bool = True,
         progress: bool = True,
         source: dict[str, Any] | None = None,
@@ -194,7 +195,9 @@ class Client:
         """Train ``algorithm`` on ``df`` in a worker. ``source`` records where the data came
         from (``search``, ``earliest``, ``latest``, ``sid``) in the model's lineage; a frame
         from :func:`kepler.from_splunk` brings its own. ``dataset_name`` names the uploaded
-        dataset (``kp.dataset("sensors-2026-w48")``); a name in use is refused (409)."""
+        dataset (``kp.dataset("sensors-2026-w48")``); a name in use is refused (409).
+        ``partial_fit``: continue the latest version of ``into`` with these rows (a new
+        version, tagged with the one it continued); see :mod:`kepler.ml.partial`."""
         if into is not None:
             validate_model_name(into)
         spec = wire.FitJob(
@@ -206,6 +209,7 @@ class Client:
             output_name=as_,
             probabilities=probabilities,
             holdout=holdout,
+            partial_fit=partial_fit,
         )
         # The bridge checks the spec first, so bad input is refused before data moves.
         self._json("POST", wire.FIT_JOBS, params={"dry_run": "true"}, json=spec.to_dict())

@@ -53,6 +53,7 @@ class FitRequest(BaseModel):
     output_name: str | None = None
     probabilities: bool = False
     holdout: float = Field(0.2, ge=0.0, le=0.9)
+    partial_fit: bool = False  # continue the latest version of `into`
 
 
 class ApplyJobRequest(BaseModel):

@@ -73,6 +73,7 @@ def fit(
             as_=parsed.output_name,
             probabilities=parsed.probabilities,
             holdout=parsed.holdout,
+            partial_fit=parsed.partial_fit,
             wait=False,
             progress=False,
             **parsed.params,

@@ -337,6 +337,7 @@ class FitJob(Body):
     output_name: str | None = None
     probabilities: bool = False
     holdout: float = 0.2
+    partial_fit: bool = False  # continue the latest version of `into` (kepler.ml.partial)
 
 
 @dataclass(frozen=True)

@@ -308,3 +308,31 @@ def test_apply_index_and_sourcetype_options() -> None:
 def test_apply_bad_hec_options_say_how_to_fix(line: str, needle: str) -> None:
     with pytest.raises(InvalidSpec, match=needle):
         parse(line)
+
+
+def test_fit_partial_fit_is_an_option() -> None:
+    spec = parse("fit SGDClassifier y from a b partial_fit=true into m")
+    assert isinstance(spec, FitSpec) and spec.partial_fit and spec.params == {}
+    assert FitSpec.from_dict(spec.to_dict()) == spec
+
+
+@pytest.mark.parametrize(
+    ("line", "error", "fragment"),
+    [
+        ("fit SGDClassifier y from a partial_fit=true", InvalidSpec, "into <model>"),
+        ("fit RandomForestClassifier y from a partial_fit=t into m", BadParameter, "BernoulliNB"),
+        ("fit GaussianNB y from a partial_fit=maybe into m", BadParameter, "true or false"),
+    ],
+)
+def test_fit_partial_fit_refusals(line: str, error: type, fragment: str) -> None:
+    with pytest.raises(error, match=fragment):
+        parse(line)
+
+
+def test_fit_text_and_selection_lines_parse() -> None:
+    tfidf = parse("fit TFIDF Reviews max_df=0.6 min_df=0.2 ngram_range=1-2 stop_words=english")
+    assert isinstance(tfidf, FitSpec) and tfidf.params["ngram_range"] == "1-2"
+    selector = parse("fit FieldSelector type=categorical mode=k_best param=3 y from *")
+    assert isinstance(selector, FitSpec) and selector.target == "y"
+    with pytest.raises(InvalidSpec, match="predicts a field"):
+        parse("fit FieldSelector a b")

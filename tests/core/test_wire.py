@@ -138,6 +138,7 @@ SAMPLES: dict[type[wire.Body], wire.Body] = {
         output_name="guess",
         probabilities=True,
         holdout=0.3,
+        partial_fit=True,
     ),
     wire.AutoMLJob: wire.AutoMLJob(
         dataset_id="d1",

@@ -122,9 +122,16 @@ def _fit(
     # one block per column: no consolidation copy of the whole frame.
     columns = _fields_used(spec, datasets.schema(dataset_id).names)
     frame = datasets.read_frame(dataset_id, columns=columns)
-    jobs.progress(job_id, 0.1, "training")
-    # The frame was read for this fit alone: train may reorder it to hold rows out.
-    trained = train(frame, spec, progress=progress, consume=True)
+    previous = _previous_version(ctx, spec)
+    if previous is None:
+        jobs.progress(job_id, 0.1, "training")
+        # The frame was read for this fit alone: train may reorder it to hold rows out.
+        trained = train(frame, spec, progress=progress, consume=True)
+    else:
+        from kepler.ml.partial import continue_training
+
+        jobs.progress(job_id, 0.1, f"continuing {spec.into}@{previous[2]} (partial_fit)")
+        trained = continue_training(frame, spec, *previous)
     del frame
     result: dict[str, Any] = {
         "metrics": trained.metrics,
@@ -136,7 +143,12 @@ def _fit(
         if jobs.get(job_id).finished:  # cancelled or out of time while it trained
             raise JobCancelled(f"job {job_id} ended while it trained; no version was registered")
         jobs.progress(job_id, 0.92, f"registering a new version of {spec.into}")
-        lineage = {"dataset": manifest.to_dict(), "source": getattr(manifest, "source", None)}
+        lineage: dict[str, Any] = {
+            "dataset": manifest.to_dict(),
+            "source": getattr(manifest, "source", None),
+        }
+        if previous is not None:
+            lineage["continued_from"] = previous[2]
         registered = ctx.models.register(
             trained, spec.into, lineage=lineage, job_id=job_id, user=user
         )
@@ -146,7 +158,26 @@ def _fit(
             run_id=registered.run_id,
             user=user,
         )
+        if previous is not None:
+            result["continued_from"] = previous[2]
     return result
+
+
+def _previous_version(ctx: ServerContext, spec: FitSpec) -> tuple[Any, Any, int] | None:
+    """With ``partial_fit``: the pipeline, meta and number of ``spec.into``'s latest
+    version; ``None`` when there is none yet (MLTK then fits from scratch) or no
+    ``partial_fit``."""
+    from kepler.core.errors import NotFound
+    from kepler.core.refs import ModelRef
+
+    if not spec.partial_fit or not spec.into:
+        return None
+    try:
+        info = ctx.models.resolve(ModelRef(spec.into))
+    except NotFound:
+        return None
+    pipeline, meta = ctx.models.load_version(info)
+    return pipeline, meta, int(info.version)
 
 
 def _fields_used(spec: FitSpec, names: list[str]) -> list[str] | None:
