@@ -65,7 +65,7 @@ def continue_training(
         if meta.task == "classifier":
             _known_classes(y, meta, name)
     source = frame if rows is None else frame.iloc[rows]
-    X = frames.conform(source[meta.features], meta.feature_types)
+    X = frames.conform(source, {f: meta.feature_types[f] for f in meta.features})
     seed = meta.params.get("random_state")
     seed = int(seed) if isinstance(seed, int) else 0
     scored = meta.task in SUPERVISED
@@ -149,11 +149,11 @@ def _known_classes(y: np.ndarray, meta: ModelMeta, name: str) -> None:
 def _partial_fit(
     pipeline: Pipeline, meta: ModelMeta, X: pd.DataFrame, y: np.ndarray | None
 ) -> list[str]:
-    Xt = pipeline.named_steps["prep"].transform(X)
     estimator = final_estimator(pipeline)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
+            Xt = pipeline.named_steps["prep"].transform(X)
             if meta.task == "classifier":
                 wrapper: Any = pipeline.named_steps["model"]
                 codes = pd.Categorical(

@@ -126,3 +126,10 @@ def test_every_partial_fit_algorithm_has_partial_fit() -> None:
 def test_lineage_tags_name_the_version_continued() -> None:
     assert lineage_tags({"continued_from": 3})["kepler.partial_fit.from"] == "3"
     assert "kepler.partial_fit.from" not in lineage_tags({})
+
+
+def test_fields_listed_out_of_the_data_order_continue(make_events: Events) -> None:
+    s = spec("GaussianNB", features=("z", "x"))
+    trained = train(make_events(100), s)
+    continued = continue_training(make_events(100, seed=3), s, trained.pipeline, trained.meta, 1)
+    assert continued.meta.features == ["z", "x"] and continued.meta.n_train == 200

@@ -69,8 +69,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 def fit_line(stack: LocalStack, script: Path, args: list[str], events: list[dict], fields: list[str]) -> dict:
     cmd = splunkd(script, stack.url, stack.token)
     _, replies = run_fit(cmd, args, chunks(events, 500, fields))
-    (row,) = replies[-1].records()
+    records = replies[-1].records()
+    assert len(records) == 1, replies[-1].messages
     assert cmd.close() == 0, replies[-1].messages
+    row: dict = records[0]
     return row
 
 
