@@ -51,7 +51,9 @@ class Imputer(TransformerMixin, BaseEstimator):
             self.statistics_ = np.full(len(self.fields_), np.nan)
             return self
         values = frame.to_numpy(dtype=np.float64)
-        empty = [f for f, none in zip(self.fields_, np.isnan(values).all(axis=0)) if none]
+        empty = [
+            f for f, none in zip(self.fields_, np.isnan(values).all(axis=0), strict=True) if none
+        ]
         if empty:
             raise DataError(
                 f"Imputer cannot fill {', '.join(map(repr, empty))}: no event has a value "

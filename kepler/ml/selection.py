@@ -60,7 +60,11 @@ class FieldSelector(TransformerMixin, BaseEstimator):
         return np.asarray(X[:, self.support_])
 
     def kepler_output_fields(self, inputs: list[str], out: str | None) -> list[str]:
-        return [f"{out or 'fs'}_{name}" for name, kept in zip(inputs, self.support_) if kept]
+        return [
+            f"{out or 'fs'}_{name}"
+            for name, kept in zip(inputs, self.support_, strict=True)
+            if kept
+        ]
 
     def _param(self) -> float | int:
         value = float(self.param) if self.param is not None else 0.0

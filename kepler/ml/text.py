@@ -28,7 +28,8 @@ from sklearn.utils.validation import check_is_fitted
 from kepler.core.algorithms import MAX_TEXT_FIELDS
 from kepler.core.errors import BadParameter, DataError
 
-DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+# scikit-learn's own: words of two or more characters.
+WORD_PATTERN = r"(?u)\b\w\w+\b"
 
 
 def ngram_pair(text: str) -> tuple[int, int]:
@@ -81,7 +82,7 @@ class TFIDF(TransformerMixin, BaseEstimator):
         ngram_range: str = "1-1",
         analyzer: str = "word",
         norm: str | None = "l2",
-        token_pattern: str = DEFAULT_TOKEN_PATTERN,
+        token_pattern: str = WORD_PATTERN,
         stop_words: str | None = None,
     ) -> None:
         self.max_features = max_features
@@ -145,7 +146,7 @@ class HashingVectorizer(TransformerMixin, BaseEstimator):
         ngram_range: str = "1-1",
         analyzer: str = "word",
         norm: str | None = "l2",
-        token_pattern: str = DEFAULT_TOKEN_PATTERN,
+        token_pattern: str = WORD_PATTERN,
         stop_words: str | None = None,
         random_state: int | None = None,
     ) -> None:

@@ -165,7 +165,16 @@ def test_range_params_read_mltk_low_high(value: Any, expected: str) -> None:
     assert coerce(Param("ngram_range", "range", minimum=1, maximum=10), value) == expected
 
 
-@pytest.mark.parametrize(("value", "fragment"), [("2-1", "low end first"), ("1-2-3", "1-2"), ("0-2", ">= 1"), ("1-11", "<= 10"), ("a-b", "1-2")])
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("2-1", "low end first"),
+        ("1-2-3", "1-2"),
+        ("0-2", ">= 1"),
+        ("1-11", "<= 10"),
+        ("a-b", "1-2"),
+    ],
+)
 def test_range_params_refuse_bad_ranges(value: str, fragment: str) -> None:
     with pytest.raises(BadParameter, match=fragment):
         coerce(Param("ngram_range", "range", minimum=1, maximum=10), value)

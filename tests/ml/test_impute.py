@@ -43,7 +43,9 @@ def test_missing_values_marks_a_number_as_missing() -> None:
 def test_strategy_field_fills_from_the_other_field() -> None:
     spec = FitSpec("Imputer", features=("a", "b"), params={"strategy": "field", "field": "b"})
     trained = train(TRAIN, spec)
-    out = predict_frame(trained.pipeline, trained.meta, pd.DataFrame({"a": ["", "2"], "b": ["9", "9"]}))
+    out = predict_frame(
+        trained.pipeline, trained.meta, pd.DataFrame({"a": ["", "2"], "b": ["9", "9"]})
+    )
     assert list(out.columns) == ["Imputed_a"] and list(out["Imputed_a"]) == [9.0, 2.0]
 
 

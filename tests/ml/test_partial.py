@@ -58,7 +58,9 @@ def test_gaussian_nb_continued_equals_one_fit_on_all_rows(make_events: Events) -
     continued = continue_training(second, s, trained.pipeline, trained.meta, 1)
     new = make_events(60, seed=6, as_text=False)
     # Imputation aside (no gaps here), GaussianNB's partial_fit is exact.
-    both = train(pd.concat([first, second], ignore_index=True), spec("GaussianNB", partial_fit=False))
+    both = train(
+        pd.concat([first, second], ignore_index=True), spec("GaussianNB", partial_fit=False)
+    )
     pd.testing.assert_frame_equal(
         predict_frame(continued.pipeline, continued.meta, new),
         predict_frame(both.pipeline, both.meta, new),

@@ -51,7 +51,9 @@ def test_selected_fields_follow_scikit_learn(
 
 
 def test_non_integer_param_for_k_best_is_refused(make_events: Callable[..., pd.DataFrame]) -> None:
-    spec = FitSpec("FieldSelector", target="label", features=("x",), params={"mode": "k_best", "param": 1.5})
+    spec = FitSpec(
+        "FieldSelector", target="label", features=("x",), params={"mode": "k_best", "param": 1.5}
+    )
     with pytest.raises(BadParameter, match="requires an integer"):
         train(make_events(60), spec)
 

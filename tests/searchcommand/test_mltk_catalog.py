@@ -66,7 +66,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         yield s
 
 
-def fit_line(stack: LocalStack, script: Path, args: list[str], events: list[dict], fields: list[str]) -> dict:
+def fit_line(
+    stack: LocalStack, script: Path, args: list[str], events: list[dict], fields: list[str]
+) -> dict:
     cmd = splunkd(script, stack.url, stack.token)
     _, replies = run_fit(cmd, args, chunks(events, 500, fields))
     records = replies[-1].records()
@@ -85,7 +87,9 @@ def apply_rows(stack: LocalStack, script: Path, args: list[str], events: list[di
     return rows
 
 
-def fit_error(stack: LocalStack, script: Path, args: list[str], events: list[dict], fields: list[str]) -> str:
+def fit_error(
+    stack: LocalStack, script: Path, args: list[str], events: list[dict], fields: list[str]
+) -> str:
     """The one ERROR a failing fit ends with (at getinfo or from the job)."""
     cmd = splunkd(script, stack.url, stack.token)
     info = cmd.getinfo(args, earliest_time="1700000000", latest_time="now")
@@ -110,7 +114,9 @@ def test_tfidf_matches_scikit_learn(stack: LocalStack, script: Path) -> None:
     # MLTK: | fit TFIDF Reviews max_df=0.6 min_df=0.2 ngram_range=1-2 stop_words=english
     train = reviews(300, seed=1)
     args = ["fit", "TFIDF", "Reviews", "max_df=0.6", "min_df=0.2", "ngram_range=1-2"]
-    row = fit_line(stack, script, [*args, "stop_words=english", "into", "reviews_tfidf"], train, REVIEW_FIELDS)
+    row = fit_line(
+        stack, script, [*args, "stop_words=english", "into", "reviews_tfidf"], train, REVIEW_FIELDS
+    )
     assert row["version"] == "1", row
     new = reviews(40, seed=2)
     rows = apply_rows(stack, script, ["reviews_tfidf"], new)
@@ -129,7 +135,13 @@ def test_tfidf_matches_scikit_learn(stack: LocalStack, script: Path) -> None:
 def test_tfidf_as_name_and_max_features(stack: LocalStack, script: Path) -> None:
     # MLTK: | fit TFIDF Reviews max_features=5 analyzer=char ngram_range=2-3 as chars
     args = ["fit", "TFIDF", "Reviews", "max_features=5", "analyzer=char", "ngram_range=2-3"]
-    row = fit_line(stack, script, [*args, "into", "reviews_chars", "as", "chars"], reviews(100, 3), REVIEW_FIELDS)
+    row = fit_line(
+        stack,
+        script,
+        [*args, "into", "reviews_chars", "as", "chars"],
+        reviews(100, 3),
+        REVIEW_FIELDS,
+    )
     assert row["version"] == "1", row
     (out,) = apply_rows(stack, script, ["reviews_chars"], reviews(1, seed=4))
     added = [k for k in out if k.startswith("chars_")]
@@ -137,7 +149,13 @@ def test_tfidf_as_name_and_max_features(stack: LocalStack, script: Path) -> None
 
 
 def test_tfidf_numeric_field_is_refused(stack: LocalStack, script: Path) -> None:
-    text = fit_error(stack, script, ["fit", "TFIDF", "rating", "into", "bad_tfidf"], reviews(50, 5), REVIEW_FIELDS)
+    text = fit_error(
+        stack,
+        script,
+        ["fit", "TFIDF", "rating", "into", "bad_tfidf"],
+        reviews(50, 5),
+        REVIEW_FIELDS,
+    )
     assert "holds numbers only" in text and "rating" in text
 
 
@@ -151,7 +169,9 @@ def test_hashing_vectorizer_matches_scikit_learn(stack: LocalStack, script: Path
     # MLTK: | fit HashingVectorizer Reviews ngram_range=1-2 k=10 max_features=200
     train = reviews(200, seed=6)
     args = ["fit", "HashingVectorizer", "Reviews", "ngram_range=1-2", "k=10", "max_features=200"]
-    row = fit_line(stack, script, [*args, "random_state=0", "into", "reviews_hashed"], train, REVIEW_FIELDS)
+    row = fit_line(
+        stack, script, [*args, "random_state=0", "into", "reviews_hashed"], train, REVIEW_FIELDS
+    )
     assert row["version"] == "1", row
     new = reviews(30, seed=7)
     rows = apply_rows(stack, script, ["reviews_hashed"], new)
@@ -192,31 +212,66 @@ def test_field_selector_k_best_matches_scikit_learn(stack: LocalStack, script: P
     train = sla(400, seed=11)
     args = ["fit", "FieldSelector", "type=categorical", "mode=k_best", "param=2"]
     fields = ["bytes_in", "latency", "errors", "app"]
-    row = fit_line(stack, script, [*args, "SLA_violation", "from", *fields, "into", "sla_fs"], train, SLA_FIELDS)
+    row = fit_line(
+        stack,
+        script,
+        [*args, "SLA_violation", "from", *fields, "into", "sla_fs"],
+        train,
+        SLA_FIELDS,
+    )
     assert row["version"] == "1", row
     (out,) = apply_rows(stack, script, ["sla_fs"], sla(1, seed=12))
     selected = sorted(k for k in out if k.startswith("fs_"))
 
     frame = pd.DataFrame(train)
     X = pd.concat(
-        [frame[["bytes_in", "latency", "errors"]].astype(float), pd.get_dummies(frame["app"], prefix="app", prefix_sep="=", dtype=float)],
+        [
+            frame[["bytes_in", "latency", "errors"]].astype(float),
+            pd.get_dummies(frame["app"], prefix="app", prefix_sep="=", dtype=float),
+        ],
         axis=1,
     )
-    direct = GenericUnivariateSelect(f_classif, mode="k_best", param=2).fit(X, frame["SLA_violation"])
+    direct = GenericUnivariateSelect(f_classif, mode="k_best", param=2).fit(
+        X, frame["SLA_violation"]
+    )
     assert selected == sorted(f"fs_{c}" for c in X.columns[direct.get_support()])
     assert "fs_latency" in selected
 
 
 def test_field_selector_numeric_percentile(stack: LocalStack, script: Path) -> None:
     # MLTK: | fit FieldSelector type=numeric mode=percentile param=50 latency from *
-    args = ["fit", "FieldSelector", "type=numeric", "mode=percentile", "param=50", "latency", "from"]
-    fit_line(stack, script, [*args, "bytes_in", "errors", "app", "into", "sla_fs_num"], sla(300, 13), SLA_FIELDS)
+    args = [
+        "fit",
+        "FieldSelector",
+        "type=numeric",
+        "mode=percentile",
+        "param=50",
+        "latency",
+        "from",
+    ]
+    fit_line(
+        stack,
+        script,
+        [*args, "bytes_in", "errors", "app", "into", "sla_fs_num"],
+        sla(300, 13),
+        SLA_FIELDS,
+    )
     (out,) = apply_rows(stack, script, ["sla_fs_num"], sla(1, seed=14))
     assert [k for k in out if k.startswith("fs_")], out
 
 
 def test_field_selector_bad_alpha_is_refused(stack: LocalStack, script: Path) -> None:
-    args = ["fit", "FieldSelector", "mode=fpr", "param=2", "SLA_violation", "from", "latency", "into", "bad_fs"]
+    args = [
+        "fit",
+        "FieldSelector",
+        "mode=fpr",
+        "param=2",
+        "SLA_violation",
+        "from",
+        "latency",
+        "into",
+        "bad_fs",
+    ]
     text = fit_error(stack, script, args, sla(60, 15), SLA_FIELDS)
     assert "between 0 and 1" in text
 
@@ -244,7 +299,12 @@ def test_imputer_median_matches_scikit_learn(stack: LocalStack, script: Path) ->
     rows = apply_rows(stack, script, ["sla_imp"], new)
 
     def matrix(events: list[dict]) -> np.ndarray:
-        return pd.DataFrame(events)[["bytes_in", "latency"]].replace("", np.nan).astype(float).to_numpy()
+        return (
+            pd.DataFrame(events)[["bytes_in", "latency"]]
+            .replace("", np.nan)
+            .astype(float)
+            .to_numpy()
+        )
 
     expected = SimpleImputer(strategy="median").fit(matrix(train)).transform(matrix(new))
     got = np.array([[float(r["Imputed_bytes_in"]), float(r["Imputed_latency"])] for r in rows])
@@ -263,16 +323,36 @@ def test_imputer_missing_values_and_most_frequent(stack: LocalStack, script: Pat
 
 
 def test_imputer_strategy_field(stack: LocalStack, script: Path) -> None:
-    args = ["fit", "Imputer", "bytes_in", "latency", "strategy=field", "field=latency", "into", "sla_imp_f"]
+    args = [
+        "fit",
+        "Imputer",
+        "bytes_in",
+        "latency",
+        "strategy=field",
+        "field=latency",
+        "into",
+        "sla_imp_f",
+    ]
     fit_line(stack, script, args, with_gaps(sla(50, seed=19), seed=3), SLA_FIELDS)
-    rows = apply_rows(stack, script, ["sla_imp_f"], [{"bytes_in": "", "latency": "7"}, {"bytes_in": "5", "latency": "7"}])
+    rows = apply_rows(
+        stack,
+        script,
+        ["sla_imp_f"],
+        [{"bytes_in": "", "latency": "7"}, {"bytes_in": "5", "latency": "7"}],
+    )
     assert [float(r["Imputed_bytes_in"]) for r in rows] == [7.0, 5.0]
     assert "Imputed_latency" not in rows[0]
 
 
 def test_imputer_all_missing_field_is_refused(stack: LocalStack, script: Path) -> None:
     events = [{**r, "latency": ""} for r in sla(40, seed=20)]
-    text = fit_error(stack, script, ["fit", "Imputer", "bytes_in", "latency", "into", "bad_imp"], events, SLA_FIELDS)
+    text = fit_error(
+        stack,
+        script,
+        ["fit", "Imputer", "bytes_in", "latency", "into", "bad_imp"],
+        events,
+        SLA_FIELDS,
+    )
     assert "latency" in text and "no value" in text
 
 
@@ -305,19 +385,39 @@ def test_partial_fit_continues_as_a_new_version(stack: LocalStack, script: Path)
 
 
 def test_partial_fit_new_model_is_a_first_fit(stack: LocalStack, script: Path) -> None:
-    args = ["fit", "GaussianNB", "SLA_violation", "from", "latency", "partial_fit=true", "into", "sla_nb_new"]
+    args = [
+        "fit",
+        "GaussianNB",
+        "SLA_violation",
+        "from",
+        "latency",
+        "partial_fit=true",
+        "into",
+        "sla_nb_new",
+    ]
     assert fit_line(stack, script, args, sla(100, seed=24), SLA_FIELDS)["version"] == "1"
 
 
 def test_partial_fit_unsupported_algorithm_is_refused(stack: LocalStack, script: Path) -> None:
-    args = ["fit", "RandomForestClassifier", "SLA_violation", "from", "latency", "partial_fit=true", "into", "m"]
+    args = [
+        "fit",
+        "RandomForestClassifier",
+        "SLA_violation",
+        "from",
+        "latency",
+        "partial_fit=true",
+        "into",
+        "m",
+    ]
     text = fit_error(stack, script, args, sla(50, seed=25), SLA_FIELDS)
     assert "not supported by RandomForestClassifier" in text and "SGDClassifier" in text
 
 
 def test_partial_fit_other_algorithm_is_refused(stack: LocalStack, script: Path) -> None:
     base = ["SLA_violation", "from", "latency"]
-    fit_line(stack, script, ["fit", "GaussianNB", *base, "into", "sla_nb"], sla(100, seed=26), SLA_FIELDS)
+    fit_line(
+        stack, script, ["fit", "GaussianNB", *base, "into", "sla_nb"], sla(100, seed=26), SLA_FIELDS
+    )
     args = ["fit", "SGDClassifier", *base, "partial_fit=true", "into", "sla_nb"]
     text = fit_error(stack, script, args, sla(100, seed=27), SLA_FIELDS)
     assert "GaussianNB" in text and "SGDClassifier" in text
@@ -326,9 +426,15 @@ def test_partial_fit_other_algorithm_is_refused(stack: LocalStack, script: Path)
 def test_sdk_partial_fit_tags_the_version_it_continued(stack: LocalStack) -> None:
     client = stack.client()
     frame = pd.DataFrame(sla(200, seed=28))
-    kwargs: dict[str, Any] = {"target": "SLA_violation", "features": ["latency", "errors"], "into": "sdk_nb"}
+    kwargs: dict[str, Any] = {
+        "target": "SLA_violation",
+        "features": ["latency", "errors"],
+        "into": "sdk_nb",
+    }
     first = client.fit(frame, "BernoulliNB", progress=False, **kwargs)
-    second = client.fit(pd.DataFrame(sla(200, seed=29)), "BernoulliNB", partial_fit=True, progress=False, **kwargs)
+    second = client.fit(
+        pd.DataFrame(sla(200, seed=29)), "BernoulliNB", partial_fit=True, progress=False, **kwargs
+    )
     assert (first.version, second.version) == (1, 2)
     from mlflow import MlflowClient
 
