@@ -441,3 +441,30 @@ def test_sdk_partial_fit_tags_the_version_it_continued(stack: LocalStack) -> Non
     tracking = f"sqlite:///{Path(stack.home) / 'mlflow.db'}"
     run = MlflowClient(tracking, tracking).get_run(str(second.run_id))
     assert run.data.tags["kepler.partial_fit.from"] == "1"
+
+
+def test_sdk_tfidf_equals_the_command(stack: LocalStack, script: Path) -> None:
+    client = stack.client()
+    train = reviews(120, seed=30)
+    client.fit(
+        pd.DataFrame(train),
+        "TFIDF",
+        features=["Reviews"],
+        into="sdk_tfidf",
+        max_features=8,
+        progress=False,
+    )
+    fit_line(
+        stack,
+        script,
+        ["fit", "TFIDF", "Reviews", "max_features=8", "into", "spl_tfidf"],
+        train,
+        REVIEW_FIELDS,
+    )
+    new = reviews(10, seed=31)
+    sdk = client.apply(pd.DataFrame(new), "sdk_tfidf")
+    rows = apply_rows(stack, script, ["spl_tfidf"], new)
+    names = [c for c in sdk.columns if c.startswith("Reviews_tfidf_")]
+    assert len(names) == 8
+    got = np.array([[float(r[n]) for n in names] for r in rows])
+    np.testing.assert_allclose(sdk[names].to_numpy(), got, atol=1e-9)
