@@ -41,6 +41,7 @@ def fit(
     as_: str | None = None,
     probabilities: bool = False,
     holdout: float = 0.2,
+    partial_fit: bool = False,
     wait: bool = True,
     progress: bool = True,
     source: dict[str, Any] | None = None,
@@ -65,6 +66,9 @@ def fit(
         as_: the name of the output field ``apply`` adds (default ``predicted(target)``).
         probabilities: ``apply`` also returns class probabilities (classifiers).
         holdout: the share of rows held out to score the model (0 to 1; 0 for none).
+        partial_fit: continue the latest version of ``into`` with these rows (SGD, naive
+            Bayes, MLP, Birch, scalers: ``kp.algorithms()`` marks them); the result is a
+            new version, tagged ``kepler.partial_fit.from`` with the one it continued.
         wait: wait for the job; ``False`` returns at once with ``job_id`` set.
         progress: show a progress bar (terminal or notebook) while waiting.
         source: where the data came from (``search``, ``earliest``, ``latest``, ``sid``)
@@ -88,6 +92,7 @@ def fit(
         as_=as_,
         probabilities=probabilities,
         holdout=holdout,
+        partial_fit=partial_fit,
         wait=wait,
         progress=progress,
         source=source,

@@ -186,6 +186,7 @@ class Client:
         as_: str | None = None,
         probabilities: bool = False,
         holdout: float = 0.2,
+        partial_fit: bool = False,
         wait: bool = True,
         progress: bool = True,
         source: dict[str, Any] | None = None,
@@ -197,7 +198,9 @@ class Client:
         from (``search``, ``earliest``, ``latest``, ``sid``) in the model's lineage; a frame
         from :func:`kepler.from_splunk` brings its own. ``dataset_name`` names the uploaded
         dataset (``kp.dataset("sensors-2026-w48")``); a name in use is refused (409).
-        ``by``: one model per group of these fields' values, in one version."""
+        ``by``: one model per group of these fields' values, in one version.
+        ``partial_fit``: continue the latest version of ``into`` with these rows (a new
+        version, tagged with the one it continued); see :mod:`kepler.ml.partial`."""
         if into is not None:
             validate_model_name(into)
         spec = wire.FitJob(
@@ -210,6 +213,7 @@ class Client:
             probabilities=probabilities,
             holdout=holdout,
             by=[by] if isinstance(by, str) else list(by or ()),
+            partial_fit=partial_fit,
         )
         # The bridge checks the spec first, so bad input is refused before data moves.
         self._json("POST", wire.FIT_JOBS, params={"dry_run": "true"}, json=spec.to_dict())

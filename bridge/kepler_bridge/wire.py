@@ -54,6 +54,7 @@ class FitRequest(BaseModel):
     probabilities: bool = False
     holdout: float = Field(0.2, ge=0.0, le=0.9)
     by: list[str] = []  # one model per group of these fields
+    partial_fit: bool = False  # continue the latest version of `into`
 
 
 class ApplyJobRequest(BaseModel):

@@ -74,6 +74,7 @@ def fit(
             probabilities=parsed.probabilities,
             holdout=parsed.holdout,
             by=list(parsed.by),
+            partial_fit=parsed.partial_fit,
             wait=False,
             progress=False,
             **parsed.params,

@@ -6,6 +6,7 @@
     fit <algorithm> [<param>=<value> ...] <field> ... [into <model>] [as <out>]   (unsupervised)
     fit <algorithm> ... by <field>[,<field>...]   (one model per group, any algorithm)
     fit DensityFunction <field> [by <field>[,<field>...]] [threshold=0.01] ... [into <model>]
+    fit <algorithm> ... into <model> partial_fit=true    (continue the latest version)
     apply <model>[@<version>|:<alias>] [as <out>] [probabilities=<bool>]
           [threshold=<float>] [lower_threshold=<float>] [upper_threshold=<float>]
           [show_density=<bool>]                         (DensityFunction models)
@@ -32,7 +33,7 @@ from kepler.core.errors import DataError, InvalidSpec
 from kepler.core.refs import ModelRef, model_to_delete
 
 # Options Kepler itself reads on fit; everything else is an algorithm parameter.
-FIT_OPTIONS = ("probabilities", "holdout")
+FIT_OPTIONS = ("probabilities", "holdout", "partial_fit")
 APPLY_OPTIONS = ("probabilities", "index", "sourcetype")
 # A DensityFunction model's outlier rule, replaceable at apply without refitting.
 APPLY_ALGORITHM_OPTIONS = ("threshold", "lower_threshold", "upper_threshold", "show_density")
@@ -51,7 +52,21 @@ class FitSpec:
     probabilities: bool = False
     holdout: float = 0.2
     by: tuple[str, ...] = ()  # `by f1,f2`: one model per group of their values
+    # Continue the latest version of `into` with these events (kepler.ml.partial).
+    partial_fit: bool = False
     verb: str = "fit"
+
+    def __post_init__(self) -> None:
+        if not self.partial_fit:
+            return
+        from kepler.core.algorithms import refuse_partial_fit
+
+        if not self.into:
+            raise InvalidSpec(
+                "partial_fit=true continues a saved model: name it with `into <model>` "
+                "(a model that does not exist yet is fitted from scratch)"
+            )
+        refuse_partial_fit(self.algorithm)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -391,6 +406,8 @@ def _fit_options(options: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "probabilities" in options:
         out["probabilities"] = coerce(Param("probabilities", "bool"), options["probabilities"])
+    if "partial_fit" in options:
+        out["partial_fit"] = coerce(Param("partial_fit", "bool"), options["partial_fit"])
     if "holdout" in options:
         out["holdout"] = coerce(
             Param("holdout", "float", minimum=0.0, maximum=0.9), options["holdout"]

@@ -357,6 +357,7 @@ class FitJob(Body):
     probabilities: bool = False
     holdout: float = 0.2
     by: list[str] = field(default_factory=list)  # one model per group of these fields
+    partial_fit: bool = False  # continue the latest version of `into` (kepler.ml.partial)
 
 
 @dataclass(frozen=True)

@@ -690,6 +690,8 @@ def lineage_tags(lineage: dict[str, Any]) -> dict[str, str]:
             value = lineage.get(key)
         if value is not None:
             tags[f"kepler.splunk.{key}"] = _text(value)
+    if lineage.get("continued_from") is not None:  # partial_fit: the version it continued
+        tags["kepler.partial_fit.from"] = _text(lineage["continued_from"])
     return tags
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from kepler.core.algorithms import DEFAULT_MAX_GROUPS
+from kepler.core.algorithms import DEFAULT_MAX_GROUPS, SUPERVISED
 from kepler.core.errors import BadParameter, DataError, InvalidSpec
 from kepler.core.spec import FitSpec, expand_features
 from kepler.ml import frames, registry
@@ -119,9 +119,12 @@ def train(
     n_dropped = 0
     if target is not None:
         report(0.05, f"reading the target {target}")
+        labels_wanted = info.task == "classifier" or (
+            getattr(estimator, "kepler_target_kind", None) == "labels"  # FieldSelector
+        )
         present, y = (
             frames.class_labels(frame[target])
-            if info.task == "classifier"
+            if labels_wanted
             else frames.regression_target(frame[target], target)
         )
         n_dropped = int(len(present) - present.sum())
@@ -149,9 +152,9 @@ def train(
     labels = y if info.task == "classifier" else None
     if grouped:  # every group gets its share of the holdout
         labels = _group_labels(X, by, labels)
-    train_rows, holdout_rows = _split(
-        len(X), labels, spec.holdout if info.supervised else 0.0, seed
-    )
+    # Only models that predict are scored on held-out rows; a FieldSelector keeps them all.
+    scored = info.task in SUPERVISED
+    train_rows, holdout_rows = _split(len(X), labels, spec.holdout if scored else 0.0, seed)
     X_train, X_holdout = _hold_out(X, train_rows, holdout_rows, in_place=consume)
     y_train = y if holdout_rows is None or y is None else y[train_rows]
 
@@ -176,7 +179,7 @@ def train(
         sample = holdout_sample(
             pipeline, info.task, X_holdout, None if y is None else y[holdout_rows], seed=seed
         )
-    elif info.supervised:
+    elif scored:
         metrics = {}  # scoring on the training rows would flatter the model
     else:
         metrics = compute_metrics(pipeline, info.task, X_train, seed=seed)

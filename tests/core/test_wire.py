@@ -149,6 +149,7 @@ SAMPLES: dict[type[wire.Body], wire.Body] = {
         probabilities=True,
         holdout=0.3,
         by=["site"],
+        partial_fit=True,
     ),
     wire.AutoMLJob: wire.AutoMLJob(
         dataset_id="d1",
