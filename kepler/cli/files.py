@@ -73,6 +73,12 @@ def fit(
             as_=parsed.output_name,
             probabilities=parsed.probabilities,
             holdout=parsed.holdout,
+            split=parsed.split,
+            time_field=parsed.time_field,
+            kfold_cv=parsed.kfold_cv or None,
+            gap=parsed.gap or None,
+            lags=list(parsed.lags) or None,
+            rolling=list(parsed.rolling) or None,
             wait=False,
             progress=False,
             **parsed.params,
@@ -87,10 +93,13 @@ def fit(
             ("job", result.job_id),
             ("model", result.ref or "(not registered: add `into <name>`)"),
             ("rows", result.rows),
+            ("split", result.split),
             ("seconds", result.duration_s),
         ]
     )
     table(_metric_rows(result.metrics), ["metric", "value"], empty="")
+    if result.folds:
+        table(result.folds, list(result.folds[0]), empty="")
 
 
 @app.command("automl", rich_help_panel=PANEL)
@@ -137,6 +146,8 @@ def automl(
             max_false_positive_rate=parsed.max_false_positive_rate,
             interpretable=parsed.interpretable,
             use_case=parsed.use_case,
+            split=parsed.split,
+            time_field=parsed.time_field,
             wait=False,
             progress=False,
         )

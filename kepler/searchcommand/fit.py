@@ -116,6 +116,16 @@ class Fit(Subcommand):
             **{k: v for k, v in sorted((result.get("metrics") or {}).items())},
         }
         messages = list(trail)
+        folds = result.get("folds") or []
+        if folds and self.options.get("output") != "events":
+            # kfold_cv: MLTK answers one row per fold with its scores.
+            messages.append(
+                f"kepler fit: {len(folds)} {result.get('split', 'random')}-ordered folds; "
+                + ", ".join(f"mean {k}={v:.4g}" for k, v in sorted(row.items()) if _metric(k, v))
+            )
+            keep = {k: row[k] for k in ("model", "version", "job_id")}
+            rows = [{**fold, "split": result.get("split"), **keep} for fold in folds]
+            return info(True, messages), rows_to_csv(rows)
         if self.options.get("output") == "events":
             # MLTK's fit answers with the training events and their predictions.
             summary = ", ".join(f"{k}={v}" for k, v in row.items() if v is not None)
@@ -130,6 +140,10 @@ class Fit(Subcommand):
             )
             return info(True, messages), events
         return info(True, messages), rows_to_csv([row])
+
+
+def _metric(key: str, value: Any) -> bool:
+    return key not in ("rows", "duration_s", "version") and isinstance(value, float)
 
 
 class AutoML(Fit):
