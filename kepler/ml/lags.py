@@ -47,7 +47,7 @@ class LagFeatures(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         # Group codes, then time: np.lexsort sorts by its last key first.
-        keys = [np.asarray(X[self.time_field], dtype=np.float64)]
+        keys: list[np.ndarray] = [np.asarray(X[self.time_field], dtype=np.float64)]
         keys += [pd.factorize(X[k])[0] for k in reversed(self.by)]
         order = np.lexsort(keys)
         ordered = X.iloc[order].reset_index(drop=True)  # positions in time order

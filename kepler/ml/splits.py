@@ -80,7 +80,7 @@ def time_folds(n: int, k: int, gap: int = 0) -> list[tuple[np.ndarray, np.ndarra
         raise DataError(
             f"{n:,} rows are too few for {k} time-ordered folds"
             + (f" with gap={gap}" if gap else "")
-            + f"; each fold validates on n/(k+1) rows after at least one training row: "
+            + "; each fold validates on n/(k+1) rows after at least one training row: "
             "send more rows or ask for fewer folds"
         )
     out = []

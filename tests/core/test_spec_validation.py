@@ -20,9 +20,7 @@ def test_fit_line_reads_validation_options() -> None:
 
 
 def test_mltk_kfold_line_parses() -> None:
-    spec = parse(
-        "| kepler fit LogisticRegression species from petal_length petal_width kfold_cv=3"
-    )
+    spec = parse("| kepler fit LogisticRegression species from petal_length petal_width kfold_cv=3")
     assert isinstance(spec, FitSpec) and spec.kfold_cv == 3 and spec.split is None
 
 

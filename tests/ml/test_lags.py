@@ -68,7 +68,8 @@ def test_a_model_that_needs_the_past_learns_it_from_lags() -> None:
 
 def test_apply_recomputes_the_lags_on_raw_events_in_any_order() -> None:
     frame = _series(seed=1)
-    trained = train(frame, FitSpec("LinearRegression", target="load", features=("temp",), lags=(3,)))
+    spec = FitSpec("LinearRegression", target="load", features=("temp",), lags=(3,))
+    trained = train(frame, spec)
     events = _series(120, seed=2).drop(columns="load").astype(str)  # Splunk's text, shuffled
     got = predict_frame(trained.pipeline, trained.meta, events)["predicted(load)"]
     ordered = events.astype(float).sort_values("_time")

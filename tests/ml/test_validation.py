@@ -77,7 +77,8 @@ def test_kfold_cv_classifier_uses_stratified_folds_and_mltk_names() -> None:
     assert set(folds[0]) == {
         "fold_number", "n_train", "n_test", "accuracy", "f1", "precision", "recall"
     }  # fmt: skip
-    for name, key in [("accuracy", "accuracy"), ("f1", "f1_weighted"), ("recall", "recall_weighted")]:
+    scorers = {"accuracy": "accuracy", "f1": "f1_weighted", "recall": "recall_weighted"}
+    for name, key in scorers.items():
         np.testing.assert_allclose([f[name] for f in folds], want[f"test_{key}"], rtol=1e-6)
 
 
