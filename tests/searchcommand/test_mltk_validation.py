@@ -282,3 +282,46 @@ def test_sdk_fit_with_time_kfold(stack: LocalStack) -> None:
     assert summary["split"] == "time" and summary["kfold_cv"] == 3
     assert summary["folds"] == result.folds
     assert summary["metrics"]["r2"] == pytest.approx(np.mean([f["r2"] for f in result.folds]))
+
+
+def lagged_load(n: int, seed: int) -> list[dict]:
+    """Load follows temperature three hours later: only its past explains it."""
+    rng = random.Random(seed)
+    temps = [15 + 8 * math.sin(i / 5) + rng.gauss(0, 1) for i in range(n + 3)]
+    rows = [
+        {
+            "_time": 1700000000 + 3600 * i,
+            "ts": 1700000000 + 3600 * i,
+            "load": f"{2 * temps[i] + rng.gauss(0, 0.3):.3f}",
+            "temp": f"{temps[i + 3]:.3f}",
+        }
+        for i in range(n)
+    ]
+    rng.shuffle(rows)
+    return rows
+
+
+def test_lags_fit_and_apply_repeats_them_on_raw_events(stack: LocalStack, script: Path) -> None:
+    events = lagged_load(300, 7)
+    base = ["fit", "LinearRegression", "load", "from", "temp"]
+    (plain,), _ = fit_rows(stack, script, [*base, "into", "load_plain"], events, ENERGY)
+    (lagged,), _ = fit_rows(
+        stack, script, [*base, "lags=1,2,3", "rolling=mean:3", "into", "load_lags"], events, ENERGY
+    )
+    assert float(lagged["r2"]) > 0.95 > float(plain["r2"]) + 0.3
+
+    # apply orders the events by _time itself: any order gives each event the same score.
+    fresh = lagged_load(150, 8)
+    scored = {}
+    for order in (fresh, sorted(fresh, key=lambda e: -e["_time"])):
+        cmd = splunkd(script, stack.url, stack.token)
+        info = cmd.getinfo(["apply", "load_lags"])
+        assert not [m for m in info.messages if m[0] == "ERROR"], info.messages
+        _, rows = cmd.send(order, finished=True)
+        assert cmd.close() == 0
+        scored[id(order)] = {r["_time"]: float(r["predicted(load)"]) for r in rows}
+    first, second = scored.values()
+    assert first == pytest.approx(second)
+    truth = {str(e["_time"]): float(e["load"]) for e in fresh}
+    errors = [abs(first[t] - truth[t]) for t in first if int(t) > 1700000000 + 3600 * 3]
+    assert np.median(errors) < 1.0
