@@ -65,7 +65,6 @@ def fold_metrics(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a class missing from a fold: scored as zero
         if task == "classifier":
-            y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
             kw: dict[str, Any] = {"average": "weighted", "zero_division": 0}
             return {
                 "accuracy": float(skm.accuracy_score(y_true, y_pred)),

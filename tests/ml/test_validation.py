@@ -168,3 +168,8 @@ def test_fold_metrics_regression_names() -> None:
 
 def test_mean_metrics_skips_folds_without_a_metric() -> None:
     assert mean_metrics([{"a": 1.0, "b": 4.0}, {"a": 3.0}]) == {"a": 2.0, "b": 4.0}
+
+
+def test_fold_metrics_on_numeric_class_labels() -> None:
+    got = fold_metrics("classifier", np.array([0, 1, 1, 0]), np.array([0, 1, 0, 0]))
+    assert got["accuracy"] == 0.75 and got["recall"] == 0.75
