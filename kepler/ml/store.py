@@ -192,6 +192,9 @@ class ModelStore:
             params["kfold_cv"] = meta.kfold_cv
         if meta.gap:
             params["gap"] = meta.gap
+        if meta.lags or meta.rolling:
+            params["lags"] = ",".join(str(k) for k in meta.lags)
+            params["rolling"] = ",".join(meta.rolling)
         for key, value in meta.params.items():
             params[key if key not in params else f"param.{key}"] = value
         now = int(time.time() * 1000)
