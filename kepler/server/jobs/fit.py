@@ -179,6 +179,6 @@ def _fields_used(spec: FitSpec, names: list[str]) -> list[str] | None:
     if target and target not in names:
         return None
     wanted = {*features, *by, *([target] if target else [])}
-    if spec.split != "random" or spec.lags or spec.rolling:  # these read the time field
+    if spec.split == "time" or spec.time_field or spec.lags or spec.rolling:  # time order
         wanted.add(spec.time_field or "_time")
     return [n for n in names if n in wanted]

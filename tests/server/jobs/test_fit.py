@@ -111,3 +111,8 @@ def test_fit_reads_only_the_target_and_features() -> None:
     assert (
         _fields_used(FitSpec(algorithm="SVM", target="failure", features=("nope",)), names) is None
     )
+    # A time-ordered split or lags read the time field too, and only then.
+    timed = FitSpec(algorithm="SVM", target="failure", features=("vibration",), split="time")
+    assert _fields_used(timed, names) == ["_time", "vibration", "failure"]
+    lagged = FitSpec(algorithm="SVM", target="failure", features=("vibration",), lags=(1,))
+    assert _fields_used(lagged, names) == ["_time", "vibration", "failure"]
