@@ -187,6 +187,12 @@ class Client:
         probabilities: bool = False,
         holdout: float = 0.2,
         partial_fit: bool = False,
+        split: str | None = None,
+        time_field: str | None = None,
+        kfold_cv: int | None = None,
+        gap: int | None = None,
+        lags: list[int] | None = None,
+        rolling: list[str] | None = None,
         wait: bool = True,
         progress: bool = True,
         source: dict[str, Any] | None = None,
@@ -200,7 +206,15 @@ class Client:
         dataset (``kp.dataset("sensors-2026-w48")``); a name in use is refused (409).
         ``by``: one model per group of these fields' values, in one version.
         ``partial_fit``: continue the latest version of ``into`` with these rows (a new
-        version, tagged with the one it continued); see :mod:`kepler.ml.partial`."""
+        version, tagged with the one it continued); see :mod:`kepler.ml.partial`.
+
+        Validation: ``split="time"`` holds out the latest rows by ``time_field`` (default
+        ``_time``; the default split when ``_time`` is a feature or ``time_field`` is
+        given), ``split="random"`` a shuffled share; ``kfold_cv=k`` validates on k folds
+        instead (time-ordered, as ``TimeSeriesSplit`` with ``gap`` rows between the sides,
+        when the split is time), the result's ``folds`` holding each fold's scores.
+        ``lags=[1, 24]`` and ``rolling=["mean:12"]`` add features from each numeric
+        field's past in time order, recomputed by ``apply`` (see ``kp.fit``)."""
         if into is not None:
             validate_model_name(into)
         spec = wire.FitJob(
@@ -214,6 +228,12 @@ class Client:
             holdout=holdout,
             by=[by] if isinstance(by, str) else list(by or ()),
             partial_fit=partial_fit,
+            split=split,
+            time_field=time_field,
+            kfold_cv=kfold_cv,
+            gap=gap,
+            lags=list(lags) if lags else None,
+            rolling=list(rolling) if rolling else None,
         )
         # The bridge checks the spec first, so bad input is refused before data moves.
         self._json("POST", wire.FIT_JOBS, params={"dry_run": "true"}, json=spec.to_dict())
@@ -261,6 +281,8 @@ class Client:
             duration_s=job.duration_s,
             url=self.run_url(res.get("run_id")),
             client=self,
+            split=res.get("split"),
+            folds=list(res.get("folds") or []),
         )
 
     def automl(
@@ -284,6 +306,8 @@ class Client:
         max_false_positive_rate: float | None = None,
         interpretable: bool | None = None,
         use_case: str | None = None,
+        split: str | None = None,
+        time_field: str | None = None,
         wait: bool = True,
         progress: bool = True,
         source: dict[str, Any] | None = None,
@@ -310,6 +334,8 @@ class Client:
             max_false_positive_rate=max_false_positive_rate,
             interpretable=interpretable,
             use_case=use_case,
+            split=split,
+            time_field=time_field,
         )
         # Bad options are refused before any data moves; bad data before workers start.
         self._json("POST", wire.AUTOML_JOBS, params={"dry_run": "true"}, json=spec.to_dict())

@@ -55,6 +55,12 @@ class FitRequest(BaseModel):
     holdout: float = Field(0.2, ge=0.0, le=0.9)
     by: list[str] = []  # one model per group of these fields
     partial_fit: bool = False  # continue the latest version of `into`
+    split: str | None = None
+    time_field: str | None = None
+    kfold_cv: int | None = Field(None, ge=2, le=20)
+    gap: int | None = Field(None, ge=0, le=100_000)
+    lags: list[int] | None = Field(None, max_length=24)
+    rolling: list[str] | None = Field(None, max_length=24)
 
 
 class ApplyJobRequest(BaseModel):
@@ -114,6 +120,8 @@ class AutoMLRequest(BaseModel):
     max_false_positive_rate: float | None = None
     interpretable: bool | None = None
     use_case: str | None = None
+    split: str | None = None
+    time_field: str | None = None
 
 
 class ScheduleRequest(BaseModel):

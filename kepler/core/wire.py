@@ -358,6 +358,12 @@ class FitJob(Body):
     holdout: float = 0.2
     by: list[str] = field(default_factory=list)  # one model per group of these fields
     partial_fit: bool = False  # continue the latest version of `into` (kepler.ml.partial)
+    split: str | None = None  # time | random; None: time order on time-indexed data
+    time_field: str | None = None  # None: _time
+    kfold_cv: int | None = None  # k-fold validation instead of a holdout
+    gap: int | None = None  # rows left out between training and validation (time order)
+    lags: list[int] | None = None  # lagged copies of numeric fields: [1, 2, 24]
+    rolling: list[str] | None = None  # rolling windows: ["mean:12"]
 
 
 @dataclass(frozen=True)
@@ -386,6 +392,8 @@ class AutoMLJob(Body):
     max_false_positive_rate: float | None = None
     interpretable: bool | None = None
     use_case: str | None = None
+    split: str | None = None  # time | random; None: time order when _time is a feature
+    time_field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -698,6 +706,12 @@ class ModelView:
     n_train: int | None = None
     n_holdout: int | None = None
     n_dropped: int | None = None
+    # How it was validated (kepler.ml.splits): split random|time, the time field that
+    # ordered the rows, and with kfold_cv each fold's scores in MLTK's shape.
+    split: str = "random"
+    time_field: str | None = None
+    kfold_cv: int = 0
+    folds: list[dict[str, Any]] = field(default_factory=list)
     probabilities: bool | None = None
     output_name: str | None = None
     kepler_version: str | None = None

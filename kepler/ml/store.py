@@ -199,7 +199,17 @@ class ModelStore:
             "target": meta.target or "",
             "features": ",".join(meta.features),
             "holdout": meta.holdout,
+            "split": meta.split,
         }
+        if meta.time_field:
+            params["time_field"] = meta.time_field
+        if meta.kfold_cv:
+            params["kfold_cv"] = meta.kfold_cv
+        if meta.gap:
+            params["gap"] = meta.gap
+        if meta.lags or meta.rolling:
+            params["lags"] = ",".join(str(k) for k in meta.lags)
+            params["rolling"] = ",".join(meta.rolling)
         for key, value in meta.params.items():
             params[key if key not in params else f"param.{key}"] = value
         now = int(time.time() * 1000)
@@ -462,6 +472,10 @@ class ModelStore:
             "n_train": meta.get("n_train"),
             "n_holdout": meta.get("n_holdout"),
             "n_dropped": meta.get("n_dropped"),
+            "split": meta.get("split", "random"),
+            "time_field": meta.get("time_field"),
+            "kfold_cv": meta.get("kfold_cv", 0),
+            "folds": meta.get("folds", []),
             "probabilities": meta.get("probabilities"),
             "output_name": meta.get("output_name"),
             "kepler_version": meta.get("kepler_version"),

@@ -150,6 +150,12 @@ SAMPLES: dict[type[wire.Body], wire.Body] = {
         holdout=0.3,
         by=["site"],
         partial_fit=True,
+        split="time",
+        time_field="ts",
+        kfold_cv=5,
+        gap=2,
+        lags=[1, 24],
+        rolling=["mean:12"],
     ),
     wire.AutoMLJob: wire.AutoMLJob(
         dataset_id="d1",
@@ -171,6 +177,8 @@ SAMPLES: dict[type[wire.Body], wire.Body] = {
         max_false_positive_rate=0.1,
         interpretable=True,
         use_case="fraud",
+        split="time",
+        time_field="ts",
     ),
     wire.ApplyJob: wire.ApplyJob(
         dataset_id="d1",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from kepler.core.errors import DataError, InvalidSpec, JobCancelled
 from kepler.core.refs import validate_model_name
-from kepler.core.spec import FitSpec, expand_features, parse
+from kepler.core.spec import FitSpec, expand_features, parse, validation_options
 from kepler.server.jobs.runner import run_once
 from kepler.server.queue import enqueue_fit
 from kepler.server.stores.jobs import Job
@@ -53,7 +53,15 @@ def build_spec(*, line: str | None = None, algorithm: str | None = None, **parts
         raise InvalidSpec(f"{info.name} learns without a target: drop target={target!r}")
     features = tuple(parts.pop("features", None) or ("*",))
     by = tuple(parts.pop("by", None) or ())
-    return FitSpec(algorithm=info.name, params=params, features=features, by=by, **parts)
+    chosen = {
+        k: parts.pop(k)
+        for k in ("split", "time_field", "kfold_cv", "gap", "lags", "rolling")
+        if k in parts
+    }
+    validation = validation_options({k: v for k, v in chosen.items() if v is not None})
+    return FitSpec(
+        algorithm=info.name, params=params, features=features, by=by, **parts, **validation
+    )
 
 
 def check_against_columns(spec: FitSpec, columns: list[str]) -> list[str]:
@@ -67,6 +75,14 @@ def check_against_columns(spec: FitSpec, columns: list[str]) -> list[str]:
     exclude = (spec.target,) if spec.target else ()
     if spec.by:
         expand_features(spec.by, columns)  # a `by` field the data lacks fails here too
+    time_field = spec.time_field or "_time"
+    ordered = spec.split == "time" or spec.time_field or spec.lags or spec.rolling
+    if ordered and time_field not in columns:
+        raise DataError(
+            f"time field {time_field!r} is not in the data; time-ordered splits and lags need it "
+            "(name another with time_field=<field>, or fit with split=random)",
+            detail={"field": time_field},
+        )
     return expand_features(spec.features, columns, exclude=exclude)
 
 
@@ -114,6 +130,8 @@ def _fit(
     trained, manifest = train_on_dataset(ctx, dataset_id, job_id, spec, previous=previous)
     result: dict[str, Any] = {
         "metrics": trained.metrics,
+        "split": trained.meta.split,
+        "folds": trained.meta.folds,
         "rows": manifest.rows,
         "algorithm": spec.algorithm,
         "dataset_id": dataset_id,
@@ -263,4 +281,6 @@ def _fields_used(spec: FitSpec, names: list[str]) -> list[str] | None:
     wanted = {*features, *by, *([target] if target else [])}
     if _forecaster(spec.algorithm) and "_time" in names:
         wanted.add("_time")  # MLTK's forecasters follow _time without being told
+    if spec.split == "time" or spec.time_field or spec.lags or spec.rolling:  # time order
+        wanted.add(spec.time_field or "_time")
     return [n for n in names if n in wanted]
