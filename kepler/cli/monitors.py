@@ -3,14 +3,14 @@ bridge."""
 
 from __future__ import annotations
 
-import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from kepler.cli._app import app
-from kepler.cli._output import JsonOut, client, emit_json, fail, kepler_errors, table
-from kepler.cli._wait import DEFAULT_TIMEOUT_S, Timeout, wait_for_job
+from kepler.cli._output import JsonOut, client, emit_json, kepler_errors
+from kepler.cli._recurring import list_rows, run_now
+from kepler.cli._wait import DEFAULT_TIMEOUT_S, Timeout
 
 PANEL = "Jobs and schedules"  # where `kepler --help` lists these commands
 
@@ -68,16 +68,8 @@ def monitor_list(json_out: JsonOut = False) -> None:
     """List monitors with their next and last runs."""
     with kepler_errors():
         frame = client().monitors()
-    rows = frame.to_dict("records")
-    if json_out:
-        emit_json(rows)
-        return
-    for row in rows:
-        for col in ("next_run_at", "last_run_at"):
-            v = row.get(col)
-            row[col] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v)) if v == v and v else ""
     cols = ["name", "every", "model", "method", "label", "search", "next_run_at", "last_job_id"]
-    table(rows, cols, empty="no monitors")
+    list_rows(frame, cols, empty="no monitors", json_out=json_out)
 
 
 @monitor_app.command("remove")
@@ -96,29 +88,21 @@ def monitor_run_now(
     json_out: JsonOut = False,
 ) -> None:
     """Queue one run of a monitor now; with --wait, wait --timeout seconds at most."""
-    from kepler.core.wire import JobView
+    run_now(
+        lambda c: c.run_monitor(name),
+        wait=wait,
+        timeout=timeout,
+        json_out=json_out,
+        describe=_describe,
+    )
 
-    c = client()
-    with kepler_errors():
-        job = JobView.from_dict(c.run_monitor(name))
-        if not json_out:
-            typer.echo(f"queued job {job.id}")
-        if wait:
-            job = wait_for_job(c, job.id, timeout)
-    if json_out:
-        emit_json(job.to_dict())
-    if not wait:
-        return
-    if not job.succeeded:
-        fail(f"job {job.id} {job.state}: {(job.error or {}).get('message', 'no message')}")
-    if not json_out:
-        res = job.outcome
-        drifted = ", ".join(res.get("drifted") or []) or "none"
-        typer.echo(
-            f"{res.get('rows', 0)} events against {res.get('model')}@{res.get('version')}: "
-            f"drifted {drifted}; {res.get('sent', 0)} events sent via HEC"
-        )
-        for key, value in (res.get("metrics") or {}).items():
-            typer.echo(f"  {key}: {value:g}" if isinstance(value, float) else f"  {key}: {value}")
-        for note in res.get("notes") or []:
-            typer.echo(f"  note: {note}")
+
+def _describe(res: dict[str, Any]) -> list[str]:
+    drifted = ", ".join(res.get("drifted") or []) or "none"
+    lines = [
+        f"{res.get('rows', 0)} events against {res.get('model')}@{res.get('version')}: "
+        f"drifted {drifted}; {res.get('sent', 0)} events sent via HEC"
+    ]
+    for key, value in (res.get("metrics") or {}).items():
+        lines.append(f"  {key}: {value:g}" if isinstance(value, float) else f"  {key}: {value}")
+    return lines + [f"  note: {note}" for note in res.get("notes") or []]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from kepler.cli._app import app
-from kepler.cli._output import JsonOut, client, emit_json, fail, kepler_errors, table
-from kepler.cli._wait import DEFAULT_TIMEOUT_S, Timeout, wait_for_job
+from kepler.cli._output import JsonOut, client, emit_json, kepler_errors
+from kepler.cli._recurring import list_rows, run_now
+from kepler.cli._wait import DEFAULT_TIMEOUT_S, Timeout
 
 PANEL = "Jobs and schedules"  # where `kepler --help` lists these commands
 
@@ -31,9 +31,24 @@ def schedule_add(
     index: Annotated[str | None, typer.Option(help="HEC index for the scores")] = None,
     sourcetype: Annotated[str | None, typer.Option(help="default: kepler:score")] = None,
     now: Annotated[bool, typer.Option("--now", help="first run at once")] = False,
+    retrain: Annotated[
+        bool, typer.Option("--retrain", help="fit a new version each interval instead of scoring")
+    ] = False,
+    gate: Annotated[
+        str | None,
+        typer.Option(help='with --retrain: when to promote, e.g. "f1>=production.f1-0.01"'),
+    ] = None,
+    alias: Annotated[
+        str | None, typer.Option(help="with --retrain: the alias a passing version moves")
+    ] = None,
+    spec: Annotated[
+        str | None,
+        typer.Option(help="with --retrain: a fit line (default: the model's version's spec)"),
+    ] = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Add a schedule (through the bridge at KEPLER_URL)."""
+    """Add a schedule (through the bridge at KEPLER_URL); with --retrain, each run fits a
+    new version on the interval's events and moves --alias to it when it passes --gate."""
     with kepler_errors():
         sched = client().schedule(
             name,
@@ -45,11 +60,14 @@ def schedule_add(
             index=index,
             sourcetype=sourcetype,
             start_now=now,
+            **({"retrain": True, "gate": gate, "alias": alias, "spec": spec} if retrain else {}),
         )
     if json_out:
         emit_json(sched)
         return
     typer.echo(f"schedule {sched['name']}: every {sched['every']}, model {sched['model']}")
+    if sched.get("retrain"):
+        typer.echo(f"  retrains; moves {sched['alias']} when it passes: {sched['gate'] or 'always'}")
 
 
 @schedule_app.command("list")
@@ -57,16 +75,8 @@ def schedule_list(json_out: JsonOut = False) -> None:
     """List schedules with their next and last runs."""
     with kepler_errors():
         frame = client().schedules()
-    rows = frame.to_dict("records")
-    if json_out:
-        emit_json(rows)
-        return
-    for row in rows:
-        for col in ("next_run_at", "last_run_at"):
-            v = row.get(col)
-            row[col] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v)) if v == v and v else ""
     cols = ["name", "every", "model", "search", "next_run_at", "last_run_at", "last_job_id"]
-    table(rows, cols, empty="no schedules")
+    list_rows(frame, cols, empty="no schedules", json_out=json_out)
 
 
 @schedule_app.command("remove")
@@ -85,24 +95,24 @@ def schedule_run_now(
     json_out: JsonOut = False,
 ) -> None:
     """Queue one run of a schedule now; with --wait, wait --timeout seconds at most."""
-    from kepler.core.wire import JobView
+    run_now(
+        lambda c: c.run_schedule(name),
+        wait=wait,
+        timeout=timeout,
+        json_out=json_out,
+        describe=_describe,
+    )
 
-    c = client()
-    with kepler_errors():
-        job = JobView.from_dict(c.run_schedule(name))
-        if not json_out:
-            typer.echo(f"queued job {job.id}")
-        if wait:
-            job = wait_for_job(c, job.id, timeout)
-    if json_out:
-        emit_json(job.to_dict())
-    if not wait:
-        return
-    if not job.succeeded:
-        fail(f"job {job.id} {job.state}: {(job.error or {}).get('message', 'no message')}")
-    if not json_out:
-        res = job.outcome
-        typer.echo(
-            f"scored {res.get('rows', 0)} rows with {res.get('model')}@{res.get('version')}"
-            f", {res.get('sent', 0)} events sent via HEC"
-        )
+
+def _describe(res: dict[str, Any]) -> list[str]:
+    if "decision" in res:  # a retraining run
+        moved = "promoted to" if res.get("promoted") else "did not move"
+        lines = [
+            f"fitted {res.get('model')}@{res.get('version')} on {res.get('rows', 0)} rows: "
+            f"{moved} {res.get('alias')} ({res.get('decision')})"
+        ]
+        return lines + [f"  {why}" for why in res.get("reasons") or []]
+    return [
+        f"scored {res.get('rows', 0)} rows with {res.get('model')}@{res.get('version')}"
+        f", {res.get('sent', 0)} events sent via HEC"
+    ]

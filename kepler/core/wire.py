@@ -403,7 +403,8 @@ class SpecParse(Body):
 @dataclass(frozen=True)
 class ScheduleCreate(Body):
     """``POST /v1/schedules``: every ``every`` run ``search``, score it with ``model`` and
-    write the scores via HEC into ``index``."""
+    write the scores via HEC into ``index``; with ``retrain``, fit a new version instead and
+    promote it behind ``gate``."""
 
     what: ClassVar[str] = "schedule"
 
@@ -416,6 +417,12 @@ class ScheduleCreate(Body):
     index: str | None = None
     sourcetype: str | None = None
     start_now: bool = False
+    # Retraining: fit ``spec`` (a fit line; default: the model's version's spec) on each
+    # interval into a new version and move ``alias`` to it when it passes ``gate``.
+    retrain: bool = False
+    gate: str | None = None
+    alias: str | None = None
+    spec: str | None = None
 
 
 @dataclass(frozen=True)
@@ -627,6 +634,9 @@ class ModelView:
     importances: list[dict[str, Any]] | None = None
     baseline: dict[str, Any] | None = None  # the drift baseline's summary (None: none kept)
     alias_moves: list[dict[str, Any]] = field(default_factory=list)  # latest first
+    # A version fitted by a retraining schedule: its gate's decision (``decision``,
+    # ``alias``, ``gate``, ``reasons``, ``schedule``); None for any other version.
+    retrain: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelView:

@@ -56,6 +56,9 @@ class TrainedModel:
     baseline: dict[str, Any] | None = None  # kepler.ml.monitoring's profile, for drift
     # A bounded sample of holdout truth and predictions, for plots (metrics.holdout_sample).
     holdout: dict[str, Any] | None = None
+    # With train(keep_holdout=True): the holdout's features and truth, so that another
+    # version can be scored on the very same rows (a retraining gate). Never stored.
+    holdout_rows: tuple[pd.DataFrame, np.ndarray | None] | None = field(default=None, repr=False)
 
 
 def train(
@@ -64,6 +67,7 @@ def train(
     *,
     progress: Progress | None = None,
     consume: bool = False,
+    keep_holdout: bool = False,
 ) -> TrainedModel:
     """Fit ``spec.algorithm`` on ``frame`` as ``spec`` says; see the module docstring.
 
@@ -180,7 +184,10 @@ def train(
     report(0.95, "profiling the data for drift")
     baseline = try_fit_baseline(pipeline, meta, X_train, X_holdout, fit_warnings)
     report(1.0, "done")
-    return TrainedModel(pipeline, meta, metrics, importances, fit_warnings, baseline, sample)
+    trained = TrainedModel(pipeline, meta, metrics, importances, fit_warnings, baseline, sample)
+    if keep_holdout and holdout_rows is not None:
+        trained.holdout_rows = (X_holdout, None if y is None else y[holdout_rows])
+    return trained
 
 
 def _silent(fraction: float, message: str) -> None:

@@ -49,6 +49,10 @@ def summary_rows(bridge: BridgeClient, ref: ModelRef) -> list[dict[str, Any]]:
     }
     common["aliases"] = [f"{a}={v['version']}" for v in d.versions for a in v.get("aliases") or []]
     common["alias_moves"] = [_move_text(m) for m in d.alias_moves]
+    if d.retrain:  # fitted by a retraining schedule: what its gate decided, and why
+        r = d.retrain
+        common["retrain_gate"] = f"{r.get('decision')} {r.get('alias')}: {r.get('gate') or '-'}"
+        common["retrain_reasons"] = list(r.get("reasons") or [])
     baseline = d.baseline or {}
     common["baseline_rows"] = baseline.get("rows")  # empty: no drift baseline (kp.baseline)
     profiles = baseline.get("fields") or {}

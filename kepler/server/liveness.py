@@ -81,6 +81,7 @@ class JobLimits:
             time_limits={
                 **{k: float(getattr(s, f"job_time_limit_{k}")) for k in KINDS},
                 "monitor": float(s.job_time_limit_score),
+                "retrain": float(s.job_time_limit_fit),  # a retraining run is a fit
             },
             max_attempts=s.job_max_attempts,
             heartbeat_s=s.job_heartbeat_s,
@@ -180,10 +181,17 @@ class Heartbeat:
 
 def resend(celery: Broker, job: Job) -> None:
     """Send ``job``'s message to the workers again, as it was first sent."""
-    from kepler.server.queue import APPLY_TASK, AUTOML_TASK, FIT_TASK, MONITOR_TASK, SCORE_TASK
+    from kepler.server.queue import (
+        APPLY_TASK,
+        AUTOML_TASK,
+        FIT_TASK,
+        MONITOR_TASK,
+        RETRAIN_TASK,
+        SCORE_TASK,
+    )
 
     tasks = {"fit": FIT_TASK, "apply": APPLY_TASK, "automl": AUTOML_TASK}
-    by_job = {"score": SCORE_TASK, "monitor": MONITOR_TASK}
+    by_job = {"score": SCORE_TASK, "monitor": MONITOR_TASK, "retrain": RETRAIN_TASK}
     if job.kind in by_job:
         celery.send_task(by_job[job.kind], args=[job.id], task_id=job.id)
     elif job.kind in tasks:

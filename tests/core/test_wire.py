@@ -180,6 +180,10 @@ SAMPLES: dict[type[wire.Body], wire.Body] = {
         index="scores",
         sourcetype="kepler:score",
         start_now=True,
+        retrain=True,
+        gate="f1>=production.f1-0.01",
+        alias="production",
+        spec="LogisticRegression temp from failure",
     ),
     wire.MonitorCreate: wire.MonitorCreate(
         name="pump-drift",

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from kepler.core.errors import HecRejected
 from kepler.core.refs import ModelRef
+from kepler.server.jobs import recurring
+from kepler.server.jobs.recurring import base_spec
 from kepler.server.jobs.runner import run_once
 from kepler.server.queue import enqueue_score
 from kepler.server.stores.jobs import Job
@@ -38,45 +40,30 @@ SCORE_ROWS = 50_000  # rows scored and sent per piece
 
 def schedule_spec(sched: Schedule, *, trigger: str) -> dict[str, Any]:
     """What a run needs, frozen when it fires."""
-    earliest, latest = sched.window
     return {
         "schedule": sched.name,
         "schedule_id": sched.id,
-        "search": sched.search,
-        "earliest": earliest,
-        "latest": latest,
-        "model": sched.model,
-        "index": sched.index,
+        **base_spec(sched, trigger=trigger),
         "sourcetype": sched.sourcetype,
-        "trigger": trigger,
     }
 
 
 def fire(ctx: ServerContext, sched: Schedule, *, trigger: str, user: str | None = None) -> Job:
-    """Record a run of ``sched`` as a job and queue it; a run the broker refused is
-    recorded as failed, not left queued forever. The job's user is whoever ran it now
-    (``user``), else the schedule itself (``schedule:<name>``) for the beat's runs."""
-    job = ctx.jobs.create(
-        SCORE_KIND,
-        schedule_spec(sched, trigger=trigger),
-        model=sched.model,
-        user=user or f"schedule:{sched.name}",
+    """Record a run of ``sched`` as a job and queue it (a retraining schedule's run is a
+    retrain job, :mod:`kepler.server.jobs.retrain`)."""
+    if sched.retrain:
+        from kepler.server.jobs import retrain
+
+        return retrain.fire(ctx, sched, trigger=trigger, user=user)
+    return recurring.fire(
+        ctx,
+        ctx.schedules,
+        sched,
+        kind=SCORE_KIND,
+        spec=schedule_spec(sched, trigger=trigger),
+        enqueue=enqueue_score,
+        user=user,
     )
-    ctx.schedules.ran(sched.id, job.id, job.created_at)
-    try:
-        enqueue_score(ctx.celery, job.id)
-    except Exception as exc:
-        ctx.jobs.fail(
-            job.id,
-            {
-                "code": "internal",
-                "status": 500,
-                "message": f"the run of schedule {sched.name!r} could not be queued: the "
-                f"broker did not take it ({type(exc).__name__}); check KEPLER_BROKER_URL",
-            },
-        )
-        raise
-    return job
 
 
 def run_score(
@@ -111,7 +98,6 @@ def _score(
 ) -> dict[str, Any]:
     from kepler.hec import HecSender
     from kepler.server.scoring import deliver
-    from kepler.splunk.search import from_splunk
 
     jobs = ctx.jobs
     started = time.time()
@@ -135,21 +121,11 @@ def _score(
     # HEC is checked before Splunk is searched: a run that could not deliver does not search.
     # The run has a sender of its own (its own disk-queue slot), so its counts are its own.
     with HecSender(hec_conf) as hec:
-        jobs.progress(job_id, 0.05, f"searching Splunk ({spec['earliest']} to {spec['latest']})")
-        frame = from_splunk(
-            spec["search"],
-            earliest=spec["earliest"],
-            latest=spec["latest"],
-            settings=splunk,
-            progress=False,
-        )
-        result["rows"] = len(frame)
-        for start in range(0, len(frame), SCORE_ROWS):
-            piece = frame.iloc[start : start + SCORE_ROWS]
+        for piece in recurring.search_pages(ctx, job_id, spec, splunk, page_rows=SCORE_ROWS):
+            start = result["rows"]
+            result["rows"] += len(piece)
             jobs.progress(
-                job_id,
-                0.1 + 0.8 * start / len(frame),
-                f"scoring rows {start:,} to {start + len(piece):,} of {len(frame):,}",
+                job_id, 0.5, f"scoring rows {start:,} to {start + len(piece):,} (a page at a time)"
             )
             deliver(
                 hec,
@@ -174,7 +150,7 @@ def _score(
         # Splunk refused data (an index the token may not write, a bad field): the run is
         # failed so that an alert on failed runs sees it; the counts stay in the error.
         raise HecRejected(
-            f"HEC refused {report.rejected:,} of {len(frame):,} score events "
+            f"HEC refused {report.rejected:,} of {result['rows']:,} score events "
             f"({report.last_error or 'no reason given'}); check the schedule's index and "
             "the HEC token's allowed indexes",
             detail={k: v for k, v in result.items() if k != "schedule"},
