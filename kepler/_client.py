@@ -664,7 +664,7 @@ class Client:
         via HEC into ``index``.
 
         ``retrain=True``: each run fits ``spec`` (a fit line such as ``"RandomForestClassifier
-        temp site from failure"``; default: the spec of ``model``'s version) on the
+        failure from temp site"``; default: the spec of ``model``'s version) on the
         interval's events into a new version of the model, and moves ``alias`` (default:
         the one the gate names, else ``production``) to it only when it passes ``gate``,
         e.g. ``"f1>=production.f1-0.01"``: both versions are scored on the new fit's

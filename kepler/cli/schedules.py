@@ -67,7 +67,9 @@ def schedule_add(
         return
     typer.echo(f"schedule {sched['name']}: every {sched['every']}, model {sched['model']}")
     if sched.get("retrain"):
-        typer.echo(f"  retrains; moves {sched['alias']} when it passes: {sched['gate'] or 'always'}")
+        typer.echo(
+            f"  retrains; moves {sched['alias']} when it passes: {sched['gate'] or 'always'}"
+        )
 
 
 @schedule_app.command("list")

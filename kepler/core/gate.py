@@ -17,15 +17,15 @@ f1 that the version ``production`` points at scores on that same holdout, less 0
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Tuple
 
 from kepler.core.errors import InvalidSpec
 
 GRAMMAR = (
     "a gate is one or more clauses joined by 'and' (or ','), each 'metric op operand': op "
     "is >=, <=, >, < or ==; operand is a number, or '<alias>.<metric>' optionally +/- a "
-    "number; e.g. \"f1>=production.f1-0.01\" or \"accuracy>=0.9 and r2>production.r2\""
+    'number; e.g. "f1>=production.f1-0.01" or "accuracy>=0.9 and r2>production.r2"'
 )
 MAX_GATE = 500
 MAX_CLAUSES = 10
@@ -41,8 +41,8 @@ _TOKEN = re.compile(
 class Clause:
     metric: str
     op: str
-    alias: Optional[str] = None  # None: compare with ``offset`` alone
-    ref_metric: Optional[str] = None
+    alias: str | None = None  # None: compare with ``offset`` alone
+    ref_metric: str | None = None
     offset: float = 0.0
 
     @property
@@ -55,30 +55,30 @@ class Clause:
 
 @dataclass(frozen=True)
 class Gate:
-    clauses: Tuple[Clause, ...]
+    clauses: tuple[Clause, ...]
 
     @property
     def text(self) -> str:
         return " and ".join(c.text for c in self.clauses)
 
-    def aliases(self) -> Tuple[str, ...]:
+    def aliases(self) -> tuple[str, ...]:
         """The aliases the gate compares with, in order of first mention."""
-        seen: Dict[str, None] = {}
+        seen: dict[str, None] = {}
         for c in self.clauses:
             if c.alias is not None:
                 seen[c.alias] = None
         return tuple(seen)
 
     def decide(
-        self, new: Mapping[str, float], others: Mapping[str, Optional[Mapping[str, float]]]
-    ) -> Tuple[bool, List[str]]:
+        self, new: Mapping[str, float], others: Mapping[str, Mapping[str, float] | None]
+    ) -> tuple[bool, list[str]]:
         """Whether ``new`` (the new version's metrics) passes, and one reason per clause.
 
         ``others[alias]`` holds the aliased version's metrics on the same holdout, or
         ``None`` when the alias is not set: a clause against an unset alias passes (there
         is nothing to keep), and says so."""
         passed = True
-        reasons: List[str] = []
+        reasons: list[str] = []
         for c in self.clauses:
             value = new.get(c.metric)
             if value is None:
@@ -119,7 +119,7 @@ def parse_gate(text: str) -> Gate:
     if len(raw) > MAX_GATE:
         raise _bad(text, f"it is longer than {MAX_GATE} characters")
     tokens = _tokens(raw, text)
-    clauses: List[Clause] = []
+    clauses: list[Clause] = []
     i = 0
     while True:
         clause, i = _clause(tokens, i, text)
@@ -136,8 +136,8 @@ def parse_gate(text: str) -> Gate:
     return Gate(tuple(clauses))
 
 
-def _tokens(raw: str, text: str) -> List[Tuple[str, str]]:
-    out: List[Tuple[str, str]] = []
+def _tokens(raw: str, text: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
     pos = 0
     while pos < len(raw):
         m = _TOKEN.match(raw, pos)
@@ -151,7 +151,7 @@ def _tokens(raw: str, text: str) -> List[Tuple[str, str]]:
     return out
 
 
-def _clause(tokens: List[Tuple[str, str]], i: int, text: str) -> Tuple[Clause, int]:
+def _clause(tokens: list[tuple[str, str]], i: int, text: str) -> tuple[Clause, int]:
     def take(kind: str, what: str) -> str:
         nonlocal i
         if i >= len(tokens) or tokens[i][0] != kind:

@@ -6,8 +6,9 @@ frame, not the response and not a list of every row; there is no 50,000-row cap 
 export. :func:`splunk_pages` yields the export a typed page at a time instead, for a
 caller that folds pages (a monitor's counts): its memory is a page. The results of an
 existing job (``sid=``) are read page by page (``search/jobs/<sid>/results`` with
-``offset``/``count``; splunkd caps a page at ``[restapi] maxresultrows``, 50,000). A FATAL or ERROR message from splunkd, before the
-stream or in it, raises :class:`~kepler.core.errors.SearchFailed` with splunkd's text.
+``offset``/``count``; splunkd caps a page at ``[restapi] maxresultrows``, 50,000). A FATAL
+or ERROR message from splunkd, before the stream or in it, raises
+:class:`~kepler.core.errors.SearchFailed` with splunkd's text.
 """
 
 from __future__ import annotations

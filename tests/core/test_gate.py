@@ -10,9 +10,7 @@ from kepler.core.gate import GRAMMAR, Clause, parse_gate
 
 def test_parse_gate_reads_an_alias_reference_with_an_offset() -> None:
     gate = parse_gate("f1>=production.f1-0.01")
-    assert gate.clauses == (
-        Clause("f1", ">=", alias="production", ref_metric="f1", offset=-0.01),
-    )
+    assert gate.clauses == (Clause("f1", ">=", alias="production", ref_metric="f1", offset=-0.01),)
     assert gate.aliases() == ("production",)
     assert parse_gate(gate.text) == gate  # the text it writes reads back the same
 

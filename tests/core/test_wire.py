@@ -183,7 +183,7 @@ SAMPLES: dict[type[wire.Body], wire.Body] = {
         retrain=True,
         gate="f1>=production.f1-0.01",
         alias="production",
-        spec="LogisticRegression temp from failure",
+        spec="LogisticRegression failure from temp",
     ),
     wire.MonitorCreate: wire.MonitorCreate(
         name="pump-drift",

@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -55,7 +54,9 @@ def hec() -> Iterator[HecReceiver]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, splunkd: SplunkdRest, hec: HecReceiver) -> Iterator[LocalStack]:
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, splunkd: SplunkdRest, hec: HecReceiver
+) -> Iterator[LocalStack]:
     env = {
         "KEPLER_SPLUNK_URL": splunkd.url,
         "KEPLER_SPLUNK_TOKEN": SPLUNK_TOKEN,

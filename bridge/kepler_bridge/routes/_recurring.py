@@ -1,11 +1,15 @@
 """The routes schedules and monitors share, over a recurring store: list, read, remove,
 run now and list runs. Each resource's module declares its own ``POST`` (its body and
-checks) and calls :func:`add_routes` for the rest."""
+checks) and calls :func:`add_routes` for the rest.
+
+The routes are made inside :func:`add_routes`, so their admin checks are default values
+(``caller: Caller = deleting``): FastAPI reads annotations by name from the module, where
+a local ``Annotated[Caller, deleting]`` could not be found."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
@@ -43,9 +47,7 @@ def add_routes(
         return out
 
     @router.delete("/{name}", name=f"delete_{one}")
-    def delete_one(
-        name: str, state: StateDep, caller: Annotated[Caller, deleting]
-    ) -> dict[str, Any]:
+    def delete_one(name: str, state: StateDep, caller: Caller = deleting) -> dict[str, Any]:
         """Remove it (admin level); runs already queued finish, their job rows stay.
         The deletion is kept in the jobs database and sent as a ``kepler:audit`` event."""
         item = store(state).delete(name)
@@ -61,7 +63,7 @@ def add_routes(
         return {"deleted": item.name, "user": caller.user}
 
     @router.post("/{name}/run", status_code=202, name=f"run_{one}_now")
-    def run_now(name: str, state: StateDep, caller: Annotated[Caller, running]) -> dict[str, Any]:
+    def run_now(name: str, state: StateDep, caller: Caller = running) -> dict[str, Any]:
         """Queue one run now, outside its slots (its next slot does not move)."""
         item = store(state).get(name)
         job = fire(state.ctx, item, trigger="manual", user=caller.user)

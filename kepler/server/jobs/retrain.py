@@ -38,7 +38,7 @@ PROMOTED, KEPT = "promoted", "kept"
 
 
 def retrain_spec(line: str, into: str) -> dict[str, Any]:
-    """A fit line (``"RandomForestClassifier temp site from failure"``) as the spec a
+    """A fit line (``"RandomForestClassifier failure from temp site"``) as the spec a
     retraining schedule fits into ``into``; a malformed one is refused now."""
     from kepler.server.jobs.fit import build_spec
 
@@ -156,8 +156,11 @@ def _retrain(
         ctx.models.tag_version(ref.name, registered.version, _tags(result))
         hec.send(
             make_event(
-                {**{k: v for k, v in result.items() if k != "schedule"}, "kepler_job": job_id,
-                 "kepler_schedule": spec["schedule"]},
+                {
+                    **{k: v for k, v in result.items() if k != "schedule"},
+                    "kepler_job": job_id,
+                    "kepler_schedule": spec["schedule"],
+                },
                 time=started,
                 source=f"kepler:schedule:{spec['schedule']}",
                 sourcetype=RETRAIN_SOURCETYPE,

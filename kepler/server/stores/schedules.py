@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from kepler.core.errors import InvalidSpec, ScheduleNotFound
 from kepler.core.gate import parse_gate
@@ -68,7 +68,7 @@ class ScheduleStore(RecurringStore[Schedule]):
     noun = "schedule"
     not_found = ScheduleNotFound
     sdk_list = "kp.schedules()"
-    decode = {"enabled": bool, "retrain": bool, "fit_spec": _json}
+    decode: ClassVar[dict[str, Any]] = {"enabled": bool, "retrain": bool, "fit_spec": _json}
 
     def create(
         self,

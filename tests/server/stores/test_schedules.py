@@ -118,7 +118,9 @@ def test_a_retraining_schedule_keeps_its_gate_alias_and_spec(tmp_path: Path) -> 
 def test_a_malformed_gate_or_a_gate_without_retrain_is_refused(tmp_path: Path) -> None:
     st = store(tmp_path)
     with pytest.raises(InvalidSpec, match="gate 'f1 >= production' is not valid") as err:
-        st.create("r", search="index=x", model="m", every="1h", retrain=True, gate="f1 >= production")
+        st.create(
+            "r", search="index=x", model="m", every="1h", retrain=True, gate="f1 >= production"
+        )
     assert "operand is a number" in err.value.message  # the grammar comes with it
     with pytest.raises(InvalidSpec, match="add --retrain"):
         st.create("r", search="index=x", model="m", every="1h", gate="f1>=0.5")
