@@ -1,16 +1,60 @@
-"""What ``kepler schedule`` and ``kepler monitor`` share: listing rows with their slots,
-and queueing one run now (optionally waiting for it)."""
+"""What ``kepler schedule`` and ``kepler monitor`` share: ``list`` (rows with their slots),
+``remove`` and ``run-now`` (queue one run, optionally wait for it), made for each by
+:func:`add_commands`; each declares its own ``add``."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
-from kepler.cli._output import client, emit_json, fail, kepler_errors, table
-from kepler.cli._wait import wait_for_job
+from kepler.cli._output import JsonOut, client, emit_json, fail, kepler_errors, table
+from kepler.cli._wait import DEFAULT_TIMEOUT_S, Timeout, wait_for_job
+
+Describe = Callable[[dict[str, Any]], list[str]]
+
+
+def add_commands(
+    app: typer.Typer,
+    noun: str,
+    *,
+    columns: list[str],
+    listing: Callable[[Any], Any],
+    remove: Callable[[Any, str], Any],
+    run: Callable[[Any, str], dict[str, Any]],
+    describe: Describe,
+) -> None:
+    """``list``, ``remove`` and ``run-now`` for ``noun`` ("schedule"): ``listing(client)``
+    answers the rows as a frame, ``remove(client, name)`` removes one, ``run(client,
+    name)`` queues a run and answers its job; ``describe(result)`` says what a run did."""
+
+    @app.command("list", help=f"List {noun}s with their next and last runs.")
+    def list_all(json_out: JsonOut = False) -> None:
+        with kepler_errors():
+            frame = listing(client())
+        list_rows(frame, columns, empty=f"no {noun}s", json_out=json_out)
+
+    @app.command("remove", help=f"Remove a {noun} (its past runs stay in the jobs list).")
+    def remove_one(name: str) -> None:
+        with kepler_errors():
+            remove(client(), name)
+        typer.echo(f"removed {noun} {name}")
+
+    @app.command(
+        "run-now",
+        help=f"Queue one run of a {noun} now; with --wait, wait --timeout seconds at most.",
+    )
+    def run_one(
+        name: str,
+        wait: Annotated[bool, typer.Option(help="wait for the run and print its result")] = False,
+        timeout: Timeout = DEFAULT_TIMEOUT_S,
+        json_out: JsonOut = False,
+    ) -> None:
+        run_now(
+            lambda c: run(c, name), wait=wait, timeout=timeout, json_out=json_out, describe=describe
+        )
 
 
 def list_rows(frame: Any, columns: list[str], *, empty: str, json_out: bool) -> None:
@@ -32,7 +76,7 @@ def run_now(
     wait: bool,
     timeout: float,
     json_out: bool,
-    describe: Callable[[dict[str, Any]], list[str]],
+    describe: Describe,
 ) -> None:
     """Queue one run (``start(client)`` answers its job); with ``wait``, wait ``timeout``
     seconds at most and print ``describe(result)``'s lines."""

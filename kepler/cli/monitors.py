@@ -9,8 +9,7 @@ import typer
 
 from kepler.cli._app import app
 from kepler.cli._output import JsonOut, client, emit_json, kepler_errors
-from kepler.cli._recurring import list_rows, run_now
-from kepler.cli._wait import DEFAULT_TIMEOUT_S, Timeout
+from kepler.cli._recurring import add_commands
 
 PANEL = "Jobs and schedules"  # where `kepler --help` lists these commands
 
@@ -63,40 +62,6 @@ def monitor_add(
     )
 
 
-@monitor_app.command("list")
-def monitor_list(json_out: JsonOut = False) -> None:
-    """List monitors with their next and last runs."""
-    with kepler_errors():
-        frame = client().monitors()
-    cols = ["name", "every", "model", "method", "label", "search", "next_run_at", "last_job_id"]
-    list_rows(frame, cols, empty="no monitors", json_out=json_out)
-
-
-@monitor_app.command("remove")
-def monitor_remove(name: str) -> None:
-    """Remove a monitor (its past runs stay in the jobs list)."""
-    with kepler_errors():
-        client().remove_monitor(name)
-    typer.echo(f"removed monitor {name}")
-
-
-@monitor_app.command("run-now")
-def monitor_run_now(
-    name: str,
-    wait: Annotated[bool, typer.Option(help="wait for the run and print its result")] = False,
-    timeout: Timeout = DEFAULT_TIMEOUT_S,
-    json_out: JsonOut = False,
-) -> None:
-    """Queue one run of a monitor now; with --wait, wait --timeout seconds at most."""
-    run_now(
-        lambda c: c.run_monitor(name),
-        wait=wait,
-        timeout=timeout,
-        json_out=json_out,
-        describe=_describe,
-    )
-
-
 def _describe(res: dict[str, Any]) -> list[str]:
     drifted = ", ".join(res.get("drifted") or []) or "none"
     lines = [
@@ -106,3 +71,14 @@ def _describe(res: dict[str, Any]) -> list[str]:
     for key, value in (res.get("metrics") or {}).items():
         lines.append(f"  {key}: {value:g}" if isinstance(value, float) else f"  {key}: {value}")
     return lines + [f"  note: {note}" for note in res.get("notes") or []]
+
+
+add_commands(
+    monitor_app,
+    "monitor",
+    columns=["name", "every", "model", "method", "label", "search", "next_run_at", "last_job_id"],
+    listing=lambda c: c.monitors(),
+    remove=lambda c, name: c.remove_monitor(name),
+    run=lambda c, name: c.run_monitor(name),
+    describe=_describe,
+)

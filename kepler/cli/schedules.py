@@ -8,13 +8,13 @@ import typer
 
 from kepler.cli._app import app
 from kepler.cli._output import JsonOut, client, emit_json, kepler_errors
-from kepler.cli._recurring import list_rows, run_now
-from kepler.cli._wait import DEFAULT_TIMEOUT_S, Timeout
+from kepler.cli._recurring import add_commands
 
 PANEL = "Jobs and schedules"  # where `kepler --help` lists these commands
 
 schedule_app = typer.Typer(
-    help="Scheduled scoring: search Splunk every N minutes, score, write via HEC.",
+    help="Scheduled scoring: search Splunk every N minutes, score, write via HEC (or, with "
+    "--retrain, fit a new version and promote it behind a gate).",
     no_args_is_help=True,
 )
 app.add_typer(schedule_app, name="schedule", rich_help_panel=PANEL)
@@ -47,8 +47,10 @@ def schedule_add(
     ] = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Add a schedule (through the bridge at KEPLER_URL); with --retrain, each run fits a
-    new version on the interval's events and moves --alias to it when it passes --gate."""
+    """Add a schedule (through the bridge at KEPLER_URL).
+
+    With --retrain, each run fits a new version on the interval's events and moves --alias
+    to it when it passes --gate."""
     with kepler_errors():
         sched = client().schedule(
             name,
@@ -72,40 +74,6 @@ def schedule_add(
         )
 
 
-@schedule_app.command("list")
-def schedule_list(json_out: JsonOut = False) -> None:
-    """List schedules with their next and last runs."""
-    with kepler_errors():
-        frame = client().schedules()
-    cols = ["name", "every", "model", "search", "next_run_at", "last_run_at", "last_job_id"]
-    list_rows(frame, cols, empty="no schedules", json_out=json_out)
-
-
-@schedule_app.command("remove")
-def schedule_remove(name: str) -> None:
-    """Remove a schedule (its past runs stay in the jobs list)."""
-    with kepler_errors():
-        client().unschedule(name)
-    typer.echo(f"removed schedule {name}")
-
-
-@schedule_app.command("run-now")
-def schedule_run_now(
-    name: str,
-    wait: Annotated[bool, typer.Option(help="wait for the run and print its result")] = False,
-    timeout: Timeout = DEFAULT_TIMEOUT_S,
-    json_out: JsonOut = False,
-) -> None:
-    """Queue one run of a schedule now; with --wait, wait --timeout seconds at most."""
-    run_now(
-        lambda c: c.run_schedule(name),
-        wait=wait,
-        timeout=timeout,
-        json_out=json_out,
-        describe=_describe,
-    )
-
-
 def _describe(res: dict[str, Any]) -> list[str]:
     if "decision" in res:  # a retraining run
         moved = "promoted to" if res.get("promoted") else "did not move"
@@ -118,3 +86,14 @@ def _describe(res: dict[str, Any]) -> list[str]:
         f"scored {res.get('rows', 0)} rows with {res.get('model')}@{res.get('version')}"
         f", {res.get('sent', 0)} events sent via HEC"
     ]
+
+
+add_commands(
+    schedule_app,
+    "schedule",
+    columns=["name", "every", "model", "search", "next_run_at", "last_run_at", "last_job_id"],
+    listing=lambda c: c.schedules(),
+    remove=lambda c, name: c.unschedule(name),
+    run=lambda c, name: c.run_schedule(name),
+    describe=_describe,
+)

@@ -30,16 +30,13 @@ from kepler.core.errors import HecRejected
 from kepler.core.refs import ModelRef
 from kepler.server.jobs import recurring
 from kepler.server.jobs.monitor_counts import MonitorCounts
-from kepler.server.jobs.recurring import base_spec
-from kepler.server.jobs.runner import run_once
+from kepler.server.jobs.recurring import Run, RunKind
 from kepler.server.queue import enqueue_monitor
 from kepler.server.stores.jobs import Job
 from kepler.server.stores.monitors import Monitor
 
 if TYPE_CHECKING:
-    from kepler.hec import HecSettings
     from kepler.server.context import ServerContext
-    from kepler.splunk.settings import SplunkSettings
 
 log = logging.getLogger(__name__)
 
@@ -49,65 +46,21 @@ MIN_EVENTS = 20  # fewer events than this: the run reports it and sends nothing
 DRIFT_SOURCETYPE = "kepler:drift"
 
 
-def monitor_spec(mon: Monitor, *, trigger: str) -> dict[str, Any]:
-    """What a run needs, frozen when it fires."""
-    return {
-        "monitor": mon.name,
-        "monitor_id": mon.id,
-        **base_spec(mon, trigger=trigger),
-        "label": mon.label,
-        "method": mon.method,
-        "threshold": mon.threshold,
-    }
+def _own(mon: Monitor) -> dict[str, Any]:
+    """What a monitor run's spec holds beside every recurring run's."""
+    return {"label": mon.label, "method": mon.method, "threshold": mon.threshold}
 
 
 def fire(ctx: ServerContext, mon: Monitor, *, trigger: str, user: str | None = None) -> Job:
-    """Record a run of ``mon`` as a job and queue it (see :func:`recurring.fire`)."""
-    return recurring.fire(
-        ctx,
-        ctx.monitors,
-        mon,
-        kind=MONITOR_KIND,
-        spec=monitor_spec(mon, trigger=trigger),
-        enqueue=enqueue_monitor,
-        user=user,
-    )
+    """Record a run of ``mon`` as a job and queue it (see :meth:`RunKind.fire`)."""
+    return MONITOR.fire(ctx, ctx.monitors, mon, trigger=trigger, user=user)
 
 
-def run_monitor(
-    ctx: ServerContext,
-    job_id: str,
-    *,
-    splunk: SplunkSettings | None = None,
-    hec: HecSettings | None = None,
-) -> dict[str, Any]:
-    """The worker's side: run monitor job ``job_id``; ``splunk`` and ``hec`` default to the
-    process's settings (``KEPLER_SPLUNK_*``, ``KEPLER_HEC_*``)."""
-    s = ctx.settings
-    result, ran = run_once(
-        ctx.jobs,
-        job_id,
-        lambda job: _monitor(ctx, job_id, job.spec, splunk or s.splunk, hec or s.hec),
-        telemetry=ctx.telemetry,
-        what="monitor run",
-        limits=ctx.limits,
-    )
-    if ran:
-        ctx.telemetry.flush()
-    return result
-
-
-def _monitor(
-    ctx: ServerContext,
-    job_id: str,
-    spec: dict[str, Any],
-    splunk: SplunkSettings,
-    hec_conf: HecSettings,
-) -> dict[str, Any]:
+def _monitor(run: Run) -> dict[str, Any]:
     from kepler.hec import HecSender, make_event
     from kepler.server.drift import no_baseline
 
-    jobs = ctx.jobs
+    ctx, job_id, spec, jobs = run.ctx, run.job_id, run.spec, run.ctx.jobs
     started = time.time()
     # The version is pinned before the search runs: one version judges the whole window.
     info, model = ctx.cache.fetch(ModelRef.parse(spec["model"]))
@@ -126,11 +79,11 @@ def _monitor(
         "sent": 0,
     }
     dims = {"model": info.name, "version": str(info.version), "monitor": spec["monitor"]}
-    metrics_index = spec.get("index") or hec_conf.metrics_index
+    metrics_index = spec.get("index") or run.hec.metrics_index
     source = f"kepler:monitor:{spec['monitor']}"
-    with HecSender(hec_conf) as hec:
+    with HecSender(run.hec) as hec:
         counts = MonitorCounts(model, baseline, label=spec.get("label"), settings=ctx.settings)
-        for page in recurring.search_pages(ctx, job_id, spec, splunk, page_rows=SLICE_ROWS):
+        for page in recurring.search_pages(run, page_rows=SLICE_ROWS):
             counts.add(page)
             jobs.progress(job_id, 0.3, f"counted {counts.rows:,} events on the baseline")
         result["rows"] = counts.rows
@@ -235,3 +188,8 @@ def metric_event(
         index=index,
         fields={f"metric_name:{name}": float(value), **dimensions},
     )
+
+
+MONITOR = RunKind(MONITOR_KIND, "monitor", "monitor run", enqueue_monitor, _own, step=_monitor)
+# The worker's side: run job ``job_id`` (``splunk``, ``hec``: default, the process's settings).
+run_monitor = MONITOR.run

@@ -1,5 +1,6 @@
 """Retraining runs of a schedule (``kepler schedule add ... --retrain``): fired like every
-schedule's run (:func:`fire`), run by a worker (:func:`run_retrain`).
+schedule's run (:data:`RETRAIN`, through :func:`kepler.server.jobs.score.fire`), run by a
+worker (:func:`run_retrain`).
 
 A run searches its interval, fits the schedule's spec (or the spec of the version the
 schedule's model names now) into a new version of the model, and then judges it with the
@@ -20,17 +21,13 @@ from typing import TYPE_CHECKING, Any
 from kepler.core.errors import HecRejected, InvalidSpec
 from kepler.core.refs import ModelRef
 from kepler.server.jobs import recurring
-from kepler.server.jobs.recurring import base_spec
-from kepler.server.jobs.runner import run_once
+from kepler.server.jobs.recurring import Run, RunKind
 from kepler.server.queue import enqueue_retrain
-from kepler.server.stores.jobs import Job
 from kepler.server.stores.schedules import Schedule
 
 if TYPE_CHECKING:
     from kepler.core.spec import FitSpec
-    from kepler.hec import HecSettings
     from kepler.server.context import ServerContext
-    from kepler.splunk.settings import SplunkSettings
 
 RETRAIN_KIND = "retrain"
 RETRAIN_SOURCETYPE = "kepler:retrain"
@@ -51,71 +48,24 @@ def retrain_spec(line: str, into: str) -> dict[str, Any]:
     return dataclasses.replace(spec, into=into).to_dict()
 
 
-def schedule_spec(sched: Schedule, *, trigger: str) -> dict[str, Any]:
-    """What a retraining run needs, frozen when it fires."""
-    return {
-        "schedule": sched.name,
-        "schedule_id": sched.id,
-        **base_spec(sched, trigger=trigger),
-        "gate": sched.gate,
-        "alias": sched.alias,
-        "fit_spec": sched.fit_spec,
-    }
+def _own(sched: Schedule) -> dict[str, Any]:
+    """What a retraining run's spec holds beside every recurring run's."""
+    return {"gate": sched.gate, "alias": sched.alias, "fit_spec": sched.fit_spec}
 
 
-def fire(ctx: ServerContext, sched: Schedule, *, trigger: str, user: str | None = None) -> Job:
-    return recurring.fire(
-        ctx,
-        ctx.schedules,
-        sched,
-        kind=RETRAIN_KIND,
-        spec=schedule_spec(sched, trigger=trigger),
-        enqueue=enqueue_retrain,
-        user=user,
-    )
-
-
-def run_retrain(
-    ctx: ServerContext,
-    job_id: str,
-    *,
-    splunk: SplunkSettings | None = None,
-    hec: HecSettings | None = None,
-) -> dict[str, Any]:
-    """The worker's side: run retrain job ``job_id``."""
-    s = ctx.settings
-    result, ran = run_once(
-        ctx.jobs,
-        job_id,
-        lambda job: _retrain(ctx, job_id, job.spec, splunk or s.splunk, hec or s.hec),
-        telemetry=ctx.telemetry,
-        what="retraining run",
-        limits=ctx.limits,
-    )
-    if ran:
-        ctx.telemetry.flush()
-    return result
-
-
-def _retrain(
-    ctx: ServerContext,
-    job_id: str,
-    spec: dict[str, Any],
-    splunk: SplunkSettings,
-    hec_conf: HecSettings,
-) -> dict[str, Any]:
+def _retrain(run: Run) -> dict[str, Any]:
     from kepler.core.gate import parse_gate
     from kepler.hec import HecSender, make_event
     from kepler.ml.training import train
 
-    jobs = ctx.jobs
+    ctx, job_id, spec, jobs = run.ctx, run.job_id, run.spec, run.ctx.jobs
     started = time.time()
     ref = ModelRef.parse(spec["model"])
     fit = _fit_spec(ctx, ref, spec.get("fit_spec"))
     gate = parse_gate(spec["gate"]) if spec.get("gate") else None
     alias = str(spec.get("alias") or "production")
-    with HecSender(hec_conf) as hec:  # checked before the search: a run that could not
-        frame = recurring.search_frame(ctx, job_id, spec, splunk)  # report does not fit
+    with HecSender(run.hec) as hec:  # checked before the search: a run that could not
+        frame = recurring.search_frame(run)  # report does not fit
         jobs.progress(job_id, 0.3, f"fitting {fit.algorithm} on {len(frame):,} rows")
         trained = train(frame, fit, consume=True, keep_holdout=True)
         del frame
@@ -234,3 +184,8 @@ def _tags(result: dict[str, Any]) -> dict[str, str]:
         "kepler.retrain.gate": str(result["gate"] or ""),
         "kepler.retrain.reasons": "; ".join(result["reasons"])[:4000],
     }
+
+
+RETRAIN = RunKind(RETRAIN_KIND, "schedule", "retraining run", enqueue_retrain, _own, step=_retrain)
+# The worker's side: run job ``job_id`` (``splunk``, ``hec``: default, the process's settings).
+run_retrain = RETRAIN.run

@@ -21,16 +21,13 @@ from typing import TYPE_CHECKING, Any
 from kepler.core.errors import HecRejected
 from kepler.core.refs import ModelRef
 from kepler.server.jobs import recurring
-from kepler.server.jobs.recurring import base_spec
-from kepler.server.jobs.runner import run_once
+from kepler.server.jobs.recurring import Run, RunKind
 from kepler.server.queue import enqueue_score
 from kepler.server.stores.jobs import Job
 from kepler.server.stores.schedules import Schedule
 
 if TYPE_CHECKING:
-    from kepler.hec import HecSettings
     from kepler.server.context import ServerContext
-    from kepler.splunk.settings import SplunkSettings
 
 log = logging.getLogger(__name__)
 
@@ -38,68 +35,26 @@ SCORE_KIND = "score"
 SCORE_ROWS = 50_000  # rows scored and sent per piece
 
 
-def schedule_spec(sched: Schedule, *, trigger: str) -> dict[str, Any]:
-    """What a run needs, frozen when it fires."""
-    return {
-        "schedule": sched.name,
-        "schedule_id": sched.id,
-        **base_spec(sched, trigger=trigger),
-        "sourcetype": sched.sourcetype,
-    }
+def _own(sched: Schedule) -> dict[str, Any]:
+    """What a scoring run's spec holds beside every recurring run's."""
+    return {"sourcetype": sched.sourcetype}
 
 
 def fire(ctx: ServerContext, sched: Schedule, *, trigger: str, user: str | None = None) -> Job:
     """Record a run of ``sched`` as a job and queue it (a retraining schedule's run is a
     retrain job, :mod:`kepler.server.jobs.retrain`)."""
     if sched.retrain:
-        from kepler.server.jobs import retrain
+        from kepler.server.jobs.retrain import RETRAIN
 
-        return retrain.fire(ctx, sched, trigger=trigger, user=user)
-    return recurring.fire(
-        ctx,
-        ctx.schedules,
-        sched,
-        kind=SCORE_KIND,
-        spec=schedule_spec(sched, trigger=trigger),
-        enqueue=enqueue_score,
-        user=user,
-    )
+        return RETRAIN.fire(ctx, ctx.schedules, sched, trigger=trigger, user=user)
+    return SCORE.fire(ctx, ctx.schedules, sched, trigger=trigger, user=user)
 
 
-def run_score(
-    ctx: ServerContext,
-    job_id: str,
-    *,
-    splunk: SplunkSettings | None = None,
-    hec: HecSettings | None = None,
-) -> dict[str, Any]:
-    """The worker's side: run score job ``job_id``; ``splunk`` and ``hec`` default to the
-    process's settings (``KEPLER_SPLUNK_*``, ``KEPLER_HEC_*``)."""
-    s = ctx.settings
-    result, ran = run_once(
-        ctx.jobs,
-        job_id,
-        lambda job: _score(ctx, job_id, job.spec, splunk or s.splunk, hec or s.hec),
-        telemetry=ctx.telemetry,
-        what="scheduled job",
-        limits=ctx.limits,
-    )
-    if ran:
-        ctx.telemetry.flush()
-    return result
-
-
-def _score(
-    ctx: ServerContext,
-    job_id: str,
-    spec: dict[str, Any],
-    splunk: SplunkSettings,
-    hec_conf: HecSettings,
-) -> dict[str, Any]:
+def _score(run: Run) -> dict[str, Any]:
     from kepler.hec import HecSender
     from kepler.server.scoring import deliver
 
-    jobs = ctx.jobs
+    ctx, job_id, spec, jobs = run.ctx, run.job_id, run.spec, run.ctx.jobs
     started = time.time()
     # The version is pinned before the search runs: one version scores the whole run.
     info, model = ctx.cache.fetch(ModelRef.parse(spec["model"]))
@@ -120,8 +75,8 @@ def _score(
     }
     # HEC is checked before Splunk is searched: a run that could not deliver does not search.
     # The run has a sender of its own (its own disk-queue slot), so its counts are its own.
-    with HecSender(hec_conf) as hec:
-        for piece in recurring.search_pages(ctx, job_id, spec, splunk, page_rows=SCORE_ROWS):
+    with HecSender(run.hec) as hec:
+        for piece in recurring.search_pages(run, page_rows=SCORE_ROWS):
             start = result["rows"]
             result["rows"] += len(piece)
             jobs.progress(
@@ -178,3 +133,8 @@ def _scored_rows(model: Any, piece: Any, base: dict[str, Any]) -> list[dict[str,
             zip(piece.to_dict("records"), scored.to_dict("records"), strict=True)
         )
     ]
+
+
+SCORE = RunKind(SCORE_KIND, "schedule", "scheduled job", enqueue_score, _own, step=_score)
+# The worker's side: run job ``job_id`` (``splunk``, ``hec``: default, the process's settings).
+run_score = SCORE.run

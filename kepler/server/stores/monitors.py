@@ -41,7 +41,6 @@ class MonitorStore(RecurringStore[Monitor]):
     row_class = Monitor
     noun = "monitor"
     not_found = MonitorNotFound
-    sdk_list = "kp.monitors()"
 
     def create(
         self,

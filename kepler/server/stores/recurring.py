@@ -116,7 +116,6 @@ class RecurringStore(Generic[R]):
     row_class: ClassVar[type]
     noun: ClassVar[str]  # "schedule", "monitor": in messages and CLI hints
     not_found: ClassVar[type[KeplerError]]
-    sdk_list: ClassVar[str]  # the SDK call that lists them, e.g. "kp.schedules()"
     columns: ClassVar[dict[str, str]] = {"index": "hec_index"}  # field -> column
     decode: ClassVar[dict[str, Any]] = {"enabled": bool}
 
@@ -157,7 +156,7 @@ class RecurringStore(Generic[R]):
         if row is None:
             raise self.not_found(
                 f"no {self.noun} {name!r}; list them with `kepler {self.noun} list` or "
-                f"{self.sdk_list}"
+                f"kp.{self.noun}s()"
             )
         return self._row(row)
 

@@ -67,7 +67,6 @@ class ScheduleStore(RecurringStore[Schedule]):
     row_class = Schedule
     noun = "schedule"
     not_found = ScheduleNotFound
-    sdk_list = "kp.schedules()"
     decode: ClassVar[dict[str, Any]] = {"enabled": bool, "retrain": bool, "fit_spec": _json}
 
     def create(

@@ -23,16 +23,9 @@ from kepler.server.drift import with_outputs
 from kepler.server.jobs.monitor_counts import MonitorCounts
 from kepler.splunk.search import splunk_pages
 from kepler.splunk.settings import SplunkSettings
+from tests.server.jobs.test_monitor import pumps
 
 SETTINGS = SimpleNamespace(score_max_rows=1_000_000, score_max_classes=100)
-
-
-def pumps(n: int, *, seed: int, hot: float = 0.0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    temp = rng.normal(60 + hot, 5, n)
-    site = rng.choice(["north", "south", "east"], n, p=[0.5, 0.3, 0.2])
-    failure = np.where(temp + rng.normal(0, 3, n) > 66, "yes", "no")
-    return pd.DataFrame({"temp": temp, "site": site, "failure": failure})
 
 
 @pytest.fixture(scope="module")
