@@ -98,9 +98,11 @@ def test_a_retraining_schedule_keeps_its_gate_and_spec_and_runs_as_a_retrain_job
     created = http.post(
         "/v1/schedules",
         json=body(
-            name="line-retrain", retrain=True, gate="r2>=production.r2-0.05",
+            name="line-retrain",
+            retrain=True,
+            gate="r2>=production.r2-0.05",
             spec="LinearRegression y from x",
-        ),  # fmt: skip
+        ),
         headers=AUTH,
     )
     assert created.status_code == 201, created.text
