@@ -272,7 +272,8 @@ def algorithms() -> list[dict[str, Any]]:
 
 
 def schedule(name: str, search: str, model: str, *, every: str = "5m", **kw: Any) -> dict[str, Any]:
-    """Score ``search``'s results with ``model`` every ``every`` and write them via HEC."""
+    """Score ``search``'s results with ``model`` every ``every`` and write them via HEC; with
+    ``retrain=True`` (and ``gate=``), fit a new version instead (see ``Client.schedule``)."""
     return client().schedule(name, search, model, every=every, **kw)
 
 

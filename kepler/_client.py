@@ -809,12 +809,27 @@ class Client:
         sourcetype: str | None = None,
         start_now: bool = False,
         shadow: str | None = None,
+        retrain: bool = False,
+        gate: str | None = None,
+        alias: str | None = None,
+        spec: str | None = None,
     ) -> dict[str, Any]:
         """Every ``every`` (``5m``, ``30s``, ``1h``) run ``search`` in Splunk over
         ``earliest``..``latest`` (default: the interval just past), score the results with
         ``model`` (latest version, or ``pump@3`` / ``pump:production``) and write the scores
         via HEC into ``index``. ``shadow="pump@5"``: that version scores every run too
-        (champion/challenger), its agreement sent as ``kepler:shadow`` events."""
+        (champion/challenger), its agreement sent as ``kepler:shadow`` events.
+
+        ``retrain=True``: each run fits ``spec`` (a fit line such as ``"RandomForestClassifier
+        failure from temp site"``; default: the spec of ``model``'s version) on the
+        interval's events into a new version of the model, and moves ``alias`` (default:
+        the one the gate names, else ``production``) to it only when it passes ``gate``,
+        e.g. ``"f1>=production.f1-0.01"``: both versions are scored on the new fit's
+        holdout. A malformed gate is refused here, showing the grammar."""
+        if gate is not None:
+            from kepler.core.gate import parse_gate
+
+            parse_gate(gate)  # refused before the request, with the grammar
         body = wire.ScheduleCreate(
             name=name,
             search=search,
@@ -826,6 +841,10 @@ class Client:
             sourcetype=sourcetype,
             start_now=start_now,
             shadow=shadow,
+            retrain=retrain,
+            gate=gate,
+            alias=alias,
+            spec=spec,
         )
         out: dict[str, Any] = self._json("POST", wire.SCHEDULES, json=body.to_dict())
         return out

@@ -127,7 +127,9 @@ class AutoMLRequest(BaseModel):
 class ScheduleRequest(BaseModel):
     """Every ``every`` (``5m``, ``30s``, ``1h``) run ``search`` over ``earliest``..``latest``
     (default: the interval just past), score it with ``model`` (``pump``, ``pump@3``,
-    ``pump:production``) and write the scores via HEC into ``index``."""
+    ``pump:production``) and write the scores via HEC into ``index``. With ``retrain``, fit
+    ``spec`` (a fit line; default: the model's version's spec) on each interval into a new
+    version and move ``alias`` to it when it passes ``gate`` (``f1>=production.f1-0.01``)."""
 
     name: str = Field(min_length=1, max_length=128)
     search: str = Field(min_length=1)
@@ -140,6 +142,10 @@ class ScheduleRequest(BaseModel):
     start_now: bool = False
     # A challenger (pump@5, pump:challenger) scored alongside each run, agreement recorded.
     shadow: str | None = Field(None, min_length=1, max_length=200)
+    retrain: bool = False
+    gate: str | None = Field(default=None, max_length=500)
+    alias: str | None = Field(default=None, max_length=64)
+    spec: str | None = Field(default=None, max_length=4000)
 
 
 class MonitorRequest(BaseModel):

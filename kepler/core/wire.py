@@ -443,7 +443,8 @@ class SpecParse(Body):
 @dataclass(frozen=True)
 class ScheduleCreate(Body):
     """``POST /v1/schedules``: every ``every`` run ``search``, score it with ``model`` and
-    write the scores via HEC into ``index``."""
+    write the scores via HEC into ``index``; with ``retrain``, fit a new version instead and
+    promote it behind ``gate``."""
 
     what: ClassVar[str] = "schedule"
 
@@ -457,6 +458,12 @@ class ScheduleCreate(Body):
     sourcetype: str | None = None
     start_now: bool = False
     shadow: str | None = None  # a challenger scored alongside each run, agreement recorded
+    # Retraining: fit ``spec`` (a fit line; default: the model's version's spec) on each
+    # interval into a new version and move ``alias`` to it when it passes ``gate``.
+    retrain: bool = False
+    gate: str | None = None
+    alias: str | None = None
+    spec: str | None = None
 
 
 @dataclass(frozen=True)
@@ -732,6 +739,9 @@ class ModelView:
     reproductions: list[dict[str, Any]] = field(default_factory=list)
     # A `by` model's groups (kepler.ml.grouped): key, by values, rows, status, metrics.
     groups: list[dict[str, Any]] | None = None
+    # A version fitted by a retraining schedule: its gate's decision (``decision``,
+    # ``alias``, ``gate``, ``reasons``, ``schedule``); None for any other version.
+    retrain: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelView:

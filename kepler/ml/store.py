@@ -483,6 +483,7 @@ class ModelStore:
             "lineage": summary.get("lineage", {}),
             "baseline": summarize_baseline(self._artifact_json(run, BASELINE_ARTIFACT, quiet=True)),
             "holdout_sample": summary.get("holdout_sample"),
+            "retrain": _retrain_tags(self._version_tags(info.name, info.version)),
             "versions": [
                 {
                     "version": int(mv.version),
@@ -531,6 +532,11 @@ class ModelStore:
         """Delete a model and all its versions (their runs stay, for the record)."""
         self._registered(name)
         self.client.delete_registered_model(name)
+
+    def tag_version(self, name: str, version: int, tags: dict[str, str]) -> None:
+        """Set ``tags`` on version ``version`` of ``name`` (a retraining gate's decision)."""
+        for key, value in tags.items():
+            self.client.set_model_version_tag(name, str(version), key, _clip(value, _MAX_PARAM))
 
     def set_alias(self, name: str, alias: str, version: int) -> None:
         """Point ``name:alias`` at ``version`` (moving it if it pointed elsewhere)."""
@@ -590,6 +596,13 @@ class ModelStore:
             token = page.token
             if not token:
                 return sorted(found, key=lambda mv: int(mv.version))
+
+    def _version_tags(self, name: str, version: int) -> dict[str, str]:
+        try:
+            mv = self.client.get_model_version(name, str(version))
+        except MlflowException:
+            return {}
+        return dict(mv.tags or {})
 
     def _what_exists(self, name: str, aliases: dict[str, str]) -> str:
         versions = ", ".join(str(int(mv.version)) for mv in self._versions(name)) or "none"
@@ -682,6 +695,16 @@ def reproduction_of(tags: dict[str, str]) -> dict[str, Any] | None:
         "forced": tags.get("kepler.reproduce.forced") == "true",
         "package_differences": differences,
     }
+
+
+def _retrain_tags(tags: dict[str, str]) -> dict[str, Any] | None:
+    """A retraining gate's decision from a version's ``kepler.retrain.*`` tags."""
+    prefix = "kepler.retrain."
+    found = {k[len(prefix) :]: v for k, v in tags.items() if k.startswith(prefix)}
+    if not found:
+        return None
+    reasons = found.get("reasons") or ""
+    return {**found, "reasons": [r for r in reasons.split("; ") if r]}
 
 
 def lineage_tags(lineage: dict[str, Any]) -> dict[str, str]:

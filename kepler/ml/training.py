@@ -67,6 +67,9 @@ class TrainedModel:
     forecast: pd.DataFrame | None = None
     # `by` models: one row per group (kepler.ml.grouped.score_groups); None otherwise.
     groups: list[dict[str, Any]] | None = None
+    # With train(keep_holdout=True): the holdout's features and truth, so that another
+    # version can be scored on the very same rows (a retraining gate). Never stored.
+    holdout_rows: tuple[pd.DataFrame, np.ndarray | None] | None = field(default=None, repr=False)
 
 
 def train(
@@ -76,6 +79,7 @@ def train(
     progress: Progress | None = None,
     consume: bool = False,
     max_groups: int = DEFAULT_MAX_GROUPS,
+    keep_holdout: bool = False,
 ) -> TrainedModel:
     """Fit ``spec.algorithm`` on ``frame`` as ``spec`` says; see the module docstring.
 
@@ -268,7 +272,7 @@ def train(
         names = output_fields(pipeline, meta)  # MLTK's, or `as <out>`'s
         forecast.columns = [*forecast.columns[: -len(names)], *names]
     report(1.0, "done")
-    return TrainedModel(
+    trained = TrainedModel(
         pipeline,
         meta,
         metrics,
@@ -280,6 +284,9 @@ def train(
         forecast,
         groups,
     )
+    if keep_holdout and holdout_rows is not None:
+        trained.holdout_rows = (X_holdout, None if y is None else y[holdout_rows])
+    return trained
 
 
 def _silent(fraction: float, message: str) -> None:

@@ -62,6 +62,10 @@ def summary_rows(bridge: BridgeClient, ref: ModelRef) -> list[dict[str, Any]]:
     # How the metrics were validated: split=time|random, and kfold_cv's fold scores.
     common.update(split=d.split, time_field=d.time_field, kfold_cv=d.kfold_cv or None)
     common["folds"] = [_fold_text(f) for f in d.folds]
+    if d.retrain:  # fitted by a retraining schedule: what its gate decided, and why
+        r = d.retrain
+        common["retrain_gate"] = f"{r.get('decision')} {r.get('alias')}: {r.get('gate') or '-'}"
+        common["retrain_reasons"] = list(r.get("reasons") or [])
     baseline = d.baseline or {}
     common["baseline_rows"] = baseline.get("rows")  # empty: no drift baseline (kp.baseline)
     registered = (d.lineage or {}).get("registered")

@@ -202,6 +202,10 @@ SAMPLES: dict[type[wire.Body], wire.Body] = {
         sourcetype="kepler:score",
         start_now=True,
         shadow="pump@5",
+        retrain=True,
+        gate="f1>=production.f1-0.01",
+        alias="production",
+        spec="LogisticRegression failure from temp",
     ),
     wire.MonitorCreate: wire.MonitorCreate(
         name="pump-drift",
