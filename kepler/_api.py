@@ -41,6 +41,13 @@ def fit(
     as_: str | None = None,
     probabilities: bool = False,
     holdout: float = 0.2,
+    partial_fit: bool = False,
+    split: str | None = None,
+    time_field: str | None = None,
+    kfold_cv: int | None = None,
+    gap: int | None = None,
+    lags: list[int] | None = None,
+    rolling: list[str] | None = None,
     wait: bool = True,
     progress: bool = True,
     source: dict[str, Any] | None = None,
@@ -65,6 +72,23 @@ def fit(
         as_: the name of the output field ``apply`` adds (default ``predicted(target)``).
         probabilities: ``apply`` also returns class probabilities (classifiers).
         holdout: the share of rows held out to score the model (0 to 1; 0 for none).
+        partial_fit: continue the latest version of ``into`` with these rows (SGD, naive
+            Bayes, MLP, Birch, scalers: ``kp.algorithms()`` marks them); the result is a
+            new version, tagged ``kepler.partial_fit.from`` with the one it continued.
+        split: ``"time"``: the holdout is the latest rows by ``time_field``;
+            ``"random"``: a shuffled (stratified) share. Default: ``"time"`` when
+            ``_time`` is among the features or ``time_field`` is given, else random.
+        time_field: the field that orders rows for ``split="time"`` (default ``_time``).
+        kfold_cv: validate on k folds instead of a holdout (2 to 20): shuffled
+            (stratified for classifiers), or time-ordered as scikit-learn's
+            ``TimeSeriesSplit`` when the split is time; ``result.folds`` holds each
+            fold's scores in MLTK's shape. The registered model is fitted on every row.
+        gap: rows left out between training and validation rows in time order.
+        lags: add each numeric field's value this many rows earlier, in time order
+            (``[1, 2, 24]``: ``temp_lag1``, ``temp_lag2``, ``temp_lag24``).
+        rolling: add a statistic over a window of rows up to each one (``["mean:12"]``:
+            ``temp_rolling_mean12``; mean, min, max, std or sum). ``apply`` recomputes
+            both from the events it gets, ordered by ``time_field``.
         wait: wait for the job; ``False`` returns at once with ``job_id`` set.
         progress: show a progress bar (terminal or notebook) while waiting.
         source: where the data came from (``search``, ``earliest``, ``latest``, ``sid``)
@@ -88,6 +112,13 @@ def fit(
         as_=as_,
         probabilities=probabilities,
         holdout=holdout,
+        partial_fit=partial_fit,
+        split=split,
+        time_field=time_field,
+        kfold_cv=kfold_cv,
+        gap=gap,
+        lags=lags,
+        rolling=rolling,
         wait=wait,
         progress=progress,
         source=source,
@@ -241,7 +272,8 @@ def algorithms() -> list[dict[str, Any]]:
 
 
 def schedule(name: str, search: str, model: str, *, every: str = "5m", **kw: Any) -> dict[str, Any]:
-    """Score ``search``'s results with ``model`` every ``every`` and write them via HEC."""
+    """Score ``search``'s results with ``model`` every ``every`` and write them via HEC; with
+    ``retrain=True`` (and ``gate=``), fit a new version instead (see ``Client.schedule``)."""
     return client().schedule(name, search, model, every=every, **kw)
 
 

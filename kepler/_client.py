@@ -186,6 +186,13 @@ class Client:
         as_: str | None = None,
         probabilities: bool = False,
         holdout: float = 0.2,
+        partial_fit: bool = False,
+        split: str | None = None,
+        time_field: str | None = None,
+        kfold_cv: int | None = None,
+        gap: int | None = None,
+        lags: list[int] | None = None,
+        rolling: list[str] | None = None,
         wait: bool = True,
         progress: bool = True,
         source: dict[str, Any] | None = None,
@@ -197,7 +204,17 @@ class Client:
         from (``search``, ``earliest``, ``latest``, ``sid``) in the model's lineage; a frame
         from :func:`kepler.from_splunk` brings its own. ``dataset_name`` names the uploaded
         dataset (``kp.dataset("sensors-2026-w48")``); a name in use is refused (409).
-        ``by``: one model per group of these fields' values, in one version."""
+        ``by``: one model per group of these fields' values, in one version.
+        ``partial_fit``: continue the latest version of ``into`` with these rows (a new
+        version, tagged with the one it continued); see :mod:`kepler.ml.partial`.
+
+        Validation: ``split="time"`` holds out the latest rows by ``time_field`` (default
+        ``_time``; the default split when ``_time`` is a feature or ``time_field`` is
+        given), ``split="random"`` a shuffled share; ``kfold_cv=k`` validates on k folds
+        instead (time-ordered, as ``TimeSeriesSplit`` with ``gap`` rows between the sides,
+        when the split is time), the result's ``folds`` holding each fold's scores.
+        ``lags=[1, 24]`` and ``rolling=["mean:12"]`` add features from each numeric
+        field's past in time order, recomputed by ``apply`` (see ``kp.fit``)."""
         if into is not None:
             validate_model_name(into)
         spec = wire.FitJob(
@@ -210,6 +227,13 @@ class Client:
             probabilities=probabilities,
             holdout=holdout,
             by=[by] if isinstance(by, str) else list(by or ()),
+            partial_fit=partial_fit,
+            split=split,
+            time_field=time_field,
+            kfold_cv=kfold_cv,
+            gap=gap,
+            lags=list(lags) if lags else None,
+            rolling=list(rolling) if rolling else None,
         )
         # The bridge checks the spec first, so bad input is refused before data moves.
         self._json("POST", wire.FIT_JOBS, params={"dry_run": "true"}, json=spec.to_dict())
@@ -257,6 +281,8 @@ class Client:
             duration_s=job.duration_s,
             url=self.run_url(res.get("run_id")),
             client=self,
+            split=res.get("split"),
+            folds=list(res.get("folds") or []),
         )
 
     def automl(
@@ -280,6 +306,8 @@ class Client:
         max_false_positive_rate: float | None = None,
         interpretable: bool | None = None,
         use_case: str | None = None,
+        split: str | None = None,
+        time_field: str | None = None,
         wait: bool = True,
         progress: bool = True,
         source: dict[str, Any] | None = None,
@@ -306,6 +334,8 @@ class Client:
             max_false_positive_rate=max_false_positive_rate,
             interpretable=interpretable,
             use_case=use_case,
+            split=split,
+            time_field=time_field,
         )
         # Bad options are refused before any data moves; bad data before workers start.
         self._json("POST", wire.AUTOML_JOBS, params={"dry_run": "true"}, json=spec.to_dict())
@@ -779,12 +809,27 @@ class Client:
         sourcetype: str | None = None,
         start_now: bool = False,
         shadow: str | None = None,
+        retrain: bool = False,
+        gate: str | None = None,
+        alias: str | None = None,
+        spec: str | None = None,
     ) -> dict[str, Any]:
         """Every ``every`` (``5m``, ``30s``, ``1h``) run ``search`` in Splunk over
         ``earliest``..``latest`` (default: the interval just past), score the results with
         ``model`` (latest version, or ``pump@3`` / ``pump:production``) and write the scores
         via HEC into ``index``. ``shadow="pump@5"``: that version scores every run too
-        (champion/challenger), its agreement sent as ``kepler:shadow`` events."""
+        (champion/challenger), its agreement sent as ``kepler:shadow`` events.
+
+        ``retrain=True``: each run fits ``spec`` (a fit line such as ``"RandomForestClassifier
+        failure from temp site"``; default: the spec of ``model``'s version) on the
+        interval's events into a new version of the model, and moves ``alias`` (default:
+        the one the gate names, else ``production``) to it only when it passes ``gate``,
+        e.g. ``"f1>=production.f1-0.01"``: both versions are scored on the new fit's
+        holdout. A malformed gate is refused here, showing the grammar."""
+        if gate is not None:
+            from kepler.core.gate import parse_gate
+
+            parse_gate(gate)  # refused before the request, with the grammar
         body = wire.ScheduleCreate(
             name=name,
             search=search,
@@ -796,6 +841,10 @@ class Client:
             sourcetype=sourcetype,
             start_now=start_now,
             shadow=shadow,
+            retrain=retrain,
+            gate=gate,
+            alias=alias,
+            spec=spec,
         )
         out: dict[str, Any] = self._json("POST", wire.SCHEDULES, json=body.to_dict())
         return out

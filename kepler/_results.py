@@ -53,6 +53,9 @@ class FitResult:
     duration_s: float | None = None
     url: str | None = None
     client: Client | None = field(default=None, repr=False, compare=False)
+    split: str | None = None  # how it was validated: random or time order
+    # With kfold_cv: one dict per fold in MLTK's shape (fold_number, accuracy, f1, ...).
+    folds: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ref(self) -> str | None:

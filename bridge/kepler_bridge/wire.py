@@ -54,6 +54,13 @@ class FitRequest(BaseModel):
     probabilities: bool = False
     holdout: float = Field(0.2, ge=0.0, le=0.9)
     by: list[str] = []  # one model per group of these fields
+    partial_fit: bool = False  # continue the latest version of `into`
+    split: str | None = None
+    time_field: str | None = None
+    kfold_cv: int | None = Field(None, ge=2, le=20)
+    gap: int | None = Field(None, ge=0, le=100_000)
+    lags: list[int] | None = Field(None, max_length=24)
+    rolling: list[str] | None = Field(None, max_length=24)
 
 
 class ApplyJobRequest(BaseModel):
@@ -113,12 +120,16 @@ class AutoMLRequest(BaseModel):
     max_false_positive_rate: float | None = None
     interpretable: bool | None = None
     use_case: str | None = None
+    split: str | None = None
+    time_field: str | None = None
 
 
 class ScheduleRequest(BaseModel):
     """Every ``every`` (``5m``, ``30s``, ``1h``) run ``search`` over ``earliest``..``latest``
     (default: the interval just past), score it with ``model`` (``pump``, ``pump@3``,
-    ``pump:production``) and write the scores via HEC into ``index``."""
+    ``pump:production``) and write the scores via HEC into ``index``. With ``retrain``, fit
+    ``spec`` (a fit line; default: the model's version's spec) on each interval into a new
+    version and move ``alias`` to it when it passes ``gate`` (``f1>=production.f1-0.01``)."""
 
     name: str = Field(min_length=1, max_length=128)
     search: str = Field(min_length=1)
@@ -131,6 +142,10 @@ class ScheduleRequest(BaseModel):
     start_now: bool = False
     # A challenger (pump@5, pump:challenger) scored alongside each run, agreement recorded.
     shadow: str | None = Field(None, min_length=1, max_length=200)
+    retrain: bool = False
+    gate: str | None = Field(default=None, max_length=500)
+    alias: str | None = Field(default=None, max_length=64)
+    spec: str | None = Field(default=None, max_length=4000)
 
 
 class MonitorRequest(BaseModel):

@@ -74,6 +74,13 @@ def fit(
             probabilities=parsed.probabilities,
             holdout=parsed.holdout,
             by=list(parsed.by),
+            partial_fit=parsed.partial_fit,
+            split=parsed.split,
+            time_field=parsed.time_field,
+            kfold_cv=parsed.kfold_cv or None,
+            gap=parsed.gap or None,
+            lags=list(parsed.lags) or None,
+            rolling=list(parsed.rolling) or None,
             wait=False,
             progress=False,
             **parsed.params,
@@ -88,10 +95,13 @@ def fit(
             ("job", result.job_id),
             ("model", result.ref or "(not registered: add `into <name>`)"),
             ("rows", result.rows),
+            ("split", result.split),
             ("seconds", result.duration_s),
         ]
     )
     table(_metric_rows(result.metrics), ["metric", "value"], empty="")
+    if result.folds:
+        table(result.folds, list(result.folds[0]), empty="")
 
 
 @app.command("automl", rich_help_panel=PANEL)
@@ -138,6 +148,8 @@ def automl(
             max_false_positive_rate=parsed.max_false_positive_rate,
             interpretable=parsed.interpretable,
             use_case=parsed.use_case,
+            split=parsed.split,
+            time_field=parsed.time_field,
             wait=False,
             progress=False,
         )

@@ -3,14 +3,13 @@ bridge."""
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 import typer
 
 from kepler.cli._app import app
-from kepler.cli._output import JsonOut, client, emit_json, fail, kepler_errors, table
-from kepler.cli._wait import DEFAULT_TIMEOUT_S, Timeout, wait_for_job
+from kepler.cli._output import JsonOut, client, emit_json, kepler_errors
+from kepler.cli._recurring import add_commands
 
 PANEL = "Jobs and schedules"  # where `kepler --help` lists these commands
 
@@ -82,63 +81,24 @@ def _say_alert(alert: dict[str, Any], *, made: str) -> None:
         typer.echo(alert["stanza"], err=True, nl=False)
 
 
-@monitor_app.command("list")
-def monitor_list(json_out: JsonOut = False) -> None:
-    """List monitors with their next and last runs."""
-    with kepler_errors():
-        frame = client().monitors()
-    rows = frame.to_dict("records")
-    if json_out:
-        emit_json(rows)
-        return
-    for row in rows:
-        for col in ("next_run_at", "last_run_at"):
-            v = row.get(col)
-            row[col] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v)) if v == v and v else ""
-    cols = ["name", "every", "model", "method", "label", "search", "next_run_at", "saved_search"]
-    table(rows, cols, empty="no monitors")
+def _describe(res: dict[str, Any]) -> list[str]:
+    drifted = ", ".join(res.get("drifted") or []) or "none"
+    lines = [
+        f"{res.get('rows', 0)} events against {res.get('model')}@{res.get('version')}: "
+        f"drifted {drifted}; {res.get('sent', 0)} events sent via HEC"
+    ]
+    for key, value in (res.get("metrics") or {}).items():
+        lines.append(f"  {key}: {value:g}" if isinstance(value, float) else f"  {key}: {value}")
+    return lines + [f"  note: {note}" for note in res.get("notes") or []]
 
 
-@monitor_app.command("remove")
-def monitor_remove(name: str) -> None:
-    """Remove a monitor (its past runs stay in the jobs list)."""
-    with kepler_errors():
-        gone = client().remove_monitor(name)
-    typer.echo(f"removed monitor {name}")
-    _say_alert(gone.get("alert") or {}, made="removed from Splunk")
-
-
-@monitor_app.command("run-now")
-def monitor_run_now(
-    name: str,
-    wait: Annotated[bool, typer.Option(help="wait for the run and print its result")] = False,
-    timeout: Timeout = DEFAULT_TIMEOUT_S,
-    json_out: JsonOut = False,
-) -> None:
-    """Queue one run of a monitor now; with --wait, wait --timeout seconds at most."""
-    from kepler.core.wire import JobView
-
-    c = client()
-    with kepler_errors():
-        job = JobView.from_dict(c.run_monitor(name))
-        if not json_out:
-            typer.echo(f"queued job {job.id}")
-        if wait:
-            job = wait_for_job(c, job.id, timeout)
-    if json_out:
-        emit_json(job.to_dict())
-    if not wait:
-        return
-    if not job.succeeded:
-        fail(f"job {job.id} {job.state}: {(job.error or {}).get('message', 'no message')}")
-    if not json_out:
-        res = job.outcome
-        drifted = ", ".join(res.get("drifted") or []) or "none"
-        typer.echo(
-            f"{res.get('rows', 0)} events against {res.get('model')}@{res.get('version')}: "
-            f"drifted {drifted}; {res.get('sent', 0)} events sent via HEC"
-        )
-        for key, value in (res.get("metrics") or {}).items():
-            typer.echo(f"  {key}: {value:g}" if isinstance(value, float) else f"  {key}: {value}")
-        for note in res.get("notes") or []:
-            typer.echo(f"  note: {note}")
+add_commands(
+    monitor_app,
+    "monitor",
+    columns=["name", "every", "model", "method", "label", "search", "next_run_at", "saved_search"],
+    listing=lambda c: c.monitors(),
+    remove=lambda c, name: c.remove_monitor(name),
+    run=lambda c, name: c.run_monitor(name),
+    describe=_describe,
+    removed=lambda answer: _say_alert(answer.get("alert") or {}, made="removed from Splunk"),
+)

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from kepler.cli._app import app
-from kepler.cli._output import JsonOut, client, emit_json, fail, kepler_errors, table
-from kepler.cli._wait import DEFAULT_TIMEOUT_S, Timeout, wait_for_job
+from kepler.cli._output import JsonOut, client, emit_json, kepler_errors
+from kepler.cli._recurring import add_commands
 
 PANEL = "Jobs and schedules"  # where `kepler --help` lists these commands
 
 schedule_app = typer.Typer(
-    help="Scheduled scoring: search Splunk every N minutes, score, write via HEC.",
+    help="Scheduled scoring: search Splunk every N minutes, score, write via HEC (or, with "
+    "--retrain, fit a new version and promote it behind a gate).",
     no_args_is_help=True,
 )
 app.add_typer(schedule_app, name="schedule", rich_help_panel=PANEL)
@@ -35,9 +35,26 @@ def schedule_add(
         str | None,
         typer.Option(help="a challenger (pump@5) scored alongside; agreement as kepler:shadow"),
     ] = None,
+    retrain: Annotated[
+        bool, typer.Option("--retrain", help="fit a new version each interval instead of scoring")
+    ] = False,
+    gate: Annotated[
+        str | None,
+        typer.Option(help='with --retrain: when to promote, e.g. "f1>=production.f1-0.01"'),
+    ] = None,
+    alias: Annotated[
+        str | None, typer.Option(help="with --retrain: the alias a passing version moves")
+    ] = None,
+    spec: Annotated[
+        str | None,
+        typer.Option(help="with --retrain: a fit line (default: the model's version's spec)"),
+    ] = None,
     json_out: JsonOut = False,
 ) -> None:
-    """Add a schedule (through the bridge at KEPLER_URL)."""
+    """Add a schedule (through the bridge at KEPLER_URL).
+
+    With --retrain, each run fits a new version on the interval's events and moves --alias
+    to it when it passes --gate."""
     with kepler_errors():
         sched = client().schedule(
             name,
@@ -50,6 +67,7 @@ def schedule_add(
             sourcetype=sourcetype,
             start_now=now,
             shadow=shadow,
+            **({"retrain": True, "gate": gate, "alias": alias, "spec": spec} if retrain else {}),
         )
     if json_out:
         emit_json(sched)
@@ -58,59 +76,32 @@ def schedule_add(
     typer.echo(
         f"schedule {sched['name']}: every {sched['every']}, model {sched['model']}{shadowed}"
     )
-
-
-@schedule_app.command("list")
-def schedule_list(json_out: JsonOut = False) -> None:
-    """List schedules with their next and last runs."""
-    with kepler_errors():
-        frame = client().schedules()
-    rows = frame.to_dict("records")
-    if json_out:
-        emit_json(rows)
-        return
-    for row in rows:
-        for col in ("next_run_at", "last_run_at"):
-            v = row.get(col)
-            row[col] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v)) if v == v and v else ""
-    cols = ["name", "every", "model", "search", "next_run_at", "last_run_at", "last_job_id"]
-    table(rows, cols, empty="no schedules")
-
-
-@schedule_app.command("remove")
-def schedule_remove(name: str) -> None:
-    """Remove a schedule (its past runs stay in the jobs list)."""
-    with kepler_errors():
-        client().unschedule(name)
-    typer.echo(f"removed schedule {name}")
-
-
-@schedule_app.command("run-now")
-def schedule_run_now(
-    name: str,
-    wait: Annotated[bool, typer.Option(help="wait for the run and print its result")] = False,
-    timeout: Timeout = DEFAULT_TIMEOUT_S,
-    json_out: JsonOut = False,
-) -> None:
-    """Queue one run of a schedule now; with --wait, wait --timeout seconds at most."""
-    from kepler.core.wire import JobView
-
-    c = client()
-    with kepler_errors():
-        job = JobView.from_dict(c.run_schedule(name))
-        if not json_out:
-            typer.echo(f"queued job {job.id}")
-        if wait:
-            job = wait_for_job(c, job.id, timeout)
-    if json_out:
-        emit_json(job.to_dict())
-    if not wait:
-        return
-    if not job.succeeded:
-        fail(f"job {job.id} {job.state}: {(job.error or {}).get('message', 'no message')}")
-    if not json_out:
-        res = job.outcome
+    if sched.get("retrain"):
         typer.echo(
-            f"scored {res.get('rows', 0)} rows with {res.get('model')}@{res.get('version')}"
-            f", {res.get('sent', 0)} events sent via HEC"
+            f"  retrains; moves {sched['alias']} when it passes: {sched['gate'] or 'always'}"
         )
+
+
+def _describe(res: dict[str, Any]) -> list[str]:
+    if "decision" in res:  # a retraining run
+        moved = "promoted to" if res.get("promoted") else "did not move"
+        lines = [
+            f"fitted {res.get('model')}@{res.get('version')} on {res.get('rows', 0)} rows: "
+            f"{moved} {res.get('alias')} ({res.get('decision')})"
+        ]
+        return lines + [f"  {why}" for why in res.get("reasons") or []]
+    return [
+        f"scored {res.get('rows', 0)} rows with {res.get('model')}@{res.get('version')}"
+        f", {res.get('sent', 0)} events sent via HEC"
+    ]
+
+
+add_commands(
+    schedule_app,
+    "schedule",
+    columns=["name", "every", "model", "search", "next_run_at", "last_run_at", "last_job_id"],
+    listing=lambda c: c.schedules(),
+    remove=lambda c, name: c.unschedule(name),
+    run=lambda c, name: c.run_schedule(name),
+    describe=_describe,
+)

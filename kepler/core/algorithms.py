@@ -19,11 +19,28 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kepler.core.errors import UnknownAlgorithm
+from kepler.core.errors import BadParameter, UnknownAlgorithm
 from kepler.core.params import Param, ParamSet, check_params
 
 TASKS = ("classifier", "regressor", "clusterer", "outlier", "transformer", "forecaster")
 SUPERVISED = ("classifier", "regressor")
+# Transformers that read a target (`fit FieldSelector <target> from <fields>`).
+TARGETED_TRANSFORMERS = frozenset({"FieldSelector"})
+# Algorithms whose estimator learns incrementally (scikit-learn's partial_fit): `fit ...
+# partial_fit=true` continues the model's latest version with new events.
+PARTIAL_FIT = frozenset(
+    {
+        "BernoulliNB",
+        "Birch",
+        "GaussianNB",
+        "MLPClassifier",
+        "MLPRegressor",
+        "MinMaxScaler",
+        "SGDClassifier",
+        "SGDRegressor",
+        "StandardScaler",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -49,7 +66,13 @@ class AlgorithmInfo:
 
     @property
     def supervised(self) -> bool:
-        return self.task in SUPERVISED
+        """Whether a fit names a target (`<target> from <fields>`)."""
+        return self.task in SUPERVISED or self.name in TARGETED_TRANSFORMERS
+
+    @property
+    def partial_fit(self) -> bool:
+        """Whether `partial_fit=true` can continue a version of this algorithm."""
+        return self.name in PARTIAL_FIT
 
     def check(self, given: dict[str, Any]) -> dict[str, Any]:
         """Validate user parameters; see :func:`kepler.core.params.check_params`."""
@@ -81,6 +104,9 @@ MAX_PERIOD = 1_000  # kepler.ml.forecast.MAX_PERIOD
 # Most groups one `fit ... by <field>` version may hold (KEPLER_MAX_GROUPS may lower it).
 MAX_GROUPS = 10_000
 DEFAULT_MAX_GROUPS = 1_000
+# Fields one text model adds to each event (TFIDF's terms, HashingVectorizer's outputs).
+MAX_TEXT_FIELDS = 1_000
+MAX_HASH_FEATURES = 2**20  # scikit-learn's own default hashing space
 
 # Shared parameter declarations.
 RANDOM_STATE = _p("random_state", "int", nullable=True, doc="seed for repeatable results")
@@ -308,6 +334,20 @@ _TORCH_MLP = (
     _p("patience", "int", minimum=1, doc="epochs without improvement before stopping"),
     RANDOM_STATE,
     DEVICE,
+)
+# TFIDF and HashingVectorizer share MLTK's text options (sklearn.feature_extraction.text).
+_TEXT = (
+    _p(
+        "ngram_range",
+        "range",
+        minimum=1,
+        maximum=10,
+        doc="the shortest and longest n-grams, as low-high (1-2: words and word pairs)",
+    ),
+    _p("analyzer", "str", choices=("word", "char", "char_wb"), doc="n-grams of words or chars"),
+    _p("norm", "str", choices=("l1", "l2"), nullable=True, doc="row normalisation"),
+    _p("token_pattern", "str", doc="regular expression of a token (default: 2+ word chars)"),
+    _p("stop_words", "str", choices=("english",), nullable=True, doc="drop English stop words"),
 )
 # Forests and boosters parallelise over cores by threads; Kepler uses them all by default.
 _ALL_CORES = (("n_jobs", -1),)
@@ -936,6 +976,94 @@ _TRANSFORMERS: tuple[AlgorithmInfo, ...] = (
         aliases=("FastICA",),
         doc="Independent components (IC_1, IC_2, ...).",
     ),
+    AlgorithmInfo(
+        "TFIDF",
+        "transformer",
+        "kepler.ml.text:TFIDF",
+        _ps(
+            _p(
+                "max_features",
+                "int",
+                minimum=1,
+                maximum=MAX_TEXT_FIELDS,
+                doc="keep the most frequent terms, one field each (MLTK's default: 100)",
+            ),
+            _p("max_df", "number", minimum=0, doc="drop terms in more documents (share/count)"),
+            _p("min_df", "number", minimum=0, doc="drop terms in fewer documents (share/count)"),
+            *_TEXT,
+        ),
+        doc="TF-IDF weight of each term of one text field (<field>_tfidf_<n>_<term>).",
+    ),
+    AlgorithmInfo(
+        "HashingVectorizer",
+        "transformer",
+        "kepler.ml.text:HashingVectorizer",
+        _ps(
+            _p(
+                "max_features",
+                "int",
+                "n_features",
+                minimum=2,
+                maximum=MAX_HASH_FEATURES,
+                doc="size of the hashing space (MLTK's default: 10000)",
+            ),
+            _p(
+                "k",
+                "int",
+                "n_components",
+                minimum=1,
+                maximum=MAX_TEXT_FIELDS,
+                doc="fields kept after reduction (default 100)",
+            ),
+            _p("reduce", "bool", doc="reduce the hashes to k fields with TruncatedSVD"),
+            _p("n_iters", "int", "n_iter", minimum=1, maximum=100, doc="SVD iterations"),
+            *_TEXT,
+            RANDOM_STATE,
+        ),
+        doc="Hashed term counts of one text field, reduced to k fields (<field>_hashed_<n>).",
+    ),
+    AlgorithmInfo(
+        "FieldSelector",
+        "transformer",
+        "kepler.ml.selection:FieldSelector",
+        _ps(
+            _p(
+                "type",
+                "str",
+                choices=("categorical", "numeric", "numerical"),
+                doc="the target's kind: categorical (ANOVA F) or numeric (F regression)",
+            ),
+            _p("mode", "str", choices=("percentile", "k_best", "fpr", "fdr", "fwe")),
+            _p(
+                "param",
+                "float",
+                minimum=0,
+                doc="the mode's parameter: a percentile, a count, or an alpha in (0, 1)",
+            ),
+        ),
+        doc="Keep the fields most related to a target (fs_<field>).",
+    ),
+    AlgorithmInfo(
+        "Imputer",
+        "transformer",
+        "kepler.ml.impute:Imputer",
+        _ps(
+            _p(
+                "strategy",
+                "str",
+                choices=("mean", "median", "most_frequent", "field"),
+                doc="what fills a gap; field: the value of the field named by field=",
+            ),
+            _p(
+                "missing_values",
+                "number",
+                choices=("NaN", "nan"),
+                doc="the value that means missing (NaN: empty fields)",
+            ),
+            _p("field", "str", doc="with strategy=field: the field whose value fills gaps"),
+        ),
+        doc="Fill missing values of numeric fields (Imputed_<field>).",
+    ),
 )
 
 # MLTK's forecasters: driven by _time, they add predicted(<field>) and its interval, and
@@ -1039,4 +1167,17 @@ def find_algorithm(name: str, extra: Iterable[AlgorithmInfo] = ()) -> AlgorithmI
     raise UnknownAlgorithm(
         f"unknown algorithm {name!r}; {hint} (list them all with kp.algorithms())",
         detail={"algorithm": name, "suggestions": close},
+    )
+
+
+def refuse_partial_fit(algorithm: str) -> None:
+    """:class:`BadParameter` unless ``algorithm`` learns incrementally (`partial_fit=true`),
+    naming the algorithms that do."""
+    if algorithm in PARTIAL_FIT:
+        return
+    raise BadParameter(
+        f"partial_fit=true is not supported by {algorithm}; the algorithms that support it "
+        f"are: {', '.join(sorted(PARTIAL_FIT))}. Fit {algorithm} without partial_fit to "
+        "train a new version on all the events",
+        detail={"parameter": "partial_fit", "supported": sorted(PARTIAL_FIT)},
     )

@@ -7,6 +7,7 @@
         [algorithms=RandomForestClassifier,LogisticRegression] [seed=42] [max_trials=50]
         [parallel=4] [cv=3] [holdout=0.2] [max_latency_ms_per_row=0.05] [max_model_mb=5]
         [interpretable=t] [use_case=predictive_maintenance|quality_control|anomaly_detection]
+        [split=time|random] [time_field=_time]
 
 Standard library only (it runs in Splunk's Python too): durations, metrics per task and
 the use-case presets are data here, so Splunk refuses a bad line before any event moves.
@@ -140,6 +141,10 @@ class AutoMLSpec:
     interpretable: bool = False
     robust: bool = False
     use_case: str | None = None
+    # Time-aware validation, as on fit: split=time holds out the latest rows by time_field
+    # (None: _time) and cuts time-ordered folds; None: time order when _time is a feature.
+    split: str | None = None
+    time_field: str | None = None
     verb: str = "automl"
 
     def to_dict(self) -> dict[str, Any]:
@@ -198,6 +203,8 @@ OPTIONS: dict[str, str] = {
     "max_false_positive_rate": "fraction",
     "interpretable": "bool",
     "use_case": "use_case",
+    "split": "split",
+    "time_field": "field",
 }
 _TASK_ALIASES = {
     "classification": "classification",
@@ -251,7 +258,13 @@ def coerce_option(key: str, value: Any) -> Any:
                 detail={"parameter": "use_case", "allowed": list(PRESETS)},
             )
         return name
+    if kind == "field":
+        name = str(value).strip()
+        if not name:
+            raise BadParameter(f"{key}= names a field, e.g. _time")
+        return name
     declared = {
+        "split": Param(key, "str", choices=("random", "time")),
         "int": Param(key, "int"),
         "posint": Param(key, "int", minimum=1),
         "cv": Param(key, "int", minimum=2, maximum=10),

@@ -16,7 +16,7 @@ _TRUE = {"true", "t", "1", "yes", "y"}
 _FALSE = {"false", "f", "0", "no", "n"}
 _NONE = {"none", "null"}
 
-KINDS = ("int", "float", "number", "bool", "str", "any", "layers")
+KINDS = ("int", "float", "number", "bool", "str", "any", "layers", "range")
 MAX_LAYERS = 16  # hidden layers of a neural network: cost grows with depth x width^2
 
 
@@ -28,8 +28,10 @@ class Param:
     ``target`` is the estimator's keyword argument (``n_clusters``); ``aliases`` are other
     accepted spellings (scikit-learn's own name is always accepted).
     ``kind`` is one of ``int``, ``float``, ``number`` (int or float), ``bool``, ``str``, ``any``,
-    or ``layers`` (layer widths as ``50-50``, ``64,32`` or a sequence; ``maximum`` bounds
-    each width, :data:`MAX_LAYERS` their count; the value is kept as given).
+    ``layers`` (layer widths as ``50-50``, ``64,32`` or a sequence; ``maximum`` bounds
+    each width, :data:`MAX_LAYERS` their count; the value is kept as given), or ``range``
+    (two integers ``low-high`` as MLTK writes ``ngram_range=1-2``, or a pair; kept as
+    ``"low-high"``; ``minimum``/``maximum`` bound both ends).
     ``choices`` lists the allowed strings; for a numeric kind it lists the strings accepted
     besides numbers (``max_features=sqrt``).
     """
@@ -144,6 +146,8 @@ def coerce(param: Param, value: Any) -> Any:
         return _auto(value.strip()) if isinstance(value, str) else value
     if param.kind == "layers":
         return _check_layers(param, value)
+    if param.kind == "range":
+        return _check_range(param, value)
     if param.kind == "bool":
         if isinstance(value, bool):
             return value
@@ -196,6 +200,28 @@ def _check_layers(param: Param, value: Any) -> Any:
     if param.maximum is not None and max(widths) > param.maximum:
         raise _bad(param.name, value, f"layers at most {param.maximum:g} wide")
     return kept
+
+
+def _check_range(param: Param, value: Any) -> str:
+    """``low-high`` (``1-2``; a pair such as ``(1, 2)`` also works), low <= high, each
+    within bounds; returned as ``"low-high"``."""
+    expected = "a range such as 1-2 (low-high)"
+    if isinstance(value, str):
+        parts = value.strip().strip("()[]").replace(",", "-").replace(" ", "").split("-")
+    elif isinstance(value, (list, tuple)):
+        parts = [str(v) for v in value]
+    else:
+        raise _bad(param.name, value, expected)
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() for p in parts):
+        raise _bad(param.name, value, expected)
+    low, high = int(parts[0]), int(parts[1])
+    if low > high:
+        raise _bad(param.name, value, expected, "the low end first")
+    if param.minimum is not None and low < param.minimum:
+        raise _bad(param.name, value, f"ends >= {param.minimum:g}")
+    if param.maximum is not None and high > param.maximum:
+        raise _bad(param.name, value, f"ends <= {param.maximum:g}")
+    return f"{low}-{high}"
 
 
 def check_params(algorithm: str, params: ParamSet, given: dict[str, Any]) -> dict[str, Any]:

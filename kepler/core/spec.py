@@ -6,6 +6,9 @@
     fit <algorithm> [<param>=<value> ...] <field> ... [into <model>] [as <out>]   (unsupervised)
     fit <algorithm> ... by <field>[,<field>...]   (one model per group, any algorithm)
     fit DensityFunction <field> [by <field>[,<field>...]] [threshold=0.01] ... [into <model>]
+    fit <algorithm> ... into <model> partial_fit=true    (continue the latest version)
+    fit ... [holdout=0.2] [split=time|random] [time_field=<field>] [kfold_cv=<k>] [gap=<rows>]
+                               (validation: see kepler.ml.splits)
     apply <model>[@<version>|:<alias>] [as <out>] [probabilities=<bool>]
           [threshold=<float>] [lower_threshold=<float>] [upper_threshold=<float>]
           [show_density=<bool>]                         (DensityFunction models)
@@ -32,7 +35,18 @@ from kepler.core.errors import DataError, InvalidSpec
 from kepler.core.refs import ModelRef, model_to_delete
 
 # Options Kepler itself reads on fit; everything else is an algorithm parameter.
-FIT_OPTIONS = ("probabilities", "holdout")
+FIT_OPTIONS = (
+    *("probabilities", "holdout", "partial_fit"),
+    *("split", "time_field", "kfold_cv", "gap", "lags", "rolling"),
+)
+SPLITS = ("random", "time")
+# k-fold validation fits k models: bounded so a caller cannot make a worker fit hundreds.
+MAX_FOLDS = 20
+MAX_GAP = 100_000
+# lags= and rolling=: how far back one may reach, and how many columns they may add.
+MAX_LAG = 1000
+MAX_LAG_STEPS = 24
+ROLLING_STATS = ("mean", "min", "max", "std", "sum")
 APPLY_OPTIONS = ("probabilities", "index", "sourcetype")
 # A DensityFunction model's outlier rule, replaceable at apply without refitting.
 APPLY_ALGORITHM_OPTIONS = ("threshold", "lower_threshold", "upper_threshold", "show_density")
@@ -51,12 +65,38 @@ class FitSpec:
     probabilities: bool = False
     holdout: float = 0.2
     by: tuple[str, ...] = ()  # `by f1,f2`: one model per group of their values
+    # Continue the latest version of `into` with these events (kepler.ml.partial).
+    partial_fit: bool = False
+    # Validation: `split=time|random` (None: time order when the data is time-indexed, see
+    # kepler.ml.splits.resolve), its time field (None: `_time`), `kfold_cv=<k>` folds
+    # instead of a holdout, and `gap=<rows>` left out between training and validation rows.
+    split: str | None = None
+    time_field: str | None = None
+    kfold_cv: int = 0
+    gap: int = 0
+    # Features from each numeric field's past, in time order: `lags=1,2,24` (rows back),
+    # `rolling=mean:12,max:24` (statistic over a window of rows); see kepler.ml.lags.
+    lags: tuple[int, ...] = ()
+    rolling: tuple[str, ...] = ()
     verb: str = "fit"
+
+    def __post_init__(self) -> None:
+        if not self.partial_fit:
+            return
+        from kepler.core.algorithms import refuse_partial_fit
+
+        if not self.into:
+            raise InvalidSpec(
+                "partial_fit=true continues a saved model: name it with `into <model>` "
+                "(a model that does not exist yet is fitted from scratch)"
+            )
+        refuse_partial_fit(self.algorithm)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["features"] = list(self.features)
         d["by"] = list(self.by)
+        d["lags"], d["rolling"] = list(self.lags), list(self.rolling)
         return d
 
     @classmethod
@@ -64,6 +104,7 @@ class FitSpec:
         d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__ and k != "verb"}
         d["features"] = tuple(d.get("features", ()))
         d["by"] = tuple(d.get("by", ()))
+        d["lags"], d["rolling"] = tuple(d.get("lags", ())), tuple(d.get("rolling", ()))
         return cls(**d)
 
 
@@ -391,11 +432,69 @@ def _fit_options(options: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "probabilities" in options:
         out["probabilities"] = coerce(Param("probabilities", "bool"), options["probabilities"])
+    if "partial_fit" in options:
+        out["partial_fit"] = coerce(Param("partial_fit", "bool"), options["partial_fit"])
     if "holdout" in options:
         out["holdout"] = coerce(
             Param("holdout", "float", minimum=0.0, maximum=0.9), options["holdout"]
         )
+    out.update(validation_options(options))
     return out
+
+
+def validation_options(options: dict[str, Any]) -> dict[str, Any]:
+    """``split``, ``time_field``, ``kfold_cv`` and ``gap`` checked and typed, from SPL text
+    or the SDK's values (those given; the rest keep FitSpec's defaults)."""
+    from kepler.core.params import Param, coerce
+
+    out: dict[str, Any] = {}
+    if "split" in options:
+        out["split"] = coerce(Param("split", "str", choices=SPLITS), options["split"])
+    if "time_field" in options:
+        name = str(options["time_field"]).strip()
+        if not name:
+            raise InvalidSpec("time_field= names the field that orders the rows, e.g. _time")
+        out["time_field"] = name
+    if "kfold_cv" in options:
+        out["kfold_cv"] = coerce(
+            Param("kfold_cv", "int", minimum=2, maximum=MAX_FOLDS), options["kfold_cv"]
+        )
+    if "gap" in options:
+        out["gap"] = coerce(Param("gap", "int", minimum=0, maximum=MAX_GAP), options["gap"])
+    if "lags" in options:
+        lag = Param("lags", "int", minimum=1, maximum=MAX_LAG)
+        out["lags"] = tuple(sorted({coerce(lag, v) for v in _items(options["lags"], "lags")}))
+    if "rolling" in options:
+        out["rolling"] = tuple(_window(v) for v in _items(options["rolling"], "rolling"))
+    return out
+
+
+def _items(value: Any, name: str) -> list[Any]:
+    """A comma-separated SPL value (``1,2,24``) or the SDK's list, at most MAX_LAG_STEPS."""
+    items = list(value) if isinstance(value, (list, tuple)) else str(value).split(",")
+    items = [v.strip() if isinstance(v, str) else v for v in items]
+    items = [v for v in items if v != ""]
+    if not items or len(items) > MAX_LAG_STEPS:
+        raise InvalidSpec(
+            f"{name}= takes 1 to {MAX_LAG_STEPS} comma-separated values, as in "
+            + ("lags=1,2,24" if name == "lags" else "rolling=mean:12,max:24")
+        )
+    return items
+
+
+def _window(item: Any) -> str:
+    """``mean:12``: a statistic of ROLLING_STATS over a window of 2..MAX_LAG rows."""
+    from kepler.core.params import Param, coerce
+
+    stat, _, size = str(item).partition(":")
+    stat = stat.strip().lower()
+    if stat not in ROLLING_STATS or not size.strip():
+        raise InvalidSpec(
+            f"rolling={item!r} is not <statistic>:<rows>; use one of "
+            f"{', '.join(ROLLING_STATS)}, as in rolling=mean:12"
+        )
+    window = coerce(Param("rolling", "int", minimum=2, maximum=MAX_LAG), size)
+    return f"{stat}:{window}"
 
 
 def _parse_apply(rest: list[_Tok]) -> ApplySpec:

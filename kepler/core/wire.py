@@ -357,6 +357,13 @@ class FitJob(Body):
     probabilities: bool = False
     holdout: float = 0.2
     by: list[str] = field(default_factory=list)  # one model per group of these fields
+    partial_fit: bool = False  # continue the latest version of `into` (kepler.ml.partial)
+    split: str | None = None  # time | random; None: time order on time-indexed data
+    time_field: str | None = None  # None: _time
+    kfold_cv: int | None = None  # k-fold validation instead of a holdout
+    gap: int | None = None  # rows left out between training and validation (time order)
+    lags: list[int] | None = None  # lagged copies of numeric fields: [1, 2, 24]
+    rolling: list[str] | None = None  # rolling windows: ["mean:12"]
 
 
 @dataclass(frozen=True)
@@ -385,6 +392,8 @@ class AutoMLJob(Body):
     max_false_positive_rate: float | None = None
     interpretable: bool | None = None
     use_case: str | None = None
+    split: str | None = None  # time | random; None: time order when _time is a feature
+    time_field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -434,7 +443,8 @@ class SpecParse(Body):
 @dataclass(frozen=True)
 class ScheduleCreate(Body):
     """``POST /v1/schedules``: every ``every`` run ``search``, score it with ``model`` and
-    write the scores via HEC into ``index``."""
+    write the scores via HEC into ``index``; with ``retrain``, fit a new version instead and
+    promote it behind ``gate``."""
 
     what: ClassVar[str] = "schedule"
 
@@ -448,6 +458,12 @@ class ScheduleCreate(Body):
     sourcetype: str | None = None
     start_now: bool = False
     shadow: str | None = None  # a challenger scored alongside each run, agreement recorded
+    # Retraining: fit ``spec`` (a fit line; default: the model's version's spec) on each
+    # interval into a new version and move ``alias`` to it when it passes ``gate``.
+    retrain: bool = False
+    gate: str | None = None
+    alias: str | None = None
+    spec: str | None = None
 
 
 @dataclass(frozen=True)
@@ -697,6 +713,12 @@ class ModelView:
     n_train: int | None = None
     n_holdout: int | None = None
     n_dropped: int | None = None
+    # How it was validated (kepler.ml.splits): split random|time, the time field that
+    # ordered the rows, and with kfold_cv each fold's scores in MLTK's shape.
+    split: str = "random"
+    time_field: str | None = None
+    kfold_cv: int = 0
+    folds: list[dict[str, Any]] = field(default_factory=list)
     probabilities: bool | None = None
     output_name: str | None = None
     kepler_version: str | None = None
@@ -717,6 +739,9 @@ class ModelView:
     reproductions: list[dict[str, Any]] = field(default_factory=list)
     # A `by` model's groups (kepler.ml.grouped): key, by values, rows, status, metrics.
     groups: list[dict[str, Any]] | None = None
+    # A version fitted by a retraining schedule: its gate's decision (``decision``,
+    # ``alias``, ``gate``, ``reasons``, ``schedule``); None for any other version.
+    retrain: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelView:

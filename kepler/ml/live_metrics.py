@@ -29,7 +29,7 @@ from kepler.core.errors import DataError
 from kepler.core.score import CLASSIFICATION, REGRESSION, ScoreSpec
 from kepler.ml import live_tables as tables
 
-__all__ = ["check_columns", "score_frames"]
+__all__ = ["Accumulator", "check_columns", "score_frames"]
 
 
 def check_columns(spec: ScoreSpec, names: Iterable[str]) -> None:
@@ -51,26 +51,16 @@ def score_frames(
 ) -> dict[str, Any]:
     """MLTK's output table for ``spec`` over ``frames``: ``columns``, ``rows`` (one dict per
     row), the rows read, scored and left out for a missing value, and ``notes``."""
-    acc = _Accumulator(spec, max_rows=max_rows, max_classes=max_classes)
+    acc = Accumulator(spec, max_rows=max_rows, max_classes=max_classes)
     for frame in frames:
         acc.add(frame)
-    acc.check_kinds()
-    if acc.scored < max(1, spec.info.min_rows):
-        raise _too_few(spec, acc)
-    columns, rows = tables.build(spec, acc)
-    return {
-        "metric": spec.metric,
-        "columns": columns,
-        "rows": [{c: _plain(row.get(c)) for c in columns} for row in rows],
-        "rows_read": acc.read,
-        "rows_scored": acc.scored,
-        "rows_dropped": acc.read - acc.scored,
-        "notes": acc.notes,
-    }
+    return acc.answer()
 
 
-class _Accumulator:
-    """What the batches leave behind: counts, moments or values, per the metric's family."""
+class Accumulator:
+    """What the batches leave behind: counts, moments or values, per the metric's family.
+    :meth:`add` each batch as it comes, :meth:`answer` once at the end (what
+    :func:`score_frames` does over an iterable)."""
 
     def __init__(self, spec: ScoreSpec, *, max_rows: int, max_classes: int) -> None:
         self.spec = spec
@@ -120,6 +110,23 @@ class _Accumulator:
             for c in self.spec.columns:
                 self.labels[c].append(labels[c])
                 self.numbers[c].append(numbers[c])
+
+    def answer(self) -> dict[str, Any]:
+        """MLTK's output table for the batches added (see :func:`score_frames`)."""
+        spec = self.spec
+        self.check_kinds()
+        if self.scored < max(1, spec.info.min_rows):
+            raise _too_few(spec, self)
+        columns, rows = tables.build(spec, self)
+        return {
+            "metric": spec.metric,
+            "columns": columns,
+            "rows": [{c: _plain(row.get(c)) for c in columns} for row in rows],
+            "rows_read": self.read,
+            "rows_scored": self.scored,
+            "rows_dropped": self.read - self.scored,
+            "notes": self.notes,
+        }
 
     def _count(self, labels: dict[str, np.ndarray]) -> None:
         for c in self.spec.columns:
@@ -234,7 +241,7 @@ def _role(spec: ScoreSpec, name: str) -> str:
     return "field"
 
 
-def _too_few(spec: ScoreSpec, acc: _Accumulator) -> DataError:
+def _too_few(spec: ScoreSpec, acc: Accumulator) -> DataError:
     fields = ", ".join(repr(c) for c in spec.columns)
     need = max(1, spec.info.min_rows)
     return DataError(

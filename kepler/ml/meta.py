@@ -36,6 +36,15 @@ class ModelMeta:
     # it held out the very same rows. None: fitted before Kepler recorded them.
     seed: int | None = None
     split_digest: str | None = None
+    # Validation (kepler.ml.splits): how the holdout or folds were cut, and the folds'
+    # scores in MLTK's shape when fitted with kfold_cv.
+    split: str = "random"  # random | time
+    time_field: str | None = None  # the field that ordered the rows (split=time)
+    kfold_cv: int = 0
+    gap: int = 0
+    folds: list[dict[str, Any]] = field(default_factory=list)
+    lags: list[int] = field(default_factory=list)  # the pipeline's "lags" step (kepler.ml.lags)
+    rolling: list[str] = field(default_factory=list)
     kepler_version: str = __version__
 
     def to_dict(self) -> dict[str, Any]:

@@ -21,6 +21,10 @@ scaler             ``SS_<field>`` / ``RS_<field>`` /          ``<out>_<field>``
                    ``MMS_<field>``
 decomposition      ``PC_1`` ... (PCA, KernelPCA), ``IC_1``    ``<out>_1`` ...
                    ... (ICA)
+TFIDF              ``<field>_tfidf_<n>_<term>`` (n from 0)    ``<out>_<n>_<term>``
+HashingVectorizer  ``<field>_hashed_<n>`` (n from 0)          ``<out>_<n>``
+FieldSelector      ``fs_<field>`` for each field kept         ``<out>_<field>``
+Imputer            ``Imputed_<field>``                        ``<out>_<field>``
 =================  =========================================  ==========================
 
 A model fitted with ``by`` (:mod:`kepler.ml.grouped`) adds ``kepler_group_status`` (ok,
@@ -388,6 +392,8 @@ def _density_frame(
 def _transformer_fields(pipeline: Pipeline, meta: ModelMeta, out: str | None) -> list[str]:
     inputs = feature_names_out(pipeline)
     est = final_estimator(pipeline)
+    if hasattr(est, "kepler_output_fields"):  # TFIDF, HashingVectorizer, FieldSelector...
+        return [str(n) for n in est.kepler_output_fields(inputs, out)]
     if meta.algorithm in PER_FIELD_PREFIX:
         return [f"{out or PER_FIELD_PREFIX[meta.algorithm]}_{f}" for f in inputs]
     produced: list[str] | None = None

@@ -78,7 +78,10 @@ def build_pipeline(
         model = NearestNeighborClusterer(estimator)
     else:
         model = estimator
-    if getattr(estimator, "kepler_raw_features", False):  # DensityFunction: by-field values
+    # DensityFunction groups by raw field values; TFIDF reads text, Imputer sees the gaps.
+    if getattr(estimator, "kepler_raw_features", False) or getattr(
+        estimator, "kepler_raw_input", False
+    ):
         return Pipeline([("prep", RawFields()), ("model", model)])
     if numeric and not categorical:
         # One copy into row-major order (imputing as it goes) instead of the
@@ -195,7 +198,8 @@ class NumericMatrix(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
 class RawFields(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """The fields as they are, in the order seen at fit, for estimators that read raw
-    values themselves (``kepler_raw_features``: DensityFunction groups by field values)."""
+    values themselves (``kepler_raw_features``: DensityFunction groups by field values;
+    ``kepler_raw_input``: text vectorizers and the Imputer)."""
 
     def fit(self, X: Any, y: Any = None) -> RawFields:
         validate_data(self, X, skip_check_array=True)

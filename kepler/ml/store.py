@@ -199,7 +199,17 @@ class ModelStore:
             "target": meta.target or "",
             "features": ",".join(meta.features),
             "holdout": meta.holdout,
+            "split": meta.split,
         }
+        if meta.time_field:
+            params["time_field"] = meta.time_field
+        if meta.kfold_cv:
+            params["kfold_cv"] = meta.kfold_cv
+        if meta.gap:
+            params["gap"] = meta.gap
+        if meta.lags or meta.rolling:
+            params["lags"] = ",".join(str(k) for k in meta.lags)
+            params["rolling"] = ",".join(meta.rolling)
         for key, value in meta.params.items():
             params[key if key not in params else f"param.{key}"] = value
         now = int(time.time() * 1000)
@@ -462,6 +472,10 @@ class ModelStore:
             "n_train": meta.get("n_train"),
             "n_holdout": meta.get("n_holdout"),
             "n_dropped": meta.get("n_dropped"),
+            "split": meta.get("split", "random"),
+            "time_field": meta.get("time_field"),
+            "kfold_cv": meta.get("kfold_cv", 0),
+            "folds": meta.get("folds", []),
             "probabilities": meta.get("probabilities"),
             "output_name": meta.get("output_name"),
             "kepler_version": meta.get("kepler_version"),
@@ -469,6 +483,7 @@ class ModelStore:
             "lineage": summary.get("lineage", {}),
             "baseline": summarize_baseline(self._artifact_json(run, BASELINE_ARTIFACT, quiet=True)),
             "holdout_sample": summary.get("holdout_sample"),
+            "retrain": _retrain_tags(self._version_tags(info.name, info.version)),
             "versions": [
                 {
                     "version": int(mv.version),
@@ -517,6 +532,11 @@ class ModelStore:
         """Delete a model and all its versions (their runs stay, for the record)."""
         self._registered(name)
         self.client.delete_registered_model(name)
+
+    def tag_version(self, name: str, version: int, tags: dict[str, str]) -> None:
+        """Set ``tags`` on version ``version`` of ``name`` (a retraining gate's decision)."""
+        for key, value in tags.items():
+            self.client.set_model_version_tag(name, str(version), key, _clip(value, _MAX_PARAM))
 
     def set_alias(self, name: str, alias: str, version: int) -> None:
         """Point ``name:alias`` at ``version`` (moving it if it pointed elsewhere)."""
@@ -576,6 +596,13 @@ class ModelStore:
             token = page.token
             if not token:
                 return sorted(found, key=lambda mv: int(mv.version))
+
+    def _version_tags(self, name: str, version: int) -> dict[str, str]:
+        try:
+            mv = self.client.get_model_version(name, str(version))
+        except MlflowException:
+            return {}
+        return dict(mv.tags or {})
 
     def _what_exists(self, name: str, aliases: dict[str, str]) -> str:
         versions = ", ".join(str(int(mv.version)) for mv in self._versions(name)) or "none"
@@ -670,6 +697,16 @@ def reproduction_of(tags: dict[str, str]) -> dict[str, Any] | None:
     }
 
 
+def _retrain_tags(tags: dict[str, str]) -> dict[str, Any] | None:
+    """A retraining gate's decision from a version's ``kepler.retrain.*`` tags."""
+    prefix = "kepler.retrain."
+    found = {k[len(prefix) :]: v for k, v in tags.items() if k.startswith(prefix)}
+    if not found:
+        return None
+    reasons = found.get("reasons") or ""
+    return {**found, "reasons": [r for r in reasons.split("; ") if r]}
+
+
 def lineage_tags(lineage: dict[str, Any]) -> dict[str, str]:
     """``kepler.dataset.*`` and ``kepler.splunk.*`` tags from a fit's lineage.
 
@@ -690,6 +727,8 @@ def lineage_tags(lineage: dict[str, Any]) -> dict[str, str]:
             value = lineage.get(key)
         if value is not None:
             tags[f"kepler.splunk.{key}"] = _text(value)
+    if lineage.get("continued_from") is not None:  # partial_fit: the version it continued
+        tags["kepler.partial_fit.from"] = _text(lineage["continued_from"])
     return tags
 
 

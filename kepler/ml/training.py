@@ -23,18 +23,20 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from kepler.core.algorithms import DEFAULT_MAX_GROUPS
+from kepler.core.algorithms import DEFAULT_MAX_GROUPS, SUPERVISED
 from kepler.core.errors import BadParameter, DataError, InvalidSpec
 from kepler.core.spec import FitSpec, expand_features
-from kepler.ml import frames, registry
+from kepler.ml import frames, registry, splits
 from kepler.ml.devices import score_on_cpu
 from kepler.ml.explain import explain
 from kepler.ml.forecast import TIME
+from kepler.ml.lags import LagFeatures
 from kepler.ml.meta import ModelMeta
 from kepler.ml.metrics import compute_metrics, holdout_sample
 from kepler.ml.monitoring.baseline import try_fit_baseline
 from kepler.ml.outputs import check_probabilities, output_fields
 from kepler.ml.pipeline import build_pipeline
+from kepler.ml.validation import cross_validate
 
 # Below this many rows a holdout would leave too little to fit or to score.
 MIN_ROWS_FOR_HOLDOUT = 10
@@ -65,6 +67,9 @@ class TrainedModel:
     forecast: pd.DataFrame | None = None
     # `by` models: one row per group (kepler.ml.grouped.score_groups); None otherwise.
     groups: list[dict[str, Any]] | None = None
+    # With train(keep_holdout=True): the holdout's features and truth, so that another
+    # version can be scored on the very same rows (a retraining gate). Never stored.
+    holdout_rows: tuple[pd.DataFrame, np.ndarray | None] | None = field(default=None, repr=False)
 
 
 def train(
@@ -74,6 +79,7 @@ def train(
     progress: Progress | None = None,
     consume: bool = False,
     max_groups: int = DEFAULT_MAX_GROUPS,
+    keep_holdout: bool = False,
 ) -> TrainedModel:
     """Fit ``spec.algorithm`` on ``frame`` as ``spec`` says; see the module docstring.
 
@@ -119,9 +125,12 @@ def train(
     n_dropped = 0
     if target is not None:
         report(0.05, f"reading the target {target}")
+        labels_wanted = info.task == "classifier" or (
+            getattr(estimator, "kepler_target_kind", None) == "labels"  # FieldSelector
+        )
         present, y = (
             frames.class_labels(frame[target])
-            if info.task == "classifier"
+            if labels_wanted
             else frames.regression_target(frame[target], target)
         )
         n_dropped = int(len(present) - present.sum())
@@ -138,6 +147,17 @@ def train(
 
     report(0.1, "reading the features")
     feature_types, X = frames.read_features(frame, features, rows=rows)
+    # What apply will be given (the raw fields); with lags= or rolling= the model learns
+    # from X with the lagged columns added, and the saved pipeline adds them itself.
+    raw_features, raw_types, X_raw = list(features), feature_types, X
+    lagger = None
+    if spec.lags or spec.rolling:
+        lagger, X_raw, raw_features, raw_types = _lag_step(frame, X, feature_types, spec, rows)
+        if getattr(estimator, "kepler_raw_features", False):
+            raise InvalidSpec(f"{info.name} models raw values; fit it without lags= or rolling=")
+        report(0.12, "adding lag and rolling-window features")
+        X = lagger.fit(X_raw).transform(X_raw)
+        feature_types = {c: raw_types.get(c, frames.NUMERIC) for c in X.columns}
 
     pipeline = build_pipeline(estimator, feature_types, info.task, by=by)
     if grouped:
@@ -149,10 +169,36 @@ def train(
     labels = y if info.task == "classifier" else None
     if grouped:  # every group gets its share of the holdout
         labels = _group_labels(X, by, labels)
-    train_rows, holdout_rows = _split(
-        len(X), labels, spec.holdout if info.supervised else 0.0, seed
-    )
-    X_train, X_holdout = _hold_out(X, train_rows, holdout_rows, in_place=consume)
+    # Only models that predict are scored on held-out rows; a FieldSelector keeps them all.
+    scored = info.task in SUPERVISED
+    split = splits.resolve(spec.split, spec.time_field, features)
+    time_field = spec.time_field or splits.DEFAULT_TIME_FIELD
+    order = _time_order(frame, time_field, rows) if split == splits.TIME else None
+    folds: list[dict[str, Any]] = []
+    cv_metrics: dict[str, float] = {}
+    if spec.kfold_cv:
+        if not scored or y is None:
+            raise InvalidSpec(
+                f"kfold_cv scores classifiers and regressors; {info.name} is "
+                f"{_article(info.task)}: drop kfold_cv"
+            )
+        if grouped:
+            raise InvalidSpec(
+                "kfold_cv validates one model; with `by` each group has its own: drop "
+                "kfold_cv (the holdout is then scored per group and overall)"
+            )
+        report(0.15, f"validating on {spec.kfold_cv} {split}-ordered folds")
+        folds, cv_metrics = _cross_validate(
+            estimator, feature_types, info, X, y, spec, order, seed, report
+        )
+        train_rows, holdout_rows = np.arange(len(X)), None  # the folds validated it
+    elif order is not None and scored:
+        train_rows, holdout_rows = splits.time_holdout(order, spec.holdout, spec.gap)
+    else:
+        train_rows, holdout_rows = _split(len(X), labels, spec.holdout if scored else 0.0, seed)
+    # A gap leaves rows on neither side: the in-place shuffle needs every row placed.
+    whole = holdout_rows is None or len(train_rows) + len(holdout_rows) == len(X)
+    X_train, X_holdout = _hold_out(X, train_rows, holdout_rows, in_place=consume and whole)
     y_train = y if holdout_rows is None or y is None else y[train_rows]
 
     report(0.2, f"fitting {info.name} on {len(X_train):,} rows")
@@ -161,7 +207,9 @@ def train(
     report(0.8, "scoring")
     sample = None
     groups = None
-    if grouped:
+    if folds:
+        metrics = cv_metrics
+    elif grouped:
         metrics, groups, sample = _score_grouped(
             pipeline, info.task, X_train, X_holdout, y, holdout_rows, seed
         )
@@ -176,7 +224,7 @@ def train(
         sample = holdout_sample(
             pipeline, info.task, X_holdout, None if y is None else y[holdout_rows], seed=seed
         )
-    elif info.supervised:
+    elif scored:
         metrics = {}  # scoring on the training rows would flatter the model
     else:
         metrics = compute_metrics(pipeline, info.task, X_train, seed=seed)
@@ -186,12 +234,16 @@ def train(
     classes = None
     if info.task == "classifier":
         classes = [str(c) for c in pipeline.named_steps["model"].classes_]
+    if lagger is not None:
+        pipeline = Pipeline([("lags", lagger), *pipeline.steps])
+        X_train = X_raw.iloc[train_rows]
+        X_holdout = X_raw.iloc[[] if holdout_rows is None else holdout_rows]
     meta = ModelMeta(
         algorithm=info.name,
         task=info.task,
         target=target,
-        features=list(features),
-        feature_types=feature_types,
+        features=raw_features,
+        feature_types=raw_types,
         classes=classes,
         probabilities=bool(spec.probabilities),
         output_name=spec.output_name,
@@ -203,6 +255,13 @@ def train(
         by=by,
         seed=seed,
         split_digest=split_digest(holdout_rows),
+        split=split,
+        time_field=time_field if split == splits.TIME else None,
+        kfold_cv=int(spec.kfold_cv),
+        gap=int(spec.gap),
+        folds=folds,
+        lags=list(spec.lags),
+        rolling=list(spec.rolling),
     )
     report(0.95, "profiling the data for drift")
     baseline = try_fit_baseline(pipeline, meta, X_train, X_holdout, fit_warnings)
@@ -213,7 +272,7 @@ def train(
         names = output_fields(pipeline, meta)  # MLTK's, or `as <out>`'s
         forecast.columns = [*forecast.columns[: -len(names)], *names]
     report(1.0, "done")
-    return TrainedModel(
+    trained = TrainedModel(
         pipeline,
         meta,
         metrics,
@@ -225,6 +284,9 @@ def train(
         forecast,
         groups,
     )
+    if keep_holdout and holdout_rows is not None:
+        trained.holdout_rows = (X_holdout, None if y is None else y[holdout_rows])
+    return trained
 
 
 def _silent(fraction: float, message: str) -> None:
@@ -238,6 +300,89 @@ def split_digest(holdout_rows: np.ndarray | None) -> str | None:
         return None
     positions = np.ascontiguousarray(np.sort(holdout_rows), dtype="<i8")
     return hashlib.sha256(positions.tobytes()).hexdigest()[:16]
+
+
+def _time_order(frame: pd.DataFrame, field: str, rows: np.ndarray | None) -> np.ndarray:
+    """Positions of the kept rows (``rows``; None: all) in the order of ``field``."""
+    if field not in frame.columns:
+        raise DataError(
+            f"time field {field!r} is not in the data; a time-ordered split needs it "
+            "(name another with time_field=<field>, or fit with split=random)",
+            detail={"field": field},
+        )
+    column = frame[field] if rows is None else frame[field].iloc[rows]
+    return splits.time_order(column, field)
+
+
+def _lag_step(
+    frame: pd.DataFrame,
+    X: pd.DataFrame,
+    types: dict[str, str],
+    spec: FitSpec,
+    rows: np.ndarray | None,
+) -> tuple[LagFeatures, pd.DataFrame, list[str], dict[str, str]]:
+    """The lag step for ``spec``, the raw features it reads (the time field added when it
+    is not one of them) and their types."""
+    time_field = spec.time_field or splits.DEFAULT_TIME_FIELD
+    fields = [f for f, t in types.items() if t == frames.NUMERIC and f != time_field]
+    if not fields:
+        raise DataError("lags= and rolling= copy numeric fields; name at least one after `from`")
+    raw_features, raw_types, X_raw = list(X.columns), dict(types), X
+    if time_field not in X.columns:
+        _time_order(frame, time_field, rows)  # a missing or empty time field says so here
+        column = frame[time_field] if rows is None else frame[time_field].iloc[rows]
+        X_raw = X.assign(**{time_field: frames.numeric_values(column)})
+        raw_features.append(time_field)
+        raw_types[time_field] = frames.NUMERIC
+    lagger = LagFeatures(
+        fields=tuple(fields),
+        lags=spec.lags,
+        rolling=spec.rolling,
+        time_field=time_field,
+        keep_time=time_field in X.columns,
+    )
+    return lagger, X_raw, raw_features, raw_types
+
+
+def _cross_validate(
+    estimator: Any,
+    feature_types: dict[str, str],
+    info: Any,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    spec: FitSpec,
+    order: np.ndarray | None,
+    seed: int,
+    report: Progress,
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Per-fold rows and mean metrics over ``spec.kfold_cv`` folds: time-ordered when
+    ``order`` is given, else shuffled (stratified for classifiers)."""
+    from sklearn.base import clone
+
+    k = spec.kfold_cv
+    if order is not None:
+        folds = [(order[a], order[b]) for a, b in splits.time_folds(len(order), k, spec.gap)]
+    else:
+        labels = y if info.task == "classifier" else None
+        folds = splits.shuffled_folds(len(X), k, labels, seed)
+
+    def fit(pipeline: Pipeline, X_fold: pd.DataFrame, y_fold: np.ndarray) -> None:
+        _fit(pipeline, X_fold, y_fold, info.name)
+
+    return cross_validate(
+        lambda: build_pipeline(clone(estimator), feature_types, info.task),
+        fit,
+        info.task,
+        X,
+        y,
+        folds,
+        seed=seed,
+        progress=lambda i: report(0.15 + 0.05 * i / k, f"fold {i} of {k}"),
+    )
+
+
+def _article(task: str) -> str:
+    return {"clusterer": "a clusterer", "outlier": "an anomaly detector"}.get(task, f"a {task}")
 
 
 def _by_fields(

@@ -123,6 +123,16 @@ class Fit(Subcommand):
             summary = ", ".join(f"{k}={v}" for k, v in row.items() if v is not None)
             messages.append(f"kepler fit: {summary}")
             return info(True, messages), rows_to_csv(forecast, exact=True)
+        folds = result.get("folds") or []
+        if folds and self.options.get("output") != "events":
+            # kfold_cv: MLTK answers one row per fold with its scores.
+            messages.append(
+                f"kepler fit: {len(folds)} {result.get('split', 'random')}-ordered folds; "
+                + ", ".join(f"mean {k}={v:.4g}" for k, v in sorted(row.items()) if _metric(k, v))
+            )
+            keep = {k: row[k] for k in ("model", "version", "job_id")}
+            rows = [{**fold, "split": result.get("split"), **keep} for fold in folds]
+            return info(True, messages), rows_to_csv(rows)
         if self.options.get("output") == "events":
             # MLTK's fit answers with the training events and their predictions.
             summary = ", ".join(f"{k}={v}" for k, v in row.items() if v is not None)
@@ -146,6 +156,10 @@ def _warned(reply: dict[str, Any], result: Mapping[str, Any]) -> dict[str, Any]:
         messages = reply.setdefault("inspector", {}).setdefault("messages", [])
         messages.extend(["WARN", f"kepler fit: {t}"] for t in texts)
     return reply
+
+
+def _metric(key: str, value: Any) -> bool:
+    return key not in ("rows", "duration_s", "version") and isinstance(value, float)
 
 
 class AutoML(Fit):

@@ -59,6 +59,13 @@ def summary_rows(bridge: BridgeClient, ref: ModelRef) -> list[dict[str, Any]]:
         f"{d.name}@{r.get('version')} {r.get('verdict')}{' forced' if r.get('forced') else ''}"
         for r in d.reproductions
     ]
+    # How the metrics were validated: split=time|random, and kfold_cv's fold scores.
+    common.update(split=d.split, time_field=d.time_field, kfold_cv=d.kfold_cv or None)
+    common["folds"] = [_fold_text(f) for f in d.folds]
+    if d.retrain:  # fitted by a retraining schedule: what its gate decided, and why
+        r = d.retrain
+        common["retrain_gate"] = f"{r.get('decision')} {r.get('alias')}: {r.get('gate') or '-'}"
+        common["retrain_reasons"] = list(r.get("reasons") or [])
     baseline = d.baseline or {}
     common["baseline_rows"] = baseline.get("rows")  # empty: no drift baseline (kp.baseline)
     registered = (d.lineage or {}).get("registered")
@@ -99,6 +106,16 @@ def registered_env(registered: dict[str, Any]) -> str:
     if registered.get("requirements"):
         parts.append("requires: " + ", ".join(registered["requirements"]))
     return "; ".join(parts) or "unknown"
+
+
+def _fold_text(fold: dict[str, Any]) -> str:
+    """``1: accuracy=0.93 f1=0.92 ...``: one fold's scores as one multivalue entry."""
+    scores = " ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in fold.items()
+        if k != "fold_number"
+    )
+    return f"{fold.get('fold_number')}: {scores}"
 
 
 def _move_text(move: dict[str, Any]) -> str:

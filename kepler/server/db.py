@@ -87,44 +87,49 @@ alias_moves_table = Table(
     Column("from_version", Integer),
     Column("to_version", Integer),
 )
-schedules_table = Table(
+
+
+def recurring_table(name: str, *extra: Column) -> Table:
+    """A recurring job's table (kepler.server.stores.recurring): the columns every one
+    has (a named search on a model, its interval, its slots), then ``extra``."""
+    return Table(
+        name,
+        metadata,
+        Column("id", String(32), primary_key=True),
+        Column("name", String(128), nullable=False, unique=True),
+        Column("search", Text, nullable=False),
+        Column("model", String(200), nullable=False),
+        Column("every_s", Float, nullable=False),
+        *extra,
+        Column("hec_index", String(128)),
+        Column("enabled", Boolean, nullable=False, default=True),
+        Column("created_at", Float, nullable=False),
+        Column("next_run_at", Float, nullable=False, index=True),
+        Column("last_run_at", Float),
+        Column("last_job_id", String(32)),
+    )
+
+
+schedules_table = recurring_table(
     "kepler_schedules",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("name", String(128), nullable=False, unique=True),
-    Column("search", Text, nullable=False),
-    Column("model", String(200), nullable=False),
-    Column("every_s", Float, nullable=False),
     Column("earliest", String(64)),
     Column("latest", String(64)),
-    Column("hec_index", String(128)),
     Column("sourcetype", String(128)),
-    Column("enabled", Boolean, nullable=False, default=True),
-    Column("created_at", Float, nullable=False),
-    Column("next_run_at", Float, nullable=False, index=True),
-    Column("last_run_at", Float),
-    Column("last_job_id", String(32)),
+    # Retraining (kepler.server.jobs.retrain): fit a new version each interval and move
+    # `alias` to it when it passes `gate`; `fit_spec` (JSON) replaces the version's spec.
+    Column("retrain", Boolean),
+    Column("gate", Text),
+    Column("alias", String(64)),
+    Column("fit_spec", Text),
     Column("shadow", String(200)),  # a challenger scored alongside each run (shadow=)
 )
 # Monitors: every N minutes, drift (and live metrics) of a search's events, as metric
 # events via HEC (kepler.server.stores.monitors, kepler.server.jobs.monitor).
-monitors_table = Table(
+monitors_table = recurring_table(
     "kepler_monitors",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("name", String(128), nullable=False, unique=True),
-    Column("search", Text, nullable=False),
-    Column("model", String(200), nullable=False),
-    Column("every_s", Float, nullable=False),
     Column("label", String(255)),
     Column("method", String(32), nullable=False),
     Column("threshold", Float),
-    Column("hec_index", String(128)),
-    Column("enabled", Boolean, nullable=False, default=True),
-    Column("created_at", Float, nullable=False),
-    Column("next_run_at", Float, nullable=False, index=True),
-    Column("last_run_at", Float),
-    Column("last_job_id", String(32)),
 )
 automl_runs_table = Table(
     "kepler_automl_runs",
@@ -162,7 +167,13 @@ worker_devices_table = Table(
 # Columns added after the first release: a database made before gets them on first use.
 ADDED_COLUMNS = {
     "kepler_jobs": {"user_name": "VARCHAR(128)", "attempts": "INTEGER", "heartbeat_at": "FLOAT"},
-    "kepler_schedules": {"shadow": "VARCHAR(200)"},
+    "kepler_schedules": {
+        "shadow": "VARCHAR(200)",
+        "retrain": "BOOLEAN",
+        "gate": "TEXT",
+        "alias": "VARCHAR(64)",
+        "fit_spec": "TEXT",
+    },
 }
 
 

@@ -83,6 +83,7 @@ class JobLimits:
                 **{k: float(getattr(s, f"job_time_limit_{k}")) for k in KINDS},
                 "monitor": float(s.job_time_limit_score),
                 "reproduce": float(s.job_time_limit_fit),
+                "retrain": float(s.job_time_limit_fit),  # a retraining run is a fit
             },
             max_attempts=s.job_max_attempts,
             heartbeat_s=s.job_heartbeat_s,
@@ -188,6 +189,7 @@ def resend(celery: Broker, job: Job) -> None:
         FIT_TASK,
         MONITOR_TASK,
         REPRODUCE_TASK,
+        RETRAIN_TASK,
         SCORE_TASK,
     )
 
@@ -197,7 +199,7 @@ def resend(celery: Broker, job: Job) -> None:
         "apply": APPLY_TASK,
         "automl": AUTOML_TASK,
     }
-    by_job = {"score": SCORE_TASK, "monitor": MONITOR_TASK}
+    by_job = {"score": SCORE_TASK, "monitor": MONITOR_TASK, "retrain": RETRAIN_TASK}
     if job.kind in by_job:
         celery.send_task(by_job[job.kind], args=[job.id], task_id=job.id)
     elif job.kind in tasks:

@@ -18,6 +18,7 @@ REPRODUCE_TASK = "kepler.reproduce"
 APPLY_TASK = "kepler.apply"
 SCORE_TASK = "kepler.score"
 MONITOR_TASK = "kepler.monitor"
+RETRAIN_TASK = "kepler.retrain"
 AUTOML_TASK = "kepler.automl"
 AUTOML_TRIAL_TASK = "kepler.automl_trial"
 AUTOML_FINALISE_TASK = "kepler.automl_finalise"
@@ -76,6 +77,7 @@ def _time_limits(s: ServerSettings) -> dict[str, dict[str, float]]:
         APPLY_TASK: s.job_time_limit_apply,
         SCORE_TASK: s.job_time_limit_score,
         MONITOR_TASK: s.job_time_limit_score,
+        RETRAIN_TASK: s.job_time_limit_fit,
         AUTOML_TASK: s.job_time_limit_automl,
         AUTOML_TRIAL_TASK: s.job_time_limit_automl,
         AUTOML_FINALISE_TASK: s.job_time_limit_automl,
@@ -104,6 +106,10 @@ def enqueue_score(celery: Broker, job_id: str) -> None:
 
 def enqueue_monitor(celery: Broker, job_id: str) -> None:
     celery.send_task(MONITOR_TASK, args=[job_id], task_id=job_id)
+
+
+def enqueue_retrain(celery: Broker, job_id: str) -> None:
+    celery.send_task(RETRAIN_TASK, args=[job_id], task_id=job_id)
 
 
 def enqueue_automl(celery: Broker, dataset_id: str, job_id: str) -> None:

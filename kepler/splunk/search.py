@@ -3,10 +3,12 @@
 A search streams through ``search/jobs/export`` (``output_mode=json``: one JSON object per
 line), read in blocks of 1 MiB and built into the frame batch by batch, so memory holds the
 frame, not the response and not a list of every row; there is no 50,000-row cap on an
-export. The results of an existing job (``sid=``) are read page by page
-(``search/jobs/<sid>/results`` with ``offset``/``count``; splunkd caps a page at
-``[restapi] maxresultrows``, 50,000). A FATAL or ERROR message from splunkd, before the
-stream or in it, raises :class:`~kepler.core.errors.SearchFailed` with splunkd's text.
+export. :func:`splunk_pages` yields the export a typed page at a time instead, for a
+caller that folds pages (a monitor's counts): its memory is a page. The results of an
+existing job (``sid=``) are read page by page (``search/jobs/<sid>/results`` with
+``offset``/``count``; splunkd caps a page at ``[restapi] maxresultrows``, 50,000). A FATAL
+or ERROR message from splunkd, before the stream or in it, raises
+:class:`~kepler.core.errors.SearchFailed` with splunkd's text.
 """
 
 from __future__ import annotations
@@ -69,13 +71,7 @@ def from_splunk(
     try:
         if spl is not None:
             query = normalize(spl)
-            kw: dict[str, Any] = {"output_mode": "json", **dict(params or {})}
-            if earliest is not None:
-                kw["earliest_time"] = earliest
-            if latest is not None:
-                kw["latest_time"] = latest
-            with translate(s.url):
-                stream = svc.jobs.export(query, **kw)
+            stream = _export(svc, query, earliest, latest, params, s.url)
             try:
                 for block in _blocks(stream, s.url):
                     _take_block(block, builder, notes)
@@ -97,6 +93,56 @@ def from_splunk(
         "messages": [list(m) for m in notes],
     }
     return frame
+
+
+def splunk_pages(
+    spl: str,
+    *,
+    earliest: str | None = None,
+    latest: str | None = None,
+    page_rows: int = PAGE_ROWS,
+    dtype: Mapping[str, Any] | None = None,
+    settings: SplunkSettings | None = None,
+    service: Any = None,
+) -> Iterator[Any]:
+    """The results of ``spl`` as typed DataFrames of about ``page_rows`` rows each (a page
+    ends at the first whole block past ``page_rows``), for a caller that folds them one by
+    one: what is held at once is a page, however many rows the search returns. Each page
+    is typed on its own (a column of numbers in one page may be text in another)."""
+    s = settings or SplunkSettings()
+    svc = service or connect(s)
+    rows = max(1, int(page_rows))
+    notes: list[tuple[str, str]] = []
+    builder = FrameBuilder(min(s.batch_rows, rows))
+    stream = _export(svc, normalize(spl), earliest, latest, None, s.url)
+    try:
+        for block in _blocks(stream, s.url):
+            _take_block(block, builder, notes)
+            if builder.rows >= rows:
+                page = builder.frame(dtype)
+                builder = FrameBuilder(min(s.batch_rows, rows))
+                yield page
+    finally:
+        stream.close()
+    if builder.rows:
+        yield builder.frame(dtype)
+
+
+def _export(
+    svc: Any,
+    query: str,
+    earliest: str | None,
+    latest: str | None,
+    params: Mapping[str, Any] | None,
+    url: str,
+) -> Any:
+    kw: dict[str, Any] = {"output_mode": "json", **dict(params or {})}
+    if earliest is not None:
+        kw["earliest_time"] = earliest
+    if latest is not None:
+        kw["latest_time"] = latest
+    with translate(url):
+        return svc.jobs.export(query, **kw)
 
 
 def _bar(progress: bool, desc: str, total: int | None = None) -> Any:

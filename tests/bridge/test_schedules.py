@@ -99,3 +99,47 @@ def test_schedule_bad_input_is_refused(
     if code:
         assert resp.json()["error"]["code"] == code
     assert http.get("/v1/schedules/bad", headers=AUTH).status_code == 404
+
+
+def test_a_retraining_schedule_keeps_its_gate_and_spec_and_runs_as_a_retrain_job(
+    http: TestClient,
+) -> None:
+    created = http.post(
+        "/v1/schedules",
+        json=body(
+            name="line-retrain",
+            retrain=True,
+            gate="r2>=production.r2-0.05",
+            spec="LinearRegression y from x",
+        ),
+        headers=AUTH,
+    )
+    assert created.status_code == 201, created.text
+    sched = created.json()
+    assert sched["retrain"] is True and sched["alias"] == "production"
+    assert sched["fit_spec"]["algorithm"] == "LinearRegression"
+    assert sched["fit_spec"]["into"] == "line" and sched["fit_spec"]["target"] == "y"
+    run = http.post("/v1/schedules/line-retrain/run", headers=AUTH)
+    assert run.status_code == 202 and run.json()["kind"] == "retrain"
+    assert run.json()["spec"]["gate"] == "r2>=production.r2-0.05"
+    runs = http.get("/v1/schedules/line-retrain/runs", headers=AUTH).json()
+    assert [r["id"] for r in runs] == [run.json()["id"]]
+    assert http.delete("/v1/schedules/line-retrain", headers=AUTH).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ({"retrain": True, "gate": "r2 >="}, "is not valid"),
+        ({"retrain": True, "spec": "NoSuchAlgorithm y from x"}, "NoSuchAlgorithm"),
+        ({"retrain": True, "spec": "LinearRegression y from x into other"}, "drop `into`"),
+        ({"gate": "r2>=0.5"}, "add --retrain"),
+    ],
+)
+def test_a_malformed_retraining_schedule_is_refused(
+    http: TestClient, extra: dict[str, object], says: str
+) -> None:
+    answer = http.post("/v1/schedules", json=body(name="bad-retrain", **extra), headers=AUTH)
+    assert answer.status_code == 400, answer.text
+    assert says in answer.json()["error"]["message"]
+    assert http.get("/v1/schedules/bad-retrain", headers=AUTH).status_code == 404

@@ -26,6 +26,28 @@ def test_fit_csv_registers_model_and_reports_metrics(kepler: Run, pumps_csv: Pat
     assert set(result) >= {"job_id", "run_id", "metrics", "duration_s"}
 
 
+def test_fit_time_split_with_kfold_reports_each_fold(
+    kepler: Run, pumps_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = tmp_path / "pumps_timed.csv"
+    pumps_frame.assign(ts=1_700_000_000 + 60 * pumps_frame.index).to_csv(path, index=False)
+    out = kepler(
+        "fit",
+        str(path),
+        "LogisticRegression failure from temp vibration time_field=ts kfold_cv=4 gap=3",
+        "--json",
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["split"] == "time" and result["model"] is None
+    assert [f["fold_number"] for f in result["folds"]] == [1, 2, 3, 4]
+    assert [f["n_test"] for f in result["folds"]] == [40, 40, 40, 40]
+    assert [f["n_train"] for f in result["folds"]] == [37, 77, 117, 157]
+    shown = kepler("fit", str(path), "LogisticRegression failure from temp vibration kfold_cv=3")
+    assert shown.returncode == 0, shown.stderr
+    assert "fold_number" in shown.stdout and "precision" in shown.stdout
+
+
 def test_fit_parquet_then_apply_to_parquet_and_csv(
     kepler: Run, pumps_parquet: Path, pumps_frame: pd.DataFrame, tmp_path: Path
 ) -> None:

@@ -156,3 +156,25 @@ def test_layer_widths_within_bounds_are_kept_as_given() -> None:
     assert mlp.check({"hidden_layer_sizes": [64, 32]}) == {"hidden_layer_sizes": (64, 32)}
     with pytest.raises(BadParameter, match="layer widths such as 50-50"):
         mlp.check({"hidden_layer_sizes": "wide"})
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("1-2", "1-2"), (" 2-3 ", "2-3"), ((1, 1), "1-1"), ("(1, 3)", "1-3")]
+)
+def test_range_params_read_mltk_low_high(value: Any, expected: str) -> None:
+    assert coerce(Param("ngram_range", "range", minimum=1, maximum=10), value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("2-1", "low end first"),
+        ("1-2-3", "1-2"),
+        ("0-2", ">= 1"),
+        ("1-11", "<= 10"),
+        ("a-b", "1-2"),
+    ],
+)
+def test_range_params_refuse_bad_ranges(value: str, fragment: str) -> None:
+    with pytest.raises(BadParameter, match=fragment):
+        coerce(Param("ngram_range", "range", minimum=1, maximum=10), value)

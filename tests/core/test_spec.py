@@ -329,3 +329,31 @@ def test_parse_fit_by_for_any_algorithm(line: str) -> None:
 def test_parse_fit_by_without_fields_is_refused() -> None:
     with pytest.raises(InvalidSpec, match="`by` must be followed by field names"):
         parse("fit KMeans temp vibration by into clusters")
+
+
+def test_fit_partial_fit_is_an_option() -> None:
+    spec = parse("fit SGDClassifier y from a b partial_fit=true into m")
+    assert isinstance(spec, FitSpec) and spec.partial_fit and spec.params == {}
+    assert FitSpec.from_dict(spec.to_dict()) == spec
+
+
+@pytest.mark.parametrize(
+    ("line", "error", "fragment"),
+    [
+        ("fit SGDClassifier y from a partial_fit=true", InvalidSpec, "into <model>"),
+        ("fit RandomForestClassifier y from a partial_fit=t into m", BadParameter, "BernoulliNB"),
+        ("fit GaussianNB y from a partial_fit=maybe into m", BadParameter, "true or false"),
+    ],
+)
+def test_fit_partial_fit_refusals(line: str, error: type, fragment: str) -> None:
+    with pytest.raises(error, match=fragment):
+        parse(line)
+
+
+def test_fit_text_and_selection_lines_parse() -> None:
+    tfidf = parse("fit TFIDF Reviews max_df=0.6 min_df=0.2 ngram_range=1-2 stop_words=english")
+    assert isinstance(tfidf, FitSpec) and tfidf.params["ngram_range"] == "1-2"
+    selector = parse("fit FieldSelector type=categorical mode=k_best param=3 y from *")
+    assert isinstance(selector, FitSpec) and selector.target == "y"
+    with pytest.raises(InvalidSpec, match="predicts a field"):
+        parse("fit FieldSelector a b")

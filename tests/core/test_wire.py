@@ -149,6 +149,13 @@ SAMPLES: dict[type[wire.Body], wire.Body] = {
         probabilities=True,
         holdout=0.3,
         by=["site"],
+        partial_fit=True,
+        split="time",
+        time_field="ts",
+        kfold_cv=5,
+        gap=2,
+        lags=[1, 24],
+        rolling=["mean:12"],
     ),
     wire.AutoMLJob: wire.AutoMLJob(
         dataset_id="d1",
@@ -170,6 +177,8 @@ SAMPLES: dict[type[wire.Body], wire.Body] = {
         max_false_positive_rate=0.1,
         interpretable=True,
         use_case="fraud",
+        split="time",
+        time_field="ts",
     ),
     wire.ApplyJob: wire.ApplyJob(
         dataset_id="d1",
@@ -193,6 +202,10 @@ SAMPLES: dict[type[wire.Body], wire.Body] = {
         sourcetype="kepler:score",
         start_now=True,
         shadow="pump@5",
+        retrain=True,
+        gate="f1>=production.f1-0.01",
+        alias="production",
+        spec="LogisticRegression failure from temp",
     ),
     wire.MonitorCreate: wire.MonitorCreate(
         name="pump-drift",

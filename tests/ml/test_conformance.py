@@ -57,12 +57,18 @@ FAST: dict[str, dict[str, Any]] = {
     "KernelPCA": {"k": 3},
     "ICA": {"n_components": 2, "max_iter": 400},
     "ARIMA": {"order": "1-0-0"},
+    "HashingVectorizer": {"k": 2, "max_features": 64},
+    "FieldSelector": {"mode": "k_best", "param": 2},
 }
 TARGETS = {"classifier": "label", "regressor": "amount"}
 # Algorithms that model one field, grouped by others: (features, by).
 GROUPED = {"DensityFunction": (("x",), ("color",))}
 # Forecasters model one series: without _time, the rows in order are its steps.
 SERIES = {"StateSpaceForecast": "x", "ARIMA": "x"}
+# Algorithms that read one text field: `color` is text (red, green, blue).
+TEXT = {"TFIDF", "HashingVectorizer"}
+# Transformers that read a target.
+TARGETED = {"FieldSelector": "label"}
 PER_FIELD = {"StandardScaler": "SS", "RobustScaler": "RS", "MinMaxScaler": "MMS"}
 NUMBERED = {"PCA": "PC", "KernelPCA": "PC", "ICA": "IC"}
 EXPANDED = ["x", "z", "color=blue", "color=green", "color=red"]
@@ -79,9 +85,13 @@ def test_fit_apply_save_load_apply(
     features, by = GROUPED.get(info.name, (("x", "z", "color"), ()))
     if info.name in SERIES:
         features = (SERIES[info.name],)
+    if info.name in TEXT:
+        features = ("color",)
+    elif info.name == "Imputer":  # numeric fields only
+        features = ("x", "z")
     spec = FitSpec(
         info.name,
-        target=TARGETS.get(info.task),
+        target=TARGETS.get(info.task) or TARGETED.get(info.name),
         features=features,
         by=by,
         params={**_random_state(info), **FAST.get(info.name, {})},
@@ -134,6 +144,14 @@ def _expected_fields(info: AlgorithmInfo) -> list[str]:
         return ["PC_1", "PC_2", "PC_3"]
     if info.name == "ICA":
         return ["IC_1", "IC_2"]
+    if info.name == "TFIDF":  # the vocabulary in order, numbered from 0
+        return ["color_tfidf_0_blue", "color_tfidf_1_green", "color_tfidf_2_red"]
+    if info.name == "HashingVectorizer":
+        return ["color_hashed_0", "color_hashed_1"]
+    if info.name == "FieldSelector":  # the two fields that drive `label`: x and color=red
+        return ["fs_x", "fs_color=red"]
+    if info.name == "Imputer":
+        return ["Imputed_x", "Imputed_z"]
     pytest.fail(f"no expected output fields for the {info.task} {info.name}")
 
 

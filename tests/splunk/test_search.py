@@ -21,7 +21,7 @@ from kepler.core.errors import (
     SplunkLoginFailed,
     SplunkUnavailable,
 )
-from kepler.splunk.search import from_splunk
+from kepler.splunk.search import from_splunk, splunk_pages
 from kepler.splunk.settings import SplunkSettings
 from tests.splunk.splunkd_rest import SplunkdRest
 
@@ -194,6 +194,28 @@ def test_from_splunk_reads_a_job_page_by_page(splunkd: SplunkdRest) -> None:
     assert df.attrs["splunk"]["search"] == "search index=big"
 
 
+def test_splunk_pages_yield_every_row_a_bounded_page_at_a_time(splunkd: SplunkdRest) -> None:
+    rows = list(sensor_rows(30_000))
+    splunkd.add_search("search index=paged", rows)
+    pages = list(
+        splunk_pages("index=paged", earliest="-1h", settings=by_token(splunkd), page_rows=4_000)
+    )
+    assert len(pages) > 3
+    # A page ends at the first whole block of the stream past page_rows: bounded by that.
+    assert max(len(p) for p in pages) < 4_000 + 20_000
+    whole = pd.concat(pages, ignore_index=True)
+    assert whole["count"].tolist() == list(range(30_000))
+    assert whole["temp"].tolist() == [20 + (i % 10) * 0.5 for i in range(30_000)]
+    assert pages[0]["_time"].dt.tz is not None  # each page typed as from_splunk types
+    export = next(f for _, p, f in splunkd.requests if f.get("search") == "search index=paged")
+    assert export["earliest_time"] == "-1h"
+
+
+def test_splunk_pages_raise_splunks_fatal_message(splunkd: SplunkdRest) -> None:
+    with pytest.raises(SearchFailed, match="frobnicate"):
+        list(splunk_pages("| frobnicate", settings=by_token(splunkd)))
+
+
 def test_from_splunk_failed_job_and_unknown_sid(splunkd: SplunkdRest) -> None:
     sid = splunkd.create_job("| nosuchcommand")
     with pytest.raises(SearchFailed, match="Unknown search command 'nosuchcommand'"):
@@ -238,7 +260,7 @@ def test_from_splunk_rejects_search_and_sid_together(splunkd: SplunkdRest) -> No
 MEASURE = r"""
 import json, resource, sys
 import pandas, pyarrow, splunklib.client, tqdm.auto
-from kepler.splunk.search import from_splunk
+from kepler.splunk.search import from_splunk, splunk_pages
 from kepler.splunk.settings import SplunkSettings
 
 def peak():

@@ -10,6 +10,7 @@ from kepler.server.jobs.automl import finalise_stale, run_automl_trial, start_au
 from kepler.server.jobs.fit import run_fit
 from kepler.server.jobs.monitor import run_monitor
 from kepler.server.jobs.reproduce import run_reproduce
+from kepler.server.jobs.retrain import run_retrain
 from kepler.server.jobs.score import run_score
 from kepler.server.queue import (
     APPLY_TASK,
@@ -19,6 +20,7 @@ from kepler.server.queue import (
     FIT_TASK,
     MONITOR_TASK,
     REPRODUCE_TASK,
+    RETRAIN_TASK,
     SCORE_TASK,
 )
 from kepler_workers.app import app, context
@@ -71,3 +73,9 @@ def score(job_id: str) -> dict[str, Any]:
 def monitor(job_id: str) -> dict[str, Any]:
     """Run monitor job ``job_id`` (search, drift and live metrics, metric events via HEC)."""
     return run_monitor(context(), job_id)
+
+
+@app.task(name=RETRAIN_TASK, acks_late=True)
+def retrain(job_id: str) -> dict[str, Any]:
+    """Run retrain job ``job_id`` (search, fit a new version, promote it if the gate passes)."""
+    return run_retrain(context(), job_id)

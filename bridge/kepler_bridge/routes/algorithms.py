@@ -25,6 +25,7 @@ def describe_algorithm(info: Any, devices: list[str] | None = None) -> dict[str,
         "extra": info.extra,
         "doc": info.doc,
         "open_params": info.params.open,
+        "partial_fit": info.partial_fit,  # `fit ... partial_fit=true` continues a version
         "devices": list(devices or ["cpu"]) if has_device else ["cpu"],
         "params": [
             {

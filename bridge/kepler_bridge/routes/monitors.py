@@ -7,20 +7,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter
 
 from kepler.core import wire
 from kepler.core.refs import ModelRef
 from kepler.server.jobs.monitor import MONITOR_KIND, fire
 from kepler.splunk import saved_searches as alerts
-from kepler_bridge.deps import AuthDep, Caller, StateDep, admin_only
+from kepler_bridge.deps import AuthDep, BridgeState, Caller, StateDep, admin_only
+from kepler_bridge.routes._recurring import add_routes
 from kepler_bridge.wire import MonitorRequest
 
 router = APIRouter(prefix=wire.MONITORS, tags=["monitors"], dependencies=[AuthDep])
 ADDING = admin_only("adding a monitor")
-DELETING = admin_only("deleting a monitor")
-RUNNING = admin_only("running a monitor now")
 
 
 @router.post("", status_code=201)
@@ -49,55 +47,16 @@ def create_monitor(
     return out
 
 
-@router.get("")
-async def list_monitors(state: StateDep) -> list[dict[str, Any]]:
-    monitors = await run_in_threadpool(state.ctx.monitors.list)
-    return [m.to_dict() for m in monitors]
+def _remove_alert(state: BridgeState, mon: Any) -> dict[str, Any]:
+    """The monitor's saved search leaves Splunk with it (or the answer says why not)."""
+    return {"alert": alerts.remove(mon.name, state.ctx.settings.splunk).to_dict()}
 
 
-@router.get("/{name}")
-async def get_monitor(name: str, state: StateDep) -> dict[str, Any]:
-    mon = await run_in_threadpool(state.ctx.monitors.get, name)
-    out: dict[str, Any] = mon.to_dict()
-    return out
-
-
-@router.delete("/{name}")
-def delete_monitor(
-    name: str, state: StateDep, caller: Annotated[Caller, DELETING]
-) -> dict[str, Any]:
-    """Remove a monitor (admin level); runs already queued finish, their job rows stay.
-    The deletion is kept in the jobs database and sent as a ``kepler:audit`` event."""
-    mon = state.ctx.monitors.delete(name)
-    alert = alerts.remove(mon.name, state.ctx.settings.splunk)
-    state.jobs.record_deletion(
-        "monitor",
-        mon.name,
-        user=caller.user,
-        roles=caller.roles,
-        detail={"model": mon.model, "search": mon.search[:500]},
-    )
-    return {"deleted": mon.name, "user": caller.user, "alert": alert.to_dict()}
-
-
-@router.post("/{name}/run", status_code=202)
-def run_monitor_now(
-    name: str, state: StateDep, caller: Annotated[Caller, RUNNING]
-) -> dict[str, Any]:
-    """Queue one run now, outside the monitor's slots (its next slot does not move)."""
-    mon = state.ctx.monitors.get(name)
-    job = fire(state.ctx, mon, trigger="manual", user=caller.user)
-    return job.to_dict()
-
-
-@router.get("/{name}/runs")
-async def list_monitor_runs(
-    name: str, state: StateDep, limit: int = Query(20, ge=1, le=1000)
-) -> list[dict[str, Any]]:
-    """The monitor's latest runs (job rows: state, fields drifted, live metrics, errors)."""
-    mon = await run_in_threadpool(state.ctx.monitors.get, name)
-    recent = await run_in_threadpool(state.jobs.list, limit=5000)
-    runs = [
-        j.to_dict() for j in recent if j.kind == MONITOR_KIND and j.spec.get("monitor_id") == mon.id
-    ]
-    return runs[:limit]
+add_routes(
+    router,
+    store=lambda state: state.ctx.monitors,
+    fire=fire,
+    kinds=(MONITOR_KIND,),
+    id_key="monitor_id",
+    on_delete=_remove_alert,
+)

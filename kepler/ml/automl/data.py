@@ -17,7 +17,7 @@ import pandas as pd
 from kepler.core.automl import MIN_BUDGET_S, AutoMLSpec, check_metric
 from kepler.core.errors import BadParameter, DataError
 from kepler.core.spec import expand_features
-from kepler.ml import frames
+from kepler.ml import frames, splits
 from kepler.ml.training import _split
 
 # Each validation fold needs this many rows (and each class at least one per fold).
@@ -45,6 +45,7 @@ class Prepared:
     positive: Any = None  # anomaly: the label value of anomalies
     n_dropped: int = 0
     cv: int = 3  # validation folds every trial uses
+    split: str = "random"  # time: X_train is in time order, the folds follow it
 
 
 def infer_task(target: pd.Series) -> str:
@@ -171,7 +172,14 @@ def prepare(frame: pd.DataFrame, spec: AutoMLSpec, task: str, metric: str) -> Pr
     times = time_features(frame, features)
     seed = spec.seed or 0
     labels = y if task != "regression" else None
-    train_rows, holdout_rows = _split(len(X), labels, spec.holdout, seed)
+    split = splits.resolve(spec.split, spec.time_field, features)
+    if split == splits.TIME:
+        # The latest rows are the holdout; the training rows stay in time order, so
+        # every trial's folds are time-ordered too (trial.folds).
+        order = _time_order(frame, spec.time_field or splits.DEFAULT_TIME_FIELD, rows)
+        train_rows, holdout_rows = splits.time_holdout(order, spec.holdout)
+    else:
+        train_rows, holdout_rows = _split(len(X), labels, spec.holdout, seed)
     if holdout_rows is None:  # check() refuses this; keep the types honest
         raise DataError("too few rows for a holdout")
     positive = None
@@ -201,4 +209,17 @@ def prepare(frame: pd.DataFrame, spec: AutoMLSpec, task: str, metric: str) -> Pr
         y_holdout=y[holdout_rows],
         positive=positive,
         n_dropped=int(len(present) - present.sum()),
+        split=split,
     )
+
+
+def _time_order(frame: pd.DataFrame, field: str, rows: np.ndarray | None) -> np.ndarray:
+    """Positions of the kept rows (``rows``; None: all) in the order of ``field``."""
+    if field not in frame.columns:
+        raise DataError(
+            f"time field {field!r} is not in the data; time-ordered validation needs it "
+            "(name another with time_field=<field>, or use split=random)",
+            detail={"field": field},
+        )
+    column = frame[field] if rows is None else frame[field].iloc[rows]
+    return splits.time_order(column, field)

@@ -470,6 +470,8 @@ def refit(row: dict[str, Any], prepared: Prepared, spec: AutoMLSpec) -> TrainedM
         n_holdout=len(prepared.X_holdout),
         n_dropped=prepared.n_dropped,
         holdout=spec.holdout,
+        split=prepared.split,
+        time_field=(spec.time_field or "_time") if prepared.split == "time" else None,
     )
     baseline = try_fit_baseline(pipeline, meta, prepared.X_train, prepared.X_holdout, fit_warnings)
     sample = holdout_sample(

@@ -21,7 +21,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
 from kepler.core.automl import AutoMLSpec
-from kepler.ml import registry
+from kepler.ml import registry, splits
 from kepler.ml.automl.data import Prepared
 from kepler.ml.automl.space import candidate
 from kepler.ml.explain import explain
@@ -72,6 +72,8 @@ def checked_params(config: dict[str, Any], seed: int) -> dict[str, Any]:
 
 def folds(prepared: Prepared, cv: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     n = len(prepared.X_train)
+    if prepared.split == splits.TIME:  # training rows in time order: validate forward
+        return splits.time_folds(n, cv)
     if prepared.engine_task in ("classifier", "outlier"):
         assert prepared.y_train is not None
         labels = pd.factorize(prepared.y_train)[0]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from kepler.core.errors import DataError, InvalidSpec, JobCancelled
 from kepler.core.refs import validate_model_name
-from kepler.core.spec import FitSpec, expand_features, parse
+from kepler.core.spec import FitSpec, expand_features, parse, validation_options
 from kepler.server.jobs.runner import run_once
 from kepler.server.queue import enqueue_fit
 from kepler.server.stores.jobs import Job
@@ -53,7 +53,15 @@ def build_spec(*, line: str | None = None, algorithm: str | None = None, **parts
         raise InvalidSpec(f"{info.name} learns without a target: drop target={target!r}")
     features = tuple(parts.pop("features", None) or ("*",))
     by = tuple(parts.pop("by", None) or ())
-    return FitSpec(algorithm=info.name, params=params, features=features, by=by, **parts)
+    chosen = {
+        k: parts.pop(k)
+        for k in ("split", "time_field", "kfold_cv", "gap", "lags", "rolling")
+        if k in parts
+    }
+    validation = validation_options({k: v for k, v in chosen.items() if v is not None})
+    return FitSpec(
+        algorithm=info.name, params=params, features=features, by=by, **parts, **validation
+    )
 
 
 def check_against_columns(spec: FitSpec, columns: list[str]) -> list[str]:
@@ -67,6 +75,14 @@ def check_against_columns(spec: FitSpec, columns: list[str]) -> list[str]:
     exclude = (spec.target,) if spec.target else ()
     if spec.by:
         expand_features(spec.by, columns)  # a `by` field the data lacks fails here too
+    time_field = spec.time_field or "_time"
+    ordered = spec.split == "time" or spec.time_field or spec.lags or spec.rolling
+    if ordered and time_field not in columns:
+        raise DataError(
+            f"time field {time_field!r} is not in the data; time-ordered splits and lags need it "
+            "(name another with time_field=<field>, or fit with split=random)",
+            detail={"field": time_field},
+        )
     return expand_features(spec.features, columns, exclude=exclude)
 
 
@@ -110,9 +126,12 @@ def _fit(
     user: str | None = None,
 ) -> dict[str, Any]:
     spec = FitSpec.from_dict(spec_dict)
-    trained, manifest = train_on_dataset(ctx, dataset_id, job_id, spec)
+    previous = _previous_version(ctx, spec)  # partial_fit: the version it continues
+    trained, manifest = train_on_dataset(ctx, dataset_id, job_id, spec, previous=previous)
     result: dict[str, Any] = {
         "metrics": trained.metrics,
+        "split": trained.meta.split,
+        "folds": trained.meta.folds,
         "rows": manifest.rows,
         "algorithm": spec.algorithm,
         "dataset_id": dataset_id,
@@ -122,21 +141,32 @@ def _fit(
     if trained.forecast is not None:  # MLTK's fit answers with the series and its forecast
         result["forecast"] = _records(trained.forecast)
     if spec.into:
-        registered = register_trained(ctx, job_id, trained, spec.into, manifest, user=user)
+        continued = previous[2] if previous is not None else None
+        registered = register_trained(
+            ctx, job_id, trained, spec.into, manifest, user=user, continued_from=continued
+        )
         result.update(
             model=registered.name,
             version=registered.version,
             run_id=registered.run_id,
             user=user,
         )
+        if continued is not None:
+            result["continued_from"] = continued
     return result
 
 
 def train_on_dataset(
-    ctx: ServerContext, dataset_id: str, job_id: str, spec: FitSpec
+    ctx: ServerContext,
+    dataset_id: str,
+    job_id: str,
+    spec: FitSpec,
+    *,
+    previous: tuple[Any, Any, int] | None = None,
 ) -> tuple[TrainedModel, Manifest]:
     """Read the fields ``spec`` uses from the dataset and train on them, reporting the
-    job's progress from 2% to 90%."""
+    job's progress from 2% to 90%; with ``previous`` (partial_fit: the pipeline, meta and
+    number of the version to continue), continue that version's training instead."""
     from kepler.ml.training import train
 
     jobs = ctx.jobs
@@ -152,11 +182,17 @@ def train_on_dataset(
     # one block per column: no consolidation copy of the whole frame.
     columns = _fields_used(spec, datasets.schema(dataset_id).names)
     frame = datasets.read_frame(dataset_id, columns=columns)
-    jobs.progress(job_id, 0.1, "training")
-    # The frame was read for this fit alone: train may reorder it to hold rows out.
-    trained = train(
-        frame, spec, progress=progress, consume=True, max_groups=ctx.settings.max_groups
-    )
+    if previous is None:
+        jobs.progress(job_id, 0.1, "training")
+        # The frame was read for this fit alone: train may reorder it to hold rows out.
+        trained = train(
+            frame, spec, progress=progress, consume=True, max_groups=ctx.settings.max_groups
+        )
+    else:
+        from kepler.ml.partial import continue_training
+
+        jobs.progress(job_id, 0.1, f"continuing {spec.into}@{previous[2]} (partial_fit)")
+        trained = continue_training(frame, spec, *previous)
     del frame
     return trained, manifest
 
@@ -171,14 +207,21 @@ def register_trained(
     user: str | None,
     tags: dict[str, str] | None = None,
     notes: dict[str, Any] | None = None,
+    continued_from: int | None = None,
 ) -> RegisteredVersion:
-    """Register ``trained`` as the next version of ``into`` with the dataset's lineage,
-    unless the job ended (cancelled, out of time) while it trained."""
+    """Register ``trained`` as the next version of ``into`` with the dataset's lineage
+    (and the version a partial_fit continued), unless the job ended (cancelled, out of
+    time) while it trained."""
     jobs = ctx.jobs
     if jobs.get(job_id).finished:  # cancelled or out of time while it trained
         raise JobCancelled(f"job {job_id} ended while it trained; no version was registered")
     jobs.progress(job_id, 0.92, f"registering a new version of {into}")
-    lineage = {"dataset": manifest.to_dict(), "source": getattr(manifest, "source", None)}
+    lineage: dict[str, Any] = {
+        "dataset": manifest.to_dict(),
+        "source": getattr(manifest, "source", None),
+    }
+    if continued_from is not None:
+        lineage["continued_from"] = continued_from
     return ctx.models.register(
         trained, into, lineage=lineage, job_id=job_id, user=user, tags=tags, notes=notes
     )
@@ -205,6 +248,23 @@ def _records(frame: Any) -> list[dict[str, Any]]:
     ]
 
 
+def _previous_version(ctx: ServerContext, spec: FitSpec) -> tuple[Any, Any, int] | None:
+    """With ``partial_fit``: the pipeline, meta and number of ``spec.into``'s latest
+    version; ``None`` when there is none yet (MLTK then fits from scratch) or no
+    ``partial_fit``."""
+    from kepler.core.errors import NotFound
+    from kepler.core.refs import ModelRef
+
+    if not spec.partial_fit or not spec.into:
+        return None
+    try:
+        info = ctx.models.resolve(ModelRef(spec.into))
+    except NotFound:
+        return None
+    pipeline, meta = ctx.models.load_version(info)
+    return pipeline, meta, int(info.version)
+
+
 def _fields_used(spec: FitSpec, names: list[str]) -> list[str] | None:
     """The target, the (expanded) features and `by` fields, in the dataset's order; ``None``
     (every field) when the spec names a field the data lacks, so that training reports it."""
@@ -221,4 +281,6 @@ def _fields_used(spec: FitSpec, names: list[str]) -> list[str] | None:
     wanted = {*features, *by, *([target] if target else [])}
     if _forecaster(spec.algorithm) and "_time" in names:
         wanted.add("_time")  # MLTK's forecasters follow _time without being told
+    if spec.split == "time" or spec.time_field or spec.lags or spec.rolling:  # time order
+        wanted.add(spec.time_field or "_time")
     return [n for n in names if n in wanted]

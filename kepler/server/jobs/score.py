@@ -9,9 +9,7 @@ died mid-send can be told apart in Splunk (``| dedup kepler_job kepler_row``).
 
 Scoring and delivery are :mod:`kepler.server.scoring`'s two steps, as for every apply; the
 model comes from the process's model cache (``ctx.cache``). A run owns its sender (its
-counts are its own) and flushes it once, at its end. A schedule with ``shadow`` has a
-challenger score every piece too (pinned when the run starts): ``kepler:shadow`` events,
-summed up in the run's result.
+counts are its own) and flushes it once, at its end.
 """
 
 from __future__ import annotations
@@ -22,16 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 from kepler.core.errors import HecRejected
 from kepler.core.refs import ModelRef
-from kepler.server.jobs.runner import run_once
+from kepler.server.jobs import recurring
+from kepler.server.jobs.recurring import Run, RunKind
 from kepler.server.queue import enqueue_score
 from kepler.server.scoring.shadow import Shadow, summarize
 from kepler.server.stores.jobs import Job
 from kepler.server.stores.schedules import Schedule
 
 if TYPE_CHECKING:
-    from kepler.hec import HecSettings
     from kepler.server.context import ServerContext
-    from kepler.splunk.settings import SplunkSettings
 
 log = logging.getLogger(__name__)
 
@@ -39,87 +36,26 @@ SCORE_KIND = "score"
 SCORE_ROWS = 50_000  # rows scored and sent per piece
 
 
-def schedule_spec(sched: Schedule, *, trigger: str) -> dict[str, Any]:
-    """What a run needs, frozen when it fires."""
-    earliest, latest = sched.window
-    return {
-        "schedule": sched.name,
-        "schedule_id": sched.id,
-        "search": sched.search,
-        "earliest": earliest,
-        "latest": latest,
-        "model": sched.model,
-        "index": sched.index,
-        "sourcetype": sched.sourcetype,
-        "trigger": trigger,
-        "shadow": sched.shadow,
-    }
+def _own(sched: Schedule) -> dict[str, Any]:
+    """What a scoring run's spec holds beside every recurring run's."""
+    return {"sourcetype": sched.sourcetype, "shadow": sched.shadow}
 
 
 def fire(ctx: ServerContext, sched: Schedule, *, trigger: str, user: str | None = None) -> Job:
-    """Record a run of ``sched`` as a job and queue it; a run the broker refused is
-    recorded as failed, not left queued forever. The job's user is whoever ran it now
-    (``user``), else the schedule itself (``schedule:<name>``) for the beat's runs."""
-    job = ctx.jobs.create(
-        SCORE_KIND,
-        schedule_spec(sched, trigger=trigger),
-        model=sched.model,
-        user=user or f"schedule:{sched.name}",
-    )
-    ctx.schedules.ran(sched.id, job.id, job.created_at)
-    try:
-        enqueue_score(ctx.celery, job.id)
-    except Exception as exc:
-        ctx.jobs.fail(
-            job.id,
-            {
-                "code": "internal",
-                "status": 500,
-                "message": f"the run of schedule {sched.name!r} could not be queued: the "
-                f"broker did not take it ({type(exc).__name__}); check KEPLER_BROKER_URL",
-            },
-        )
-        raise
-    return job
+    """Record a run of ``sched`` as a job and queue it (a retraining schedule's run is a
+    retrain job, :mod:`kepler.server.jobs.retrain`)."""
+    if sched.retrain:
+        from kepler.server.jobs.retrain import RETRAIN
+
+        return RETRAIN.fire(ctx, ctx.schedules, sched, trigger=trigger, user=user)
+    return SCORE.fire(ctx, ctx.schedules, sched, trigger=trigger, user=user)
 
 
-def run_score(
-    ctx: ServerContext,
-    job_id: str,
-    *,
-    splunk: SplunkSettings | None = None,
-    hec: HecSettings | None = None,
-) -> dict[str, Any]:
-    """The worker's side: run score job ``job_id``; ``splunk`` and ``hec`` default to the
-    process's settings (``KEPLER_SPLUNK_*``, ``KEPLER_HEC_*``)."""
-    s = ctx.settings
-    result, ran = run_once(
-        ctx.jobs,
-        job_id,
-        lambda job: _score(ctx, job_id, job.spec, splunk or s.splunk, hec or s.hec, user=job.user),
-        telemetry=ctx.telemetry,
-        what="scheduled job",
-        limits=ctx.limits,
-    )
-    if ran:
-        ctx.telemetry.flush()
-    return result
-
-
-def _score(
-    ctx: ServerContext,
-    job_id: str,
-    spec: dict[str, Any],
-    splunk: SplunkSettings,
-    hec_conf: HecSettings,
-    *,
-    user: str | None = None,
-) -> dict[str, Any]:
+def _score(run: Run) -> dict[str, Any]:
     from kepler.hec import HecSender
-    from kepler.server.scoring import Shadow, deliver
-    from kepler.splunk.search import from_splunk
+    from kepler.server.scoring import deliver
 
-    jobs = ctx.jobs
+    ctx, job_id, spec, jobs = run.ctx, run.job_id, run.spec, run.ctx.jobs
     started = time.time()
     # The version is pinned before the search runs: one version scores the whole run.
     info, model = ctx.cache.fetch(ModelRef.parse(spec["model"]))
@@ -145,28 +81,18 @@ def _score(
             ctx.telemetry,
             (info.name, info.version),
             ModelRef.parse(str(spec["shadow"])),
-            user=user,
+            user=jobs.get(job_id).user,
             context={"mode": "schedule", "job": job_id, "schedule": spec["schedule"]},
         )
         shadow.pin()
     # HEC is checked before Splunk is searched: a run that could not deliver does not search.
     # The run has a sender of its own (its own disk-queue slot), so its counts are its own.
-    with HecSender(hec_conf) as hec:
-        jobs.progress(job_id, 0.05, f"searching Splunk ({spec['earliest']} to {spec['latest']})")
-        frame = from_splunk(
-            spec["search"],
-            earliest=spec["earliest"],
-            latest=spec["latest"],
-            settings=splunk,
-            progress=False,
-        )
-        result["rows"] = len(frame)
-        for start in range(0, len(frame), SCORE_ROWS):
-            piece = frame.iloc[start : start + SCORE_ROWS]
+    with HecSender(run.hec) as hec:
+        for piece in recurring.search_pages(run, page_rows=SCORE_ROWS):
+            start = result["rows"]
+            result["rows"] += len(piece)
             jobs.progress(
-                job_id,
-                0.1 + 0.8 * start / len(frame),
-                f"scoring rows {start:,} to {start + len(piece):,} of {len(frame):,}",
+                job_id, 0.5, f"scoring rows {start:,} to {start + len(piece):,} (a page at a time)"
             )
             deliver(
                 hec,
@@ -193,7 +119,7 @@ def _score(
         # Splunk refused data (an index the token may not write, a bad field): the run is
         # failed so that an alert on failed runs sees it; the counts stay in the error.
         raise HecRejected(
-            f"HEC refused {report.rejected:,} of {len(frame):,} score events "
+            f"HEC refused {report.rejected:,} of {result['rows']:,} score events "
             f"({report.last_error or 'no reason given'}); check the schedule's index and "
             "the HEC token's allowed indexes",
             detail={k: v for k, v in result.items() if k != "schedule"},
@@ -227,3 +153,8 @@ def _scored_rows(
             zip(piece.to_dict("records"), scored.to_dict("records"), strict=True)
         )
     ]
+
+
+SCORE = RunKind(SCORE_KIND, "schedule", "scheduled job", enqueue_score, _own, step=_score)
+# The worker's side: run job ``job_id`` (``splunk``, ``hec``: default, the process's settings).
+run_score = SCORE.run

@@ -1,56 +1,38 @@
-"""Scheduled scoring: which search to score with which model, how often, and when next.
+"""Scheduled scoring: which search to score with which model, how often, and when next;
+or, with ``retrain``, which search to fit a new version on and the gate that promotes it.
 
 Schedules live in the jobs database (:mod:`kepler.server.db`) beside the jobs their runs
-leave, so they survive a restart of the bridge, the workers and the beat. The beat claims
-a due schedule by moving its ``next_run_at`` forward in one conditional UPDATE, so two
-beats never start the same run twice.
+leave, so they survive a restart of the bridge, the workers and the beat. What they share
+with monitors (the row's slots, the beat's claim) is :mod:`kepler.server.stores.recurring`.
 """
 
 from __future__ import annotations
 
-import builtins
+import json
 import re
-import time
-import uuid
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-
-from kepler.core.durations import duration_seconds
-from kepler.core.errors import BadParameter, Conflict, InvalidSpec, ScheduleNotFound
+from kepler.core.errors import InvalidSpec, ScheduleNotFound
+from kepler.core.gate import parse_gate
 from kepler.core.refs import ModelRef
-from kepler.server.db import Database, from_row, schedules_table
+from kepler.server.db import schedules_table
+from kepler.server.stores.recurring import (
+    Recurring,
+    RecurringStore,
+    format_every,
+    new_fields,
+    parse_every,
+)
 
-MIN_EVERY_S = 1.0
-MAX_EVERY_S = 366 * 86400.0
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
+__all__ = ["Schedule", "ScheduleStore", "format_every", "parse_every"]
 
-
-def parse_every(every: str | float | int) -> float:
-    """Seconds from ``"5m"``, ``"30s"``, ``"2h"``, ``"1d"`` (a bare number is minutes)."""
-    seconds = duration_seconds(every, bare="m")
-    if seconds is None:
-        raise BadParameter(
-            f"every={every!r} is not an interval: use a number and s, m, h or d, "
-            "as in every=5m or every=30s"
-        )
-    if not MIN_EVERY_S <= seconds <= MAX_EVERY_S:
-        raise BadParameter(f"every={every!r} must be between 1 second and 366 days")
-    return seconds
-
-
-def format_every(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
+DEFAULT_ALIAS = "production"
+_ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")  # as kepler.core.refs reads one
 
 
 @dataclass
-class Schedule:
+class Schedule(Recurring):
     id: str
     name: str
     search: str
@@ -65,30 +47,29 @@ class Schedule:
     next_run_at: float
     last_run_at: float | None = None
     last_job_id: str | None = None
+    retrain: bool = False
+    gate: str | None = None
+    alias: str | None = None
+    fit_spec: dict[str, Any] | None = None
     shadow: str | None = None  # a challenger (pump@5) scored alongside each run
 
     @property
     def window(self) -> tuple[str, str]:
         """The time range each run searches: by default the interval just past."""
-        return (self.earliest or f"-{int(max(1, self.every_s))}s", self.latest or "now")
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["every"] = format_every(self.every_s)
-        return d
+        earliest, latest = super().window
+        return (self.earliest or earliest, self.latest or latest)
 
 
-def _row(row: Any) -> Schedule:
-    return from_row(Schedule, row, columns={"index": "hec_index"}, decode={"enabled": bool})
+def _json(value: Any) -> Any:
+    return json.loads(value) if value else None
 
 
-class ScheduleStore:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    @property
-    def engine(self) -> Engine:
-        return self.db.engine
+class ScheduleStore(RecurringStore[Schedule]):
+    table = schedules_table
+    row_class = Schedule
+    noun = "schedule"
+    not_found = ScheduleNotFound
+    decode: ClassVar[dict[str, Any]] = {"enabled": bool, "retrain": bool, "fit_spec": _json}
 
     def create(
         self,
@@ -103,98 +84,50 @@ class ScheduleStore:
         sourcetype: str | None = None,
         start_now: bool = False,
         shadow: str | None = None,
+        retrain: bool = False,
+        gate: str | None = None,
+        alias: str | None = None,
+        fit_spec: dict[str, Any] | None = None,
     ) -> Schedule:
-        if not _NAME.match(name or ""):
+        fields = new_fields(
+            "schedule", name, search=search, model=model, every=every, start_now=start_now
+        )
+        if not retrain and (gate or alias or fit_spec):
             raise InvalidSpec(
-                f"schedule name {name!r} is not valid: use letters, digits, _, - and ."
+                "gate, alias and a fit spec belong to retraining: add --retrain, or drop them"
             )
-        if not (search or "").strip():
-            raise InvalidSpec("the schedule needs a search, e.g. 'index=sensors'")
-        ref = ModelRef.parse(model)
+        if retrain:
+            gate = parse_gate(gate).text if gate else None  # a malformed gate fails here
+            alias = _alias(alias, gate)
         challenger = str(ModelRef.parse(shadow)) if shadow else None
-        every_s = parse_every(every)
-        now = time.time()
         sched = Schedule(
-            id=uuid.uuid4().hex,
-            name=name,
-            search=search.strip(),
-            model=str(ref),
-            every_s=every_s,
+            **fields,
             earliest=earliest or None,
             latest=latest or None,
             index=index or None,
             sourcetype=sourcetype or None,
-            enabled=True,
-            created_at=now,
-            next_run_at=now if start_now else now + every_s,
+            retrain=bool(retrain),
+            gate=gate,
+            alias=alias,
+            fit_spec=fit_spec or None,
             shadow=challenger,
         )
-        values = asdict(sched)
-        values["hec_index"] = values.pop("index")
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(insert(schedules_table).values(**values))
-        except IntegrityError:
-            raise Conflict(
-                f"a schedule named {name!r} exists; remove it first "
-                f"(`kepler schedule remove {name}`) or pick another name"
-            ) from None
-        return sched
+        return self._insert(sched)
 
-    def get(self, name: str) -> Schedule:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(schedules_table).where(
-                    (schedules_table.c.name == name) | (schedules_table.c.id == name)
-                )
-            ).first()
-        if row is None:
-            raise ScheduleNotFound(
-                f"no schedule {name!r}; list them with `kepler schedule list` or kp.schedules()"
+    def encode(self, item: Schedule) -> dict[str, Any]:
+        values = super().encode(item)
+        values["fit_spec"] = json.dumps(item.fit_spec) if item.fit_spec else None
+        return values
+
+
+def _alias(alias: str | None, gate: str | None) -> str:
+    """The alias a passing version moves: as given, else the one the gate compares with,
+    else ``production``."""
+    if alias:
+        if not _ALIAS.match(alias):
+            raise InvalidSpec(
+                f"alias {alias!r} is not valid: use letters, digits, _ or -, as in production"
             )
-        return _row(row)
-
-    def list(self) -> list[Schedule]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(schedules_table).order_by(schedules_table.c.name))
-            return [_row(r) for r in rows]
-
-    def delete(self, name: str) -> Schedule:
-        sched = self.get(name)
-        with self.engine.begin() as conn:
-            conn.execute(delete(schedules_table).where(schedules_table.c.id == sched.id))
-        return sched
-
-    def due(self, now: float) -> builtins.list[Schedule]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(schedules_table)
-                .where(schedules_table.c.enabled.is_(True), schedules_table.c.next_run_at <= now)
-                .order_by(schedules_table.c.next_run_at)
-            )
-            return [_row(r) for r in rows]
-
-    def claim(self, sched: Schedule, now: float) -> float | None:
-        """Move a due schedule to its next slot; None when another beat got there first.
-        Slots missed while nothing ran are skipped: one run catches up, not a burst."""
-        nxt = sched.next_run_at + sched.every_s
-        if nxt <= now:
-            nxt = now + sched.every_s
-        with self.engine.begin() as conn:
-            done = conn.execute(
-                update(schedules_table)
-                .where(
-                    schedules_table.c.id == sched.id,
-                    schedules_table.c.next_run_at == sched.next_run_at,
-                )
-                .values(next_run_at=nxt)
-            )
-        return nxt if done.rowcount == 1 else None
-
-    def ran(self, schedule_id: str, job_id: str, when: float) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(schedules_table)
-                .where(schedules_table.c.id == schedule_id)
-                .values(last_run_at=when, last_job_id=job_id)
-            )
+        return alias
+    refs = parse_gate(gate).aliases() if gate else ()
+    return refs[0] if refs else DEFAULT_ALIAS

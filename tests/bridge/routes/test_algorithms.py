@@ -59,3 +59,11 @@ def test_list_algorithms_gpu_worker_devices_on_gpu_algorithms_only(
 
 def _params(algorithm: dict) -> dict[str, dict]:
     return {p["name"]: p for p in algorithm["params"]}
+
+
+def test_list_algorithms_marks_those_that_partial_fit(http: TestClient) -> None:
+    from kepler.core.algorithms import PARTIAL_FIT
+
+    algorithms = _by_name(http)
+    assert {name for name, a in algorithms.items() if a["partial_fit"]} == PARTIAL_FIT
+    assert _params(algorithms["TFIDF"])["ngram_range"]["kind"] == "range"

@@ -77,3 +77,48 @@ def test_prepare_splits_the_same_way_every_time_and_finds_time_fields() -> None:
     assert len(one.X_holdout) == 40 and len(one.X_train) == 160
     assert sorted(one.time_features) == ["_time", "when"]
     assert time_features(frame, ["x"]) == []
+
+
+def _trend(n: int = 200) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(
+        {
+            "_time": (1_700_000_000 + np.arange(n) * 600).astype(str),
+            "x": rng.normal(size=n),
+            "y": np.arange(n) + rng.normal(size=n),
+        }
+    )
+    return frame.sample(frac=1.0, random_state=2).reset_index(drop=True)
+
+
+def test_prepare_holds_out_the_latest_rows_when_time_is_a_feature() -> None:
+    from sklearn.model_selection import TimeSeriesSplit
+
+    from kepler.ml.automl.trial import folds
+
+    frame = _trend()
+    prepared = prepare(frame, _spec(features=("x", "_time")), "regression", "r2")
+    assert prepared.split == "time"
+    train_times = prepared.X_train["_time"].to_numpy()
+    assert (np.diff(train_times) > 0).all()  # training rows in time order
+    assert train_times.max() < prepared.X_holdout["_time"].min()
+    # Every trial's folds validate forward in time, as TimeSeriesSplit does.
+    got = folds(prepared, 3, seed=0)
+    want = TimeSeriesSplit(3).split(np.zeros(len(prepared.X_train)))
+    for (train, test), (want_train, want_test) in zip(got, want, strict=True):
+        np.testing.assert_array_equal(train, want_train)
+        np.testing.assert_array_equal(test, want_test)
+
+
+def test_prepare_split_random_shuffles_even_with_time() -> None:
+    prepared = prepare(_trend(), _spec(features=("x", "_time"), split="random"), "regression", "r2")
+    assert prepared.split == "random"
+    assert prepared.X_train["_time"].max() > prepared.X_holdout["_time"].min()
+
+
+def test_prepare_split_time_on_a_named_field_not_a_feature() -> None:
+    frame = _trend().rename(columns={"_time": "ts"})
+    prepared = prepare(frame, _spec(features=("x",), time_field="ts"), "regression", "r2")
+    assert prepared.split == "time" and list(prepared.X_train.columns) == ["x"]
+    holdout_y = prepared.y_holdout
+    assert holdout_y is not None and holdout_y.min() > np.median(prepared.y_train) + 50

@@ -112,6 +112,11 @@ def test_fit_reads_only_the_target_and_features() -> None:
     assert (
         _fields_used(FitSpec(algorithm="SVM", target="failure", features=("nope",)), names) is None
     )
+    # A time-ordered split or lags read the time field too, and only then.
+    timed = FitSpec(algorithm="SVM", target="failure", features=("vibration",), split="time")
+    assert _fields_used(timed, names) == ["_time", "vibration", "failure"]
+    lagged = FitSpec(algorithm="SVM", target="failure", features=("vibration",), lags=(1,))
+    assert _fields_used(lagged, names) == ["_time", "vibration", "failure"]
 
 
 def test_fit_job_by_more_groups_than_the_setting_fails_naming_it(tmp_path: Path) -> None:

@@ -95,6 +95,62 @@ def test_missed_slots_fire_once_not_in_a_burst(tmp_path: Path) -> None:
     assert st.due(later + 59) == []
 
 
+def test_a_retraining_schedule_keeps_its_gate_alias_and_spec(tmp_path: Path) -> None:
+    spec = {"algorithm": "LogisticRegression", "target": "failure", "features": ["temp"]}
+    s = store(tmp_path).create(
+        "retrain", search="index=x", model="pump", every="1d", retrain=True,
+        gate=" f1 >= production.f1 - 0.01 ", fit_spec=spec,
+    )  # fmt: skip
+    again = store(tmp_path).get("retrain")
+    assert again == s and again.retrain is True
+    assert again.gate == "f1>=production.f1-0.01"  # as the gate reads it
+    assert again.alias == "production"  # the alias the gate compares with
+    assert again.fit_spec == spec
+    plain = store(tmp_path).create("plain", search="index=x", model="pump", every="1d")
+    assert (plain.retrain, plain.gate, plain.alias, plain.fit_spec) == (False, None, None, None)
+    assert store(tmp_path).get("plain").retrain is False
+    named = store(tmp_path).create(
+        "staged", search="index=x", model="pump", every="1d", retrain=True, alias="staging"
+    )
+    assert named.alias == "staging" and named.gate is None
+
+
+def test_a_malformed_gate_or_a_gate_without_retrain_is_refused(tmp_path: Path) -> None:
+    st = store(tmp_path)
+    with pytest.raises(InvalidSpec, match="gate 'f1 >= production' is not valid") as err:
+        st.create(
+            "r", search="index=x", model="m", every="1h", retrain=True, gate="f1 >= production"
+        )
+    assert "operand is a number" in err.value.message  # the grammar comes with it
+    with pytest.raises(InvalidSpec, match="add --retrain"):
+        st.create("r", search="index=x", model="m", every="1h", gate="f1>=0.5")
+    with pytest.raises(InvalidSpec, match="alias"):
+        st.create("r", search="index=x", model="m", every="1h", retrain=True, alias="no good")
+    assert st.list() == []
+
+
+def test_an_older_schedules_table_gains_the_retraining_columns(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "kepler.db"
+    with sqlite3.connect(path) as conn:  # the table as a Kepler before retraining made it
+        conn.execute(
+            "CREATE TABLE kepler_schedules (id VARCHAR(32) PRIMARY KEY, name VARCHAR(128) "
+            "NOT NULL UNIQUE, search TEXT NOT NULL, model VARCHAR(200) NOT NULL, every_s FLOAT "
+            "NOT NULL, earliest VARCHAR(64), latest VARCHAR(64), hec_index VARCHAR(128), "
+            "sourcetype VARCHAR(128), enabled BOOLEAN NOT NULL, created_at FLOAT NOT NULL, "
+            "next_run_at FLOAT NOT NULL, last_run_at FLOAT, last_job_id VARCHAR(32))"
+        )
+        conn.execute(
+            "INSERT INTO kepler_schedules VALUES ('a1', 'old', 'index=x', 'pump', 60, NULL, "
+            "NULL, NULL, NULL, 1, 0, 60, NULL, NULL)"
+        )
+    st = ScheduleStore(Database(f"sqlite:///{path}"))
+    old = st.get("old")
+    assert old.retrain is False and old.gate is None and old.every_s == 60
+    assert st.create("new", search="index=x", model="m", every="1h", retrain=True).retrain
+
+
 def test_a_schedules_table_made_before_shadow_gets_the_column(tmp_path: Path) -> None:
     import sqlite3
 

@@ -1,0 +1,327 @@
+"""MLTK's K-fold scoring (`kfold_cv=`) and Kepler's time-aware validation (`split=time`),
+as splunkd runs them, against a real bridge and worker: one row per fold in MLTK's shape,
+time-ordered folds and holdouts, what `summary` and the SDK report, and a shuffled
+split caught overstating a model on a trend."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kepler._stack import LocalStack
+from tests.splunk.harness import Record, chunks
+from tests.splunk.kepler_command import run_fit, splunkd
+
+pytestmark = pytest.mark.system
+
+IRIS = ["_time", "species", "petal_length", "petal_width", "sepal_length", "sepal_width"]
+POWER = [
+    "_time",
+    "ac_power",
+    "total-cpu-utilization",
+    "total-disk-accesses",
+    "total-unhalted-core-cycles",
+]
+ENERGY = ["_time", "ts", "load", "temp"]
+
+
+def iris(per_class: int, seed: int) -> list[dict]:
+    """Shaped like MLTK's iris.csv: three species, four measurements."""
+    rng = random.Random(seed)
+    centres = {
+        "Iris-setosa": (1.5, 0.25, 5.0, 3.4),
+        "Iris-versicolor": (4.3, 1.3, 5.9, 2.8),
+        "Iris-virginica": (5.5, 2.0, 6.6, 3.0),
+    }
+    rows = []
+    for i in range(per_class):
+        for k, (name, centre) in enumerate(centres.items()):
+            pl, pw, sl, sw = (rng.gauss(c, 0.3) for c in centre)
+            rows.append(
+                {
+                    "_time": 1700000000 + 3 * i + k,
+                    "species": name,
+                    "petal_length": f"{pl:.1f}",
+                    "petal_width": f"{pw:.1f}",
+                    "sepal_length": f"{sl:.1f}",
+                    "sepal_width": f"{sw:.1f}",
+                }
+            )
+    return rows
+
+
+def server_power(n: int, seed: int) -> list[dict]:
+    """Shaped like MLTK's server_power.csv: AC power from a server's counters."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        cpu = rng.uniform(0, 100)
+        disk = rng.uniform(0, 500)
+        cycles = cpu * 1.1e7 + rng.gauss(0, 5e7)
+        rows.append(
+            {
+                "_time": 1700000000 + 60 * i,
+                "ac_power": f"{150 + 1.2 * cpu + 0.05 * disk + rng.gauss(0, 2):.2f}",
+                "total-cpu-utilization": f"{cpu:.2f}",
+                "total-disk-accesses": f"{disk:.1f}",
+                "total-unhalted-core-cycles": f"{cycles:.0f}",
+            }
+        )
+    return rows
+
+
+def energy(n: int, seed: int) -> list[dict]:
+    """Hourly load with a trend and a daily cycle, newest first as a search returns it."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        t = 1700000000 + 3600 * i
+        temp = 15 + 8 * math.sin(2 * math.pi * i / 24) + rng.gauss(0, 1)
+        rows.append(
+            {
+                "_time": t,
+                "ts": t,
+                "load": f"{100 + 0.4 * i + 2 * temp + rng.gauss(0, 2):.2f}",
+                "temp": f"{temp:.2f}",
+            }
+        )
+    return rows[::-1]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with LocalStack(tmp_path_factory.mktemp("validation-stack")) as s:
+        yield s
+
+
+def fit_rows(
+    stack: LocalStack, script: Path, args: list[str], events: list[dict], fields: list[str]
+) -> tuple[list[Record], list[tuple[str, str]]]:
+    cmd = splunkd(script, stack.url, stack.token)
+    _, replies = run_fit(cmd, args, chunks(events, 400, fields))
+    rows, messages = replies[-1].records(), replies[-1].messages
+    assert cmd.close() == 0, messages
+    return rows, messages
+
+
+CLASSIFIER_SCORES = ("accuracy", "f1", "precision", "recall")
+REGRESSOR_SCORES = ("neg_mean_squared_error", "r2")
+
+
+@pytest.mark.parametrize(
+    ("args", "k", "data"),
+    [
+        # MLTK's K-fold scoring page: `| fit <algo> <target> from <features> kfold_cv=<int>`,
+        # on the algorithms' own documented examples (iris.csv, server_power.csv).
+        (
+            "LogisticRegression species from petal_length petal_width sepal_length "
+            "sepal_width kfold_cv=3",
+            3,
+            "iris",
+        ),
+        ("RandomForestClassifier species from * kfold_cv=5", 5, "iris"),
+        ("GaussianNB species from * kfold_cv=3", 3, "iris"),
+        ("DecisionTreeClassifier species from * max_depth=4 kfold_cv=4", 4, "iris"),
+        (
+            'LinearRegression "ac_power" from "total-cpu-utilization" "total-disk-accesses" '
+            "kfold_cv=3",
+            3,
+            "power",
+        ),
+        ('RandomForestRegressor ac_power from "total-*" n_estimators=20 kfold_cv=5', 5, "power"),
+        ('Lasso ac_power from "total-*" alpha=0.5 kfold_cv=3', 3, "power"),
+    ],
+    ids=["logreg", "forest-clf", "gaussiannb", "tree-clf", "linreg", "forest-reg", "lasso"],
+)
+def test_mltk_kfold_lines_answer_one_row_per_fold(
+    stack: LocalStack, script: Path, args: str, k: int, data: str
+) -> None:
+    from kepler.core.spec import tokenize
+
+    words = ["fit", *(t.text if t.key is None else f"{t.key}={t.text}" for t in tokenize(args))]
+    events, fields = (iris(40, 1), IRIS) if data == "iris" else (server_power(150, 2), POWER)
+    rows, messages = fit_rows(stack, script, words, events, fields)
+    assert [int(r["fold_number"]) for r in rows] == list(range(1, k + 1))
+    scores = CLASSIFIER_SCORES if data == "iris" else REGRESSOR_SCORES
+    for row in rows:
+        assert row["split"] == "random" and not row["model"]  # no `into`: nothing saved
+        assert int(row["n_train"]) + int(row["n_test"]) == len(events)
+        for name in scores:
+            value = float(row[name])
+            assert math.isfinite(value), (name, row)
+    if data == "iris":
+        assert np.mean([float(r["accuracy"]) for r in rows]) > 0.8
+    else:
+        assert np.mean([float(r["r2"]) for r in rows]) > 0.8
+    assert any(f"{k} random-ordered folds" in text for _, text in messages), messages
+
+
+def test_kfold_linear_regression_matches_scikit_learn(stack: LocalStack, script: Path) -> None:
+    from sklearn.linear_model import LinearRegression
+    from sklearn.model_selection import KFold, cross_validate
+
+    events = server_power(120, 5)
+    args = ["fit", "LinearRegression", "ac_power", "from", "total-cpu-utilization", "kfold_cv=4"]
+    rows, _ = fit_rows(stack, script, args, events, POWER)
+    X = np.array([[float(e["total-cpu-utilization"])] for e in events])
+    y = np.array([float(e["ac_power"]) for e in events])
+    want = cross_validate(
+        LinearRegression(),
+        X,
+        y,
+        cv=KFold(4, shuffle=True, random_state=0),
+        scoring=("r2", "neg_mean_squared_error"),
+    )
+    np.testing.assert_allclose([float(r["r2"]) for r in rows], want["test_r2"], rtol=1e-6)
+    np.testing.assert_allclose(
+        [float(r["neg_mean_squared_error"]) for r in rows],
+        want["test_neg_mean_squared_error"],
+        rtol=1e-6,
+    )
+
+
+def test_time_kfold_with_into_registers_the_folds(stack: LocalStack, script: Path) -> None:
+    args = [
+        "fit",
+        "LinearRegression",
+        "load",
+        "from",
+        "temp",
+        "split=time",
+        "time_field=ts",
+        "kfold_cv=3",
+        "gap=2",
+        "into",
+        "load_cv",
+    ]
+    rows, _ = fit_rows(stack, script, args, energy(200, 1), ENERGY)
+    assert [int(r["n_test"]) for r in rows] == [50, 50, 50]
+    assert [int(r["n_train"]) for r in rows] == [48, 98, 148]  # expanding, less the gap
+    assert {r["split"] for r in rows} == {"time"} and {r["model"] for r in rows} == {"load_cv"}
+
+    cmd = splunkd(script, stack.url, stack.token)
+    cmd.getinfo(["summary", "load_cv"])
+    (first, *_) = cmd.execute(b"", finished=True).records()
+    assert cmd.close() == 0
+    assert first["split"] == "time" and first["time_field"] == "ts" and first["kfold_cv"] == "3"
+    folds = first["folds"].split("\n")  # a multivalue field, one fold per value
+    assert len(folds) == 3 and folds[0].startswith("1: n_train=48 n_test=50 ")
+    assert float(first["metric.r2"]) == pytest.approx(np.mean([float(r["r2"]) for r in rows]))
+
+
+def test_shuffled_split_overstates_a_trend_model_that_split_time_scores_honestly(
+    stack: LocalStack, script: Path
+) -> None:
+    events = energy(300, 2)
+    base = ["fit", "RandomForestRegressor", "load", "from", "_time", "n_estimators=30"]
+    (shuffled,), _ = fit_rows(
+        stack, script, [*base, "split=random", "into", "trend_random"], events, ENERGY
+    )
+    (in_time,), _ = fit_rows(stack, script, [*base, "into", "trend_time"], events, ENERGY)
+    # _time is a feature, so the default is time order: the holdout is the last 20%.
+    assert float(shuffled["r2"]) > 0.9
+    assert float(in_time["r2"]) < 0.3
+    cmd = splunkd(script, stack.url, stack.token)
+    cmd.getinfo(["summary", "trend_time"])
+    (first, *_) = cmd.execute(b"", finished=True).records()
+    assert cmd.close() == 0
+    assert first["split"] == "time" and first["time_field"] == "_time"
+
+
+def test_time_field_missing_is_one_error(stack: LocalStack, script: Path) -> None:
+    cmd = splunkd(script, stack.url, stack.token)
+    args = ["fit", "LinearRegression", "load", "from", "temp", "time_field=when"]
+    _, replies = run_fit(cmd, args, chunks(energy(50, 3), 400, ENERGY))
+    errors = [text for level, text in replies[-1].messages if level == "ERROR"]
+    assert len(errors) == 1 and "time field 'when' is not in the data" in errors[0], errors
+    assert cmd.close() == 1
+    assert "Traceback" not in cmd.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "fragment"),
+    [
+        ("kfold_cv=1", "kfold_cv"),
+        ("kfold_cv=50", "kfold_cv"),
+        ("split=sideways", "split"),
+    ],
+)
+def test_bad_validation_options_are_refused_before_data_moves(
+    stack: LocalStack, script: Path, option: str, fragment: str
+) -> None:
+    cmd = splunkd(script, stack.url, stack.token)
+    info = cmd.getinfo(["fit", "LinearRegression", "load", "from", "temp", option])
+    errors = [text for level, text in info.messages if level == "ERROR"]
+    assert len(errors) == 1 and fragment in errors[0], info.messages
+    cmd.close()
+
+
+def test_sdk_fit_with_time_kfold(stack: LocalStack) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(energy(160, 4)).astype({"load": float, "temp": float})
+    client = stack.client()
+    result = client.fit(
+        frame,
+        "Ridge",
+        target="load",
+        features=["temp", "_time"],
+        into="load_sdk",
+        kfold_cv=3,
+        progress=False,
+    )
+    assert result.split == "time"  # _time is a feature
+    assert [f["fold_number"] for f in result.folds] == [1, 2, 3]
+    assert [f["n_test"] for f in result.folds] == [40, 40, 40]
+    summary = result.summary()
+    assert summary["split"] == "time" and summary["kfold_cv"] == 3
+    assert summary["folds"] == result.folds
+    assert summary["metrics"]["r2"] == pytest.approx(np.mean([f["r2"] for f in result.folds]))
+
+
+def lagged_load(n: int, seed: int) -> list[dict]:
+    """Load follows temperature three hours later: only its past explains it."""
+    rng = random.Random(seed)
+    temps = [15 + 8 * math.sin(i / 5) + rng.gauss(0, 1) for i in range(n + 3)]
+    rows = [
+        {
+            "_time": 1700000000 + 3600 * i,
+            "ts": 1700000000 + 3600 * i,
+            "load": f"{2 * temps[i] + rng.gauss(0, 0.3):.3f}",
+            "temp": f"{temps[i + 3]:.3f}",
+        }
+        for i in range(n)
+    ]
+    rng.shuffle(rows)
+    return rows
+
+
+def test_lags_fit_and_apply_repeats_them_on_raw_events(stack: LocalStack, script: Path) -> None:
+    events = lagged_load(300, 7)
+    base = ["fit", "LinearRegression", "load", "from", "temp"]
+    (plain,), _ = fit_rows(stack, script, [*base, "into", "load_plain"], events, ENERGY)
+    (lagged,), _ = fit_rows(
+        stack, script, [*base, "lags=1,2,3", "rolling=mean:3", "into", "load_lags"], events, ENERGY
+    )
+    assert float(lagged["r2"]) > 0.95 > float(plain["r2"]) + 0.3
+
+    # apply orders the events by _time itself: any order gives each event the same score.
+    fresh = lagged_load(150, 8)
+    scored = {}
+    for order in (fresh, sorted(fresh, key=lambda e: -e["_time"])):
+        cmd = splunkd(script, stack.url, stack.token)
+        info = cmd.getinfo(["apply", "load_lags"])
+        assert not [m for m in info.messages if m[0] == "ERROR"], info.messages
+        _, rows = cmd.send(order, finished=True)
+        assert cmd.close() == 0
+        scored[id(order)] = {r["_time"]: float(r["predicted(load)"]) for r in rows}
+    first, second = scored.values()
+    assert first == pytest.approx(second)
+    truth = {str(e["_time"]): float(e["load"]) for e in fresh}
+    errors = [abs(first[t] - truth[t]) for t in first if int(t) > 1700000000 + 3600 * 3]
+    assert np.median(errors) < 1.0
