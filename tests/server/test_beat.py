@@ -37,6 +37,7 @@ def test_tick_fires_due_schedules_once(settings: ServerSettings) -> None:
         "model": "pump:prod",
         "index": "scores",
         "sourcetype": None,
+        "shadow": None,
         "trigger": "beat",
     }
     assert schedules.get("pump").last_job_id == job.id
