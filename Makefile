@@ -6,6 +6,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# The suite runs in PYTEST_WORKERS processes (pytest-xdist); 0 runs it in this one.
+PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
 .PHONY: install system-deps vendor pythons demo test lint format bench openapi clean constraints dist \
@@ -96,7 +98,7 @@ demo: install
 	$(PY) -m kepler.demo
 
 test: install pythons
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: install $(MYPY39)/.installed
 	$(VENV)/bin/ruff check .

@@ -18,6 +18,24 @@ from kepler.server.datasets import DatasetStore
 from kepler.server.settings import ServerSettings
 from tests.splunk.pythons import SPLUNK_PYTHONS, SplunkPython, find
 
+TESTS = Path(__file__).resolve().parent
+
+# Under `make test` (pytest-xdist, --dist loadgroup) a group runs whole in one process. Each
+# module is a group, so its module-scoped stack starts once; these share one group each:
+# the tests that build into the repository (dist/, build/), and the CLI's session stack.
+SHARED_GROUPS = {"splunk_app": "repo-build", "test_packaging.py": "repo-build", "cli": "cli"}
+
+
+def xdist_group(path: Path) -> str:
+    """The group of the test module at ``path``."""
+    relative = path.resolve().relative_to(TESTS)
+    return SHARED_GROUPS.get(relative.parts[0], relative.as_posix())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(xdist_group(item.path)))
+
 
 @pytest.fixture
 def settings(tmp_path: Path) -> ServerSettings:
