@@ -117,7 +117,8 @@ def splice(text: str, sections: list[Section]) -> str:
     by_title = {p.split("\n", 1)[0]: p for p in parts}
     for section in sections:
         by_title[section.title] = section.markdown().removeprefix("## ")
-    return "\n## ".join([head, *by_title.values()]) + "\n"
+    # One blank line before each title, however the parts ended.
+    return "\n\n## ".join(p.rstrip("\n") for p in [head, *by_title.values()]) + "\n"
 
 
 def main() -> None:

@@ -35,11 +35,11 @@ COMMAND_FUNCTIONS = (
 )
 # The same for the bridge's steps, run in this process.
 BRIDGE_FUNCTIONS = (
-    ("read_body", "kepler/server/scoring.py", "read_csv_for_model"),
-    ("score_table", "kepler/server/scoring.py", "score_table"),
+    ("read_body", "kepler/server/scoring/_tables.py", "read_csv_for_model"),
+    ("score_table", "kepler/server/scoring/_score.py", "score_table"),
     ("conform", "kepler/ml/frames.py", "conform"),
     ("predict", "sklearn/pipeline.py", "predict"),
-    ("write_body", "kepler/server/scoring.py", "write_body"),
+    ("write_body", "kepler/server/scoring/_tables.py", "write_body"),
 )
 
 
@@ -105,10 +105,18 @@ def _cumulative(
 ) -> dict[str, float]:
     table: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
     found = dict.fromkeys((label for label, _, _ in functions), 0.0)
+    seen: set[str] = set()
     for (filename, _, name), (_, _, _, cumulative, _) in table.items():
         for label, ending, function in functions:
             if name == function and filename.replace("\\", "/").endswith(ending):
                 found[label] += cumulative
+                seen.add(label)
+    # A function that moved would read as 0 s and skew every share: refuse instead.
+    missing = [
+        f"{function} in {ending}" for label, ending, function in functions if label not in seen
+    ]
+    if missing:
+        raise RuntimeError(f"the profile has no call of {', '.join(missing)}: update the bench")
     return found
 
 

@@ -32,6 +32,7 @@ def xdist_group(path: Path) -> str:
     return SHARED_GROUPS.get(relative.parts[0], relative.as_posix())
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         item.add_marker(pytest.mark.xdist_group(xdist_group(item.path)))
