@@ -53,8 +53,8 @@ def run(ctx: Context) -> Section:
         bases.append(in_process.fit(ctx))
         e2es.append(end_to_end(ctx, stack, frame, params))
     _fit_tables(section, bases, e2es, cold)
-    pipeline, _ = model_store(stack).load(MODEL, e2es[-1].version)
-    _anatomy_table(section, anatomy(ctx, frame, in_process, pipeline))
+    pipeline, meta = model_store(stack).load(MODEL, e2es[-1].version)
+    _anatomy_table(section, anatomy(ctx, frame, in_process, pipeline, meta))
 
     applied = apply(ctx, stack, frame, e2es[-1].version)
     _apply_tables(section, applied, ctx.rows)

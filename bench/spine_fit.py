@@ -98,7 +98,7 @@ class InProcess:
 
 
 def anatomy(
-    ctx: Context, frame: pd.DataFrame, fitted: InProcess, pipeline: Any
+    ctx: Context, frame: pd.DataFrame, fitted: InProcess, pipeline: Any, meta: Any
 ) -> list[tuple[str, float]]:
     """Kepler's own functions for the steps around the fit, each timed once in-process
     on this run's rows: what the phases of ``kp.fit`` are made of, without HTTP, the
@@ -108,6 +108,7 @@ def anatomy(
     from kepler import _frames
     from kepler._settings import ClientSettings
     from kepler.ml.metrics import compute_metrics
+    from kepler.ml.monitoring.baseline import fit_baseline
     from kepler.ml.pipeline import MedianImputer
     from kepler.server.datasets import DatasetStore
 
@@ -167,6 +168,13 @@ def anatomy(
             "worker: holdout metrics (`kepler.ml.metrics.compute_metrics` with the "
             "registered pipeline)",
             measure(lambda: compute_metrics(pipeline, "classifier", X_test, y_test))[0].wall_s,
+        )
+    )
+    out.append(
+        (
+            "worker: the drift baseline (`fit_baseline`: a seeded sample profiled, the "
+            "outputs scored on part of the holdout)",
+            measure(lambda: fit_baseline(pipeline, meta, X_train, X_test))[0].wall_s,
         )
     )
     return out
@@ -232,6 +240,7 @@ PHASES = (
     "worker: target, features, holdout split",
     "worker: fit the pipeline (median imputer + XGBoost)",
     "worker: holdout metrics and importances",
+    "worker: the drift baseline (a sample's profile, the outputs on the holdout)",
     "worker: register the version in MLflow",
     "SDK: notice the finished job (polls every 0.25 s)",
 )
@@ -247,6 +256,7 @@ def _phases(
         timeline.first("training", "checking", "reading the", "splitting"),
         timeline.first("fitting"),
         timeline.first("scoring", "explaining"),
+        timeline.first("profiling the data"),
         # the MLflow run opens just after the message: the fallback when it went unseen
         timeline.first("registering") or run_start,
         job["finished_at"],

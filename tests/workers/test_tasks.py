@@ -38,7 +38,10 @@ def test_lost_pool_process_job_is_redelivered_and_registers_once(tmp_path) -> No
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(rng.normal(size=(30_000, 10)), columns=[f"f{i}" for i in range(10)])
     frame["y"] = (frame["f0"] + rng.normal(size=len(frame)) > 0).astype(int)
-    with LocalStack(tmp_path / "home") as stack:
+    # The redelivered message finds the job running with a fresh heartbeat and leaves it;
+    # the beat re-queues it once the heartbeat is stale: short settings, a short wait.
+    fast = {"KEPLER_JOB_HEARTBEAT_S": "1", "KEPLER_JOB_STALE_S": "5"}
+    with LocalStack(tmp_path / "home", extra_env=fast) as stack:
         client = stack.client()
         first = client.fit(
             frame,
