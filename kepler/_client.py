@@ -846,27 +846,20 @@ class Client:
             alias=alias,
             spec=spec,
         )
-        out: dict[str, Any] = self._json("POST", wire.SCHEDULES, json=body.to_dict())
-        return out
+        return self._post(wire.SCHEDULES, body)
 
     def schedules(self) -> Any:
-        import pandas as pd
-
-        return pd.DataFrame(self._json("GET", wire.SCHEDULES))
+        return self._frame(wire.SCHEDULES)
 
     def unschedule(self, name: str) -> None:
         self._request("DELETE", wire.schedule(name))
 
     def run_schedule(self, name: str) -> dict[str, Any]:
         """Queue one run of schedule ``name`` now; returns its job."""
-        out: dict[str, Any] = self._json("POST", wire.schedule_run(name))
-        return out
+        return self._post(wire.schedule_run(name))
 
     def schedule_runs(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = self._json(
-            "GET", wire.schedule_runs(name), params={"limit": limit}
-        )
-        return out
+        return self._runs(wire.schedule_runs(name), limit)
 
     # -- monitors -------------------------------------------------------------------------
 
@@ -901,13 +894,10 @@ class Client:
             index=index,
             start_now=start_now,
         )
-        out: dict[str, Any] = self._json("POST", wire.MONITORS, json=body.to_dict())
-        return out
+        return self._post(wire.MONITORS, body)
 
     def monitors(self) -> Any:
-        import pandas as pd
-
-        return pd.DataFrame(self._json("GET", wire.MONITORS))
+        return self._frame(wire.MONITORS)
 
     def remove_monitor(self, name: str) -> dict[str, Any]:
         """Remove monitor ``name`` and its saved search in Splunk (``alert``: removed, or
@@ -917,13 +907,25 @@ class Client:
 
     def run_monitor(self, name: str) -> dict[str, Any]:
         """Queue one run of monitor ``name`` now; returns its job."""
-        out: dict[str, Any] = self._json("POST", wire.monitor_run(name))
-        return out
+        return self._post(wire.monitor_run(name))
 
     def monitor_runs(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = self._json(
-            "GET", wire.monitor_runs(name), params={"limit": limit}
-        )
+        return self._runs(wire.monitor_runs(name), limit)
+
+    # -- what schedules and monitors share ------------------------------------------------
+
+    def _frame(self, path: str) -> Any:
+        """A listing as a DataFrame, one row per item."""
+        import pandas as pd
+
+        return pd.DataFrame(self._json("GET", path))
+
+    def _post(self, path: str, body: Any = None) -> dict[str, Any]:
+        out: dict[str, Any] = self._json("POST", path, json=body.to_dict() if body else None)
+        return out
+
+    def _runs(self, path: str, limit: int) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = self._json("GET", path, params={"limit": limit})
         return out
 
 

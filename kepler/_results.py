@@ -40,8 +40,38 @@ class ModelSummary(dict[str, Any]):
         return _plots.plot_summary(self, kind, ax=ax)
 
 
+class _VersionResult:
+    """What every job result shares: the version it names (``ref``, ``summary()``) and
+    the connection that fetches it, which neither ``to_dict`` nor pickling carries."""
+
+    job_id: str
+    model: str | None
+    version: int | None
+    client: Client | None
+
+    @property
+    def ref(self) -> str | None:
+        return f"{self.model}@{self.version}" if self.model and self.version is not None else None
+
+    def __getstate__(self) -> dict[str, Any]:  # a pickled result leaves its connection
+        return {**self.__dict__, "client": None}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result's fields as plain values, without its connection to the bridge."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "client"}  # type: ignore[arg-type]
+
+    def summary(self) -> ModelSummary:
+        """The version's summary (importances, holdout sample, lineage)."""
+        if self.client is None or self.version is None or not self.model:
+            raise BadParameter(
+                "this result names no registered version (fit with into=, and wait=True); "
+                "for a model that has one, use kp.summary('name@version')"
+            )
+        return self.client.summary(f"{self.model}@{self.version}")
+
+
 @dataclass(frozen=True)
-class FitResult:
+class FitResult(_VersionResult):
     """What a finished fit produced; ``url`` is its MLflow run in the UI, where configured."""
 
     job_id: str
@@ -57,26 +87,6 @@ class FitResult:
     # With kfold_cv: one dict per fold in MLTK's shape (fold_number, accuracy, f1, ...).
     folds: list[dict[str, Any]] = field(default_factory=list)
 
-    @property
-    def ref(self) -> str | None:
-        return f"{self.model}@{self.version}" if self.model else None
-
-    def __getstate__(self) -> dict[str, Any]:  # a pickled result leaves its connection
-        return {**self.__dict__, "client": None}
-
-    def to_dict(self) -> dict[str, Any]:
-        """The result's fields as plain values, without its connection to the bridge."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "client"}
-
-    def summary(self) -> ModelSummary:
-        """The registered version's summary (importances, holdout sample, lineage)."""
-        if self.client is None or self.version is None or not self.model:
-            raise BadParameter(
-                "this result names no registered version (fit with into=, and wait=True); "
-                "for a model that has one, use kp.summary('name@version')"
-            )
-        return self.client.summary(f"{self.model}@{self.version}")
-
     def _repr_html_(self) -> str:
         return _display.fit_html(self)
 
@@ -86,7 +96,7 @@ class FitResult:
 
 
 @dataclass(frozen=True)
-class AutoMLResult:
+class AutoMLResult(_VersionResult):
     """What a finished AutoML search produced: the registered winner and the leaderboard.
 
     ``leaderboard`` is a DataFrame, best first: ``rank``, ``algorithm``, ``params``, the
@@ -113,23 +123,6 @@ class AutoMLResult:
     url: str | None = None
     client: Client | None = field(default=None, repr=False, compare=False)
 
-    @property
-    def ref(self) -> str | None:
-        return f"{self.model}@{self.version}" if self.model else None
-
-    def __getstate__(self) -> dict[str, Any]:  # a pickled result leaves its connection
-        return {**self.__dict__, "client": None}
-
-    def to_dict(self) -> dict[str, Any]:
-        """The result's fields as plain values, without its connection to the bridge."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "client"}
-
-    def summary(self) -> ModelSummary:
-        """The registered winner's summary (importances, holdout sample, lineage)."""
-        return FitResult(
-            self.job_id, self.model, self.version, self.run_id, client=self.client
-        ).summary()
-
     def _repr_html_(self) -> str:
         return _display.automl_html(self)
 
@@ -143,7 +136,7 @@ class AutoMLResult:
 
 
 @dataclass(frozen=True)
-class ReproduceResult:
+class ReproduceResult(_VersionResult):
     """What a finished reproduction found (``kp.reproduce("pump@3")``).
 
     ``model``/``version`` name the new version (``ref``), ``reproduces`` the original;
@@ -172,10 +165,6 @@ class ReproduceResult:
     client: Client | None = field(default=None, repr=False, compare=False)
 
     @property
-    def ref(self) -> str | None:
-        return f"{self.model}@{self.version}" if self.model and self.version else None
-
-    @property
     def matched(self) -> bool:
         """Every item matched under its rule (``exact`` or ``within_tolerance``)."""
         return self.verdict in ("exact", "within_tolerance")
@@ -187,19 +176,6 @@ class ReproduceResult:
 
         columns = ["item", "original", "reproduced", "difference", "rule", "tolerance", "match"]
         return pd.DataFrame(self.comparison, columns=columns)
-
-    def __getstate__(self) -> dict[str, Any]:  # a pickled result leaves its connection
-        return {**self.__dict__, "client": None}
-
-    def to_dict(self) -> dict[str, Any]:
-        """The result's fields as plain values, without its connection to the bridge."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "client"}
-
-    def summary(self) -> ModelSummary:
-        """The new version's summary (it names what it reproduces)."""
-        return FitResult(
-            self.job_id, self.model, self.version, self.run_id, client=self.client
-        ).summary()
 
     def _repr_html_(self) -> str:
         return _display.reproduce_html(self)
