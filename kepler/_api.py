@@ -190,8 +190,8 @@ def baseline(model: str, df: Any, *, replace: bool = False) -> dict[str, Any]:
 
 
 def register(fitted: Any, into: str, **kw: Any) -> ModelSummary:
-    """Register a model fitted anywhere (scikit-learn, XGBoost, a plugin's estimator) as
-    the next version of ``into``; see ``Client.register``."""
+    """Register a model fitted anywhere (scikit-learn, XGBoost, Kepler's torch MLP, a
+    plugin's estimator) as the next version of ``into``; see ``Client.register``."""
     return client().register(fitted, into, **kw)
 
 

@@ -603,13 +603,15 @@ class Client:
         description: str | None = None,
     ) -> ModelSummary:
         """Register ``fitted`` (a scikit-learn estimator or pipeline, an XGBoost model, an
-        installed plugin's estimator, fitted anywhere) as the next version of ``into``,
-        for ``apply``, schedules and monitors like any fitted version. It travels in
-        skops' secure format, never as a pickle (``pip install 'kepler-ml[register]'``).
-        ``features``: the fields it reads, in order (default: what it was fitted on);
-        ``target``: the field a classifier or regressor predicts; ``requirements``: pip
-        lines it needs beyond the packages recorded from here; ``data``: rows it was
-        trained on, for the version's drift baseline (and the features' types)."""
+        installed plugin's estimator, Kepler's ``TorchMLPClassifier``/``Regressor``,
+        fitted anywhere) as the next version of ``into``, for ``apply``, schedules and
+        monitors like any fitted version. It travels in skops' secure format, never as a
+        pickle (``pip install 'kepler-ml[register]'``). ``features``: the fields it reads,
+        in order (default: what it was fitted on); ``target``: the field a classifier or
+        regressor predicts; ``requirements``: pip lines it needs beyond the packages
+        recorded from here; ``data``: rows it was trained on, for the version's drift
+        baseline (and the features' types), sent in the same request: the version is
+        made with its baseline, or not at all."""
         from kepler._register import register_body
 
         validate_model_name(into)
@@ -621,16 +623,11 @@ class Client:
             data=data,
             description=description,
         )
-        answer = self.register_body(into, body)
-        if data is not None:
-            ref = f"{answer['name']}@{answer['version']}"
-            self.baseline(ref, data)
-            return self.summary(ref)
-        return answer
+        return self.register_body(into, body)
 
     def register_body(self, into: str, body: bytes) -> ModelSummary:
         """Send a registration body as ``kepler._register`` frames it (``kepler model
-        register`` sends a skops file it did not load)."""
+        register`` sends a skops file it did not load, and a data file's rows)."""
         answer: dict[str, Any] = self._json(
             "POST",
             wire.register(into),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -120,26 +121,37 @@ def model_register(
     requirement: Annotated[
         list[str] | None, typer.Option(help="a pip line it needs (repeat for more)")
     ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="rows it was trained on (.csv or .parquet): the version's drift baseline "
+            "and its features' types, sent in the same request",
+        ),
+    ] = None,
     json_out: JsonOut = False,
 ) -> None:
     """Register a model fitted elsewhere, saved with skops (never a pickle)."""
-    import json
-    from pathlib import Path
-
+    from kepler._register import feature_types, frame_body
+    from kepler.cli.files import read_frame
     from kepler.core import wire
 
+    frame = read_frame(data) if data is not None else None
     with kepler_errors():
         try:
             payload = Path(path).read_bytes()
         except OSError as exc:
             fail(f"cannot read {path}: {exc.strerror}", code=2)
+        names = [f.strip() for f in features.split(",") if f.strip()]
         request = wire.ModelRegister(
-            features=[f.strip() for f in features.split(",") if f.strip()],
+            features=names,
             target=target,
+            feature_types=feature_types(frame, names) if frame is not None else {},
             requirements=list(requirement or []),
         )
-        body = wire.frame_register(json.dumps(request.to_dict()).encode(), payload)
-        answer = client().register_body(into, body)
+        answer = client().register_body(into, frame_body(request, payload, frame))
     if json_out:
         emit_json(dict(answer))
         return

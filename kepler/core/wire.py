@@ -15,7 +15,7 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 from kepler.core.errors import InvalidSpec
 
@@ -52,7 +52,7 @@ MODELS = V1 + "/models"
 MODEL = MODELS + "/{ref}"  # GET takes a reference (pump, pump@3, pump:production)
 MODEL_NAME = MODELS + "/{name}"  # DELETE takes a model's name alone
 MODEL_ALIAS = MODEL_NAME + "/aliases/{alias}"
-MODEL_REGISTER = MODEL_NAME + "/register"  # POST a model fitted elsewhere (skops), framed
+MODEL_REGISTER = MODEL_NAME + "/register"  # POST a model fitted elsewhere (skops) + data, framed
 MODEL_APPLY = MODEL + "/apply"
 MODEL_PREDICT = MODEL + "/predict"  # the online path: a few rows answered as JSON
 MODEL_DRIFT = MODEL + "/drift"  # POST a window of events: one row per field
@@ -549,7 +549,8 @@ class ModelRegister(Body):
     other half is its skops bytes, see :func:`frame_register`). ``features``: the fields
     it reads, in order; ``feature_types``: ``numeric`` or ``categorical`` each (default
     numeric); ``packages``: the client's installed versions (``{"scikit-learn": "1.6"}``);
-    ``requirements``: what else the caller says it needs (pip lines)."""
+    ``requirements``: what else the caller says it needs (pip lines). The rows of
+    ``data=`` (the version's drift baseline) travel in the same body."""
 
     what: ClassVar[str] = "model registration"
 
@@ -562,33 +563,54 @@ class ModelRegister(Body):
     description: str | None = None
 
 
-# A registration's body: magic, the JSON's length (4 bytes, big-endian), the JSON
-# (:class:`ModelRegister`), then the model's skops bytes. One request, no multipart parser.
+# A registration's body, one request (no multipart parser): magic, the JSON's length (4
+# bytes, big-endian), the model's length (8 bytes, big-endian), the JSON
+# (:class:`ModelRegister`), the model's skops bytes, then the rows of ``data=`` as an Arrow
+# IPC stream (nothing without): the version is made with its baseline, or not at all.
 REGISTER_MEDIA = "application/vnd.kepler.register"
-REGISTER_MAGIC = b"KEPLER-REGISTER-1\n"
+REGISTER_MAGIC = b"KEPLER-REGISTER-2\n"
 REGISTER_JSON_MAX = 1024 * 1024
+_REGISTER_HEAD = len(REGISTER_MAGIC) + 4 + 8
 
 
-def frame_register(meta_json: bytes, model: bytes) -> bytes:
-    """The body of a registration: ``meta_json`` (a :class:`ModelRegister`) and ``model``."""
+class RegisterParts(NamedTuple):
+    """A registration body's three parts (``data`` empty when no rows were sent)."""
+
+    meta_json: bytes
+    model: bytes
+    data: bytes
+
+
+def frame_register(meta_json: bytes, model: bytes, data: bytes = b"") -> bytes:
+    """The body of a registration: ``meta_json`` (a :class:`ModelRegister`), ``model`` (a
+    skops file) and ``data`` (an Arrow IPC stream of rows for the baseline, or nothing)."""
     if len(meta_json) > REGISTER_JSON_MAX:
         raise InvalidSpec("the model registration's JSON part is larger than 1 MiB")
-    return REGISTER_MAGIC + len(meta_json).to_bytes(4, "big") + meta_json + model
+    sizes = len(meta_json).to_bytes(4, "big") + len(model).to_bytes(8, "big")
+    return REGISTER_MAGIC + sizes + meta_json + model + data
 
 
-def split_register(body: bytes) -> tuple[bytes, bytes]:
-    """``(meta_json, model)`` from a body :func:`frame_register` made; a body in any other
-    shape is refused, saying what was expected."""
+def split_register(body: bytes) -> RegisterParts:
+    """The parts of a body :func:`frame_register` made; a body in any other shape is
+    refused, saying what was expected."""
     head = len(REGISTER_MAGIC)
-    if not body.startswith(REGISTER_MAGIC) or len(body) < head + 4:
+    if not body.startswith(REGISTER_MAGIC) or len(body) < _REGISTER_HEAD:
+        older = body.startswith(b"KEPLER-REGISTER-")
         raise InvalidSpec(
             f"a model registration is sent as {REGISTER_MEDIA} (as kp.register and "
             "`kepler model register` send it): the body does not start with its header"
+            + ("; this one is another kepler-ml version's: upgrade the client" if older else "")
         )
     size = int.from_bytes(body[head : head + 4], "big")
-    if size > REGISTER_JSON_MAX or head + 4 + size > len(body):
-        raise InvalidSpec("the model registration's JSON part is cut short or too large")
-    return body[head + 4 : head + 4 + size], body[head + 4 + size :]
+    model_size = int.from_bytes(body[head + 4 : _REGISTER_HEAD], "big")
+    model_at = _REGISTER_HEAD + size
+    if size > REGISTER_JSON_MAX or model_at + model_size > len(body):
+        raise InvalidSpec("the model registration's JSON or model part is cut short or too large")
+    return RegisterParts(
+        body[_REGISTER_HEAD:model_at],
+        body[model_at : model_at + model_size],
+        body[model_at + model_size :],
+    )
 
 
 BODIES: tuple[type[Body], ...] = (

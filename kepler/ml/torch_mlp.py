@@ -5,9 +5,11 @@ loaded inside ``fit`` and ``predict`` through :func:`kepler.core.errors.require`
 missing install raises :class:`~kepler.core.errors.MissingDependency` naming the fix.
 
 The trained weights live in ``state_dict_``, a ``{name: CPU tensor}`` mapping laid out as
-``torch.nn.Sequential(Linear, ReLU, ..., Linear).state_dict()`` would lay it out, so a
-fitted estimator pickles with the standard library and predicts in another process, with
-or without a GPU, whichever device it was trained on.
+``torch.nn.Sequential(Linear, ReLU, ..., Linear).state_dict()`` would lay it out. A fitted
+estimator's state (``__getstate__``) holds them as numpy arrays and ``__setstate__`` makes
+them tensors again, so it pickles without torch's storage reducers, skops' secure format
+stores it with trusted types only (``kp.register``: no pickle crosses the network), and
+it predicts in another process, with or without a GPU, whichever device it trained on.
 
 On a GPU the training loop never waits for the device inside an epoch: the data moves
 there once, batches are drawn by a permutation made on the device, and the epoch's loss
@@ -29,7 +31,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from kepler.core.errors import require
+from kepler.core.errors import MissingDependency, require
 from kepler.ml.devices import DEVICES, resolve_device
 
 __all__ = ["TorchMLPClassifier", "TorchMLPRegressor"]
@@ -136,6 +138,26 @@ def _layers_of(state: dict[str, Any], n_layers: int) -> list[tuple[Any, Any]]:
     return [(state[f"{2 * i}.weight"], state[f"{2 * i}.bias"]) for i in range(n_layers)]
 
 
+def _as_array(weight: Any) -> Any:
+    """A weight as a numpy array (a tensor's own copy; an array as it is)."""
+    if hasattr(weight, "detach"):
+        return weight.detach().cpu().numpy().copy()
+    return weight
+
+
+def _as_tensors(weights: dict[str, Any]) -> dict[str, Any]:
+    """The arrays of a loaded state as CPU tensors, as ``fit`` leaves them. Without torch
+    installed they stay arrays: the estimator loads anywhere, and predicting asks for
+    torch then, naming the install."""
+    if not any(isinstance(w, np.ndarray) for w in weights.values()):
+        return weights
+    try:
+        torch = require("torch", "torch")
+    except MissingDependency:
+        return weights
+    return {n: torch.tensor(w) if isinstance(w, np.ndarray) else w for n, w in weights.items()}
+
+
 class _TorchMLPBase(BaseEstimator):
     """Parameters, training loop and forward pass shared by the classifier and regressor."""
 
@@ -179,9 +201,20 @@ class _TorchMLPBase(BaseEstimator):
     def _loss(self, torch: Any, output: Any, target: Any) -> Any:
         raise NotImplementedError
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A copy: object.__getstate__ hands back the instance's own __dict__.
+        state = dict(super().__getstate__())
+        weights = state.get("state_dict_")
+        if isinstance(weights, dict):
+            state["state_dict_"] = {name: _as_array(t) for name, t in weights.items()}
+        return state
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         # Models pickled before ``device`` existed load as trained on, and scoring on, auto.
         state.setdefault("device", "auto")
+        weights = state.get("state_dict_")
+        if isinstance(weights, dict):
+            state["state_dict_"] = _as_tensors(weights)
         super().__setstate__(state)
 
     def _fit_network(self, X: np.ndarray, target: np.ndarray, n_outputs: int) -> None:
@@ -301,7 +334,9 @@ class _TorchMLPBase(BaseEstimator):
         with _torch_threads(torch), torch.inference_mode():
             # float64 inference makes each row's result independent of how rows are
             # batched, to the last few bits, whatever BLAS kernel a batch size picks.
-            state = {n: t.to(device, torch.float64) for n, t in self.state_dict_.items()}
+            state = {
+                n: torch.as_tensor(t).to(device, torch.float64) for n, t in self.state_dict_.items()
+            }
             layers = _layers_of(state, n_layers)
             x_all = torch.from_numpy(features)
             for chunk in x_all.split(_PREDICT_BATCH[device.type]):
@@ -355,7 +390,8 @@ class TorchMLPClassifier(ClassifierMixin, _TorchMLPBase):
     x_mean_, x_scale_ : ndarray of shape (n_features,)
         The standardization applied to ``X``.
     state_dict_ : dict of str to torch.Tensor
-        The weights, on CPU, keyed as ``torch.nn.Sequential`` of Linear and ReLU keys them.
+        The weights, on CPU, keyed as ``torch.nn.Sequential`` of Linear and ReLU keys them
+        (numpy arrays in the pickled or skops-saved state).
     device_ : str
         The device the network was trained on (``cpu`` or ``cuda``).
     """

@@ -7,8 +7,9 @@ A model registered with ``kp.register`` crosses the network as a skops file
 run code on the bridge the way a pickle can (``pickle.loads`` calls whatever the file
 names). The list is skops' own defaults (scikit-learn's estimators and transformers,
 numpy, scipy's sparse matrices, builtins) plus :data:`TRUSTED_TYPES` below (XGBoost's
-scikit-learn models and what they hold) plus the classes of the algorithm plugins
-installed where the bridge runs (code its operator chose to install). Anything else is
+scikit-learn models and what they hold; Kepler's torch estimators, whose state is numpy
+arrays and plain values) plus the classes of the algorithm plugins installed where the
+bridge runs (code its operator chose to install). Anything else is
 refused with :class:`~kepler.core.errors.UntrustedModel` naming each type, never loaded
 "to see". ``trusted=True`` (trust everything) is never used.
 
@@ -17,6 +18,11 @@ onnxmltools) that covers only part of scikit-learn, changes predictions in float
 would make Kepler score with a second runtime; a skops file holds the very estimator the
 notebook fitted, so ``apply`` runs the same code path and gives the same predictions as
 every fitted version.
+
+Torch: skops cannot hold a tensor without pickle, so a raw ``torch.nn.Module`` is refused
+(torch's own ``torch.save`` is a pickle too). Kepler's ``TorchMLPClassifier`` and
+``TorchMLPRegressor`` keep their weights as numpy arrays in their saved state and rebuild
+the tensors on load, so they cross as skops files with trusted types only.
 """
 
 from __future__ import annotations
@@ -36,6 +42,10 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "xgboost.sklearn.XGBRFClassifier",
     "xgboost.sklearn.XGBRFRegressor",
     "xgboost.core.Booster",
+    # Kepler's torch estimators: their saved state is arrays and plain values (weights as
+    # numpy arrays, see kepler.ml.torch_mlp); loading one runs no torch code but tensor().
+    "kepler.ml.torch_mlp.TorchMLPClassifier",
+    "kepler.ml.torch_mlp.TorchMLPRegressor",
     # scikit-learn's own compiled structures (trees, neighbour indexes, distances), state
     # as arrays: skops reads them but leaves trusting them to the caller.
     "sklearn.tree._tree.Tree",
@@ -46,6 +56,26 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.metrics._dist_metrics.ManhattanDistance64",
     "sklearn.metrics._dist_metrics.MinkowskiDistance64",
 )
+
+
+PLUGIN_HINT = (
+    "install a plugin that provides the class where the bridge runs, or rebuild the model "
+    "from trusted types"
+)
+TORCH_HINT = (
+    "torch modules and tensors cannot be read without pickle: fit Kepler's "
+    "TorchMLPClassifier or TorchMLPRegressor (kepler.ml.torch_mlp) in the notebook and "
+    "register that (its weights travel as arrays); ONNX is not supported"
+)
+
+
+def is_torch_object(obj: Any) -> bool:
+    """Whether ``obj`` is a torch object (a module, a tensor), without importing torch."""
+    return any(_is_torch(f"{c.__module__}.{c.__qualname__}") for c in type(obj).__mro__)
+
+
+def _is_torch(type_name: str) -> bool:
+    return type_name.split(".", 1)[0] == "torch"
 
 
 def plugin_types() -> tuple[str, ...]:
@@ -90,9 +120,9 @@ def load_model(data: bytes, *, max_unpacked_bytes: int) -> Any:
     if refused:
         raise UntrustedModel(
             f"the model holds types outside the bridge's trusted list: {', '.join(refused)}. "
-            "Kepler builds only scikit-learn, XGBoost and installed plugin types from an "
-            "upload (see kepler/ml/trusted.py); install a plugin that provides the class "
-            "where the bridge runs, or rebuild the model from trusted types",
+            "Kepler builds only scikit-learn, XGBoost, Kepler's torch and installed plugin "
+            "types from an upload (see kepler/ml/trusted.py); "
+            + (TORCH_HINT if any(_is_torch(t) for t in refused) else PLUGIN_HINT),
             detail={"untrusted_types": refused},
         )
     try:

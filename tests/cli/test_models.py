@@ -193,6 +193,34 @@ def test_model_register_a_skops_file(kepler: Run, tmp_path: Path) -> None:
     assert "Traceback" not in refused.stderr
 
 
+def test_model_register_with_data_keeps_its_baseline_or_registers_nothing(
+    kepler: Run, tmp_path: Path
+) -> None:
+    import numpy as np
+    import pandas as pd
+    import skops.io as sio
+    from sklearn.linear_model import LinearRegression
+
+    X = pd.DataFrame({"temp": np.arange(30.0), "vibration": np.arange(30.0) % 4})
+    path = tmp_path / "line.skops"
+    sio.dump(LinearRegression().fit(X, X.temp - X.vibration), path)
+    rows = tmp_path / "rows.csv"
+    X.to_csv(rows, index=False)
+    name = f"cli_byo_data_{tmp_path.name[-8:].replace('-', '_')}"
+    args = ["model", "register", str(path), "--into", name, "--target", "load"]
+    out = kepler(*args, "--features", "temp,vibration", "--data", str(rows), "--json")
+    assert out.returncode == 0, out.stderr
+    view = json.loads(out.stdout)
+    assert view["version"] == 1 and view["baseline"]["rows"] == len(X)
+    assert view["feature_types"] == {"temp": "numeric", "vibration": "numeric"}
+    # Rows without a feature: refused before anything is sent, no version made.
+    refused = kepler(*args, "--features", "temp,pressure", "--data", str(rows))
+    assert refused.returncode != 0 and "no column 'pressure'" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    shown = kepler("model", "show", name, "--json")
+    assert shown.returncode == 0 and json.loads(shown.stdout)["version"] == 1
+
+
 def test_model_show_lists_the_groups_of_a_by_model(kepler: Run, tmp_path: Path) -> None:
     rows = [f"{t},{t % 7},{'north' if t % 2 else 'south'}" for t in range(120)]
     data = tmp_path / "by_site.csv"

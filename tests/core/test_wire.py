@@ -73,11 +73,22 @@ def test_path_builders_fill_their_templates() -> None:
 
 def test_register_frame_splits_back_and_refuses_another_shape() -> None:
     body = wire.frame_register(b'{"features": ["a"]}', b"PK\x03\x04model")
-    assert wire.split_register(body) == (b'{"features": ["a"]}', b"PK\x03\x04model")
+    assert wire.split_register(body) == (b'{"features": ["a"]}', b"PK\x03\x04model", b"")
+    with_rows = wire.frame_register(b'{"features": ["a"]}', b"PK\x03\x04model", b"ARROW")
+    parts = wire.split_register(with_rows)
+    assert (parts.meta_json, parts.model, parts.data) == (
+        b'{"features": ["a"]}',
+        b"PK\x03\x04model",
+        b"ARROW",
+    )
     with pytest.raises(InvalidSpec, match=wire.REGISTER_MEDIA):
         wire.split_register(b"PK\x03\x04model")
+    with pytest.raises(InvalidSpec, match="upgrade the client"):
+        wire.split_register(b"KEPLER-REGISTER-1\n\x00\x00\x00\x02{}PK")
     with pytest.raises(InvalidSpec, match="cut short"):
-        wire.split_register(body[: len(wire.REGISTER_MAGIC) + 6])
+        wire.split_register(body[: len(wire.REGISTER_MAGIC) + 14])
+    with pytest.raises(InvalidSpec, match="cut short"):
+        wire.split_register(with_rows[: len(with_rows) - len(b"ARROW") - 1])
 
 
 def test_unknown_job_kind_is_refused() -> None:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "kepler_plugin_example"
+from tests.fixtures.plugins import install_example_plugin
 
 SCRIPT = r"""
 import json, logging
@@ -56,31 +55,7 @@ print(json.dumps({
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example plugin pip-installed into a folder of its own (never into the repo)."""
-    work = tmp_path_factory.mktemp("plugin")
-    source = work / "src"
-    shutil.copytree(FIXTURE, source)  # a build writes next to its sources
-    target = work / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--target",
-            str(target),
-            str(source),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return target
+    return install_example_plugin(tmp_path_factory.mktemp("plugin"))
 
 
 def test_plugin_algorithms_train_and_apply_without_changes_to_kepler(site: Path) -> None:

@@ -166,6 +166,34 @@ def test_copy_fitted_model_same_predictions(copier) -> None:
     np.testing.assert_array_equal(restored.predict(X), model.predict(X))
 
 
+@pytest.mark.parametrize("cls", [TorchMLPClassifier, TorchMLPRegressor])
+def test_saved_state_holds_weights_as_arrays_and_loads_them_as_tensors(cls: type) -> None:
+    X, y = _iris_like()
+    model = cls(**FAST, random_state=0).fit(X, y.astype(float) if cls is TorchMLPRegressor else y)
+
+    state = model.__getstate__()
+
+    # Arrays in the saved state (skops stores those without pickle), the model untouched.
+    assert {type(w) for w in state["state_dict_"].values()} == {np.ndarray}
+    assert all(isinstance(t, torch.Tensor) for t in model.state_dict_.values())
+    restored = cls.__new__(cls)
+    restored.__setstate__(state)
+    for name, tensor in model.state_dict_.items():
+        assert torch.equal(restored.state_dict_[name], tensor)
+    np.testing.assert_array_equal(restored.predict(X), model.predict(X))
+
+
+def test_state_pickled_with_tensors_before_still_loads() -> None:
+    X, y = _iris_like()
+    model = TorchMLPClassifier(**FAST, random_state=0).fit(X, y)
+    old = dict(model.__dict__)  # what pickle saved before the weights became arrays
+
+    restored = TorchMLPClassifier.__new__(TorchMLPClassifier)
+    restored.__setstate__(old)
+
+    np.testing.assert_array_equal(restored.predict_proba(X), model.predict_proba(X))
+
+
 def test_unpickle_in_new_process_same_predictions(tmp_path: Path) -> None:
     X, y = _iris_like()
     model = TorchMLPClassifier(**FAST, random_state=0).fit(X, y)

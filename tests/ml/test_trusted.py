@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import json
 import pickle
 import zipfile
 
@@ -62,6 +63,23 @@ def test_load_model_builds_xgboost_models_that_predict_as_before() -> None:
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
 
 
+@pytest.mark.parametrize("name", ["TorchMLPClassifier", "TorchMLPRegressor"])
+def test_load_model_builds_keplers_torch_models_that_predict_as_before(name: str) -> None:
+    pytest.importorskip("torch")
+    torch_mlp = importlib.import_module("kepler.ml.torch_mlp")
+    X, y = data()
+    model = getattr(torch_mlp, name)(hidden_layer_sizes="8", max_epochs=3, random_state=0)
+    model.fit(X, y)
+    packed = sio.dumps(model)
+
+    # Only the estimator's own class needs trusting: its weights are plain arrays.
+    assert sio.get_untrusted_types(data=packed) == [f"kepler.ml.torch_mlp.{name}"]
+    loaded = load_model(packed, max_unpacked_bytes=LIMIT)
+
+    assert type(loaded) is type(model)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
 def test_load_model_refuses_a_type_outside_the_list_naming_it() -> None:
     X, y = data()
     with pytest.raises(UntrustedModel) as refused:
@@ -69,6 +87,26 @@ def test_load_model_refuses_a_type_outside_the_list_naming_it() -> None:
     assert "tests.ml.test_trusted.Custom" in refused.value.message
     assert refused.value.detail == {"untrusted_types": ["tests.ml.test_trusted.Custom"]}
     assert refused.value.status == 422
+
+
+def test_load_model_refuses_torch_types_saying_what_to_register() -> None:
+    # skops cannot save a torch module at all; a file naming one is made by hand.
+    X, y = data()
+    packed = io.BytesIO(sio.dumps(Custom().fit(X, y)))
+    sink = io.BytesIO()
+    with zipfile.ZipFile(packed) as source, zipfile.ZipFile(sink, "w") as forged:
+        for info in source.infolist():
+            content = source.read(info)
+            if info.filename == "schema.json":
+                schema = json.loads(content)
+                schema["__module__"], schema["__class__"] = "torch.nn.modules.linear", "Linear"
+                content = json.dumps(schema).encode()
+            forged.writestr(info, content)
+    with pytest.raises(UntrustedModel) as refused:
+        load_model(sink.getvalue(), max_unpacked_bytes=LIMIT)
+    assert refused.value.detail == {"untrusted_types": ["torch.nn.modules.linear.Linear"]}
+    assert "TorchMLPClassifier" in refused.value.message
+    assert "ONNX is not supported" in refused.value.message
 
 
 def test_load_model_refuses_a_pickle_without_unpickling_it() -> None:

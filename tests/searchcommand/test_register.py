@@ -1,7 +1,7 @@
-"""Models registered with ``kp.register`` (a scikit-learn pipeline, an XGBoost model) as
-`| kepler apply` scores them under each of Splunk's Pythons (3.9, 3.13), against a real
-bridge: the same predictions as the objects fitted in the notebook, and `| kepler summary`
-shows where they came from."""
+"""Models registered with ``kp.register`` (a scikit-learn pipeline, an XGBoost model,
+Kepler's torch MLP) as `| kepler apply` scores them under each of Splunk's Pythons (3.9,
+3.13), against a real bridge: the same predictions as the objects fitted in the notebook,
+and `| kepler summary` shows where they came from."""
 
 from __future__ import annotations
 
@@ -52,6 +52,11 @@ def models(stack: LocalStack) -> dict[str, object]:
         booster = xgboost.XGBClassifier(n_estimators=10, max_depth=3)
         fitted["byo_xgb"] = booster.fit(X, [int(v == "yes") for v in y])
         c.register(fitted["byo_xgb"], into="byo_xgb", target="failure")
+        torch_mlp = pytest.importorskip("kepler.ml.torch_mlp")
+        pytest.importorskip("torch")
+        net = torch_mlp.TorchMLPClassifier(hidden_layer_sizes="8", max_epochs=5, random_state=0)
+        fitted["byo_torch"] = net.fit(X, y)
+        c.register(fitted["byo_torch"], into="byo_torch", target="failure")
     return fitted
 
 
@@ -63,7 +68,7 @@ def command(script: Path, stack: LocalStack, python: SplunkPython) -> Splunkd:
     )
 
 
-@pytest.mark.parametrize("name", ["byo_pipe", "byo_xgb"])
+@pytest.mark.parametrize("name", ["byo_pipe", "byo_xgb", "byo_torch"])
 def test_apply_a_registered_model_predicts_as_the_notebooks_object(
     stack: LocalStack,
     script: Path,

@@ -140,7 +140,7 @@ def _assemble(
     return {
         "format": FORMAT,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "source": source,  # fit: the training rows; supplied: kp.baseline's data
+        "source": source,  # fit: training rows; supplied: kp.baseline; register: data=
         "rows": profile["rows"],
         "fields": profile["fields"],
         "fields_left_out": max(len(meta.features) - MAX_FIELDS, 0),
