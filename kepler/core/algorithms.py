@@ -1067,14 +1067,15 @@ _TRANSFORMERS: tuple[AlgorithmInfo, ...] = (
 )
 
 # MLTK's forecasters: driven by _time, they add predicted(<field>) and its interval, and
-# forecast_k rows after the series (kepler.ml.forecast).
+# forecast_k steps after the last row fitted (kepler.ml.forecast).
 _FORECAST_COMMON = (
     _p(
         "forecast_k",
         "int",
         minimum=0,
         maximum=MAX_FORECAST_K,
-        doc="steps to forecast after the last row (rows appended at the series' step)",
+        doc="steps to forecast after the last row fitted (the holdback rows first, as in "
+        "MLTK; the rest appended at the series' step)",
     ),
     _p(
         "conf_interval",

@@ -15,14 +15,18 @@ on the rest:
 The fitted state is the training series and the maximum-likelihood parameters; predictions
 run statsmodels' Kalman filter with those parameters again, which gives exactly what the
 fitted statsmodels results give (``get_prediction``): one-step-ahead predictions over the
-training rows, then forecasts from the end of training through the held-back rows and
-``forecast_k`` steps beyond the last row, with ``conf_interval`` % intervals. Outputs are
+training rows, then forecasts from the end of training for ``forecast_k`` steps, with
+``conf_interval`` % intervals. As in MLTK (its StateSpaceForecast and ARIMA count
+``forecast_k`` from the last row fitted), the held-back rows are the first of those steps:
+``forecast_k - holdback`` rows come after the series. Outputs are
 MLTK's: ``predicted(<f>)``, ``lower<ci>(predicted(<f>))``, ``upper<ci>(predicted(<f>))``.
 
 ``apply`` on a saved forecaster forecasts from the trained state: an event at a training
 timestamp gets that step's prediction, a later one the forecast at its distance (in steps)
 from the series' end; the state is not updated with the applied events (fit again to move
-the forecast's origin). Events before the series' start get empty outputs.
+the forecast's origin). Events before the series' start get empty outputs. As MLTK's
+``apply`` does, it takes ``forecast_k=`` (rows after the later of the series' end and the
+last event) and ``conf_interval=`` (another interval than the fitted one).
 """
 
 from __future__ import annotations
@@ -144,12 +148,15 @@ class _Forecaster(BaseEstimator):
 
     # -- predictions --------------------------------------------------------------------
 
-    def output_fields(self) -> list[str]:
-        """MLTK's names: ``predicted(<f>)``, ``lower<ci>(...)``, ``upper<ci>(...)`` per field."""
-        return [n for f in self.fields_ for n in output_names(f, self.conf_interval)]
+    def output_fields(self, conf_interval: float | None = None) -> list[str]:
+        """MLTK's names: ``predicted(<f>)``, ``lower<ci>(...)``, ``upper<ci>(...)`` per field
+        (``conf_interval``: another interval than the fitted one, as apply may ask)."""
+        ci = self.conf_interval if conf_interval is None else conf_interval
+        return [n for f in self.fields_ for n in output_names(f, ci)]
 
-    def _predictions(self, j: int, end: int) -> np.ndarray:
+    def _predictions(self, j: int, end: int, conf_interval: float | None = None) -> np.ndarray:
         """Field ``j``'s (mean, lower, upper) for positions 0..``end`` of the series, as rows."""
+        ci = float(self.conf_interval if conf_interval is None else conf_interval)
         from statsmodels.tools.sm_exceptions import ValueWarning
 
         y = self.values_[: self.n_train_, j]
@@ -159,11 +166,11 @@ class _Forecaster(BaseEstimator):
             prediction = self._model(y).filter(self.params_[j]).get_prediction(start=0, end=end)
             mean = np.asarray(prediction.predicted_mean, dtype=np.float64)
             bounds = np.asarray(
-                prediction.conf_int(alpha=1 - float(self.conf_interval) / 100), dtype=np.float64
+                prediction.conf_int(alpha=1 - ci / 100), dtype=np.float64
             )
         return np.column_stack([mean, bounds[:, 0], bounds[:, 1]])
 
-    def _at(self, positions: np.ndarray) -> np.ndarray:
+    def _at(self, positions: np.ndarray, conf_interval: float | None = None) -> np.ndarray:
         """The outputs (one column per output field) at integer ``positions`` of the series;
         negative positions (before its start) get NaN."""
         out = np.full((len(positions), 3 * len(self.fields_)), np.nan)
@@ -177,12 +184,16 @@ class _Forecaster(BaseEstimator):
                 f" a forecast reaches {MAX_FORECAST_K:,} steps at most: fit on recent data"
             )
         for j in range(len(self.fields_)):
-            out[valid, 3 * j : 3 * j + 3] = self._predictions(j, end)[positions[valid]]
+            predictions = self._predictions(j, end, conf_interval)
+            out[valid, 3 * j : 3 * j + 3] = predictions[positions[valid]]
         return out
 
     def forecast(self, forecast_k: int | None = None) -> pd.DataFrame:
-        """The fitted series and ``forecast_k`` rows after it (the fitted value by default):
-        ``_time`` (when the series has it), the field(s), then the output fields."""
+        """The fitted series and the forecast after it: ``_time`` (when the series has it),
+        the field(s), then the output fields. ``forecast_k`` (the fitted value by default)
+        counts steps from the last row fitted, as MLTK's StateSpaceForecast and ARIMA do:
+        the ``holdback`` rows are the first of them, so ``forecast_k - holdback`` rows
+        come after the series (none when ``forecast_k`` is at most ``holdback``)."""
         check_is_fitted(self, "params_")
         k = self.forecast_k if forecast_k is None else int(forecast_k)
         if not 0 <= k <= MAX_FORECAST_K:
@@ -190,6 +201,7 @@ class _Forecaster(BaseEstimator):
                 f"forecast_k must be between 0 and {MAX_FORECAST_K:,}; got {k}",
                 detail={"parameter": "forecast_k"},
             )
+        k = max(0, k - int(self.holdback))
         n = len(self.values_)
         columns: dict[str, Any] = {}
         if self.times_ is not None:
@@ -202,9 +214,10 @@ class _Forecaster(BaseEstimator):
             columns[name] = outputs[:, i]
         return pd.DataFrame(columns)
 
-    def predict_events(self, X: Any) -> pd.DataFrame:
+    def predict_events(self, X: Any, conf_interval: float | None = None) -> pd.DataFrame:
         """The output fields for each of ``X``'s rows, by its ``_time`` (see the module
         docstring); without ``_time`` in the model, rows are the series from its start."""
+        _check_conf_interval(conf_interval)
         check_is_fitted(self, "params_")
         frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
         if self.times_ is None:
@@ -213,16 +226,23 @@ class _Forecaster(BaseEstimator):
             if TIME not in frame.columns:
                 raise DataError(f"{self.algorithm} forecasts by _time: the events need _time")
             positions = self._positions(_seconds(frame[TIME], allow_missing=True))
-        return pd.DataFrame(self._at(positions), columns=self.output_fields(), index=frame.index)
+        return pd.DataFrame(
+            self._at(positions, conf_interval),
+            columns=self.output_fields(conf_interval),
+            index=frame.index,
+        )
 
     def event_seconds(self, X: Any) -> np.ndarray:
         """The events' ``_time`` as epoch seconds (NaN where missing)."""
         return _seconds(pd.DataFrame(X)[TIME], allow_missing=True)
 
-    def future(self, X: Any, forecast_k: int) -> pd.DataFrame:
+    def future(
+        self, X: Any, forecast_k: int, conf_interval: float | None = None
+    ) -> pd.DataFrame:
         """``forecast_k`` rows after the later of the series' end and ``X``'s last event:
         ``_time`` (when the model has it) and the output fields."""
         check_is_fitted(self, "params_")
+        _check_conf_interval(conf_interval)
         k = int(forecast_k)
         if not 0 <= k <= MAX_FORECAST_K:
             raise BadParameter(
@@ -239,8 +259,8 @@ class _Forecaster(BaseEstimator):
             last = int(self._positions(np.array([latest]))[0])
             start = self.times_[-1] + (last - n + 1) * self.time_step_
             columns[TIME] = start + self.time_step_ * np.arange(1, k + 1)
-        outputs = self._at(np.arange(last + 1, last + 1 + k))
-        for i, name in enumerate(self.output_fields()):
+        outputs = self._at(np.arange(last + 1, last + 1 + k), conf_interval)
+        for i, name in enumerate(self.output_fields(conf_interval)):
             columns[name] = outputs[:, i]
         return pd.DataFrame(columns)
 
@@ -380,6 +400,14 @@ def parse_order(order: Any) -> tuple[int, int, int]:
             detail={"parameter": "order"},
         )
     return p, d, q
+
+
+def _check_conf_interval(conf_interval: float | None) -> None:
+    if conf_interval is not None and not 0 < float(conf_interval) < 100:
+        raise BadParameter(
+            f"conf_interval must be between 0 and 100 (a percentage); got {conf_interval}",
+            detail={"parameter": "conf_interval"},
+        )
 
 
 def output_names(field: str, conf_interval: float) -> list[str]:
