@@ -1071,11 +1071,11 @@ _TRANSFORMERS: tuple[AlgorithmInfo, ...] = (
 _FORECAST_COMMON = (
     _p(
         "forecast_k",
-        "int",
+        "steps",
         minimum=0,
         maximum=MAX_FORECAST_K,
         doc="steps to forecast after the last row fitted (the holdback rows first, as in "
-        "MLTK; the rest appended at the series' step)",
+        "MLTK; the rest appended at the series' step), or a time amount (2weeks)",
     ),
     _p(
         "conf_interval",
@@ -1086,9 +1086,10 @@ _FORECAST_COMMON = (
     ),
     _p(
         "holdback",
-        "int",
+        "steps",
         minimum=0,
-        doc="last rows left out of the fit and forecast instead (to compare with the truth)",
+        doc="last rows left out of the fit and forecast instead (to compare with the "
+        "truth), or a time amount (3days)",
     ),
 )
 

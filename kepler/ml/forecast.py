@@ -18,7 +18,8 @@ fitted statsmodels results give (``get_prediction``): one-step-ahead predictions
 training rows, then forecasts from the end of training for ``forecast_k`` steps, with
 ``conf_interval`` % intervals. As in MLTK (its StateSpaceForecast and ARIMA count
 ``forecast_k`` from the last row fitted), the held-back rows are the first of those steps:
-``forecast_k - holdback`` rows come after the series. Outputs are
+``forecast_k - holdback`` rows come after the series. Both may be MLTK's time amounts
+(``holdback=3days forecast_k=2weeks``), counted in whole steps of the series. Outputs are
 MLTK's: ``predicted(<f>)``, ``lower<ci>(predicted(<f>))``, ``upper<ci>(predicted(<f>))``.
 
 ``apply`` on a saved forecaster forecasts from the trained state: an event at a training
@@ -41,6 +42,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from kepler.core.errors import BadParameter, DataError, require
+from kepler.core.params import duration_seconds
 
 TIME = "_time"
 MAX_SERIES_ROWS = 50_000  # statsmodels' likelihood fit is sequential: bound what a fit costs
@@ -61,9 +63,9 @@ class _Forecaster(BaseEstimator):
     algorithm: ClassVar[str] = ""
     single_field: ClassVar[bool] = False
 
-    forecast_k: int
+    forecast_k: int | str  # rows, or an MLTK time amount (2weeks)
     conf_interval: float
-    holdback: int
+    holdback: int | str
 
     # -- fitting -----------------------------------------------------------------------
 
@@ -89,29 +91,31 @@ class _Forecaster(BaseEstimator):
             self.time_step_ = _check_regular(times)
         else:
             self.time_step_ = 1.0
+        self.times_ = times
+        self.holdback_ = self._steps(self.holdback, "holdback")
+        self.forecast_k_ = self._steps(self.forecast_k, "forecast_k")
         n = len(values)
         if n > MAX_SERIES_ROWS:
             raise DataError(
                 f"{self.algorithm} fits at most {MAX_SERIES_ROWS:,} rows (got {n:,}); "
                 "aggregate first, e.g. `| timechart span=1h avg(<field>)`"
             )
-        if self.holdback >= n:
+        if self.holdback_ >= n:
             raise BadParameter(
                 f"holdback={self.holdback} leaves no rows to fit on (the series has {n})",
                 detail={"parameter": "holdback"},
             )
-        n_train = n - self.holdback
+        n_train = n - self.holdback_
         need = self._min_rows()
         if n_train < need:
             raise DataError(
                 f"{self.algorithm} {self._describe()} needs at least {need} rows to fit on; "
-                f"got {n_train}" + (f" after holdback={self.holdback}" if self.holdback else "")
+                f"got {n_train}" + (f" after holdback={self.holdback}" if self.holdback_ else "")
             )
         for j, f in enumerate(fields):
             if np.isnan(values[:n_train, j]).all():
                 raise DataError(f"field {f!r} has no numeric values to forecast")
         self.fields_ = fields
-        self.times_ = times
         self.values_ = values
         self.n_train_ = n_train
         self.params_ = [self._fit_one(values[:n_train, j]) for j in range(len(fields))]
@@ -124,6 +128,33 @@ class _Forecaster(BaseEstimator):
         # passes that fit() adds for its results object (predictions re-filter anyway).
         params = self._model(y).fit(**self._fit_kwargs(), return_params=True)
         return np.asarray(params, dtype=np.float64)
+
+    def _steps(self, value: Any, name: str) -> int:
+        """``holdback``/``forecast_k`` in rows: a number as it is, an MLTK time amount
+        (``3days``, ``2weeks``) as the whole steps of the series it spans (a 5% slack
+        absorbs months of 28 to 31 days against 30)."""
+        seconds = duration_seconds(value)
+        if seconds is None:
+            steps = int(value)
+        elif self.times_ is None:
+            raise BadParameter(
+                f"{name}={value} is a time amount, but the series has no _time to count it "
+                f"in: give {name} in rows",
+                detail={"parameter": name},
+            )
+        else:
+            steps = int(np.floor(seconds / self.time_step_ + 0.05))
+        if name == "forecast_k" and steps > MAX_FORECAST_K:
+            raise BadParameter(
+                f"forecast_k={value} is {steps:,} steps of this series; at most "
+                f"{MAX_FORECAST_K:,}",
+                detail={"parameter": name},
+            )
+        return steps
+
+    def _holdback(self) -> int:
+        # a model saved before time amounts were read has only its holdback in rows
+        return int(getattr(self, "holdback_", self.holdback))
 
     def _check_params(self) -> None:
         if not 0 < float(self.conf_interval) < 100:
@@ -178,7 +209,7 @@ class _Forecaster(BaseEstimator):
         if not valid.any():
             return out
         end = int(positions[valid].max())
-        if end - (self.n_train_ - 1) > MAX_FORECAST_K + self.holdback:
+        if end - (self.n_train_ - 1) > MAX_FORECAST_K + self._holdback():
             raise DataError(
                 f"these events lie {end - len(self.values_) + 1:,} steps after the series' end;"
                 f" a forecast reaches {MAX_FORECAST_K:,} steps at most: fit on recent data"
@@ -195,13 +226,16 @@ class _Forecaster(BaseEstimator):
         the ``holdback`` rows are the first of them, so ``forecast_k - holdback`` rows
         come after the series (none when ``forecast_k`` is at most ``holdback``)."""
         check_is_fitted(self, "params_")
-        k = self.forecast_k if forecast_k is None else int(forecast_k)
+        if forecast_k is None:
+            k = int(getattr(self, "forecast_k_", self.forecast_k))
+        else:
+            k = int(forecast_k)
         if not 0 <= k <= MAX_FORECAST_K:
             raise BadParameter(
                 f"forecast_k must be between 0 and {MAX_FORECAST_K:,}; got {k}",
                 detail={"parameter": "forecast_k"},
             )
-        k = max(0, k - int(self.holdback))
+        k = max(0, k - self._holdback())
         n = len(self.values_)
         columns: dict[str, Any] = {}
         if self.times_ is not None:
@@ -287,7 +321,7 @@ class _Forecaster(BaseEstimator):
         field, named ``mae_<f>`` when there are several."""
         check_is_fitted(self, "params_")
         n = len(self.values_)
-        start = self.n_train_ if self.holdback else 1
+        start = self.n_train_ if self._holdback() else 1
         out: dict[str, float] = {}
         for j, f in enumerate(self.fields_):
             predicted = self._predictions(j, n - 1)[start:, 0]
@@ -310,9 +344,9 @@ class StateSpaceForecast(_Forecaster):
 
     def __init__(
         self,
-        forecast_k: int = 0,
+        forecast_k: int | str = 0,
         conf_interval: float = 95,
-        holdback: int = 0,
+        holdback: int | str = 0,
         period: int | None = None,
     ) -> None:
         self.forecast_k = forecast_k
@@ -344,9 +378,9 @@ class ARIMA(_Forecaster):
     def __init__(
         self,
         order: str | None = None,
-        forecast_k: int = 0,
+        forecast_k: int | str = 0,
         conf_interval: float = 95,
-        holdback: int = 0,
+        holdback: int | str = 0,
     ) -> None:
         self.order = order
         self.forecast_k = forecast_k

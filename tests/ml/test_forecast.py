@@ -145,6 +145,23 @@ def test_apply_conf_interval_gives_another_interval_than_the_fitted_one() -> Non
     np.testing.assert_allclose(out.iloc[:, 1:].to_numpy(), want.to_numpy(), **TOL)
 
 
+def test_mltk_time_amounts_count_in_the_series_steps() -> None:
+    y = _series(120)
+    rows = train(_events(y), parse("fit ARIMA _time count order=1-0-0 holdback=5 forecast_k=30"))
+    amounts = train(
+        _events(y), parse("fit ARIMA _time count order=1-0-0 holdback=5h forecast_k=30hours")
+    )
+    assert rows.forecast is not None and amounts.forecast is not None
+    pd.testing.assert_frame_equal(amounts.forecast, rows.forecast)
+    assert amounts.metrics == rows.metrics
+
+
+def test_time_amount_without_time_is_refused() -> None:
+    frame = pd.DataFrame({"count": [float(v) for v in _series(40)]})
+    with pytest.raises(BadParameter, match="no _time to count it in"):
+        train(frame, parse("fit ARIMA count order=1-0-0 holdback=2days"))
+
+
 def test_as_names_the_prediction() -> None:
     trained = train(
         _events(_series(40)), parse("fit ARIMA _time count order=1-0-0 forecast_k=2 as pred")

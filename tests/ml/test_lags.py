@@ -122,6 +122,8 @@ def test_lags_with_by_fit_one_model_per_group_on_its_own_past() -> None:
         "LinearRegression", target="load", features=("temp",), by=("site",), lags=(3,)
     )
     trained = train(frame, spec)
+    assert trained.pipeline.named_steps["lags"].by == ("site",)
+    assert trained.pipeline.named_steps["lags"].fields == ("temp",)  # `by` is not lagged
     assert trained.metrics["r2"] > 0.95  # temp_lag3 within the site is the load's cause
     assert trained.meta.features == ["temp", "site", "_time"]
     out = predict_frame(trained.pipeline, trained.meta, frame.iloc[::-1])

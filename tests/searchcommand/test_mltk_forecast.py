@@ -66,10 +66,10 @@ def app_usage(months: int = 48, seed: int = 2) -> list[dict]:
 
 
 def field_x(n: int = 60, seed: int = 3) -> list[dict]:
-    """An hourly series named as MLTK's docstring names it: _time, field_X."""
+    """A daily series named as MLTK's docstring names it: _time, field_X."""
     rng = random.Random(seed)
     return [
-        {"_time": START + 3600 * i, "field_X": f"{50 + 0.2 * i + rng.gauss(0, 1):.3f}"}
+        {"_time": START + DAY * i, "field_X": f"{50 + 0.2 * i + rng.gauss(0, 1):.3f}"}
         for i in range(n)
     ]
 
@@ -141,6 +141,25 @@ MLTK_LINES = [
     # 14 events": the forecast covers the 3 held back, then 11 more rows.
     ("field_x", "fit StateSpaceForecast field_X holdback=3 forecast_k=14", ["field_X"], 14),
 ]
+
+
+def test_fit_with_mltk_time_amounts_counts_them_in_the_series_steps(
+    stack: LocalStack, script: Path
+) -> None:
+    # The same docstring (MLTK's util/time_util.py, HumanTime), verbatim:
+    #   ... | fit StateSpaceForecast field_X holdback=3days forecast_k=2weeks
+    # "The goal of HumanTime is to convert such quantities into event numbers": on daily
+    # rows, 3 and 14, the line above's.
+    events = field_x()
+    amounts = fit_rows(
+        stack, script, "fit StateSpaceForecast field_X holdback=3days forecast_k=2weeks".split(), events
+    )
+    rows = fit_rows(
+        stack, script, "fit StateSpaceForecast field_X holdback=3 forecast_k=14".split(), events
+    )
+    assert len(amounts) == len(rows) == len(events) + 11
+    for a, r in zip(amounts, rows, strict=True):
+        assert a == r
 
 
 @pytest.mark.parametrize(("data", "line", "fields", "k"), MLTK_LINES, ids=lambda v: str(v)[:40])

@@ -413,7 +413,7 @@ def test_kfold_with_by_folds_each_group_on_its_own_rows(stack: LocalStack, scrip
         got = [r for r in rows if r["site"] == site]
         np.testing.assert_allclose([float(r["r2"]) for r in got], want["test_r2"], rtol=1e-6)
         assert sum(int(r["n_test"]) for r in got) == len(mine)
-    assert all(float(r["r2"]) > 0.99 for r in rows)  # one slope per site: near exact
+    assert all(float(r["r2"]) > 0.95 for r in rows)  # one slope per site: near exact
     warns = [text for level, text in messages if level == "WARN"]
     assert len(warns) == 1 and "lab" in warns[0] and "too few" in warns[0], messages
 
@@ -433,12 +433,13 @@ def test_kfold_with_by_where_no_group_can_be_folded_is_one_error(
 
 
 def site_load(n: int, seed: int) -> list[dict]:
-    """Two sites' hourly load, each following its own temperature an hour earlier; the
-    sites' rows interleave in time, so a lag taken across sites reads the wrong site."""
+    """Two sites' hourly load, each following its own temperature an hour earlier (which
+    the hour's own temperature says nothing about); the sites' rows interleave in time, so
+    a lag taken across sites reads the other site's, as useless."""
     rng = random.Random(seed)
     rows = []
     for site, base in (("north", 5.0), ("south", 30.0)):
-        temps = [base + 6 * math.sin(i / 4 + base) + rng.gauss(0, 1) for i in range(n + 1)]
+        temps = [base + rng.gauss(0, 5) for i in range(n + 1)]
         for i in range(n):
             rows.append(
                 {
@@ -461,7 +462,7 @@ def test_lags_with_by_come_from_each_groups_own_past(stack: LocalStack, script: 
     (fitted,), _ = fit_rows(
         stack, script, [*base, "into", "load_lag_by"], site_load(200, 11), SITE_LOAD
     )
-    assert float(fitted["r2"]) > 0.99  # temp_lag1 is the load's cause, within each site
+    assert float(fitted["r2"]) > 0.95  # temp_lag1 is the load's cause, within each site
 
     # apply repeats it on raw events, in any order: each site's own past again.
     fresh = site_load(80, 12)
@@ -477,4 +478,4 @@ def test_lags_with_by_come_from_each_groups_own_past(stack: LocalStack, script: 
     truth = {(e["site"], str(e["_time"])): float(e["load"]) for e in fresh}
     first = {s: min(e["_time"] for e in fresh if e["site"] == s) for s in ("north", "south")}
     errors = [abs(p - truth[k]) for k, p in scored[0].items() if int(k[1]) > first[k[0]]]
-    assert np.median(errors) < 0.5
+    assert np.median(errors) < 1.0  # the load's own noise is 0.2; a wrong lag: about 15
