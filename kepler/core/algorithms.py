@@ -860,7 +860,12 @@ _OUTLIER_DETECTORS: tuple[AlgorithmInfo, ...] = (
             ),
             _p("lower_threshold", "float", minimum=0, maximum=0.999, nullable=True),
             _p("upper_threshold", "float", minimum=0, maximum=0.999, nullable=True),
-            _p("metric", "str", choices=("wasserstein",), doc="how auto compares fits"),
+            _p(
+                "metric",
+                "str",
+                choices=("wasserstein", "kolmogorov_smirnov"),
+                doc="how auto compares fits (MLTK's two distances)",
+            ),
             _p("show_density", "bool", doc="add ProbabilityDensity(<field>)"),
             _p("sample", "bool", doc="add SampledValue(<field>), drawn from the inlier range"),
             _p("full_sample", "bool", doc="add SampledValue(<field>), drawn from all of it"),
