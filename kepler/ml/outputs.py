@@ -312,6 +312,8 @@ def _grouped_frame(
         if conformed
         else frames.conform(frame, {f: meta.feature_types[f] for f in meta.features})
     )
+    if "lags" in pipeline.named_steps:  # lags= with `by`: each group's own past, first
+        X = pipeline.named_steps["lags"].transform(X)
     parts = []
     for key, rows in grouped.split(X).items():
         model = grouped.groups_[key]

@@ -288,7 +288,8 @@ def test_field_selector_quick_reference_line_and_its_summary(
     want = dict(zip(X.columns, direct.scores_, strict=True))
     kept = dict(zip(X.columns, direct.get_support(), strict=True))
     for row in rows:
-        assert float(row["score"]) == pytest.approx(want[row["feature"]], rel=1e-6)
+        # Splunk's rows carry 6 significant digits of a summary's numbers
+        assert float(row["score"]) == pytest.approx(want[row["feature"]], rel=1e-5)
         assert 0 <= float(row["p-value"]) <= 1
         assert row["selected"] == ("true" if kept[row["feature"]] else "false")
     scores = [float(r["score"]) for r in rows]
