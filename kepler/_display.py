@@ -149,10 +149,8 @@ def summary_html(summary: Mapping[str, Any], url: str | None = None) -> str:
     if explained:
         names = ("feature", "class", "importance", "coefficient", "score", "p-value", "selected")
         keys = [k for k in names if k in explained[0]]
-        title = (
-            "importances" if "importance" in keys else "field scores" if "score" in keys else None
-        )
-        parts.append(f"<h5>{title or 'coefficients'}</h5>")
+        heading = "importances" if "importance" in keys else "coefficients"
+        parts.append(f"<h5>{'field scores' if 'score' in keys else heading}</h5>")
         parts.append(
             grid(
                 keys, ([e.get(k) for k in keys] for e in explained[:MAX_ROWS]), total=len(explained)

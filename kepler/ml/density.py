@@ -8,9 +8,9 @@ Each group gets its own distribution, chosen as MLTK's ``dist=`` says:
   group's range), ``gaussian_kde`` (scipy.stats.gaussian_kde, Scott's bandwidth);
 * ``auto``: ``norm``, ``expon`` and ``gaussian_kde`` are fitted and the one nearest to the
   data in Wasserstein-1 distance wins (``metric=kolmogorov_smirnov``: in the
-  Kolmogorov-Smirnov statistic, MLTK's other metric). The KDE follows every sample wiggle, so it must beat
-  the best parametric fit by :data:`KDE_MARGIN` times to be chosen: a normal sample keeps
-  ``norm``. ``beta`` is used only when named.
+  Kolmogorov-Smirnov statistic, MLTK's other metric). The KDE follows every sample
+  wiggle, so it must beat the best parametric fit by :data:`KDE_MARGIN` times to be
+  chosen: a normal sample keeps ``norm``. ``beta`` is used only when named.
 
 ``threshold`` is the share of the distribution's area called outlying: split evenly between
 both tails, except ``expon`` whose lower tail starts at its minimum, so all of it goes to the

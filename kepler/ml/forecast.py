@@ -146,8 +146,7 @@ class _Forecaster(BaseEstimator):
             steps = int(np.floor(seconds / self.time_step_ + 0.05))
         if name == "forecast_k" and steps > MAX_FORECAST_K:
             raise BadParameter(
-                f"forecast_k={value} is {steps:,} steps of this series; at most "
-                f"{MAX_FORECAST_K:,}",
+                f"forecast_k={value} is {steps:,} steps of this series; at most {MAX_FORECAST_K:,}",
                 detail={"parameter": name},
             )
         return steps
@@ -196,9 +195,7 @@ class _Forecaster(BaseEstimator):
             warnings.simplefilter("ignore", RuntimeWarning)
             prediction = self._model(y).filter(self.params_[j]).get_prediction(start=0, end=end)
             mean = np.asarray(prediction.predicted_mean, dtype=np.float64)
-            bounds = np.asarray(
-                prediction.conf_int(alpha=1 - ci / 100), dtype=np.float64
-            )
+            bounds = np.asarray(prediction.conf_int(alpha=1 - ci / 100), dtype=np.float64)
         return np.column_stack([mean, bounds[:, 0], bounds[:, 1]])
 
     def _at(self, positions: np.ndarray, conf_interval: float | None = None) -> np.ndarray:
@@ -270,9 +267,7 @@ class _Forecaster(BaseEstimator):
         """The events' ``_time`` as epoch seconds (NaN where missing)."""
         return _seconds(pd.DataFrame(X)[TIME], allow_missing=True)
 
-    def future(
-        self, X: Any, forecast_k: int, conf_interval: float | None = None
-    ) -> pd.DataFrame:
+    def future(self, X: Any, forecast_k: int, conf_interval: float | None = None) -> pd.DataFrame:
         """``forecast_k`` rows after the later of the series' end and ``X``'s last event:
         ``_time`` (when the model has it) and the output fields."""
         check_is_fitted(self, "params_")

@@ -207,11 +207,7 @@ def _forecast_frame(
         if conformed
         else frames.conform(frame, {f: meta.feature_types[f] for f in meta.features})
     )
-    out = (
-        est.predict_events(X, ci)
-        if len(frame)
-        else pd.DataFrame(columns=est.output_fields(ci))
-    )
+    out = est.predict_events(X, ci) if len(frame) else pd.DataFrame(columns=est.output_fields(ci))
     out = out.astype(np.float64)
     out.columns = names
     out.attrs["missing_fields"] = [f for f in meta.features if f not in frame.columns]

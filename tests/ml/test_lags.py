@@ -118,9 +118,7 @@ def test_lags_with_by_fit_one_model_per_group_on_its_own_past() -> None:
     a, b = _series(200, seed=1), _series(200, seed=2)
     frame = pd.concat([a.assign(site="a"), b.assign(site="b", temp=b["temp"] + 40)])
     frame = frame.sample(frac=1.0, random_state=3).reset_index(drop=True)
-    spec = FitSpec(
-        "LinearRegression", target="load", features=("temp",), by=("site",), lags=(3,)
-    )
+    spec = FitSpec("LinearRegression", target="load", features=("temp",), by=("site",), lags=(3,))
     trained = train(frame, spec)
     assert trained.pipeline.named_steps["lags"].by == ("site",)
     assert trained.pipeline.named_steps["lags"].fields == ("temp",)  # `by` is not lagged

@@ -203,4 +203,3 @@ def test_kfold_cv_with_by_is_time_series_split_within_each_group() -> None:
         np.testing.assert_allclose(got, want["test_score"], rtol=1e-9)
     assert trained.metrics["r2"] == pytest.approx(np.mean([f["r2"] for f in folds]))
     assert trained.groups is not None and len(trained.groups) == 2  # one model per site
-

@@ -151,12 +151,9 @@ def test_fit_with_mltk_time_amounts_counts_them_in_the_series_steps(
     # "The goal of HumanTime is to convert such quantities into event numbers": on daily
     # rows, 3 and 14, the line above's.
     events = field_x()
-    amounts = fit_rows(
-        stack, script, "fit StateSpaceForecast field_X holdback=3days forecast_k=2weeks".split(), events
-    )
-    rows = fit_rows(
-        stack, script, "fit StateSpaceForecast field_X holdback=3 forecast_k=14".split(), events
-    )
+    line = ["fit", "StateSpaceForecast", "field_X"]
+    amounts = fit_rows(stack, script, [*line, "holdback=3days", "forecast_k=2weeks"], events)
+    rows = fit_rows(stack, script, [*line, "holdback=3", "forecast_k=14"], events)
     assert len(amounts) == len(rows) == len(events) + 11
     for a, r in zip(amounts, rows, strict=True):
         assert a == r
@@ -321,7 +318,8 @@ def test_apply_forecast_options_refused_before_data_moves(
 def test_apply_forecast_k_on_another_model_names_the_forecasters(
     stack: LocalStack, script: Path
 ) -> None:
-    fit_rows(stack, script, ["fit", "LinearRegression", "rate", "from", "_time", "into", "lr"], exchange())
+    line = ["fit", "LinearRegression", "rate", "from", "_time", "into", "lr"]
+    fit_rows(stack, script, line, exchange())
     cmd = splunkd(script, stack.url, stack.token)
     info = cmd.getinfo(["apply", "lr", "forecast_k=3"])
     errors = [text for level, text in info.messages if level == "ERROR"]
