@@ -468,16 +468,31 @@ class Client:
         base = df.drop(columns=[c for c in scored.columns if c in df.columns])
         return pd.concat([base, scored], axis=1)
 
-    def forecast(self, df: Any, model: str, *, k: int = 0, as_: str | None = None) -> Any:
+    def forecast(
+        self,
+        df: Any,
+        model: str,
+        *,
+        k: int = 0,
+        as_: str | None = None,
+        conf_interval: float | None = None,
+    ) -> Any:
         """A forecaster's (StateSpaceForecast, ARIMA) predictions for ``df``'s rows at their
         ``_time``, from the trained state, then ``k`` rows after the later of the series'
         end and ``df``'s last row: ``df``'s columns, ``predicted(<field>)``,
         ``lower<ci>(predicted(<field>))`` and ``upper<ci>(predicted(<field>))``, sorted by
-        ``_time``. One request: ``df`` is the history to show, not a large table."""
+        ``_time``; ``conf_interval`` (percent): another interval than the fitted one, as
+        MLTK's ``apply ... conf_interval=`` gives. One request: ``df`` is the history to
+        show, not a large table."""
         import pandas as pd
 
         ref = ModelRef.parse(model)
-        query = wire.ModelApply(output_name=as_ or None, include_input=False, forecast_k=k)
+        query = wire.ModelApply(
+            output_name=as_ or None,
+            include_input=False,
+            forecast_k=k,
+            conf_interval=conf_interval,
+        )
         resp = self._request(
             "POST",
             wire.apply(ref),

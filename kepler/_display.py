@@ -147,8 +147,10 @@ def summary_html(summary: Mapping[str, Any], url: str | None = None) -> str:
     ]
     explained = summary.get("importances") or summary.get("coefficients") or []
     if explained:
-        keys = [k for k in ("feature", "class", "importance", "coefficient") if k in explained[0]]
-        parts.append("<h5>importances</h5>" if "importance" in keys else "<h5>coefficients</h5>")
+        names = ("feature", "class", "importance", "coefficient", "score", "p-value", "selected")
+        keys = [k for k in names if k in explained[0]]
+        heading = "importances" if "importance" in keys else "coefficients"
+        parts.append(f"<h5>{'field scores' if 'score' in keys else heading}</h5>")
         parts.append(
             grid(
                 keys, ([e.get(k) for k in keys] for e in explained[:MAX_ROWS]), total=len(explained)

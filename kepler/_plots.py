@@ -156,8 +156,9 @@ def plot_summary(summary: Mapping[str, Any], kind: str = "all", *, ax: Any = Non
 
 def _available(summary: Mapping[str, Any]) -> list[str]:
     out = []
-    if summary.get("importances") or summary.get("coefficients"):
-        out.append("importances")
+    entries = summary.get("importances") or summary.get("coefficients") or []
+    if entries and ("importance" in entries[0] or "coefficient" in entries[0]):
+        out.append("importances")  # not a FieldSelector's scores or DensityFunction's groups
     sample = summary.get("holdout_sample") or {}
     if sample.get("y_true"):
         if summary.get("task") == "classifier":

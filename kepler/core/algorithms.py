@@ -860,7 +860,12 @@ _OUTLIER_DETECTORS: tuple[AlgorithmInfo, ...] = (
             ),
             _p("lower_threshold", "float", minimum=0, maximum=0.999, nullable=True),
             _p("upper_threshold", "float", minimum=0, maximum=0.999, nullable=True),
-            _p("metric", "str", choices=("wasserstein",), doc="how auto compares fits"),
+            _p(
+                "metric",
+                "str",
+                choices=("wasserstein", "kolmogorov_smirnov"),
+                doc="how auto compares fits (MLTK's two distances)",
+            ),
             _p("show_density", "bool", doc="add ProbabilityDensity(<field>)"),
             _p("sample", "bool", doc="add SampledValue(<field>), drawn from the inlier range"),
             _p("full_sample", "bool", doc="add SampledValue(<field>), drawn from all of it"),
@@ -1067,14 +1072,15 @@ _TRANSFORMERS: tuple[AlgorithmInfo, ...] = (
 )
 
 # MLTK's forecasters: driven by _time, they add predicted(<field>) and its interval, and
-# forecast_k rows after the series (kepler.ml.forecast).
+# forecast_k steps after the last row fitted (kepler.ml.forecast).
 _FORECAST_COMMON = (
     _p(
         "forecast_k",
-        "int",
+        "steps",
         minimum=0,
         maximum=MAX_FORECAST_K,
-        doc="steps to forecast after the last row (rows appended at the series' step)",
+        doc="steps to forecast after the last row fitted (the holdback rows first, as in "
+        "MLTK; the rest appended at the series' step), or a time amount (2weeks)",
     ),
     _p(
         "conf_interval",
@@ -1085,9 +1091,10 @@ _FORECAST_COMMON = (
     ),
     _p(
         "holdback",
-        "int",
+        "steps",
         minimum=0,
-        doc="last rows left out of the fit and forecast instead (to compare with the truth)",
+        doc="last rows left out of the fit and forecast instead (to compare with the "
+        "truth), or a time amount (3days)",
     ),
 )
 

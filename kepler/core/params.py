@@ -7,6 +7,7 @@ the same values.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +17,20 @@ _TRUE = {"true", "t", "1", "yes", "y"}
 _FALSE = {"false", "f", "0", "no", "n"}
 _NONE = {"none", "null"}
 
-KINDS = ("int", "float", "number", "bool", "str", "any", "layers", "range")
+KINDS = ("int", "float", "number", "bool", "str", "any", "layers", "range", "steps")
+# MLTK's time amounts (its util/time_util.py, HumanTime, after Splunk's TimeParser): a
+# unit's seconds, months as 30 days, quarters as 90, years as 365.
+STEP_UNITS: dict[str, int] = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600),
+    **dict.fromkeys(("d", "day", "days"), 86400),
+    **dict.fromkeys(("w", "week", "weeks"), 7 * 86400),
+    **dict.fromkeys(("mon", "month", "months"), 30 * 86400),
+    **dict.fromkeys(("q", "qtr", "qtrs", "quarter", "quarters"), 90 * 86400),
+    **dict.fromkeys(("y", "yr", "yrs", "year", "years"), 365 * 86400),
+}
+_AMOUNT = re.compile(r"^(\d*)([a-z]+)$")
 MAX_LAYERS = 16  # hidden layers of a neural network: cost grows with depth x width^2
 
 
@@ -31,7 +45,10 @@ class Param:
     ``layers`` (layer widths as ``50-50``, ``64,32`` or a sequence; ``maximum`` bounds
     each width, :data:`MAX_LAYERS` their count; the value is kept as given), or ``range``
     (two integers ``low-high`` as MLTK writes ``ngram_range=1-2``, or a pair; kept as
-    ``"low-high"``; ``minimum``/``maximum`` bound both ends).
+    ``"low-high"``; ``minimum``/``maximum`` bound both ends), or ``steps`` (a whole number
+    of rows within ``minimum``/``maximum``, or an MLTK time amount such as ``3days`` or
+    ``2weeks``, kept as text for the model to count in its own steps; see
+    :func:`duration_seconds`).
     ``choices`` lists the allowed strings; for a numeric kind it lists the strings accepted
     besides numbers (``max_features=sqrt``).
     """
@@ -148,6 +165,17 @@ def coerce(param: Param, value: Any) -> Any:
         return _check_layers(param, value)
     if param.kind == "range":
         return _check_range(param, value)
+    if param.kind == "steps":
+        if isinstance(value, str) and duration_seconds(value) is not None:
+            return value.strip().lower()
+        if isinstance(value, str) and not _is_number(value):
+            raise _bad(
+                param.name,
+                value,
+                "a whole number of rows or a time amount such as 3days or 2weeks",
+                "units: " + ", ".join(sorted({u for u in STEP_UNITS if len(u) > 1})),
+            )
+        return _to_number(param, value, "int")
     if param.kind == "bool":
         if isinstance(value, bool):
             return value
@@ -175,6 +203,24 @@ def coerce(param: Param, value: Any) -> Any:
             kind = "an integer" if param.kind == "int" else "a number"
             raise _bad(param.name, value, f"{kind} or one of " + ", ".join(param.choices)) from None
         raise
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def duration_seconds(value: Any) -> int | None:
+    """An MLTK time amount (``3days``, ``2weeks``, ``mon``: an amount, 1 when left out, and
+    a unit of :data:`STEP_UNITS`) in seconds; None for anything else (a plain number
+    included)."""
+    found = _AMOUNT.match(str(value).strip().lower())
+    if not found or found.group(2) not in STEP_UNITS:
+        return None
+    return int(found.group(1) or 1) * STEP_UNITS[found.group(2)]
 
 
 def _check_layers(param: Param, value: Any) -> Any:

@@ -50,6 +50,8 @@ ROLLING_STATS = ("mean", "min", "max", "std", "sum")
 APPLY_OPTIONS = ("probabilities", "index", "sourcetype")
 # A DensityFunction model's outlier rule, replaceable at apply without refitting.
 APPLY_ALGORITHM_OPTIONS = ("threshold", "lower_threshold", "upper_threshold", "show_density")
+# A forecaster's, as MLTK's apply takes them: rows after the events, another interval.
+APPLY_FORECAST_OPTIONS = ("forecast_k", "conf_interval")
 # Splunk index names: lowercase letters, digits, underscores and hyphens.
 INDEX_NAME = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,79}$")
 
@@ -115,7 +117,8 @@ class ApplySpec:
     probabilities: bool | None = None  # None: as the model was fitted
     index: str | None = None  # also write each scored row to this index through HEC
     sourcetype: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)  # APPLY_ALGORITHM_OPTIONS given
+    # APPLY_ALGORITHM_OPTIONS and APPLY_FORECAST_OPTIONS given
+    options: dict[str, Any] = field(default_factory=dict)
     verb: str = "apply"
 
 
@@ -500,8 +503,9 @@ def _window(item: Any) -> str:
 def _parse_apply(rest: list[_Tok]) -> ApplySpec:
     usage = (
         "apply <model>[@<version>|:<alias>] [as <out>] [probabilities=<bool>] "
-        "[index=<index> [sourcetype=<sourcetype>]]"
+        "[forecast_k=<int>] [conf_interval=<percent>] [index=<index> [sourcetype=<sourcetype>]]"
     )
+    algorithm_options = APPLY_ALGORITHM_OPTIONS + APPLY_FORECAST_OPTIONS
     if not rest or rest[0].key is not None:
         raise InvalidSpec(f"apply needs a model; usage: {usage}")
     ref = ModelRef.parse(rest[0].text)
@@ -514,10 +518,10 @@ def _parse_apply(rest: list[_Tok]) -> ApplySpec:
         tok = rest[i]
         if tok.key is not None:
             key = tok.key.lower()
-            if key not in APPLY_OPTIONS + APPLY_ALGORITHM_OPTIONS:
-                allowed = ", ".join(APPLY_OPTIONS + APPLY_ALGORITHM_OPTIONS)
+            if key not in APPLY_OPTIONS + algorithm_options:
+                allowed = ", ".join(APPLY_OPTIONS + algorithm_options)
                 raise InvalidSpec(f"apply has no option {tok.key!r}; allowed: {allowed}")
-            if key in APPLY_ALGORITHM_OPTIONS:
+            if key in algorithm_options:
                 options[key] = _apply_algorithm_option(key, tok.text)
             elif key == "probabilities":
                 probabilities = _fit_options({"probabilities": tok.text})["probabilities"]
@@ -552,4 +556,10 @@ def _apply_algorithm_option(key: str, text: str) -> Any:
 
     if key == "show_density":
         return coerce(Param(key, "bool"), text)
+    if key == "forecast_k":
+        from kepler.core.algorithms import MAX_FORECAST_K
+
+        return coerce(Param(key, "int", minimum=0, maximum=MAX_FORECAST_K), text)
+    if key == "conf_interval":  # a percentage, as fit takes it
+        return coerce(Param(key, "float", minimum=1.0, maximum=99.9), text)
     return coerce(Param(key, "float", minimum=0.0, maximum=0.999), text)

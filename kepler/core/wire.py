@@ -518,6 +518,7 @@ class ModelApply(Body):
     upper_threshold: float | None = None
     show_density: bool | None = None
     forecast_k: int | None = None  # a forecaster: also this many rows after the series
+    conf_interval: float | None = None  # a forecaster: this interval (%), not the fitted one
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,10 @@ Each group gets its own distribution, chosen as MLTK's ``dist=`` says:
 * ``norm``, ``expon``, ``beta`` (scipy.stats, fitted by maximum likelihood; beta on the
   group's range), ``gaussian_kde`` (scipy.stats.gaussian_kde, Scott's bandwidth);
 * ``auto``: ``norm``, ``expon`` and ``gaussian_kde`` are fitted and the one nearest to the
-  data in Wasserstein-1 distance wins. The KDE follows every sample wiggle, so it must beat
-  the best parametric fit by :data:`KDE_MARGIN` times to be chosen: a normal sample keeps
-  ``norm``. ``beta`` is used only when named.
+  data in Wasserstein-1 distance wins (``metric=kolmogorov_smirnov``: in the
+  Kolmogorov-Smirnov statistic, MLTK's other metric). The KDE follows every sample
+  wiggle, so it must beat the best parametric fit by :data:`KDE_MARGIN` times to be
+  chosen: a normal sample keeps ``norm``. ``beta`` is used only when named.
 
 ``threshold`` is the share of the distribution's area called outlying: split evenly between
 both tails, except ``expon`` whose lower tail starts at its minimum, so all of it goes to the
@@ -32,6 +33,8 @@ from sklearn.utils.validation import check_is_fitted
 from kepler.core.errors import BadParameter, DataError
 
 DISTS = ("auto", "norm", "expon", "gaussian_kde", "beta")
+# How auto compares the candidates with the data, MLTK's two (its DensityFunction.py).
+METRICS = ("wasserstein", "kolmogorov_smirnov")
 AUTO_CANDIDATES = ("norm", "expon", "gaussian_kde")
 KDE_MARGIN = 2.0
 MAX_GROUPS = 10_000
@@ -105,7 +108,7 @@ class DensityFunction(OutlierMixin, BaseEstimator):
         "threshold": [float],
         "lower_threshold": [float, None],
         "upper_threshold": [float, None],
-        "metric": [{"wasserstein"}],
+        "metric": [set(METRICS)],
         "show_density": ["boolean"],
         "sample": ["boolean"],
         "full_sample": ["boolean"],
@@ -159,7 +162,9 @@ class DensityFunction(OutlierMixin, BaseEstimator):
             raise DataError("DensityFunction needs numeric values; the field has none")
         fitted: dict[str, FittedDist] = {}
         for key, vals in groups:
-            fitted[str(key)] = fit_one(np.asarray(vals, dtype=np.float64), self.dist, str(key))
+            fitted[str(key)] = fit_one(
+                np.asarray(vals, dtype=np.float64), self.dist, str(key), self.metric
+            )
         self.groups_ = fitted
         self.n_features_in_ = _n_columns(X)
         return self
@@ -281,8 +286,10 @@ def _key_part(v: Any) -> str:
     return str(v)
 
 
-def fit_one(values: np.ndarray, dist: str, group: str = "") -> FittedDist:
-    """Fit ``dist`` (or pick one for ``auto``) to one group's values."""
+def fit_one(
+    values: np.ndarray, dist: str, group: str = "", metric: str = "wasserstein"
+) -> FittedDist:
+    """Fit ``dist`` (or pick one for ``auto``, nearest by ``metric``) to one group's values."""
     if len(values) < MIN_GROUP_ROWS:
         where = f"group {group!r}" if group else "the field"
         raise DataError(
@@ -292,7 +299,8 @@ def fit_one(values: np.ndarray, dist: str, group: str = "") -> FittedDist:
     if dist != "auto":
         return _fit_named(values, dist)
     candidates = {name: _fit_named(values, name) for name in AUTO_CANDIDATES}
-    distance = {name: wasserstein(values, d) for name, d in candidates.items()}
+    measure = kolmogorov_smirnov if metric == "kolmogorov_smirnov" else wasserstein
+    distance = {name: measure(values, d) for name, d in candidates.items()}
     parametric = min(("norm", "expon"), key=lambda n: distance[n])
     best = (
         "gaussian_kde"
@@ -310,6 +318,21 @@ def wasserstein(values: np.ndarray, d: FittedDist) -> float:
     x = np.sort(values)
     q = (np.arange(1, len(x) + 1) - 0.5) / len(x)
     return float(np.mean(np.abs(x - d.ppf(q))))
+
+
+def kolmogorov_smirnov(values: np.ndarray, d: FittedDist) -> float:
+    """The Kolmogorov-Smirnov statistic of the sample against ``d``: the largest gap
+    between the sample's step CDF and ``d``'s CDF (scipy.stats.kstest's)."""
+    x = np.sort(values)
+    n = len(x)
+    if d.name == "gaussian_kde":
+        xs, grid = d.grid
+        cdf = np.interp(x, xs, grid)
+    else:
+        cdf = np.asarray(_frozen(d).cdf(x), dtype=np.float64)
+    above = np.arange(1, n + 1) / n - cdf
+    below = cdf - np.arange(n) / n
+    return float(max(above.max(), below.max()))
 
 
 def _fit_named(values: np.ndarray, dist: str) -> FittedDist:

@@ -9,7 +9,8 @@ Names are the columns the estimator saw: numeric fields as-is and one-hot column
   coefficient per class and feature, and each entry also names its ``class``.
 
 Models with neither (neighbours, kernels, neural networks, clusterers) explain nothing: [].
-DensityFunction lists its groups instead: ``{"feature", "group", "type", "params",
+FieldSelector lists each field's ``{"feature", "score", "p-value", "selected"}``, highest
+score first. DensityFunction lists its groups instead: ``{"feature", "group", "type", "params",
 "BoundaryRanges", "cardinality"}`` (see :meth:`kepler.ml.density.DensityFunction.summary`).
 """
 
@@ -28,6 +29,8 @@ def explain(pipeline: Pipeline) -> list[dict[str, Any]]:
     """Importances or coefficients of the fitted ``pipeline``, sorted by magnitude."""
     names = feature_names_out(pipeline)
     est = final_estimator(pipeline)
+    if hasattr(est, "kepler_summary"):  # its own per-field rows (FieldSelector's scores)
+        return list(est.kepler_summary(names))
     if getattr(est, "kepler_raw_features", False) and hasattr(est, "summary"):
         return [{"feature": names[0], **row} for row in est.summary()]
     importances = _attr(est, "feature_importances_")

@@ -15,14 +15,19 @@ on the rest:
 The fitted state is the training series and the maximum-likelihood parameters; predictions
 run statsmodels' Kalman filter with those parameters again, which gives exactly what the
 fitted statsmodels results give (``get_prediction``): one-step-ahead predictions over the
-training rows, then forecasts from the end of training through the held-back rows and
-``forecast_k`` steps beyond the last row, with ``conf_interval`` % intervals. Outputs are
+training rows, then forecasts from the end of training for ``forecast_k`` steps, with
+``conf_interval`` % intervals. As in MLTK (its StateSpaceForecast and ARIMA count
+``forecast_k`` from the last row fitted), the held-back rows are the first of those steps:
+``forecast_k - holdback`` rows come after the series. Both may be MLTK's time amounts
+(``holdback=3days forecast_k=2weeks``), counted in whole steps of the series. Outputs are
 MLTK's: ``predicted(<f>)``, ``lower<ci>(predicted(<f>))``, ``upper<ci>(predicted(<f>))``.
 
 ``apply`` on a saved forecaster forecasts from the trained state: an event at a training
 timestamp gets that step's prediction, a later one the forecast at its distance (in steps)
 from the series' end; the state is not updated with the applied events (fit again to move
-the forecast's origin). Events before the series' start get empty outputs.
+the forecast's origin). Events before the series' start get empty outputs. As MLTK's
+``apply`` does, it takes ``forecast_k=`` (rows after the later of the series' end and the
+last event) and ``conf_interval=`` (another interval than the fitted one).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from kepler.core.errors import BadParameter, DataError, require
+from kepler.core.params import duration_seconds
 
 TIME = "_time"
 MAX_SERIES_ROWS = 50_000  # statsmodels' likelihood fit is sequential: bound what a fit costs
@@ -57,9 +63,9 @@ class _Forecaster(BaseEstimator):
     algorithm: ClassVar[str] = ""
     single_field: ClassVar[bool] = False
 
-    forecast_k: int
+    forecast_k: int | str  # rows, or an MLTK time amount (2weeks)
     conf_interval: float
-    holdback: int
+    holdback: int | str
 
     # -- fitting -----------------------------------------------------------------------
 
@@ -85,29 +91,31 @@ class _Forecaster(BaseEstimator):
             self.time_step_ = _check_regular(times)
         else:
             self.time_step_ = 1.0
+        self.times_ = times
+        self.holdback_ = self._steps(self.holdback, "holdback")
+        self.forecast_k_ = self._steps(self.forecast_k, "forecast_k")
         n = len(values)
         if n > MAX_SERIES_ROWS:
             raise DataError(
                 f"{self.algorithm} fits at most {MAX_SERIES_ROWS:,} rows (got {n:,}); "
                 "aggregate first, e.g. `| timechart span=1h avg(<field>)`"
             )
-        if self.holdback >= n:
+        if self.holdback_ >= n:
             raise BadParameter(
                 f"holdback={self.holdback} leaves no rows to fit on (the series has {n})",
                 detail={"parameter": "holdback"},
             )
-        n_train = n - self.holdback
+        n_train = n - self.holdback_
         need = self._min_rows()
         if n_train < need:
             raise DataError(
                 f"{self.algorithm} {self._describe()} needs at least {need} rows to fit on; "
-                f"got {n_train}" + (f" after holdback={self.holdback}" if self.holdback else "")
+                f"got {n_train}" + (f" after holdback={self.holdback}" if self.holdback_ else "")
             )
         for j, f in enumerate(fields):
             if np.isnan(values[:n_train, j]).all():
                 raise DataError(f"field {f!r} has no numeric values to forecast")
         self.fields_ = fields
-        self.times_ = times
         self.values_ = values
         self.n_train_ = n_train
         self.params_ = [self._fit_one(values[:n_train, j]) for j in range(len(fields))]
@@ -120,6 +128,32 @@ class _Forecaster(BaseEstimator):
         # passes that fit() adds for its results object (predictions re-filter anyway).
         params = self._model(y).fit(**self._fit_kwargs(), return_params=True)
         return np.asarray(params, dtype=np.float64)
+
+    def _steps(self, value: Any, name: str) -> int:
+        """``holdback``/``forecast_k`` in rows: a number as it is, an MLTK time amount
+        (``3days``, ``2weeks``) as the whole steps of the series it spans (a 5% slack
+        absorbs months of 28 to 31 days against 30)."""
+        seconds = duration_seconds(value)
+        if seconds is None:
+            steps = int(value)
+        elif self.times_ is None:
+            raise BadParameter(
+                f"{name}={value} is a time amount, but the series has no _time to count it "
+                f"in: give {name} in rows",
+                detail={"parameter": name},
+            )
+        else:
+            steps = int(np.floor(seconds / self.time_step_ + 0.05))
+        if name == "forecast_k" and steps > MAX_FORECAST_K:
+            raise BadParameter(
+                f"forecast_k={value} is {steps:,} steps of this series; at most {MAX_FORECAST_K:,}",
+                detail={"parameter": name},
+            )
+        return steps
+
+    def _holdback(self) -> int:
+        # a model saved before time amounts were read has only its holdback in rows
+        return int(getattr(self, "holdback_", self.holdback))
 
     def _check_params(self) -> None:
         if not 0 < float(self.conf_interval) < 100:
@@ -144,12 +178,15 @@ class _Forecaster(BaseEstimator):
 
     # -- predictions --------------------------------------------------------------------
 
-    def output_fields(self) -> list[str]:
-        """MLTK's names: ``predicted(<f>)``, ``lower<ci>(...)``, ``upper<ci>(...)`` per field."""
-        return [n for f in self.fields_ for n in output_names(f, self.conf_interval)]
+    def output_fields(self, conf_interval: float | None = None) -> list[str]:
+        """MLTK's names: ``predicted(<f>)``, ``lower<ci>(...)``, ``upper<ci>(...)`` per field
+        (``conf_interval``: another interval than the fitted one, as apply may ask)."""
+        ci = self.conf_interval if conf_interval is None else conf_interval
+        return [n for f in self.fields_ for n in output_names(f, ci)]
 
-    def _predictions(self, j: int, end: int) -> np.ndarray:
+    def _predictions(self, j: int, end: int, conf_interval: float | None = None) -> np.ndarray:
         """Field ``j``'s (mean, lower, upper) for positions 0..``end`` of the series, as rows."""
+        ci = float(self.conf_interval if conf_interval is None else conf_interval)
         from statsmodels.tools.sm_exceptions import ValueWarning
 
         y = self.values_[: self.n_train_, j]
@@ -158,12 +195,10 @@ class _Forecaster(BaseEstimator):
             warnings.simplefilter("ignore", RuntimeWarning)
             prediction = self._model(y).filter(self.params_[j]).get_prediction(start=0, end=end)
             mean = np.asarray(prediction.predicted_mean, dtype=np.float64)
-            bounds = np.asarray(
-                prediction.conf_int(alpha=1 - float(self.conf_interval) / 100), dtype=np.float64
-            )
+            bounds = np.asarray(prediction.conf_int(alpha=1 - ci / 100), dtype=np.float64)
         return np.column_stack([mean, bounds[:, 0], bounds[:, 1]])
 
-    def _at(self, positions: np.ndarray) -> np.ndarray:
+    def _at(self, positions: np.ndarray, conf_interval: float | None = None) -> np.ndarray:
         """The outputs (one column per output field) at integer ``positions`` of the series;
         negative positions (before its start) get NaN."""
         out = np.full((len(positions), 3 * len(self.fields_)), np.nan)
@@ -171,25 +206,33 @@ class _Forecaster(BaseEstimator):
         if not valid.any():
             return out
         end = int(positions[valid].max())
-        if end - (self.n_train_ - 1) > MAX_FORECAST_K + self.holdback:
+        if end - (self.n_train_ - 1) > MAX_FORECAST_K + self._holdback():
             raise DataError(
                 f"these events lie {end - len(self.values_) + 1:,} steps after the series' end;"
                 f" a forecast reaches {MAX_FORECAST_K:,} steps at most: fit on recent data"
             )
         for j in range(len(self.fields_)):
-            out[valid, 3 * j : 3 * j + 3] = self._predictions(j, end)[positions[valid]]
+            predictions = self._predictions(j, end, conf_interval)
+            out[valid, 3 * j : 3 * j + 3] = predictions[positions[valid]]
         return out
 
     def forecast(self, forecast_k: int | None = None) -> pd.DataFrame:
-        """The fitted series and ``forecast_k`` rows after it (the fitted value by default):
-        ``_time`` (when the series has it), the field(s), then the output fields."""
+        """The fitted series and the forecast after it: ``_time`` (when the series has it),
+        the field(s), then the output fields. ``forecast_k`` (the fitted value by default)
+        counts steps from the last row fitted, as MLTK's StateSpaceForecast and ARIMA do:
+        the ``holdback`` rows are the first of them, so ``forecast_k - holdback`` rows
+        come after the series (none when ``forecast_k`` is at most ``holdback``)."""
         check_is_fitted(self, "params_")
-        k = self.forecast_k if forecast_k is None else int(forecast_k)
+        if forecast_k is None:
+            k = int(getattr(self, "forecast_k_", self.forecast_k))
+        else:
+            k = int(forecast_k)
         if not 0 <= k <= MAX_FORECAST_K:
             raise BadParameter(
                 f"forecast_k must be between 0 and {MAX_FORECAST_K:,}; got {k}",
                 detail={"parameter": "forecast_k"},
             )
+        k = max(0, k - self._holdback())
         n = len(self.values_)
         columns: dict[str, Any] = {}
         if self.times_ is not None:
@@ -202,9 +245,10 @@ class _Forecaster(BaseEstimator):
             columns[name] = outputs[:, i]
         return pd.DataFrame(columns)
 
-    def predict_events(self, X: Any) -> pd.DataFrame:
+    def predict_events(self, X: Any, conf_interval: float | None = None) -> pd.DataFrame:
         """The output fields for each of ``X``'s rows, by its ``_time`` (see the module
         docstring); without ``_time`` in the model, rows are the series from its start."""
+        _check_conf_interval(conf_interval)
         check_is_fitted(self, "params_")
         frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
         if self.times_ is None:
@@ -213,16 +257,21 @@ class _Forecaster(BaseEstimator):
             if TIME not in frame.columns:
                 raise DataError(f"{self.algorithm} forecasts by _time: the events need _time")
             positions = self._positions(_seconds(frame[TIME], allow_missing=True))
-        return pd.DataFrame(self._at(positions), columns=self.output_fields(), index=frame.index)
+        return pd.DataFrame(
+            self._at(positions, conf_interval),
+            columns=self.output_fields(conf_interval),
+            index=frame.index,
+        )
 
     def event_seconds(self, X: Any) -> np.ndarray:
         """The events' ``_time`` as epoch seconds (NaN where missing)."""
         return _seconds(pd.DataFrame(X)[TIME], allow_missing=True)
 
-    def future(self, X: Any, forecast_k: int) -> pd.DataFrame:
+    def future(self, X: Any, forecast_k: int, conf_interval: float | None = None) -> pd.DataFrame:
         """``forecast_k`` rows after the later of the series' end and ``X``'s last event:
         ``_time`` (when the model has it) and the output fields."""
         check_is_fitted(self, "params_")
+        _check_conf_interval(conf_interval)
         k = int(forecast_k)
         if not 0 <= k <= MAX_FORECAST_K:
             raise BadParameter(
@@ -239,8 +288,8 @@ class _Forecaster(BaseEstimator):
             last = int(self._positions(np.array([latest]))[0])
             start = self.times_[-1] + (last - n + 1) * self.time_step_
             columns[TIME] = start + self.time_step_ * np.arange(1, k + 1)
-        outputs = self._at(np.arange(last + 1, last + 1 + k))
-        for i, name in enumerate(self.output_fields()):
+        outputs = self._at(np.arange(last + 1, last + 1 + k), conf_interval)
+        for i, name in enumerate(self.output_fields(conf_interval)):
             columns[name] = outputs[:, i]
         return pd.DataFrame(columns)
 
@@ -267,7 +316,7 @@ class _Forecaster(BaseEstimator):
         field, named ``mae_<f>`` when there are several."""
         check_is_fitted(self, "params_")
         n = len(self.values_)
-        start = self.n_train_ if self.holdback else 1
+        start = self.n_train_ if self._holdback() else 1
         out: dict[str, float] = {}
         for j, f in enumerate(self.fields_):
             predicted = self._predictions(j, n - 1)[start:, 0]
@@ -290,9 +339,9 @@ class StateSpaceForecast(_Forecaster):
 
     def __init__(
         self,
-        forecast_k: int = 0,
+        forecast_k: int | str = 0,
         conf_interval: float = 95,
-        holdback: int = 0,
+        holdback: int | str = 0,
         period: int | None = None,
     ) -> None:
         self.forecast_k = forecast_k
@@ -324,9 +373,9 @@ class ARIMA(_Forecaster):
     def __init__(
         self,
         order: str | None = None,
-        forecast_k: int = 0,
+        forecast_k: int | str = 0,
         conf_interval: float = 95,
-        holdback: int = 0,
+        holdback: int | str = 0,
     ) -> None:
         self.order = order
         self.forecast_k = forecast_k
@@ -380,6 +429,14 @@ def parse_order(order: Any) -> tuple[int, int, int]:
             detail={"parameter": "order"},
         )
     return p, d, q
+
+
+def _check_conf_interval(conf_interval: float | None) -> None:
+    if conf_interval is not None and not 0 < float(conf_interval) < 100:
+        raise BadParameter(
+            f"conf_interval must be between 0 and 100 (a percentage); got {conf_interval}",
+            detail={"parameter": "conf_interval"},
+        )
 
 
 def output_names(field: str, conf_interval: float) -> list[str]:

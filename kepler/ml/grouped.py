@@ -55,7 +55,7 @@ class GroupSkipped(UserWarning):
 
 def group_keys(X: pd.DataFrame, by: Sequence[str]) -> np.ndarray:
     """Each row's group key (object array); ``None`` where a ``by`` value is empty."""
-    parts = [X[name].map(_key_part) for name in by]
+    parts = [X[name].map(key_part) for name in by]
     key = parts[0]
     for p in parts[1:]:
         key = key.str.cat(p, sep=",")
@@ -67,7 +67,7 @@ def group_keys(X: pd.DataFrame, by: Sequence[str]) -> np.ndarray:
     return keys
 
 
-def _key_part(v: Any) -> Any:
+def key_part(v: Any) -> Any:
     if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) or v == "":
         return None
     if isinstance(v, float | np.floating) and float(v).is_integer():

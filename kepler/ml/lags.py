@@ -51,7 +51,9 @@ class LagFeatures(TransformerMixin, BaseEstimator):
         keys += [pd.factorize(X[k])[0] for k in reversed(self.by)]
         order = np.lexsort(keys)
         ordered = X.iloc[order].reset_index(drop=True)  # positions in time order
-        grouped: Any = ordered.groupby(list(self.by), sort=False) if self.by else None
+        # dropna=False: rows with an empty `by` value are a group of their own here (the
+        # model leaves them out), so every row keeps its place in the output.
+        grouped: Any = ordered.groupby(list(self.by), sort=False, dropna=False) if self.by else None
         added: dict[str, np.ndarray] = {}
         for f in self.fields:
             column = ordered[f] if grouped is None else grouped[f]

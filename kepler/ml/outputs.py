@@ -144,7 +144,7 @@ def _predict_frame(
 
 
 # Apply-time options, by the models that take them.
-FORECAST_OPTIONS = ("forecast_k",)
+FORECAST_OPTIONS = ("forecast_k", "conf_interval")
 
 
 def _check_options(meta: ModelMeta, options: Mapping[str, Any]) -> None:
@@ -170,10 +170,12 @@ def _check_options(meta: ModelMeta, options: Mapping[str, Any]) -> None:
         )
 
 
-def _forecast_names(meta: ModelMeta, out: str | None) -> list[str]:
+def _forecast_names(
+    meta: ModelMeta, out: str | None, conf_interval: float | None = None
+) -> list[str]:
     from kepler.ml.forecast import output_names
 
-    ci = meta.params.get("conf_interval", 95)
+    ci = meta.params.get("conf_interval", 95) if conf_interval is None else conf_interval
     fields = [f for f in meta.features if f != "_time"]
     names: list[str] = []
     for f in fields:
@@ -195,21 +197,23 @@ def _forecast_frame(
 ) -> pd.DataFrame:
     """Each event's forecast at its ``_time``; with ``forecast_k``, ``_time`` and the
     outputs for the events, then ``forecast_k`` rows after the later of the series' end
-    and the last event (see :mod:`kepler.ml.forecast`)."""
-    names = _forecast_names(meta, output_name or meta.output_name)
+    and the last event (see :mod:`kepler.ml.forecast`); with ``conf_interval``, that
+    interval (and its names) instead of the fitted one."""
+    ci = options.get("conf_interval")
+    names = _forecast_names(meta, output_name or meta.output_name, ci)
     est = final_estimator(pipeline)
     X = (
         frame
         if conformed
         else frames.conform(frame, {f: meta.feature_types[f] for f in meta.features})
     )
-    out = est.predict_events(X) if len(frame) else pd.DataFrame(columns=est.output_fields())
+    out = est.predict_events(X, ci) if len(frame) else pd.DataFrame(columns=est.output_fields(ci))
     out = out.astype(np.float64)
     out.columns = names
     out.attrs["missing_fields"] = [f for f in meta.features if f not in frame.columns]
     if "forecast_k" not in options:
         return out
-    future = est.future(X, int(options["forecast_k"]))
+    future = est.future(X, int(options["forecast_k"]), ci)
     future.columns = [*future.columns[: -len(names)], *names]
     if "_time" in future.columns:
         out.insert(0, "_time", est.event_seconds(X))
@@ -304,6 +308,8 @@ def _grouped_frame(
         if conformed
         else frames.conform(frame, {f: meta.feature_types[f] for f in meta.features})
     )
+    if "lags" in pipeline.named_steps:  # lags= with `by`: each group's own past, first
+        X = pipeline.named_steps["lags"].transform(X)
     parts = []
     for key, rows in grouped.split(X).items():
         model = grouped.groups_[key]

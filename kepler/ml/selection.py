@@ -8,6 +8,9 @@ MLTK builds it: ``param`` must be an integer for ``percentile`` and ``k_best`` a
 (0, 1) for ``fpr``, ``fdr`` and ``fwe``; left out, it is scikit-learn's default. Each kept
 field comes out as ``fs_<field>`` (one-hot columns as ``fs_<field>=<value>``); ``as <out>``
 replaces ``fs``.
+
+``summary`` lists every field the selector saw with its ``score`` (the F statistic) and
+``p-value``, as MLTK's FieldSelector summary does, and whether it was ``selected``.
 """
 
 from __future__ import annotations
@@ -66,6 +69,25 @@ class FieldSelector(TransformerMixin, BaseEstimator):
             if kept
         ]
 
+    def kepler_summary(self, names: list[str]) -> list[dict[str, Any]]:
+        """One entry per input field (``names``, the columns the selector saw): its score
+        and p-value, and whether it was kept; highest score first."""
+        check_is_fitted(self)
+        if len(names) != len(self.support_):  # names it cannot pair: explain nothing
+            return []
+        rows = [
+            {
+                "feature": name,
+                "score": _finite(score),
+                "p-value": _finite(p),
+                "selected": bool(kept),
+            }
+            for name, score, p, kept in zip(
+                names, self.selector_.scores_, self.selector_.pvalues_, self.support_, strict=True
+            )
+        ]
+        return sorted(rows, key=lambda r: -np.inf if r["score"] is None else -r["score"])
+
     def _param(self) -> float | int:
         value = float(self.param) if self.param is not None else 0.0
         if self.mode in ALPHA_MODES:
@@ -83,3 +105,9 @@ class FieldSelector(TransformerMixin, BaseEstimator):
                 detail={"parameter": "param"},
             )
         return int(value)
+
+
+def _finite(value: Any) -> float | None:
+    """A number JSON can carry: a constant field's undefined score is None."""
+    number = float(value)
+    return number if np.isfinite(number) else None

@@ -59,6 +59,16 @@ def _documents(X: Any, algorithm: str) -> tuple[str, np.ndarray]:
     return name, column.fillna("").astype(str).to_numpy()
 
 
+def document_frequency(value: Any, default: float) -> float:
+    """``max_df``/``min_df`` as MLTK's TFIDF reads them (its algos/TFIDF.py): 1 or 1.0 is
+    the default (every document for max_df, one for min_df), another whole number a count
+    of documents, anything else a share of them."""
+    number = float(value)
+    if number == 1.0:
+        return default
+    return int(number) if number.is_integer() else number
+
+
 def _text_kwargs(est: Any) -> dict[str, Any]:
     return {
         "ngram_range": ngram_pair(est.ngram_range),
@@ -106,8 +116,8 @@ class TFIDF(TransformerMixin, BaseEstimator):
         self.field_, docs = _documents(X, "TFIDF")
         self.vectorizer_ = TfidfVectorizer(
             max_features=int(self.max_features),
-            max_df=self.max_df,
-            min_df=self.min_df,
+            max_df=document_frequency(self.max_df, 1.0),
+            min_df=document_frequency(self.min_df, 1),
             **_text_kwargs(self),
         )
         try:

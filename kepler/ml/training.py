@@ -30,13 +30,14 @@ from kepler.ml import frames, registry, splits
 from kepler.ml.devices import score_on_cpu
 from kepler.ml.explain import explain
 from kepler.ml.forecast import TIME
+from kepler.ml.grouped import NAMED_SKIPS, group_keys, key_part
 from kepler.ml.lags import LagFeatures
 from kepler.ml.meta import ModelMeta
 from kepler.ml.metrics import compute_metrics, holdout_sample
 from kepler.ml.monitoring.baseline import try_fit_baseline
 from kepler.ml.outputs import check_probabilities, output_fields
 from kepler.ml.pipeline import build_pipeline
-from kepler.ml.validation import cross_validate
+from kepler.ml.validation import cross_validate, mean_metrics
 
 # Below this many rows a holdout would leave too little to fit or to score.
 MIN_ROWS_FOR_HOLDOUT = 10
@@ -114,6 +115,15 @@ def train(
     features = expand_features(spec.features, columns, exclude=(target,) if target else ())
     if info.task == "forecaster" and TIME in columns and TIME not in features:
         features = [TIME, *features]  # MLTK's forecasters follow _time without being told
+    if hasattr(estimator, "kepler_inputs"):  # fields a model reads besides those listed
+        listed, features = features, estimator.kepler_inputs(features)
+        absent = [f for f in features if f not in listed and f not in columns]
+        if absent:
+            raise DataError(
+                f"{info.name} reads {', '.join(map(repr, absent))}, which the data does not "
+                "have; check the name, or that the search extracts it",
+                detail={"fields": absent},
+            )
     by = _by_fields(info.name, estimator, spec, features, columns)
     grouped = bool(by) and not getattr(estimator, "kepler_raw_features", False)
     if grouped:  # a group's model sees its own rows: its `by` values are constant there
@@ -152,7 +162,7 @@ def train(
     raw_features, raw_types, X_raw = list(features), feature_types, X
     lagger = None
     if spec.lags or spec.rolling:
-        lagger, X_raw, raw_features, raw_types = _lag_step(frame, X, feature_types, spec, rows)
+        lagger, X_raw, raw_features, raw_types = _lag_step(frame, X, feature_types, spec, rows, by)
         if getattr(estimator, "kepler_raw_features", False):
             raise InvalidSpec(f"{info.name} models raw values; fit it without lags= or rolling=")
         report(0.12, "adding lag and rolling-window features")
@@ -176,21 +186,22 @@ def train(
     order = _time_order(frame, time_field, rows) if split == splits.TIME else None
     folds: list[dict[str, Any]] = []
     cv_metrics: dict[str, float] = {}
+    fold_skips: dict[str, str] = {}
     if spec.kfold_cv:
         if not scored or y is None:
             raise InvalidSpec(
                 f"kfold_cv scores classifiers and regressors; {info.name} is "
                 f"{_article(info.task)}: drop kfold_cv"
             )
-        if grouped:
-            raise InvalidSpec(
-                "kfold_cv validates one model; with `by` each group has its own: drop "
-                "kfold_cv (the holdout is then scored per group and overall)"
-            )
         report(0.15, f"validating on {spec.kfold_cv} {split}-ordered folds")
-        folds, cv_metrics = _cross_validate(
-            estimator, feature_types, info, X, y, spec, order, seed, report
-        )
+        if grouped:  # each group's model is validated on folds of its own rows
+            folds, cv_metrics, fold_skips = _cross_validate_groups(
+                estimator, feature_types, info, X, y, spec, order, seed, by, max_groups
+            )
+        else:
+            folds, cv_metrics = _cross_validate(
+                estimator, feature_types, info, X, y, spec, order, seed, report
+            )
         train_rows, holdout_rows = np.arange(len(X)), None  # the folds validated it
     elif order is not None and scored:
         train_rows, holdout_rows = splits.time_holdout(order, spec.holdout, spec.gap)
@@ -203,12 +214,22 @@ def train(
 
     report(0.2, f"fitting {info.name} on {len(X_train):,} rows")
     fit_warnings = _fit(pipeline, X_train, y_train, info.name)
+    if fold_skips:
+        named = "; ".join(f"{k}: {why}" for k, why in list(fold_skips.items())[:NAMED_SKIPS])
+        more = len(fold_skips) - NAMED_SKIPS
+        fit_warnings.append(
+            f"kfold_cv: {len(fold_skips)} groups could not be folded and have no fold scores "
+            f"(each still gets its model where its rows allow): {named}"
+            + (f"; and {more} more" if more > 0 else "")
+        )
 
     report(0.8, "scoring")
     sample = None
     groups = None
     if folds:
         metrics = cv_metrics
+        if grouped:  # each group's rows, and its folds' mean scores
+            groups = _fold_groups(pipeline, info.task, X_train, folds, by)
     elif grouped:
         metrics, groups, sample = _score_grouped(
             pipeline, info.task, X_train, X_holdout, y, holdout_rows, seed
@@ -320,11 +341,15 @@ def _lag_step(
     types: dict[str, str],
     spec: FitSpec,
     rows: np.ndarray | None,
+    by: list[str],
 ) -> tuple[LagFeatures, pd.DataFrame, list[str], dict[str, str]]:
     """The lag step for ``spec``, the raw features it reads (the time field added when it
-    is not one of them) and their types."""
+    is not one of them) and their types. With `by`, each group's lags come from its own
+    rows, in time order (a `by` field itself is not lagged)."""
     time_field = spec.time_field or splits.DEFAULT_TIME_FIELD
-    fields = [f for f, t in types.items() if t == frames.NUMERIC and f != time_field]
+    fields = [
+        f for f, t in types.items() if t == frames.NUMERIC and f != time_field and f not in by
+    ]
     if not fields:
         raise DataError("lags= and rolling= copy numeric fields; name at least one after `from`")
     raw_features, raw_types, X_raw = list(X.columns), dict(types), X
@@ -339,6 +364,7 @@ def _lag_step(
         lags=spec.lags,
         rolling=spec.rolling,
         time_field=time_field,
+        by=tuple(by),
         keep_time=time_field in X.columns,
     )
     return lagger, X_raw, raw_features, raw_types
@@ -379,6 +405,94 @@ def _cross_validate(
         seed=seed,
         progress=lambda i: report(0.15 + 0.05 * i / k, f"fold {i} of {k}"),
     )
+
+
+def _cross_validate_groups(
+    estimator: Any,
+    feature_types: dict[str, str],
+    info: Any,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    spec: FitSpec,
+    order: np.ndarray | None,
+    seed: int,
+    by: list[str],
+    max_groups: int,
+) -> tuple[list[dict[str, Any]], dict[str, float], dict[str, str]]:
+    """``kfold_cv`` with `by`: each group's rows folded on their own (in time order when
+    ``order`` is given), a fresh model per fold as the group's own model is fitted. The
+    rows name the group's `by` values before the fold's; the means are over every fold
+    of every group. Groups too small or too uniform to fold are left out, by key, with
+    why (the third value); when none can be folded the fit fails."""
+    keys = group_keys(X, by)
+    groups = sorted({k for k in keys if k is not None})
+    if len(groups) > max_groups:
+        raise DataError(
+            f"`by {','.join(by)}` makes {len(groups):,} groups; at most {max_groups:,} may be "
+            "fitted (KEPLER_MAX_GROUPS): group by fewer values",
+            detail={"groups": len(groups), "max_groups": max_groups},
+        )
+    inner = [c for c in X.columns if c not in by]
+    inner_types = {c: feature_types[c] for c in inner}
+    rows: list[dict[str, Any]] = []
+    means: list[dict[str, float]] = []
+    skipped: dict[str, str] = {}
+    for key in groups:
+        members = np.flatnonzero(keys == key)
+        group_order = None
+        if order is not None:  # the group's rows, in time order, as positions among them
+            position = np.full(len(X), -1, dtype=np.int64)
+            position[members] = np.arange(len(members))
+            group_order = position[order][position[order] >= 0]
+        try:
+            group_rows, group_means = _cross_validate(
+                estimator,
+                inner_types,
+                info,
+                X.iloc[members][inner],
+                y[members],
+                spec,
+                group_order,
+                seed,
+                _silent,
+            )
+        except (DataError, BadParameter) as exc:
+            skipped[key] = exc.message
+            continue
+        values = {b: key_part(X[b].iloc[members[0]]) for b in by}
+        rows += [{**values, **row} for row in group_rows]
+        means.append(group_means)
+    if not rows:
+        first = next(iter(skipped.items()), ("", "no rows"))
+        raise DataError(
+            f"kfold_cv={spec.kfold_cv} with `by {','.join(by)}`: no group can be folded (group "
+            f"{first[0]}: {first[1]}); send more rows per group or ask for fewer folds",
+            detail={"groups": len(groups)},
+        )
+    return rows, mean_metrics(means), skipped
+
+
+def _fold_groups(
+    pipeline: Pipeline,
+    task: str,
+    X: pd.DataFrame,
+    folds: list[dict[str, Any]],
+    by: list[str],
+) -> list[dict[str, Any]]:
+    """A `by` model's group rows (kepler.ml.grouped.score_groups) with each group's mean
+    fold scores as its ``metric.<name>``."""
+    from kepler.ml.grouped import score_groups
+
+    _, groups = score_groups(pipeline, task, X.iloc[:0], None, holdout=False)
+    scores: dict[str, list[dict[str, float]]] = {}
+    skip = {"fold_number", "n_train", "n_test", *by}
+    for fold in folds:
+        key = ",".join(str(fold[b]) for b in by)
+        scores.setdefault(key, []).append({k: v for k, v in fold.items() if k not in skip})
+    for group in groups:
+        means = mean_metrics(scores.get(str(group.get("group")), []))
+        group.update({f"metric.{k}": v for k, v in sorted(means.items())})
+    return groups
 
 
 def _article(task: str) -> str:

@@ -1,10 +1,15 @@
 """``kfold_cv=<k>``: fit one fresh pipeline per fold and score it on the fold's rows.
 
-Each fold answers in MLTK's shape (one row per fold, ``fold_number`` from 1):
+Each fold answers in MLTK's shape (one row per fold, ``fold_number`` from 1), under the
+names of the scikit-learn scorers MLTK's k-fold scoring asks ``cross_validate`` for
+(MLTK's ``ClassifierMixin``/``RegressorMixin``):
 
-* classifiers: ``accuracy``, ``f1``, ``precision``, ``recall`` (weighted by class size,
-  as MLTK's k-fold scoring reports them);
+* classifiers: ``accuracy``, ``f1_weighted``, ``precision_weighted``,
+  ``recall_weighted`` (averaged over classes weighted by their size);
 * regressors: ``neg_mean_squared_error``, ``r2``.
+
+With ``by`` (:mod:`kepler.ml.training`) each group is folded on its own rows, and each
+row also names its group's ``by`` values.
 
 The version's own metrics are the means over the folds of Kepler's usual holdout metrics
 (:func:`kepler.ml.metrics.compute_metrics`), so versions validated either way compare
@@ -68,9 +73,9 @@ def fold_metrics(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str,
             kw: dict[str, Any] = {"average": "weighted", "zero_division": 0}
             return {
                 "accuracy": float(skm.accuracy_score(y_true, y_pred)),
-                "f1": float(skm.f1_score(y_true, y_pred, **kw)),
-                "precision": float(skm.precision_score(y_true, y_pred, **kw)),
-                "recall": float(skm.recall_score(y_true, y_pred, **kw)),
+                "f1_weighted": float(skm.f1_score(y_true, y_pred, **kw)),
+                "precision_weighted": float(skm.precision_score(y_true, y_pred, **kw)),
+                "recall_weighted": float(skm.recall_score(y_true, y_pred, **kw)),
             }
         out = {"neg_mean_squared_error": -float(skm.mean_squared_error(y_true, y_pred))}
         if len(y_true) > 1:

@@ -3,13 +3,15 @@ workers and write the scores through HEC (``AsyncApply``, ``async=t index=<index
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Mapping
 from typing import Any
 
 from kepler.core import wire
-from kepler.core.errors import HecNotConfigured, InvalidSpec
+from kepler.core.errors import BadParameter, HecNotConfigured, InvalidSpec
 from kepler.core.refs import ModelRef
-from kepler.core.spec import ApplySpec
+from kepler.core.spec import APPLY_FORECAST_OPTIONS, ApplySpec
 from kepler.searchcommand.bridge import BridgeClient
 from kepler.searchcommand.subcommand import CSV, Reply, Subcommand, Upload, rows_to_csv
 
@@ -18,6 +20,7 @@ HEC_SETUP = (
     "KEPLER_HEC_URL and KEPLER_HEC_TOKEN where the bridge runs"
 )
 CHUNKED_IDX = "_chunked_idx"
+TIME = "_time"
 
 
 def _describe(bridge: BridgeClient, spec: ApplySpec) -> wire.ModelView:
@@ -31,7 +34,12 @@ class Apply(Subcommand):
     getinfo names them as ``required_fields``, so splunkd sends those (plus
     ``_chunked_idx``) and merges the answer, ``_chunked_idx`` and the output fields, back
     into the full events. ``_raw`` and every other field never leave splunkd. With
-    ``index=``, every field goes to the bridge, which writes whole events through HEC."""
+    ``index=``, every field goes to the bridge, which writes whole events through HEC.
+
+    A forecaster's ``forecast_k=<k>`` (MLTK's ``apply`` option) answers, after the events,
+    ``k`` new rows (``_time`` and the forecast) after the later of the series' end and the
+    latest event: the events pass whole (rows are added, so nothing is merged back by
+    ``_chunked_idx``), and the rows come with the last chunk."""
 
     def __init__(self, spec: ApplySpec, bridge: BridgeClient, shadow: str | None = None) -> None:
         self.spec = spec
@@ -44,7 +52,12 @@ class Apply(Subcommand):
             challenger = _describe(bridge, ApplySpec(ModelRef.parse(shadow)))
             self.shadow = challenger.ref
             features += [str(f) for f in challenger.features or [] if f not in features]
-        self.required = features if spec.index is None and features else None
+        self.forecast_k: int | None = spec.options.get("forecast_k")
+        self.features = features
+        self.latest: float | None = None  # the latest event _time seen (forecast_k)
+        _check_forecast_options(spec, found)
+        relay = spec.index is None and features and self.forecast_k is None
+        self.required = features if relay else None
         if spec.index is not None:
             status = bridge.json("GET", wire.HEC, hec=True)
             if not status.get("configured"):
@@ -57,9 +70,17 @@ class Apply(Subcommand):
         return info
 
     def execute(self, body: bytes, finished: bool) -> Reply:
+        future = finished and self.forecast_k is not None
         if not body or body.isspace():  # no copy of a 20 MB chunk just to test it
-            return {"finished": finished}, b""
+            return {"finished": finished}, self._future(b"") if future else b""
+        if self.forecast_k is not None:
+            self._note_latest(body)
+        reply, scored = self._score(body, finished)
+        return reply, self._future(scored) if future else scored
+
+    def _score(self, body: bytes, finished: bool) -> Reply:
         relay = self.required is not None  # only the output fields come back
+        per_chunk = {k: v for k, v in self.spec.options.items() if k != "forecast_k"}
         options = wire.ModelApply(
             probabilities=self.spec.probabilities,
             output_name=self.spec.output_name,
@@ -68,7 +89,7 @@ class Apply(Subcommand):
             index=self.spec.index,
             sourcetype=self.spec.sourcetype if self.spec.index is not None else None,
             shadow=self.shadow,
-            **self.spec.options,
+            **per_chunk,
         )
         headers, scored = self.bridge.request(
             "POST",
@@ -83,6 +104,68 @@ class Apply(Subcommand):
         if warnings:
             reply["inspector"] = {"messages": [["WARN", text] for text in warnings]}
         return reply, scored
+
+    def _note_latest(self, body: bytes) -> None:
+        """Remember the latest ``_time`` among the chunk's events."""
+        reader = csv.reader(io.StringIO(body.decode("utf-8", "replace")))
+        header = next(reader, [])
+        if TIME not in header:
+            return
+        at = header.index(TIME)
+        for row in reader:
+            try:
+                seconds = float(row[at])
+            except (IndexError, ValueError):
+                continue
+            if self.latest is None or seconds > self.latest:
+                self.latest = seconds
+
+    def _future(self, scored: bytes) -> bytes:
+        """``scored`` (the last chunk's events, CSV) followed by the ``forecast_k`` rows
+        after the series' end or the latest event, whichever is later. The bridge is asked
+        with one stand-in event at that time, whose own row is dropped from the answer."""
+        field = TIME if TIME in self.features else self.features[0]
+        stand_in = "" if field != TIME or self.latest is None else repr(self.latest)
+        options = wire.ModelApply(
+            output_name=self.spec.output_name,
+            include_input=False,
+            forecast_k=self.forecast_k,
+            conf_interval=self.spec.options.get("conf_interval"),
+        )
+        _, answer = self.bridge.request(
+            "POST",
+            wire.apply(self.pinned),
+            body=f"{field}\r\n{stand_in}\r\n".encode(),
+            content_type=CSV,
+            params=options.to_params(),
+        )
+        rows = _csv_rows(scored) + _csv_rows(answer)[1:]
+        return rows_to_csv(rows)
+
+
+def _csv_rows(body: bytes) -> list[dict[str, Any]]:
+    if not body.strip():
+        return []
+    return list(csv.DictReader(io.StringIO(body.decode("utf-8", "replace"))))
+
+
+def _check_forecast_options(spec: ApplySpec, found: wire.ModelView) -> None:
+    """A forecaster's apply options go to forecasters, and forecast_k's rows to the
+    search's results (not through index=)."""
+    given = [k for k in APPLY_FORECAST_OPTIONS if k in spec.options]
+    if not given:
+        return
+    if found.task != "forecaster":
+        raise BadParameter(
+            f"{given[0]}= applies to forecasters (StateSpaceForecast, ARIMA); {found.name} is "
+            f"a {found.algorithm}: drop {given[0]}=",
+            detail={"parameter": given[0]},
+        )
+    if "forecast_k" in given and spec.index is not None:
+        raise InvalidSpec(
+            "forecast_k= adds forecast rows to the search's results; it does not go with "
+            "index= (apply without index=, then `| collect` the rows you want kept)"
+        )
 
 
 def _hec_warnings(headers: Mapping[str, str]) -> list[str]:
@@ -117,6 +200,9 @@ class AsyncApply(Subcommand):
             raise InvalidSpec(
                 "async=t writes the scores to an index instead of returning them: add index=<index>"
             )
+        given = [k for k in APPLY_FORECAST_OPTIONS if k in spec.options]
+        if given:
+            raise InvalidSpec(f"{given[0]}= is not taken with async=t: apply without async=t")
         self.spec = spec
         self.index: str = spec.index
         self.bridge = bridge

@@ -132,7 +132,7 @@ class Fit(Subcommand):
             )
             keep = {k: row[k] for k in ("model", "version", "job_id")}
             rows = [{**fold, "split": result.get("split"), **keep} for fold in folds]
-            return info(True, messages), rows_to_csv(rows)
+            return _warned(info(True, messages), result), rows_to_csv(rows)
         if self.options.get("output") == "events":
             # MLTK's fit answers with the training events and their predictions.
             summary = ", ".join(f"{k}={v}" for k, v in row.items() if v is not None)

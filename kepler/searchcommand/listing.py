@@ -88,6 +88,7 @@ def summary_rows(bridge: BridgeClient, ref: ModelRef) -> list[dict[str, Any]]:
             "coefficient",
             "class",
             *("group", "type", "params", "BoundaryRanges", "cardinality"),  # DensityFunction
+            *("score", "p-value", "selected"),  # FieldSelector
         ):
             if key in item:
                 row[key] = item[key]

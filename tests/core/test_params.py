@@ -32,6 +32,11 @@ from kepler.core.params import Param, ParamSet, check_params, coerce, to_kwargs
         ("any", "none", None),
         ("any", "sqrt", "sqrt"),
         ("any", [1, 2], [1, 2]),
+        ("steps", "14", 14),
+        ("steps", 3, 3),
+        ("steps", "3days", "3days"),
+        ("steps", "2Weeks", "2weeks"),
+        ("steps", "mon", "mon"),
     ],
 )
 def test_coerce_reads_spl_text_and_python_values(kind: str, value: Any, expected: Any) -> None:
@@ -178,3 +183,17 @@ def test_range_params_read_mltk_low_high(value: Any, expected: str) -> None:
 def test_range_params_refuse_bad_ranges(value: str, fragment: str) -> None:
     with pytest.raises(BadParameter, match=fragment):
         coerce(Param("ngram_range", "range", minimum=1, maximum=10), value)
+
+
+def test_steps_are_rows_or_mltk_time_amounts() -> None:
+    from kepler.core.params import duration_seconds
+
+    # MLTK's HumanTime units (util/time_util.py): 3days, 2weeks, mon (1 month of 30 days)
+    assert duration_seconds("3days") == 3 * 86400
+    assert duration_seconds("2weeks") == 14 * 86400
+    assert duration_seconds("mon") == 30 * 86400
+    assert duration_seconds("14") is None and duration_seconds("3fortnights") is None
+    with pytest.raises(BadParameter, match="time amount such as 3days"):
+        coerce(Param("holdback", "steps", minimum=0), "3fortnights")
+    with pytest.raises(BadParameter, match=">= 0"):
+        coerce(Param("holdback", "steps", minimum=0), "-1")

@@ -249,6 +249,7 @@ SAMPLES: dict[type[wire.Body], wire.Body] = {
         upper_threshold=0.02,
         show_density=True,
         forecast_k=12,
+        conf_interval=80.0,
     ),
     wire.DriftOptions: wire.DriftOptions(method="psi", threshold=0.2, dataset_id="d1"),
     wire.DatasetApply: wire.DatasetApply(model="pump@3", probabilities=False, output_name="g"),

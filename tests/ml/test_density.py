@@ -49,6 +49,19 @@ def test_fit_auto_picks_kde_for_bimodal_data() -> None:
     assert _groups(trained)[""]["type"] == "gaussian_kde"
 
 
+def test_metric_kolmogorov_smirnov_picks_by_scipys_ks_statistic() -> None:
+    # MLTK's DensityFunction takes metric=kolmogorov_smirnov|wasserstein (its own code:
+    # acceptable_metrics = [KOLMOGOROV_SMIRNOV, WASSERSTEIN])
+    trained = _fit("fit DensityFunction bytes by host metric=kolmogorov_smirnov", _frame())
+    groups = _groups(trained)
+    assert groups["web"]["type"] == "norm" and groups["db"]["type"] == "expon"
+    est = trained.pipeline.named_steps["model"]
+    web = _frame().query("host == 'web'")["bytes"].to_numpy()
+    fitted = est.groups_["web"]
+    want = stats.kstest(web, "norm", args=(fitted.params["loc"], fitted.params["scale"]))
+    assert fitted.distance["norm"] == pytest.approx(want.statistic, rel=1e-9)
+
+
 @pytest.mark.parametrize("dist", ["norm", "expon", "beta"])
 def test_fit_named_dist_matches_scipy(dist: str) -> None:
     frame = _frame()

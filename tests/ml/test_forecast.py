@@ -66,11 +66,12 @@ def test_fit_arima_equals_statsmodels_with_holdback_and_forecast() -> None:
     assert isinstance(spec, FitSpec)
     trained = train(_events(y), spec)
     forecast = trained.forecast
-    assert forecast is not None and len(forecast) == len(y) + 10
-    _compare(forecast, _direct(ARIMA(y[:-6], order=(2, 1, 1)), len(y) + 9, 90), "count", "90")
+    # MLTK counts forecast_k from the last row fitted: the 6 held back, then 4 more rows
+    assert forecast is not None and len(forecast) == len(y) + 4
+    _compare(forecast, _direct(ARIMA(y[:-6], order=(2, 1, 1)), len(y) + 3, 90), "count", "90")
     # sorted by _time, the future rows at the series' step, with no observed value
-    np.testing.assert_allclose(forecast["_time"], START + HOUR * np.arange(len(y) + 10))
-    assert forecast["count"].iloc[-10:].isna().all()
+    np.testing.assert_allclose(forecast["_time"], START + HOUR * np.arange(len(y) + 4))
+    assert forecast["count"].iloc[-4:].isna().all()
     np.testing.assert_allclose(forecast["count"].iloc[: len(y)], y)
     # holdback: the metrics are the held-back rows' forecast errors
     errors = forecast["predicted(count)"].iloc[len(y) - 6 : len(y)] - y[-6:]
@@ -122,6 +123,43 @@ def test_apply_forecasts_from_the_trained_state(tmp_path: Any, module_store: Mod
     more = predict_frame(pipeline, meta, pd.DataFrame({"_time": times}), options={"forecast_k": 4})
     assert list(more.columns[:2]) == ["_time", "predicted(count)"] and len(more) == 8
     np.testing.assert_allclose(more["_time"].iloc[4:], START + HOUR * (len(y) + np.arange(3, 7)))
+
+
+def test_apply_conf_interval_gives_another_interval_than_the_fitted_one() -> None:
+    from statsmodels.tsa.arima.model import ARIMA
+
+    y = _series()
+    trained = train(_events(y), parse("fit ARIMA _time count order=1-0-1"))
+    times = pd.DataFrame({"_time": [START + HOUR * 10, START + HOUR * (len(y) + 1)]})
+    out = predict_frame(
+        trained.pipeline, trained.meta, times, options={"conf_interval": 80, "forecast_k": 1}
+    )
+    assert list(out.columns) == [
+        "_time",
+        "predicted(count)",
+        "lower80(predicted(count))",
+        "upper80(predicted(count))",
+    ]
+    direct = _direct(ARIMA(y, order=(1, 0, 1)), len(y) + 2, 80)
+    want = direct.iloc[[10, len(y) + 1, len(y) + 2]]
+    np.testing.assert_allclose(out.iloc[:, 1:].to_numpy(), want.to_numpy(), **TOL)
+
+
+def test_mltk_time_amounts_count_in_the_series_steps() -> None:
+    y = _series(120)
+    rows = train(_events(y), parse("fit ARIMA _time count order=1-0-0 holdback=5 forecast_k=30"))
+    amounts = train(
+        _events(y), parse("fit ARIMA _time count order=1-0-0 holdback=5h forecast_k=30hours")
+    )
+    assert rows.forecast is not None and amounts.forecast is not None
+    pd.testing.assert_frame_equal(amounts.forecast, rows.forecast)
+    assert amounts.metrics == rows.metrics
+
+
+def test_time_amount_without_time_is_refused() -> None:
+    frame = pd.DataFrame({"count": [float(v) for v in _series(40)]})
+    with pytest.raises(BadParameter, match="no _time to count it in"):
+        train(frame, parse("fit ARIMA count order=1-0-0 holdback=2days"))
 
 
 def test_as_names_the_prediction() -> None:

@@ -44,14 +44,39 @@ def test_strategy_field_fills_from_the_other_field() -> None:
     spec = FitSpec("Imputer", features=("a", "b"), params={"strategy": "field", "field": "b"})
     trained = train(TRAIN, spec)
     out = predict_frame(
+        trained.pipeline, trained.meta, pd.DataFrame({"a": ["", "2"], "b": ["9", ""]})
+    )
+    # every listed field is imputed, the filling one too, as MLTK's Imputer outputs them
+    assert list(out.columns) == ["Imputed_a", "Imputed_b"]
+    assert list(out["Imputed_a"]) == [9.0, 2.0]
+    assert out["Imputed_b"].iloc[0] == 9.0 and np.isnan(out["Imputed_b"].iloc[1])
+
+
+def test_strategy_field_reads_an_unlisted_field_without_imputing_it() -> None:
+    spec = FitSpec("Imputer", features=("a",), params={"strategy": "field", "field": "b"})
+    trained = train(TRAIN, spec)
+    assert trained.meta.features == ["a", "b"]  # apply sends the filling field too
+    out = predict_frame(
         trained.pipeline, trained.meta, pd.DataFrame({"a": ["", "2"], "b": ["9", "9"]})
     )
     assert list(out.columns) == ["Imputed_a"] and list(out["Imputed_a"]) == [9.0, 2.0]
 
 
-def test_strategy_field_needs_a_listed_field() -> None:
+def test_strategy_field_needs_a_field() -> None:
     with pytest.raises(BadParameter, match="field=<name>"):
         train(TRAIN, FitSpec("Imputer", features=("a",), params={"strategy": "field"}))
+
+
+def test_field_goes_with_strategy_field_only() -> None:
+    spec = FitSpec("Imputer", features=("a",), params={"strategy": "median", "field": "b"})
+    with pytest.raises(BadParameter, match="field=b goes with strategy=field"):
+        train(TRAIN, spec)
+
+
+def test_strategy_field_from_a_field_not_in_the_data() -> None:
+    spec = FitSpec("Imputer", features=("a",), params={"strategy": "field", "field": "zz"})
+    with pytest.raises(DataError, match="'zz'"):
+        train(TRAIN, spec)
 
 
 def test_all_missing_field_is_refused() -> None:

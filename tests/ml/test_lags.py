@@ -96,3 +96,34 @@ def test_lags_spelling_and_bounds() -> None:
         parse("fit LinearRegression load from temp rolling=median:3")
     with pytest.raises(InvalidSpec, match="1 to 24 comma-separated"):
         parse("fit LinearRegression load from temp lags=" + ",".join(map(str, range(1, 30))))
+
+
+def test_lags_with_by_never_reach_into_another_group() -> None:
+    X = pd.DataFrame(
+        {
+            "_time": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            "site": ["a", "b", "a", "b", "a", None],
+            "v": [10.0, 20.0, 11.0, 21.0, 12.0, 99.0],
+        }
+    ).iloc[::-1]
+    out = LagFeatures(fields=("v",), lags=(1,), rolling=("sum:2",), by=("site",)).transform(X)
+    assert list(out.index) == list(X.index)
+    lagged = dict(zip(out["_time"], out["v_lag1"], strict=True))
+    assert lagged[3.0] == 10.0 and lagged[5.0] == 11.0 and lagged[4.0] == 20.0
+    assert np.isnan(lagged[1.0]) and np.isnan(lagged[2.0]) and np.isnan(lagged[6.0])
+    assert dict(zip(out["_time"], out["v_rolling_sum2"], strict=True))[5.0] == 23.0
+
+
+def test_lags_with_by_fit_one_model_per_group_on_its_own_past() -> None:
+    a, b = _series(200, seed=1), _series(200, seed=2)
+    frame = pd.concat([a.assign(site="a"), b.assign(site="b", temp=b["temp"] + 40)])
+    frame = frame.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    spec = FitSpec("LinearRegression", target="load", features=("temp",), by=("site",), lags=(3,))
+    trained = train(frame, spec)
+    assert trained.pipeline.named_steps["lags"].by == ("site",)
+    assert trained.pipeline.named_steps["lags"].fields == ("temp",)  # `by` is not lagged
+    assert trained.metrics["r2"] > 0.95  # temp_lag3 within the site is the load's cause
+    assert trained.meta.features == ["temp", "site", "_time"]
+    out = predict_frame(trained.pipeline, trained.meta, frame.iloc[::-1])
+    err = out["predicted(load)"].to_numpy() - frame.iloc[::-1]["load"].to_numpy()
+    assert np.nanmedian(np.abs(err)) < 1.0

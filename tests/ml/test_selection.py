@@ -63,3 +63,26 @@ def test_field_selector_keeps_every_row(make_events: Callable[..., pd.DataFrame]
     trained = train(make_events(100), spec)
     assert trained.meta.n_train == 100 and trained.meta.n_holdout == 0
     assert trained.meta.target == "label"
+
+
+def test_summary_lists_each_fields_score_p_value_and_selection(
+    make_events: Callable[..., pd.DataFrame],
+) -> None:
+    from sklearn.feature_selection import GenericUnivariateSelect, f_classif
+
+    events = make_events(200)
+    params = {"mode": "k_best", "param": 2}
+    spec = FitSpec("FieldSelector", target="label", features=("x", "z", "color"), params=params)
+    trained = train(events, spec)
+    X = design(events)
+    direct = GenericUnivariateSelect(f_classif, mode="k_best", param=2).fit(X, events["label"])
+    got = {e["feature"]: e for e in trained.importances}
+    assert set(got) == set(X.columns)
+    for name, score, p, kept in zip(
+        X.columns, direct.scores_, direct.pvalues_, direct.get_support(), strict=True
+    ):
+        assert got[name]["score"] == pytest.approx(score)
+        assert got[name]["p-value"] == pytest.approx(p)
+        assert got[name]["selected"] is bool(kept)
+    scores = [e["score"] for e in trained.importances]
+    assert scores == sorted(scores, reverse=True)

@@ -39,6 +39,21 @@ def test_tfidf_names_and_values_follow_scikit_learn() -> None:
     np.testing.assert_allclose(out.to_numpy(), expected)
 
 
+def test_tfidf_reads_max_df_and_min_df_as_mltk_does() -> None:
+    # MLTK's algos/TFIDF.py: 1 (or 1.0) is the default, another whole number a count
+    from kepler.ml.text import document_frequency
+
+    assert document_frequency(1, 1.0) == 1.0 and document_frequency("1.0", 1) == 1
+    assert document_frequency(2.0, 1) == 2 and isinstance(document_frequency(2.0, 1), int)
+    assert document_frequency(0.6, 1.0) == 0.6
+    one = train(frame(DOCS), FitSpec("TFIDF", features=("message",), params={"max_df": 1}))
+    every = train(frame(DOCS), FitSpec("TFIDF", features=("message",)))
+    assert one.meta.params["max_df"] == 1
+    assert list(predict_frame(one.pipeline, one.meta, frame(DOCS)).columns) == list(
+        predict_frame(every.pipeline, every.meta, frame(DOCS)).columns
+    )
+
+
 def test_tfidf_max_features_bounds_the_fields_and_as_renames() -> None:
     spec = FitSpec("TFIDF", features=("message",), params={"max_features": 3}, output_name="t")
     trained = train(frame(DOCS), spec)

@@ -74,12 +74,11 @@ def test_kfold_cv_classifier_uses_stratified_folds_and_mltk_names() -> None:
         scoring=("accuracy", "f1_weighted", "precision_weighted", "recall_weighted"),
     )
     folds = trained.meta.folds
-    assert set(folds[0]) == {
-        "fold_number", "n_train", "n_test", "accuracy", "f1", "precision", "recall"
-    }  # fmt: skip
-    scorers = {"accuracy": "accuracy", "f1": "f1_weighted", "recall": "recall_weighted"}
-    for name, key in scorers.items():
-        np.testing.assert_allclose([f[name] for f in folds], want[f"test_{key}"], rtol=1e-6)
+    # MLTK's names: the scikit-learn scorers its k-fold scoring asks for
+    scorers = ("accuracy", "f1_weighted", "precision_weighted", "recall_weighted")
+    assert set(folds[0]) == {"fold_number", "n_train", "n_test", *scorers}
+    for name in scorers:
+        np.testing.assert_allclose([f[name] for f in folds], want[f"test_{name}"], rtol=1e-6)
 
 
 def test_kfold_cv_in_time_order_is_time_series_split_on_the_sorted_rows() -> None:
@@ -172,4 +171,35 @@ def test_mean_metrics_skips_folds_without_a_metric() -> None:
 
 def test_fold_metrics_on_numeric_class_labels() -> None:
     got = fold_metrics("classifier", np.array([0, 1, 1, 0]), np.array([0, 1, 0, 0]))
-    assert got["accuracy"] == 0.75 and got["recall"] == 0.75
+    assert got["accuracy"] == 0.75 and got["recall_weighted"] == 0.75
+
+
+def test_kfold_cv_with_by_is_time_series_split_within_each_group() -> None:
+    frame = _frame(n=160, seed=6)
+    frame["site"] = np.where(frame.index % 2 == 0, "a", "b")
+    spec = FitSpec(
+        "LinearRegression",
+        target="amount",
+        features=("x", "z"),
+        by=("site",),
+        kfold_cv=3,
+        split="time",
+    )
+    trained = train(frame, spec)
+    folds = trained.meta.folds
+    assert [(f["site"], f["fold_number"]) for f in folds] == [
+        ("a", 1), ("a", 2), ("a", 3), ("b", 1), ("b", 2), ("b", 3)
+    ]  # fmt: skip
+    for site in ("a", "b"):
+        ordered = frame[frame["site"] == site].sort_values("_time")
+        want = cross_validate(
+            LinearRegression(),
+            ordered[["x", "z"]].to_numpy(),
+            ordered["amount"].to_numpy(),
+            cv=TimeSeriesSplit(3),
+            scoring="r2",
+        )
+        got = [f["r2"] for f in folds if f["site"] == site]
+        np.testing.assert_allclose(got, want["test_score"], rtol=1e-9)
+    assert trained.metrics["r2"] == pytest.approx(np.mean([f["r2"] for f in folds]))
+    assert trained.groups is not None and len(trained.groups) == 2  # one model per site

@@ -148,6 +148,17 @@ def test_tfidf_as_name_and_max_features(stack: LocalStack, script: Path) -> None
     assert len(added) == 5 and all(k.split("_")[1].isdigit() for k in added), added
 
 
+def test_tfidf_quick_reference_line(stack: LocalStack, script: Path) -> None:
+    # MLTK's quick reference guide: `... | fit TFIDF Reviews into user_feedback_model`
+    # (the guide's line goes on past the model name, cut in the copy read)
+    # https://www.splunk.com/content/dam/splunk2/pdfs/solution-guides/machine-learning-quick-ref-guide.pdf
+    line = ["fit", "TFIDF", "Reviews", "into", "user_feedback_model"]
+    assert fit_line(stack, script, line, reviews(120, 44), REVIEW_FIELDS)["version"] == "1"
+    (out,) = apply_rows(stack, script, ["user_feedback_model"], reviews(1, seed=45))
+    terms = [k for k in out if k.startswith("Reviews_tfidf_")]
+    assert terms and all(float(out[k]) >= 0 for k in terms)
+
+
 def test_tfidf_numeric_field_is_refused(stack: LocalStack, script: Path) -> None:
     text = fit_error(
         stack,
@@ -236,6 +247,53 @@ def test_field_selector_k_best_matches_scikit_learn(stack: LocalStack, script: P
     )
     assert selected == sorted(f"fs_{c}" for c in X.columns[direct.get_support()])
     assert "fs_latency" in selected
+
+
+def summary_of(stack: LocalStack, script: Path, name: str) -> list[dict]:
+    cmd = splunkd(script, stack.url, stack.token)
+    info = cmd.getinfo(["summary", name])
+    assert not [m for m in info.messages if m[0] == "ERROR"], info.messages
+    rows = cmd.execute(b"", finished=True).records()
+    assert cmd.close() == 0
+    return rows
+
+
+def test_field_selector_quick_reference_line_and_its_summary(
+    stack: LocalStack, script: Path
+) -> None:
+    from sklearn.feature_selection import GenericUnivariateSelect, f_classif
+
+    # MLTK's quick reference guide, verbatim:
+    #   ... | fit FieldSelector type=categorical SLA_violation from *
+    # https://www.splunk.com/content/dam/splunk2/pdfs/solution-guides/machine-learning-quick-ref-guide.pdf
+    train = sla(300, seed=43)
+    line = ["fit", "FieldSelector", "type=categorical", "SLA_violation", "from", "*"]
+    assert fit_line(stack, script, [*line, "into", "sla_fs_all"], train, SLA_FIELDS)["version"]
+    rows = summary_of(stack, script, "sla_fs_all")
+
+    # MLTK's summary: one row per field with its score and p-value (its FieldSelector's
+    # summary(), algos/FieldSelector.py), and here whether it was kept
+    features = [r["feature"] for r in rows]
+    frame = pd.DataFrame(train)
+    numeric = [f for f in ("_time", "bytes_in", "latency", "errors") if f in features]
+    X = pd.concat(
+        [
+            frame[numeric].astype(float),
+            pd.get_dummies(frame["app"], prefix="app", prefix_sep="=", dtype=float),
+        ],
+        axis=1,
+    )
+    assert sorted(features) == sorted(X.columns)
+    direct = GenericUnivariateSelect(f_classif).fit(X, frame["SLA_violation"])
+    want = dict(zip(X.columns, direct.scores_, strict=True))
+    kept = dict(zip(X.columns, direct.get_support(), strict=True))
+    for row in rows:
+        # Splunk's rows carry 6 significant digits of a summary's numbers
+        assert float(row["score"]) == pytest.approx(want[row["feature"]], rel=1e-5)
+        assert 0 <= float(row["p-value"]) <= 1
+        assert row["selected"] == ("true" if kept[row["feature"]] else "false")
+    scores = [float(r["score"]) for r in rows]
+    assert scores == sorted(scores, reverse=True)  # the strongest field first
 
 
 def test_field_selector_numeric_percentile(stack: LocalStack, script: Path) -> None:
@@ -341,7 +399,38 @@ def test_imputer_strategy_field(stack: LocalStack, script: Path) -> None:
         [{"bytes_in": "", "latency": "7"}, {"bytes_in": "5", "latency": "7"}],
     )
     assert [float(r["Imputed_bytes_in"]) for r in rows] == [7.0, 5.0]
-    assert "Imputed_latency" not in rows[0]
+    # Listed, the filling field is imputed too, as MLTK's Imputer does (a copy of itself)
+    assert [float(r["Imputed_latency"]) for r in rows] == [7.0, 7.0]
+
+
+# MLTK's Imputer reads field= from the event whether or not it is listed, and names each
+# listed field's output Imputed_<field> (`as` replaces the prefix): its algos/Imputer.py,
+# https://github.com/multimodal-uol/multimodal-datagen/blob/291c5e9dfc971e6335df492844f511e2c6c41f64/bin/algos/Imputer.py
+
+
+def test_imputer_strategy_field_from_an_unlisted_field(stack: LocalStack, script: Path) -> None:
+    args = ["fit", "Imputer", "bytes_in", "strategy=field", "field=latency", "as", "filled"]
+    fit_line(stack, script, [*args, "into", "sla_imp_src"], sla(40, seed=40), SLA_FIELDS)
+    rows = apply_rows(
+        stack,
+        script,
+        ["sla_imp_src"],
+        [{"bytes_in": "", "latency": "7"}, {"bytes_in": "5", "latency": ""}],
+    )
+    assert [float(r["filled_bytes_in"]) for r in rows] == [7.0, 5.0]
+    assert not [k for k in rows[0] if k.endswith("_latency")]  # read, not imputed
+
+
+def test_imputer_field_without_strategy_field_is_refused(stack: LocalStack, script: Path) -> None:
+    args = ["fit", "Imputer", "bytes_in", "strategy=median", "field=latency", "into", "bad_imp2"]
+    text = fit_error(stack, script, args, sla(40, seed=41), SLA_FIELDS)
+    assert "field=latency goes with strategy=field" in text
+
+
+def test_imputer_strategy_field_on_a_field_not_in_the_data(stack: LocalStack, script: Path) -> None:
+    args = ["fit", "Imputer", "bytes_in", "strategy=field", "field=lat", "into", "bad_imp3"]
+    text = fit_error(stack, script, args, sla(40, seed=42), SLA_FIELDS)
+    assert "'lat'" in text and "not" in text
 
 
 def test_imputer_all_missing_field_is_refused(stack: LocalStack, script: Path) -> None:

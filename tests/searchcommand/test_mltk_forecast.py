@@ -65,7 +65,16 @@ def app_usage(months: int = 48, seed: int = 2) -> list[dict]:
     return rows
 
 
-DATA = {"exchange": exchange, "logins": logins, "app_usage": app_usage}
+def field_x(n: int = 60, seed: int = 3) -> list[dict]:
+    """A daily series named as MLTK's docstring names it: _time, field_X."""
+    rng = random.Random(seed)
+    return [
+        {"_time": START + DAY * i, "field_X": f"{50 + 0.2 * i + rng.gauss(0, 1):.3f}"}
+        for i in range(n)
+    ]
+
+
+DATA = {"exchange": exchange, "logins": logins, "app_usage": app_usage, "field_x": field_x}
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +134,29 @@ MLTK_LINES = [
         14,
     ),
     ("exchange", "fit StateSpaceForecast rate forecast_k=10 holdback=5", ["rate"], 10),
+    # MLTK's own source, the docstring of its util/time_util.py (HumanTime), verbatim:
+    #   ... | fit StateSpaceForecast field_X holdback=3 forecast_k=14
+    # (a copy of MLTK's bin/: https://github.com/multimodal-uol/multimodal-datagen/tree/
+    # 291c5e9dfc971e6335df492844f511e2c6c41f64/bin); "holdback and forecast_k specify 3 and
+    # 14 events": the forecast covers the 3 held back, then 11 more rows.
+    ("field_x", "fit StateSpaceForecast field_X holdback=3 forecast_k=14", ["field_X"], 14),
 ]
+
+
+def test_fit_with_mltk_time_amounts_counts_them_in_the_series_steps(
+    stack: LocalStack, script: Path
+) -> None:
+    # The same docstring (MLTK's util/time_util.py, HumanTime), verbatim:
+    #   ... | fit StateSpaceForecast field_X holdback=3days forecast_k=2weeks
+    # "The goal of HumanTime is to convert such quantities into event numbers": on daily
+    # rows, 3 and 14, the line above's.
+    events = field_x()
+    line = ["fit", "StateSpaceForecast", "field_X"]
+    amounts = fit_rows(stack, script, [*line, "holdback=3days", "forecast_k=2weeks"], events)
+    rows = fit_rows(stack, script, [*line, "holdback=3", "forecast_k=14"], events)
+    assert len(amounts) == len(rows) == len(events) + 11
+    for a, r in zip(amounts, rows, strict=True):
+        assert a == r
 
 
 @pytest.mark.parametrize(("data", "line", "fields", "k"), MLTK_LINES, ids=lambda v: str(v)[:40])
@@ -134,7 +165,10 @@ def test_fit_mltk_line_answers_series_and_forecast(
 ) -> None:
     events = DATA[data]()
     rows = fit_rows(stack, script, line.split(), events)
-    assert len(rows) == len(events) + k
+    # MLTK counts forecast_k from the last row fitted: the held-back rows come first
+    holdback = int(next((w.split("=")[1] for w in line.split() if "holdback=" in w), "0"))
+    after = max(0, k - holdback)
+    assert len(rows) == len(events) + after
     times = [float(r["_time"]) for r in rows]
     assert times == sorted(times) and len(set(times)) == len(times)
     ci = next((w.split("=")[1] for w in line.split() if w.startswith("conf_interval=")), "95")
@@ -144,9 +178,9 @@ def test_fit_mltk_line_answers_series_and_forecast(
         lower, upper = f"lower{ci}({predicted})", f"upper{ci}({predicted})"
         assert {field, predicted, lower, upper} <= set(rows[0]), rows[0].keys()
         assert all(r[field] == "" for r in rows[len(events) :])  # future: no value yet
-        for r in rows[len(events) :]:
+        for r in rows[len(events) - min(k, holdback) :]:  # every forecast step
             assert float(r[lower]) < float(r[predicted]) < float(r[upper])
-    if k:
+    if after:
         step = times[-1] - times[-2]
         assert times[len(events)] - times[len(events) - 1] == pytest.approx(step)
 
@@ -165,7 +199,9 @@ def test_fit_arima_equals_statsmodels(stack: LocalStack, script: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fitted = ARIMA(y[:-5], order=(1, 1, 1)).fit()
-    direct = fitted.get_prediction(start=0, end=len(y) + 9)
+    # forecast_k=10 steps after the 115 rows fitted: the 5 held back, then 5 more rows
+    assert len(rows) == len(y) + 5
+    direct = fitted.get_prediction(start=0, end=len(y) + 4)
     bounds = np.asarray(direct.conf_int(alpha=0.05))
     ours = np.array(
         [
@@ -207,6 +243,88 @@ def test_apply_forecasts_each_event_at_its_time(
     for row, want in zip(rows, wanted, strict=True):
         for field in ("predicted(rate)", "lower95(predicted(rate))", "upper95(predicted(rate))"):
             assert float(row[field]) == pytest.approx(float(want[field]), rel=1e-9)
+
+
+# MLTK's StateSpaceForecast.apply reads forecast_k= and conf_interval= from the apply line
+# (algos/StateSpaceForecast.py: `convert_params(..., strs=[..., 'forecast_k', ...],
+# ints=['period', 'conf_interval'])`), in the copy of MLTK's bin/ at
+# https://github.com/multimodal-uol/multimodal-datagen/blob/291c5e9dfc971e6335df492844f511e2c6c41f64/bin/algos/StateSpaceForecast.py
+
+
+def test_apply_forecast_k_adds_rows_after_the_latest_event(
+    stack: LocalStack, script: Path, rate_model: tuple[str, list]
+) -> None:
+    name, fitted = rate_model  # 120 days fitted, then the fit's 10 forecast rows
+    events = [{"_time": r["_time"], "rate": r["rate"], "host": "h1"} for r in fitted[100:120]]
+    cmd = splunkd(script, stack.url, stack.token)
+    info = cmd.getinfo(["apply", name, "forecast_k=4"])
+    assert not [m for m in info.messages if m[0] == "ERROR"], info.messages
+    _, first = cmd.send(events[:10], finished=False)
+    _, last = cmd.send(events[10:], finished=True)
+    assert cmd.close() == 0
+    assert len(first) == 10 and len(last) == 10 + 4  # the new rows come once, at the end
+    end = float(fitted[119]["_time"])
+    future = last[10:]
+    assert [float(r["_time"]) for r in future] == [end + DAY * i for i in range(1, 5)]
+    for row, want in zip([*first, *last], fitted[100:124], strict=True):
+        for field in ("predicted(rate)", "lower95(predicted(rate))", "upper95(predicted(rate))"):
+            assert float(row[field]) == pytest.approx(float(want[field]), rel=1e-9)
+    assert all(r["host"] == "h1" for r in [*first, *last[:10]])
+    assert all(not r.get("host") and not r.get("rate") for r in future)
+
+
+def test_apply_conf_interval_gives_that_interval(
+    stack: LocalStack, script: Path, rate_model: tuple[str, list]
+) -> None:
+    from statistics import NormalDist
+
+    name, fitted = rate_model
+    events = [{"_time": r["_time"]} for r in (fitted[60], fitted[125])]
+    cmd = splunkd(script, stack.url, stack.token)
+    info = cmd.getinfo(["apply", name, "conf_interval=80", "forecast_k=2"])
+    assert not [m for m in info.messages if m[0] == "ERROR"], info.messages
+    _, rows = cmd.send(events, finished=True)
+    assert cmd.close() == 0
+    assert len(rows) == 2 + 2
+    assert not [k for k in rows[0] if "95(" in k]
+    ratio = NormalDist().inv_cdf(0.9) / NormalDist().inv_cdf(0.975)
+    for row, want in zip(rows, fitted[60:61] + fitted[125:126], strict=False):
+        assert float(row["predicted(rate)"]) == pytest.approx(float(want["predicted(rate)"]))
+        wide = float(want["upper95(predicted(rate))"]) - float(want["lower95(predicted(rate))"])
+        narrow = float(row["upper80(predicted(rate))"]) - float(row["lower80(predicted(rate))"])
+        assert narrow == pytest.approx(wide * ratio, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["forecast_k=3", "index=scores"], "does not go with index="),
+        (["forecast_k=-1"], "forecast_k"),
+        (["conf_interval=100"], "conf_interval"),
+    ],
+    ids=["with-index", "negative", "interval"],
+)
+def test_apply_forecast_options_refused_before_data_moves(
+    stack: LocalStack, script: Path, rate_model: tuple[str, list], args: list[str], fragment: str
+) -> None:
+    cmd = splunkd(script, stack.url, stack.token)
+    info = cmd.getinfo(["apply", rate_model[0], *args])
+    errors = [text for level, text in info.messages if level == "ERROR"]
+    assert len(errors) == 1 and fragment in errors[0], info.messages
+    cmd.close()
+    assert "Traceback" not in cmd.stderr
+
+
+def test_apply_forecast_k_on_another_model_names_the_forecasters(
+    stack: LocalStack, script: Path
+) -> None:
+    line = ["fit", "LinearRegression", "rate", "from", "_time", "into", "lr"]
+    fit_rows(stack, script, line, exchange())
+    cmd = splunkd(script, stack.url, stack.token)
+    info = cmd.getinfo(["apply", "lr", "forecast_k=3"])
+    errors = [text for level, text in info.messages if level == "ERROR"]
+    assert len(errors) == 1 and "forecasters (StateSpaceForecast, ARIMA)" in errors[0], errors
+    cmd.close()
 
 
 def test_sdk_forecast_matches_the_fit(stack: LocalStack, rate_model: tuple[str, list]) -> None:

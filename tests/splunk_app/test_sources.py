@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 
 from kepler.core import automl, score
-from kepler.core.spec import APPLY_OPTIONS, FIT_OPTIONS
+from kepler.core.spec import (
+    APPLY_ALGORITHM_OPTIONS,
+    APPLY_FORECAST_OPTIONS,
+    APPLY_OPTIONS,
+    FIT_OPTIONS,
+)
 from kepler.searchcommand.command import COMMAND_OPTIONS
 from tests.splunk_app.test_package import read_conf
 
@@ -24,7 +29,12 @@ PACKAGE = ROOT / "splunk_app" / "package"
 PARSED_OPTIONS: dict[str, tuple[str, ...]] = {
     "fit": (*FIT_OPTIONS, *COMMAND_OPTIONS["fit"]),
     "automl": (*automl.OPTIONS, *COMMAND_OPTIONS["automl"]),
-    "apply": (*APPLY_OPTIONS, *COMMAND_OPTIONS["apply"]),
+    "apply": (
+        *APPLY_OPTIONS,
+        *APPLY_ALGORITHM_OPTIONS,
+        *APPLY_FORECAST_OPTIONS,
+        *COMMAND_OPTIONS["apply"],
+    ),
     "jobs": tuple(COMMAND_OPTIONS["jobs"]),
     "score": tuple(dict.fromkeys(p.name for m in score.METRICS.values() for p in m.options)),
     "drift": tuple(COMMAND_OPTIONS["drift"]),

@@ -127,6 +127,7 @@ async def apply_model(
     upper_threshold: float | None = None,
     show_density: bool | None = None,
     forecast_k: int | None = Query(None, ge=0, le=10_000),
+    conf_interval: float | None = Query(None, gt=0, lt=100),
 ) -> Response:
     """Score CSV or Arrow rows with ``ref`` (``pump``, ``pump@3``, ``pump:production``);
     the answer has the same media type, with the model's output fields. With ``index``,
@@ -140,7 +141,8 @@ async def apply_model(
     ``threshold``, ``lower_threshold``, ``upper_threshold``, ``show_density``: a
     DensityFunction model's outlier rule for these rows, without refitting.
     ``forecast_k``: a forecaster (StateSpaceForecast, ARIMA) answers ``_time`` and its
-    output fields for the rows, then this many rows after them (``include_input=false``)."""
+    output fields for the rows, then this many rows after them (``include_input=false``);
+    ``conf_interval``: its interval in percent, instead of the one it was fitted with."""
     fmt = media_format(request.headers.get("content-type"))
     body = await _read_limited(request, state.settings.max_chunk_bytes)
     model_ref = ModelRef.parse(ref)
@@ -156,6 +158,7 @@ async def apply_model(
             upper_threshold=upper_threshold,
             show_density=show_density,
             forecast_k=forecast_k,
+            conf_interval=conf_interval,
         ),
     )
     writeback = None

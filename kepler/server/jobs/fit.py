@@ -283,4 +283,6 @@ def _fields_used(spec: FitSpec, names: list[str]) -> list[str] | None:
         wanted.add("_time")  # MLTK's forecasters follow _time without being told
     if spec.split == "time" or spec.time_field or spec.lags or spec.rolling:  # time order
         wanted.add(spec.time_field or "_time")
+    if spec.algorithm == "Imputer" and isinstance(spec.params.get("field"), str):
+        wanted.add(spec.params["field"])  # strategy=field reads it, listed or not
     return [n for n in names if n in wanted]

@@ -117,6 +117,10 @@ def test_fit_reads_only_the_target_and_features() -> None:
     assert _fields_used(timed, names) == ["_time", "vibration", "failure"]
     lagged = FitSpec(algorithm="SVM", target="failure", features=("vibration",), lags=(1,))
     assert _fields_used(lagged, names) == ["_time", "vibration", "failure"]
+    # Imputer's strategy=field reads field= whether or not it is listed, as MLTK's does
+    params = {"strategy": "field", "field": "temp_2"}
+    imputer = FitSpec(algorithm="Imputer", features=("temp_1",), params=params)
+    assert _fields_used(imputer, names) == ["temp_1", "temp_2"]
 
 
 def test_fit_job_by_more_groups_than_the_setting_fails_naming_it(tmp_path: Path) -> None:
