@@ -193,6 +193,14 @@ class BridgeUnavailable(KeplerError):
     code = "bridge_unavailable"
 
 
+class RegistryUnavailable(KeplerError):
+    """The model registry (MLflow's database) did not answer a lookup: busy or down,
+    not a model that is missing."""
+
+    status = 503
+    code = "registry_unavailable"
+
+
 class DeployError(KeplerError):
     status = 502
     code = "deploy_error"

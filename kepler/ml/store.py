@@ -41,13 +41,46 @@ from mlflow.utils.file_utils import local_file_uri_to_path
 from sklearn.pipeline import Pipeline
 
 from kepler._version import __version__
-from kepler.core.errors import BadParameter, ModelNotFound, NotFound, VersionNotFound
+from kepler.core.errors import (
+    BadParameter,
+    KeplerError,
+    ModelNotFound,
+    NotFound,
+    RegistryUnavailable,
+    VersionNotFound,
+)
 from kepler.core.refs import ModelRef, validate_model_name
 from kepler.ml import environment
 from kepler.ml.monitoring.baseline import ARTIFACT as BASELINE_ARTIFACT
 from kepler.ml.monitoring.baseline import summarize as summarize_baseline
 from kepler.ml.sdk_wheel import DIST, wheel_name, write_wheel
 from kepler.ml.training import ModelMeta, TrainedModel
+
+# MLflow's codes for "no such model, version or alias". Anything else from a lookup is
+# the registry failing (its database locked past SQLite's 20 s busy timeout, unreadable,
+# a server down), which must not read as a missing model, nor be retried on top of the
+# driver's own wait.
+_ABSENT = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"})
+
+
+def _lookup(call: Any, missing: Any) -> Any:
+    """``call()`` against the registry. MLflow's "does not exist" raises ``missing()`` when
+    it is an error (a :class:`NotFound`), else returns it; a failing registry raises
+    :class:`RegistryUnavailable`, naming MLflow's error code and nothing of its database."""
+    try:
+        return call()
+    except MlflowException as exc:
+        if exc.error_code in _ABSENT:
+            found = missing()
+            if isinstance(found, KeplerError):
+                raise found from None
+            return found
+        raise RegistryUnavailable(
+            f"the model registry did not answer ({exc.error_code}); try again in a moment, "
+            "and if it persists check the MLflow database the bridge uses",
+            detail={"mlflow_error": exc.error_code},
+        ) from None
+
 
 SUMMARY_ARTIFACT = "kepler/summary.json"
 MODEL_ARTIFACT = "model"
@@ -175,12 +208,13 @@ class ModelStore:
         return RegisteredVersion(name=name, version=version, run_id=run_id)
 
     def _version_of_job(self, name: str, job_id: str) -> RegisteredVersion | None:
-        try:
-            found = self.client.search_model_versions(
+        # A busy registry must not read as "not registered yet": that would register twice.
+        found = _lookup(
+            lambda: self.client.search_model_versions(
                 f"name = '{name}' and tags.`kepler.job_id` = '{job_id}'"
-            )
-        except MlflowException:
-            return None
+            ),
+            lambda: [],
+        )
         mv = next(iter(found), None)
         if mv is None:
             return None
@@ -310,23 +344,23 @@ class ModelStore:
         registered = self._registered(ref.name)
         aliases: dict[str, str] = dict(getattr(registered, "aliases", {}) or {})
         if ref.alias is not None:
-            try:
-                mv = self.client.get_model_version_by_alias(ref.name, ref.alias)
-            except MlflowException:
-                raise VersionNotFound(
+            mv = _lookup(
+                lambda: self.client.get_model_version_by_alias(ref.name, ref.alias),
+                lambda: VersionNotFound(
                     f"model {ref.name!r} has no alias {ref.alias!r}; "
                     f"{self._what_exists(ref.name, aliases)}",
                     detail={"model": ref.name, "alias": ref.alias},
-                ) from None
+                ),
+            )
         elif ref.version is not None:
-            try:
-                mv = self.client.get_model_version(ref.name, str(ref.version))
-            except MlflowException:
-                raise VersionNotFound(
+            mv = _lookup(
+                lambda: self.client.get_model_version(ref.name, str(ref.version)),
+                lambda: VersionNotFound(
                     f"model {ref.name!r} has no version {ref.version}; "
                     f"{self._what_exists(ref.name, aliases)}",
                     detail={"model": ref.name, "version": ref.version},
-                ) from None
+                ),
+            )
         else:
             versions = self._versions(ref.name)
             if not versions:
@@ -565,14 +599,14 @@ class ModelStore:
     # --------------------------------------------------------------------- helpers
 
     def _registered(self, name: str) -> Any:
-        try:
-            return self.client.get_registered_model(name)
-        except MlflowException:
-            raise ModelNotFound(
+        return _lookup(
+            lambda: self.client.get_registered_model(name),
+            lambda: ModelNotFound(
                 f"no model named {name!r}; list the models with `kepler models` "
                 "(`| kepler models` in Splunk)",
                 detail={"model": name},
-            ) from None
+            ),
+        )
 
     def _all_registered(self) -> list[Any]:
         found: list[Any] = []

@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 
 from kepler.core import wire
-from kepler.core.errors import InvalidSpec, ModelNotFound, NotFound, VersionNotFound
+from kepler.core.errors import (
+    InvalidSpec,
+    ModelNotFound,
+    NotFound,
+    RegistryUnavailable,
+    VersionNotFound,
+)
 from kepler.core.refs import ModelRef
 from kepler.core.spec import FitSpec
 from kepler.ml.outputs import predict_frame
@@ -359,3 +365,20 @@ def test_list_versions_gives_each_version_its_own_metrics(tmp_path) -> None:  # 
         "DecisionTreeRegressor",
     )
     assert rows[0]["metrics"]["r2"] != rows[1]["metrics"]["r2"]
+
+
+def test_a_failing_registry_is_not_a_missing_model(
+    tmp_path: Path, store_factory: Callable[[Path], ModelStore]
+) -> None:
+    """A registry that cannot answer (here its database overwritten under the open store)
+    says so, as a 503, instead of "no model named ...": a busy SQLite file must not make
+    a model look deleted, nor a fit think its version was never registered."""
+    store = store_factory(tmp_path)
+    store.client.create_registered_model("m")
+    with open(tmp_path / "mlflow.db", "r+b") as fh:
+        fh.write(b"not a database" * 512)
+    for ref in (ModelRef("m"), ModelRef("m", version=1), ModelRef.parse("m:production")):
+        with pytest.raises(RegistryUnavailable, match="did not answer") as err:
+            store.resolve(ref)
+        assert not isinstance(err.value, NotFound) and err.value.status == 503
+        assert "mlflow.db" not in err.value.message and str(tmp_path) not in err.value.message
