@@ -190,7 +190,9 @@ def test_manifest_never_completed_incomplete(store: DatasetStore) -> None:
         next(store.iter_batches(dataset_id))
 
 
-@pytest.mark.parametrize("dataset_id", ["0f3b9c2d7e8a41f5a6b7c8d9e0f1a2b3", "nope", "../../etc", ""])
+@pytest.mark.parametrize(
+    "dataset_id", ["0f3b9c2d7e8a41f5a6b7c8d9e0f1a2b3", "nope", "../../etc", ""]
+)
 def test_unknown_dataset_not_found(store: DatasetStore, dataset_id: str) -> None:
     for call in (
         store.manifest,
