@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,24 +19,33 @@ from kepler.server.datasets import DatasetStore
 from kepler.server.settings import ServerSettings
 from tests.splunk.pythons import SPLUNK_PYTHONS, SplunkPython, find
 
-TESTS = Path(__file__).resolve().parent
-
 # Under `make test` (pytest-xdist, --dist loadgroup) a group runs whole in one process. Each
-# module is a group, so its module-scoped stack starts once; these share one group each:
+# test module is a group, so its module-scoped stack starts once; these share one group each:
 # the tests that build into the repository (dist/, build/), and the CLI's session stack.
 SHARED_GROUPS = {"splunk_app": "repo-build", "test_packaging.py": "repo-build", "cli": "cli"}
 
 
-def xdist_group(path: Path) -> str:
-    """The group of the test module at ``path``."""
-    relative = path.resolve().relative_to(TESTS)
-    return SHARED_GROUPS.get(relative.parts[0], relative.as_posix())
+def xdist_group(nodeid: str) -> str:
+    """The group of a test, from its node id (``tests/<path>::<name>``)."""
+    parts = nodeid.split("::", 1)[0].split("/")
+    relative = parts[1:] if parts[0] == "tests" else parts
+    return SHARED_GROUPS.get(relative[0], "/".join(relative))
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(xdist_group(item.path)))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With ``--dist loadgroup``, whole groups (above) to each process. xdist's own
+    loadgroup reads ``xdist_group`` marks through ``item._nodeid``, which pytest 9 no longer
+    uses for ``nodeid``: its groups never form, so the scheduler is given them here."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group(nodeid)
+
+    return ByGroup(config, log)
 
 
 @pytest.fixture
