@@ -82,6 +82,17 @@ def _inner_has(attr: str) -> Any:
     return check
 
 
+def check_group_count(groups: int, by: Sequence[str], max_groups: int) -> None:
+    """Refuse ``groups`` groups of ``by`` past ``max_groups`` (KEPLER_MAX_GROUPS)."""
+    if groups > max_groups:
+        raise DataError(
+            f"`by {','.join(by)}` makes {groups:,} groups, more than the "
+            f"{max_groups:,} allowed (setting KEPLER_MAX_GROUPS); group by fewer or "
+            "coarser fields, or raise the setting",
+            detail={"groups": groups, "max_groups": max_groups},
+        )
+
+
 class GroupedEstimator(MetaEstimatorMixin, BaseEstimator):
     """Fit a clone of ``estimator`` (a Kepler pipeline) per group of ``by`` values.
 
@@ -118,13 +129,7 @@ class GroupedEstimator(MetaEstimatorMixin, BaseEstimator):
                 "group by fields the events carry"
             )
         rows_of = pd.Series(present).groupby(keys[present], sort=True).indices
-        if len(rows_of) > self.max_groups:
-            raise DataError(
-                f"`by {','.join(by)}` makes {len(rows_of):,} groups, more than the "
-                f"{self.max_groups:,} allowed (setting KEPLER_MAX_GROUPS); group by fewer or "
-                "coarser fields, or raise the setting",
-                detail={"groups": len(rows_of), "max_groups": self.max_groups},
-            )
+        check_group_count(len(rows_of), by, self.max_groups)
         features = [c for c in X.columns if c not in by]
         y_arr = None if y is None else np.asarray(y)
         if y_arr is not None and _is_classifier(self.estimator):

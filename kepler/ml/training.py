@@ -30,7 +30,7 @@ from kepler.ml import frames, registry, splits
 from kepler.ml.devices import score_on_cpu
 from kepler.ml.explain import explain
 from kepler.ml.forecast import TIME
-from kepler.ml.grouped import NAMED_SKIPS, group_keys, key_part
+from kepler.ml.grouped import NAMED_SKIPS, check_group_count, group_keys, key_part
 from kepler.ml.lags import LagFeatures
 from kepler.ml.meta import ModelMeta
 from kepler.ml.metrics import compute_metrics, holdout_sample
@@ -426,12 +426,7 @@ def _cross_validate_groups(
     why (the third value); when none can be folded the fit fails."""
     keys = group_keys(X, by)
     groups = sorted({k for k in keys if k is not None})
-    if len(groups) > max_groups:
-        raise DataError(
-            f"`by {','.join(by)}` makes {len(groups):,} groups; at most {max_groups:,} may be "
-            "fitted (KEPLER_MAX_GROUPS): group by fewer values",
-            detail={"groups": len(groups), "max_groups": max_groups},
-        )
+    check_group_count(len(groups), by, max_groups)
     inner = [c for c in X.columns if c not in by]
     inner_types = {c: feature_types[c] for c in inner}
     rows: list[dict[str, Any]] = []
