@@ -92,6 +92,11 @@ class FitSpec:
                 "partial_fit=true continues a saved model: name it with `into <model>` "
                 "(a model that does not exist yet is fitted from scratch)"
             )
+        if self.kfold_cv:  # as MLTK's FitPartialProcessor refuses it
+            raise InvalidSpec(
+                "kfold_cv cannot be used with partial_fit=true: a continuation scores on the "
+                "new events' holdout; validate with kfold_cv on a fit without partial_fit"
+            )
         refuse_partial_fit(self.algorithm)
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,12 +1,18 @@
 """``kfold_cv=<k>``: fit one fresh pipeline per fold and score it on the fold's rows.
 
-Each fold answers in MLTK's shape (one row per fold, ``fold_number`` from 1), under the
-names of the scikit-learn scorers MLTK's k-fold scoring asks ``cross_validate`` for
-(MLTK's ``ClassifierMixin``/``RegressorMixin``):
+Each fold answers in MLTK's shape: one row per fold whose columns are the scikit-learn
+scorers MLTK's k-fold scoring asks ``cross_validate`` for, named and ordered as in MLTK's
+``ClassifierMixin``/``RegressorMixin`` (its base.py), where they are the columns of the
+DataFrame it returns:
 
-* classifiers: ``accuracy``, ``f1_weighted``, ``precision_weighted``,
+* classifiers: ``f1_weighted``, ``accuracy``, ``precision_weighted``,
   ``recall_weighted`` (averaged over classes weighted by their size);
-* regressors: ``neg_mean_squared_error``, ``r2``.
+* regressors: ``r2``, ``neg_mean_squared_error``.
+
+Kepler adds ``fold_number`` (from 1) before them, and ``n_train``/``n_test`` after: MLTK's
+rows carry no fold number (the DataFrame's index is dropped). MLTK refuses ``kfold_cv``
+with ``into``; Kepler takes it and registers the model trained on all rows, with the fold
+scores on its version (a superset: the MLTK line without ``into`` answers the same rows).
 
 With ``by`` (:mod:`kepler.ml.training`) each group is folded on its own rows, and each
 row also names its group's ``by`` values.
@@ -56,9 +62,9 @@ def cross_validate(
         rows.append(
             {
                 "fold_number": number,
+                **fold_metrics(task, y_test, pipeline.predict(X_test)),
                 "n_train": len(train),
                 "n_test": len(test),
-                **fold_metrics(task, y_test, pipeline.predict(X_test)),
             }
         )
         kepler_metrics.append(compute_metrics(pipeline, task, X_test, y_test, seed=seed))
@@ -66,20 +72,22 @@ def cross_validate(
 
 
 def fold_metrics(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """One fold's scores under MLTK's names (see the module docstring)."""
+    """One fold's scores under MLTK's names, in the order of MLTK's scoring lists (its
+    columns' order; see the module docstring)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a class missing from a fold: scored as zero
         if task == "classifier":
             kw: dict[str, Any] = {"average": "weighted", "zero_division": 0}
             return {
-                "accuracy": float(skm.accuracy_score(y_true, y_pred)),
                 "f1_weighted": float(skm.f1_score(y_true, y_pred, **kw)),
+                "accuracy": float(skm.accuracy_score(y_true, y_pred)),
                 "precision_weighted": float(skm.precision_score(y_true, y_pred, **kw)),
                 "recall_weighted": float(skm.recall_score(y_true, y_pred, **kw)),
             }
-        out = {"neg_mean_squared_error": -float(skm.mean_squared_error(y_true, y_pred))}
+        out: dict[str, float] = {}
         if len(y_true) > 1:
             out["r2"] = float(skm.r2_score(y_true, y_pred))
+        out["neg_mean_squared_error"] = -float(skm.mean_squared_error(y_true, y_pred))
         return out
 
 

@@ -343,6 +343,8 @@ def test_fit_partial_fit_is_an_option() -> None:
         ("fit SGDClassifier y from a partial_fit=true", InvalidSpec, "into <model>"),
         ("fit RandomForestClassifier y from a partial_fit=t into m", BadParameter, "BernoulliNB"),
         ("fit GaussianNB y from a partial_fit=maybe into m", BadParameter, "true or false"),
+        # MLTK's FitPartialProcessor: "kfold_cv cannot be used with partial_fit"
+        ("fit SGDClassifier y from a partial_fit=t kfold_cv=3 into m", InvalidSpec, "kfold_cv"),
     ],
 )
 def test_fit_partial_fit_refusals(line: str, error: type, fragment: str) -> None:

@@ -166,6 +166,8 @@ def test_mltk_kfold_lines_answer_one_row_per_fold(
     rows, messages = fit_rows(stack, script, words, events, fields)
     assert [int(r["fold_number"]) for r in rows] == list(range(1, k + 1))
     scores = CLASSIFIER_SCORES if data == "iris" else REGRESSOR_SCORES
+    # MLTK's columns are its scoring list, in order; Kepler's fold_number comes first.
+    assert list(rows[0])[: 1 + len(scores)] == ["fold_number", *scores], list(rows[0])
     for row in rows:
         assert row["split"] == "random" and not row["model"]  # no `into`: nothing saved
         assert int(row["n_train"]) + int(row["n_test"]) == len(events)
@@ -230,7 +232,8 @@ def test_time_kfold_with_into_registers_the_folds(stack: LocalStack, script: Pat
     assert cmd.close() == 0
     assert first["split"] == "time" and first["time_field"] == "ts" and first["kfold_cv"] == "3"
     folds = first["folds"].split("\n")  # a multivalue field, one fold per value
-    assert len(folds) == 3 and folds[0].startswith("1: n_train=48 n_test=50 ")
+    assert len(folds) == 3 and folds[0].startswith("1: r2="), folds  # MLTK's columns first
+    assert folds[0].endswith(" n_train=48 n_test=50"), folds
     assert float(first["metric.r2"]) == pytest.approx(np.mean([float(r["r2"]) for r in rows]))
 
 
