@@ -101,6 +101,8 @@ class ServerSettings(BaseSettings):
     # (roc_auc_score, roc_curve, ks_2samp, the t-tests), and classes per label field.
     score_max_rows: int = Field(default=1_000_000, ge=1)
     score_max_classes: int = Field(default=100, ge=2)
+    # A retraining run's search is held whole to fit on: the most rows it may bring.
+    retrain_max_rows: int = Field(default=10_000_000, ge=1)
     # The online path (POST /v1/models/{ref}/predict, kp.predict): small requests answered
     # from memory. Seconds a reference's resolution (pump -> pump@3) is reused; the bridge
     # forgets it at once on the changes it sees (fits it answers, alias moves, deletes),

@@ -21,7 +21,13 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from kepler.core.errors import BadParameter, SearchFailed, SplunkError, SplunkUnavailable
+from kepler.core.errors import (
+    BadParameter,
+    DataError,
+    SearchFailed,
+    SplunkError,
+    SplunkUnavailable,
+)
 from kepler.splunk.results import FrameBuilder
 from kepler.splunk.service import connect, failure, messages_of, translate
 from kepler.splunk.settings import SplunkSettings
@@ -54,10 +60,14 @@ def from_splunk(
     settings: SplunkSettings | None = None,
     service: Any = None,
     params: Mapping[str, Any] | None = None,
+    max_rows: int | None = None,
 ) -> Any:
     """The results of ``spl`` over ``earliest``..``latest`` (Splunk time modifiers such as
-    ``-24h@h``, ``now`` or ISO 8601), or of the finished job ``sid``, as a DataFrame.
+    ``-24h@h``, ``now`` or ISO 8601), or of the job ``sid`` (waited for while it runs, at
+    most ``KEPLER_SPLUNK_JOB_WAIT`` seconds), as a DataFrame.
 
+    ``max_rows`` bounds what the frame may hold: past it the read stops and
+    :class:`~kepler.core.errors.DataError` says so (nothing more is read from splunkd).
     ``df.attrs["splunk"]`` records the search, its time range, the sid and splunkd's
     non-failing messages (the lineage a fit keeps).
     """
@@ -75,12 +85,13 @@ def from_splunk(
             try:
                 for block in _blocks(stream, s.url):
                     _take_block(block, builder, notes)
+                    _check_rows(builder, max_rows)
                     bar.update(builder.rows - bar.n)
             finally:
                 stream.close()
             bar.update(builder.rows - bar.n)
         else:
-            query = _read_job(svc, str(sid), builder, notes, bar, s.url)
+            query = _read_job(svc, str(sid), builder, notes, bar, s, max_rows)
     finally:
         bar.close()
     frame = builder.frame(dtype)
@@ -264,9 +275,26 @@ def _check(raw: Any, notes: list[tuple[str, str]]) -> None:
             notes.append((kind, text))
 
 
+def _check_rows(builder: FrameBuilder, max_rows: int | None) -> None:
+    if max_rows is not None and builder.rows > max_rows:
+        raise DataError(
+            f"the search returned more than {max_rows:,} rows, the most this read takes "
+            "(max_rows); narrow the search or its time range, or aggregate it first "
+            "(`| stats ... by ...`, `| timechart ...`)",
+            detail={"max_rows": max_rows},
+        )
+
+
 def _read_job(
-    svc: Any, sid: str, builder: FrameBuilder, notes: list[tuple[str, str]], bar: Any, url: str
+    svc: Any,
+    sid: str,
+    builder: FrameBuilder,
+    notes: list[tuple[str, str]],
+    bar: Any,
+    s: SplunkSettings,
+    max_rows: int | None,
 ) -> str:
+    url = s.url
     try:
         with translate(url):
             job = svc.job(sid)
@@ -277,10 +305,18 @@ def _read_job(
             f"Splunk has no job {sid!r} ({exc.message.rsplit(': ', 1)[-1]}); a job's results "
             "last for its TTL (10 minutes by default): run the search again"
         ) from None
+    deadline = time.monotonic() + s.job_wait
     with translate(url):
         while not job.is_done():
             if job["isFailed"] == "1":
                 break
+            if time.monotonic() >= deadline:
+                raise SearchFailed(
+                    f"job {sid} is still running after {s.job_wait:g} s "
+                    "(KEPLER_SPLUNK_JOB_WAIT); read it once it is done, or wait longer by "
+                    "raising that setting",
+                    detail={"sid": sid, "job_wait": s.job_wait},
+                )
             time.sleep(POLL_S)
         content = job.content
     query = str(content.get("search") or "")
@@ -298,6 +334,7 @@ def _read_job(
         if not results:
             break
         builder.extend(results)
+        _check_rows(builder, max_rows)
         bar.update(len(results))
         offset += len(results)
     return query

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,6 +28,8 @@ class SplunkSettings(BaseSettings):
     owner: str | None = None
     # Seconds one read from splunkd may take (an export streams; this bounds each read).
     timeout: float = 300.0
+    # Seconds `from_splunk(sid=...)` waits for a job still running to finish.
+    job_wait: float = Field(default=600.0, gt=0)
     # Rows per Arrow batch while a result stream is read: memory holds one batch of
     # Python objects at most.
     batch_rows: int = 5_000

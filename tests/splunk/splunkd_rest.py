@@ -133,9 +133,12 @@ class Job:
     rows: list[dict[str, Any]]
     failed: str | None = None
     polls: int = 0
+    stuck: bool = False  # a search that runs on: RUNNING on every look
 
     @property
     def done(self) -> bool:
+        if self.stuck:
+            return False
         return self.failed is not None or self.polls >= 2  # RUNNING for the first look
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 
 from kepler.core.errors import (
     BadParameter,
+    DataError,
     MissingDependency,
     SearchFailed,
     SplunkLoginFailed,
@@ -192,6 +194,31 @@ def test_from_splunk_reads_a_job_page_by_page(splunkd: SplunkdRest) -> None:
     offsets = [int(f["offset"]) for _, p, f in splunkd.requests if p.endswith("/results")]
     assert offsets == [0, 50_000, 100_000]  # splunkd caps a page at 50,000 rows
     assert df.attrs["splunk"]["search"] == "search index=big"
+
+
+def test_from_splunk_stops_past_max_rows(splunkd: SplunkdRest) -> None:
+    splunkd.add_search("search index=many", [{"n": str(i)} for i in range(30_000)])
+    with pytest.raises(DataError, match=r"more than 10,000 rows") as err:
+        from_splunk("index=many", settings=by_token(splunkd), progress=False, max_rows=10_000)
+    assert err.value.detail == {"max_rows": 10_000}
+    frame = from_splunk("index=many", settings=by_token(splunkd), progress=False, max_rows=30_000)
+    assert len(frame) == 30_000  # at the bound is within it
+    sid = splunkd.create_job("search index=many")
+    with pytest.raises(DataError, match=r"more than 20,000 rows"):  # a job's pages too
+        from_splunk(sid=sid, settings=by_token(splunkd), progress=False, max_rows=20_000)
+
+
+def test_from_splunk_waits_for_a_running_job_a_bounded_time(splunkd: SplunkdRest) -> None:
+    splunkd.add_search("search index=slow", [{"n": "1"}])
+    sid = splunkd.create_job("search index=slow")
+    splunkd.jobs[sid].stuck = True  # splunkd keeps answering RUNNING
+    settings = by_token(splunkd).model_copy(update={"job_wait": 1.0})
+    started = time.monotonic()
+    with pytest.raises(SearchFailed, match=f"job {sid} is still running after 1 s"):
+        from_splunk(sid=sid, settings=settings, progress=False)
+    assert time.monotonic() - started < 10
+    splunkd.jobs[sid].stuck = False
+    assert from_splunk(sid=sid, settings=settings, progress=False)["n"].tolist() == [1]
 
 
 def test_splunk_pages_yield_every_row_a_bounded_page_at_a_time(splunkd: SplunkdRest) -> None:

@@ -26,6 +26,7 @@ from tests.splunk.splunkd_rest import SplunkdRest
 pytestmark = pytest.mark.system
 
 SPLUNK_TOKEN = "splunk-auth-token-for-retrain"
+RETRAIN_MAX_ROWS = 1_000  # the stack's KEPLER_RETRAIN_MAX_ROWS: index=sensors_all holds more
 HEC_TOKEN = "11111111-2222-3333-4444-888888888888"
 
 
@@ -44,6 +45,9 @@ def splunkd() -> Iterator[SplunkdRest]:
     fresh = [{k: str(v) for k, v in r.items()} for r in pumps(400, seed=1).to_dict("records")]
     with SplunkdRest(tokens=[SPLUNK_TOKEN]) as rest:
         rest.add_search("search index=sensors", fresh)
+        past = pumps(RETRAIN_MAX_ROWS + 1, seed=5).to_dict("records")
+        more = [{k: str(v) for k, v in r.items()} for r in past]
+        rest.add_search("search index=sensors_all", more)
         yield rest
 
 
@@ -62,6 +66,7 @@ def stack(
         "KEPLER_SPLUNK_TOKEN": SPLUNK_TOKEN,
         "KEPLER_HEC_URL": hec.url,
         "KEPLER_HEC_TOKEN": HEC_TOKEN,
+        "KEPLER_RETRAIN_MAX_ROWS": str(RETRAIN_MAX_ROWS),
     }
     stack = LocalStack(tmp_path_factory.mktemp("home"), extra_env=env).start()
     try:
@@ -83,13 +88,13 @@ def retrain_events(hec: HecReceiver, schedule: str) -> list[dict[str, Any]]:
     ]
 
 
-def finished_run(client: Any, schedule: str) -> dict[str, Any]:
+def finished_run(client: Any, schedule: str, state: str = "succeeded") -> dict[str, Any]:
     def done() -> list[dict[str, Any]]:
         return [r for r in client.schedule_runs(schedule) if r["state"] in ("succeeded", "failed")]
 
     wait_until(done, 180, f"a finished run of {schedule}")
     run: dict[str, Any] = done()[0]
-    assert run["state"] == "succeeded", run.get("error")
+    assert run["state"] == state, run.get("error")
     assert run["kind"] == "retrain"
     return run
 
@@ -160,6 +165,21 @@ def test_a_retrain_that_fails_its_gate_leaves_the_alias_and_says_why(
     assert summary["retrain"]["reasons"] == result["reasons"]
     wait_until(lambda: retrain_events(hec, "valve-retrain"), 60, "a kepler:retrain event")
     assert retrain_events(hec, "valve-retrain")[0]["event"]["decision"] == "kept"
+
+
+def test_a_retrain_search_past_its_row_bound_fails_the_run_and_keeps_the_model(
+    stack: LocalStack,
+) -> None:
+    client = stack.client()
+    client.fit(pumps(100, seed=6), "LogisticRegression", target="failure", features=["temp"],
+               into="bounded", progress=False)  # fmt: skip
+    client.schedule("bounded-retrain", "index=sensors_all", "bounded", every="1h",
+                    start_now=True, retrain=True)  # fmt: skip
+    run = finished_run(client, "bounded-retrain", state="failed")
+    error = str(run.get("error"))
+    assert f"more than {RETRAIN_MAX_ROWS:,} rows" in error, error
+    assert "KEPLER_RETRAIN_MAX_ROWS" in error and "Traceback" not in error, error
+    assert client.summary("bounded")["version"] == 1  # no version from a run that failed
 
 
 def test_a_malformed_gate_is_refused_when_the_schedule_is_added(stack: LocalStack) -> None:

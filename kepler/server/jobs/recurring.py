@@ -146,19 +146,32 @@ def search_pages(run: Run, *, page_rows: int = PAGE_ROWS) -> Iterator[pd.DataFra
     )
 
 
-def search_frame(run: Run) -> pd.DataFrame:
+def search_frame(run: Run, max_rows: int, setting: str) -> pd.DataFrame:
     """The run's search over its frozen window as one frame, typed over all its rows: for
-    a run that needs every row at once (a fit)."""
+    a run that needs every row at once (a fit). More than ``max_rows`` rows (the value of
+    ``setting``) fail the run before they fill the worker's memory."""
+    from kepler.core.errors import DataError
     from kepler.splunk.search import from_splunk
 
     spec = _searching(run)
-    frame: pd.DataFrame = from_splunk(
-        spec["search"],
-        earliest=spec["earliest"],
-        latest=spec["latest"],
-        settings=run.splunk,
-        progress=False,
-    )
+    try:
+        frame: pd.DataFrame = from_splunk(
+            spec["search"],
+            earliest=spec["earliest"],
+            latest=spec["latest"],
+            settings=run.splunk,
+            progress=False,
+            max_rows=max_rows,
+        )
+    except DataError as exc:
+        if "max_rows" not in exc.detail:
+            raise
+        raise DataError(
+            f"the run's search returned more than {max_rows:,} rows in its window, the most "
+            f"one run holds ({setting}); narrow the search or "
+            "aggregate it, shorten the schedule's window, or raise the setting",
+            detail={"max_rows": max_rows, "setting": setting},
+        ) from None
     return frame
 
 

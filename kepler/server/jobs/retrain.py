@@ -65,7 +65,9 @@ def _retrain(run: Run) -> dict[str, Any]:
     gate = parse_gate(spec["gate"]) if spec.get("gate") else None
     alias = str(spec.get("alias") or "production")
     with HecSender(run.hec) as hec:  # checked before the search: a run that could not
-        frame = recurring.search_frame(run)  # report does not fit
+        frame = recurring.search_frame(  # report does not fit
+            run, ctx.settings.retrain_max_rows, "KEPLER_RETRAIN_MAX_ROWS"
+        )
         jobs.progress(job_id, 0.3, f"fitting {fit.algorithm} on {len(frame):,} rows")
         trained = train(frame, fit, consume=True, keep_holdout=True)
         del frame
