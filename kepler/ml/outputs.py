@@ -471,6 +471,8 @@ def _density_frame(
     out = pd.DataFrame(dict(zip(names, columns, strict=True)), index=frame.index)
     out.attrs["missing_fields"] = [f for f in meta.features if f not in frame.columns]
     out.attrs["multivalue"] = multivalue
+    # Text about the model rather than a score of the event: drift baselines skip them.
+    out.attrs["unprofiled"] = [*multivalue, *(["_Options"] if s.show_options else [])]
     return out
 
 

@@ -213,6 +213,8 @@ def test_several_thresholds_give_one_output_each_named_as_mltk() -> None:
     assert (narrow <= wide).all() and int(wide.sum()) > int(narrow.sum()) > 0
     renamed = predict_frame(trained.pipeline, trained.meta, _normal(seed=8), output_name="out")
     assert list(renamed.columns)[:2] == ["out_th=0.01", "out_th=0.005"]
+    # the drift baseline profiles the verdicts, not the BoundaryRanges text
+    assert set(trained.baseline["outputs"]) == {"IsOutlier_th=0.01(v)", "IsOutlier_th=0.005(v)"}
 
 
 def test_threshold_text_in_names_is_pythons_float_text() -> None:

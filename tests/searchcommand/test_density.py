@@ -360,3 +360,16 @@ def test_apply_new_options_under_splunks_pythons(
         python=splunk_python.executable,
     )
     assert {"IsOutlier_th=0.05(Actual)", "SampledValue_th=0.01", "_Options"} <= set(rows[0])
+
+
+def test_sdk_apply_several_thresholds_gives_boundary_ranges_as_text(
+    stack: LocalStack, fitted: str
+) -> None:
+    import pandas as pd
+
+    events = pd.DataFrame(call_center(20, seed=18))
+    out = stack.client().apply(events, fitted, threshold=[0.05, 0.01], sample=True)
+    assert not [c for c in out.columns if c.startswith("__mv_")]
+    assert {"IsOutlier_th=0.05(Actual)", "SampledValue_th=0.01"} <= set(out.columns)
+    low, high = out["BoundaryRanges_th=0.05"].iloc[0].split("\n")
+    assert low.startswith("-Infinity:") and high.endswith(":Infinity:0.025")
