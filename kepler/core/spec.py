@@ -572,7 +572,7 @@ def _parse_apply(rest: list[_Tok]) -> ApplySpec:
 
 
 def _apply_algorithm_option(key: str, text: str) -> Any:
-    from kepler.core.density import MIN_THRESHOLD, mltk_text, show_option_names
+    from kepler.core.density import floats, mltk_text, show_option_names
     from kepler.core.params import Param, coerce
 
     if key in ("show_density", "sample", "full_sample"):
@@ -586,5 +586,6 @@ def _apply_algorithm_option(key: str, text: str) -> Any:
         return coerce(Param(key, "int", minimum=0, maximum=MAX_FORECAST_K), text)
     if key == "conf_interval":  # a percentage, as fit takes it
         return coerce(Param(key, "float", minimum=1.0, maximum=99.9), text)
-    # threshold, lower_threshold, upper_threshold: one value or several, kept as text
-    return mltk_text(coerce(Param(key, "floats", minimum=MIN_THRESHOLD, maximum=1.0), text))
+    # threshold, lower_threshold, upper_threshold: one value or several (MLTK's range and
+    # message), kept as text
+    return mltk_text(floats(key, text))

@@ -59,6 +59,13 @@ class Apply(Subcommand):
         self.latest: float | None = None  # the latest event _time seen (forecast_k)
         _check_forecast_options(spec, found)
         # MLTK's apply keeps the fitted dist= and metric=, and says so.
+        if spec.discarded and found.algorithm != "DensityFunction":
+            key = next(iter(spec.discarded))
+            raise BadParameter(
+                f"{key}= applies to DensityFunction models (and only at fit); {found.name} is "
+                f"a {found.algorithm}: drop {key}=",
+                detail={"parameter": key},
+            )
         self.warnings = [
             f'Invalid parameter for apply: Discarding "{key}" value. Using '
             f"{key}={(found.params or {}).get(key, DISCARDED_DEFAULTS[key])}."
