@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import ssl
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -418,17 +418,23 @@ class Client:
         probabilities: bool | None = None,
         as_: str | None = None,
         shadow: str | None = None,
-        threshold: float | None = None,
-        lower_threshold: float | None = None,
-        upper_threshold: float | None = None,
+        threshold: float | Sequence[float] | str | None = None,
+        lower_threshold: float | Sequence[float] | str | None = None,
+        upper_threshold: float | Sequence[float] | str | None = None,
         show_density: bool | None = None,
+        sample: bool | None = None,
+        full_sample: bool | None = None,
+        show_options: str | None = None,
     ) -> Any:
         """Score ``df`` with ``model`` (``pump``, ``pump@3``, ``pump:production``); return
         ``df`` with the model's output fields added. ``shadow="pump@5"`` scores the rows
         with that version too (champion/challenger): the answer is ``model``'s alone, and
         the challenger's agreement goes to Splunk as a ``kepler:shadow`` event.
-        ``threshold``, ``lower_threshold``, ``upper_threshold``, ``show_density``: a
-        DensityFunction model's outlier rule for these rows, without refitting."""
+        ``threshold``, ``lower_threshold``, ``upper_threshold`` (a number, several as a
+        list or ``"0.01,0.005"``), ``show_density``, ``sample``, ``full_sample``,
+        ``show_options``: a DensityFunction model's outlier rule and outputs for these
+        rows, without refitting (MLTK's apply options; BoundaryRanges comes back as its
+        ``\\n``-joined text)."""
         import pandas as pd
 
         ref = ModelRef.parse(model)
@@ -440,10 +446,13 @@ class Client:
             output_name=as_ or None,
             include_input=False,
             shadow=shadow,
-            threshold=threshold,
-            lower_threshold=lower_threshold,
-            upper_threshold=upper_threshold,
+            threshold=_floats_text(threshold),
+            lower_threshold=_floats_text(lower_threshold),
+            upper_threshold=_floats_text(upper_threshold),
             show_density=show_density,
+            sample=sample,
+            full_sample=full_sample,
+            show_options=show_options,
         ).to_params()
 
         def score(piece: Any) -> Any:
@@ -955,6 +964,15 @@ class _TokenAuth(httpx.Auth):
         if self._token:
             request.headers["Authorization"] = f"Bearer {self._token}"
         yield request
+
+
+def _floats_text(value: float | Sequence[float] | str | None) -> str | None:
+    """A threshold as the wire carries it: MLTK's text, ``0.01`` or ``0.01,0.005``."""
+    if value is None or isinstance(value, str):
+        return value
+    from kepler.core.density import mltk_text
+
+    return mltk_text(list(value) if isinstance(value, Sequence) else float(value))
 
 
 def _reason(exc: Exception) -> str:

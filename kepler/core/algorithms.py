@@ -15,10 +15,11 @@ fit time, and the ML engine reports that as a bad parameter too.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kepler.core.density import MIN_THRESHOLD, check_density_params
 from kepler.core.errors import BadParameter, UnknownAlgorithm
 from kepler.core.params import Param, ParamSet, check_params
 
@@ -48,7 +49,9 @@ class AlgorithmInfo:
     """One algorithm Kepler can train.
 
     ``estimator`` is ``"module:Class"``; ``defaults`` are keyword arguments Kepler sets
-    unless the user does; ``extra`` names the pip extra its library comes from.
+    unless the user does; ``extra`` names the pip extra its library comes from;
+    ``rules`` checks what one parameter cannot say alone (DensityFunction's thresholds),
+    raising BadParameter, so the line is refused before any data moves.
     """
 
     name: str
@@ -59,6 +62,7 @@ class AlgorithmInfo:
     defaults: tuple[tuple[str, Any], ...] = ()
     extra: str | None = None
     doc: str = ""
+    rules: Callable[[dict[str, Any]], None] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -76,7 +80,10 @@ class AlgorithmInfo:
 
     def check(self, given: dict[str, Any]) -> dict[str, Any]:
         """Validate user parameters; see :func:`kepler.core.params.check_params`."""
-        return check_params(self.name, self.params, given)
+        checked = check_params(self.name, self.params, given)
+        if self.rules is not None:
+            self.rules(checked)
+        return checked
 
 
 def _p(name: str, kind: str, target: str = "", **kw: Any) -> Param:
@@ -853,13 +860,28 @@ _OUTLIER_DETECTORS: tuple[AlgorithmInfo, ...] = (
             ),
             _p(
                 "threshold",
-                "float",
-                minimum=0,
-                maximum=0.999,
-                doc="share of the distribution's area called outlying (both tails)",
+                "floats",
+                minimum=MIN_THRESHOLD,
+                maximum=1,
+                doc="share of the distribution's area called outlying (both tails); "
+                'several in quotes, threshold="0.01,0.005", give one IsOutlier each',
             ),
-            _p("lower_threshold", "float", minimum=0, maximum=0.999, nullable=True),
-            _p("upper_threshold", "float", minimum=0, maximum=0.999, nullable=True),
+            _p(
+                "lower_threshold",
+                "floats",
+                minimum=MIN_THRESHOLD,
+                maximum=1,
+                nullable=True,
+                doc="the lower tail's area alone; several values allowed",
+            ),
+            _p(
+                "upper_threshold",
+                "floats",
+                minimum=MIN_THRESHOLD,
+                maximum=1,
+                nullable=True,
+                doc="the upper tail's area alone; several values allowed",
+            ),
             _p(
                 "metric",
                 "str",
@@ -867,8 +889,20 @@ _OUTLIER_DETECTORS: tuple[AlgorithmInfo, ...] = (
                 doc="how auto compares fits (MLTK's two distances)",
             ),
             _p("show_density", "bool", doc="add ProbabilityDensity(<field>)"),
-            _p("sample", "bool", doc="add SampledValue(<field>), drawn from the inlier range"),
-            _p("full_sample", "bool", doc="add SampledValue(<field>), drawn from all of it"),
+            _p(
+                "sample",
+                "bool",
+                doc="add SampledValue (SampledValue_th=<t> per threshold), drawn from the "
+                "inlier range",
+            ),
+            _p("full_sample", "bool", doc="add FullSampledValue, drawn from the whole fit"),
+            _p(
+                "show_options",
+                "str",
+                nullable=True,
+                doc='add _Options, a JSON of the named options: show_options="feature_variables,'
+                'split_by,params" (also algo_name, model_name, output_name)',
+            ),
             _p(
                 "max_groups",
                 "int",
@@ -880,6 +914,7 @@ _OUTLIER_DETECTORS: tuple[AlgorithmInfo, ...] = (
         ),
         doc="One distribution per `by` group; values in its tails are outliers "
         "(IsOutlier(<field>)).",
+        rules=check_density_params,
     ),
 )
 

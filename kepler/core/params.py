@@ -17,7 +17,8 @@ _TRUE = {"true", "t", "1", "yes", "y"}
 _FALSE = {"false", "f", "0", "no", "n"}
 _NONE = {"none", "null"}
 
-KINDS = ("int", "float", "number", "bool", "str", "any", "layers", "range", "steps")
+KINDS = (*("int", "float", "number", "bool", "str", "any", "layers", "range", "steps", "floats"),)
+MAX_FLOATS = 100  # a `floats` parameter's values; the algorithm may allow fewer
 # MLTK's time amounts (its util/time_util.py, HumanTime, after Splunk's TimeParser): a
 # unit's seconds, months as 30 days, quarters as 90, years as 365.
 STEP_UNITS: dict[str, int] = {
@@ -48,7 +49,10 @@ class Param:
     ``"low-high"``; ``minimum``/``maximum`` bound both ends), or ``steps`` (a whole number
     of rows within ``minimum``/``maximum``, or an MLTK time amount such as ``3days`` or
     ``2weeks``, kept as text for the model to count in its own steps; see
-    :func:`duration_seconds`).
+    :func:`duration_seconds`), or ``floats`` (one number, or several comma-separated as
+    MLTK's ``threshold="0.01,0.005"``, or a sequence; each within ``minimum``/``maximum``;
+    one value is kept as a float, several as a tuple of floats, so a model fitted with one
+    keeps the plain number it always had).
     ``choices`` lists the allowed strings; for a numeric kind it lists the strings accepted
     besides numbers (``max_features=sqrt``).
     """
@@ -165,6 +169,8 @@ def coerce(param: Param, value: Any) -> Any:
         return _check_layers(param, value)
     if param.kind == "range":
         return _check_range(param, value)
+    if param.kind == "floats":
+        return _check_floats(param, value)
     if param.kind == "steps":
         if isinstance(value, str) and duration_seconds(value) is not None:
             return value.strip().lower()
@@ -246,6 +252,21 @@ def _check_layers(param: Param, value: Any) -> Any:
     if param.maximum is not None and max(widths) > param.maximum:
         raise _bad(param.name, value, f"layers at most {param.maximum:g} wide")
     return kept
+
+
+def _check_floats(param: Param, value: Any) -> Any:
+    """``0.01`` or ``"0.01,0.005"`` (or a sequence): a float, or a tuple of several."""
+    expected = f'a number, or comma-separated numbers in quotes as in {param.name}="0.01,0.005"'
+    if isinstance(value, str):
+        parts: list[Any] = [p for p in value.replace(" ", "").split(",") if p]
+    elif isinstance(value, (list, tuple)):
+        parts = list(value)
+    else:
+        parts = [value]
+    if not parts or len(parts) > MAX_FLOATS:
+        raise _bad(param.name, value, expected, f"1 to {MAX_FLOATS} values")
+    numbers = tuple(float(_to_number(param, p, "float")) for p in parts)
+    return numbers[0] if len(numbers) == 1 else numbers
 
 
 def _check_range(param: Param, value: Any) -> str:

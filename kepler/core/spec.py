@@ -10,8 +10,9 @@
     fit ... [holdout=0.2] [split=time|random] [time_field=<field>] [kfold_cv=<k>] [gap=<rows>]
                                (validation: see kepler.ml.splits)
     apply <model>[@<version>|:<alias>] [as <out>] [probabilities=<bool>]
-          [threshold=<float>] [lower_threshold=<float>] [upper_threshold=<float>]
-          [show_density=<bool>]                         (DensityFunction models)
+          [threshold=<floats>] [lower_threshold=<floats>] [upper_threshold=<floats>]
+          [show_density=<bool>] [sample=<bool>] [full_sample=<bool>]
+          [show_options="<names>"]                      (DensityFunction models)
           [index=<index> [sourcetype=<sourcetype>]]      (also write each score via HEC)
     summary <model>[@<version>|:<alias>]
     models                     (alias: listmodels)
@@ -48,8 +49,14 @@ MAX_LAG = 1000
 MAX_LAG_STEPS = 24
 ROLLING_STATS = ("mean", "min", "max", "std", "sum")
 APPLY_OPTIONS = ("probabilities", "index", "sourcetype")
-# A DensityFunction model's outlier rule, replaceable at apply without refitting.
-APPLY_ALGORITHM_OPTIONS = ("threshold", "lower_threshold", "upper_threshold", "show_density")
+# A DensityFunction model's outlier rule and outputs, chosen again at apply without
+# refitting, as MLTK's DensityFunction.apply reads them; the thresholds travel as text
+# ("0.01,0.005"). dist= and metric= are fit's: apply discards them with a warning, as MLTK.
+APPLY_ALGORITHM_OPTIONS = (
+    *("threshold", "lower_threshold", "upper_threshold"),
+    *("show_density", "sample", "full_sample", "show_options"),
+)
+APPLY_DISCARDED_OPTIONS = ("dist", "metric")
 # A forecaster's, as MLTK's apply takes them: rows after the events, another interval.
 APPLY_FORECAST_OPTIONS = ("forecast_k", "conf_interval")
 # Splunk index names: lowercase letters, digits, underscores and hyphens.
@@ -124,6 +131,8 @@ class ApplySpec:
     sourcetype: str | None = None
     # APPLY_ALGORITHM_OPTIONS and APPLY_FORECAST_OPTIONS given
     options: dict[str, Any] = field(default_factory=dict)
+    # APPLY_DISCARDED_OPTIONS given ({"dist": "norm"}): the command warns they are ignored
+    discarded: dict[str, str] = field(default_factory=dict)
     verb: str = "apply"
 
 
@@ -518,11 +527,16 @@ def _parse_apply(rest: list[_Tok]) -> ApplySpec:
     probabilities: bool | None = None
     targets: dict[str, str] = {}
     options: dict[str, Any] = {}
+    discarded: dict[str, str] = {}
     i = 1
     while i < len(rest):
         tok = rest[i]
         if tok.key is not None:
             key = tok.key.lower()
+            if key in APPLY_DISCARDED_OPTIONS:
+                discarded[key] = tok.text
+                i += 1
+                continue
             if key not in APPLY_OPTIONS + algorithm_options:
                 allowed = ", ".join(APPLY_OPTIONS + algorithm_options)
                 raise InvalidSpec(f"apply has no option {tok.key!r}; allowed: {allowed}")
@@ -538,6 +552,11 @@ def _parse_apply(rest: list[_Tok]) -> ApplySpec:
         else:
             raise InvalidSpec(f"unexpected {tok.text!r}; usage: {usage}")
         i += 1
+    from kepler.core.density import outlier_thresholds
+
+    outlier_thresholds(
+        *(options.get(k) for k in ("threshold", "lower_threshold", "upper_threshold"))
+    )
     index, sourcetype = targets.get("index"), targets.get("sourcetype")
     if index is not None and not INDEX_NAME.match(index):
         raise InvalidSpec(
@@ -553,18 +572,25 @@ def _parse_apply(rest: list[_Tok]) -> ApplySpec:
         index=index,
         sourcetype=sourcetype,
         options=options,
+        discarded=discarded,
     )
 
 
 def _apply_algorithm_option(key: str, text: str) -> Any:
+    from kepler.core.density import floats, mltk_text, show_option_names
     from kepler.core.params import Param, coerce
 
-    if key == "show_density":
+    if key in ("show_density", "sample", "full_sample"):
         return coerce(Param(key, "bool"), text)
+    if key == "show_options":
+        show_option_names(text)
+        return text.replace(" ", "")
     if key == "forecast_k":
         from kepler.core.algorithms import MAX_FORECAST_K
 
         return coerce(Param(key, "int", minimum=0, maximum=MAX_FORECAST_K), text)
     if key == "conf_interval":  # a percentage, as fit takes it
         return coerce(Param(key, "float", minimum=1.0, maximum=99.9), text)
-    return coerce(Param(key, "float", minimum=0.0, maximum=0.999), text)
+    # threshold, lower_threshold, upper_threshold: one value or several (MLTK's range and
+    # message), kept as text
+    return mltk_text(floats(key, text))

@@ -513,10 +513,14 @@ class ModelApply(Body):
     index: str | None = None
     sourcetype: str | None = None
     shadow: str | None = None  # a challenger version: scored alongside, agreement recorded
-    threshold: float | None = None
-    lower_threshold: float | None = None
-    upper_threshold: float | None = None
+    # DensityFunction: thresholds as MLTK writes them, one or several ("0.01,0.005")
+    threshold: str | None = None
+    lower_threshold: str | None = None
+    upper_threshold: str | None = None
     show_density: bool | None = None
+    sample: bool | None = None
+    full_sample: bool | None = None
+    show_options: str | None = None  # "feature_variables,split_by,params"
     forecast_k: int | None = None  # a forecaster: also this many rows after the series
     conf_interval: float | None = None  # a forecaster: this interval (%), not the fitted one
 

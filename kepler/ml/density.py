@@ -15,9 +15,20 @@ Each group gets its own distribution, chosen as MLTK's ``dist=`` says:
 ``threshold`` is the share of the distribution's area called outlying: split evenly between
 both tails, except ``expon`` whose lower tail starts at its minimum, so all of it goes to the
 upper tail. ``lower_threshold`` / ``upper_threshold`` set each tail's area on their own.
-The tails' boundaries are quantiles, so ``apply`` can move them (:meth:`score_events` with a
-new threshold) without refitting. An event whose group was not seen at fit, or whose value
-is missing, gets no verdict: ``IsOutlier`` is empty for it.
+Each takes several values (MLTK's ``threshold="0.01,0.005"``; its rules are
+:func:`kepler.core.density.outlier_thresholds`), one verdict per value. The parameter holds
+a float for one value and a tuple of floats for several: both are plain values, so
+``get_params``/``clone`` and the catalog's ``floats`` kind keep them as given, and a model
+fitted before several were possible reads the same. The tails' boundaries are quantiles,
+so ``apply`` can move them (:meth:`score_events` with a new rule) without refitting. An
+event whose group was not seen at fit, or whose value is missing, gets no verdict: its
+outputs are empty.
+
+``BoundaryRanges`` is MLTK's text of the outlier ranges, one ``<lower>:<upper>:<area>`` line
+per range, bounds rounded to :data:`NUMERIC_PRECISION` decimals and ``-Infinity`` /
+``Infinity`` for the open ends; the area is each tail's share (``threshold/2`` per tail of
+``norm``, all of it above ``expon``), rounded like the bounds for ``gaussian_kde`` as MLTK
+rounds its integrated areas.
 """
 
 from __future__ import annotations
@@ -30,6 +41,11 @@ import pandas as pd
 from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from kepler.core.density import (
+    Thresholds,
+    outlier_thresholds,
+    show_option_names,
+)
 from kepler.core.errors import BadParameter, DataError
 
 DISTS = ("auto", "norm", "expon", "gaussian_kde", "beta")
@@ -41,6 +57,7 @@ MAX_GROUPS = 10_000
 MIN_GROUP_ROWS = 2
 _KDE_GRID = 2048
 _OTHER_KEY = ""  # the one group when there is no `by`
+NUMERIC_PRECISION = 4  # MLTK's, for BoundaryRanges
 
 
 @dataclass
@@ -53,6 +70,11 @@ class FittedDist:
     distance: dict[str, float] = field(default_factory=dict)  # auto's candidates
     kde: Any = None  # scipy gaussian_kde, for gaussian_kde
     grid: Any = None  # (x, cdf) on a grid, gaussian_kde's quantile function
+    # MLTK's summary: the data's min and max, the fit's distance to the data by `metric`.
+    low: float | None = None
+    high: float | None = None
+    metric: str = "wasserstein"
+    fit_distance: float | None = None
 
     def pdf(self, x: np.ndarray) -> np.ndarray:
         if self.name == "gaussian_kde":
@@ -91,27 +113,31 @@ def tails(
     return threshold / 2.0, threshold / 2.0
 
 
-def _check_area(name: str, value: float | None) -> None:
-    if value is not None and not 0.0 <= float(value) < 1.0:
-        raise BadParameter(
-            f"{name}={value} must be a share of the distribution's area, in [0, 1) "
-            "(0.01 calls the 1% least likely values outliers)",
-            detail={"parameter": name},
-        )
+def range_text(ranges: list[tuple[float, float, float]]) -> str:
+    """MLTK's BoundaryRanges text: ``<lower>:<upper>:<area>`` lines joined by ``\\n``."""
+    return "\n".join(f"{_bound(lo)}:{_bound(hi)}:{area}" for lo, hi, area in ranges)
+
+
+def _bound(x: float) -> str:
+    if np.isinf(x):
+        return "Infinity" if x > 0 else "-Infinity"
+    return str(round(float(x), NUMERIC_PRECISION))
 
 
 class DensityFunction(OutlierMixin, BaseEstimator):
-    """Per-group density estimation with tail thresholds; ``predict`` answers -1 / 1."""
+    """Per-group density estimation with tail thresholds; ``predict`` answers -1 / 1 by
+    the first threshold."""
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "dist": [set(DISTS)],
-        "threshold": [float],
-        "lower_threshold": [float, None],
-        "upper_threshold": [float, None],
+        "threshold": [float, tuple, str],  # one, several, or MLTK's "0.01,0.005"
+        "lower_threshold": [float, tuple, str, None],
+        "upper_threshold": [float, tuple, str, None],
         "metric": [set(METRICS)],
         "show_density": ["boolean"],
         "sample": ["boolean"],
         "full_sample": ["boolean"],
+        "show_options": [str, None],
         "max_groups": [int],
         "random_state": [int, None],
     }
@@ -120,13 +146,14 @@ class DensityFunction(OutlierMixin, BaseEstimator):
     def __init__(
         self,
         dist: str = "auto",
-        threshold: float = 0.01,
-        lower_threshold: float | None = None,
-        upper_threshold: float | None = None,
+        threshold: float | tuple[float, ...] | str = 0.01,
+        lower_threshold: float | tuple[float, ...] | str | None = None,
+        upper_threshold: float | tuple[float, ...] | str | None = None,
         metric: str = "wasserstein",
         show_density: bool = False,
         sample: bool = False,
         full_sample: bool = False,
+        show_options: str | None = None,
         max_groups: int = 1024,
         random_state: int | None = None,
     ) -> None:
@@ -138,8 +165,19 @@ class DensityFunction(OutlierMixin, BaseEstimator):
         self.show_density = show_density
         self.sample = sample
         self.full_sample = full_sample
+        self.show_options = show_options
         self.max_groups = max_groups
         self.random_state = random_state
+
+    def fitted_rule(self) -> Thresholds:
+        """The outlier rule the parameters say (MLTK's rules checked): with a tail's own
+        threshold given, ``threshold`` (its default included) steps aside."""
+        tails_given = self.lower_threshold is not None or self.upper_threshold is not None
+        if tails_given and _floats_equal(self.threshold, 0.01):
+            rule = outlier_thresholds(None, self.lower_threshold, self.upper_threshold)
+        else:
+            rule = outlier_thresholds(self.threshold, self.lower_threshold, self.upper_threshold)
+        return rule or Thresholds()
 
     def fit(self, X: Any, y: Any = None) -> DensityFunction:
         if self.dist not in DISTS:
@@ -147,8 +185,9 @@ class DensityFunction(OutlierMixin, BaseEstimator):
                 f"dist={self.dist!r} is not one of {', '.join(DISTS)}",
                 detail={"parameter": "dist"},
             )
-        for name in ("threshold", "lower_threshold", "upper_threshold"):
-            _check_area(name, getattr(self, name))
+        self.fitted_rule()
+        if self.show_options is not None:
+            show_option_names(self.show_options)
         values, keys = _split(X)
         present = ~np.isnan(values)
         groups = pd.Series(values[present]).groupby(keys[present], sort=True)
@@ -166,6 +205,7 @@ class DensityFunction(OutlierMixin, BaseEstimator):
                 np.asarray(vals, dtype=np.float64), self.dist, str(key), self.metric
             )
         self.groups_ = fitted
+        self.group_values_ = _group_values(X, keys, fitted)
         self.n_features_in_ = _n_columns(X)
         return self
 
@@ -176,87 +216,163 @@ class DensityFunction(OutlierMixin, BaseEstimator):
         lower_threshold: float | None = None,
         upper_threshold: float | None = None,
     ) -> tuple[float, float, float, float]:
-        """(lower bound, upper bound, lower area, upper area) of ``group``'s inlier range."""
+        """(lower bound, upper bound, lower area, upper area) of ``group``'s inlier range
+        for one rule (the fitted one's first when none is given)."""
         d = self.groups_[group]
         if threshold is None and lower_threshold is None and upper_threshold is None:
-            threshold, lower_threshold, upper_threshold = (
-                self.threshold,
-                self.lower_threshold,
-                self.upper_threshold,
-            )
+            threshold, lower_threshold, upper_threshold = self.fitted_rule().rules()[0]
         lo_area, hi_area = tails(d.name, float(threshold or 0.0), lower_threshold, upper_threshold)
         lo = float(d.ppf(lo_area)) if lo_area > 0 else -np.inf
         hi = float(d.ppf(1.0 - hi_area)) if hi_area > 0 else np.inf
         return lo, hi, lo_area, hi_area
 
+    def ranges(
+        self, group: str, rule: tuple[float | None, float | None, float | None]
+    ) -> list[tuple[float, float, float]]:
+        """MLTK's boundary ranges of one rule: ``(start, end, area)`` per outlier range."""
+        d = self.groups_[group]
+        lo, hi, lo_area, hi_area = self.boundaries(group, *rule)
+        kde = d.name == "gaussian_kde"
+        out = []
+        if lo_area > 0:
+            out.append((-np.inf, lo, round(lo_area, NUMERIC_PRECISION) if kde else lo_area))
+        if hi_area > 0:
+            out.append((hi, np.inf, round(hi_area, NUMERIC_PRECISION) if kde else hi_area))
+        return out
+
     def score_events(
         self,
         X: Any,
         *,
-        threshold: float | None = None,
-        lower_threshold: float | None = None,
-        upper_threshold: float | None = None,
+        rule: Thresholds | None = None,
+        show_density: bool | None = None,
+        sample: bool | None = None,
+        full_sample: bool | None = None,
     ) -> pd.DataFrame:
-        """``is_outlier`` (1, 0, or missing: unseen group or missing value), ``density`` and
-        ``sample`` per row; a threshold given here replaces the fitted one."""
+        """Per row and per threshold ``i`` of ``rule`` (the fitted one when None):
+        ``is_outlier_<i>`` (1, 0, or missing: unseen group or missing value, whose other
+        outputs are missing too, as MLTK leaves them),
+        ``ranges_<i>`` (the BoundaryRanges text) and with ``sample`` ``sample_<i>`` (drawn
+        from that threshold's inlier range); ``density`` and ``full_sample`` (drawn from
+        the whole distribution) when asked. The booleans default to the fitted ones."""
         check_is_fitted(self, "groups_")
-        for name, value in (
-            ("threshold", threshold),
-            ("lower_threshold", lower_threshold),
-            ("upper_threshold", upper_threshold),
-        ):
-            _check_area(name, value)
+        rules = (rule or self.fitted_rule()).rules()
+        show_density = self.show_density if show_density is None else show_density
+        sample = self.sample if sample is None else sample
+        full_sample = self.full_sample if full_sample is None else full_sample
         values, keys = _split(X)
         n = len(values)
-        flags = pd.array([pd.NA] * n, dtype="Int64")
-        density = np.full(n, np.nan)
-        sampled = np.full(n, np.nan)
+        out: dict[str, Any] = {}
+        for i in range(len(rules)):
+            out[f"is_outlier_{i}"] = pd.array([pd.NA] * n, dtype="Int64")
+            out[f"ranges_{i}"] = np.full(n, None, dtype=object)
+            if sample:
+                out[f"sample_{i}"] = np.full(n, np.nan)
+        if show_density:
+            out["density"] = np.full(n, np.nan)
+        if full_sample:
+            out["full_sample"] = np.full(n, np.nan)
         rng = np.random.default_rng(self.random_state)
         key_series = pd.Series(keys)
         for key, rows in key_series.groupby(key_series, sort=False).indices.items():
             d = self.groups_.get(str(key))
             if d is None:
                 continue
-            lo, hi, lo_area, hi_area = self.boundaries(
-                str(key), threshold, lower_threshold, upper_threshold
-            )
             v = values[rows]
             ok = ~np.isnan(v)
-            flags[rows[ok]] = ((v[ok] < lo) | (v[ok] > hi)).astype(np.int64)
-            density[rows[ok]] = d.pdf(v[ok])
-            if self.sample or self.full_sample:
-                a, b = (0.0, 1.0) if self.full_sample else (lo_area, 1.0 - hi_area)
-                u = rng.uniform(max(a, 1e-12), min(b, 1 - 1e-12), size=len(rows))
-                sampled[rows] = d.ppf(u)
-        return pd.DataFrame(
-            {"is_outlier": flags, "density": density, "sample": sampled}, copy=False
-        )
+            for i, one in enumerate(rules):
+                lo, hi, lo_area, hi_area = self.boundaries(str(key), *one)
+                flags = out[f"is_outlier_{i}"]
+                flags[rows[ok]] = ((v[ok] < lo) | (v[ok] > hi)).astype(np.int64)
+                out[f"ranges_{i}"][rows[ok]] = range_text(self.ranges(str(key), one))
+                if sample:
+                    low, high = max(lo_area, 1e-12), min(1.0 - hi_area, 1 - 1e-12)
+                    out[f"sample_{i}"][rows[ok]] = d.ppf(rng.uniform(low, high, int(ok.sum())))
+            if show_density:
+                out["density"][rows[ok]] = d.pdf(v[ok])
+            if full_sample:
+                u = rng.uniform(1e-12, 1 - 1e-12, size=int(ok.sum()))
+                out["full_sample"][rows[ok]] = d.ppf(u)
+        return pd.DataFrame(out, copy=False)
 
     def predict(self, X: Any) -> np.ndarray:
-        flags = self.score_events(X)["is_outlier"].fillna(0).to_numpy(dtype=np.int64)
+        flags = self.score_events(X)["is_outlier_0"].fillna(0).to_numpy(dtype=np.int64)
         return np.where(flags == 1, -1, 1)
 
     def summary(self) -> list[dict[str, Any]]:
-        """One row per group: the distribution, its parameters, BoundaryRanges, row count."""
+        """One row per group: its ``by`` values (``by_values``), the distribution, its
+        parameters, BoundaryRanges (the first threshold's), row count, and MLTK's summary
+        columns: ``min``/``max`` of the data, ``mean``/``std`` (MLTK's: the normal's loc
+        and scale, the exponential's loc and scale as scipy's expon.fit names them, the
+        data's for gaussian_kde), ``distance`` (``metric: <m>, distance: <d>``, the fit's
+        distance to the data) and ``other`` (gaussian_kde's bandwidth and parameter size;
+        N/A otherwise)."""
         check_is_fitted(self, "groups_")
+        first = self.fitted_rule().rules()[0]
+        by_values = getattr(self, "group_values_", {})
         rows = []
         for key, d in self.groups_.items():
-            lo, hi, lo_area, hi_area = self.boundaries(key)
+            lo, hi, lo_area, hi_area = self.boundaries(key, *first)
             ranges = []
             if lo_area > 0:
                 ranges.append(f"-inf..{lo:.6g} ({lo_area:g})")
             if hi_area > 0:
                 ranges.append(f"{hi:.6g}..inf ({hi_area:g})")
+            mean, std = _mean_std(d)
             rows.append(
                 {
                     "group": key,
+                    "by_values": list(by_values.get(key, [])),
                     "type": d.name,
                     "params": ",".join(f"{k}={v:.6g}" for k, v in d.params.items()),
                     "BoundaryRanges": "; ".join(ranges),
                     "cardinality": d.n,
+                    "min": getattr(d, "low", None),
+                    "max": getattr(d, "high", None),
+                    "mean": mean,
+                    "std": std,
+                    "distance": f"metric: {getattr(d, 'metric', self.metric)}, distance: "
+                    f"{getattr(d, 'fit_distance', None)}",
+                    "other": _other(d),
                 }
             )
         return rows
+
+
+def _floats_equal(value: Any, number: float) -> bool:
+    return isinstance(value, float | int) and not isinstance(value, bool) and value == number
+
+
+def _mean_std(d: FittedDist) -> tuple[float | None, float | None]:
+    if d.name in ("norm", "expon"):
+        return d.params["loc"], d.params["scale"]
+    if d.name == "gaussian_kde":
+        data = np.asarray(d.kde.dataset[0], dtype=np.float64)
+        return float(data.mean()), float(data.std())
+    frozen = _frozen(d)
+    return float(frozen.mean()), float(frozen.std())
+
+
+def _other(d: FittedDist) -> str:
+    if d.name == "gaussian_kde":
+        return f"bandwidth: {d.params['bandwidth']}, parameter size: {d.n}"
+    if d.name == "beta":
+        return f"a: {d.params['a']}, b: {d.params['b']}"
+    return "N/A"
+
+
+def _group_values(X: Any, keys: np.ndarray, fitted: dict[str, FittedDist]) -> dict[str, list]:
+    """Each group's ``by`` values, as its key spells them (MLTK's summary has a column per
+    ``by`` field)."""
+    frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X, dtype=object))
+    if frame.shape[1] < 2:
+        return {k: [] for k in fitted}
+    first = pd.Series(np.arange(len(keys))).groupby(pd.Series(keys)).first()
+    out = {}
+    for key in fitted:
+        row = int(first[key])
+        out[key] = [_key_part(frame.iloc[row, i]) for i in range(1, frame.shape[1])]
+    return out
 
 
 def _n_columns(X: Any) -> int:
@@ -296,19 +412,24 @@ def fit_one(
             f"DensityFunction needs at least {MIN_GROUP_ROWS} values per group; {where} "
             f"has {len(values)}; group by coarser fields or collect more events"
         )
-    if dist != "auto":
-        return _fit_named(values, dist)
-    candidates = {name: _fit_named(values, name) for name in AUTO_CANDIDATES}
     measure = kolmogorov_smirnov if metric == "kolmogorov_smirnov" else wasserstein
-    distance = {name: measure(values, d) for name, d in candidates.items()}
-    parametric = min(("norm", "expon"), key=lambda n: distance[n])
-    best = (
-        "gaussian_kde"
-        if distance["gaussian_kde"] * KDE_MARGIN < distance[parametric]
-        else parametric
-    )
-    chosen = candidates[best]
-    chosen.distance = {k: float(v) for k, v in distance.items()}
+    if dist != "auto":
+        chosen = _fit_named(values, dist)
+        chosen.fit_distance = float(measure(values, chosen))
+    else:
+        candidates = {name: _fit_named(values, name) for name in AUTO_CANDIDATES}
+        distance = {name: measure(values, d) for name, d in candidates.items()}
+        parametric = min(("norm", "expon"), key=lambda n: distance[n])
+        best = (
+            "gaussian_kde"
+            if distance["gaussian_kde"] * KDE_MARGIN < distance[parametric]
+            else parametric
+        )
+        chosen = candidates[best]
+        chosen.distance = {k: float(v) for k, v in distance.items()}
+        chosen.fit_distance = chosen.distance[best]
+    chosen.low, chosen.high = float(values.min()), float(values.max())
+    chosen.metric = metric
     return chosen
 
 

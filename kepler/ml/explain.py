@@ -10,8 +10,9 @@ Names are the columns the estimator saw: numeric fields as-is and one-hot column
 
 Models with neither (neighbours, kernels, neural networks, clusterers) explain nothing: [].
 FieldSelector lists each field's ``{"feature", "score", "p-value", "selected"}``, highest
-score first. DensityFunction lists its groups instead: ``{"feature", "group", "type", "params",
-"BoundaryRanges", "cardinality"}`` (see :meth:`kepler.ml.density.DensityFunction.summary`).
+score first. DensityFunction lists its groups instead: ``{"feature", <each by field>, "group",
+"type", "params", "BoundaryRanges", "cardinality", "min", "max", "mean", "std", "distance",
+"other"}`` (see :meth:`kepler.ml.density.DensityFunction.summary`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def explain(pipeline: Pipeline) -> list[dict[str, Any]]:
     if hasattr(est, "kepler_summary"):  # its own per-field rows (FieldSelector's scores)
         return list(est.kepler_summary(names))
     if getattr(est, "kepler_raw_features", False) and hasattr(est, "summary"):
-        return [{"feature": names[0], **row} for row in est.summary()]
+        return [_group_row(names, row) for row in est.summary()]
     importances = _attr(est, "feature_importances_")
     if importances is not None and importances.shape == (len(names),):
         return _sorted(
@@ -64,6 +65,13 @@ def explain(pipeline: Pipeline) -> list[dict[str, Any]]:
         ),
         "coefficient",
     )
+
+
+def _group_row(names: list[str], row: dict[str, Any]) -> dict[str, Any]:
+    """A DensityFunction group's row, with a column per ``by`` field as MLTK's summary."""
+    row = dict(row)
+    by = dict(zip(names[1:], row.pop("by_values", []), strict=False))
+    return {"feature": names[0], **by, **row}
 
 
 def _attr(est: Any, name: str) -> np.ndarray | None:

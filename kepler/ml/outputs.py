@@ -8,10 +8,17 @@ classifier         ``predicted(<target>)``, and with          ``<out>`` (probabi
 regressor          ``predicted(<target>)``                    ``<out>``
 clusterer          ``cluster``                                ``<out>``
 outlier detector   ``isOutlier`` (1 outlier, 0 normal)        ``<out>``
-DensityFunction    ``IsOutlier(<field>)`` (empty: unseen      ``<out>``
-                   group), ``ProbabilityDensity(<field>)``
-                   with show_density, ``SampledValue(<field>)``
-                   with sample / full_sample
+DensityFunction    ``IsOutlier(<field>)`` (empty: unseen      ``<out>`` (``<out>_th=<t>``
+                   group), ``BoundaryRanges`` (multivalue,    with several thresholds;
+                   ``<lower>:<upper>:<area>`` per range),     the others keep their
+                   ``ProbabilityDensity(<field>)`` with       names)
+                   show_density, ``FullSampledValue`` with
+                   full_sample, ``SampledValue`` with
+                   sample, ``_Options`` (JSON) with
+                   show_options; several thresholds:
+                   ``IsOutlier_th=<t>(<field>)``,
+                   ``BoundaryRanges_th=<t>``,
+                   ``SampledValue_th=<t>`` per threshold
 forecaster         ``predicted(<field>)``,                    ``<out>``, ``lower<ci>(<out>)``
                    ``lower<ci>(predicted(<field>))``,         ...
                    ``upper<ci>(predicted(<field>))`` per
@@ -43,7 +50,7 @@ nearest neighbour; see :mod:`kepler.ml.pipeline`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -59,6 +66,9 @@ from kepler.ml.pipeline import feature_names_out, final_estimator
 # MLTK's prefixes; a scaler names one output per input field, a decomposition numbers them.
 PER_FIELD_PREFIX = {"StandardScaler": "SS", "RobustScaler": "RS", "MinMaxScaler": "MMS"}
 NUMBERED_PREFIX = {"PCA": "PC", "KernelPCA": "PC", "ICA": "IC"}
+# DensityFunction's multivalue field: a frame lists such columns in attrs["multivalue"], and
+# the CSV answered to splunkd adds their __mv_ encoding (kepler.server.scoring).
+BOUNDARY_RANGES = "BoundaryRanges"
 
 
 def predict_frame(
@@ -70,6 +80,7 @@ def predict_frame(
     output_name: str | None = None,
     conformed: bool = False,
     options: Mapping[str, Any] | None = None,
+    model_name: str | None = None,
 ) -> pd.DataFrame:
     """Only the output columns for ``frame``'s rows, same order and index.
 
@@ -79,13 +90,17 @@ def predict_frame(
     caller already made ``frame`` the model's features as :func:`frames.conform` makes
     them (the online path does, per field, with no per-column pandas work). ``options``:
     apply-time algorithm options (DensityFunction's ``threshold=``, see
-    :data:`APPLY_ALGORITHM_OPTIONS`), refused for models that take none.
+    :data:`APPLY_ALGORITHM_OPTIONS`), refused for models that take none. ``model_name``:
+    the model's name, for DensityFunction's ``show_options="model_name"``. A frame's
+    ``attrs["multivalue"]`` lists its multivalue columns (``\\n``-joined values).
     """
     _check_options(meta, options or {})
     if meta.task == "forecaster":
         return _forecast_frame(pipeline, meta, frame, output_name, conformed, options or {})
     if meta.algorithm == "DensityFunction":
-        return _density_frame(pipeline, meta, frame, output_name, conformed, options or {})
+        return _density_frame(
+            pipeline, meta, frame, output_name, conformed, options or {}, model_name
+        )
     if is_grouped(pipeline):
         out = _grouped_frame(pipeline, meta, frame, probabilities, output_name, conformed)
         out.attrs["missing_fields"] = [f for f in meta.features if f not in frame.columns]
@@ -240,7 +255,7 @@ def output_fields(
     if meta.task == "clusterer":
         return [out or "cluster"]
     if meta.algorithm == "DensityFunction":
-        return _density_fields(meta, out, bool(meta.params.get("show_density")))
+        return _density_fields(pipeline, meta, out, {})
     if meta.task == "outlier":
         return [out or "isOutlier"]
     if meta.task == "forecaster":
@@ -350,14 +365,64 @@ def _fill_rows(pieces: list[pd.Series], n: int, zero: bool, has_model: np.ndarra
     return whole.to_numpy()
 
 
-def _density_fields(meta: ModelMeta, out: str | None, show_density: bool) -> list[str]:
+def _density_settings(pipeline: Pipeline, meta: ModelMeta, options: Mapping[str, Any]) -> Any:
+    """What one apply of a DensityFunction model shows: its outlier rule (the apply's own
+    thresholds, else the fitted ones) and the outputs asked at apply, else at fit."""
+    from kepler.core.density import outlier_thresholds, show_option_names
+
+    est = final_estimator(pipeline)
+    rule = outlier_thresholds(
+        options.get("threshold"), options.get("lower_threshold"), options.get("upper_threshold")
+    )
+    show = options.get("show_options", meta.params.get("show_options"))
+    return _DensitySettings(
+        rule=rule or est.fitted_rule(),
+        show_density=bool(options.get("show_density", meta.params.get("show_density", False))),
+        sample=bool(options.get("sample", meta.params.get("sample", False))),
+        full_sample=bool(options.get("full_sample", meta.params.get("full_sample", False))),
+        show_options=show_option_names(show) if show else None,
+    )
+
+
+@dataclass(frozen=True)
+class _DensitySettings:
+    rule: Any  # kepler.core.density.Thresholds
+    show_density: bool
+    sample: bool
+    full_sample: bool
+    show_options: list[str] | None
+
+
+def _density_fields(
+    pipeline: Pipeline, meta: ModelMeta, out: str | None, options: Mapping[str, Any]
+) -> list[str]:
+    """MLTK's columns, in its order (DensityFunction._get_df_column_names): IsOutlier per
+    threshold, BoundaryRanges per threshold, ProbabilityDensity, FullSampledValue,
+    SampledValue per threshold, _Options. One threshold keeps the plain names; several
+    add ``_th=<t>`` (kepler.core.density.column_name)."""
+    return [name for name, _ in _density_columns(pipeline, meta, out, options)]
+
+
+def _density_columns(
+    pipeline: Pipeline, meta: ModelMeta, out: str | None, options: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    """(name, dtype of an empty column) of :func:`_density_fields`."""
+    from kepler.core.density import column_name
+
+    s = _density_settings(pipeline, meta, options)
     field = meta.features[0]
-    names = [out or f"IsOutlier({field})"]
-    if show_density:
-        names.append(f"ProbabilityDensity({field})")
-    if meta.params.get("sample") or meta.params.get("full_sample"):
-        names.append(f"SampledValue({field})")
-    return names
+    labels: list[float | None] = list(s.rule.labels()) if s.rule.multiple else [None]
+    cols = [(column_name("IsOutlier", out, t, field), "Int64") for t in labels]
+    cols += [(column_name(BOUNDARY_RANGES, None, t), "object") for t in labels]
+    if s.show_density:
+        cols.append((f"ProbabilityDensity({field})", "float64"))
+    if s.full_sample:
+        cols.append(("FullSampledValue", "float64"))
+    if s.sample:
+        cols += [(column_name("SampledValue", None, t), "float64") for t in labels]
+    if s.show_options:
+        cols.append(("_Options", "object"))
+    return cols
 
 
 def _density_frame(
@@ -367,13 +432,17 @@ def _density_frame(
     output_name: str | None,
     conformed: bool,
     options: Mapping[str, Any],
+    model_name: str | None = None,
 ) -> pd.DataFrame:
-    show = bool(options.get("show_density", meta.params.get("show_density", False)))
-    names = _density_fields(meta, output_name or meta.output_name, show)
+    s = _density_settings(pipeline, meta, options)
+    out_name = output_name or meta.output_name
+    typed = _density_columns(pipeline, meta, out_name, options)
+    names = [n for n, _ in typed]
+    multivalue = [n for n in names if n.startswith(BOUNDARY_RANGES)]
     if len(frame) == 0:
-        return pd.DataFrame(
-            {n: pd.Series([], dtype="Int64" if i == 0 else "float64") for i, n in enumerate(names)}
-        )
+        empty = pd.DataFrame({n: pd.Series([], dtype=t) for n, t in typed})
+        empty.attrs["multivalue"] = multivalue
+        return empty
     X = (
         frame
         if conformed
@@ -381,18 +450,53 @@ def _density_frame(
     )
     scored = final_estimator(pipeline).score_events(
         pipeline.named_steps["prep"].transform(X),
-        threshold=options.get("threshold"),
-        lower_threshold=options.get("lower_threshold"),
-        upper_threshold=options.get("upper_threshold"),
+        rule=s.rule,
+        show_density=s.show_density,
+        sample=s.sample,
+        full_sample=s.full_sample,
     )
-    columns: list[Any] = [scored["is_outlier"].array]
-    if show:
+    k = len(s.rule.rules())
+    columns: list[Any] = [scored[f"is_outlier_{i}"].array for i in range(k)]
+    columns += [scored[f"ranges_{i}"].to_numpy() for i in range(k)]
+    if s.show_density:
         columns.append(scored["density"].to_numpy())
-    if len(names) > len(columns):  # sample / full_sample
-        columns.append(scored["sample"].to_numpy())
+    if s.full_sample:
+        columns.append(scored["full_sample"].to_numpy())
+    if s.sample:
+        columns += [scored[f"sample_{i}"].to_numpy() for i in range(k)]
+    if s.show_options:
+        shown = np.full(len(frame), _shown_options(meta, options, out_name, model_name), object)
+        shown[scored["is_outlier_0"].isna().to_numpy()] = None  # no verdict: empty, as MLTK
+        columns.append(shown)
     out = pd.DataFrame(dict(zip(names, columns, strict=True)), index=frame.index)
     out.attrs["missing_fields"] = [f for f in meta.features if f not in frame.columns]
+    out.attrs["multivalue"] = multivalue
+    # Text about the model rather than a score of the event: drift baselines skip them.
+    out.attrs["unprofiled"] = [*multivalue, *(["_Options"] if s.show_options else [])]
     return out
+
+
+def _shown_options(
+    meta: ModelMeta, options: Mapping[str, Any], out: str | None, model_name: str | None
+) -> str:
+    """MLTK's ``_Options`` value (DensityFunction._get_show_options_value): the options the
+    search gave, ``params`` as text as MLTK keeps them (the apply's own algorithm options
+    when it gives any, else the fit's)."""
+    from kepler.core.density import mltk_text, show_option_names, show_options_value
+
+    given = dict(options) if options else dict(meta.params)
+    names = show_option_names(given.get("show_options") or meta.params.get("show_options"))
+    return show_options_value(
+        names,
+        {
+            "feature_variables": [meta.features[0]],
+            "split_by": list(meta.by),
+            "params": {k: mltk_text(v) for k, v in given.items() if v is not None},
+            "algo_name": meta.algorithm,
+            "model_name": model_name,
+            "output_name": out,
+        },
+    )
 
 
 def _transformer_fields(pipeline: Pipeline, meta: ModelMeta, out: str | None) -> list[str]:

@@ -20,6 +20,8 @@ HEC_SETUP = (
     "KEPLER_HEC_URL and KEPLER_HEC_TOKEN where the bridge runs"
 )
 CHUNKED_IDX = "_chunked_idx"
+# What a DensityFunction model was fitted with when its line named no dist= or metric=.
+DISCARDED_DEFAULTS = {"dist": "auto", "metric": "wasserstein"}
 TIME = "_time"
 
 
@@ -56,6 +58,19 @@ class Apply(Subcommand):
         self.features = features
         self.latest: float | None = None  # the latest event _time seen (forecast_k)
         _check_forecast_options(spec, found)
+        # MLTK's apply keeps the fitted dist= and metric=, and says so.
+        if spec.discarded and found.algorithm != "DensityFunction":
+            key = next(iter(spec.discarded))
+            raise BadParameter(
+                f"{key}= applies to DensityFunction models (and only at fit); {found.name} is "
+                f"a {found.algorithm}: drop {key}=",
+                detail={"parameter": key},
+            )
+        self.warnings = [
+            f'Invalid parameter for apply: Discarding "{key}" value. Using '
+            f"{key}={(found.params or {}).get(key, DISCARDED_DEFAULTS[key])}."
+            for key in spec.discarded
+        ]
         relay = spec.index is None and features and self.forecast_k is None
         self.required = features if relay else None
         if spec.index is not None:
@@ -101,6 +116,7 @@ class Apply(Subcommand):
         )
         reply: dict[str, Any] = {"finished": finished}
         warnings = _hec_warnings({k.lower(): v for k, v in headers.items()})
+        warnings, self.warnings = self.warnings + warnings, []  # the first chunk says them
         if warnings:
             reply["inspector"] = {"messages": [["WARN", text] for text in warnings]}
         return reply, scored

@@ -78,6 +78,8 @@ def summary_rows(bridge: BridgeClient, ref: ModelRef) -> list[dict[str, Any]]:
     if not explained:
         return [{**common, "feature": ",".join(d.features or [])}]
     rows = []
+    # DensityFunction: MLTK's summary has a column per `by` field (the model's other fields).
+    by = tuple(d.features or [])[1:] if d.algorithm == "DensityFunction" else ()
     for item in explained:
         row = {**common, "feature": item["feature"]}
         # A one-hot column (site=north) shows its field's profile.
@@ -87,7 +89,9 @@ def summary_rows(bridge: BridgeClient, ref: ModelRef) -> list[dict[str, Any]]:
             "importance",
             "coefficient",
             "class",
-            *("group", "type", "params", "BoundaryRanges", "cardinality"),  # DensityFunction
+            *by,  # DensityFunction, then its summary (Kepler's columns and MLTK's)
+            *("group", "type", "params", "BoundaryRanges", "cardinality"),
+            *("min", "max", "mean", "std", "distance", "other"),
             *("score", "p-value", "selected"),  # FieldSelector
         ):
             if key in item:

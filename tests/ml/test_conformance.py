@@ -130,7 +130,7 @@ def _expected_fields(info: AlgorithmInfo) -> list[str]:
     if info.task == "clusterer":
         return ["cluster"]
     if info.name == "DensityFunction":
-        return ["IsOutlier(x)"]
+        return ["IsOutlier(x)", "BoundaryRanges"]
     if info.name in SERIES:
         f = SERIES[info.name]
         return [f"predicted({f})", f"lower95(predicted({f}))", f"upper95(predicted({f}))"]

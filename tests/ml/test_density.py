@@ -116,7 +116,7 @@ def test_apply_outlier_share_on_normal_data_is_near_threshold(threshold: float) 
     trained = _fit(f"fit DensityFunction v dist=norm threshold={threshold}", train_frame)
     fresh = pd.DataFrame({"v": rng.normal(50, 5, 20000)})
     out = predict_frame(trained.pipeline, trained.meta, fresh)
-    assert list(out.columns) == ["IsOutlier(v)"]
+    assert list(out.columns) == ["IsOutlier(v)", "BoundaryRanges"]
     share = out["IsOutlier(v)"].astype(float).mean()
     assert share == pytest.approx(threshold, abs=threshold * 0.3)
 
@@ -188,3 +188,268 @@ def test_estimator_follows_sklearn_contract() -> None:
     labels = est.predict(X)
     assert set(np.unique(labels)) == {-1, 1}
     assert (labels == -1).mean() == pytest.approx(0.1, abs=0.03)
+
+
+# --- MLTK's options and outputs (its bin/algos/DensityFunction.py and
+# bin/algos_support/density_function/*.py) ---------------------------------------------
+
+
+def _normal(n: int = 4000, seed: int = 7) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"v": rng.normal(50, 5, n), "h": ["a", "b"] * (n // 2)})
+
+
+def test_several_thresholds_give_one_output_each_named_as_mltk() -> None:
+    # MLTK column_name.py: IsOutlier_th=0.01(<field>), BoundaryRanges_th=0.01, ...
+    trained = _fit('fit DensityFunction v dist=norm threshold="0.01,0.005" into m', _normal())
+    out = predict_frame(trained.pipeline, trained.meta, _normal(seed=8))
+    assert list(out.columns) == [
+        "IsOutlier_th=0.01(v)",
+        "IsOutlier_th=0.005(v)",
+        "BoundaryRanges_th=0.01",
+        "BoundaryRanges_th=0.005",
+    ]
+    wide, narrow = out["IsOutlier_th=0.01(v)"], out["IsOutlier_th=0.005(v)"]
+    assert (narrow <= wide).all() and int(wide.sum()) > int(narrow.sum()) > 0
+    renamed = predict_frame(trained.pipeline, trained.meta, _normal(seed=8), output_name="out")
+    assert list(renamed.columns)[:2] == ["out_th=0.01", "out_th=0.005"]
+    # the drift baseline profiles the verdicts, not the BoundaryRanges text
+    assert set(trained.baseline["outputs"]) == {"IsOutlier_th=0.01(v)", "IsOutlier_th=0.005(v)"}
+
+
+def test_threshold_text_in_names_is_pythons_float_text() -> None:
+    from kepler.core.density import column_name
+
+    assert column_name("IsOutlier", None, 1, "v") == "IsOutlier_th=1.0(v)"
+    assert column_name("IsOutlier", None, 0.00001, "v") == "IsOutlier_th=1e-05(v)"
+    assert column_name("SampledValue", None, 0.05) == "SampledValue_th=0.05"
+    assert column_name("IsOutlier", "out", None, "v") == "out"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"threshold": "0.01", "lower_threshold": "0.02"}, "Thresholds are ambiguous"),
+        ({"threshold": "0.1,0.2,0.3,0.4,0.5,0.6"}, "maximum number of allowed thresholds are 5"),
+        ({"lower_threshold": "0.6", "upper_threshold": "0.5"}, "can not be larger than 1"),
+        ({"lower_threshold": "0.1,0.2", "upper_threshold": "0.05"}, "only one of"),
+        ({"threshold": "0"}, "between 0.000000001 and 1"),
+        ({"upper_threshold": "1.5"}, "between 0.000000001 and 1"),
+        ({"threshold": "0.01,abc"}, "expected a number"),
+    ],
+    ids=[
+        "ambiguous",
+        "six",
+        "sum-over-one",
+        "several-lower-with-upper",
+        "zero",
+        "above-one",
+        "nan",
+    ],
+)
+def test_mltk_threshold_rules_refuse_at_apply_and_fit(options: dict, message: str) -> None:
+    # MLTK outlier_threshold.py (OutlierThreshold) and DensityFunction._check_threshold
+    trained = _fit("fit DensityFunction v dist=norm", _normal(400))
+    with pytest.raises(BadParameter, match=message):
+        predict_frame(trained.pipeline, trained.meta, _normal(10), options=options)
+    line = " ".join(f'{k}="{v}"' for k, v in options.items())
+    if message != "between 0.000000001 and 1" and message != "expected a number":
+        with pytest.raises(BadParameter, match=message):
+            _fit(f"fit DensityFunction v {line}", _normal(400))
+    else:
+        with pytest.raises(BadParameter):
+            _fit(f"fit DensityFunction v {line}", _normal(400))
+
+
+def test_apply_threshold_one_is_allowed_and_flags_nearly_all() -> None:
+    trained = _fit("fit DensityFunction v dist=norm", _normal(400))
+    out = predict_frame(trained.pipeline, trained.meta, _normal(200), options={"threshold": 1})
+    assert out["IsOutlier(v)"].mean() > 0.95
+
+
+def _rng_text(lo: float, hi: float, area: float) -> str:
+    def bound(x: float) -> str:
+        return "Infinity" if x == np.inf else "-Infinity" if x == -np.inf else str(round(x, 4))
+
+    return f"{bound(lo)}:{bound(hi)}:{area}"
+
+
+def test_boundary_ranges_are_scipys_quantiles_as_mltk_writes_them() -> None:
+    # MLTK normal_distribution.py / exponential_distribution.py _make_boundary_ranges and
+    # DensityFunction._get_multivalue_of_boundary_ranges: <lower>:<upper>:<area> lines.
+    frame = _normal()
+    trained = _fit('fit DensityFunction v dist=norm threshold="0.02,0.01"', frame)
+    loc, scale = stats.norm.fit(frame["v"].to_numpy())
+    dist = stats.norm(loc, scale)
+    out = predict_frame(trained.pipeline, trained.meta, frame.head(3))
+    for t in (0.02, 0.01):
+        want = "\n".join(
+            [
+                _rng_text(-np.inf, dist.ppf(t / 2), t / 2),
+                _rng_text(dist.ppf(1 - t / 2), np.inf, t / 2),
+            ]
+        )
+        assert set(out[f"BoundaryRanges_th={t}"]) == {want}
+    lower = predict_frame(
+        trained.pipeline, trained.meta, frame.head(2), options={"lower_threshold": "0.03"}
+    )
+    assert lower["BoundaryRanges"].iloc[0] == _rng_text(-np.inf, dist.ppf(0.03), 0.03)
+    rng = np.random.default_rng(3)
+    expo = pd.DataFrame({"v": rng.exponential(4, 3000)})
+    exp_fit = _fit("fit DensityFunction v dist=expon threshold=0.05", expo)
+    e = stats.expon(*stats.expon.fit(expo["v"].to_numpy()))
+    got = predict_frame(exp_fit.pipeline, exp_fit.meta, expo.head(1))["BoundaryRanges"].iloc[0]
+    assert got == _rng_text(e.ppf(0.95), np.inf, 0.05)  # expon: all of it above
+
+
+def test_boundary_ranges_kde_area_is_rounded_and_unseen_group_is_empty() -> None:
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(
+        {"v": np.r_[rng.normal(0, 1, 1000), rng.normal(12, 1, 1000)], "h": ["a"] * 2000}
+    )
+    trained = _fit("fit DensityFunction v by h dist=gaussian_kde threshold=0.01", frame)
+    new = pd.DataFrame({"v": [1.0, 2.0, None], "h": ["a", "zz", "a"]})
+    ranges = predict_frame(trained.pipeline, trained.meta, new)["BoundaryRanges"]
+    lines = ranges.iloc[0].split("\n")
+    assert [ln.split(":")[2] for ln in lines] == ["0.005", "0.005"]
+    assert lines[0].startswith("-Infinity:") and lines[1].endswith(":Infinity:0.005")
+    assert pd.isna(ranges.iloc[1]) and pd.isna(ranges.iloc[2])  # unseen group, missing value
+
+
+def test_sample_draws_inside_each_thresholds_inlier_range_full_sample_anywhere() -> None:
+    # MLTK probability_distribution.py: SampledValue within boundaries, FullSampledValue
+    frame = _normal()
+    line = 'fit DensityFunction v dist=norm threshold="0.2,0.01" sample=t full_sample=t'
+    trained = _fit(f"{line} random_state=3", frame)
+    out = predict_frame(trained.pipeline, trained.meta, _normal(4000, seed=9))
+    assert list(out.columns)[4:] == [
+        "FullSampledValue",
+        "SampledValue_th=0.2",
+        "SampledValue_th=0.01",
+    ]
+    est = trained.pipeline.named_steps["model"]
+    lo, hi, _, _ = est.boundaries("", 0.2)
+    inner = out["SampledValue_th=0.2"]
+    assert inner.between(lo, hi).all()
+    assert not out["FullSampledValue"].between(lo, hi).all()
+    again = predict_frame(trained.pipeline, trained.meta, _normal(4000, seed=9))
+    pd.testing.assert_frame_equal(out, again)  # random_state: the same draws
+
+
+def test_show_options_is_mltks_json_in_the_given_order() -> None:
+    # MLTK DensityFunction._get_show_options_value: json.dumps of the named options
+    trained = _fit(
+        'fit DensityFunction v by h threshold=0.05 show_options="split_by,feature_variables,'
+        'params,algo_name,model_name" into m',
+        _normal(400),
+    )
+    out = predict_frame(trained.pipeline, trained.meta, _normal(4), model_name="m")
+    import json
+
+    shown = json.loads(out["_Options"].iloc[0])
+    assert list(shown) == ["split_by", "feature_variables", "params", "algo_name", "model_name"]
+    assert shown["split_by"] == ["h"] and shown["feature_variables"] == ["v"]
+    assert shown["params"]["threshold"] == "0.05" and shown["algo_name"] == "DensityFunction"
+    assert shown["model_name"] == "m"
+    at_apply = predict_frame(
+        trained.pipeline,
+        trained.meta,
+        _normal(4),
+        options={"threshold": "0.01,0.02", "show_options": "params"},
+    )
+    assert json.loads(at_apply["_Options"].iloc[0]) == {
+        "params": {"threshold": "0.01,0.02", "show_options": "params"}
+    }
+    with pytest.raises(BadParameter, match="feature_variables, split_by, params"):
+        _fit('fit DensityFunction v show_options="params,colour"', _normal(400))
+
+
+def test_summary_has_mltks_columns_and_one_per_by_field() -> None:
+    # MLTK ProbabilityDistribution.summary and DensityFunction.summary (by fields first)
+    from kepler.ml.explain import explain
+
+    frame = _frame()
+    trained = _fit("fit DensityFunction bytes by host,hour", frame)
+    rows = {r["group"]: r for r in explain(trained.pipeline)}
+    web = rows["web,0"]
+    assert web["host"] == "web" and web["hour"] == "0"
+    values = frame.loc[frame.host == "web", "bytes"].to_numpy()
+    assert web["min"] == pytest.approx(values.min()) and web["max"] == pytest.approx(values.max())
+    assert web["mean"] == pytest.approx(values.mean()) and web["std"] == pytest.approx(values.std())
+    assert web["distance"].startswith("metric: wasserstein, distance: 0.")
+    assert web["other"] == "N/A" and web["cardinality"] == 4000
+    db = rows["db,1"]  # expon: MLTK's mean/std are scipy's expon.fit loc and scale
+    loc, scale = stats.expon.fit(frame.loc[frame.host == "db", "bytes"].to_numpy())
+    assert db["mean"] == pytest.approx(loc) and db["std"] == pytest.approx(scale)
+
+
+def test_estimator_keeps_several_thresholds_through_clone() -> None:
+    from sklearn.base import clone
+
+    est = DensityFunction(dist="norm", threshold=(0.01, 0.005))
+    twin = clone(est)
+    assert twin.get_params()["threshold"] == (0.01, 0.005)
+    X = np.random.default_rng(0).normal(size=(500, 1))
+    scored = twin.fit(X).score_events(X)
+    assert {"is_outlier_0", "is_outlier_1", "ranges_0", "ranges_1"} <= set(scored.columns)
+    assert DensityFunction(threshold="0.01,0.02").fit(X).fitted_rule().labels() == [0.01, 0.02]
+
+
+def test_floats_param_kind_keeps_one_value_a_float() -> None:
+    from kepler.core.params import Param, coerce
+
+    p = Param("threshold", "floats", minimum=1e-9, maximum=1)
+    assert coerce(p, "0.01") == 0.01 and coerce(p, 0.5) == 0.5
+    assert coerce(p, "0.01, 0.005") == (0.01, 0.005) and coerce(p, [0.1, 0.2]) == (0.1, 0.2)
+    with pytest.raises(BadParameter, match="<= 1"):
+        coerce(p, "0.1,2")
+
+
+def test_apply_parses_mltk_options_and_discards_dist_and_metric() -> None:
+    from kepler.core.spec import ApplySpec
+
+    spec = parse(
+        'apply m threshold="0.01,0.005" sample=t full_sample=f show_density=t '
+        'show_options="params,split_by" dist=norm metric=kolmogorov_smirnov'
+    )
+    assert isinstance(spec, ApplySpec)
+    assert spec.options == {
+        "threshold": "0.01,0.005",
+        "sample": True,
+        "full_sample": False,
+        "show_density": True,
+        "show_options": "params,split_by",
+    }
+    assert spec.discarded == {"dist": "norm", "metric": "kolmogorov_smirnov"}
+    with pytest.raises(InvalidSpec, match="no option 'colour'"):
+        parse("apply m colour=red")
+    with pytest.raises(BadParameter, match="ambiguous"):
+        parse("apply m threshold=0.1 upper_threshold=0.2")
+
+
+def test_csv_for_splunkd_adds_mv_boundary_ranges_and_arrow_does_not() -> None:
+    # splunkd's CSV body: the plain column holds the lines, __mv_ holds $v1$;$v2$
+    import pyarrow as pa
+
+    from kepler.server.scoring._score import score_table
+    from kepler.server.scoring._tables import read_body, write_body
+
+    trained = _fit("fit DensityFunction v by h dist=norm into m", _normal())
+    table = pa.table(
+        {"v": ["50", "", "49"], "h": ["a", "a", "zz"], "_chunked_idx": ["0", "1", "2"]}
+    )
+    scored = score_table(
+        trained.pipeline, trained.meta, table, include_input=False, echo=["_chunked_idx"]
+    )
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(write_body("csv", scored).decode())))
+    assert list(rows[0])[-1] == "__mv_BoundaryRanges"
+    lines = rows[0]["BoundaryRanges"].split("\n")
+    assert len(lines) == 2 and rows[0]["__mv_BoundaryRanges"] == f"${lines[0]}$;${lines[1]}$"
+    assert rows[1]["BoundaryRanges"] == rows[1]["__mv_BoundaryRanges"] == ""  # no value
+    assert rows[2]["__mv_BoundaryRanges"] == ""  # unseen group
+    arrow = read_body("arrow", write_body("arrow", scored))
+    assert "__mv_BoundaryRanges" not in arrow.column_names
+    assert arrow.column("BoundaryRanges")[0].as_py() == rows[0]["BoundaryRanges"]

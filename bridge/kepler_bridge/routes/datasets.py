@@ -133,7 +133,9 @@ def apply_to_dataset(
     version, loaded = state.cache.fetch(ModelRef.parse(model))
     dataset_id = state.datasets.resolve(dataset_id)
     batches = state.datasets.iter_batches(dataset_id, batch_size=50_000)
-    options = ScoreOptions(probabilities=probabilities, output_name=output_name)
+    options = ScoreOptions(
+        probabilities=probabilities, output_name=output_name, model_name=version.name
+    )
     body = score_dataset_csv(batches, loaded, options)
     return StreamingResponse(
         body, media_type=CSV, headers={"X-Kepler-Model-Version": str(version.version)}

@@ -122,10 +122,13 @@ async def apply_model(
     index: str | None = None,
     sourcetype: str | None = None,
     shadow: str | None = Query(None, max_length=300),
-    threshold: float | None = None,
-    lower_threshold: float | None = None,
-    upper_threshold: float | None = None,
+    threshold: str | None = Query(None, max_length=200),
+    lower_threshold: str | None = Query(None, max_length=200),
+    upper_threshold: str | None = Query(None, max_length=200),
     show_density: bool | None = None,
+    sample: bool | None = None,
+    full_sample: bool | None = None,
+    show_options: str | None = Query(None, max_length=200),
     forecast_k: int | None = Query(None, ge=0, le=10_000),
     conf_interval: float | None = Query(None, gt=0, lt=100),
 ) -> Response:
@@ -138,8 +141,9 @@ async def apply_model(
     With ``shadow`` (``pump@5``), that version scores the rows too: the answer stays the
     champion's, the agreement goes to Splunk as a ``kepler:shadow`` event and comes back in
     ``X-Kepler-Shadow-*`` headers.
-    ``threshold``, ``lower_threshold``, ``upper_threshold``, ``show_density``: a
-    DensityFunction model's outlier rule for these rows, without refitting.
+    ``threshold``, ``lower_threshold``, ``upper_threshold`` (one value or several,
+    ``0.01,0.005``), ``show_density``, ``sample``, ``full_sample``, ``show_options``: a
+    DensityFunction model's outlier rule and outputs for these rows, without refitting.
     ``forecast_k``: a forecaster (StateSpaceForecast, ARIMA) answers ``_time`` and its
     output fields for the rows, then this many rows after them (``include_input=false``);
     ``conf_interval``: its interval in percent, instead of the one it was fitted with."""
@@ -157,6 +161,9 @@ async def apply_model(
             lower_threshold=lower_threshold,
             upper_threshold=upper_threshold,
             show_density=show_density,
+            sample=sample,
+            full_sample=full_sample,
+            show_options=show_options,
             forecast_k=forecast_k,
             conf_interval=conf_interval,
         ),

@@ -111,7 +111,8 @@ def output_profile(pipeline: Pipeline, meta: ModelMeta, frame: pd.DataFrame) -> 
         return {}
     rows = frame if len(frame) <= MAX_SCORED_ROWS else frame.sample(MAX_SCORED_ROWS, random_state=0)
     scored = predict_frame(pipeline, meta, rows)
-    names = list(scored.columns)[:MAX_OUTPUTS]
+    described = set(scored.attrs.get("unprofiled") or ())  # the model's text, not a score
+    names = [n for n in scored.columns if n not in described][:MAX_OUTPUTS]
     types = {n: output_type(meta, i) for i, n in enumerate(names)}
     profiled: dict[str, Any] = profile_frame(scored[names], types)["fields"]
     return profiled

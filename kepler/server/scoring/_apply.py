@@ -5,7 +5,7 @@ index when asked. The route only translates the request to :func:`apply_chunk` a
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kepler.core.errors import HecNotConfigured, KeplerError
@@ -68,6 +68,7 @@ def apply_chunk(
         # Resolved on every call, even a pinned version: see model_cache's docstring.
         resolved, model = cache.fetch(ref)
         name, number = resolved.name, resolved.version
+        options = replace(options, model_name=name)
         # A challenger may need fields the champion does not: read them all.
         table = read_body(fmt, body) if shadow is not None else _read(fmt, body, model[1], options)
         challenger = None

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from kepler.server.scoring.shadow import Shadow
 
 Loaded = tuple[Any, Any]  # (pipeline, ModelMeta), as the model cache holds it
+# A field whose values are lines, each one value of a Splunk multivalue field.
+MULTIVALUE = {b"kepler.multivalue": b"lines"}
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class ScoreOptions:
     include_input: bool = True
     echo: tuple[str, ...] = ()
     algorithm_options: tuple[tuple[str, Any], ...] = ()  # DensityFunction's threshold=, ...
+    model_name: str | None = None  # the scoring model's name (show_options="model_name")
 
     @classmethod
     def of_job(cls, spec: Mapping[str, Any]) -> ScoreOptions:
@@ -53,6 +56,7 @@ def score(
         include_input=options.include_input,
         echo=options.echo,
         algorithm_options=dict(options.algorithm_options),
+        model_name=options.model_name,
     )
     if shadow is not None:
         shadow.batch(model, table)
@@ -79,9 +83,12 @@ def score_table(
     include_input: bool = True,
     echo: Sequence[str] = (),
     algorithm_options: Mapping[str, Any] | None = None,
+    model_name: str | None = None,
 ) -> pa.Table:
     """The model's output fields for ``table``'s rows, after its input columns if asked,
-    else after the input columns named in ``echo`` (such as splunkd's ``_chunked_idx``)."""
+    else after the input columns named in ``echo`` (such as splunkd's ``_chunked_idx``).
+    A multivalue output field (DensityFunction's BoundaryRanges) carries
+    :data:`MULTIVALUE` in its field metadata, for the CSV splunkd receives."""
     from kepler.ml.frames import NUMERIC, arrow_floats
     from kepler.ml.outputs import predict_frame
 
@@ -113,8 +120,11 @@ def score_table(
         probabilities=probabilities,
         output_name=output_name,
         options=algorithm_options,
+        model_name=model_name,
     )
-    scored = pa.Table.from_pandas(out, preserve_index=False)
+    scored = _mark_multivalue(
+        pa.Table.from_pandas(out, preserve_index=False), out.attrs.get("multivalue") or ()
+    )
     if scored.num_rows != table.num_rows:  # a forecaster's forecast_k rows after the events
         if include_input:
             raise BadParameter(
@@ -132,8 +142,18 @@ def score_table(
     for name in scored.column_names:
         if name in result.column_names:
             result = result.drop_columns([name])
-        result = result.append_column(name, scored.column(name))
+        result = result.append_column(scored.schema.field(name), scored.column(name))
     return result
+
+
+def _mark_multivalue(table: pa.Table, names: Sequence[str]) -> pa.Table:
+    if not names:
+        return table
+    fields = [
+        f.with_metadata(MULTIVALUE) if f.name in names else f.remove_metadata()
+        for f in table.schema
+    ]
+    return table.cast(pa.schema(fields))
 
 
 def score_dataset_csv(
@@ -143,9 +163,11 @@ def score_dataset_csv(
     the bridge's memory holds one batch, never the dataset."""
     import pyarrow.csv as pacsv
 
+    from kepler.server.scoring._tables import with_multivalue
+
     first = True
     for batch in batches:
-        scored = score(model, pa.Table.from_batches([batch]), options)
+        scored = with_multivalue(score(model, pa.Table.from_batches([batch]), options))
         sink = io.BytesIO()
         pacsv.write_csv(
             scored,

@@ -102,5 +102,29 @@ def write_body(fmt: str, table: pa.Table) -> bytes:
         import pyarrow.csv as pacsv
 
         if table.num_columns:
-            pacsv.write_csv(table, sink, write_options=pacsv.WriteOptions(quoting_style="needed"))
+            pacsv.write_csv(
+                with_multivalue(table),
+                sink,
+                write_options=pacsv.WriteOptions(quoting_style="needed"),
+            )
     return sink.getvalue()
+
+
+def with_multivalue(table: pa.Table) -> pa.Table:
+    """``table`` with, after its columns, ``__mv_<field>`` for each multivalue field
+    (kepler.server.scoring._score.MULTIVALUE): splunkd's encoding, each line as ``$v$``
+    (``$`` doubled) joined by ``;`` (SPLUNK_PROTOCOLS.md, "CSV body"), so that
+    ``| mvexpand`` splits the lines. Only the CSV answered to splunkd carries them."""
+    from kepler.server.scoring._score import MULTIVALUE
+
+    for f in list(table.schema):
+        if f.metadata == MULTIVALUE:
+            encoded = [_mv_encode(v) for v in table.column(f.name).to_pylist()]
+            table = table.append_column(f"__mv_{f.name}", pa.array(encoded, pa.string()))
+    return table
+
+
+def _mv_encode(value: str | None) -> str | None:
+    if not value:
+        return value
+    return ";".join("$" + line.replace("$", "$$") + "$" for line in value.split("\n"))
