@@ -517,8 +517,11 @@ class ModelApply(Body):
     lower_threshold: float | None = None
     upper_threshold: float | None = None
     show_density: bool | None = None
-    forecast_k: int | None = None  # a forecaster: also this many rows after the series
-    conf_interval: float | None = None  # a forecaster: this interval (%), not the fitted one
+    # A forecaster: steps forecast from the last event run over (rows, or a time amount
+    # such as 2weeks), its interval (%) instead of the fitted one, last events withheld.
+    forecast_k: int | str | None = None
+    conf_interval: float | None = None
+    holdback: int | str | None = None
 
 
 @dataclass(frozen=True)

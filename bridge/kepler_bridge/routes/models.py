@@ -98,6 +98,14 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _steps_option(key: str, text: str | None) -> Any:
+    """A forecaster's ``forecast_k``/``holdback``: rows or a time amount, checked as the
+    search bar checks them (a clear 400 otherwise)."""
+    from kepler.core.spec import apply_algorithm_option
+
+    return None if text is None else apply_algorithm_option(key, text)
+
+
 def _too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(
         f"the request body is larger than the bridge's limit of {limit // (1024 * 1024)} MiB "
@@ -126,8 +134,9 @@ async def apply_model(
     lower_threshold: float | None = None,
     upper_threshold: float | None = None,
     show_density: bool | None = None,
-    forecast_k: int | None = Query(None, ge=0, le=10_000),
+    forecast_k: str | None = Query(None, max_length=40),
     conf_interval: float | None = Query(None, gt=0, lt=100),
+    holdback: str | None = Query(None, max_length=40),
 ) -> Response:
     """Score CSV or Arrow rows with ``ref`` (``pump``, ``pump@3``, ``pump:production``);
     the answer has the same media type, with the model's output fields. With ``index``,
@@ -141,8 +150,12 @@ async def apply_model(
     ``threshold``, ``lower_threshold``, ``upper_threshold``, ``show_density``: a
     DensityFunction model's outlier rule for these rows, without refitting.
     ``forecast_k``: a forecaster (StateSpaceForecast, ARIMA) answers ``_time`` and its
-    output fields for the rows, then this many rows after them (``include_input=false``);
-    ``conf_interval``: its interval in percent, instead of the one it was fitted with."""
+    output fields for the rows, then the forecast after them (``include_input=false``):
+    steps counted from the last row run over, rows or a time amount (``2weeks``), as
+    MLTK's apply; ``holdback``: the last rows withheld from the run (rows or a time
+    amount); ``conf_interval``: its interval in percent, instead of the fitted one. Rows
+    that carry the model's field(s) are the series the model runs over; rows with only
+    ``_time`` read the trained forecast at their times."""
     fmt = media_format(request.headers.get("content-type"))
     body = await _read_limited(request, state.settings.max_chunk_bytes)
     model_ref = ModelRef.parse(ref)
@@ -157,8 +170,9 @@ async def apply_model(
             lower_threshold=lower_threshold,
             upper_threshold=upper_threshold,
             show_density=show_density,
-            forecast_k=forecast_k,
+            forecast_k=_steps_option("forecast_k", forecast_k),
             conf_interval=conf_interval,
+            holdback=_steps_option("holdback", holdback),
         ),
     )
     writeback = None
