@@ -429,6 +429,21 @@ def test_partial_fit_update_last_answers_the_previous_versions_forecast(
     assert any(moved)  # the model was updated after answering
 
 
+def test_apply_forecast_k_with_no_events_forecasts_after_the_trained_series(
+    stack: LocalStack, script: Path, rate_model: tuple[str, list]
+) -> None:
+    name, fitted = rate_model  # fitted with forecast_k=10: rows 120..129 are its forecast
+    cmd = splunkd(script, stack.url, stack.token)
+    info = cmd.getinfo(["apply", name, "forecast_k=3"])
+    assert not [m for m in info.messages if m[0] == "ERROR"], info.messages
+    (reply,) = cmd.execute_all(b"_time,rate\r\n", finished=True)  # a header-only chunk
+    assert cmd.close() == 0
+    rows = reply.records()
+    assert [float(r["_time"]) for r in rows] == [float(r["_time"]) for r in fitted[120:123]]
+    for row, want in zip(rows, fitted[120:123], strict=True):
+        assert float(row["predicted(rate)"]) == pytest.approx(float(want["predicted(rate)"]))
+
+
 def test_apply_forecaster_past_the_series_cap_is_one_error(
     stack: LocalStack, script: Path, rate_model: tuple[str, list]
 ) -> None:
