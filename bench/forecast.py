@@ -7,8 +7,9 @@ before). The last ``HORIZON`` months are held back; each method forecasts them f
 rest:
 
 - **Kepler**: ``kp.fit`` on the embedded stack (bridge + worker) with ``holdback=24``, then
-  ``kp.forecast`` of the whole series from the saved version: the held-back months'
-  forecasts come from the trained state, through the bridge, as a user gets them;
+  ``kp.forecast`` of the training months with ``k=24`` from the saved version (MLTK's
+  apply: the saved model run over those months, then 24 steps forecast), through the
+  bridge, as a user gets them;
 - **statsmodels**: the same model built and fitted directly (``UnobservedComponents`` with
   a local linear trend and a 12-month season; ``ARIMA``), ``get_forecast(24)``;
 - **seasonal naive**: each held-back month is the same month of the last training year.
@@ -90,7 +91,7 @@ def kepler_forecast(ctx: Context | None, algorithm: str, params: str, frame: pd.
     client = ctx.stack().client()
     name = f"bench_{algorithm.lower()}"
     client.fit(frame, algorithm, into=name, progress=False, holdback=HORIZON, **options)
-    out = client.forecast(frame, name)
+    out = client.forecast(frame.iloc[:-HORIZON], name, k=HORIZON)
     return out["predicted(co2)"].to_numpy()[-HORIZON:]
 
 

@@ -150,7 +150,7 @@ def apply(df: Any, model: str, **kw: Any) -> Any:
     return client().apply(df, model, **kw)
 
 
-def forecast(df: Any, model: str, *, k: int = 0, **kw: Any) -> Any:
+def forecast(df: Any, model: str, *, k: int | str = 0, **kw: Any) -> Any:
     """A forecaster's predictions for ``df``'s rows and ``k`` rows after them, with MLTK's
     columns (``predicted(<field>)``, ``lower95(predicted(<field>))``, ...)."""
     return client().forecast(df, model, k=k, **kw)

@@ -482,17 +482,19 @@ class Client:
         df: Any,
         model: str,
         *,
-        k: int = 0,
+        k: int | str = 0,
         as_: str | None = None,
         conf_interval: float | None = None,
     ) -> Any:
-        """A forecaster's (StateSpaceForecast, ARIMA) predictions for ``df``'s rows at their
-        ``_time``, from the trained state, then ``k`` rows after the later of the series'
-        end and ``df``'s last row: ``df``'s columns, ``predicted(<field>)``,
-        ``lower<ci>(predicted(<field>))`` and ``upper<ci>(predicted(<field>))``, sorted by
-        ``_time``; ``conf_interval`` (percent): another interval than the fitted one, as
-        MLTK's ``apply ... conf_interval=`` gives. One request: ``df`` is the history to
-        show, not a large table."""
+        """A forecaster's (StateSpaceForecast, ARIMA) apply, as MLTK's: the saved model run
+        over ``df``'s series (its field(s) and ``_time``), then ``k`` steps forecast after
+        ``df``'s last row (rows, or a time amount such as ``"2weeks"``); ``df`` with only
+        ``_time`` reads the trained forecast at those times instead, the ``k`` rows after
+        the later of the series' end and ``df``'s last row. Answers ``df``'s columns,
+        ``predicted(<field>)``, ``lower<ci>(predicted(<field>))`` and
+        ``upper<ci>(predicted(<field>))``, sorted by ``_time``; ``conf_interval``
+        (percent): another interval than the fitted one, as MLTK's ``apply ...
+        conf_interval=`` gives. One request: ``df`` is one series, not a large table."""
         import pandas as pd
 
         ref = ModelRef.parse(model)

@@ -40,6 +40,9 @@ PARTIAL_FIT = frozenset(
         "SGDClassifier",
         "SGDRegressor",
         "StandardScaler",
+        # MLTK's StateSpaceForecast.partial_fit: the new events' series, fitted from the
+        # previous version's parameters (kepler.ml.forecast); ARIMA has none in MLTK.
+        "StateSpaceForecast",
     }
 )
 
@@ -1147,6 +1150,12 @@ _FORECASTERS: tuple[AlgorithmInfo, ...] = (
                 maximum=MAX_PERIOD,
                 nullable=True,
                 doc="seasonal period in rows (e.g. 24 for hourly data with a daily cycle)",
+            ),
+            _p(
+                "update_last",
+                "bool",
+                doc="with partial_fit=true: answer the previous version's forecast over the "
+                "new events, then update (MLTK's update_last)",
             ),
         ),
         extra="forecast",

@@ -57,8 +57,9 @@ APPLY_ALGORITHM_OPTIONS = (
     *("show_density", "sample", "full_sample", "show_options"),
 )
 APPLY_DISCARDED_OPTIONS = ("dist", "metric")
-# A forecaster's, as MLTK's apply takes them: rows after the events, another interval.
-APPLY_FORECAST_OPTIONS = ("forecast_k", "conf_interval")
+# A forecaster's, as MLTK's apply takes them: steps to forecast after the last event
+# run over, another interval, last events withheld (rows, or time amounts: 2weeks).
+APPLY_FORECAST_OPTIONS = ("forecast_k", "conf_interval", "holdback")
 # Splunk index names: lowercase letters, digits, underscores and hyphens.
 INDEX_NAME = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,79}$")
 
@@ -517,7 +518,8 @@ def _window(item: Any) -> str:
 def _parse_apply(rest: list[_Tok]) -> ApplySpec:
     usage = (
         "apply <model>[@<version>|:<alias>] [as <out>] [probabilities=<bool>] "
-        "[forecast_k=<int>] [conf_interval=<percent>] [index=<index> [sourcetype=<sourcetype>]]"
+        "[forecast_k=<steps>] [holdback=<steps>] [conf_interval=<percent>] "
+        "[index=<index> [sourcetype=<sourcetype>]]"
     )
     algorithm_options = APPLY_ALGORITHM_OPTIONS + APPLY_FORECAST_OPTIONS
     if not rest or rest[0].key is not None:
@@ -541,7 +543,7 @@ def _parse_apply(rest: list[_Tok]) -> ApplySpec:
                 allowed = ", ".join(APPLY_OPTIONS + algorithm_options)
                 raise InvalidSpec(f"apply has no option {tok.key!r}; allowed: {allowed}")
             if key in algorithm_options:
-                options[key] = _apply_algorithm_option(key, tok.text)
+                options[key] = apply_algorithm_option(key, tok.text)
             elif key == "probabilities":
                 probabilities = _fit_options({"probabilities": tok.text})["probabilities"]
             else:
@@ -576,7 +578,9 @@ def _parse_apply(rest: list[_Tok]) -> ApplySpec:
     )
 
 
-def _apply_algorithm_option(key: str, text: str) -> Any:
+def apply_algorithm_option(key: str, text: str) -> Any:
+    """An apply-time algorithm option (DensityFunction's, a forecaster's) as ``key=text``
+    gives it, checked and typed: the search bar and the bridge's query read them alike."""
     from kepler.core.density import floats, mltk_text, show_option_names
     from kepler.core.params import Param, coerce
 
@@ -585,10 +589,11 @@ def _apply_algorithm_option(key: str, text: str) -> Any:
     if key == "show_options":
         show_option_names(text)
         return text.replace(" ", "")
-    if key == "forecast_k":
+    if key in ("forecast_k", "holdback"):  # rows, or MLTK's time amounts (2weeks, 3days)
         from kepler.core.algorithms import MAX_FORECAST_K
 
-        return coerce(Param(key, "int", minimum=0, maximum=MAX_FORECAST_K), text)
+        bound = MAX_FORECAST_K if key == "forecast_k" else None
+        return coerce(Param(key, "steps", minimum=0, maximum=bound), text)
     if key == "conf_interval":  # a percentage, as fit takes it
         return coerce(Param(key, "float", minimum=1.0, maximum=99.9), text)
     # threshold, lower_threshold, upper_threshold: one value or several (MLTK's range and

@@ -521,8 +521,11 @@ class ModelApply(Body):
     sample: bool | None = None
     full_sample: bool | None = None
     show_options: str | None = None  # "feature_variables,split_by,params"
-    forecast_k: int | None = None  # a forecaster: also this many rows after the series
-    conf_interval: float | None = None  # a forecaster: this interval (%), not the fitted one
+    # A forecaster: steps forecast from the last event run over (rows, or a time amount
+    # such as 2weeks), its interval (%) instead of the fitted one, last events withheld.
+    forecast_k: int | str | None = None
+    conf_interval: float | None = None
+    holdback: int | str | None = None
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,27 @@ training rows, then forecasts from the end of training for ``forecast_k`` steps,
 (``holdback=3days forecast_k=2weeks``), counted in whole steps of the series. Outputs are
 MLTK's: ``predicted(<f>)``, ``lower<ci>(predicted(<f>))``, ``upper<ci>(predicted(<f>))``.
 
-``apply`` on a saved forecaster forecasts from the trained state: an event at a training
-timestamp gets that step's prediction, a later one the forecast at its distance (in steps)
-from the series' end; the state is not updated with the applied events (fit again to move
-the forecast's origin). Events before the series' start get empty outputs. As MLTK's
-``apply`` does, it takes ``forecast_k=`` (rows after the later of the series' end and the
-last event) and ``conf_interval=`` (another interval than the fitted one).
+``apply`` on a saved forecaster runs it over the applied events, as MLTK's apply does,
+when they carry the model's field(s) with numbers (:meth:`_Forecaster.apply_series`):
+they are sorted by ``_time`` and must form one regular series at the model's step; the
+last ``holdback`` rows (apply's own, 0 by default) are withheld, the fitted parameters
+filter the rest (statsmodels' ``filter``, not a new estimate: the same code path as the
+fit's predictions, so applying to the training series gives the fit's outputs), and
+``forecast_k`` steps are forecast from the last row filtered. Every event gets an output
+(one-step-ahead predictions over the filtered rows, forecasts over the held-back ones:
+MLTK outputs only the latter), in the events' own order, and the ``forecast_k - holdback``
+rows after the last event follow them.
+
+Kepler's extension: events with only ``_time`` (the fields absent or empty) read the
+*trained* forecast at their times: an event at a training timestamp gets that step's
+prediction, a later one the forecast at its distance (in steps) from the series' end;
+events before the series' start get empty outputs, and ``forecast_k`` rows follow the
+later of the series' end and the last event.
+
+``partial_fit=true`` (StateSpaceForecast, as in MLTK) fits the new events as a series,
+the optimiser starting from the previous version's parameters (:meth:`StateSpaceForecast.
+partial_fit`); with ``update_last=t`` the rows the fit answers are the previous version's
+forecasts over the new events, made before the update (MLTK's order).
 """
 
 from __future__ import annotations
@@ -70,6 +85,11 @@ class _Forecaster(BaseEstimator):
     # -- fitting -----------------------------------------------------------------------
 
     def fit(self, X: Any, y: Any = None) -> _Forecaster:
+        return self._fit_series(X, None)
+
+    def _fit_series(self, X: Any, start: list[np.ndarray] | None) -> _Forecaster:
+        """Fit on ``X``'s series; ``start``: each field's starting parameters for the
+        optimiser (a partial fit's previous version), else statsmodels' own."""
         require("statsmodels", "forecast")
         self._check_params()
         frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
@@ -109,7 +129,7 @@ class _Forecaster(BaseEstimator):
         need = self._min_rows()
         if n_train < need:
             raise DataError(
-                f"{self.algorithm} {self._describe()} needs at least {need} rows to fit on; "
+                f"{self._named()} needs at least {need} rows to fit on; "
                 f"got {n_train}" + (f" after holdback={self.holdback}" if self.holdback_ else "")
             )
         for j, f in enumerate(fields):
@@ -118,15 +138,21 @@ class _Forecaster(BaseEstimator):
         self.fields_ = fields
         self.values_ = values
         self.n_train_ = n_train
-        self.params_ = [self._fit_one(values[:n_train, j]) for j in range(len(fields))]
+        self.params_ = [
+            self._fit_one(values[:n_train, j], None if start is None else start[j])
+            for j in range(len(fields))
+        ]
         self.feature_names_in_ = np.asarray(names, dtype=object)
         self.n_features_in_ = len(names)
         return self
 
-    def _fit_one(self, y: np.ndarray) -> np.ndarray:
+    def _fit_one(self, y: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
         # return_params: the optimiser's parameters, without the smoothing and covariance
         # passes that fit() adds for its results object (predictions re-filter anyway).
-        params = self._model(y).fit(**self._fit_kwargs(), return_params=True)
+        kwargs = self._fit_kwargs()
+        if start is not None:
+            kwargs["start_params"] = start
+        params = self._model(y).fit(**kwargs, return_params=True)
         return np.asarray(params, dtype=np.float64)
 
     def _steps(self, value: Any, name: str) -> int:
@@ -136,6 +162,11 @@ class _Forecaster(BaseEstimator):
         seconds = duration_seconds(value)
         if seconds is None:
             steps = int(value)
+            if steps < 0:
+                raise BadParameter(
+                    f"{name} must be 0 or more rows (or a time amount such as 3days); got {value}",
+                    detail={"parameter": name},
+                )
         elif self.times_ is None:
             raise BadParameter(
                 f"{name}={value} is a time amount, but the series has no _time to count it "
@@ -176,6 +207,10 @@ class _Forecaster(BaseEstimator):
     def _describe(self) -> str:
         return ""
 
+    def _named(self) -> str:
+        described = self._describe()
+        return f"{self.algorithm} {described}" if described else self.algorithm
+
     # -- predictions --------------------------------------------------------------------
 
     def output_fields(self, conf_interval: float | None = None) -> list[str]:
@@ -186,10 +221,16 @@ class _Forecaster(BaseEstimator):
 
     def _predictions(self, j: int, end: int, conf_interval: float | None = None) -> np.ndarray:
         """Field ``j``'s (mean, lower, upper) for positions 0..``end`` of the series, as rows."""
+        return self._filtered(self.values_[: self.n_train_, j], j, end, conf_interval)
+
+    def _filtered(
+        self, y: np.ndarray, j: int, end: int, conf_interval: float | None = None
+    ) -> np.ndarray:
+        """Field ``j``'s fitted parameters run over ``y`` (the Kalman filter, no new
+        estimate): (mean, lower, upper) for positions 0..``end``, forecasts past ``y``."""
         ci = float(self.conf_interval if conf_interval is None else conf_interval)
         from statsmodels.tools.sm_exceptions import ValueWarning
 
-        y = self.values_[: self.n_train_, j]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ValueWarning)
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -267,17 +308,15 @@ class _Forecaster(BaseEstimator):
         """The events' ``_time`` as epoch seconds (NaN where missing)."""
         return _seconds(pd.DataFrame(X)[TIME], allow_missing=True)
 
-    def future(self, X: Any, forecast_k: int, conf_interval: float | None = None) -> pd.DataFrame:
-        """``forecast_k`` rows after the later of the series' end and ``X``'s last event:
-        ``_time`` (when the model has it) and the output fields."""
+    def future(
+        self, X: Any, forecast_k: int | str, conf_interval: float | None = None
+    ) -> pd.DataFrame:
+        """``forecast_k`` rows (or a time amount, in the series' steps) after the later of
+        the series' end and ``X``'s last event: ``_time`` (when the model has it) and the
+        output fields."""
         check_is_fitted(self, "params_")
         _check_conf_interval(conf_interval)
-        k = int(forecast_k)
-        if not 0 <= k <= MAX_FORECAST_K:
-            raise BadParameter(
-                f"forecast_k must be between 0 and {MAX_FORECAST_K:,}; got {k}",
-                detail={"parameter": "forecast_k"},
-            )
+        k = self._steps(forecast_k, "forecast_k")
         n = len(self.values_)
         columns: dict[str, Any] = {}
         if self.times_ is None:
@@ -309,6 +348,125 @@ class _Forecaster(BaseEstimator):
         steps = np.rint((seconds[after] - times[-1]) / self.time_step_).astype(np.int64)
         out[after] = len(times) - 1 + steps
         return out
+
+    # -- apply on the events' own series (MLTK's apply) --------------------------------
+
+    def carries_series(self, X: Any) -> bool:
+        """Whether the events carry numbers in one of the model's fields: apply then runs
+        the model over them (:meth:`apply_series`); with only ``_time`` it reads the
+        trained forecast (:meth:`predict_events`)."""
+        check_is_fitted(self, "params_")
+        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+        return any(
+            f in frame.columns and not np.isnan(_numeric(frame[f], f)).all() for f in self.fields_
+        )
+
+    def apply_series(
+        self,
+        X: Any,
+        *,
+        holdback: int | str = 0,
+        forecast_k: int | str = 0,
+        conf_interval: float | None = None,
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """MLTK's apply: the events are the series (sorted by ``_time``, at the model's
+        step); the fitted parameters filter all but the last ``holdback`` rows, and
+        ``forecast_k`` steps are forecast from the last row filtered. Returns the outputs
+        for the events (their order and index) and the rows after the last event
+        (``_time`` when the model has it, then the outputs)."""
+        check_is_fitted(self, "params_")
+        _check_conf_interval(conf_interval)
+        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+        n = len(frame)
+        if n > MAX_SERIES_ROWS:
+            raise DataError(
+                f"{self.algorithm} runs over at most {MAX_SERIES_ROWS:,} rows (got {n:,}); "
+                "aggregate first, e.g. `| timechart span=1h avg(<field>)`"
+            )
+        missing = np.full(n, np.nan)
+        values = np.column_stack(
+            [_numeric(frame[f], f) if f in frame.columns else missing for f in self.fields_]
+        )
+        order = np.arange(n)
+        times: np.ndarray | None = None
+        if self.times_ is not None:
+            if TIME not in frame.columns:
+                raise DataError(
+                    f"{self.algorithm} was fitted over _time: the events need _time to form "
+                    "their series"
+                )
+            times = _seconds(frame[TIME])
+            order = np.argsort(times, kind="stable")
+            times, values = times[order], values[order]
+            self._check_step(times)
+        h = self._steps(holdback, "holdback")
+        k = self._steps(forecast_k, "forecast_k")
+        if h >= n:
+            raise BadParameter(
+                f"holdback={holdback} withholds every event (there are {n}): withhold fewer "
+                "rows, or apply to a longer series",
+                detail={"parameter": "holdback"},
+            )
+        n_run = n - h
+        need = self._min_rows()
+        if n_run < need:
+            raise DataError(
+                f"{self._named()} needs at least {need} rows of the series "
+                f"to run over; the events give {n_run}"
+                + (f" after holdback={holdback}" if h else "")
+                + ": apply it to a longer stretch of the series"
+            )
+        for j, f in enumerate(self.fields_):
+            if np.isnan(values[:n_run, j]).all():
+                raise DataError(
+                    f"field {f!r} has no numeric values in these events: the model forecasts "
+                    f"{', '.join(self.fields_)}, each needs values"
+                )
+        after = max(0, k - h)
+        end = n_run - 1 + max(h, k)
+        ci = conf_interval
+        out = np.empty((n, 3 * len(self.fields_)))
+        ahead = np.empty((after, 3 * len(self.fields_)))
+        for j in range(len(self.fields_)):
+            predictions = self._filtered(values[:n_run, j], j, end, ci)
+            out[order, 3 * j : 3 * j + 3] = predictions[:n]
+            ahead[:, 3 * j : 3 * j + 3] = predictions[n:]
+        names = self.output_fields(ci)
+        events = pd.DataFrame(out, columns=names, index=frame.index)
+        columns: dict[str, Any] = {}
+        if times is not None:
+            columns[TIME] = times[-1] + self.time_step_ * np.arange(1, after + 1)
+        for i, name in enumerate(names):
+            columns[name] = ahead[:, i]
+        return events, pd.DataFrame(columns)
+
+    def forecast_over(
+        self, X: Any, *, holdback: int | str = 0, forecast_k: int | str = 0
+    ) -> pd.DataFrame:
+        """:meth:`forecast`'s rows for ``X``'s series instead of the fitted one: ``_time``
+        (when the model has it), the field(s) and the outputs, sorted by ``_time``, then
+        the rows after the last event (what a partial fit with ``update_last`` answers)."""
+        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+        events, future = self.apply_series(frame, holdback=holdback, forecast_k=forecast_k)
+        columns: dict[str, Any] = {}
+        if self.times_ is not None:
+            columns[TIME] = _seconds(frame[TIME])
+        for f in self.fields_:
+            columns[f] = _numeric(frame[f], f) if f in frame.columns else np.nan
+        series = pd.DataFrame(columns, index=frame.index).join(events)
+        if self.times_ is not None:
+            series = series.sort_values(TIME, kind="stable")
+        return pd.concat([series.reset_index(drop=True), future], ignore_index=True)
+
+    def _check_step(self, times: np.ndarray) -> None:
+        """The events form one regular series at the model's step."""
+        step = _check_regular(times)
+        if len(times) >= 2 and abs(step - self.time_step_) > STEP_TOLERANCE * self.time_step_:
+            raise DataError(
+                f"the events step by {_span(step)}, the model's series by "
+                f"{_span(self.time_step_)}: apply it to events at its step "
+                f"(`| timechart span={_span(self.time_step_)} ...`), or fit a model on this step"
+            )
 
     def forecast_metrics(self) -> dict[str, float]:
         """MAE and RMSE of the held-back rows' forecasts (``holdback`` > 0), else of the
@@ -343,11 +501,22 @@ class StateSpaceForecast(_Forecaster):
         conf_interval: float = 95,
         holdback: int | str = 0,
         period: int | None = None,
+        update_last: bool = False,
     ) -> None:
         self.forecast_k = forecast_k
         self.conf_interval = conf_interval
         self.holdback = holdback
         self.period = period
+        self.update_last = update_last  # partial_fit's (kepler.ml.partial): rows before update
+
+    def partial_fit(self, X: Any, y: Any = None) -> StateSpaceForecast:
+        """MLTK's partial_fit: ``X`` is the new series, fitted with the optimiser starting
+        from this fit's parameters (statsmodels' ``start_params``), so a short new
+        stretch refines the previous estimate rather than starting over."""
+        check_is_fitted(self, "params_")
+        start = [np.array(p, copy=True) for p in self.params_]
+        self._fit_series(X, start)
+        return self
 
     def _model(self, y: np.ndarray) -> Any:
         from statsmodels.tsa.statespace.structural import UnobservedComponents
@@ -506,6 +675,14 @@ def _check_regular(times: np.ndarray) -> float:
             "`| timechart span=<step> ...` (and `| fillnull` for empty bins)"
         )
     return step
+
+
+def _span(seconds: float) -> str:
+    """A step in Splunk's span units: 1h, 30m, 1d, 7d, else seconds."""
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size and float(seconds / size).is_integer():
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
 
 
 def _iso(seconds: float) -> str:

@@ -22,8 +22,12 @@ DensityFunction    ``IsOutlier(<field>)`` (empty: unseen      ``<out>`` (``<out>
 forecaster         ``predicted(<field>)``,                    ``<out>``, ``lower<ci>(<out>)``
                    ``lower<ci>(predicted(<field>))``,         ...
                    ``upper<ci>(predicted(<field>))`` per
-                   field (with ``forecast_k=``: ``_time``
-                   too, and rows after the series)
+                   field: the model run over the events'
+                   own series (they carry the field), or
+                   the trained forecast at their ``_time``
+                   (only ``_time``); with ``forecast_k=``
+                   ``_time`` too, and rows after the last
+                   event
 scaler             ``SS_<field>`` / ``RS_<field>`` /          ``<out>_<field>``
                    ``MMS_<field>``
 decomposition      ``PC_1`` ... (PCA, KernelPCA), ``IC_1``    ``<out>_1`` ...
@@ -159,7 +163,7 @@ def _predict_frame(
 
 
 # Apply-time options, by the models that take them.
-FORECAST_OPTIONS = ("forecast_k", "conf_interval")
+FORECAST_OPTIONS = ("forecast_k", "conf_interval", "holdback")
 
 
 def _check_options(meta: ModelMeta, options: Mapping[str, Any]) -> None:
@@ -210,9 +214,11 @@ def _forecast_frame(
     conformed: bool,
     options: Mapping[str, Any],
 ) -> pd.DataFrame:
-    """Each event's forecast at its ``_time``; with ``forecast_k``, ``_time`` and the
-    outputs for the events, then ``forecast_k`` rows after the later of the series' end
-    and the last event (see :mod:`kepler.ml.forecast`); with ``conf_interval``, that
+    """Events that carry the model's field(s): the model run over their series, MLTK's
+    apply (``holdback`` rows withheld, ``forecast_k`` steps from the last row run over);
+    events with only ``_time``: the trained forecast at each one's time, Kepler's
+    extension (see :mod:`kepler.ml.forecast`). With ``forecast_k``, ``_time`` and the
+    outputs for the events, then the rows after them; with ``conf_interval``, that
     interval (and its names) instead of the fitted one."""
     ci = options.get("conf_interval")
     names = _forecast_names(meta, output_name or meta.output_name, ci)
@@ -222,13 +228,32 @@ def _forecast_frame(
         if conformed
         else frames.conform(frame, {f: meta.feature_types[f] for f in meta.features})
     )
-    out = est.predict_events(X, ci) if len(frame) else pd.DataFrame(columns=est.output_fields(ci))
+    future: pd.DataFrame | None = None
+    if len(frame) and est.carries_series(X):
+        out, future = est.apply_series(
+            X,
+            holdback=options.get("holdback", 0),
+            forecast_k=options.get("forecast_k", 0),
+            conf_interval=ci,
+        )
+    else:
+        if options.get("holdback") not in (None, 0, "0"):
+            fields = ", ".join(f for f in meta.features if f != "_time")
+            raise BadParameter(
+                f"holdback= withholds the last events' values, and these events carry none "
+                f"of {fields}: drop holdback=, or apply to events with the field(s)",
+                detail={"parameter": "holdback"},
+            )
+        out = (
+            est.predict_events(X, ci) if len(frame) else pd.DataFrame(columns=est.output_fields(ci))
+        )
+        if "forecast_k" in options:
+            future = est.future(X, options["forecast_k"], ci)
     out = out.astype(np.float64)
     out.columns = names
     out.attrs["missing_fields"] = [f for f in meta.features if f not in frame.columns]
-    if "forecast_k" not in options:
+    if "forecast_k" not in options or future is None:
         return out
-    future = est.future(X, int(options["forecast_k"]), ci)
     future.columns = [*future.columns[: -len(names)], *names]
     if "_time" in future.columns:
         out.insert(0, "_time", est.event_seconds(X))

@@ -11,6 +11,12 @@ The previous version fixes what a continuation may change: the algorithm, its
 parameters, the target and the fields (the fitted preprocessing, its medians and one-hot
 categories, is kept as it is); a classifier continues with its classes only. Each
 difference is refused with what to do instead.
+
+A forecaster (StateSpaceForecast, as in MLTK) continues differently: the new events are
+its new series, fitted from the previous version's parameters; the fit's own options
+(``forecast_k``, ``holdback``, ``conf_interval``, ``update_last``) may change, and the
+rows the fit answers are the new version's forecast, or with ``update_last=t`` the
+previous version's forecast over the new events (MLTK: forecast, then update).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from kepler.core.spec import FitSpec, expand_features
 from kepler.ml import frames, registry
 from kepler.ml.meta import ModelMeta
 from kepler.ml.metrics import compute_metrics, holdout_sample
+from kepler.ml.outputs import output_fields
 from kepler.ml.pipeline import final_estimator
 from kepler.ml.training import MAX_WARNINGS, TrainedModel, _hold_out, _split
 
@@ -49,6 +56,8 @@ def continue_training(
         )
     refuse_partial_fit(info.name)
     _same_spec(spec, meta, name, list(frame.columns))
+    if meta.task == "forecaster":
+        return _continue_forecaster(frame, spec, pipeline, meta)
     target = meta.target
     rows: np.ndarray | None = None
     y: np.ndarray | None = None
@@ -100,13 +109,75 @@ def continue_training(
     )
 
 
+# A forecaster's options that belong to one fit, not to the model: a partial fit may
+# change them (MLTK's partial_fit reads them from its own line).
+FORECAST_PER_FIT = ("forecast_k", "holdback", "conf_interval", "update_last")
+
+
+def _continue_forecaster(
+    frame: pd.DataFrame, spec: FitSpec, pipeline: Pipeline, meta: ModelMeta
+) -> TrainedModel:
+    """MLTK's StateSpaceForecast.partial_fit: the new events are the series, fitted from
+    the previous parameters; the answer is the new version's forecast, or with
+    ``update_last`` the previous version's over the new events, made before the update."""
+    from kepler.ml.explain import explain
+    from kepler.ml.monitoring.baseline import try_fit_baseline
+
+    estimator = final_estimator(pipeline)
+    X = frames.conform(frame, {f: meta.feature_types[f] for f in meta.features})
+    given = {k: v for k, v in spec.params.items() if k in FORECAST_PER_FIT}
+    update_last = bool(given.pop("update_last", False))
+    estimator.set_params(**given)
+    before = None
+    if update_last:
+        before = estimator.forecast_over(
+            X, holdback=estimator.holdback, forecast_k=estimator.forecast_k
+        )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            estimator.partial_fit(X)
+        except ValueError as exc:
+            raise DataError(
+                f"{meta.algorithm} could not continue on this data: {exc}",
+                detail={"algorithm": meta.algorithm},
+            ) from exc
+    fit_warnings = _messages(caught)
+    new_meta = replace(
+        meta,
+        params={**meta.params, **given},
+        n_train=meta.n_train + len(X),
+        n_holdout=0,
+        n_dropped=0,
+        holdout=0.0,
+        output_name=spec.output_name or meta.output_name,
+    )
+    metrics = compute_metrics(pipeline, meta.task, X)
+    baseline = try_fit_baseline(pipeline, new_meta, X, X.iloc[:0], fit_warnings)
+    rows = before if before is not None else estimator.forecast()
+    names = output_fields(pipeline, new_meta)  # MLTK's, or `as <out>`'s
+    rows.columns = [*rows.columns[: -len(names)], *names]
+    return TrainedModel(
+        pipeline,
+        new_meta,
+        metrics,
+        explain(pipeline),
+        fit_warnings,
+        baseline,
+        forecast=rows,
+    )
+
+
 def _same_spec(spec: FitSpec, meta: ModelMeta, name: str, columns: list[str]) -> None:
-    if spec.params and spec.params != {k: meta.params.get(k) for k in spec.params}:
+    given = spec.params
+    if meta.task == "forecaster":
+        given = {k: v for k, v in given.items() if k not in FORECAST_PER_FIT}
+    if given and given != {k: meta.params.get(k) for k in given}:
         raise BadParameter(
             f"partial_fit=true continues {name} with its own parameters "
             f"({_show(meta.params) or 'the defaults'}); drop "
-            f"{', '.join(sorted(spec.params))} or fit a new model without partial_fit",
-            detail={"parameter": sorted(spec.params)[0]},
+            f"{', '.join(sorted(given))} or fit a new model without partial_fit",
+            detail={"parameter": sorted(given)[0]},
         )
     if (spec.target or None) != meta.target:
         raise InvalidSpec(
@@ -116,6 +187,8 @@ def _same_spec(spec: FitSpec, meta: ModelMeta, name: str, columns: list[str]) ->
         )
     exclude = (spec.target,) if spec.target else ()
     features = expand_features(spec.features, columns, exclude=exclude)
+    if meta.task == "forecaster" and "_time" in columns and "_time" not in features:
+        features = ["_time", *features]  # MLTK's forecasters follow _time without being told
     if set(features) != set(meta.features):
         missing = [f for f in meta.features if f not in features]
         extra = [f for f in features if f not in meta.features]
@@ -169,6 +242,10 @@ def _partial_fit(
                 f"{meta.algorithm} could not continue on this data: {exc}",
                 detail={"algorithm": meta.algorithm},
             ) from exc
+    return _messages(caught)
+
+
+def _messages(caught: list[warnings.WarningMessage]) -> list[str]:
     messages: list[str] = []
     for w in caught:
         text = f"{w.category.__name__}: {w.message}"

@@ -1,5 +1,6 @@
-"""``kepler apply``: score each chunk as it passes (``Apply``), or hand the events to the
-workers and write the scores through HEC (``AsyncApply``, ``async=t index=<index>``)."""
+"""``kepler apply``: score each chunk as it passes (``Apply``; a forecaster's series
+whole, at the last chunk), or hand the events to the workers and write the scores through
+HEC (``AsyncApply``, ``async=t index=<index>``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kepler.core import wire
-from kepler.core.errors import BadParameter, HecNotConfigured, InvalidSpec
+from kepler.core.errors import BadParameter, DataError, HecNotConfigured, InvalidSpec
 from kepler.core.refs import ModelRef
 from kepler.core.spec import APPLY_FORECAST_OPTIONS, ApplySpec
 from kepler.searchcommand.bridge import BridgeClient
@@ -23,6 +24,9 @@ CHUNKED_IDX = "_chunked_idx"
 # What a DensityFunction model was fitted with when its line named no dist= or metric=.
 DISCARDED_DEFAULTS = {"dist": "auto", "metric": "wasserstein"}
 TIME = "_time"
+# What a forecaster's apply keeps while the search's events arrive (SeriesBuffer).
+MAX_SERIES_ROWS = 50_000  # kepler.ml.forecast.MAX_SERIES_ROWS
+MAX_SERIES_BYTES = 256 * 1024 * 1024
 
 
 def _describe(bridge: BridgeClient, spec: ApplySpec) -> wire.ModelView:
@@ -38,10 +42,11 @@ class Apply(Subcommand):
     into the full events. ``_raw`` and every other field never leave splunkd. With
     ``index=``, every field goes to the bridge, which writes whole events through HEC.
 
-    A forecaster's ``forecast_k=<k>`` (MLTK's ``apply`` option) answers, after the events,
-    ``k`` new rows (``_time`` and the forecast) after the later of the series' end and the
-    latest event: the events pass whole (rows are added, so nothing is merged back by
-    ``_chunked_idx``), and the rows come with the last chunk."""
+    A forecaster (StateSpaceForecast, ARIMA) runs over the search's whole series, as
+    MLTK's apply does: the events pass whole (rows may be added, so nothing is merged
+    back by ``_chunked_idx``) and wait in :class:`SeriesBuffer`; earlier chunks are
+    answered with no rows, and the last one with every event and its outputs, then the
+    ``forecast_k`` rows after them, all from one bridge request."""
 
     def __init__(self, spec: ApplySpec, bridge: BridgeClient, shadow: str | None = None) -> None:
         self.spec = spec
@@ -54,9 +59,7 @@ class Apply(Subcommand):
             challenger = _describe(bridge, ApplySpec(ModelRef.parse(shadow)))
             self.shadow = challenger.ref
             features += [str(f) for f in challenger.features or [] if f not in features]
-        self.forecast_k: int | None = spec.options.get("forecast_k")
         self.features = features
-        self.latest: float | None = None  # the latest event _time seen (forecast_k)
         _check_forecast_options(spec, found)
         # MLTK's apply keeps the fitted dist= and metric=, and says so.
         if spec.discarded and found.algorithm != "DensityFunction":
@@ -71,7 +74,9 @@ class Apply(Subcommand):
             f"{key}={(found.params or {}).get(key, DISCARDED_DEFAULTS[key])}."
             for key in spec.discarded
         ]
-        relay = spec.index is None and features and self.forecast_k is None
+        forecaster = found.task == "forecaster"
+        self.series = SeriesBuffer(found.algorithm or found.name) if forecaster else None
+        relay = spec.index is None and features and self.series is None
         self.required = features if relay else None
         if spec.index is not None:
             status = bridge.json("GET", wire.HEC, hec=True)
@@ -85,26 +90,26 @@ class Apply(Subcommand):
         return info
 
     def execute(self, body: bytes, finished: bool) -> Reply:
-        future = finished and self.forecast_k is not None
+        if self.series is not None:
+            self.series.add(body)
+            if not finished:  # a stateful command may answer a chunk with no rows
+                return {"finished": False}, b""
+            return self._score_series(self.series.rows)
         if not body or body.isspace():  # no copy of a 20 MB chunk just to test it
-            return {"finished": finished}, self._future(b"") if future else b""
-        if self.forecast_k is not None:
-            self._note_latest(body)
-        reply, scored = self._score(body, finished)
-        return reply, self._future(scored) if future else scored
+            return {"finished": finished}, b""
+        return self._score(body, finished)
 
-    def _score(self, body: bytes, finished: bool) -> Reply:
+    def _score(self, body: bytes, finished: bool, *, outputs_only: bool = False) -> Reply:
         relay = self.required is not None  # only the output fields come back
-        per_chunk = {k: v for k, v in self.spec.options.items() if k != "forecast_k"}
         options = wire.ModelApply(
             probabilities=self.spec.probabilities,
             output_name=self.spec.output_name,
-            include_input=not relay,
+            include_input=not relay and not outputs_only,
             echo=CHUNKED_IDX if relay else None,
             index=self.spec.index,
             sourcetype=self.spec.sourcetype if self.spec.index is not None else None,
             shadow=self.shadow,
-            **per_chunk,
+            **self.spec.options,
         )
         headers, scored = self.bridge.request(
             "POST",
@@ -121,42 +126,56 @@ class Apply(Subcommand):
             reply["inspector"] = {"messages": [["WARN", text] for text in warnings]}
         return reply, scored
 
-    def _note_latest(self, body: bytes) -> None:
-        """Remember the latest ``_time`` among the chunk's events."""
-        reader = csv.reader(io.StringIO(body.decode("utf-8", "replace")))
-        header = next(reader, [])
-        if TIME not in header:
-            return
-        at = header.index(TIME)
-        for row in reader:
-            try:
-                seconds = float(row[at])
-            except (IndexError, ValueError):
-                continue
-            if self.latest is None or seconds > self.latest:
-                self.latest = seconds
+    def _score_series(self, rows: list[dict[str, str]]) -> Reply:
+        """A forecaster's answer: the events in their order with the outputs, then the
+        rows after them. Only the model's fields go to the bridge, except with ``index=``
+        (whole events, written through HEC; forecast_k is refused there)."""
+        if self.spec.index is not None:
+            return self._score(rows_to_csv(rows), True) if rows else ({"finished": True}, b"")
+        if not rows and "forecast_k" not in self.spec.options:
+            return {"finished": True}, b""
+        header = {k for row in rows[:1] for k in row}
+        sent = [f for f in self.features if f in header] or [self.features[0]]
+        # no events: one stand-in with no value asks for the rows after the trained series
+        projected = [{f: row.get(f, "") for f in sent} for row in rows] or [{sent[0]: ""}]
+        reply, answer = self._score(rows_to_csv(projected), True, outputs_only=True)
+        scored = _csv_rows(answer)
+        if not rows:
+            return reply, rows_to_csv(scored[1:])
+        if len(scored) < len(rows):
+            raise DataError(
+                f"the bridge answered {len(scored)} rows for {len(rows)} events; "
+                "apply again, and report it if it persists"
+            )
+        merged = []
+        for row, out in zip(rows, scored):
+            merged.append({**row, **{k: v for k, v in out.items() if k != TIME}})
+        return reply, rows_to_csv(merged + scored[len(rows) :])
 
-    def _future(self, scored: bytes) -> bytes:
-        """``scored`` (the last chunk's events, CSV) followed by the ``forecast_k`` rows
-        after the series' end or the latest event, whichever is later. The bridge is asked
-        with one stand-in event at that time, whose own row is dropped from the answer."""
-        field = TIME if TIME in self.features else self.features[0]
-        stand_in = "" if field != TIME or self.latest is None else repr(self.latest)
-        options = wire.ModelApply(
-            output_name=self.spec.output_name,
-            include_input=False,
-            forecast_k=self.forecast_k,
-            conf_interval=self.spec.options.get("conf_interval"),
-        )
-        _, answer = self.bridge.request(
-            "POST",
-            wire.apply(self.pinned),
-            body=f"{field}\r\n{stand_in}\r\n".encode(),
-            content_type=CSV,
-            params=options.to_params(),
-        )
-        rows = _csv_rows(scored) + _csv_rows(answer)[1:]
-        return rows_to_csv(rows)
+
+class SeriesBuffer:
+    """A forecaster's events, whole and in order, until the search's last chunk: at most
+    the rows a forecaster runs over (kepler.ml.forecast.MAX_SERIES_ROWS) and
+    MAX_SERIES_BYTES of Splunk's CSV."""
+
+    def __init__(self, algorithm: str) -> None:
+        self.algorithm = algorithm
+        self.rows: list[dict[str, str]] = []
+        self.size = 0
+
+    def add(self, body: bytes) -> None:
+        if not body or body.isspace():
+            return
+        self.size += len(body)
+        rows = _csv_rows(body)
+        if len(self.rows) + len(rows) > MAX_SERIES_ROWS or self.size > MAX_SERIES_BYTES:
+            raise DataError(
+                f"{self.algorithm} runs over the search's whole series at once: at most "
+                f"{MAX_SERIES_ROWS:,} events and {MAX_SERIES_BYTES // (1024 * 1024)} MiB; this "
+                "search returns more. Aggregate it first, e.g. `| timechart span=1h "
+                "avg(<field>) AS <field>`, or narrow the time range"
+            )
+        self.rows.extend(rows)
 
 
 def _csv_rows(body: bytes) -> list[dict[str, Any]]:
@@ -222,7 +241,14 @@ class AsyncApply(Subcommand):
         self.spec = spec
         self.index: str = spec.index
         self.bridge = bridge
-        self.pinned = _describe(bridge, spec).ref
+        found = _describe(bridge, spec)
+        if found.task == "forecaster":
+            raise InvalidSpec(
+                f"async=t scores the events in batches on the workers, and {found.algorithm} "
+                "runs over the whole series at once: apply it without async=t (index= "
+                "works there, or `| collect index=<index>` after it)"
+            )
+        self.pinned = found.ref
         # shadow=pump@5: the challenger, pinned now as the champion is; the worker scores
         # every batch with both and sends the agreement as kepler:shadow events.
         self.shadow = _describe(bridge, ApplySpec(ModelRef.parse(shadow))).ref if shadow else None

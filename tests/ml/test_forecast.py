@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kepler.core.errors import BadParameter, DataError
-from kepler.core.spec import FitSpec, parse
+from kepler.core.errors import BadParameter, DataError, InvalidSpec
+from kepler.core.spec import ApplySpec, FitSpec, parse
 from kepler.ml.forecast import unobserved_components_kwargs
 from kepler.ml.outputs import predict_frame
+from kepler.ml.partial import continue_training
 from kepler.ml.registry import all_algorithms
 from kepler.ml.store import ModelStore
 from kepler.ml.training import train
@@ -107,7 +108,9 @@ def test_fit_state_space_forecast_several_fields_one_model_each() -> None:
     assert {"mae_CRM", "rmse_ERP"} <= set(trained.metrics)
 
 
-def test_apply_forecasts_from_the_trained_state(tmp_path: Any, module_store: ModelStore) -> None:
+def test_apply_reads_the_trained_forecast_at_times_only_events(
+    tmp_path: Any, module_store: ModelStore
+) -> None:
     y = _series()
     trained = train(_events(y), parse("fit ARIMA _time count order=1-0-1 forecast_k=5"))
     saved = module_store.register(trained, "forecast-apply")
@@ -262,3 +265,206 @@ def test_parse_mltk_forecast_lines(line: str, features: tuple, params: dict) -> 
 def test_parse_out_of_range_forecast_options_are_refused(line: str, fragment: str) -> None:
     with pytest.raises(BadParameter, match=fragment):
         parse(line)
+
+
+# -- apply runs the model over the events' own series (MLTK's StateSpaceForecast.apply) -----
+
+
+def _forecast_order(out: pd.DataFrame, events: int) -> pd.DataFrame:
+    """apply's answer (events in their order, then the rows after them) sorted by _time,
+    as the fit's forecast is."""
+    head = out.iloc[:events].astype({"_time": float}).sort_values("_time", kind="stable")
+    return pd.concat([head, out.iloc[events:]], ignore_index=True)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "fit StateSpaceForecast count period=12 holdback=6 forecast_k=10",
+        "fit ARIMA _time count order=2-1-1 holdback=4 forecast_k=9 conf_interval=90",
+        "fit StateSpaceForecast count",
+    ],
+    ids=["ssf-holdback", "arima", "ssf-plain"],
+)
+def test_apply_on_the_training_series_gives_the_fit_outputs(line: str) -> None:
+    events = _events(_series())  # newest first, as Splunk sends them
+    trained = train(events, parse(line))  # type: ignore[arg-type]
+    est = trained.pipeline.named_steps["model"]
+    options = {"holdback": est.holdback, "forecast_k": est.forecast_k}
+    out = predict_frame(trained.pipeline, trained.meta, events, options=options)
+    assert trained.forecast is not None and len(out) == len(trained.forecast)
+    # every event keeps its place (newest first), the future rows follow
+    np.testing.assert_allclose(out["_time"].iloc[: len(events)], events["_time"].astype(float))
+    ours = _forecast_order(out, len(events))
+    fitted = trained.forecast.drop(columns=["count"])
+    np.testing.assert_allclose(ours.to_numpy(float), fitted.to_numpy(float), rtol=0, atol=0)
+
+
+def test_apply_on_a_continuation_equals_statsmodels_filter_with_the_fitted_params() -> None:
+    from statsmodels.tsa.statespace.structural import UnobservedComponents
+
+    y = _series(160, seed=5)
+    trained = train(_events(y[:96]), parse("fit StateSpaceForecast count period=12"))  # type: ignore[arg-type]
+    params = trained.pipeline.named_steps["model"].params_[0]
+    later = _events(y[96:])
+    later["_time"] = [f"{START + HOUR * (96 + i):.3f}" for i in range(len(later))][::-1]
+    out = predict_frame(trained.pipeline, trained.meta, later, options={"forecast_k": 5})
+    direct = UnobservedComponents(y[96:], **unobserved_components_kwargs(12)).filter(params)
+    prediction = direct.get_prediction(start=0, end=len(later) + 4)
+    bounds = np.asarray(prediction.conf_int(alpha=0.05))
+    ours = _forecast_order(out, len(later))
+    np.testing.assert_allclose(ours["predicted(count)"], prediction.predicted_mean, **TOL)
+    np.testing.assert_allclose(ours["lower95(predicted(count))"], bounds[:, 0], **TOL)
+    np.testing.assert_allclose(ours["upper95(predicted(count))"], bounds[:, 1], **TOL)
+    # the forecast starts after the applied events, not after the training series
+    np.testing.assert_allclose(ours["_time"].iloc[-5:], START + HOUR * (160 + np.arange(5)))
+
+
+def test_apply_holdback_withholds_the_last_events_and_forecasts_them() -> None:
+    from statsmodels.tsa.arima.model import ARIMA
+
+    y = _series(80, seed=6)
+    trained = train(_events(y[:60]), parse("fit ARIMA count order=1-0-1"))  # type: ignore[arg-type]
+    params = trained.pipeline.named_steps["model"].params_[0]
+    later = _events(y)
+    out = predict_frame(
+        trained.pipeline, trained.meta, later, options={"holdback": 3, "forecast_k": 5}
+    )
+    # forecast_k counts from the last row run over: the 3 withheld, then 2 more rows
+    assert len(out) == len(y) + 2
+    direct = ARIMA(y[:-3], order=(1, 0, 1)).filter(params).get_prediction(start=0, end=len(y) + 1)
+    ours = _forecast_order(out, len(y))
+    np.testing.assert_allclose(ours["predicted(count)"], direct.predicted_mean, **TOL)
+
+
+def test_apply_time_amounts_count_in_the_series_steps() -> None:
+    events = _events(_series())
+    trained = train(events, parse("fit ARIMA count order=1-0-0"))  # type: ignore[arg-type]
+    rows = predict_frame(
+        trained.pipeline, trained.meta, events, options={"holdback": 5, "forecast_k": 30}
+    )
+    amounts = predict_frame(
+        trained.pipeline, trained.meta, events, options={"holdback": "5h", "forecast_k": "30hours"}
+    )
+    pd.testing.assert_frame_equal(amounts, rows)
+    assert len(rows) == len(events) + 25
+
+
+def test_apply_spl_takes_mltk_time_amounts() -> None:
+    spec = parse("apply m forecast_k=2weeks holdback=3days conf_interval=90")
+    assert isinstance(spec, ApplySpec)
+    assert spec.options == {"forecast_k": "2weeks", "holdback": "3days", "conf_interval": 90}
+    assert parse("apply m holdback=3 forecast_k=5").options == {"holdback": 3, "forecast_k": 5}  # type: ignore[union-attr]
+    for bad in ("forecast_k=20000", "forecast_k=2fortnights", "holdback=-1"):
+        with pytest.raises((BadParameter, InvalidSpec)):
+            parse(f"apply m {bad}")
+
+
+def test_apply_too_few_rows_says_how_many_are_needed() -> None:
+    trained = train(_events(_series()), parse("fit StateSpaceForecast count period=12"))  # type: ignore[arg-type]
+    few = _events(_series(30))
+    with pytest.raises(DataError, match=r"needs at least 24 rows of the series.*give 20 after"):
+        predict_frame(trained.pipeline, trained.meta, few, options={"holdback": 10})
+    with pytest.raises(BadParameter, match="withholds every event"):
+        predict_frame(trained.pipeline, trained.meta, few, options={"holdback": 30})
+
+
+def test_apply_at_another_step_is_refused_naming_both() -> None:
+    trained = train(_events(_series()), parse("fit StateSpaceForecast count"))  # type: ignore[arg-type]
+    daily = pd.DataFrame(
+        {"_time": START + 86_400.0 * np.arange(30), "count": _series(30).astype(str)}
+    )
+    with pytest.raises(DataError, match=r"step by 1d, the model's series by 1h"):
+        predict_frame(trained.pipeline, trained.meta, daily)
+    gappy = _events(_series()).drop(index=[10, 11, 12])
+    with pytest.raises(DataError, match="irregular"):
+        predict_frame(trained.pipeline, trained.meta, gappy)
+
+
+def test_apply_with_empty_fields_falls_back_to_the_trained_forecast() -> None:
+    trained = train(_events(_series()), parse("fit ARIMA count order=1-0-1"))  # type: ignore[arg-type]
+    times = [START + HOUR * 10, START + HOUR * 100]
+    empty = pd.DataFrame({"_time": times, "count": ["", ""]})
+    out = predict_frame(trained.pipeline, trained.meta, empty)
+    only = predict_frame(trained.pipeline, trained.meta, pd.DataFrame({"_time": times}))
+    pd.testing.assert_frame_equal(out, only)
+    assert trained.forecast is not None
+    assert out["predicted(count)"].iloc[0] == trained.forecast["predicted(count)"].iloc[10]
+    with pytest.raises(BadParameter, match="holdback= withholds"):
+        predict_frame(trained.pipeline, trained.meta, empty, options={"holdback": 2})
+
+
+# -- partial_fit=true (MLTK's StateSpaceForecast.partial_fit) -------------------------------
+
+
+def _partial(**params: Any) -> FitSpec:
+    return FitSpec(
+        "StateSpaceForecast",
+        features=("count",),
+        params=params,
+        into="ssf",
+        holdout=0.0,
+        partial_fit=True,
+    )
+
+
+def test_partial_fit_starts_from_the_previous_params(module_store: ModelStore) -> None:
+    from statsmodels.tsa.statespace.structural import UnobservedComponents
+
+    y = _series(192, seed=7)
+    first = train(_events(y[:96]), FitSpec("StateSpaceForecast", features=("count",), into="ssf"))
+    v1 = module_store.register(first, "ssf-chain")
+    pipeline, meta = module_store.load(v1.name, v1.version)
+    previous = np.array(pipeline.named_steps["model"].params_[0])
+    new = _events(y[96:])
+    new["_time"] = [f"{START + HOUR * (96 + i):.3f}" for i in range(96)][::-1]
+    second = continue_training(new, _partial(forecast_k=4), pipeline, meta, v1.version)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        direct = UnobservedComponents(y[96:], **unobserved_components_kwargs(None)).fit(
+            start_params=previous, disp=False, return_params=True
+        )
+    est = second.pipeline.named_steps["model"]
+    np.testing.assert_allclose(est.params_[0], direct, **TOL)
+    # the answer: the new version's series and forecast, as a fit's
+    assert second.forecast is not None and len(second.forecast) == 96 + 4
+    np.testing.assert_allclose(second.forecast["count"].iloc[:96], y[96:])
+    assert second.meta.params["forecast_k"] == 4 and second.meta.n_train == 192
+    # a version chain: v2 continues v1, v3 continues v2; none is overwritten
+    v2 = module_store.register(second, "ssf-chain", lineage={"continued_from": v1.version})
+    pipeline2, meta2 = module_store.load(v2.name, v2.version)
+    third = continue_training(_events(y[96:]), _partial(), pipeline2, meta2, v2.version)
+    v3 = module_store.register(third, "ssf-chain", lineage={"continued_from": v2.version})
+    assert (v1.version, v2.version, v3.version) == (1, 2, 3)
+    again, _ = module_store.load(v1.name, v1.version)
+    np.testing.assert_array_equal(again.named_steps["model"].params_[0], previous)
+
+
+def test_partial_fit_update_last_answers_the_previous_forecast_over_the_new_events() -> None:
+    y = _series(150, seed=8)
+    first = train(_events(y[:90]), FitSpec("StateSpaceForecast", features=("count",)))
+    before = predict_frame(
+        first.pipeline, first.meta, _events(y[90:], shuffle=False), options={"forecast_k": 6}
+    )
+    previous = first.pipeline.named_steps["model"].params_[0].copy()
+    new = _events(y[90:])
+    new["_time"] = [f"{START + HOUR * i:.3f}" for i in range(60)][::-1]
+    continued = continue_training(
+        new, _partial(update_last=True, forecast_k=6), first.pipeline, first.meta, 1
+    )
+    assert continued.forecast is not None and len(continued.forecast) == 66
+    np.testing.assert_allclose(
+        continued.forecast["predicted(count)"], before["predicted(count)"], **TOL
+    )
+    # and the model was updated afterwards: its parameters are the new fit's
+    updated = continued.pipeline.named_steps["model"].params_[0]
+    assert not np.allclose(updated, previous)
+    assert "update_last" not in continued.meta.params  # one fit's option, not the model's
+
+
+def test_partial_fit_keeps_the_model_params() -> None:
+    first = train(_events(_series()), FitSpec("StateSpaceForecast", features=("count",)))
+    with pytest.raises(BadParameter, match="its own parameters"):
+        continue_training(_events(_series()), _partial(period=12), first.pipeline, first.meta, 1)
+    with pytest.raises(BadParameter, match="not supported by ARIMA"):
+        FitSpec("ARIMA", features=("count",), into="a", partial_fit=True)

@@ -276,3 +276,36 @@ def test_hec_down_during_apply_warns_and_delivers_later(
     assert any(level == "WARN" and "disk queue" in text for level, text in messages)
     wait_until(lambda: len(in_index(receiver, "scores")) >= before + 300, 30, "queued scores")
     assert len(in_index(receiver, "scores")) == before + 300
+
+
+def test_apply_forecaster_with_index_writes_the_series_scored_whole(
+    stack: LocalStack, script: Path, receiver: HecReceiver
+) -> None:
+    # A forecaster runs over the search's whole series at its end: index= writes those rows.
+    start = 1_700_000_000
+    events = [
+        {"_time": start + 60 * i, "temp": f"{40 + (i % 7) + 0.1 * i:.2f}", "site": "a"}
+        for i in range(80)
+    ]
+    cmd = splunkd(script, stack.url, stack.token)
+    _, replies = run_fit(
+        cmd, ["fit", "StateSpaceForecast", "temp", "into", "hssf"], chunks(events, 80, FIELDS)
+    )
+    assert cmd.close() == 0 and not [m for m in replies[-1].messages if m[0] == "ERROR"]
+    before = len(in_index(receiver, "scores"))
+    newest_first = list(reversed(events))
+    rows, messages, code = apply_search(
+        script,
+        stack,
+        ["apply", "hssf", "index=scores", "holdback=2"],
+        [newest_first[:40], None, newest_first[40:]],
+    )
+    assert code == 0 and not [m for m in messages if m[0] == "ERROR"], messages
+    assert len(rows) == 80 and [float(r["_time"]) for r in rows] == [
+        e["_time"] for e in newest_first
+    ]
+    written = in_index(receiver, "scores")[before:]
+    assert len(written) == 80
+    by_time = {e["time"]: e["event"] for e in written}
+    for row in rows:
+        assert by_time[float(row["_time"])]["predicted(temp)"] == float(row["predicted(temp)"])

@@ -1,6 +1,8 @@
 """MLTK's StateSpaceForecast and ARIMA SPL lines as splunkd runs them, against a real bridge
-and worker: fit answers with the series and its forecast, apply forecasts from the saved
-state, the SDK's kp.forecast gives the same numbers, bad series are one ERROR."""
+and worker: fit answers with the series and its forecast, apply runs the saved model over
+the applied events' series (or reads the trained forecast at times-only events),
+partial_fit continues StateSpaceForecast, the SDK's kp.forecast gives the same numbers,
+bad series are one ERROR."""
 
 from __future__ import annotations
 
@@ -245,32 +247,229 @@ def test_apply_forecasts_each_event_at_its_time(
             assert float(row[field]) == pytest.approx(float(want[field]), rel=1e-9)
 
 
-# MLTK's StateSpaceForecast.apply reads forecast_k= and conf_interval= from the apply line
-# (algos/StateSpaceForecast.py: `convert_params(..., strs=[..., 'forecast_k', ...],
-# ints=['period', 'conf_interval'])`), in the copy of MLTK's bin/ at
-# https://github.com/multimodal-uol/multimodal-datagen/blob/291c5e9dfc971e6335df492844f511e2c6c41f64/bin/algos/StateSpaceForecast.py
+# MLTK's StateSpaceForecast.apply reads forecast_k=, holdback= and conf_interval= from the
+# apply line (algos/StateSpaceForecast.py: `convert_params(..., strs=[..., 'forecast_k',
+# 'holdback'], ints=['period', 'conf_interval'])`; forecast_k and holdback through
+# `compute_forecast_k`/`compute_holdback`, rows or time amounts), and `_apply` runs the saved
+# model over the applied events, the last `holdback` withheld, in the copy of MLTK's bin/ at
+MLTK_SSF = (
+    "https://github.com/multimodal-uol/multimodal-datagen/blob/"
+    "291c5e9dfc971e6335df492844f511e2c6c41f64/bin/algos/StateSpaceForecast.py"
+)
 
 
-def test_apply_forecast_k_adds_rows_after_the_latest_event(
+def _arima_direct(train: np.ndarray, series: np.ndarray, end: int, ci: float = 95) -> np.ndarray:
+    """statsmodels' ARIMA(1,0,1) fitted on ``train``, its parameters run over ``series``
+    (``filter``, no new estimate): mean, lower, upper for positions 0..``end``."""
+    from statsmodels.tsa.arima.model import ARIMA
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        params = ARIMA(train, order=(1, 0, 1)).fit().params
+        prediction = ARIMA(series, order=(1, 0, 1)).filter(params).get_prediction(0, end)
+    bounds = np.asarray(prediction.conf_int(alpha=1 - ci / 100))
+    return np.column_stack([prediction.predicted_mean, bounds])
+
+
+def _outputs(rows: list, ci: str = "95") -> np.ndarray:
+    names = ("predicted(rate)", f"lower{ci}(predicted(rate))", f"upper{ci}(predicted(rate))")
+    return np.array([[float(r[n]) for n in names] for r in rows])
+
+
+def _by_time(rows: list) -> list:
+    return sorted(rows, key=lambda r: float(r["_time"]))
+
+
+def test_apply_forecast_k_2weeks_runs_the_model_over_the_new_events(
     stack: LocalStack, script: Path, rate_model: tuple[str, list]
 ) -> None:
-    name, fitted = rate_model  # 120 days fitted, then the fit's 10 forecast rows
-    events = [{"_time": r["_time"], "rate": r["rate"], "host": "h1"} for r in fitted[100:120]]
+    # MLTK_SSF, StateSpaceForecast.apply: | apply rate_m forecast_k=2weeks
+    name, _ = rate_model  # fitted on days 0..119
+    history = exchange(170)  # the same walk, 50 days further
+    new = [{**e, "host": "h1"} for e in history[120:]]
     cmd = splunkd(script, stack.url, stack.token)
-    info = cmd.getinfo(["apply", name, "forecast_k=4"])
+    info = cmd.getinfo(["apply", name, "forecast_k=2weeks"])
     assert not [m for m in info.messages if m[0] == "ERROR"], info.messages
-    _, first = cmd.send(events[:10], finished=False)
-    _, last = cmd.send(events[10:], finished=True)
+    newest_first = list(reversed(new))
+    _, first = cmd.send(newest_first[:30], finished=False)
+    _, last = cmd.send(newest_first[30:], finished=True)
     assert cmd.close() == 0
-    assert len(first) == 10 and len(last) == 10 + 4  # the new rows come once, at the end
-    end = float(fitted[119]["_time"])
-    future = last[10:]
-    assert [float(r["_time"]) for r in future] == [end + DAY * i for i in range(1, 5)]
-    for row, want in zip([*first, *last], fitted[100:124], strict=True):
-        for field in ("predicted(rate)", "lower95(predicted(rate))", "upper95(predicted(rate))"):
-            assert float(row[field]) == pytest.approx(float(want[field]), rel=1e-9)
-    assert all(r["host"] == "h1" for r in [*first, *last[:10]])
+    # the series is scored whole at the end: the earlier chunk is answered with no rows
+    assert first == [] and len(last) == 50 + 14
+    assert [r["_time"] for r in last[:50]] == [str(e["_time"]) for e in newest_first]
+    assert all(r["host"] == "h1" and r["rate"] for r in last[:50])
+    future = last[50:]
+    end = float(new[-1]["_time"])
+    assert [float(r["_time"]) for r in future] == [end + DAY * i for i in range(1, 15)]
     assert all(not r.get("host") and not r.get("rate") for r in future)
+    y = np.array([float(e["rate"]) for e in history])
+    direct = _arima_direct(y[:120], y[120:], 50 + 13)
+    ours = _outputs(_by_time(last[:50]) + future)
+    np.testing.assert_allclose(ours, direct, rtol=1e-9, atol=1e-9)
+
+
+def test_apply_holdback_3_forecast_k_5_withholds_the_last_events(
+    stack: LocalStack, script: Path, rate_model: tuple[str, list]
+) -> None:
+    # MLTK_SSF, StateSpaceForecast.apply: | apply rate_m holdback=3 forecast_k=5
+    name, _ = rate_model
+    events = exchange()
+    cmd = splunkd(script, stack.url, stack.token)
+    info = cmd.getinfo(["apply", name, "holdback=3", "forecast_k=5"])
+    assert not [m for m in info.messages if m[0] == "ERROR"], info.messages
+    _, rows = cmd.send(list(reversed(events)), finished=True)
+    assert cmd.close() == 0
+    # forecast_k counts from the last event run over: the 3 withheld, then 2 more rows
+    assert len(rows) == 120 + 2
+    y = np.array([float(e["rate"]) for e in events])
+    direct = _arima_direct(y, y[:-3], 116 + 5)
+    np.testing.assert_allclose(
+        _outputs(_by_time(rows[:120]) + rows[120:]), direct, rtol=1e-9, atol=1e-9
+    )
+
+
+def test_apply_conf_interval_90_forecast_k_10_on_the_training_series_is_the_fit(
+    stack: LocalStack, script: Path, rate_model: tuple[str, list]
+) -> None:
+    # MLTK_SSF, StateSpaceForecast.apply: | apply rate_m conf_interval=90 forecast_k=10
+    name, fitted = rate_model  # the fit's answer: 120 days and 10 forecast rows
+    cmd = splunkd(script, stack.url, stack.token)
+    info = cmd.getinfo(["apply", name, "conf_interval=90", "forecast_k=10"])
+    assert not [m for m in info.messages if m[0] == "ERROR"], info.messages
+    bodies = chunks(list(reversed(exchange())), 40, ["_time", "rate"])
+    for i, body in enumerate(bodies):
+        (reply,) = cmd.execute_all(body, finished=i == len(bodies) - 1)
+    assert cmd.close() == 0
+    rows = _by_time(reply.records()[:120]) + reply.records()[120:]
+    assert len(rows) == len(fitted) == 130
+    for row, want in zip(rows, fitted, strict=True):
+        assert row["_time"] == want["_time"] or float(row["_time"]) == float(want["_time"])
+        assert float(row["predicted(rate)"]) == float(want["predicted(rate)"])
+    y = np.array([float(e["rate"]) for e in exchange()])
+    np.testing.assert_allclose(
+        _outputs(rows, "90"), _arima_direct(y, y, 129, 90), rtol=1e-9, atol=1e-9
+    )
+
+
+def apply_rows(stack: LocalStack, script: Path, args: list[str], events: list[dict]) -> list:
+    cmd = splunkd(script, stack.url, stack.token)
+    info = cmd.getinfo(["apply", *args])
+    assert not [m for m in info.messages if m[0] == "ERROR"], info.messages
+    _, rows = cmd.send(list(reversed(events)), finished=True)
+    assert cmd.close() == 0
+    return rows
+
+
+def fit_version(stack: LocalStack, script: Path, args: list[str], events: list[dict]):  # type: ignore[no-untyped-def]
+    """The rows `fit ...` answers and the version it registered (from its INFO line)."""
+    cmd = splunkd(script, stack.url, stack.token)
+    _, replies = run_fit(cmd, args, chunks(list(reversed(events)), 50, list(events[0])))
+    assert not [m for m in replies[-1].messages if m[0] == "ERROR"], replies[-1].messages
+    assert cmd.close() == 0
+    (line,) = [t for _, t in replies[-1].messages if "version=" in t]
+    version = int(line.split("version=")[1].split(",")[0])
+    return replies[-1].records(), version
+
+
+def _ssf_params(y: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+    from statsmodels.tsa.statespace.structural import UnobservedComponents
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = UnobservedComponents(y, level="local linear trend")
+        return np.asarray(model.fit(start_params=start, disp=False, return_params=True))
+
+
+def test_partial_fit_continues_state_space_forecast_from_its_params(
+    stack: LocalStack, script: Path
+) -> None:
+    from statsmodels.tsa.statespace.structural import UnobservedComponents
+
+    data = logins(150)
+    y = np.array([float(e["logins"]) for e in data])
+    line = ["fit", "StateSpaceForecast", "logins", "into", "logins_pf"]
+    _, v1 = fit_version(stack, script, line, data[:90])
+    # MLTK_SSF, StateSpaceForecast.partial_fit (MLTK's partial_fit then fit(df) with the
+    # saved estimator): | fit StateSpaceForecast logins into logins_pf partial_fit=true
+    rows, v2 = fit_version(stack, script, [*line, "partial_fit=true", "forecast_k=7"], data[90:])
+    assert (v1, v2) == (1, 2)  # a new version; version 1 stays as it was
+    assert len(rows) == 60 + 7
+    assert [float(r["_time"]) for r in rows[:60]] == [e["_time"] for e in data[90:]]
+    params = _ssf_params(y[90:], start=_ssf_params(y[:90]))
+    model = UnobservedComponents(y[90:], level="local linear trend")
+    direct = model.filter(params).get_prediction(start=0, end=66).predicted_mean
+    ours = [float(r["predicted(logins)"]) for r in rows]
+    np.testing.assert_allclose(ours, direct, rtol=1e-6)
+
+
+def test_partial_fit_update_last_answers_the_previous_versions_forecast(
+    stack: LocalStack, script: Path
+) -> None:
+    data = logins(140, seed=4)
+    line = ["fit", "StateSpaceForecast", "logins", "into", "logins_ul"]
+    fit_version(stack, script, line, data[:100])
+    new = data[100:]
+    before = apply_rows(stack, script, ["logins_ul", "forecast_k=5"], new)
+    # MLTK_SSF, StateSpaceForecast.partial_fit's update_last ("forecast on the new data,
+    # and then update the model"):
+    #   | fit StateSpaceForecast logins into logins_ul partial_fit=true update_last=t
+    args = [*line, "partial_fit=true", "update_last=t", "forecast_k=5"]
+    rows, version = fit_version(stack, script, args, new)
+    assert version == 2 and len(rows) == len(before) == 40 + 5
+    for row, want in zip(rows, _by_time(before[:40]) + before[40:], strict=True):
+        assert float(row["_time"]) == float(want["_time"])
+        assert float(row["predicted(logins)"]) == pytest.approx(
+            float(want["predicted(logins)"]), rel=1e-12
+        )
+    after = apply_rows(stack, script, ["logins_ul", "forecast_k=5"], new)
+    moved = [
+        float(a["predicted(logins)"]) != float(b["predicted(logins)"])
+        for a, b in zip(after, before, strict=True)
+    ]
+    assert any(moved)  # the model was updated after answering
+
+
+def test_apply_forecast_k_with_no_events_forecasts_after_the_trained_series(
+    stack: LocalStack, script: Path, rate_model: tuple[str, list]
+) -> None:
+    name, fitted = rate_model  # fitted with forecast_k=10: rows 120..129 are its forecast
+    cmd = splunkd(script, stack.url, stack.token)
+    info = cmd.getinfo(["apply", name, "forecast_k=3"])
+    assert not [m for m in info.messages if m[0] == "ERROR"], info.messages
+    (reply,) = cmd.execute_all(b"_time,rate\r\n", finished=True)  # a header-only chunk
+    assert cmd.close() == 0
+    rows = reply.records()
+    assert [float(r["_time"]) for r in rows] == [float(r["_time"]) for r in fitted[120:123]]
+    for row, want in zip(rows, fitted[120:123], strict=True):
+        assert float(row["predicted(rate)"]) == pytest.approx(float(want["predicted(rate)"]))
+
+
+def test_apply_forecaster_past_the_series_cap_is_one_error(
+    stack: LocalStack, script: Path, rate_model: tuple[str, list]
+) -> None:
+    events = [{"_time": START + 60 * i, "rate": "1.3"} for i in range(50_001)]
+    cmd = splunkd(script, stack.url, stack.token)
+    info = cmd.getinfo(["apply", rate_model[0]])
+    assert not [m for m in info.messages if m[0] == "ERROR"], info.messages
+    bodies = chunks(events, 50_000, ["_time", "rate"])
+    (first,) = cmd.execute_all(bodies[0], finished=False)
+    assert first.records() == [] and not first.messages
+    (last,) = cmd.execute_all(bodies[1], finished=True)
+    errors = [text for level, text in last.messages if level == "ERROR"]
+    assert len(errors) == 1 and "at most 50,000 events" in errors[0], last.messages
+    assert "timechart" in errors[0]
+    cmd.close()
+    assert "Traceback" not in cmd.stderr
+
+
+def test_apply_forecaster_async_is_refused_before_data_moves(
+    stack: LocalStack, script: Path, rate_model: tuple[str, list]
+) -> None:
+    cmd = splunkd(script, stack.url, stack.token)
+    info = cmd.getinfo(["apply", rate_model[0], "async=t", "index=scores"])
+    errors = [text for level, text in info.messages if level == "ERROR"]
+    assert len(errors) == 1 and "runs over the whole series at once" in errors[0], errors
+    cmd.close()
 
 
 def test_apply_conf_interval_gives_that_interval(

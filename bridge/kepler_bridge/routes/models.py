@@ -98,6 +98,14 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _steps_option(key: str, text: str | None) -> Any:
+    """A forecaster's ``forecast_k``/``holdback``: rows or a time amount, checked as the
+    search bar checks them (a clear 400 otherwise)."""
+    from kepler.core.spec import apply_algorithm_option
+
+    return None if text is None else apply_algorithm_option(key, text)
+
+
 def _too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(
         f"the request body is larger than the bridge's limit of {limit // (1024 * 1024)} MiB "
@@ -129,8 +137,9 @@ async def apply_model(
     sample: bool | None = None,
     full_sample: bool | None = None,
     show_options: str | None = Query(None, max_length=200),
-    forecast_k: int | None = Query(None, ge=0, le=10_000),
+    forecast_k: str | None = Query(None, max_length=40),
     conf_interval: float | None = Query(None, gt=0, lt=100),
+    holdback: str | None = Query(None, max_length=40),
 ) -> Response:
     """Score CSV or Arrow rows with ``ref`` (``pump``, ``pump@3``, ``pump:production``);
     the answer has the same media type, with the model's output fields. With ``index``,
@@ -145,8 +154,12 @@ async def apply_model(
     ``0.01,0.005``), ``show_density``, ``sample``, ``full_sample``, ``show_options``: a
     DensityFunction model's outlier rule and outputs for these rows, without refitting.
     ``forecast_k``: a forecaster (StateSpaceForecast, ARIMA) answers ``_time`` and its
-    output fields for the rows, then this many rows after them (``include_input=false``);
-    ``conf_interval``: its interval in percent, instead of the one it was fitted with."""
+    output fields for the rows, then the forecast after them (``include_input=false``):
+    steps counted from the last row run over, rows or a time amount (``2weeks``), as
+    MLTK's apply; ``holdback``: the last rows withheld from the run (rows or a time
+    amount); ``conf_interval``: its interval in percent, instead of the fitted one. Rows
+    that carry the model's field(s) are the series the model runs over; rows with only
+    ``_time`` read the trained forecast at their times."""
     fmt = media_format(request.headers.get("content-type"))
     body = await _read_limited(request, state.settings.max_chunk_bytes)
     model_ref = ModelRef.parse(ref)
@@ -164,8 +177,9 @@ async def apply_model(
             sample=sample,
             full_sample=full_sample,
             show_options=show_options,
-            forecast_k=forecast_k,
+            forecast_k=_steps_option("forecast_k", forecast_k),
             conf_interval=conf_interval,
+            holdback=_steps_option("holdback", holdback),
         ),
     )
     writeback = None

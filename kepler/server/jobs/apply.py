@@ -20,7 +20,8 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from kepler.core.errors import DataError, HecNotConfigured
+from kepler.core import wire
+from kepler.core.errors import DataError, HecNotConfigured, InvalidSpec
 from kepler.core.refs import ModelRef
 from kepler.hec import HecSender
 from kepler.server.jobs.runner import run_once
@@ -46,6 +47,14 @@ def submit_apply(ctx: ServerContext, request: dict[str, Any], *, user: str | Non
     if manifest.rows == 0:
         raise DataError("the dataset has no rows; check the search or frame you sent")
     version = ctx.models.resolve(ModelRef.parse(request["model"]))
+    _, (_, meta) = ctx.cache.fetch(ModelRef(version.name, version=version.version))
+    if meta.task == "forecaster":  # the workers score in batches; a series runs whole
+        raise InvalidSpec(
+            f"{version.name} is a {meta.algorithm}: a forecaster runs over one whole series "
+            "at once, not in the workers' batches; apply it without async "
+            f"(POST {wire.apply(version.name)}, kp.forecast, or `| kepler apply` "
+            "with index=)"
+        )
     shadow = None
     if request.get("shadow"):  # pinned now, as the champion is: one version scores the job
         challenger = ctx.models.resolve(ModelRef.parse(request["shadow"]))

@@ -103,7 +103,9 @@ class OnlineService:
             prepared = await to_thread.run_sync(
                 self.scorer.prepare, ref, fmt, body, options, limiter=self.limiter
             )
-        if prepared.rows >= self.batcher.max_rows:
+        # A forecaster runs over its request's rows as one series: never beside another's.
+        alone = prepared.model[1].task == "forecaster"
+        if alone or prepared.rows >= self.batcher.max_rows:
             predicted = (await self._predict_batch([prepared]))[0]
         else:
             predicted = await self.batcher.submit(prepared.key, prepared, prepared.rows)

@@ -295,3 +295,35 @@ def test_each_predicted_batch_is_an_online_apply_event(bridge: Bridge) -> None:
     assert sum(e["rows"] for e in events) == 8
     assert all(e["errors"] == 0 and e["latency_ms"] > 0 for e in events)
     assert {str(e["version"]) for e in events} == {"1"}
+
+
+def test_forecaster_requests_are_never_batched_together(bridge: Bridge) -> None:
+    # A forecaster runs over the rows of a request as one series (MLTK's apply): two
+    # callers' series coalesced into one predict would be one wrong series.
+    def series(offset: int, n: int = 30) -> list[dict]:
+        rng = np.random.default_rng(offset)
+        return [
+            {
+                "_time": 1_700_000_000.0 + 3600.0 * (offset + i),
+                "count": float(50 + 0.3 * i + 5 * np.sin(i / 3) + rng.normal()),
+            }
+            for i in range(n)
+        ]
+
+    frame = pd.DataFrame(series(0, 60))
+    bridge.store.register(train(frame, FitSpec("StateSpaceForecast", features=("count",))), "ssf")
+    requests = [series(100 * k) for k in range(1, 25)]
+
+    def call(rows: list[dict]) -> dict:
+        resp = bridge.post("/v1/models/ssf/predict", json={"rows": rows})
+        assert resp.status_code == 200, resp.text
+        return dict(resp.json())
+
+    with ThreadPoolExecutor(24) as pool:
+        answers = list(pool.map(call, requests))
+    for rows, got in zip(requests, answers, strict=True):
+        want = expected(bridge.store, "ssf", rows)
+        assert got["rows"] == len(rows)
+        np.testing.assert_allclose(got["predictions"], want["predicted(count)"], rtol=1e-12)
+        upper = got["outputs"]["upper95(predicted(count))"]
+        np.testing.assert_allclose(upper, want["upper95(predicted(count))"], rtol=1e-12)

@@ -181,3 +181,22 @@ def test_apply_job_with_a_shadow_writes_the_champions_scores_and_each_batchs_agr
         assert result["shadow"]["challenger"] == "line@2"
         assert result["shadow"]["rows"] == 200
         assert result["shadow"]["mean_abs_diff"] == pytest.approx(99.5)
+
+
+def test_apply_job_of_a_forecaster_is_refused_at_submit(tmp_path: Path) -> None:
+    from kepler.core.errors import InvalidSpec
+    from kepler.server.jobs.apply import submit_apply
+    from tests.server.jobs.test_fit import _upload_csv
+
+    hec = HecSettings(url="http://127.0.0.1:9", token=TOKEN)
+    ctx = ServerContext(
+        ServerSettings(home=tmp_path / "home", token="t", hec=hec), component="bridge"
+    )
+    series = "_time,x\r\n" + "".join(f"{1700000000 + 60 * i},{i % 7}\r\n" for i in range(60))
+    data = _upload_csv(ctx.settings, series)
+    spec = FitSpec("StateSpaceForecast", features=("x",), into="ssf")
+    fit = ctx.jobs.create("fit", spec.to_dict(), model="ssf", dataset_id=data)
+    assert run_fit(ctx, data, fit.id)["version"] == 1
+    # the workers score in batches; a forecaster must run over the whole series at once
+    with pytest.raises(InvalidSpec, match="runs over one whole series"):
+        submit_apply(ctx, {"model": "ssf", "dataset_id": data, "index": "scores"})
