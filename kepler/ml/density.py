@@ -14,15 +14,18 @@ Each group gets its own distribution, chosen as MLTK's ``dist=`` says:
 
 ``threshold`` is the share of the distribution's area called outlying: split evenly between
 both tails, except ``expon`` whose lower tail starts at its minimum, so all of it goes to the
-upper tail. ``lower_threshold`` / ``upper_threshold`` set each tail's area on their own.
+upper tail, and ``gaussian_kde``, whose outlier region is MLTK's level set (the values of
+least density, :func:`kde_level_set`: a valley between two modes as well as the ends).
+``lower_threshold`` / ``upper_threshold`` set each tail's area on their own (``expon``
+ignores its lower one, as MLTK does, with MLTK's warning at fit).
 Each takes several values (MLTK's ``threshold="0.01,0.005"``; its rules are
 :func:`kepler.core.density.outlier_thresholds`), one verdict per value. The parameter holds
 a float for one value and a tuple of floats for several: both are plain values, so
 ``get_params``/``clone`` and the catalog's ``floats`` kind keep them as given, and a model
-fitted before several were possible reads the same. The tails' boundaries are quantiles,
-so ``apply`` can move them (:meth:`score_events` with a new rule) without refitting. An
-event whose group was not seen at fit, or whose value is missing, gets no verdict: its
-outputs are empty.
+fitted before several were possible reads the same. The boundaries are quantiles (the
+KDE's level from its grid), so ``apply`` can move them (:meth:`score_events` with a new
+rule) without refitting. An event whose group was not seen at fit, or whose value is
+missing, gets no verdict: its outputs are empty.
 
 ``BoundaryRanges`` is MLTK's text of the outlier ranges, one ``<lower>:<upper>:<area>`` line
 per range, bounds rounded to :data:`NUMERIC_PRECISION` decimals and ``-Infinity`` /
@@ -33,6 +36,7 @@ rounds its integrated areas.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -105,12 +109,57 @@ def _frozen(d: FittedDist) -> Any:
 def tails(
     dist: str, threshold: float, lower: float | None, upper: float | None
 ) -> tuple[float, float]:
-    """The (lower, upper) tail areas called outlying for ``dist``."""
+    """The (lower, upper) tail areas called outlying for ``dist``. ``expon`` has an
+    upper tail only: its ``lower_threshold`` is ignored, as MLTK ignores it (with the
+    warning :data:`EXPON_LOWER` at fit)."""
     if lower is not None or upper is not None:
-        return float(lower or 0.0), float(upper or 0.0)
+        return (0.0 if dist == "expon" else float(lower or 0.0)), float(upper or 0.0)
     if dist == "expon":
         return 0.0, float(threshold)
     return threshold / 2.0, threshold / 2.0
+
+
+# MLTK's DensityFunction warns so (its _warn_on_dist_name_mismatches_threshold).
+EXPON_LOWER = (
+    "Exponential Distribution type can have an outlier region only at the right tail. "
+    'Ignoring "lower_threshold" value for Exponential distribution.'
+)
+
+
+def kde_level_set(d: FittedDist, threshold: float) -> np.ndarray:
+    """MLTK's outlier region of a Gaussian KDE for ``threshold`` (its
+    ``KDEDistribution._find_anomaly_ranges``): the values whose density lies below the
+    level at which the area under those densities is ``threshold``, so a valley between
+    two modes is outlying as well as the tails. Answered as a mask over the cells of the
+    KDE's grid (the cells of least density first, as many as fit in ``threshold``)."""
+    xs, cdf = d.grid
+    area = np.diff(cdf)
+    density = area / np.diff(xs)
+    order = np.argsort(density, kind="stable")
+    taken = int(np.searchsorted(np.cumsum(area[order]), threshold, side="right"))
+    mask = np.zeros(len(area), dtype=bool)
+    mask[order[:taken]] = True
+    return mask
+
+
+def _mask_ranges(d: FittedDist, mask: np.ndarray) -> list[tuple[float, float, float]]:
+    """The runs of ``mask``'s cells as ``(start, end, area)``; a run at the grid's edge is
+    open to -inf / inf, as MLTK opens its first and last ranges."""
+    xs, cdf = d.grid
+    area = np.diff(cdf)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    out = []
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        lo = -np.inf if start == 0 else float(xs[start])
+        hi = np.inf if stop == len(mask) else float(xs[stop])
+        out.append((lo, hi, round(float(area[start:stop].sum()), NUMERIC_PRECISION)))
+    return out
+
+
+def _level_set_rule(d: FittedDist, rule: tuple[float | None, float | None, float | None]) -> bool:
+    """Whether ``rule`` on ``d`` is a KDE's level set (``threshold=``), not tails."""
+    threshold, lower, upper = rule
+    return d.name == "gaussian_kde" and lower is None and upper is None and bool(threshold)
 
 
 def range_text(ranges: list[tuple[float, float, float]]) -> str:
@@ -204,6 +253,9 @@ class DensityFunction(OutlierMixin, BaseEstimator):
             fitted[str(key)] = fit_one(
                 np.asarray(vals, dtype=np.float64), self.dist, str(key), self.metric
             )
+        lowers = any(rule[1] for rule in self.fitted_rule().rules())
+        if lowers and any(d.name == "expon" for d in fitted.values()):
+            warnings.warn(EXPON_LOWER, UserWarning, stacklevel=2)
         self.groups_ = fitted
         self.group_values_ = _group_values(X, keys, fitted)
         self.n_features_in_ = _n_columns(X)
@@ -229,8 +281,12 @@ class DensityFunction(OutlierMixin, BaseEstimator):
     def ranges(
         self, group: str, rule: tuple[float | None, float | None, float | None]
     ) -> list[tuple[float, float, float]]:
-        """MLTK's boundary ranges of one rule: ``(start, end, area)`` per outlier range."""
+        """MLTK's boundary ranges of one rule: ``(start, end, area)`` per outlier range: a
+        Gaussian KDE's level set for ``threshold`` (:func:`kde_level_set`), else the tails
+        (:meth:`boundaries`)."""
         d = self.groups_[group]
+        if _level_set_rule(d, rule):
+            return _mask_ranges(d, kde_level_set(d, float(rule[0] or 0.0)))
         lo, hi, lo_area, hi_area = self.boundaries(group, *rule)
         kde = d.name == "gaussian_kde"
         out = []
@@ -281,13 +337,21 @@ class DensityFunction(OutlierMixin, BaseEstimator):
             v = values[rows]
             ok = ~np.isnan(v)
             for i, one in enumerate(rules):
-                lo, hi, lo_area, hi_area = self.boundaries(str(key), *one)
-                flags = out[f"is_outlier_{i}"]
-                flags[rows[ok]] = ((v[ok] < lo) | (v[ok] > hi)).astype(np.int64)
-                out[f"ranges_{i}"][rows[ok]] = range_text(self.ranges(str(key), one))
-                if sample:
+                ranges = self.ranges(str(key), one)
+                outlying = np.zeros(int(ok.sum()), dtype=bool)
+                for start, end, _ in ranges:  # MLTK's: strictly inside a range
+                    outlying |= (start < v[ok]) & (v[ok] < end)
+                out[f"is_outlier_{i}"][rows[ok]] = outlying.astype(np.int64)
+                out[f"ranges_{i}"][rows[ok]] = range_text(ranges)
+                if not sample:
+                    continue
+                if _level_set_rule(d, one):
+                    drawn = _sample_cells(d, ~kde_level_set(d, float(one[0] or 0.0)), rng, ok)
+                else:
+                    _, _, lo_area, hi_area = self.boundaries(str(key), *one)
                     low, high = max(lo_area, 1e-12), min(1.0 - hi_area, 1 - 1e-12)
-                    out[f"sample_{i}"][rows[ok]] = d.ppf(rng.uniform(low, high, int(ok.sum())))
+                    drawn = d.ppf(rng.uniform(low, high, int(ok.sum())))
+                out[f"sample_{i}"][rows[ok]] = drawn
             if show_density:
                 out["density"][rows[ok]] = d.pdf(v[ok])
             if full_sample:
@@ -312,12 +376,9 @@ class DensityFunction(OutlierMixin, BaseEstimator):
         by_values = getattr(self, "group_values_", {})
         rows = []
         for key, d in self.groups_.items():
-            lo, hi, lo_area, hi_area = self.boundaries(key, *first)
-            ranges = []
-            if lo_area > 0:
-                ranges.append(f"-inf..{lo:.6g} ({lo_area:g})")
-            if hi_area > 0:
-                ranges.append(f"{hi:.6g}..inf ({hi_area:g})")
+            ranges = [
+                f"{_short(lo)}..{_short(hi)} ({area:g})" for lo, hi, area in self.ranges(key, first)
+            ]
             mean, std = _mean_std(d)
             rows.append(
                 {
@@ -337,6 +398,31 @@ class DensityFunction(OutlierMixin, BaseEstimator):
                 }
             )
         return rows
+
+
+def _short(x: float) -> str:
+    if np.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return f"{x:.6g}"
+
+
+def _sample_cells(
+    d: FittedDist, keep: np.ndarray, rng: np.random.Generator, ok: np.ndarray
+) -> np.ndarray:
+    """Values drawn from a Gaussian KDE's grid cells where ``keep`` is set, each cell as
+    likely as its area (uniform within it): the KDE restricted to its inlier region."""
+    xs, cdf = d.grid
+    area = np.where(keep, np.diff(cdf), 0.0)
+    total = float(area.sum())
+    size = int(ok.sum())
+    if total <= 0.0:
+        return np.full(size, np.nan)
+    cum = np.cumsum(area)
+    u = rng.uniform(0.0, total, size)
+    cell = np.minimum(np.searchsorted(cum, u, side="right"), len(area) - 1)
+    before = cum[cell] - area[cell]
+    share = np.where(area[cell] > 0, (u - before) / np.where(area[cell] > 0, area[cell], 1), 0.5)
+    return xs[cell] + np.clip(share, 0.0, 1.0) * (xs[cell + 1] - xs[cell])
 
 
 def _floats_equal(value: Any, number: float) -> bool:

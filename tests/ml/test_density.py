@@ -311,9 +311,62 @@ def test_boundary_ranges_kde_area_is_rounded_and_unseen_group_is_empty() -> None
     new = pd.DataFrame({"v": [1.0, 2.0, None], "h": ["a", "zz", "a"]})
     ranges = predict_frame(trained.pipeline, trained.meta, new)["BoundaryRanges"]
     lines = ranges.iloc[0].split("\n")
-    assert [ln.split(":")[2] for ln in lines] == ["0.005", "0.005"]
-    assert lines[0].startswith("-Infinity:") and lines[1].endswith(":Infinity:0.005")
+    # MLTK's KDE outlier region is a level set (kde_distribution.py, _find_anomaly_ranges):
+    # both tails and the valley between the two modes, their areas rounded to 4 decimals.
+    areas = [float(ln.split(":")[2]) for ln in lines]
+    assert len(lines) == 3 and all(a == round(a, 4) for a in areas), lines
+    assert lines[0].startswith("-Infinity:") and ":Infinity:" in lines[2]
+    assert sum(areas) == pytest.approx(0.01, abs=5e-4)
     assert pd.isna(ranges.iloc[1]) and pd.isna(ranges.iloc[2])  # unseen group, missing value
+
+
+def test_kde_threshold_flags_the_valley_between_modes_as_mltk_does() -> None:
+    # MLTK kde_distribution.py: with threshold=, the outlier region is where the KDE's
+    # density is below the level whose area is the threshold; lower/upper are tails.
+    from scipy import stats
+
+    rng = np.random.default_rng(2)
+    values = np.r_[rng.normal(0, 1, 1500), rng.normal(10, 1, 1500)]
+    trained = _fit(
+        "fit DensityFunction v dist=gaussian_kde threshold=0.02", pd.DataFrame({"v": values})
+    )
+    probe = pd.DataFrame({"v": [0.0, 5.0, 10.0, -6.0, 16.0]})
+    out = predict_frame(trained.pipeline, trained.meta, probe)
+    assert out["IsOutlier(v)"].tolist() == [0, 1, 0, 1, 1]  # modes in, valley and tails out
+    kde = stats.gaussian_kde(values)
+    lines = out["BoundaryRanges"].iloc[0].split("\n")
+    (start, end, area) = (float(x) for x in lines[1].split(":"))  # the valley
+    assert start < 5.0 < end
+    assert kde.integrate_box_1d(start, end) == pytest.approx(area, abs=5e-4)  # scipy's area
+    assert kde.pdf([start])[0] == pytest.approx(kde.pdf([end])[0], rel=0.1)  # one level
+    assert kde.pdf([5.0])[0] < kde.pdf([start])[0]
+    tails = predict_frame(
+        trained.pipeline,
+        trained.meta,
+        probe,
+        options={"lower_threshold": "0.01", "upper_threshold": "0.01"},
+    )
+    assert tails["IsOutlier(v)"].tolist() == [0, 0, 0, 1, 1]  # tails only: the valley is in
+    sampled = _fit(
+        "fit DensityFunction v dist=gaussian_kde threshold=0.02 sample=t random_state=4",
+        pd.DataFrame({"v": values}),
+    )
+    draws = predict_frame(sampled.pipeline, sampled.meta, pd.DataFrame({"v": values}))
+    drawn = draws["SampledValue"].to_numpy()
+    assert not ((drawn > start) & (drawn < end)).any()  # SampledValue avoids the valley
+
+
+def test_expon_ignores_lower_threshold_with_mltks_warning() -> None:
+    # MLTK DensityFunction.py _warn_on_dist_name_mismatches_threshold
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"v": rng.exponential(3, 2000)})
+    trained = _fit(
+        "fit DensityFunction v dist=expon lower_threshold=0.2 upper_threshold=0.01", frame
+    )
+    assert any("only at the right tail" in w for w in trained.warnings), trained.warnings
+    out = predict_frame(trained.pipeline, trained.meta, pd.DataFrame({"v": [0.01, 1.0, 60.0]}))
+    assert out["IsOutlier(v)"].tolist() == [0, 0, 1]
+    assert out["BoundaryRanges"].iloc[0].count("\n") == 0  # the upper range only
 
 
 def test_sample_draws_inside_each_thresholds_inlier_range_full_sample_anywhere() -> None:
