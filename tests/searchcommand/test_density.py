@@ -11,6 +11,8 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from kepler._stack import LocalStack
@@ -322,6 +324,20 @@ def test_apply_discards_dist_and_metric_with_a_warning(
     assert 'Invalid parameter for apply: Discarding "dist" value. Using dist=auto.' in warns
     assert any('Discarding "metric" value. Using metric=wasserstein.' in w for w in warns)
     assert all(r["IsOutlier(Actual)"] in ("0", "1") for r in rows)
+
+
+def test_apply_dist_on_another_algorithm_is_refused_at_getinfo(
+    stack: LocalStack, script: Path
+) -> None:
+    rng = np.random.default_rng(16)
+    x = rng.normal(size=60)
+    frame = pd.DataFrame({"x": x, "y": 2 * x + rng.normal(scale=0.1, size=60)})
+    stack.client().fit(frame, "LinearRegression", target="y", into="not_density", progress=False)
+    cmd = splunkd(script, stack.url, stack.token)
+    info = cmd.getinfo(["apply", "not_density", "dist=norm"])
+    errors = [text for level, text in info.messages if level == "ERROR"]
+    assert len(errors) == 1 and "dist= applies to DensityFunction models" in errors[0], errors
+    assert cmd.close() == 1 and "Traceback" not in cmd.stderr
 
 
 def test_summary_by_fields_and_mltk_columns(stack: LocalStack, script: Path) -> None:
