@@ -1146,10 +1146,29 @@ _FORECASTERS: tuple[AlgorithmInfo, ...] = (
             _p(
                 "period",
                 "int",
-                minimum=2,
+                minimum=1,
                 maximum=MAX_PERIOD,
                 nullable=True,
-                doc="seasonal period in rows (e.g. 24 for hourly data with a daily cycle)",
+                doc="seasonal period in rows (e.g. 24 for hourly data with a daily cycle); "
+                "1: no seasonality; not given: detected from the data, as MLTK does",
+            ),
+            _p(
+                "output_fit",
+                "bool",
+                doc="fill the interval on the fitted rows too (by default, as MLTK, only "
+                "from the first held-back or forecast row on)",
+            ),
+            _p(
+                "output_metadata",
+                "bool",
+                doc="add _forecastMetadata: h on held-back rows, f on forecast rows, hf on "
+                "rows that are both",
+            ),
+            _p(
+                "specialdays",
+                "str",
+                doc="a 0/1 field of special days, an exogenous regressor; rows after the "
+                "series' last value that carry it give the future ones (0 past them)",
             ),
             _p(
                 "update_last",

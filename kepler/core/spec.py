@@ -58,8 +58,9 @@ APPLY_ALGORITHM_OPTIONS = (
 )
 APPLY_DISCARDED_OPTIONS = ("dist", "metric")
 # A forecaster's, as MLTK's apply takes them: steps to forecast after the last event
-# run over, another interval, last events withheld (rows, or time amounts: 2weeks).
-APPLY_FORECAST_OPTIONS = ("forecast_k", "conf_interval", "holdback")
+# run over, another interval, last events withheld (rows, or time amounts: 2weeks),
+# _forecastMetadata, the fitted fields to forecast (target=a,b).
+APPLY_FORECAST_OPTIONS = ("forecast_k", "conf_interval", "holdback", "output_metadata", "target")
 # Splunk index names: lowercase letters, digits, underscores and hyphens.
 INDEX_NAME = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,79}$")
 
@@ -519,6 +520,7 @@ def _parse_apply(rest: list[_Tok]) -> ApplySpec:
     usage = (
         "apply <model>[@<version>|:<alias>] [as <out>] [probabilities=<bool>] "
         "[forecast_k=<steps>] [holdback=<steps>] [conf_interval=<percent>] "
+        "[output_metadata=<bool>] [target=<field>[,<field>]] "
         "[index=<index> [sourcetype=<sourcetype>]]"
     )
     algorithm_options = APPLY_ALGORITHM_OPTIONS + APPLY_FORECAST_OPTIONS
@@ -584,7 +586,7 @@ def apply_algorithm_option(key: str, text: str) -> Any:
     from kepler.core.density import floats, mltk_text, show_option_names
     from kepler.core.params import Param, coerce
 
-    if key in ("show_density", "sample", "full_sample"):
+    if key in ("show_density", "sample", "full_sample", "output_metadata"):
         return coerce(Param(key, "bool"), text)
     if key == "show_options":
         show_option_names(text)
@@ -594,6 +596,11 @@ def apply_algorithm_option(key: str, text: str) -> Any:
 
         bound = MAX_FORECAST_K if key == "forecast_k" else None
         return coerce(Param(key, "steps", minimum=0, maximum=bound), text)
+    if key == "target":  # a forecaster's fields, as MLTK writes them: a,b or "a b"
+        fields = [f for f in re.split(r"[,\s]+", text.strip()) if f]
+        if not fields:
+            raise InvalidSpec("target= names the fitted field(s) to forecast: target=<field>[,...]")
+        return ",".join(fields)
     if key == "conf_interval":  # a percentage, as fit takes it
         return coerce(Param(key, "float", minimum=1.0, maximum=99.9), text)
     # threshold, lower_threshold, upper_threshold: one value or several (MLTK's range and

@@ -522,10 +522,13 @@ class ModelApply(Body):
     full_sample: bool | None = None
     show_options: str | None = None  # "feature_variables,split_by,params"
     # A forecaster: steps forecast from the last event run over (rows, or a time amount
-    # such as 2weeks), its interval (%) instead of the fitted one, last events withheld.
+    # such as 2weeks), its interval (%) instead of the fitted one, last events withheld;
+    # MLTK's output_metadata and target=.
     forecast_k: int | str | None = None
     conf_interval: float | None = None
     holdback: int | str | None = None
+    output_metadata: bool | None = None  # _forecastMetadata: h, f, hf
+    target: str | None = None  # the fitted fields to forecast ("a,b"); every one without it
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,14 @@ step, enough rows for the model), holds the last ``holdback`` rows out and fits 
 on the rest:
 
 * ``StateSpaceForecast``: :class:`statsmodels.tsa.statespace.structural.UnobservedComponents`
-  with a local linear trend, plus a seasonal component of ``period`` steps when given; one
-  model per field (MLTK forecasts several fields in one line).
+  with a local linear trend, plus a seasonal component of ``period`` steps; one model per
+  field (MLTK forecasts several fields in one line). Without ``period`` the period is
+  detected as MLTK's MasterKf does (:func:`find_common_period`, a port of its
+  ``find_period``), 0 or 1 meaning no season; the model keeps it as ``period_`` (summary:
+  ``periodicity: <p>``) for apply and partial_fit. ``specialdays=<field>`` adds that 0/1
+  field as statsmodels' ``exog`` (one coefficient): the series ends at the last row where
+  a forecast field has a value (MLTK's ``_compute_effective_length``), the rows after it
+  give the future special days, 0 past them (with MLTK's warning at fit).
 * ``ARIMA``: :class:`statsmodels.tsa.arima.model.ARIMA` with ``order=p-d-q`` (one field;
   statsmodels' default trend: a constant when ``d`` is 0).
 
@@ -16,11 +22,15 @@ The fitted state is the training series and the maximum-likelihood parameters; p
 run statsmodels' Kalman filter with those parameters again, which gives exactly what the
 fitted statsmodels results give (``get_prediction``): one-step-ahead predictions over the
 training rows, then forecasts from the end of training for ``forecast_k`` steps, with
-``conf_interval`` % intervals. As in MLTK (its StateSpaceForecast and ARIMA count
-``forecast_k`` from the last row fitted), the held-back rows are the first of those steps:
+``conf_interval`` % intervals (StateSpaceForecast, as MLTK's ``conf_start``: only from the
+first held-back or forecast row on, unless ``output_fit``). As in MLTK (its
+StateSpaceForecast and ARIMA count ``forecast_k`` from the last row fitted), the held-back
+rows are the first of those steps:
 ``forecast_k - holdback`` rows come after the series. Both may be MLTK's time amounts
 (``holdback=3days forecast_k=2weeks``), counted in whole steps of the series. Outputs are
-MLTK's: ``predicted(<f>)``, ``lower<ci>(predicted(<f>))``, ``upper<ci>(predicted(<f>))``.
+MLTK's: ``predicted(<f>)``, ``lower<ci>(predicted(<f>))``, ``upper<ci>(predicted(<f>))``,
+and with ``output_metadata`` MLTK's ``_forecastMetadata`` (:func:`forecast_metadata`: ``h``
+held back, ``f`` forecast, ``hf`` both).
 
 ``apply`` on a saved forecaster runs it over the applied events, as MLTK's apply does,
 when they carry the model's field(s) with numbers (:meth:`_Forecaster.apply_series`):
@@ -30,8 +40,11 @@ filter the rest (statsmodels' ``filter``, not a new estimate: the same code path
 fit's predictions, so applying to the training series gives the fit's outputs), and
 ``forecast_k`` steps are forecast from the last row filtered. Every event gets an output
 (one-step-ahead predictions over the filtered rows, forecasts over the held-back ones:
-MLTK outputs only the latter), in the events' own order, and the ``forecast_k - holdback``
-rows after the last event follow them.
+MLTK outputs only the latter; Kepler fills the interval on every event whatever
+``output_fit``, its documented superset), in the events' own order, and the ``forecast_k -
+holdback`` rows after the last event follow them. Apply's ``target=<f>[,<f>]`` (MLTK's)
+forecasts only those fields: Kepler's models are one per field, so the others are not
+inputs to them (MLTK's multivariate model reads them) and get no outputs.
 
 Kepler's extension: events with only ``_time`` (the fields absent or empty) read the
 *trained* forecast at their times: an event at a training timestamp gets that step's
@@ -65,6 +78,17 @@ MAX_FORECAST_K = 10_000
 MAX_PERIOD = 1_000
 MAX_ARIMA_ORDER = 24  # p and q (two seasons of monthly data); d at most MAX_DIFFERENCING
 MAX_DIFFERENCING = 2
+# statsmodels' seasonal state has ``period`` entries, so a likelihood pass costs about
+# period² × rows: a detected period past this (a random walk's 980 rows on 50,000) is
+# dropped with a warning rather than fitted for hours (period= still fits it).
+MAX_DETECTED_SEASON_COST = 300_000_000
+# MLTK's StateSpaceForecast: the output_metadata field, and its warning when the
+# specialdays field has fewer future values than the forecast needs.
+METADATA_FIELD = "_forecastMetadata"
+SUMMARY_FIELD = "StateSpaceForecast Summary"  # MLTK's summary column
+SPECIAL_DAYS_SHORT = (
+    "specialdays field does not have enough values to forecast. Will append 0 for extra values."
+)
 # A step between two rows may differ from the series' median step by this share at most
 # (months run 28 to 31 days); more is a gap or a duplicate the series cannot hold.
 STEP_TOLERANCE = 0.5
@@ -94,7 +118,14 @@ class _Forecaster(BaseEstimator):
         self._check_params()
         frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
         names = [str(c) for c in frame.columns]
-        fields = [n for n in names if n != TIME]
+        special = self._special_field()
+        if special is not None and special not in names:
+            raise DataError(
+                f"Field {special} not present: specialdays={special} names the events' 0/1 "
+                "field of special days; check the name, or that the search extracts it",
+                detail={"field": special},
+            )
+        fields = [n for n in names if n not in (TIME, special)]
         if not fields:
             raise DataError(f"{self.algorithm} needs a numeric field to forecast besides _time")
         if self.single_field and len(fields) != 1:
@@ -103,14 +134,23 @@ class _Forecaster(BaseEstimator):
                 " fit one model per field, or use StateSpaceForecast for several"
             )
         values = np.column_stack([_numeric(frame.iloc[:, names.index(f)], f) for f in fields])
+        exog = None if special is None else _special_days(frame[special], special)
         times: np.ndarray | None = None
         if TIME in names:
             times = _seconds(frame.iloc[:, names.index(TIME)])
             order = np.argsort(times, kind="stable")
             times, values = times[order], values[order]
+            exog = None if exog is None else exog[order]
             self.time_step_ = _check_regular(times)
         else:
             self.time_step_ = 1.0
+        if exog is not None:
+            # MLTK's _compute_effective_length: the series ends at the last row where a
+            # field has a value; the rows after it carry the future special days.
+            end = _effective_length(values)
+            values = values[:end]
+            times = None if times is None else times[:end]
+        self.exog_ = exog
         self.times_ = times
         self.holdback_ = self._steps(self.holdback, "holdback")
         self.forecast_k_ = self._steps(self.forecast_k, "forecast_k")
@@ -126,34 +166,57 @@ class _Forecaster(BaseEstimator):
                 detail={"parameter": "holdback"},
             )
         n_train = n - self.holdback_
+        for j, f in enumerate(fields):
+            if np.isnan(values[:n_train, j]).all():
+                raise DataError(f"field {f!r} has no numeric values to forecast")
+        if start is None:
+            self._set_period(values[:n_train])
         need = self._min_rows()
         if n_train < need:
             raise DataError(
                 f"{self._named()} needs at least {need} rows to fit on; "
                 f"got {n_train}" + (f" after holdback={self.holdback}" if self.holdback_ else "")
             )
-        for j, f in enumerate(fields):
-            if np.isnan(values[:n_train, j]).all():
-                raise DataError(f"field {f!r} has no numeric values to forecast")
+        if exog is not None and len(exog) < n_train + self.forecast_k_:
+            warnings.warn(SPECIAL_DAYS_SHORT, UserWarning, stacklevel=2)
         self.fields_ = fields
         self.values_ = values
         self.n_train_ = n_train
         self.params_ = [
-            self._fit_one(values[:n_train, j], None if start is None else start[j])
+            self._fit_one(
+                values[:n_train, j],
+                None if start is None else start[j],
+                self._exog_until(n_train - 1),
+            )
             for j in range(len(fields))
         ]
         self.feature_names_in_ = np.asarray(names, dtype=object)
         self.n_features_in_ = len(names)
         return self
 
-    def _fit_one(self, y: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+    def _fit_one(
+        self, y: np.ndarray, start: np.ndarray | None = None, exog: np.ndarray | None = None
+    ) -> np.ndarray:
         # return_params: the optimiser's parameters, without the smoothing and covariance
         # passes that fit() adds for its results object (predictions re-filter anyway).
         kwargs = self._fit_kwargs()
         if start is not None:
             kwargs["start_params"] = start
-        params = self._model(y).fit(**kwargs, return_params=True)
+        params = self._model(y, exog).fit(**kwargs, return_params=True)
         return np.asarray(params, dtype=np.float64)
+
+    def _special_field(self) -> str | None:
+        # a model saved before specialdays= was read has none
+        return getattr(self, "specialdays", None) or None
+
+    def _set_period(self, values: np.ndarray) -> None:
+        """What subclasses with a seasonal period learn before fitting (``period_``)."""
+
+    def _exog_until(self, end: int) -> np.ndarray | None:
+        """The fitted special days for positions 0..``end`` of the series (0 past those
+        the events gave: MLTK pads them so, with a warning at fit), or None."""
+        exog = getattr(self, "exog_", None)
+        return None if exog is None else _padded(exog, end + 1)
 
     def _steps(self, value: Any, name: str) -> int:
         """``holdback``/``forecast_k`` in rows: a number as it is, an MLTK time amount
@@ -195,7 +258,7 @@ class _Forecaster(BaseEstimator):
 
     # -- what subclasses say ------------------------------------------------------------
 
-    def _model(self, y: np.ndarray) -> Any:
+    def _model(self, y: np.ndarray, exog: np.ndarray | None = None) -> Any:
         raise NotImplementedError
 
     def _fit_kwargs(self) -> dict[str, Any]:
@@ -213,28 +276,44 @@ class _Forecaster(BaseEstimator):
 
     # -- predictions --------------------------------------------------------------------
 
-    def output_fields(self, conf_interval: float | None = None) -> list[str]:
+    def output_fields(
+        self, conf_interval: float | None = None, fields: list[str] | None = None
+    ) -> list[str]:
         """MLTK's names: ``predicted(<f>)``, ``lower<ci>(...)``, ``upper<ci>(...)`` per field
-        (``conf_interval``: another interval than the fitted one, as apply may ask)."""
-        ci = self.conf_interval if conf_interval is None else conf_interval
-        return [n for f in self.fields_ for n in output_names(f, ci)]
+        (``conf_interval``: another interval than the fitted one, as apply may ask;
+        ``fields``: those fields only, apply's ``target=``)."""
+        ci = self._ci(conf_interval)
+        return [n for f in (fields or self.fields_) for n in output_names(f, ci)]
+
+    def _ci(self, conf_interval: float | None) -> float:
+        return float(self.conf_interval if conf_interval is None else conf_interval)
 
     def _predictions(self, j: int, end: int, conf_interval: float | None = None) -> np.ndarray:
         """Field ``j``'s (mean, lower, upper) for positions 0..``end`` of the series, as rows."""
-        return self._filtered(self.values_[: self.n_train_, j], j, end, conf_interval)
+        y = self.values_[: self.n_train_, j]
+        return self._filtered(y, j, end, conf_interval, self._exog_until(max(end, len(y) - 1)))
 
     def _filtered(
-        self, y: np.ndarray, j: int, end: int, conf_interval: float | None = None
+        self,
+        y: np.ndarray,
+        j: int,
+        end: int,
+        conf_interval: float | None = None,
+        exog: np.ndarray | None = None,
     ) -> np.ndarray:
         """Field ``j``'s fitted parameters run over ``y`` (the Kalman filter, no new
-        estimate): (mean, lower, upper) for positions 0..``end``, forecasts past ``y``."""
+        estimate): (mean, lower, upper) for positions 0..``end``, forecasts past ``y``;
+        ``exog``: the special days over positions 0..``end`` at least."""
         ci = float(self.conf_interval if conf_interval is None else conf_interval)
         from statsmodels.tools.sm_exceptions import ValueWarning
 
+        n = len(y)
+        future = None if exog is None or end < n else exog[n : end + 1].reshape(-1, 1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ValueWarning)
             warnings.simplefilter("ignore", RuntimeWarning)
-            prediction = self._model(y).filter(self.params_[j]).get_prediction(start=0, end=end)
+            model = self._model(y, None if exog is None else exog[:n])
+            prediction = model.filter(self.params_[j]).get_prediction(start=0, end=end, exog=future)
             mean = np.asarray(prediction.predicted_mean, dtype=np.float64)
             bounds = np.asarray(prediction.conf_int(alpha=1 - ci / 100), dtype=np.float64)
         return np.column_stack([mean, bounds[:, 0], bounds[:, 1]])
@@ -273,6 +352,7 @@ class _Forecaster(BaseEstimator):
                 f"forecast_k must be between 0 and {MAX_FORECAST_K:,}; got {k}",
                 detail={"parameter": "forecast_k"},
             )
+        steps = k
         k = max(0, k - self._holdback())
         n = len(self.values_)
         columns: dict[str, Any] = {}
@@ -281,9 +361,20 @@ class _Forecaster(BaseEstimator):
             columns[TIME] = np.concatenate([self.times_, future])
         for j, f in enumerate(self.fields_):
             columns[f] = np.concatenate([self.values_[:, j], np.full(k, np.nan)])
+        special = self._special_field()
+        if special is not None:
+            columns[special] = self._exog_until(n + k - 1)
         outputs = self._at(np.arange(n + k))
+        if not getattr(self, "output_fit", True):
+            # MLTK's conf_start: the interval from the first held-back or forecast row on
+            outputs[: self.n_train_, 1::3] = np.nan
+            outputs[: self.n_train_, 2::3] = np.nan
         for i, name in enumerate(self.output_fields()):
             columns[name] = outputs[:, i]
+        if getattr(self, "output_metadata", False):
+            columns[METADATA_FIELD] = forecast_metadata(
+                n + k, self.n_train_, n - self.n_train_, steps
+            )
         return pd.DataFrame(columns)
 
     def predict_events(self, X: Any, conf_interval: float | None = None) -> pd.DataFrame:
@@ -303,6 +394,20 @@ class _Forecaster(BaseEstimator):
             columns=self.output_fields(conf_interval),
             index=frame.index,
         )
+
+    def event_metadata(self, X: Any) -> np.ndarray:
+        """``_forecastMetadata`` for events that read the trained forecast
+        (:meth:`predict_events`): ``hf`` at the fit's held-back rows, ``f`` after the
+        series' end, empty elsewhere."""
+        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+        if self.times_ is None:
+            positions = np.arange(len(frame))
+        else:
+            positions = self._positions(_seconds(frame[TIME], allow_missing=True))
+        marks = np.full(len(frame), None, dtype=object)
+        marks[(positions >= self.n_train_) & (positions < len(self.values_))] = "hf"
+        marks[positions >= len(self.values_)] = "f"
+        return marks
 
     def event_seconds(self, X: Any) -> np.ndarray:
         """The events' ``_time`` as epoch seconds (NaN where missing)."""
@@ -351,15 +456,32 @@ class _Forecaster(BaseEstimator):
 
     # -- apply on the events' own series (MLTK's apply) --------------------------------
 
-    def carries_series(self, X: Any) -> bool:
-        """Whether the events carry numbers in one of the model's fields: apply then runs
-        the model over them (:meth:`apply_series`); with only ``_time`` it reads the
-        trained forecast (:meth:`predict_events`)."""
+    def carries_series(self, X: Any, fields: list[str] | None = None) -> bool:
+        """Whether the events carry numbers in one of the model's fields (of ``fields``,
+        apply's ``target=``, when given): apply then runs the model over them
+        (:meth:`apply_series`); with only ``_time`` it reads the trained forecast
+        (:meth:`predict_events`)."""
         check_is_fitted(self, "params_")
         frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
         return any(
-            f in frame.columns and not np.isnan(_numeric(frame[f], f)).all() for f in self.fields_
+            f in frame.columns and not np.isnan(_numeric(frame[f], f)).all()
+            for f in (fields or self.fields_)
         )
+
+    def targets(self, target: str | None) -> list[str]:
+        """Apply's ``target=<f>[,<f>]`` (MLTK's): the fitted fields to forecast, in the
+        model's order; every field without it."""
+        if target is None or not str(target).strip():
+            return list(self.fields_)
+        wanted = [t for t in re.split(r"[,\s]+", str(target).strip()) if t]
+        for t in wanted:
+            if t not in self.fields_:
+                raise BadParameter(
+                    f"target={target}: field {t} is not one the model forecasts "
+                    f"({', '.join(self.fields_)}). Did you include it during |fit?",
+                    detail={"parameter": "target", "field": t},
+                )
+        return [f for f in self.fields_ if f in wanted]
 
     def apply_series(
         self,
@@ -368,15 +490,23 @@ class _Forecaster(BaseEstimator):
         holdback: int | str = 0,
         forecast_k: int | str = 0,
         conf_interval: float | None = None,
+        fields: list[str] | None = None,
+        metadata: bool = False,
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """MLTK's apply: the events are the series (sorted by ``_time``, at the model's
         step); the fitted parameters filter all but the last ``holdback`` rows, and
         ``forecast_k`` steps are forecast from the last row filtered. Returns the outputs
         for the events (their order and index) and the rows after the last event
-        (``_time`` when the model has it, then the outputs)."""
+        (``_time`` when the model has it, then the outputs). ``fields``: those of the
+        model's fields to forecast (apply's ``target=``); ``metadata``: MLTK's
+        ``_forecastMetadata`` after the outputs. A model fitted with ``specialdays``
+        reads that field from the events: the series ends at the last event with a value
+        (MLTK's effective end), later events give the future special days (0 past them)."""
         check_is_fitted(self, "params_")
         _check_conf_interval(conf_interval)
         frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+        chosen = list(fields or self.fields_)
+        index = [self.fields_.index(f) for f in chosen]
         n = len(frame)
         if n > MAX_SERIES_ROWS:
             raise DataError(
@@ -385,8 +515,18 @@ class _Forecaster(BaseEstimator):
             )
         missing = np.full(n, np.nan)
         values = np.column_stack(
-            [_numeric(frame[f], f) if f in frame.columns else missing for f in self.fields_]
+            [_numeric(frame[f], f) if f in frame.columns else missing for f in chosen]
         )
+        special = self._special_field()
+        exog = None
+        if special is not None:
+            if special not in frame.columns:
+                raise DataError(
+                    f"Field {special} not present: the model was fitted with "
+                    f"specialdays={special}, and its apply reads it from the events",
+                    detail={"field": special},
+                )
+            exog = _special_days(frame[special], special)
         order = np.arange(n)
         times: np.ndarray | None = None
         if self.times_ is not None:
@@ -398,16 +538,18 @@ class _Forecaster(BaseEstimator):
             times = _seconds(frame[TIME])
             order = np.argsort(times, kind="stable")
             times, values = times[order], values[order]
+            exog = None if exog is None else exog[order]
             self._check_step(times)
+        length = n if exog is None else _effective_length(values)
         h = self._steps(holdback, "holdback")
         k = self._steps(forecast_k, "forecast_k")
-        if h >= n:
+        if h >= length:
             raise BadParameter(
-                f"holdback={holdback} withholds every event (there are {n}): withhold fewer "
-                "rows, or apply to a longer series",
+                f"holdback={holdback} withholds every event (there are {length}): withhold "
+                "fewer rows, or apply to a longer series",
                 detail={"parameter": "holdback"},
             )
-        n_run = n - h
+        n_run = length - h
         need = self._min_rows()
         if n_run < need:
             raise DataError(
@@ -416,29 +558,35 @@ class _Forecaster(BaseEstimator):
                 + (f" after holdback={holdback}" if h else "")
                 + ": apply it to a longer stretch of the series"
             )
-        for j, f in enumerate(self.fields_):
+        for j, f in enumerate(chosen):
             if np.isnan(values[:n_run, j]).all():
                 raise DataError(
                     f"field {f!r} has no numeric values in these events: the model forecasts "
-                    f"{', '.join(self.fields_)}, each needs values"
+                    f"{', '.join(chosen)}, each needs values"
                 )
-        after = max(0, k - h)
-        end = n_run - 1 + max(h, k)
+        end = max(n - 1, n_run - 1 + k)
+        after = end - (n - 1)
         ci = conf_interval
-        out = np.empty((n, 3 * len(self.fields_)))
-        ahead = np.empty((after, 3 * len(self.fields_)))
-        for j in range(len(self.fields_)):
-            predictions = self._filtered(values[:n_run, j], j, end, ci)
-            out[order, 3 * j : 3 * j + 3] = predictions[:n]
-            ahead[:, 3 * j : 3 * j + 3] = predictions[n:]
-        names = self.output_fields(ci)
+        run_exog = None if exog is None else _padded(exog, end + 1)
+        out = np.empty((n, 3 * len(chosen)))
+        ahead = np.empty((after, 3 * len(chosen)))
+        for i, j in enumerate(index):
+            predictions = self._filtered(values[:n_run, i], j, end, ci, run_exog)
+            out[order, 3 * i : 3 * i + 3] = predictions[:n]
+            ahead[:, 3 * i : 3 * i + 3] = predictions[n:]
+        names = self.output_fields(ci, chosen)
         events = pd.DataFrame(out, columns=names, index=frame.index)
         columns: dict[str, Any] = {}
         if times is not None:
             columns[TIME] = times[-1] + self.time_step_ * np.arange(1, after + 1)
         for i, name in enumerate(names):
             columns[name] = ahead[:, i]
-        return events, pd.DataFrame(columns)
+        rows = pd.DataFrame(columns)
+        if metadata:
+            marks = forecast_metadata(n + after, n_run, h, k)
+            events[METADATA_FIELD] = pd.Series(marks[:n][np.argsort(order)], index=frame.index)
+            rows[METADATA_FIELD] = marks[n:]
+        return events, rows
 
     def forecast_over(
         self, X: Any, *, holdback: int | str = 0, forecast_k: int | str = 0
@@ -502,35 +650,85 @@ class StateSpaceForecast(_Forecaster):
         holdback: int | str = 0,
         period: int | None = None,
         update_last: bool = False,
+        output_fit: bool = False,
+        output_metadata: bool = False,
+        specialdays: str | None = None,
     ) -> None:
         self.forecast_k = forecast_k
         self.conf_interval = conf_interval
         self.holdback = holdback
         self.period = period
         self.update_last = update_last  # partial_fit's (kepler.ml.partial): rows before update
+        self.output_fit = output_fit
+        self.output_metadata = output_metadata
+        self.specialdays = specialdays
+
+    def kepler_inputs(self, features: list[str]) -> list[str]:
+        """The fields read besides those listed: ``specialdays``' field."""
+        special = self._special_field()
+        return features if special is None or special in features else [*features, special]
+
+    def kepler_summary(self, names: list[str]) -> list[dict[str, Any]]:
+        """MLTK's summary rows: the fields, the special-days field, the periodicity."""
+        check_is_fitted(self, "params_")
+        period = self._period()
+        key, feature = SUMMARY_FIELD, ",".join(self.fields_)
+        return [
+            {"feature": feature, key: f"time series used for training: {self.fields_}"},
+            {"feature": feature, key: f"specialdays field: {self._special_field()}"},
+            {"feature": feature, key: f"periodicity: {period if period else 'None'}"},
+        ]
 
     def partial_fit(self, X: Any, y: Any = None) -> StateSpaceForecast:
         """MLTK's partial_fit: ``X`` is the new series, fitted with the optimiser starting
         from this fit's parameters (statsmodels' ``start_params``), so a short new
-        stretch refines the previous estimate rather than starting over."""
+        stretch refines the previous estimate rather than starting over (with the
+        fitted ``period_``, detected or given)."""
         check_is_fitted(self, "params_")
+        self.period_ = self._period()
         start = [np.array(p, copy=True) for p in self.params_]
         self._fit_series(X, start)
         return self
 
-    def _model(self, y: np.ndarray) -> Any:
+    def _set_period(self, values: np.ndarray) -> None:
+        # MLTK's MasterKf: the period given, else the one find_common_period detects
+        # (0 or 1: no seasonality)
+        if self.period is not None and str(self.period).strip() != "":
+            self.period_ = int(self.period)
+            return
+        detected = find_common_period(values)
+        too_long = detected > MAX_PERIOD or 2 * detected > len(values)
+        if too_long or detected**2 * len(values) > MAX_DETECTED_SEASON_COST:
+            warnings.warn(
+                f"the detected period ({detected} rows) is too long for a seasonal model "
+                f"of this series ({len(values):,} rows): fitted without seasonality; give "
+                "period=<rows> to fit one anyway, or aggregate to a coarser step",
+                UserWarning,
+                stacklevel=2,
+            )
+            detected = 0
+        self.period_ = int(detected)
+
+    def _period(self) -> int:
+        # a model saved before periods were detected has only its given one
+        period = getattr(self, "period_", self.period)
+        return int(period) if period else 0
+
+    def _model(self, y: np.ndarray, exog: np.ndarray | None = None) -> Any:
         from statsmodels.tsa.statespace.structural import UnobservedComponents
 
-        return UnobservedComponents(y, **unobserved_components_kwargs(self.period))
+        return UnobservedComponents(y, exog=exog, **unobserved_components_kwargs(self._period()))
 
     def _fit_kwargs(self) -> dict[str, Any]:
         return {"disp": False}
 
     def _min_rows(self) -> int:
-        return max(2 * int(self.period), 5) if self.period else 5
+        period = self._period()
+        return max(2 * period, 5) if period > 1 else 5
 
     def _describe(self) -> str:
-        return f"with period={self.period}" if self.period else ""
+        period = self._period()
+        return f"with period={period}" if period > 1 else ""
 
 
 class ARIMA(_Forecaster):
@@ -555,7 +753,7 @@ class ARIMA(_Forecaster):
         super()._check_params()
         parse_order(self.order)
 
-    def _model(self, y: np.ndarray) -> Any:
+    def _model(self, y: np.ndarray, exog: np.ndarray | None = None) -> Any:
         from statsmodels.tsa.arima.model import ARIMA as SmARIMA
 
         return SmARIMA(y, order=parse_order(self.order))
@@ -569,11 +767,134 @@ class ARIMA(_Forecaster):
 
 
 def unobserved_components_kwargs(period: int | None) -> dict[str, Any]:
-    """StateSpaceForecast's statsmodels model: what Kepler fits, for a direct comparison."""
+    """StateSpaceForecast's statsmodels model: what Kepler fits, for a direct comparison
+    (``period`` 0 or 1: no seasonal component, as MLTK's LinearKf)."""
     kwargs: dict[str, Any] = {"level": "local linear trend"}
-    if period:
+    if period and int(period) > 1:
         kwargs["seasonal"] = int(period)
     return kwargs
+
+
+def forecast_metadata(rows: int, start: int, holdback: int, steps: int) -> np.ndarray:
+    """MLTK's ``add_output_metadata``: over ``rows`` rows of a series whose held-back rows
+    start at ``start``, ``h`` on the ``holdback`` held-back rows, ``f`` on the ``steps``
+    forecast rows (counted from ``start``), ``hf`` on rows that are both; empty elsewhere."""
+    marks = np.full(rows, None, dtype=object)
+    held, forecast = start + holdback, start + steps
+    both = min(held, forecast)
+    marks[start:both] = "hf"
+    marks[both:held] = "h"
+    marks[both:forecast] = "f"
+    return marks
+
+
+def find_period(ts: np.ndarray) -> int:
+    """A port of MLTK's ``find_period`` (bin/algos_support/statespace/em_kalman_models.py):
+    period hints from the periodogram (frequencies whose power beats the 99th percentile
+    of 100 shuffles' highest power), then the autocorrelation peak within 20 lags of each
+    hint; 1 for a constant series, 0 when no period stands out. Differences: missing
+    values are interpolated at both ends too (MLTK's leading ones stayed missing), and
+    each lag's autocorrelation is computed once (MLTK recomputes overlapping lags)."""
+    from scipy import signal
+
+    values = np.asarray(ts, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    if len(finite) == 0 or np.all(finite == finite[0]):
+        return 1
+    # MLTK's MAXLEN: the most recent 50,000 rows (a fit never has more)
+    values = values[-MAX_SERIES_ROWS:]
+    values = np.asarray(
+        pd.Series(values).interpolate(method="linear", limit_direction="both"), dtype=np.float64
+    )
+    n = len(values)
+
+    # scipy renamed MLTK's window 'hanning' to 'hann' (the same window)
+    def power(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        f, pxx = signal.periodogram(x, window="hann", scaling="spectrum")
+        return np.asarray(f), np.asarray(pxx)
+
+    rng = np.random.RandomState(12345)  # MLTK's np.random.seed(12345), without global state
+    max_powers = sorted(float(power(rng.permutation(values))[1].max()) for _ in range(100))
+    threshold = max_powers[int(0.99 * len(max_powers))]
+    f, pxx = power(values)
+    hints = [1 / f[i] for i in range(len(f)) if f[i] > 0 and pxx[i] > threshold]
+    if not hints:  # the threshold was too aggressive: take the lowest shuffle's
+        threshold = min(max_powers)
+        hints = [1 / f[i] for i in range(len(f)) if f[i] > 0 and pxx[i] > threshold]
+    hints.sort()
+
+    cache: dict[int, float] = {}
+
+    def autocorr(lag: int) -> float:  # pandas' Series.autocorr: Pearson of x[t], x[t+lag]
+        if lag not in cache:
+            if lag >= n - 1:
+                cache[lag] = float("nan")
+            else:
+                a, b = values[lag:], values[:-lag]
+                sa, sb = a.std(), b.std()
+                cache[lag] = (
+                    float("nan")
+                    if sa == 0 or sb == 0
+                    else float(np.mean((a - a.mean()) * (b - b.mean())) / (sa * sb))
+                )
+        return cache[lag]
+
+    spread, thres = 20, 0.01
+    periods: dict[int, float] = {}
+    for p in hints:
+        if p < 1:
+            continue
+        if p > n / 2:
+            break
+        lags = list(range(max(2, int(p) - spread), int(p) + spread))
+        cur_lag = lags[0]
+        cur = prev = autocorr(cur_lag)
+        peak_val, peak_lag = 0.0, 0
+        for q in lags[1:]:
+            nxt = autocorr(q)
+            if cur > nxt and cur >= prev and cur > peak_val + thres:
+                peak_val, peak_lag = cur, cur_lag
+            prev, cur, cur_lag = cur, nxt, q
+        periods[peak_lag] = peak_val
+    if not periods:
+        return 0
+    period = max(periods.items(), key=lambda item: item[1])[0]
+    return int(period) if periods[period] > thres else 0
+
+
+def find_common_period(values: np.ndarray, tol: float = 0.05) -> int:
+    """MLTK's ``find_common_period`` (em_kalman_models.py) over the fields (columns): each
+    one's period; 0 if any has none; else the periods that are not multiples of the
+    smallest (nor of each other) and their mean, if they agree within ``tol``."""
+    columns = values.reshape(len(values), -1)
+    found = [find_period(columns[:, i]) for i in range(columns.shape[1])]
+    if 0 in found or len(found) == 1:
+        return found[-1]  # MLTK returns the last field's period here (0 or not), kept as is
+    kept = [min(found)]
+    for p in found:
+        if all(p % q != 0 for q in kept):
+            kept.append(p)
+    mean, std = float(np.mean(kept)), float(np.std(kept))
+    return int(mean) if std <= tol * mean else 0
+
+
+def _special_days(column: pd.Series, name: str) -> np.ndarray:
+    """``specialdays``' field as floats, empty cells 0 (MLTK's ``np.nan_to_num``)."""
+    return np.nan_to_num(_numeric(column, name))
+
+
+def _effective_length(values: np.ndarray) -> int:
+    """MLTK's ``_compute_effective_length``: rows up to the last one where a field has a
+    value (the rows after it carry only ``_time`` and the future special days)."""
+    rows = np.flatnonzero(~np.isnan(values).all(axis=1))
+    return int(rows[-1]) + 1 if len(rows) else 0
+
+
+def _padded(exog: np.ndarray, length: int) -> np.ndarray:
+    """``exog`` cut or padded with 0 to ``length`` values."""
+    if len(exog) >= length:
+        return exog[:length]
+    return np.concatenate([exog, np.zeros(length - len(exog))])
 
 
 def parse_order(order: Any) -> tuple[int, int, int]:

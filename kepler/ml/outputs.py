@@ -27,7 +27,9 @@ forecaster         ``predicted(<field>)``,                    ``<out>``, ``lower
                    the trained forecast at their ``_time``
                    (only ``_time``); with ``forecast_k=``
                    ``_time`` too, and rows after the last
-                   event
+                   event; ``_forecastMetadata`` (``h``,
+                   ``f``, ``hf``) with output_metadata;
+                   ``target=``'s fields only when given
 scaler             ``SS_<field>`` / ``RS_<field>`` /          ``<out>_<field>``
                    ``MMS_<field>``
 decomposition      ``PC_1`` ... (PCA, KernelPCA), ``IC_1``    ``<out>_1`` ...
@@ -61,8 +63,10 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from kepler.core.errors import BadParameter
+from kepler.core.errors import BadParameter, DataError
 from kepler.ml import frames
+from kepler.ml.forecast import METADATA_FIELD
+from kepler.ml.forecast import output_names as forecast_output_names
 from kepler.ml.grouped import OK, STATUS_FIELD, is_grouped
 from kepler.ml.meta import ModelMeta
 from kepler.ml.pipeline import feature_names_out, final_estimator
@@ -163,7 +167,7 @@ def _predict_frame(
 
 
 # Apply-time options, by the models that take them.
-FORECAST_OPTIONS = ("forecast_k", "conf_interval", "holdback")
+FORECAST_OPTIONS = ("forecast_k", "conf_interval", "holdback", "output_metadata", "target")
 
 
 def _check_options(meta: ModelMeta, options: Mapping[str, Any]) -> None:
@@ -189,16 +193,24 @@ def _check_options(meta: ModelMeta, options: Mapping[str, Any]) -> None:
         )
 
 
-def _forecast_names(
-    meta: ModelMeta, out: str | None, conf_interval: float | None = None
-) -> list[str]:
-    from kepler.ml.forecast import output_names
+def forecast_fields(meta: ModelMeta) -> list[str]:
+    """A forecaster's forecast fields: its features but ``_time`` and ``specialdays``'."""
+    return [f for f in meta.features if f not in ("_time", meta.params.get("specialdays"))]
 
+
+def _forecast_names(
+    meta: ModelMeta,
+    out: str | None,
+    conf_interval: float | None = None,
+    targets: list[str] | None = None,
+) -> list[str]:
     ci = meta.params.get("conf_interval", 95) if conf_interval is None else conf_interval
-    fields = [f for f in meta.features if f != "_time"]
+    fields = forecast_fields(meta)
+    if targets is not None:
+        fields = [f for f in fields if f in targets]
     names: list[str] = []
     for f in fields:
-        base = output_names(f, ci)
+        base = forecast_output_names(f, ci)
         if out:  # `as <out>`: <out> for predicted(<f>), <out>(<f>) with several fields
             renamed = out if len(fields) == 1 else f"{out}({f})"
             base = [n.replace(f"predicted({f})", renamed) for n in base]
@@ -221,24 +233,35 @@ def _forecast_frame(
     outputs for the events, then the rows after them; with ``conf_interval``, that
     interval (and its names) instead of the fitted one."""
     ci = options.get("conf_interval")
-    names = _forecast_names(meta, output_name or meta.output_name, ci)
     est = final_estimator(pipeline)
+    targets = est.targets(options.get("target"))
+    metadata = bool(options.get("output_metadata"))
+    names = _forecast_names(meta, output_name or meta.output_name, ci, targets)
     X = (
         frame
         if conformed
         else frames.conform(frame, {f: meta.feature_types[f] for f in meta.features})
     )
     future: pd.DataFrame | None = None
-    if len(frame) and est.carries_series(X):
+    if len(frame) and est.carries_series(X, targets):
+        special = meta.params.get("specialdays")
+        if special and special not in frame.columns:  # conform() would read it as all 0
+            raise DataError(
+                f"Field {special} not present: the model was fitted with "
+                f"specialdays={special}, and its apply reads it from the events",
+                detail={"field": special},
+            )
         out, future = est.apply_series(
             X,
             holdback=options.get("holdback", 0),
             forecast_k=options.get("forecast_k", 0),
             conf_interval=ci,
+            fields=targets,
+            metadata=metadata,
         )
     else:
         if options.get("holdback") not in (None, 0, "0"):
-            fields = ", ".join(f for f in meta.features if f != "_time")
+            fields = ", ".join(targets)
             raise BadParameter(
                 f"holdback= withholds the last events' values, and these events carry none "
                 f"of {fields}: drop holdback=, or apply to events with the field(s)",
@@ -247,14 +270,22 @@ def _forecast_frame(
         out = (
             est.predict_events(X, ci) if len(frame) else pd.DataFrame(columns=est.output_fields(ci))
         )
+        out = out[est.output_fields(ci, targets)]
         if "forecast_k" in options:
             future = est.future(X, options["forecast_k"], ci)
-    out = out.astype(np.float64)
-    out.columns = names
+            future = future[[c for c in future.columns if c == "_time" or c in out.columns]]
+        if metadata:  # the trained forecast: held-back rows hf, rows after the series f
+            out[METADATA_FIELD] = est.event_metadata(X)
+            if future is not None:
+                future[METADATA_FIELD] = "f"
+    outputs = [c for c in out.columns if c != METADATA_FIELD]
+    out[outputs] = out[outputs].astype(np.float64)
+    out = out.rename(columns=dict(zip(outputs, names, strict=True)))
     out.attrs["missing_fields"] = [f for f in meta.features if f not in frame.columns]
     if "forecast_k" not in options or future is None:
         return out
-    future.columns = [*future.columns[: -len(names)], *names]
+    ahead = [c for c in future.columns if c not in ("_time", METADATA_FIELD)]
+    future = future.rename(columns=dict(zip(ahead, names, strict=True)))
     if "_time" in future.columns:
         out.insert(0, "_time", est.event_seconds(X))
     return pd.concat([out.reset_index(drop=True), future], ignore_index=True)

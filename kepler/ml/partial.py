@@ -111,7 +111,10 @@ def continue_training(
 
 # A forecaster's options that belong to one fit, not to the model: a partial fit may
 # change them (MLTK's partial_fit reads them from its own line).
-FORECAST_PER_FIT = ("forecast_k", "holdback", "conf_interval", "update_last")
+FORECAST_PER_FIT = (
+    *("forecast_k", "holdback", "conf_interval", "update_last"),
+    *("output_fit", "output_metadata"),
+)
 
 
 def _continue_forecaster(
@@ -156,7 +159,7 @@ def _continue_forecaster(
     baseline = try_fit_baseline(pipeline, new_meta, X, X.iloc[:0], fit_warnings)
     rows = before if before is not None else estimator.forecast()
     names = output_fields(pipeline, new_meta)  # MLTK's, or `as <out>`'s
-    rows.columns = [*rows.columns[: -len(names)], *names]
+    rows = rows.rename(columns=dict(zip(estimator.output_fields(), names, strict=True)))
     return TrainedModel(
         pipeline,
         new_meta,

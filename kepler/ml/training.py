@@ -289,9 +289,10 @@ def train(
     forecast = None
     if info.task == "forecaster":
         report(0.97, "forecasting")
-        forecast = pipeline.named_steps["model"].forecast()
+        model = pipeline.named_steps["model"]
+        forecast = model.forecast()
         names = output_fields(pipeline, meta)  # MLTK's, or `as <out>`'s
-        forecast.columns = [*forecast.columns[: -len(names)], *names]
+        forecast = forecast.rename(columns=dict(zip(model.output_fields(), names, strict=True)))
     report(1.0, "done")
     trained = TrainedModel(
         pipeline,

@@ -93,6 +93,7 @@ def summary_rows(bridge: BridgeClient, ref: ModelRef) -> list[dict[str, Any]]:
             *("group", "type", "params", "BoundaryRanges", "cardinality"),
             *("min", "max", "mean", "std", "distance", "other"),
             *("score", "p-value", "selected"),  # FieldSelector
+            "StateSpaceForecast Summary",  # MLTK's three lines (kepler.ml.forecast)
         ):
             if key in item:
                 row[key] = item[key]

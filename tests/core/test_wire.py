@@ -254,6 +254,8 @@ SAMPLES: dict[type[wire.Body], wire.Body] = {
         forecast_k="2weeks",
         conf_interval=80.0,
         holdback=3,
+        output_metadata=True,
+        target="sales,visits",
     ),
     wire.DriftOptions: wire.DriftOptions(method="psi", threshold=0.2, dataset_id="d1"),
     wire.DatasetApply: wire.DatasetApply(model="pump@3", probabilities=False, output_name="g"),

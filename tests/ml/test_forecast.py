@@ -31,6 +31,14 @@ def _series(n: int = 96, seed: int = 0, period: int = 12) -> np.ndarray:
     return 50 + 0.2 * steps + 5 * np.sin(2 * np.pi * steps / period) + rng.normal(0, 1, n)
 
 
+def _seasonal(n: int, seed: int, period: int = 12) -> np.ndarray:
+    """A season over a slight trend: MLTK's find_period sees the season (a steep trend's
+    low frequencies outweigh it, and it finds none: see test_find_period_as_mltk_...)."""
+    rng = np.random.default_rng(seed)
+    steps = np.arange(n)
+    return 50 + 0.02 * steps + 5 * np.sin(2 * np.pi * steps / period) + rng.normal(0, 1, n)
+
+
 def _events(values: np.ndarray, *, shuffle: bool = True) -> pd.DataFrame:
     """Splunk-style text rows, newest first as a search returns them."""
     frame = pd.DataFrame(
@@ -87,7 +95,11 @@ def test_fit_state_space_forecast_equals_unobserved_components() -> None:
     y = _series(seed=3)
     trained = train(
         _events(y),
-        FitSpec("StateSpaceForecast", features=("count",), params={"period": 12, "forecast_k": 24}),
+        FitSpec(
+            "StateSpaceForecast",
+            features=("count",),
+            params={"period": 12, "forecast_k": 24, "output_fit": True},
+        ),
     )
     assert trained.meta.features == ["_time", "count"]  # _time followed without being told
     model = UnobservedComponents(y, **unobserved_components_kwargs(12))
@@ -100,10 +112,12 @@ def test_fit_state_space_forecast_several_fields_one_model_each() -> None:
 
     a, b = _series(60, seed=1), _series(60, seed=2) * 3
     frame = pd.DataFrame({"CRM": a, "ERP": b})  # no _time: the rows are the series
-    trained = train(frame, FitSpec("StateSpaceForecast", features=("CRM", "ERP")))
+    spec = FitSpec("StateSpaceForecast", features=("CRM", "ERP"), params={"output_fit": True})
+    trained = train(frame, spec)
     assert trained.forecast is not None and "_time" not in trained.forecast
+    period = trained.pipeline.named_steps["model"].period_  # detected over both fields
     for field, y in (("CRM", a), ("ERP", b)):
-        model = UnobservedComponents(y, **unobserved_components_kwargs(None))
+        model = UnobservedComponents(y, **unobserved_components_kwargs(period))
         _compare(trained.forecast, _direct(model, len(y) - 1), field)
     assert {"mae_CRM", "rmse_ERP"} <= set(trained.metrics)
 
@@ -258,7 +272,7 @@ def test_parse_mltk_forecast_lines(line: str, features: tuple, params: dict) -> 
     ("line", "fragment"),
     [
         ("fit ARIMA v forecast_k=20000", "forecast_k"),
-        ("fit StateSpaceForecast v period=1", "period"),
+        ("fit StateSpaceForecast v period=0", "period"),
         ("fit ARIMA v conf_interval=100", "conf_interval"),
     ],
 )
@@ -280,9 +294,9 @@ def _forecast_order(out: pd.DataFrame, events: int) -> pd.DataFrame:
 @pytest.mark.parametrize(
     "line",
     [
-        "fit StateSpaceForecast count period=12 holdback=6 forecast_k=10",
+        "fit StateSpaceForecast count period=12 holdback=6 forecast_k=10 output_fit=true",
         "fit ARIMA _time count order=2-1-1 holdback=4 forecast_k=9 conf_interval=90",
-        "fit StateSpaceForecast count",
+        "fit StateSpaceForecast count output_fit=true",
     ],
     ids=["ssf-holdback", "arima", "ssf-plain"],
 )
@@ -416,15 +430,17 @@ def test_partial_fit_starts_from_the_previous_params(module_store: ModelStore) -
     v1 = module_store.register(first, "ssf-chain")
     pipeline, meta = module_store.load(v1.name, v1.version)
     previous = np.array(pipeline.named_steps["model"].params_[0])
+    period = pipeline.named_steps["model"].period_  # detected at the first fit, kept
     new = _events(y[96:])
     new["_time"] = [f"{START + HOUR * (96 + i):.3f}" for i in range(96)][::-1]
     second = continue_training(new, _partial(forecast_k=4), pipeline, meta, v1.version)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        direct = UnobservedComponents(y[96:], **unobserved_components_kwargs(None)).fit(
+        direct = UnobservedComponents(y[96:], **unobserved_components_kwargs(period)).fit(
             start_params=previous, disp=False, return_params=True
         )
     est = second.pipeline.named_steps["model"]
+    assert est.period_ == period == 12
     np.testing.assert_allclose(est.params_[0], direct, **TOL)
     # the answer: the new version's series and forecast, as a fit's
     assert second.forecast is not None and len(second.forecast) == 96 + 4
@@ -468,3 +484,261 @@ def test_partial_fit_keeps_the_model_params() -> None:
         continue_training(_events(_series()), _partial(period=12), first.pipeline, first.meta, 1)
     with pytest.raises(BadParameter, match="not supported by ARIMA"):
         FitSpec("ARIMA", features=("count",), into="a", partial_fit=True)
+
+
+# -- MLTK's remaining StateSpaceForecast options (output_fit, output_metadata, specialdays,
+# the detected period, apply's target=): MLTK's bin/algos/StateSpaceForecast.py ------------
+
+
+def _model(trained: Any) -> Any:
+    return trained.pipeline.named_steps["model"]
+
+
+def test_fit_interval_starts_at_the_first_held_back_row_unless_output_fit() -> None:
+    y = _series()
+    line = "fit StateSpaceForecast count period=12 holdback=6 forecast_k=10"
+    default = train(_events(y), parse(line)).forecast  # type: ignore[arg-type]
+    full = train(_events(y), parse(f"{line} output_fit=true")).forecast  # type: ignore[arg-type]
+    assert default is not None and full is not None
+    lower, upper = "lower95(predicted(count))", "upper95(predicted(count))"
+    # MLTK's conf_start: the 90 rows fitted get no interval; predicted(count) is on every row
+    assert default[[lower, upper]].iloc[:90].isna().all().all()
+    assert default[[lower, upper]].iloc[90:].notna().all().all()
+    assert default["predicted(count)"].notna().all()
+    pd.testing.assert_frame_equal(default.iloc[90:], full.iloc[90:])
+    np.testing.assert_allclose(default["predicted(count)"], full["predicted(count)"], rtol=0)
+    assert full[[lower, upper]].notna().all().all()
+
+
+@pytest.mark.parametrize(
+    ("holdback", "k", "marks"),
+    [
+        (5, 10, ["hf"] * 5 + ["f"] * 5),  # held back and forecast, then forecast only
+        (5, 3, ["hf"] * 3 + ["h"] * 2),  # forecast_k ends inside the held-back rows
+        (0, 4, ["f"] * 4),
+    ],
+    ids=["hb5-k10", "hb5-k3", "hb0-k4"],
+)
+def test_output_metadata_marks_held_back_and_forecast_rows(
+    holdback: int, k: int, marks: list[str]
+) -> None:
+    y = _series()
+    line = f"fit StateSpaceForecast count period=12 holdback={holdback} forecast_k={k}"
+    forecast = train(_events(y), parse(f"{line} output_metadata=true")).forecast  # type: ignore[arg-type]
+    assert forecast is not None and forecast.columns[-1] == "_forecastMetadata"
+    start = len(y) - holdback
+    assert forecast["_forecastMetadata"].iloc[:start].isna().all()
+    assert forecast["_forecastMetadata"].iloc[start:].tolist() == marks
+    plain = train(_events(y), parse(line)).forecast  # type: ignore[arg-type]
+    assert plain is not None and "_forecastMetadata" not in plain
+
+
+def test_apply_output_metadata_marks_the_events_and_the_rows_after() -> None:
+    events = _events(_series())  # newest first
+    trained = train(events, parse("fit StateSpaceForecast count period=12"))  # type: ignore[arg-type]
+    options = {"holdback": 4, "forecast_k": 7, "output_metadata": True}
+    out = predict_frame(trained.pipeline, trained.meta, events, options=options)
+    assert len(out) == len(events) + 3
+    ordered = _forecast_order(out, len(events))
+    assert ordered["_forecastMetadata"].iloc[:92].isna().all()
+    assert ordered["_forecastMetadata"].iloc[92:].tolist() == ["hf"] * 4 + ["f"] * 3
+    # the events keep their order: the newest (first) is the last held-back row
+    assert out["_forecastMetadata"].iloc[0] == "hf"
+    # times-only events read the trained forecast: after the series' end, f
+    times = pd.DataFrame({"_time": [START + HOUR * 5, START + HOUR * 100]})
+    only = predict_frame(trained.pipeline, trained.meta, times, options={"output_metadata": True})
+    assert only["_forecastMetadata"].isna().tolist() == [True, False]
+    assert only["_forecastMetadata"].iloc[1] == "f"
+
+
+def _holidays(n: int, future: int, seed: int = 11) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """A series with a weekly special day that lifts it by 8, and ``future`` rows after it
+    that carry only _time and the special days (MLTK's way to give the future ones)."""
+    days = (np.arange(n + future) % 7 == 3).astype(float)
+    y = _series(n, seed=seed) + 8 * days[:n]
+    frame = pd.DataFrame(
+        {
+            "_time": [f"{START + HOUR * i:.3f}" for i in range(n + future)],
+            "count": [repr(float(v)) for v in y] + [""] * future,
+            "holiday": [str(int(d)) if d else "" for d in days],  # empty is 0, as MLTK
+        }
+    )
+    return frame.iloc[::-1].reset_index(drop=True), y, days
+
+
+def test_specialdays_equals_unobserved_components_with_exog() -> None:
+    from statsmodels.tsa.statespace.structural import UnobservedComponents
+
+    frame, y, days = _holidays(96, future=14)
+    line = (
+        "fit StateSpaceForecast count specialdays=holiday period=12 forecast_k=14 output_fit=true"
+    )
+    trained = train(frame, parse(line))  # type: ignore[arg-type]
+    assert trained.meta.features == ["_time", "count", "holiday"]
+    assert not trained.warnings  # 14 future special days: enough for forecast_k=14
+    model = UnobservedComponents(y, exog=days[:96], **unobserved_components_kwargs(12))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = model.fit(disp=False)
+    prediction = fitted.get_prediction(start=0, end=96 + 13, exog=days[96:].reshape(-1, 1))
+    bounds = np.asarray(prediction.conf_int(alpha=0.05))
+    direct = pd.DataFrame(
+        {"mean": prediction.predicted_mean, "lower": bounds[:, 0], "upper": bounds[:, 1]}
+    )
+    assert trained.forecast is not None and len(trained.forecast) == 96 + 14
+    _compare(trained.forecast, direct, "count")
+    np.testing.assert_allclose(_model(trained).params_[0], fitted.params, **TOL)
+    assert _model(trained).params_[0][-1] == pytest.approx(8, abs=1)  # the lift, learnt
+    np.testing.assert_allclose(trained.forecast["holiday"], days)
+    # apply on the same events (the future rows included) gives the fit's numbers
+    out = predict_frame(trained.pipeline, trained.meta, frame, options={"forecast_k": 14})
+    assert len(out) == len(frame)
+    ours = _forecast_order(out, len(frame))
+    np.testing.assert_allclose(ours["predicted(count)"], direct["mean"], **TOL)
+
+
+def test_specialdays_too_few_future_values_are_0_with_mltk_warning() -> None:
+    from statsmodels.tsa.statespace.structural import UnobservedComponents
+
+    frame, y, days = _holidays(96, future=3)
+    line = "fit StateSpaceForecast count specialdays=holiday period=12 forecast_k=8"
+    trained = train(frame, parse(line))  # type: ignore[arg-type]
+    assert any("does not have enough values to forecast" in w for w in trained.warnings)
+    future = np.concatenate([days[96:], np.zeros(5)])
+    model = UnobservedComponents(y, exog=days[:96], **unobserved_components_kwargs(12))
+    direct = model.filter(_model(trained).params_[0]).get_prediction(
+        start=0, end=96 + 7, exog=future.reshape(-1, 1)
+    )
+    assert trained.forecast is not None
+    np.testing.assert_allclose(trained.forecast["predicted(count)"], direct.predicted_mean, **TOL)
+    np.testing.assert_allclose(trained.forecast["holiday"].iloc[96:], future)
+
+
+def test_specialdays_must_be_in_the_events_at_fit_and_apply() -> None:
+    frame, _, _ = _holidays(96, future=0)
+    with pytest.raises(DataError, match="reads 'nope'"):
+        train(frame, parse("fit StateSpaceForecast count specialdays=nope"))  # type: ignore[arg-type]
+    trained = train(frame, parse("fit StateSpaceForecast count specialdays=holiday"))  # type: ignore[arg-type]
+    with pytest.raises(DataError, match="Field holiday not present"):
+        predict_frame(trained.pipeline, trained.meta, frame.drop(columns=["holiday"]))
+    bad = frame.assign(holiday="yes")
+    with pytest.raises(DataError, match="'holiday' must be numeric"):
+        train(bad, parse("fit StateSpaceForecast count specialdays=holiday"))  # type: ignore[arg-type]
+
+
+def test_period_is_detected_and_used_as_statsmodels_seasonal() -> None:
+    from statsmodels.tsa.statespace.structural import UnobservedComponents
+
+    y = _seasonal(144, seed=2)
+    line = "fit StateSpaceForecast count forecast_k=24 output_fit=true"
+    trained = train(_events(y), parse(line))  # type: ignore[arg-type]
+    est = _model(trained)
+    assert est.period_ == 12 and est.period is None
+    summary = [row["StateSpaceForecast Summary"] for row in trained.importances]
+    assert summary == [
+        "time series used for training: ['count']",
+        "specialdays field: None",
+        "periodicity: 12",
+    ]
+    model = UnobservedComponents(y, **unobserved_components_kwargs(est.period_))
+    assert trained.forecast is not None
+    _compare(trained.forecast, _direct(model, len(y) + 23), "count")
+    # apply runs with the detected period: the training series gives the fit's outputs
+    options = {"forecast_k": 24}
+    out = predict_frame(trained.pipeline, trained.meta, _events(y), options=options)
+    ours = _forecast_order(out, len(y)).drop(columns=["_time"])
+    fitted = trained.forecast.drop(columns=["_time", "count"])
+    np.testing.assert_allclose(ours.to_numpy(float), fitted.to_numpy(float), rtol=0, atol=0)
+
+
+def test_find_period_as_mltk_on_known_shapes() -> None:
+    from kepler.ml.forecast import find_common_period, find_period
+
+    steps = np.arange(200)
+    assert find_period(np.full(50, 3.0)) == 1  # constant: MLTK's 1
+    assert find_period(10 + np.sin(2 * np.pi * steps / 7)) == 7
+    assert find_period(_seasonal(200, seed=1, period=24)) == 24
+    # a steep trend's low frequencies outweigh the season: MLTK finds none (0)
+    assert find_period(_series(120, seed=12)) == 0
+    # twice the season can peak higher (MLTK keeps the highest autocorrelation peak)
+    assert find_period(_seasonal(120, seed=12)) == 24
+    with_gaps = _seasonal(144, seed=2)
+    with_gaps[[0, 1, 50, 143]] = np.nan  # interpolated, the ends too
+    assert find_period(with_gaps) == 12
+    both = np.column_stack([_seasonal(144, seed=2), _seasonal(144, seed=3) * 2])
+    assert find_common_period(both) == 12
+    # periods that disagree (noise peaks at 15 here): no common one
+    noise = np.random.default_rng(0).normal(size=144)
+    assert find_period(noise) == 15
+    assert find_common_period(np.column_stack([noise, _seasonal(144, seed=2)])) == 0
+    # multiples of the smallest period are dropped: a constant's 1 divides every period
+    assert find_common_period(np.column_stack([_seasonal(144, seed=2), np.ones(144)])) == 1
+    # a field with none (0): MLTK answers the last field's period, whatever it is
+    none_then_12 = np.column_stack([_series(120, seed=12), _seasonal(120, seed=1)])
+    assert find_common_period(none_then_12) == find_period(_seasonal(120, seed=1))
+
+
+def test_period_1_means_no_seasonality() -> None:
+    from statsmodels.tsa.statespace.structural import UnobservedComponents
+
+    y = _series()
+    trained = train(_events(y), parse("fit StateSpaceForecast count period=1 output_fit=true"))  # type: ignore[arg-type]
+    assert _model(trained).period_ == 1
+    assert trained.importances[-1]["StateSpaceForecast Summary"] == "periodicity: 1"
+    model = UnobservedComponents(y, **unobserved_components_kwargs(None))
+    assert trained.forecast is not None
+    _compare(trained.forecast, _direct(model, len(y) - 1), "count")
+
+
+def test_apply_target_forecasts_only_those_fields() -> None:
+    a, b = _series(72, seed=1), _series(72, seed=2) * 3
+    frame = pd.DataFrame(
+        {"_time": START + HOUR * np.arange(72), "CRM": a.astype(str), "ERP": b.astype(str)}
+    )
+    trained = train(frame, parse("fit StateSpaceForecast CRM ERP period=12"))  # type: ignore[arg-type]
+    both = predict_frame(trained.pipeline, trained.meta, frame, options={"forecast_k": 4})
+    spec = parse("apply m forecast_k=4 target=ERP")
+    assert isinstance(spec, ApplySpec) and spec.options["target"] == "ERP"
+    out = predict_frame(trained.pipeline, trained.meta, frame, options=spec.options)
+    erp = ["predicted(ERP)", "lower95(predicted(ERP))", "upper95(predicted(ERP))"]
+    assert list(out.columns) == ["_time", *erp]
+    pd.testing.assert_frame_equal(out, both[["_time", *erp]])
+    # only the target needs values: CRM may be absent (Kepler's models are one per field)
+    alone = predict_frame(
+        trained.pipeline, trained.meta, frame.drop(columns=["CRM"]), options=spec.options
+    )
+    pd.testing.assert_frame_equal(alone, out)
+    with pytest.raises(BadParameter, match=r"Did you include it during \|fit\?"):
+        predict_frame(trained.pipeline, trained.meta, frame, options={"target": "Expenses"})
+
+
+def test_apply_spl_takes_output_metadata_and_target() -> None:
+    spec = parse("apply m forecast_k=7 output_metadata=true target=a,b")
+    assert isinstance(spec, ApplySpec)
+    assert spec.options == {"forecast_k": 7, "output_metadata": True, "target": "a,b"}
+    with pytest.raises((BadParameter, InvalidSpec)):
+        parse("apply m output_metadata=maybe")
+
+
+def test_partial_fit_keeps_the_detected_period() -> None:
+    from kepler.ml.forecast import find_period
+
+    y = _seasonal(192, seed=9)
+    first = train(_events(y[:96]), FitSpec("StateSpaceForecast", features=("count",)))
+    new = _events(y[96:])
+    new["_time"] = [f"{START + HOUR * (96 + i):.3f}" for i in range(96)][::-1]
+    continued = continue_training(new, _partial(), first.pipeline, first.meta, 1)
+    # the first fit's period, though the new rows alone would detect another (MLTK's
+    # partial_fit reuses its estimator, MasterKf, and its period)
+    assert _model(first).period_ == _model(continued).period_ == 24
+    assert find_period(y[96:]) == 12
+
+
+def test_detected_period_too_costly_for_statsmodels_is_dropped_with_a_warning() -> None:
+    steps = np.arange(10_000)
+    y = 10 * np.sin(2 * np.pi * steps / 200) + np.random.default_rng(4).normal(size=10_000)
+    frame = pd.DataFrame({"x": y})  # no _time: the rows are the series
+    trained = train(frame, FitSpec("StateSpaceForecast", features=("x",)))
+    assert any("detected period (200 rows) is too long" in w for w in trained.warnings)
+    assert _model(trained).period_ == 0
+    assert trained.importances[-1]["StateSpaceForecast Summary"] == "periodicity: None"

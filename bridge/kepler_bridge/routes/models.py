@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from kepler.core import wire
 from kepler.core.errors import PayloadTooLarge
 from kepler.core.refs import ModelRef, model_to_delete
+from kepler.core.spec import apply_algorithm_option
 from kepler.server import promote
 from kepler.server.datasets.catalog import model_datasets, remove_model_datasets
 from kepler.server.scoring import ScoreOptions, Writeback, algorithm_options, apply_chunk
@@ -101,8 +102,6 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 def _steps_option(key: str, text: str | None) -> Any:
     """A forecaster's ``forecast_k``/``holdback``: rows or a time amount, checked as the
     search bar checks them (a clear 400 otherwise)."""
-    from kepler.core.spec import apply_algorithm_option
-
     return None if text is None else apply_algorithm_option(key, text)
 
 
@@ -140,6 +139,8 @@ async def apply_model(
     forecast_k: str | None = Query(None, max_length=40),
     conf_interval: float | None = Query(None, gt=0, lt=100),
     holdback: str | None = Query(None, max_length=40),
+    output_metadata: bool | None = None,
+    forecast_target: str | None = Query(None, alias="target", max_length=2000),
 ) -> Response:
     """Score CSV or Arrow rows with ``ref`` (``pump``, ``pump@3``, ``pump:production``);
     the answer has the same media type, with the model's output fields. With ``index``,
@@ -157,7 +158,9 @@ async def apply_model(
     output fields for the rows, then the forecast after them (``include_input=false``):
     steps counted from the last row run over, rows or a time amount (``2weeks``), as
     MLTK's apply; ``holdback``: the last rows withheld from the run (rows or a time
-    amount); ``conf_interval``: its interval in percent, instead of the fitted one. Rows
+    amount); ``conf_interval``: its interval in percent, instead of the fitted one;
+    ``output_metadata``: MLTK's ``_forecastMetadata`` (``h``, ``f``, ``hf``); ``target``:
+    the fitted field(s) to forecast (``a,b``), the others get no outputs. Rows
     that carry the model's field(s) are the series the model runs over; rows with only
     ``_time`` read the trained forecast at their times."""
     fmt = media_format(request.headers.get("content-type"))
@@ -180,6 +183,10 @@ async def apply_model(
             forecast_k=_steps_option("forecast_k", forecast_k),
             conf_interval=conf_interval,
             holdback=_steps_option("holdback", holdback),
+            output_metadata=output_metadata,
+            target=None
+            if forecast_target is None
+            else apply_algorithm_option("target", forecast_target),
         ),
     )
     writeback = None

@@ -285,4 +285,6 @@ def _fields_used(spec: FitSpec, names: list[str]) -> list[str] | None:
         wanted.add(spec.time_field or "_time")
     if spec.algorithm == "Imputer" and isinstance(spec.params.get("field"), str):
         wanted.add(spec.params["field"])  # strategy=field reads it, listed or not
+    if spec.algorithm == "StateSpaceForecast" and isinstance(spec.params.get("specialdays"), str):
+        wanted.add(spec.params["specialdays"])  # MLTK's regressor, listed or not
     return [n for n in names if n in wanted]

@@ -311,7 +311,10 @@ def test_forecaster_requests_are_never_batched_together(bridge: Bridge) -> None:
         ]
 
     frame = pd.DataFrame(series(0, 60))
-    bridge.store.register(train(frame, FitSpec("StateSpaceForecast", features=("count",))), "ssf")
+    # period=1: no season (one would be detected in sin(i/3), 19 rows, more than a
+    # 30-row request can run over)
+    spec = FitSpec("StateSpaceForecast", features=("count",), params={"period": 1})
+    bridge.store.register(train(frame, spec), "ssf")
     requests = [series(100 * k) for k in range(1, 25)]
 
     def call(rows: list[dict]) -> dict:
