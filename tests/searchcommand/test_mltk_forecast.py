@@ -371,19 +371,35 @@ def fit_version(stack: LocalStack, script: Path, args: list[str], events: list[d
     return replies[-1].records(), version
 
 
-def _ssf_params(y: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+def _ssf_params(y: np.ndarray, period: int, start: np.ndarray | None = None) -> np.ndarray:
     from statsmodels.tsa.statespace.structural import UnobservedComponents
+
+    from kepler.ml.forecast import unobserved_components_kwargs
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = UnobservedComponents(y, level="local linear trend")
+        model = UnobservedComponents(y, **unobserved_components_kwargs(period))
         return np.asarray(model.fit(start_params=start, disp=False, return_params=True))
+
+
+def summary_period(stack: LocalStack, script: Path, model: str) -> int:
+    """The model's period_ as `| kepler summary <model>` shows it (MLTK's "periodicity")."""
+    cmd = splunkd(script, stack.url, stack.token)
+    cmd.getinfo(["summary", model])
+    rows = cmd.execute(b"", finished=True).records()
+    assert cmd.close() == 0
+    lines = [r["StateSpaceForecast Summary"] for r in rows]
+    (line,) = [text for text in lines if text.startswith("periodicity: ")]
+    shown = line.split(": ")[1]
+    return 0 if shown == "None" else int(shown)
 
 
 def test_partial_fit_continues_state_space_forecast_from_its_params(
     stack: LocalStack, script: Path
 ) -> None:
     from statsmodels.tsa.statespace.structural import UnobservedComponents
+
+    from kepler.ml.forecast import unobserved_components_kwargs
 
     data = logins(150)
     y = np.array([float(e["logins"]) for e in data])
@@ -395,8 +411,11 @@ def test_partial_fit_continues_state_space_forecast_from_its_params(
     assert (v1, v2) == (1, 2)  # a new version; version 1 stays as it was
     assert len(rows) == 60 + 7
     assert [float(r["_time"]) for r in rows[:60]] == [e["_time"] for e in data[90:]]
-    params = _ssf_params(y[90:], start=_ssf_params(y[:90]))
-    model = UnobservedComponents(y[90:], level="local linear trend")
+    # MLTK's MasterKf detects the period at the first fit; partial_fit keeps it
+    period = summary_period(stack, script, "logins_pf")
+    assert period % 7 == 0  # the weekly cycle (MLTK's highest autocorrelation peak: 21)
+    params = _ssf_params(y[90:], period, start=_ssf_params(y[:90], period))
+    model = UnobservedComponents(y[90:], **unobserved_components_kwargs(period))
     direct = model.filter(params).get_prediction(start=0, end=66).predicted_mean
     ours = [float(r["predicted(logins)"]) for r in rows]
     np.testing.assert_allclose(ours, direct, rtol=1e-6)
@@ -587,4 +606,160 @@ def test_bad_series_is_one_error(
     errors = [text for level, text in replies[-1].messages if level == "ERROR"]
     assert len(errors) == 1 and fragment in errors[0], replies[-1].messages
     assert cmd.close() == 1
+    assert "Traceback" not in cmd.stderr
+
+
+# -- MLTK's remaining StateSpaceForecast options, as MLTK_SSF reads them:
+# `convert_params(..., strs=['specialdays', ...], bools=['update_last', 'output_fit',
+# 'output_metadata'], ints=['period', ...])` at fit, `strs=[..., 'target', ...]` at apply,
+# MasterKf's find_common_period when period= is not given; documented at
+# https://aitk-portal.pages.dev/algorithms/state-space-forecast/ --------------------------
+
+HOLIDAYS = {3, 11, 26, 30, 45, 52, 61, 70, 79, 88, 93}  # no weekly rhythm
+
+
+def sales(n: int = 84, future: int = 14, seed: int = 5) -> list[dict]:
+    """Daily sales lifted on special days (holiday=1, else empty), then ``future`` days
+    with only _time and holiday: MLTK's way to give the special days ahead."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n + future):
+        day = 1 if i in HOLIDAYS else 0
+        value = 100 + 0.5 * i + 30 * day + rng.gauss(0, 3)
+        rows.append(
+            {
+                "_time": START + DAY * i,
+                "sales": f"{value:.3f}" if i < n else "",
+                "holiday": "1" if day else "",
+            }
+        )
+    return rows
+
+
+@pytest.fixture(scope="module")
+def sales_model(stack: LocalStack, script: Path) -> tuple[str, list]:
+    # MLTK_SSF, StateSpaceForecast._fit with specialdays (MasterKf(target, exog=holiday)):
+    #   | fit StateSpaceForecast sales specialdays=holiday forecast_k=14 into sales_m
+    line = "fit StateSpaceForecast sales specialdays=holiday forecast_k=14 into sales_m"
+    return "sales_m", fit_rows(stack, script, line.split(), sales())
+
+
+def test_fit_specialdays_equals_statsmodels_with_exog(
+    stack: LocalStack, script: Path, sales_model: tuple[str, list]
+) -> None:
+    from statsmodels.tsa.statespace.structural import UnobservedComponents
+
+    from kepler.ml.forecast import unobserved_components_kwargs
+
+    name, rows = sales_model
+    events = sales()
+    y = np.array([float(e["sales"]) for e in events[:84]])
+    days = np.array([1.0 if e["holiday"] else 0.0 for e in events])
+    # the series ends at the last sales value; the 14 days after it are the forecast
+    assert len(rows) == 84 + 14
+    assert [float(r["_time"]) for r in rows] == [float(e["_time"]) for e in events]
+    period = summary_period(stack, script, name)
+    model = UnobservedComponents(y, exog=days[:84], **unobserved_components_kwargs(period))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = model.fit(disp=False)
+    direct = fitted.get_prediction(start=0, end=84 + 13, exog=days[84:].reshape(-1, 1))
+    ours = [float(r["predicted(sales)"]) for r in rows]
+    np.testing.assert_allclose(ours, direct.predicted_mean, rtol=1e-9, atol=1e-9)
+    bounds = np.asarray(direct.conf_int(alpha=0.05))[84:]
+    lower = [float(r["lower95(predicted(sales))"]) for r in rows[84:]]
+    np.testing.assert_allclose(lower, bounds[:, 0], rtol=1e-9, atol=1e-9)
+    # MLTK's default (output_fit=false): no interval on the fitted rows
+    assert all(r["lower95(predicted(sales))"] == "" for r in rows[:84])
+    assert [float(r["holiday"]) for r in rows] == days.tolist()  # empty read as 0
+
+
+def test_apply_forecast_k_7_output_metadata_marks_the_forecast(
+    stack: LocalStack, script: Path, sales_model: tuple[str, list]
+) -> None:
+    # MLTK_SSF, StateSpaceForecast.apply (add_output_metadata after _apply):
+    #   | apply sales_m forecast_k=7 output_metadata=true
+    name, _ = sales_model
+    events = sales(84, future=0)
+    rows = apply_rows(stack, script, [name, "forecast_k=7", "output_metadata=true"], events)
+    assert len(rows) == 84 + 7
+    assert all(r["_forecastMetadata"] == "" for r in rows[:84])
+    assert [r["_forecastMetadata"] for r in rows[84:]] == ["f"] * 7
+    assert all(r["predicted(sales)"] for r in rows)
+    # the special days are read from the events; without the field, MLTK's error
+    cmd = splunkd(script, stack.url, stack.token)
+    cmd.getinfo(["apply", name, "forecast_k=7"])
+    bare = [{"_time": e["_time"], "sales": e["sales"]} for e in events]
+    bodies = chunks(bare, 100, ["_time", "sales"])
+    (reply,) = cmd.execute_all(bodies[0], finished=True)
+    errors = [text for level, text in reply.messages if level == "ERROR"]
+    assert len(errors) == 1 and "Field holiday not present" in errors[0], reply.messages
+    cmd.close()
+    assert "Traceback" not in cmd.stderr
+
+
+def test_fit_output_fit_output_metadata_holdback_5_forecast_k_10(
+    stack: LocalStack, script: Path
+) -> None:
+    # MLTK_SSF, StateSpaceForecast.fit (conf_start, add_output_metadata):
+    #   | fit StateSpaceForecast field_X output_fit=true output_metadata=true holdback=5
+    #     forecast_k=10
+    events = field_x()
+    line = "fit StateSpaceForecast field_X output_fit=true output_metadata=true"
+    rows = fit_rows(stack, script, [*line.split(), "holdback=5", "forecast_k=10"], events)
+    assert len(rows) == 60 + 5
+    marks = [r["_forecastMetadata"] for r in rows]
+    assert marks == [""] * 55 + ["hf"] * 5 + ["f"] * 5
+    # output_fit=true: the interval on the fitted rows too
+    assert all(r["lower95(predicted(field_X))"] for r in rows)
+    plain = fit_rows(stack, script, ["fit", "StateSpaceForecast", "field_X", "holdback=5"], events)
+    assert "_forecastMetadata" not in plain[0]
+    assert [r["lower95(predicted(field_X))"] == "" for r in plain] == [True] * 55 + [False] * 5
+
+
+def test_fit_forecast_k_24_detects_the_period(stack: LocalStack, script: Path) -> None:
+    from statsmodels.tsa.statespace.structural import UnobservedComponents
+
+    from kepler.ml.forecast import unobserved_components_kwargs
+
+    # MLTK_SSF with no period= (MasterKf: "If not, the model calculates it"):
+    #   | fit StateSpaceForecast logins forecast_k=24 output_fit=true into logins_p
+    events = logins(84, seed=6)
+    line = "fit StateSpaceForecast logins forecast_k=24 output_fit=true into logins_p"
+    rows = fit_rows(stack, script, line.split(), events)
+    period = summary_period(stack, script, "logins_p")
+    assert period == 7  # the weekly cycle
+    y = np.array([float(e["logins"]) for e in events])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = UnobservedComponents(y, **unobserved_components_kwargs(period)).fit(disp=False)
+    direct = fitted.get_prediction(start=0, end=84 + 23)
+    bounds = np.asarray(direct.conf_int(alpha=0.05))
+    names = ("predicted(logins)", "lower95(predicted(logins))", "upper95(predicted(logins))")
+    ours = np.array([[float(r[n]) for n in names] for r in rows])
+    expected = np.column_stack([direct.predicted_mean, bounds])
+    np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_apply_target_forecasts_only_that_field(stack: LocalStack, script: Path) -> None:
+    # MLTK_SSF, StateSpaceForecast._apply with self.target:
+    #   | fit StateSpaceForecast CRM ERP period=12 into usage_t
+    #   | apply usage_t target=ERP forecast_k=3
+    events = app_usage()
+    line = "fit StateSpaceForecast CRM ERP period=12 into usage_t"
+    fit_rows(stack, script, line.split(), events)
+    both = apply_rows(stack, script, ["usage_t", "forecast_k=3"], events)
+    rows = apply_rows(stack, script, ["usage_t", "target=ERP", "forecast_k=3"], events)
+    assert len(rows) == len(both) == 48 + 3
+    assert not [k for k in rows[0] if "(CRM)" in k]
+    for row, want in zip(rows, both, strict=True):
+        assert row["predicted(ERP)"] == want["predicted(ERP)"]
+    # a field the model does not forecast: MLTK's question, one ERROR
+    cmd = splunkd(script, stack.url, stack.token)
+    cmd.getinfo(["apply", "usage_t", "target=Expenses"])
+    bodies = chunks(list(reversed(events)), 100, list(events[0]))
+    (reply,) = cmd.execute_all(bodies[0], finished=True)
+    errors = [text for level, text in reply.messages if level == "ERROR"]
+    assert len(errors) == 1 and "Did you include it during |fit?" in errors[0], reply.messages
+    cmd.close()
     assert "Traceback" not in cmd.stderr
