@@ -59,8 +59,12 @@ APPLY_ALGORITHM_OPTIONS = (
 APPLY_DISCARDED_OPTIONS = ("dist", "metric")
 # A forecaster's, as MLTK's apply takes them: steps to forecast after the last event
 # run over, another interval, last events withheld (rows, or time amounts: 2weeks),
-# _forecastMetadata, the fitted fields to forecast (target=a,b).
-APPLY_FORECAST_OPTIONS = ("forecast_k", "conf_interval", "holdback", "output_metadata", "target")
+# _forecastMetadata, the fitted fields to forecast (target=a,b), the fitted specialdays
+# field named again (MLTK's apply takes it; another one is an error).
+APPLY_FORECAST_OPTIONS = (
+    *("forecast_k", "conf_interval", "holdback"),
+    *("output_metadata", "target", "specialdays"),
+)
 # Splunk index names: lowercase letters, digits, underscores and hyphens.
 INDEX_NAME = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,79}$")
 
@@ -520,7 +524,7 @@ def _parse_apply(rest: list[_Tok]) -> ApplySpec:
     usage = (
         "apply <model>[@<version>|:<alias>] [as <out>] [probabilities=<bool>] "
         "[forecast_k=<steps>] [holdback=<steps>] [conf_interval=<percent>] "
-        "[output_metadata=<bool>] [target=<field>[,<field>]] "
+        "[output_metadata=<bool>] [target=<field>[,<field>]] [specialdays=<field>] "
         "[index=<index> [sourcetype=<sourcetype>]]"
     )
     algorithm_options = APPLY_ALGORITHM_OPTIONS + APPLY_FORECAST_OPTIONS
@@ -601,6 +605,10 @@ def apply_algorithm_option(key: str, text: str) -> Any:
         if not fields:
             raise InvalidSpec("target= names the fitted field(s) to forecast: target=<field>[,...]")
         return ",".join(fields)
+    if key == "specialdays":  # a field name, as fit takes it
+        if not text.strip():
+            raise InvalidSpec("specialdays= names the field of special days: specialdays=<field>")
+        return text.strip()
     if key == "conf_interval":  # a percentage, as fit takes it
         return coerce(Param(key, "float", minimum=1.0, maximum=99.9), text)
     # threshold, lower_threshold, upper_threshold: one value or several (MLTK's range and

@@ -529,6 +529,7 @@ class ModelApply(Body):
     holdback: int | str | None = None
     output_metadata: bool | None = None  # _forecastMetadata: h, f, hf
     target: str | None = None  # the fitted fields to forecast ("a,b"); every one without it
+    specialdays: str | None = None  # must be the fitted one (MLTK's apply takes it)
 
 
 @dataclass(frozen=True)

@@ -167,7 +167,10 @@ def _predict_frame(
 
 
 # Apply-time options, by the models that take them.
-FORECAST_OPTIONS = ("forecast_k", "conf_interval", "holdback", "output_metadata", "target")
+FORECAST_OPTIONS = (
+    *("forecast_k", "conf_interval", "holdback"),
+    *("output_metadata", "target", "specialdays"),
+)
 
 
 def _check_options(meta: ModelMeta, options: Mapping[str, Any]) -> None:
@@ -234,6 +237,15 @@ def _forecast_frame(
     interval (and its names) instead of the fitted one."""
     ci = options.get("conf_interval")
     est = final_estimator(pipeline)
+    special = meta.params.get("specialdays")
+    named = options.get("specialdays")
+    if named is not None and named != special:  # MLTK's apply: the fitted field, or an error
+        raise BadParameter(
+            f"Field {named} not present. This is probably because you forgot to specify "
+            f"specialdays={named} during fit"
+            + (f" (the model reads specialdays={special})" if special else ""),
+            detail={"parameter": "specialdays"},
+        )
     targets = est.targets(options.get("target"))
     metadata = bool(options.get("output_metadata"))
     names = _forecast_names(meta, output_name or meta.output_name, ci, targets)
@@ -244,7 +256,6 @@ def _forecast_frame(
     )
     future: pd.DataFrame | None = None
     if len(frame) and est.carries_series(X, targets):
-        special = meta.params.get("specialdays")
         if special and special not in frame.columns:  # conform() would read it as all 0
             raise DataError(
                 f"Field {special} not present: the model was fitted with "

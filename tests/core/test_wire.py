@@ -256,6 +256,7 @@ SAMPLES: dict[type[wire.Body], wire.Body] = {
         holdback=3,
         output_metadata=True,
         target="sales,visits",
+        specialdays="holiday",
     ),
     wire.DriftOptions: wire.DriftOptions(method="psi", threshold=0.2, dataset_id="d1"),
     wire.DatasetApply: wire.DatasetApply(model="pump@3", probabilities=False, output_name="g"),

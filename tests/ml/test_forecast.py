@@ -621,6 +621,13 @@ def test_specialdays_must_be_in_the_events_at_fit_and_apply() -> None:
     trained = train(frame, parse("fit StateSpaceForecast count specialdays=holiday"))  # type: ignore[arg-type]
     with pytest.raises(DataError, match="Field holiday not present"):
         predict_frame(trained.pipeline, trained.meta, frame.drop(columns=["holiday"]))
+    # MLTK's apply takes specialdays= too: the fitted field, or MLTK's error
+    same = parse("apply m specialdays=holiday").options  # type: ignore[union-attr]
+    out = predict_frame(trained.pipeline, trained.meta, frame, options=same)
+    pd.testing.assert_frame_equal(out, predict_frame(trained.pipeline, trained.meta, frame))
+    other = parse("apply m specialdays=promo").options  # type: ignore[union-attr]
+    with pytest.raises(BadParameter, match="forgot to specify specialdays=promo during fit"):
+        predict_frame(trained.pipeline, trained.meta, frame, options=other)
     bad = frame.assign(holiday="yes")
     with pytest.raises(DataError, match="'holiday' must be numeric"):
         train(bad, parse("fit StateSpaceForecast count specialdays=holiday"))  # type: ignore[arg-type]

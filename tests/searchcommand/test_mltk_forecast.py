@@ -686,6 +686,10 @@ def test_apply_forecast_k_7_output_metadata_marks_the_forecast(
     assert all(r["_forecastMetadata"] == "" for r in rows[:84])
     assert [r["_forecastMetadata"] for r in rows[84:]] == ["f"] * 7
     assert all(r["predicted(sales)"] for r in rows)
+    # MLTK's apply takes specialdays= too (the fitted field):
+    #   | apply sales_m forecast_k=7 output_metadata=true specialdays=holiday
+    args = [name, "forecast_k=7", "output_metadata=true", "specialdays=holiday"]
+    assert apply_rows(stack, script, args, events) == rows
     # the special days are read from the events; without the field, MLTK's error
     cmd = splunkd(script, stack.url, stack.token)
     cmd.getinfo(["apply", name, "forecast_k=7"])

@@ -141,6 +141,7 @@ async def apply_model(
     holdback: str | None = Query(None, max_length=40),
     output_metadata: bool | None = None,
     forecast_target: str | None = Query(None, alias="target", max_length=2000),
+    specialdays: str | None = Query(None, max_length=200),
 ) -> Response:
     """Score CSV or Arrow rows with ``ref`` (``pump``, ``pump@3``, ``pump:production``);
     the answer has the same media type, with the model's output fields. With ``index``,
@@ -160,7 +161,8 @@ async def apply_model(
     MLTK's apply; ``holdback``: the last rows withheld from the run (rows or a time
     amount); ``conf_interval``: its interval in percent, instead of the fitted one;
     ``output_metadata``: MLTK's ``_forecastMetadata`` (``h``, ``f``, ``hf``); ``target``:
-    the fitted field(s) to forecast (``a,b``), the others get no outputs. Rows
+    the fitted field(s) to forecast (``a,b``), the others get no outputs; ``specialdays``:
+    the fitted special-days field (MLTK's apply names it; another is refused). Rows
     that carry the model's field(s) are the series the model runs over; rows with only
     ``_time`` read the trained forecast at their times."""
     fmt = media_format(request.headers.get("content-type"))
@@ -187,6 +189,9 @@ async def apply_model(
             target=None
             if forecast_target is None
             else apply_algorithm_option("target", forecast_target),
+            specialdays=None
+            if specialdays is None
+            else apply_algorithm_option("specialdays", specialdays),
         ),
     )
     writeback = None
