@@ -485,16 +485,23 @@ class Client:
         k: int | str = 0,
         as_: str | None = None,
         conf_interval: float | None = None,
+        holdback: int | str | None = None,
+        output_metadata: bool | None = None,
+        target: str | Sequence[str] | None = None,
+        specialdays: str | None = None,
     ) -> Any:
         """A forecaster's (StateSpaceForecast, ARIMA) apply, as MLTK's: the saved model run
         over ``df``'s series (its field(s) and ``_time``), then ``k`` steps forecast after
-        ``df``'s last row (rows, or a time amount such as ``"2weeks"``); ``df`` with only
-        ``_time`` reads the trained forecast at those times instead, the ``k`` rows after
-        the later of the series' end and ``df``'s last row. Answers ``df``'s columns,
-        ``predicted(<field>)``, ``lower<ci>(predicted(<field>))`` and
-        ``upper<ci>(predicted(<field>))``, sorted by ``_time``; ``conf_interval``
-        (percent): another interval than the fitted one, as MLTK's ``apply ...
-        conf_interval=`` gives. One request: ``df`` is one series, not a large table."""
+        the last row run over (rows, or a time amount such as ``"2weeks"``); ``df`` with
+        only ``_time`` reads the trained forecast at those times instead, the ``k`` rows
+        after the later of the series' end and ``df``'s last row. Answers ``df``'s
+        columns, ``predicted(<field>)``, ``lower<ci>(predicted(<field>))`` and
+        ``upper<ci>(predicted(<field>))``, sorted by ``_time``. MLTK's apply options:
+        ``conf_interval`` (percent, another interval than the fitted one), ``holdback``
+        (the last rows left out of the run, forecast instead), ``output_metadata``
+        (``_forecastMetadata``: h, f, hf), ``target`` (StateSpaceForecast: only these
+        fitted fields' outputs), ``specialdays`` (the fitted special-days field, read from
+        ``df``). One request: ``df`` is one series, not a large table."""
         import pandas as pd
 
         ref = ModelRef.parse(model)
@@ -503,6 +510,10 @@ class Client:
             include_input=False,
             forecast_k=k,
             conf_interval=conf_interval,
+            holdback=holdback,
+            output_metadata=output_metadata,
+            target=target if target is None or isinstance(target, str) else ",".join(target),
+            specialdays=specialdays,
         )
         resp = self._request(
             "POST",

@@ -674,6 +674,27 @@ def test_fit_specialdays_equals_statsmodels_with_exog(
     assert [float(r["holiday"]) for r in rows] == days.tolist()  # empty read as 0
 
 
+def test_sdk_forecast_takes_mltks_apply_options_as_the_command_does(
+    stack: LocalStack, script: Path, sales_model: tuple[str, list]
+) -> None:
+    import pandas as pd
+
+    name, _ = sales_model
+    events = sales(84, future=0)
+    args = [name, "holdback=3", "forecast_k=7", "output_metadata=true", "specialdays=holiday"]
+    rows = _by_time(apply_rows(stack, script, args, events))
+    frame = pd.DataFrame(events).apply(pd.to_numeric)  # empty holiday: no special day
+    got = stack.client().forecast(
+        frame, name, k=7, holdback=3, output_metadata=True, specialdays="holiday"
+    )
+    assert len(got) == len(rows) == 84 + 4
+    assert got["_forecastMetadata"].fillna("").tolist() == [r["_forecastMetadata"] for r in rows]
+    assert got["_forecastMetadata"].iloc[81:84].tolist() == ["hf"] * 3
+    np.testing.assert_allclose(
+        got["predicted(sales)"], [float(r["predicted(sales)"]) for r in rows], rtol=1e-9
+    )
+
+
 def test_apply_forecast_k_7_output_metadata_marks_the_forecast(
     stack: LocalStack, script: Path, sales_model: tuple[str, list]
 ) -> None:
