@@ -22,6 +22,8 @@ previous version's forecast over the new events (MLTK: forecast, then update).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -136,16 +138,8 @@ def _continue_forecaster(
         before = estimator.forecast_over(
             X, holdback=estimator.holdback, forecast_k=estimator.forecast_k
         )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            estimator.partial_fit(X)
-        except ValueError as exc:
-            raise DataError(
-                f"{meta.algorithm} could not continue on this data: {exc}",
-                detail={"algorithm": meta.algorithm},
-            ) from exc
-    fit_warnings = _messages(caught)
+    with _continuing(meta.algorithm) as fit_warnings:
+        estimator.partial_fit(X)
     new_meta = replace(
         meta,
         params={**meta.params, **given},
@@ -226,35 +220,39 @@ def _partial_fit(
     pipeline: Pipeline, meta: ModelMeta, X: pd.DataFrame, y: np.ndarray | None
 ) -> list[str]:
     estimator = final_estimator(pipeline)
+    with _continuing(meta.algorithm) as messages:
+        Xt = pipeline.named_steps["prep"].transform(X)
+        if meta.task == "classifier":
+            wrapper: Any = pipeline.named_steps["model"]
+            codes = pd.Categorical(
+                np.asarray(y).astype(str), categories=[str(c) for c in wrapper.classes_]
+            ).codes
+            estimator.partial_fit(Xt, np.asarray(codes, dtype=np.int64))
+        elif y is not None:
+            estimator.partial_fit(Xt, y)
+        else:
+            estimator.partial_fit(Xt)
+    return messages
+
+
+@contextmanager
+def _continuing(algorithm: str) -> Iterator[list[str]]:
+    """A continuation's estimator call: the list it yields gets the warnings raised
+    (at most MAX_WARNINGS, for the user), and a ValueError becomes a DataError."""
+    messages: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            Xt = pipeline.named_steps["prep"].transform(X)
-            if meta.task == "classifier":
-                wrapper: Any = pipeline.named_steps["model"]
-                codes = pd.Categorical(
-                    np.asarray(y).astype(str), categories=[str(c) for c in wrapper.classes_]
-                ).codes
-                estimator.partial_fit(Xt, np.asarray(codes, dtype=np.int64))
-            elif y is not None:
-                estimator.partial_fit(Xt, y)
-            else:
-                estimator.partial_fit(Xt)
+            yield messages
         except ValueError as exc:
             raise DataError(
-                f"{meta.algorithm} could not continue on this data: {exc}",
-                detail={"algorithm": meta.algorithm},
+                f"{algorithm} could not continue on this data: {exc}",
+                detail={"algorithm": algorithm},
             ) from exc
-    return _messages(caught)
-
-
-def _messages(caught: list[warnings.WarningMessage]) -> list[str]:
-    messages: list[str] = []
     for w in caught:
         text = f"{w.category.__name__}: {w.message}"
         if text not in messages and len(messages) < MAX_WARNINGS:
             messages.append(text)
-    return messages
 
 
 def _show(params: dict[str, Any]) -> str:
