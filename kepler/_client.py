@@ -434,7 +434,9 @@ class Client:
         list or ``"0.01,0.005"``), ``show_density``, ``sample``, ``full_sample``,
         ``show_options``: a DensityFunction model's outlier rule and outputs for these
         rows, without refitting (MLTK's apply options; BoundaryRanges comes back as its
-        ``\\n``-joined text)."""
+        ``\\n``-joined text). A large ``df`` goes in pieces of ``chunk_bytes``, except to a
+        forecaster, which runs over the whole series at once (``kp.forecast`` takes its
+        options)."""
         import pandas as pd
 
         ref = ModelRef.parse(model)
@@ -466,8 +468,13 @@ class Client:
             return _frames.from_ipc(resp.content)
 
         # Pieces go two at a time (the bridge scores one while the next is sent); map()
-        # keeps their order.
-        pieces = _frames.slices(table, self.settings.chunk_bytes)
+        # keeps their order. A forecaster runs over the whole series at once: its rows go
+        # in one request, however large (the bridge bounds it by KEPLER_MAX_CHUNK_BYTES).
+        pieces: Any = list(_frames.slices(table, self.settings.chunk_bytes))
+        if len(pieces) > 1:
+            found = wire.ModelView.from_dict(self._json("GET", wire.model(ref)))
+            if found.task == "forecaster":
+                pieces = [table]
         with ThreadPoolExecutor(max_workers=UPLOAD_STREAMS) as pool:
             parts = list(pool.map(score, pieces))
         import pyarrow as pa

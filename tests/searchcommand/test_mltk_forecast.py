@@ -695,6 +695,24 @@ def test_sdk_forecast_takes_mltks_apply_options_as_the_command_does(
     )
 
 
+def test_sdk_apply_runs_a_forecaster_over_the_whole_series_in_one_request(
+    stack: LocalStack, rate_model: tuple[str, list]
+) -> None:
+    import pandas as pd
+
+    from kepler._client import Client
+    from kepler._settings import ClientSettings
+
+    name, _ = rate_model
+    frame = pd.DataFrame(exchange()).apply(pd.to_numeric)
+    whole = stack.client().apply(frame, name)
+    # pieces of about 1 KiB would cut the series into many runs of the model
+    small = Client(stack.url, stack.token, settings=ClientSettings(chunk_bytes=1024))
+    pieced = small.apply(frame, name)
+    pd.testing.assert_frame_equal(pieced, whole)
+    assert whole["predicted(rate)"].notna().all()
+
+
 def test_apply_forecast_k_7_output_metadata_marks_the_forecast(
     stack: LocalStack, script: Path, sales_model: tuple[str, list]
 ) -> None:
