@@ -496,6 +496,7 @@ class Client:
         output_metadata: bool | None = None,
         target: str | Sequence[str] | None = None,
         specialdays: str | None = None,
+        period: int | None = None,
     ) -> Any:
         """A forecaster's (StateSpaceForecast, ARIMA) apply, as MLTK's: the saved model run
         over ``df``'s series (its field(s) and ``_time``), then ``k`` steps forecast after
@@ -508,7 +509,8 @@ class Client:
         (the last rows left out of the run, forecast instead), ``output_metadata``
         (``_forecastMetadata``: h, f, hf), ``target`` (StateSpaceForecast: only these
         fitted fields' outputs), ``specialdays`` (the fitted special-days field, read from
-        ``df``). One request: ``df`` is one series, not a large table."""
+        ``df``), ``period`` (StateSpaceForecast's fitted period, checked). One request:
+        ``df`` is one series, not a large table."""
         import pandas as pd
 
         ref = ModelRef.parse(model)
@@ -521,6 +523,7 @@ class Client:
             output_metadata=output_metadata,
             target=target if target is None or isinstance(target, str) else ",".join(target),
             specialdays=specialdays,
+            period=period,
         )
         resp = self._request(
             "POST",

@@ -63,7 +63,7 @@ APPLY_DISCARDED_OPTIONS = ("dist", "metric")
 # field named again (MLTK's apply takes it; another one is an error).
 APPLY_FORECAST_OPTIONS = (
     *("forecast_k", "conf_interval", "holdback"),
-    *("output_metadata", "target", "specialdays"),
+    *("output_metadata", "target", "specialdays", "period"),
 )
 # Splunk index names: lowercase letters, digits, underscores and hyphens.
 INDEX_NAME = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,79}$")
@@ -525,7 +525,7 @@ def _parse_apply(rest: list[_Tok]) -> ApplySpec:
         "apply <model>[@<version>|:<alias>] [as <out>] [probabilities=<bool>] "
         "[forecast_k=<steps>] [holdback=<steps>] [conf_interval=<percent>] "
         "[output_metadata=<bool>] [target=<field>[,<field>]] [specialdays=<field>] "
-        "[index=<index> [sourcetype=<sourcetype>]]"
+        "[period=<int>] [index=<index> [sourcetype=<sourcetype>]]"
     )
     algorithm_options = APPLY_ALGORITHM_OPTIONS + APPLY_FORECAST_OPTIONS
     if not rest or rest[0].key is not None:
@@ -605,6 +605,10 @@ def apply_algorithm_option(key: str, text: str) -> Any:
         if not fields:
             raise InvalidSpec("target= names the fitted field(s) to forecast: target=<field>[,...]")
         return ",".join(fields)
+    if key == "period":  # StateSpaceForecast's: MLTK's apply checks it against the fit's
+        from kepler.core.algorithms import MAX_PERIOD
+
+        return coerce(Param(key, "int", minimum=1, maximum=MAX_PERIOD), text)
     if key == "specialdays":  # a field name, as fit takes it
         if not text.strip():
             raise InvalidSpec("specialdays= names the field of special days: specialdays=<field>")

@@ -530,6 +530,7 @@ class ModelApply(Body):
     output_metadata: bool | None = None  # _forecastMetadata: h, f, hf
     target: str | None = None  # the fitted fields to forecast ("a,b"); every one without it
     specialdays: str | None = None  # must be the fitted one (MLTK's apply takes it)
+    period: int | None = None  # StateSpaceForecast: must be the fitted one (MLTK's check)
 
 
 @dataclass(frozen=True)

@@ -169,7 +169,7 @@ def _predict_frame(
 # Apply-time options, by the models that take them.
 FORECAST_OPTIONS = (
     *("forecast_k", "conf_interval", "holdback"),
-    *("output_metadata", "target", "specialdays"),
+    *("output_metadata", "target", "specialdays", "period"),
 )
 
 
@@ -193,6 +193,26 @@ def _check_options(meta: ModelMeta, options: Mapping[str, Any]) -> None:
         raise BadParameter(
             f"{', '.join(refused)} applies to {owner}; this model is a {meta.algorithm}",
             detail={"parameter": refused[0]},
+        )
+
+
+def _check_period(est: Any, meta: ModelMeta, period: Any) -> None:
+    """Apply's ``period=`` (MLTK's StateSpaceForecast.apply): the fitted period, given or
+    detected (1: none), or MLTK's error; ARIMA has none to give."""
+    if period is None:
+        return
+    if meta.algorithm != "StateSpaceForecast":
+        raise BadParameter(
+            f"period= applies to StateSpaceForecast; {meta.algorithm} has no period: drop it",
+            detail={"parameter": "period"},
+        )
+    fitted = int(getattr(est, "period_", None) or est.period or 1)
+    if int(period) != max(fitted, 1):
+        raise BadParameter(
+            f"The period {period} is different from the one obtained from |fit "
+            f"({max(fitted, 1)}): drop period= (apply uses the fitted one), or fit again "
+            f"with period={period}",
+            detail={"parameter": "period", "fitted": max(fitted, 1)},
         )
 
 
@@ -246,6 +266,7 @@ def _forecast_frame(
             + (f" (the model reads specialdays={special})" if special else ""),
             detail={"parameter": "specialdays"},
         )
+    _check_period(est, meta, options.get("period"))
     targets = est.targets(options.get("target"))
     metadata = bool(options.get("output_metadata"))
     names = _forecast_names(meta, output_name or meta.output_name, ci, targets)

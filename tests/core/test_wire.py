@@ -257,6 +257,7 @@ SAMPLES: dict[type[wire.Body], wire.Body] = {
         output_metadata=True,
         target="sales,visits",
         specialdays="holiday",
+        period=12,
     ),
     wire.DriftOptions: wire.DriftOptions(method="psi", threshold=0.2, dataset_id="d1"),
     wire.DatasetApply: wire.DatasetApply(model="pump@3", probabilities=False, output_name="g"),

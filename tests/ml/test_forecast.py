@@ -656,6 +656,18 @@ def test_period_is_detected_and_used_as_statsmodels_seasonal() -> None:
     ours = _forecast_order(out, len(y)).drop(columns=["_time"])
     fitted = trained.forecast.drop(columns=["_time", "count"])
     np.testing.assert_allclose(ours.to_numpy(float), fitted.to_numpy(float), rtol=0, atol=0)
+    # apply's period= (MLTK's): the detected one goes through, another is MLTK's error
+    same = parse("apply m period=12 forecast_k=24").options  # type: ignore[union-attr]
+    again = predict_frame(trained.pipeline, trained.meta, _events(y), options=same)
+    pd.testing.assert_frame_equal(again, out)
+    other = parse("apply m period=7").options  # type: ignore[union-attr]
+    with pytest.raises(BadParameter, match=r"period 7 is different .* \|fit \(12\)"):
+        predict_frame(trained.pipeline, trained.meta, _events(y), options=other)
+    arima = train(_events(y), parse("fit ARIMA _time count order=1-0-0"))  # type: ignore[arg-type]
+    with pytest.raises(BadParameter, match="period= applies to StateSpaceForecast"):
+        predict_frame(arima.pipeline, arima.meta, _events(y), options={"period": 12})
+    with pytest.raises(BadParameter, match="period"):
+        parse("apply m period=0")
 
 
 def test_find_period_as_mltk_on_known_shapes() -> None:

@@ -806,3 +806,23 @@ def test_apply_target_forecasts_only_that_field(stack: LocalStack, script: Path)
     assert len(errors) == 1 and "Did you include it during |fit?" in errors[0], reply.messages
     cmd.close()
     assert "Traceback" not in cmd.stderr
+
+
+def test_apply_period_is_checked_against_the_fitted_one(stack: LocalStack, script: Path) -> None:
+    # MLTK_SSF, StateSpaceForecast._apply: "The period {} is different from the one
+    # obtained from |fit ({})"; the same period goes through:
+    #   | apply usage_p period=12 forecast_k=3
+    events = app_usage()
+    line = "fit StateSpaceForecast CRM period=12 into usage_p"
+    fit_rows(stack, script, line.split(), events)
+    plain = apply_rows(stack, script, ["usage_p", "forecast_k=3"], events)
+    assert apply_rows(stack, script, ["usage_p", "period=12", "forecast_k=3"], events) == plain
+    cmd = splunkd(script, stack.url, stack.token)
+    cmd.getinfo(["apply", "usage_p", "period=7"])
+    bodies = chunks(list(reversed(events)), 100, list(events[0]))
+    (reply,) = cmd.execute_all(bodies[0], finished=True)
+    errors = [text for level, text in reply.messages if level == "ERROR"]
+    assert len(errors) == 1, reply.messages
+    assert "The period 7 is different from the one obtained from |fit (12)" in errors[0]
+    cmd.close()
+    assert "Traceback" not in cmd.stderr

@@ -142,6 +142,7 @@ async def apply_model(
     output_metadata: bool | None = None,
     forecast_target: str | None = Query(None, alias="target", max_length=2000),
     specialdays: str | None = Query(None, max_length=200),
+    period: int | None = Query(None, ge=1, le=1_000),
 ) -> Response:
     """Score CSV or Arrow rows with ``ref`` (``pump``, ``pump@3``, ``pump:production``);
     the answer has the same media type, with the model's output fields. With ``index``,
@@ -162,7 +163,8 @@ async def apply_model(
     amount); ``conf_interval``: its interval in percent, instead of the fitted one;
     ``output_metadata``: MLTK's ``_forecastMetadata`` (``h``, ``f``, ``hf``); ``target``:
     the fitted field(s) to forecast (``a,b``), the others get no outputs; ``specialdays``:
-    the fitted special-days field (MLTK's apply names it; another is refused). Rows
+    the fitted special-days field (MLTK's apply names it; another is refused); ``period``:
+    StateSpaceForecast's fitted period (another is refused, as MLTK's apply does). Rows
     that carry the model's field(s) are the series the model runs over; rows with only
     ``_time`` read the trained forecast at their times."""
     fmt = media_format(request.headers.get("content-type"))
@@ -192,6 +194,7 @@ async def apply_model(
             specialdays=None
             if specialdays is None
             else apply_algorithm_option("specialdays", specialdays),
+            period=period,
         ),
     )
     writeback = None
