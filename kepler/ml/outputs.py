@@ -166,16 +166,10 @@ def _predict_frame(
     return pd.DataFrame(out, index=index)
 
 
-# Apply-time options, by the models that take them.
-FORECAST_OPTIONS = (
-    *("forecast_k", "conf_interval", "holdback"),
-    *("output_metadata", "target", "specialdays", "period"),
-)
-
-
 def _check_options(meta: ModelMeta, options: Mapping[str, Any]) -> None:
     """Refuse apply-time options the model does not take, naming the models that do."""
     from kepler.core.spec import APPLY_ALGORITHM_OPTIONS as DENSITY_OPTIONS
+    from kepler.core.spec import APPLY_FORECAST_OPTIONS as FORECAST_OPTIONS
 
     if meta.task == "forecaster":
         allowed: tuple[str, ...] = FORECAST_OPTIONS
