@@ -482,16 +482,16 @@ def _density_fields(
     threshold, BoundaryRanges per threshold, ProbabilityDensity, FullSampledValue,
     SampledValue per threshold, _Options. One threshold keeps the plain names; several
     add ``_th=<t>`` (kepler.core.density.column_name)."""
-    return [name for name, _ in _density_columns(pipeline, meta, out, options)]
+    settings = _density_settings(pipeline, meta, options)
+    return [name for name, _ in _density_columns(settings, meta, out)]
 
 
 def _density_columns(
-    pipeline: Pipeline, meta: ModelMeta, out: str | None, options: Mapping[str, Any]
+    s: _DensitySettings, meta: ModelMeta, out: str | None
 ) -> list[tuple[str, str]]:
     """(name, dtype of an empty column) of :func:`_density_fields`."""
     from kepler.core.density import column_name
 
-    s = _density_settings(pipeline, meta, options)
     field = meta.features[0]
     labels: list[float | None] = list(s.rule.labels()) if s.rule.multiple else [None]
     cols = [(column_name("IsOutlier", out, t, field), "Int64") for t in labels]
@@ -518,7 +518,7 @@ def _density_frame(
 ) -> pd.DataFrame:
     s = _density_settings(pipeline, meta, options)
     out_name = output_name or meta.output_name
-    typed = _density_columns(pipeline, meta, out_name, options)
+    typed = _density_columns(s, meta, out_name)
     names = [n for n, _ in typed]
     multivalue = [n for n in names if n.startswith(BOUNDARY_RANGES)]
     if len(frame) == 0:
